@@ -58,7 +58,8 @@ type BranchStatus struct {
 
 // Batch is one atomic, durable change. Within a batch the operations take
 // effect in this order: PutGlobals, PutBranches, SetBranchStatus,
-// DeleteGlobals. A batch may mention a transaction in several lists.
+// DeleteBranches, DeleteGlobals. A batch may mention a transaction in
+// several lists.
 type Batch struct {
 	// PutGlobals inserts or replaces global records.
 	PutGlobals []Global
@@ -68,6 +69,12 @@ type Batch struct {
 	// the same batch); an update for a branch that does not exist is
 	// ignored.
 	SetBranchStatus []BranchStatus
+	// DeleteBranches removes all branches of the transactions named,
+	// keeping their global records. The coordinator does this when a
+	// transaction finishes: the global record stays, with its final status,
+	// for a retention period so that a late Commit or Status learns the
+	// outcome even across a restart.
+	DeleteBranches []txc.XID
 	// DeleteGlobals removes transactions together with all their branches.
 	// Deleting a transaction that does not exist is not an error.
 	DeleteGlobals []txc.XID
@@ -79,7 +86,7 @@ type Batch struct {
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.PutGlobals) == 0 && len(b.PutBranches) == 0 && len(b.SetBranchStatus) == 0 &&
-		len(b.DeleteGlobals) == 0 && b.NextID == 0
+		len(b.DeleteBranches) == 0 && len(b.DeleteGlobals) == 0 && b.NextID == 0
 }
 
 // Reset empties b, keeping its slices' capacity.
@@ -87,6 +94,7 @@ func (b *Batch) Reset() {
 	b.PutGlobals = b.PutGlobals[:0]
 	b.PutBranches = b.PutBranches[:0]
 	b.SetBranchStatus = b.SetBranchStatus[:0]
+	b.DeleteBranches = b.DeleteBranches[:0]
 	b.DeleteGlobals = b.DeleteGlobals[:0]
 	b.NextID = 0
 }

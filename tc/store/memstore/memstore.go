@@ -98,16 +98,23 @@ func (s *Store) apply(b *store.Batch) {
 			s.branches[k] = br
 		}
 	}
+	for _, x := range b.DeleteBranches {
+		s.deleteBranches(x)
+	}
 	for _, x := range b.DeleteGlobals {
 		delete(s.globals, x)
-		for k := range s.branches {
-			if k.xid == x {
-				delete(s.branches, k)
-			}
-		}
+		s.deleteBranches(x)
 	}
 	if b.NextID > s.nextID {
 		s.nextID = b.NextID
+	}
+}
+
+func (s *Store) deleteBranches(x txc.XID) {
+	for k := range s.branches {
+		if k.xid == x {
+			delete(s.branches, k)
+		}
 	}
 }
 

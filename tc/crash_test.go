@@ -1,0 +1,323 @@
+package tc
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
+	"github.com/txcio/txc/tc/store/memstore"
+)
+
+// sim is a randomized workload against one core with crashes: after a
+// request is stepped, the process may die before its Ready is persisted, or
+// after persisting but before any reply or command leaves. A fake RM
+// records every phase-2 command it executes. The invariants checked at the
+// end are the coordinator's promises: an acknowledged decision is never
+// lost or reversed, no branch is both committed and rolled back, rollback
+// runs newest-first, and everything finishes with no lock left.
+type sim struct {
+	t       *testing.T
+	rnd     *rand.Rand
+	cfg     Config
+	core    *Core
+	st      *memstore.Store
+	now     time.Time
+	reqID   uint64
+	rmConn  ConnID
+	pending []Command // commands delivered to the RM, not yet answered
+	clock   int       // orders RM events
+
+	open      []txc.XID                  // acknowledged begins not yet decided by the client
+	tried     map[txc.XID]Kind           // a decision sent whose reply was lost: retried as is
+	acked     map[txc.XID]string         // "commit" or "rollback" the client was told
+	branches  map[txc.XID][]txc.BranchID // acknowledged registrations
+	done      map[txc.BranchID]Action    // what the RM executed per branch
+	doneAt    map[txc.BranchID]int
+	firstCmd  map[txc.BranchID]int
+	branchXID map[txc.BranchID]txc.XID
+	crashes   int
+}
+
+func newSim(t *testing.T, seed uint64) *sim {
+	cfg := Config{Node: "n1", RetryMin: 100 * time.Millisecond, RetryMax: time.Second, AckTimeout: 3 * time.Second, IDBlock: 7}
+	s := &sim{t: t, rnd: rand.New(rand.NewPCG(seed, seed*7919)), cfg: cfg, st: memstore.New(),
+		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), acked: map[txc.XID]string{},
+		branches: map[txc.XID][]txc.BranchID{}, tried: map[txc.XID]Kind{}, done: map[txc.BranchID]Action{}, doneAt: map[txc.BranchID]int{},
+		firstCmd: map[txc.BranchID]int{}, branchXID: map[txc.BranchID]txc.XID{}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.core = c
+	s.connectRM()
+	return s
+}
+
+func (s *sim) connectRM() {
+	s.rmConn++
+	s.request(Msg{Kind: KindHello, Conn: s.rmConn, Resources: []string{"r0", "r1", "r2"}})
+}
+
+// flush persists and delivers the current Ready; returns the replies.
+func (s *sim) flush() map[uint64]Reply {
+	rd := s.core.Ready()
+	if err := s.st.Apply(context.Background(), &rd.Batch); err != nil {
+		s.t.Fatal(err)
+	}
+	out := map[uint64]Reply{}
+	for _, r := range rd.Replies {
+		out[r.ID] = r
+	}
+	for _, c := range rd.Commands {
+		if c.Conn == s.rmConn {
+			s.clock++
+			if _, ok := s.firstCmd[c.BranchID]; !ok {
+				s.firstCmd[c.BranchID] = s.clock
+			}
+			s.pending = append(s.pending, c)
+		}
+	}
+	s.core.Advance(rd)
+	return out
+}
+
+func (s *sim) request(m Msg) (Reply, bool) {
+	s.reqID++
+	m.ID = s.reqID
+	if m.Conn == 0 {
+		m.Conn = 1000
+	}
+	s.core.Step(s.now, m)
+	if s.rnd.IntN(20) == 0 {
+		s.crash()
+		return Reply{}, false
+	}
+	r, ok := s.flush()[m.ID]
+	if !ok {
+		s.t.Fatalf("no reply to %v", m.Kind)
+	}
+	return r, true
+}
+
+func (s *sim) crash() {
+	s.crashes++
+	rd := s.core.Ready()
+	if s.rnd.IntN(2) == 0 {
+		s.st.Fail(fmt.Errorf("killed"), memstore.KeepAll)
+	} else {
+		s.st.Fail(fmt.Errorf("killed"), memstore.KeepNone)
+	}
+	_ = s.st.Apply(context.Background(), &rd.Batch)
+	st, err := s.st.Load(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := New(s.cfg)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := c.Restore(st); err != nil {
+		s.t.Fatal(err)
+	}
+	s.core = c
+	s.pending = nil // the RM's stream died with the process
+	s.connectRM()
+}
+
+func (s *sim) pickOpen() (txc.XID, int, bool) {
+	if len(s.open) == 0 {
+		return "", 0, false
+	}
+	i := s.rnd.IntN(len(s.open))
+	return s.open[i], i, true
+}
+
+func (s *sim) decide(i int, xid txc.XID, kind Kind) {
+	if k, ok := s.tried[xid]; ok {
+		kind = k // a client that lost the reply repeats its decision
+	}
+	r, ok := s.request(Msg{Kind: kind, XID: xid})
+	if !ok {
+		s.tried[xid] = kind
+		return
+	}
+	s.open = append(s.open[:i], s.open[i+1:]...)
+	switch {
+	case r.Err == nil && kind == KindCommit:
+		s.acked[xid] = "commit"
+	case r.Err == nil:
+		s.acked[xid] = "rollback"
+	case txc.CodeOf(r.Err) == txc.CodeTimedOut || txc.CodeOf(r.Err) == txc.CodeRolledBack:
+		s.acked[xid] = "rollback"
+	default:
+		s.t.Fatalf("%v %s: %v", kind, xid, r.Err)
+	}
+}
+
+func (s *sim) answerSome() {
+	keep := s.pending[:0]
+	for _, c := range s.pending {
+		switch s.rnd.IntN(6) {
+		case 0: // not yet
+			keep = append(keep, c)
+			continue
+		case 1: // lost
+			continue
+		case 2:
+			s.core.Step(s.now, Msg{Kind: KindBranchResult, Conn: c.Conn, ID: c.ID, XID: c.XID, BranchID: c.BranchID,
+				BranchStatus: map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedRetryable, ActionRollback: txc.BranchRollbackFailedRetryable}[c.Action]})
+		default:
+			s.execute(c)
+		}
+	}
+	s.pending = keep
+	s.flush()
+}
+
+// execute runs a command in the RM and answers success.
+func (s *sim) execute(c Command) {
+	if prev, ok := s.done[c.BranchID]; ok && prev != c.Action {
+		s.t.Fatalf("branch %d of %s: %v after %v", c.BranchID, c.XID, c.Action, prev)
+	}
+	if _, ok := s.done[c.BranchID]; !ok {
+		s.clock++
+		s.done[c.BranchID] = c.Action
+		s.doneAt[c.BranchID] = s.clock
+		s.branchXID[c.BranchID] = c.XID
+	}
+	st := txc.BranchCommitted
+	if c.Action == ActionRollback {
+		st = txc.BranchRollbacked
+	}
+	s.core.Step(s.now, Msg{Kind: KindBranchResult, Conn: c.Conn, ID: c.ID, XID: c.XID, BranchID: c.BranchID, BranchStatus: st})
+}
+
+func (s *sim) run(steps int) {
+	for i := 0; i < steps; i++ {
+		switch s.rnd.IntN(10) {
+		case 0, 1:
+			if r, ok := s.request(Msg{Kind: KindBegin, Name: "sim", Timeout: time.Duration(1+s.rnd.IntN(20)) * time.Second}); ok {
+				s.open = append(s.open, r.XID)
+			}
+		case 2, 3, 4:
+			if xid, _, ok := s.pickOpen(); ok {
+				res := fmt.Sprintf("r%d", s.rnd.IntN(3))
+				row := fmt.Sprint(s.rnd.IntN(12))
+				r, ok := s.request(Msg{Kind: KindRegister, XID: xid, BranchType: txc.BranchGeneric, ResourceID: res,
+					LockKeys: []txc.LockKey{{Table: "t", Rows: []string{row}}}})
+				if ok && r.Err == nil {
+					s.branches[xid] = append(s.branches[xid], r.BranchID)
+				}
+			}
+		case 5:
+			if xid, i, ok := s.pickOpen(); ok {
+				s.decide(i, xid, KindCommit)
+			}
+		case 6:
+			if xid, i, ok := s.pickOpen(); ok {
+				s.decide(i, xid, KindRollback)
+			}
+		case 7:
+			s.now = s.now.Add(time.Duration(s.rnd.IntN(3000)) * time.Millisecond)
+			s.core.Tick(s.now)
+			s.flush()
+		default:
+			s.answerSome()
+		}
+	}
+}
+
+// drain lets time pass with a perfect RM until nothing is left.
+func (s *sim) drain() {
+	for i := 0; i < 2000; i++ {
+		if st, _ := s.st.Load(context.Background()); unfinished(st.Globals) == 0 && len(s.pending) == 0 {
+			return
+		}
+		for _, c := range s.pending {
+			s.execute(c)
+		}
+		s.pending = nil
+		s.flush()
+		s.now = s.now.Add(time.Second)
+		s.core.Tick(s.now)
+		s.flush()
+	}
+	st, _ := s.st.Load(context.Background())
+	s.t.Fatalf("never drained: %d globals left", unfinished(st.Globals))
+}
+
+func unfinished(gs []store.Global) int {
+	n := 0
+	for _, g := range gs {
+		if !g.Status.IsFinal() {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *sim) check() {
+	for xid, want := range s.acked {
+		for _, b := range s.branches[xid] {
+			got, ok := s.done[b]
+			if !ok {
+				s.t.Errorf("%s (%s acknowledged): branch %d never finished", xid, want, b)
+				continue
+			}
+			if (want == "commit") != (got == ActionCommit) {
+				s.t.Errorf("%s acknowledged %s, branch %d got %v", xid, want, b, got)
+			}
+		}
+	}
+	// Every transaction's branches went one way, and rollback newest-first.
+	byXID := map[txc.XID][]txc.BranchID{}
+	for b, x := range s.branchXID {
+		byXID[x] = append(byXID[x], b)
+	}
+	for xid, bs := range byXID {
+		for _, a := range bs {
+			for _, b := range bs {
+				if s.done[a] != s.done[b] {
+					s.t.Errorf("%s: branch %d %v but branch %d %v", xid, a, s.done[a], b, s.done[b])
+				}
+				if a < b && s.done[a] == ActionRollback && s.firstCmd[a] < s.doneAt[b] {
+					s.t.Errorf("%s: branch %d rollback sent before newer branch %d was rolled back", xid, a, b)
+				}
+			}
+		}
+	}
+	if n := s.core.locks.Len(); n != 0 {
+		s.t.Errorf("%d rows still locked after everything finished", n)
+	}
+	if len(s.core.globals) != 0 || len(s.core.timers) != 0 || len(s.core.inflight) != 0 {
+		s.t.Errorf("core not empty: %d globals, %d timers, %d in flight", len(s.core.globals), len(s.core.timers), len(s.core.inflight))
+	}
+}
+
+func TestCrashAnywhere(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 30
+	}
+	crashes, decided := 0, 0
+	for seed := 1; seed <= seeds; seed++ {
+		s := newSim(t, uint64(seed))
+		s.run(400)
+		// Decide whatever the clients left open, then finish everything.
+		for len(s.open) > 0 {
+			s.decide(0, s.open[0], KindCommit)
+		}
+		s.drain()
+		s.check()
+		crashes += s.crashes
+		decided += len(s.acked)
+		if t.Failed() {
+			t.Fatalf("seed %d failed", seed)
+		}
+	}
+	t.Logf("%d seeds, %d crashes, %d acknowledged decisions checked", seeds, crashes, decided)
+}

@@ -1,0 +1,133 @@
+// Package lock is the coordinator's row-lock table: which global transaction
+// holds which rows of which resource. It is pure (no I/O, no clock) and not
+// safe for concurrent use; the coordinator core owns it from one goroutine.
+//
+// A lock is identified by (resource, table, row key). Resource IDs and table
+// names may not contain NUL (Validate refuses them), which keeps the flat key
+// unambiguous; row keys may contain any bytes.
+//
+// Locks are re-entrant per transaction: several branches of one global
+// transaction may hold the same row; the row is free again when the last of
+// them releases it.
+package lock
+
+import (
+	"strings"
+
+	"github.com/txcio/txc"
+)
+
+type holder struct {
+	xid      txc.XID
+	branches []txc.BranchID
+}
+
+// Table maps locked rows to their holders.
+type Table struct {
+	rows map[string]*holder
+	buf  []string
+}
+
+// New returns an empty table.
+func New() *Table { return &Table{rows: make(map[string]*holder)} }
+
+// Len is the number of locked rows.
+func (t *Table) Len() int { return len(t.rows) }
+
+// Validate checks lock keys for use with resource: non-empty table names,
+// no NUL in resource or table, bounded sizes and counts.
+func Validate(resource string, keys []txc.LockKey) error {
+	if strings.IndexByte(resource, 0) >= 0 {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: resource ID contains NUL")
+	}
+	n := 0
+	for _, k := range keys {
+		if k.Table == "" || len(k.Table) > txc.MaxLockKeyLen || strings.IndexByte(k.Table, 0) >= 0 {
+			return txc.Errorf(txc.CodeInvalidArgument, "lock: table name must be 1..%d bytes without NUL", txc.MaxLockKeyLen)
+		}
+		for _, r := range k.Rows {
+			if len(r) > txc.MaxLockKeyLen {
+				return txc.Errorf(txc.CodeInvalidArgument, "lock: row key of table %q longer than %d bytes", k.Table, txc.MaxLockKeyLen)
+			}
+		}
+		n += len(k.Rows)
+	}
+	if n > txc.MaxLockRows {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: %d rows in one request, at most %d", n, txc.MaxLockRows)
+	}
+	return nil
+}
+
+func (t *Table) flatten(resource string, keys []txc.LockKey) []string {
+	t.buf = t.buf[:0]
+	for _, k := range keys {
+		prefix := resource + "\x00" + k.Table + "\x00"
+		for _, r := range k.Rows {
+			t.buf = append(t.buf, prefix+r)
+		}
+	}
+	return t.buf
+}
+
+// Acquire takes every row of keys for branch of xid, or none of them. When a
+// row is held by another transaction it returns that holder and false, and
+// the table is unchanged.
+func (t *Table) Acquire(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) (txc.XID, bool) {
+	flat := t.flatten(resource, keys)
+	for _, k := range flat {
+		if h, ok := t.rows[k]; ok && h.xid != xid {
+			return h.xid, false
+		}
+	}
+	for _, k := range flat {
+		h, ok := t.rows[k]
+		if !ok {
+			t.rows[k] = &holder{xid: xid, branches: []txc.BranchID{branch}}
+			continue
+		}
+		if !containsBranch(h.branches, branch) {
+			h.branches = append(h.branches, branch)
+		}
+	}
+	return "", true
+}
+
+// Release frees the rows of keys held by branch of xid. Rows held by other
+// branches of xid stay held; rows held by others are not touched.
+func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) {
+	for _, k := range t.flatten(resource, keys) {
+		h, ok := t.rows[k]
+		if !ok || h.xid != xid {
+			continue
+		}
+		for i, b := range h.branches {
+			if b == branch {
+				h.branches = append(h.branches[:i], h.branches[i+1:]...)
+				break
+			}
+		}
+		if len(h.branches) == 0 {
+			delete(t.rows, k)
+		}
+	}
+}
+
+// Query reports whether any row of keys is held by a transaction other than
+// xid (xid may be empty), and by which.
+func (t *Table) Query(xid txc.XID, resource string, keys []txc.LockKey) (txc.XID, bool) {
+	for _, k := range t.flatten(resource, keys) {
+		if h, ok := t.rows[k]; ok && h.xid != xid {
+			return h.xid, true
+		}
+	}
+	return "", false
+}
+
+func containsBranch(bs []txc.BranchID, b txc.BranchID) bool {
+	for _, x := range bs {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+package lock
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/txcio/txc"
+)
+
+func keys(table string, rows ...string) []txc.LockKey {
+	return []txc.LockKey{{Table: table, Rows: rows}}
+}
+
+func TestAcquireIsAllOrNothing(t *testing.T) {
+	tb := New()
+	if _, ok := tb.Acquire("n:1", 1, "db", keys("t", "1", "2")); !ok {
+		t.Fatal("first acquire failed")
+	}
+	holder, ok := tb.Acquire("n:2", 2, "db", keys("t", "3", "2"))
+	if ok || holder != "n:1" {
+		t.Fatalf("conflict = %q %v, want n:1 false", holder, ok)
+	}
+	if _, locked := tb.Query("", "db", keys("t", "3")); locked {
+		t.Fatal("row 3 taken by a failed acquire")
+	}
+	if tb.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", tb.Len())
+	}
+}
+
+func TestResourcesAndTablesAreSeparate(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db1", keys("t", "1"))
+	for _, c := range []struct{ res, table string }{{"db2", "t"}, {"db1", "u"}} {
+		if _, ok := tb.Acquire("n:2", 2, c.res, keys(c.table, "1")); !ok {
+			t.Errorf("%s.%s row 1 conflicted with db1.t", c.res, c.table)
+		}
+	}
+}
+
+func TestReentrantPerTransaction(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", "1"))
+	if _, ok := tb.Acquire("n:1", 2, "db", keys("t", "1")); !ok {
+		t.Fatal("second branch of the same transaction conflicted")
+	}
+	tb.Release("n:1", 1, "db", keys("t", "1"))
+	if h, locked := tb.Query("n:9", "db", keys("t", "1")); !locked || h != "n:1" {
+		t.Fatal("row freed while branch 2 still holds it")
+	}
+	tb.Release("n:1", 2, "db", keys("t", "1"))
+	if _, locked := tb.Query("n:9", "db", keys("t", "1")); locked || tb.Len() != 0 {
+		t.Fatal("row still held after both branches released")
+	}
+}
+
+func TestReleaseLeavesOthersAlone(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", "1"))
+	tb.Release("n:2", 2, "db", keys("t", "1"))
+	if _, locked := tb.Query("", "db", keys("t", "1")); !locked {
+		t.Fatal("another transaction's release freed the row")
+	}
+}
+
+func TestQueryIgnoresOwnLocks(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", "1"))
+	if _, locked := tb.Query("n:1", "db", keys("t", "1")); locked {
+		t.Fatal("own lock reported as locked")
+	}
+}
+
+func TestCompositeKeysCannotForge(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", txc.RowKey("a,b", "c")))
+	if _, ok := tb.Acquire("n:2", 2, "db", keys("t", txc.RowKey("a", "b,c"))); !ok {
+		t.Fatal("(a,b | c) and (a | b,c) collided")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	many := make([]string, txc.MaxLockRows+1)
+	for i := range many {
+		many[i] = "x"
+	}
+	cases := []struct {
+		name string
+		res  string
+		keys []txc.LockKey
+		ok   bool
+	}{
+		{"fine", "db", keys("t", "1"), true},
+		{"no keys", "db", nil, true},
+		{"empty table", "db", keys("", "1"), false},
+		{"nul table", "db", keys("t\x00u", "1"), false},
+		{"nul resource", "d\x00b", keys("t", "1"), false},
+		{"long row", "db", keys("t", strings.Repeat("r", txc.MaxLockKeyLen+1)), false},
+		{"too many rows", "db", keys("t", many...), false},
+	}
+	for _, c := range cases {
+		err := Validate(c.res, c.keys)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+		if err != nil && !errors.Is(err, txc.ErrInvalidArgument) {
+			t.Errorf("%s: err %v is not InvalidArgument", c.name, err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package tc
+
+import (
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
+)
+
+// ConnID names one client stream, as chosen by the shell. The core only
+// compares and stores it.
+type ConnID uint64
+
+// Kind says what a Msg is.
+type Kind uint8
+
+// Message kinds. Requests (Hello … LockQuery) get exactly one Reply with
+// the same Conn and ID; BranchResult answers an earlier Command; ConnDown
+// tells the core a stream ended.
+const (
+	KindHello Kind = iota + 1
+	KindBegin
+	KindCommit
+	KindRollback
+	KindStatus
+	KindRegister
+	KindReport
+	KindLockQuery
+	KindBranchResult
+	KindConnDown
+)
+
+var kindNames = [...]string{"", "Hello", "Begin", "Commit", "Rollback", "Status", "Register",
+	"Report", "LockQuery", "BranchResult", "ConnDown"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Kind(?)"
+}
+
+// Msg is one input to the core. Which fields matter depends on Kind; the
+// rest are zero. One flat struct keeps the hot path free of allocations.
+type Msg struct {
+	Kind Kind
+	Conn ConnID
+	// ID is the request id, or for BranchResult the command's id.
+	ID uint64
+
+	XID      txc.XID
+	BranchID txc.BranchID
+
+	Name    string        // Begin
+	Timeout time.Duration // Begin; 0 = the configured default
+
+	BranchType      txc.BranchType // Register
+	ResourceID      string         // Register, LockQuery
+	LockKeys        []txc.LockKey  // Register, LockQuery
+	ApplicationData []byte         // Register
+
+	BranchStatus txc.BranchStatus // Report, BranchResult
+	Text         string           // BranchResult: the handler's message
+
+	Resources []string // Hello
+}
+
+// Reply answers a request. The shell may send it only after the Ready that
+// carried it has been persisted.
+type Reply struct {
+	Conn ConnID
+	ID   uint64
+	Kind Kind
+	// Err is a *txc.Error when the request failed; the other fields are
+	// then meaningless except Status, which may say where the transaction is.
+	Err      error
+	XID      txc.XID          // Begin
+	Status   txc.GlobalStatus // Commit, Rollback, Status
+	BranchID txc.BranchID     // Register
+	Locked   bool             // LockQuery
+	Holder   txc.XID          // LockQuery
+	Node     string           // Hello
+}
+
+// Action is what a Command asks of a branch.
+type Action uint8
+
+// Phase-2 actions.
+const (
+	ActionCommit Action = iota + 1
+	ActionRollback
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionCommit:
+		return "commit"
+	case ActionRollback:
+		return "rollback"
+	}
+	return "action(?)"
+}
+
+// Command is a phase-2 instruction for the RM behind Conn. The RM answers
+// with a BranchResult carrying ID.
+type Command struct {
+	Conn            ConnID
+	ID              uint64
+	Action          Action
+	XID             txc.XID
+	BranchID        txc.BranchID
+	BranchType      txc.BranchType
+	ResourceID      string
+	ApplicationData []byte
+}
+
+// EventKind classifies an Event.
+type EventKind uint8
+
+// Events the shell should log or count.
+const (
+	// EventManualAction: a transaction was parked for an operator. Loud.
+	EventManualAction EventKind = iota + 1
+	// EventRetry: a phase-2 attempt failed or found no RM; it will be retried.
+	EventRetry
+	// EventTimeout: a transaction passed its deadline and is rolled back.
+	EventTimeout
+	// EventFinished: a transaction reached a final status.
+	EventFinished
+	// EventAnomaly: something that should not happen (a result for an
+	// unknown command, conflicting locks at restore). Investigate.
+	EventAnomaly
+)
+
+// Event is something noteworthy that happened inside the core.
+type Event struct {
+	Kind     EventKind
+	XID      txc.XID
+	BranchID txc.BranchID
+	Status   txc.GlobalStatus
+	Message  string
+}
+
+// Ready is the output of the core since the last call to Ready. The shell
+// must, in this order: apply Batch to the store (one sync), then send the
+// Replies and Commands, then hand the Ready back with Advance. If Apply
+// fails, the in-memory state is ahead of the store: the shell must stop
+// using this Core and Restore a new one from the store.
+type Ready struct {
+	Batch    store.Batch
+	Replies  []Reply
+	Commands []Command
+	Events   []Event
+}
+
+// Empty reports whether rd carries nothing.
+func (rd *Ready) Empty() bool {
+	return rd.Batch.Empty() && len(rd.Replies) == 0 && len(rd.Commands) == 0 && len(rd.Events) == 0
+}
+
+func (rd *Ready) reset() {
+	rd.Batch.Reset()
+	clear(rd.Replies)
+	rd.Replies = rd.Replies[:0]
+	clear(rd.Commands)
+	rd.Commands = rd.Commands[:0]
+	rd.Events = rd.Events[:0]
+}
