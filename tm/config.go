@@ -1,0 +1,48 @@
+package tm
+
+import (
+	"time"
+
+	"github.com/txcio/txc"
+)
+
+// DefaultName is the transaction name used when Config.Name is empty.
+const DefaultName = "default"
+
+// Config describes how WithGlobalTx (or Manager.Begin) demarcates a global
+// transaction. The zero Config is valid: name DefaultName, the
+// coordinator's default timeout, propagation Required.
+type Config struct {
+	// Name labels the transaction in the coordinator's logs, metrics and
+	// console. Empty means DefaultName. At most txc.MaxNameLen bytes.
+	Name string
+	// Timeout is the transaction's budget: if it is not committed within
+	// Timeout of its Begin, the coordinator rolls it back. Zero means the
+	// coordinator's default. Negative is invalid.
+	Timeout time.Duration
+	// Propagation says what WithGlobalTx does when ctx already carries a
+	// global transaction. The zero value is Required. Manager.Begin ignores
+	// it: Begin always begins a new transaction.
+	Propagation Propagation
+}
+
+func (c Config) name() string {
+	if c.Name == "" {
+		return DefaultName
+	}
+	return c.Name
+}
+
+// validate checks c; failures are *txc.Error with CodeInvalidArgument.
+func (c Config) validate() error {
+	if len(c.Name) > txc.MaxNameLen {
+		return txc.Errorf(txc.CodeInvalidArgument, "tm: transaction name is %d bytes, more than the limit of %d", len(c.Name), txc.MaxNameLen)
+	}
+	if c.Timeout < 0 {
+		return txc.Errorf(txc.CodeInvalidArgument, "tm: negative transaction timeout %v", c.Timeout)
+	}
+	if !c.Propagation.valid() {
+		return txc.Errorf(txc.CodeInvalidArgument, "tm: unknown propagation %v", c.Propagation)
+	}
+	return nil
+}

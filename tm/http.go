@@ -1,0 +1,78 @@
+package tm
+
+import (
+	"net/http"
+
+	"github.com/txcio/txc"
+)
+
+// Header is the HTTP header that carries the XID between processes.
+const Header = "Txc-Xid"
+
+// HTTPMiddleware returns a handler that reads the XID from the request's
+// Header and serves next with a request whose context carries it
+// (ContextWithXID). The XID is never trusted: a malformed one, or several
+// different ones, get 400 Bad Request with a plain-text body saying why,
+// and next is not called. A request without the header passes through
+// untouched.
+func HTTPMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		vals := r.Header.Values(Header)
+		if len(vals) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		xid, err := parseXIDs(vals)
+		if err != nil {
+			http.Error(w, "tm: bad "+Header+" header: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ContextWithXID(r.Context(), xid)))
+	})
+}
+
+// RoundTripper returns an http.RoundTripper that, when a request's context
+// carries an XID, sends it in Header. It sets the header on a clone of the
+// request; the caller's request is never modified. If the request already
+// has the same XID in Header it is sent as is; if it has a different one,
+// RoundTrip fails rather than send two transactions. A request without an
+// XID in its context passes through untouched. A nil base means
+// http.DefaultTransport.
+func RoundTripper(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &roundTripper{base: base}
+}
+
+type roundTripper struct{ base http.RoundTripper }
+
+func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	xid, ok := XIDFromContext(req.Context())
+	if !ok {
+		return t.base.RoundTrip(req)
+	}
+	if vals := req.Header.Values(Header); len(vals) > 0 {
+		for _, v := range vals {
+			if v != string(xid) {
+				if req.Body != nil {
+					req.Body.Close() // RoundTrip must close the body, even on error.
+				}
+				return nil, &txc.Error{Code: txc.CodeInvalidArgument, XID: xid,
+					Message: "tm: request already has " + Header + " " + truncate(v) + ", but its context carries global transaction " + string(xid)}
+			}
+		}
+		return t.base.RoundTrip(req)
+	}
+	clone := req.Clone(req.Context())
+	clone.Header.Set(Header, string(xid))
+	return t.base.RoundTrip(clone)
+}
+
+// CloseIdleConnections forwards to the base RoundTripper if it has the
+// method, so http.Client.CloseIdleConnections keeps working.
+func (t *roundTripper) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

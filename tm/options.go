@@ -1,0 +1,60 @@
+package tm
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults of the Manager options.
+const (
+	DefaultMinBackoff      = 100 * time.Millisecond
+	DefaultMaxBackoff      = 5 * time.Second
+	DefaultRollbackTimeout = 30 * time.Second
+)
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithLogger sets the logger. The default discards everything. tm logs
+// retries (Warn), failures it cannot return to anyone, such as a failed
+// rollback after a panic (Error), and begin/commit/rollback (Debug).
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Manager) {
+		if l != nil {
+			m.log = l
+		}
+	}
+}
+
+// WithRetryBackoff bounds the backoff between retries of Commit and Rollback
+// while the coordinator is unavailable: the first wait is about min, each
+// next one doubles, capped at max. Each wait is jittered down to half its
+// nominal value so that many clients do not retry in step. Non-positive
+// values keep the defaults; max below min is raised to min.
+func WithRetryBackoff(min, max time.Duration) Option {
+	return func(m *Manager) {
+		if min > 0 {
+			m.minBackoff = min
+		}
+		if max > 0 {
+			m.maxBackoff = max
+		}
+		if m.maxBackoff < m.minBackoff {
+			m.maxBackoff = m.minBackoff
+		}
+	}
+}
+
+// WithRollbackTimeout bounds the rollback WithGlobalTx sends after fn fails
+// or panics. That rollback runs on a context detached from the caller's
+// cancellation (context.WithoutCancel), because fn often fails precisely
+// because ctx was cancelled, and telling the coordinator at once releases
+// the transaction's locks sooner than waiting for its deadline. Non-positive
+// keeps the default.
+func WithRollbackTimeout(d time.Duration) Option {
+	return func(m *Manager) {
+		if d > 0 {
+			m.rollbackTimeout = d
+		}
+	}
+}
