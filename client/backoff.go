@@ -1,0 +1,56 @@
+package client
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff computes capped exponential delays with jitter. The zero value is
+// not useful; set Min and Max.
+type Backoff struct {
+	// Min is the base delay (the first retry waits about Min).
+	Min time.Duration
+	// Max caps every delay.
+	Max time.Duration
+	// Jitter returns a random duration in [0, n); nil uses math/rand/v2.
+	// Inject a deterministic source in tests.
+	Jitter func(n time.Duration) time.Duration
+}
+
+// Delay returns how long to wait before retry number attempt (0-based):
+// d = min(Max, Min·2^attempt), then a random value in [d/2, d).
+func (b Backoff) Delay(attempt int) time.Duration {
+	d := b.Min
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	for i := 0; i < attempt && d < b.Max; i++ {
+		d *= 2
+	}
+	if b.Max > 0 && d > b.Max {
+		d = b.Max
+	}
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	j := b.Jitter
+	if j == nil {
+		j = defaultJitter
+	}
+	r := j(half)
+	if r < 0 {
+		r = 0
+	}
+	if r >= half {
+		r = half - 1
+	}
+	return half + r
+}
+
+func defaultJitter(n time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(n)))
+}

@@ -1,0 +1,80 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	txcv1 "github.com/txcio/txc/proto/txc/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// call is a pending request's mailbox. Exactly one result is sent to it
+// per registration (by the reader or by a failing session), so a pooled
+// call is reused only after that result was received.
+type call struct{ ch chan result }
+
+type result struct {
+	reply *txcv1.Reply
+	lost  error // the stream failed before the reply: outcome unknown
+}
+
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan result, 1)} }}
+
+func getCall() *call   { return callPool.Get().(*call) }
+func putCall(cl *call) { callPool.Put(cl) }
+
+// maxIDSize is the most bytes the id field of a ClientMessage takes.
+const maxIDSize = 1 + 10
+
+// checkSize returns m's encoded size (assuming the largest id) or an
+// InvalidArgument error if m alone would not fit in a frame.
+func (c *Conn) checkSize(op string, m *txcv1.ClientMessage) (int, error) {
+	n := proto.Size(m) + maxIDSize
+	if fieldSize(n) > c.opts.maxMsg {
+		return 0, invalid("client: %s: message of %d bytes exceeds the frame limit of %d bytes", op, n, c.opts.maxMsg)
+	}
+	return n, nil
+}
+
+// roundTrip sends m as a request and waits for its reply. It never resends
+// a request that may have reached the coordinator: a request lost with its
+// stream, or abandoned because ctx is done, fails with an error wrapping
+// txc.ErrUnavailable (outcome unknown). A request not yet queued when the
+// stream broke waits for the reconnect.
+func (c *Conn) roundTrip(ctx context.Context, op string, m *txcv1.ClientMessage) (*txcv1.Reply, error) {
+	size, err := c.checkSize(op, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, unavailable(err, "client: %s: not sent", op)
+	}
+	cl := getCall()
+	for {
+		s, err := c.current(ctx, op)
+		if err != nil {
+			putCall(cl)
+			return nil, err
+		}
+		id := c.nextID.Add(1)
+		m.Id = id
+		if !s.start(id, cl, m, size) {
+			continue // the session died before m was queued: wait for the next
+		}
+		var r result
+		select {
+		case r = <-cl.ch:
+		case <-ctx.Done():
+			if s.forget(id) {
+				putCall(cl)
+				return nil, unavailable(ctx.Err(), "client: %s: gave up waiting for the coordinator, outcome unknown", op)
+			}
+			r = <-cl.ch // the outcome is already on its way; use it
+		}
+		putCall(cl)
+		if r.lost != nil {
+			return nil, unavailable(r.lost, "client: %s: stream to coordinator lost, outcome unknown", op)
+		}
+		return r.reply, nil
+	}
+}

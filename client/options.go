@@ -1,0 +1,86 @@
+package client
+
+import (
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// DefaultMaxMessageSize is the frame size limit the client assumes the
+// coordinator enforces (16 MiB).
+const DefaultMaxMessageSize = 16 << 20
+
+// Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	name           string
+	log            *slog.Logger
+	backoff        Backoff
+	dialOpts       []grpc.DialOption
+	maxMsg         int
+	connectTimeout time.Duration
+}
+
+func defaultOptions() options {
+	return options{
+		name:           "txc-client",
+		log:            slog.New(slog.DiscardHandler),
+		backoff:        Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second},
+		maxMsg:         DefaultMaxMessageSize,
+		connectTimeout: 10 * time.Second,
+	}
+}
+
+// WithName sets the client name sent in Hello (for the coordinator's logs;
+// not an identity).
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// WithBackoff sets the reconnect backoff: the first redial waits about min,
+// each further one twice as long, capped at max. Defaults 100ms and 5s.
+func WithBackoff(min, max time.Duration) Option {
+	return func(o *options) { o.backoff.Min, o.backoff.Max = min, max }
+}
+
+// WithJitter sets the random source of the reconnect backoff: f returns a
+// duration in [0, n). For deterministic tests.
+func WithJitter(f func(n time.Duration) time.Duration) Option {
+	return func(o *options) { o.backoff.Jitter = f }
+}
+
+// WithDialOptions adds gRPC dial options (credentials, keepalive, …). The
+// default transport is insecure (plaintext), meant for loopback.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
+}
+
+// WithMaxMessageSize sets the largest frame sent or received, in bytes
+// (default DefaultMaxMessageSize). It must not exceed the coordinator's
+// limit: a frame larger than that ends the stream.
+func WithMaxMessageSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxMsg = n
+		}
+	}
+}
+
+// WithConnectTimeout bounds one background connection attempt (open the
+// stream, send Hello, get its reply). Default 10s.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.connectTimeout = d
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/txcio/txc"
+	txcv1 "github.com/txcio/txc/proto/txc/v1"
+)
+
+// Action is what a Command asks of a branch.
+type Action uint8
+
+// Actions.
+const (
+	ActionUnknown  Action = 0
+	ActionCommit   Action = 1
+	ActionRollback Action = 2
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionCommit:
+		return "Commit"
+	case ActionRollback:
+		return "Rollback"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
+}
+
+// Command is a phase-2 instruction from the coordinator.
+type Command struct {
+	// ID is the coordinator's id for this delivery; the result carries it.
+	ID              uint64
+	Action          Action
+	XID             txc.XID
+	BranchID        txc.BranchID
+	Type            txc.BranchType
+	ResourceID      string
+	ApplicationData []byte
+}
+
+// CommandHandler finishes a branch and returns its new status with a
+// message for the coordinator's log (empty on success). For ActionCommit
+// the status must be txc.BranchCommitted, BranchCommitFailedRetryable or
+// BranchCommitFailedUnretryable; for ActionRollback BranchRollbacked,
+// BranchRollbackFailedRetryable or BranchRollbackFailedUnretryable; any
+// other status is sent as the retryable failure of the action. The
+// coordinator retries retryable failures with backoff and parks the
+// transaction for manual action on unretryable ones.
+//
+// Commands are delivered at least once, so a handler must be idempotent:
+// committing a committed branch or rolling back a rolled-back (or never
+// executed) branch must succeed. Handlers run concurrently, each in its own
+// goroutine; ctx is cancelled by Close, which waits for them.
+type CommandHandler func(ctx context.Context, cmd Command) (txc.BranchStatus, string)
+
+// maxResultMessage bounds the message of a BranchResult.
+const maxResultMessage = 4096
+
+// Serve routes every command for resourceIDs to h and announces the
+// resources to the coordinator (a Hello on the current stream, and in the
+// Hello of every reconnect). Announcements accumulate for the Conn's life;
+// serving a resource again replaces its handler. Serve does not wait for
+// the coordinator's acknowledgement; commands start arriving once it has
+// processed the announcement. Commands for resources without a handler
+// are answered with the retryable failure of their action.
+func (c *Conn) Serve(resourceIDs []string, h CommandHandler) error {
+	if h == nil {
+		return invalid("client: serve: nil handler")
+	}
+	if len(resourceIDs) == 0 {
+		return invalid("client: serve: no resource ids")
+	}
+	for _, id := range resourceIDs {
+		if id == "" || len(id) > txc.MaxResourceIDLen {
+			return invalid("client: serve: invalid resource id %q", id)
+		}
+	}
+	c.hmu.Lock()
+	var added []string
+	for _, id := range resourceIDs {
+		if _, ok := c.handlers[id]; !ok && !slices.Contains(added, id) {
+			added = append(added, id)
+		}
+		c.handlers[id] = h
+	}
+	c.hmu.Unlock()
+	if len(added) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return unavailable(ErrClosed, "client: serve")
+	}
+	c.resources = append(c.resources, added...)
+	c.resVer++
+	s := c.sess
+	c.mu.Unlock()
+	if s != nil {
+		c.announce(s, added)
+	}
+	return nil
+}
+
+// announce sends a Hello with resources on s and logs a refusal. If s is
+// failing, the next session's Hello carries every resource anyway.
+func (c *Conn) announce(s *session, resources []string) {
+	m := helloMessage(c.opts.name, resources)
+	size, err := c.checkSize("announce", m)
+	if err != nil {
+		c.opts.log.Error("client: cannot announce resources", "err", err)
+		return
+	}
+	cl := getCall()
+	id := c.nextID.Add(1)
+	m.Id = id
+	if !s.start(id, cl, m, size) {
+		putCall(cl)
+		return
+	}
+	// Not tracked by c.wg: it ends promptly once s replies or fails, and
+	// Close fails s.
+	go func() {
+		r := <-cl.ch // always comes: a reply, or the session's failure
+		putCall(cl)
+		if r.lost != nil {
+			return
+		}
+		if err := txcv1.ErrorFromProto(r.reply.GetError()); err != nil {
+			c.opts.log.Error("client: coordinator refused resource announcement", "resources", resources, "err", err)
+		}
+	}()
+}
+
+// dispatch runs the handler of cmd in its own goroutine and sends the
+// result on s (the stream the command came on; if that stream is gone the
+// result is dropped and the coordinator sends the command again).
+func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand) {
+	cmd := Command{
+		ID:              id,
+		Action:          Action(pc.GetAction()),
+		XID:             txc.XID(pc.GetXid()),
+		BranchID:        txc.BranchID(pc.GetBranchId()),
+		Type:            txc.BranchType(pc.GetBranchType()),
+		ResourceID:      pc.GetResourceId(),
+		ApplicationData: pc.GetApplicationData(),
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		status, msg := c.handle(cmd)
+		if len(msg) > maxResultMessage {
+			msg = msg[:maxResultMessage]
+		}
+		m := &txcv1.ClientMessage{Id: id, Body: &txcv1.ClientMessage_BranchResult{BranchResult: &txcv1.BranchResult{
+			Xid: string(cmd.XID), BranchId: uint64(cmd.BranchID), Status: txcv1.BranchStatus(status), Message: msg,
+		}}}
+		size, err := c.checkSize("branch result", m)
+		if err != nil {
+			c.opts.log.Error("client: cannot send branch result", "err", err)
+			return
+		}
+		if !s.start(id, nil, m, size) {
+			c.opts.log.Debug("client: stream gone; branch result dropped", "xid", cmd.XID, "branch", cmd.BranchID)
+		}
+	}()
+}
+
+// handle runs the handler for cmd and normalizes its answer.
+func (c *Conn) handle(cmd Command) (status txc.BranchStatus, msg string) {
+	var ok, retry, fatal txc.BranchStatus
+	switch cmd.Action {
+	case ActionCommit:
+		ok, retry, fatal = txc.BranchCommitted, txc.BranchCommitFailedRetryable, txc.BranchCommitFailedUnretryable
+	case ActionRollback:
+		ok, retry, fatal = txc.BranchRollbacked, txc.BranchRollbackFailedRetryable, txc.BranchRollbackFailedUnretryable
+	default:
+		c.opts.log.Error("client: command with unknown action", "action", cmd.Action, "xid", cmd.XID, "branch", cmd.BranchID)
+		return txc.BranchUnknown, fmt.Sprintf("client: unknown action %v", cmd.Action)
+	}
+	c.hmu.RLock()
+	h := c.handlers[cmd.ResourceID]
+	c.hmu.RUnlock()
+	if h == nil {
+		c.opts.log.Warn("client: command for a resource this process does not serve", "resource", cmd.ResourceID, "xid", cmd.XID)
+		return retry, fmt.Sprintf("client: no handler for resource %q", cmd.ResourceID)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.opts.log.Error("client: command handler panicked", "xid", cmd.XID, "branch", cmd.BranchID, "panic", p)
+			status, msg = retry, fmt.Sprintf("client: handler panicked: %v", p)
+		}
+	}()
+	status, msg = h(c.ctx, cmd)
+	if status != ok && status != retry && status != fatal {
+		return retry, fmt.Sprintf("client: handler returned status %v for %v: %s", status, cmd.Action, msg)
+	}
+	return status, msg
+}

@@ -1,0 +1,44 @@
+package rm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+)
+
+// RegisterBranch registers b at the coordinator, taking its lock keys.
+// A txc.ErrLockConflict is retried with capped exponential backoff and
+// jitter until ctx is done (give ctx the transaction's remaining budget);
+// then the last lock-conflict error is returned, wrapped: errors.As finds
+// the *txc.Error whose Holder names the transaction holding the lock. A
+// retry that would sleep past ctx's deadline is not attempted. Every other
+// error is returned at once. Like client.Conn.Register it is not
+// idempotent: after an error wrapping txc.ErrUnavailable the branch may or
+// may not be registered.
+func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.BranchID, error) {
+	for attempt := 0; ; attempt++ {
+		id, err := m.conn.Register(ctx, b)
+		if err == nil || !errors.Is(err, txc.ErrLockConflict) {
+			return id, err
+		}
+		d := m.backoff.Delay(attempt)
+		giveUp := func() error {
+			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
+				b.Type, b.XID, b.ResourceID, attempt+1, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return 0, giveUp()
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, giveUp()
+		}
+	}
+}
