@@ -561,3 +561,29 @@ func TestRestoreResumesEveryStage(t *testing.T) {
 		t.Fatalf("left in store after retention: %+v", st.Globals)
 	}
 }
+
+func TestOperatorRetryResumesParkedRollback(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.rm(10, "db")
+	xid := h.begin(0)
+	h.mustRegister(xid, "db", "1")
+	h.do(Msg{Kind: KindRollback, XID: xid})
+	h.answer(h.takeSent()[0], txc.BranchRollbackFailedUnretryable, "dirty")
+	if v, _ := h.core.Transaction(xid); !v.Manual || h.core.Stats().Manual != 1 {
+		t.Fatalf("view = %+v", v)
+	}
+	if err := h.core.Retry(h.now, "n1:424242"); !errors.Is(err, txc.ErrUnknownTransaction) {
+		t.Fatalf("retry of unknown: %v", err)
+	}
+	if err := h.core.Retry(h.now, xid); err != nil {
+		t.Fatal(err)
+	}
+	h.flush()
+	if err := h.core.Retry(h.now, xid); !errors.Is(err, txc.ErrNotActive) {
+		t.Fatalf("second retry: %v", err)
+	}
+	h.ackAll()
+	if s := h.status(xid); s != txc.GlobalRollbacked {
+		t.Fatalf("status = %v", s)
+	}
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"time"
+
+	"github.com/txcio/txc"
+	txcv1 "github.com/txcio/txc/proto/txc/v1"
+	"github.com/txcio/txc/tc"
+)
+
+// toMsg converts one client message into a core input. It returns an error
+// for a message the core cannot even read (no body, a second Hello with a
+// bad version); the caller answers it directly, since it changes nothing.
+func toMsg(conn tc.ConnID, m *txcv1.ClientMessage) (tc.Msg, *txc.Error) {
+	msg := tc.Msg{Conn: conn, ID: m.GetId()}
+	switch b := m.GetBody().(type) {
+	case *txcv1.ClientMessage_Hello:
+		if v := b.Hello.GetVersion(); v != protocolVersion {
+			return msg, txc.Errorf(txc.CodeInvalidArgument, "server: protocol version %d not supported, this coordinator speaks %d", v, protocolVersion)
+		}
+		msg.Kind, msg.Resources = tc.KindHello, b.Hello.GetResourceIds()
+	case *txcv1.ClientMessage_Begin:
+		msg.Kind, msg.Name = tc.KindBegin, b.Begin.GetName()
+		ms := b.Begin.GetTimeoutMs()
+		if ms > uint64(365*24*time.Hour/time.Millisecond) {
+			return msg, txc.Errorf(txc.CodeInvalidArgument, "server: timeout of %d ms is absurd", ms)
+		}
+		msg.Timeout = time.Duration(ms) * time.Millisecond
+	case *txcv1.ClientMessage_Commit:
+		msg.Kind, msg.XID = tc.KindCommit, txc.XID(b.Commit.GetXid())
+	case *txcv1.ClientMessage_Rollback:
+		msg.Kind, msg.XID = tc.KindRollback, txc.XID(b.Rollback.GetXid())
+	case *txcv1.ClientMessage_Status:
+		msg.Kind, msg.XID = tc.KindStatus, txc.XID(b.Status.GetXid())
+	case *txcv1.ClientMessage_Register:
+		r := b.Register
+		msg.Kind, msg.XID = tc.KindRegister, txc.XID(r.GetXid())
+		msg.BranchType, msg.ResourceID = txc.BranchType(r.GetBranchType()), r.GetResourceId()
+		msg.LockKeys, msg.ApplicationData = txcv1.LockKeysFromProto(r.GetLockKeys()), r.GetApplicationData()
+	case *txcv1.ClientMessage_Report:
+		r := b.Report
+		msg.Kind, msg.XID, msg.BranchID = tc.KindReport, txc.XID(r.GetXid()), txc.BranchID(r.GetBranchId())
+		msg.BranchStatus = txc.BranchStatus(r.GetStatus())
+	case *txcv1.ClientMessage_LockQuery:
+		r := b.LockQuery
+		msg.Kind, msg.XID, msg.ResourceID = tc.KindLockQuery, txc.XID(r.GetXid()), r.GetResourceId()
+		msg.LockKeys = txcv1.LockKeysFromProto(r.GetLockKeys())
+	case *txcv1.ClientMessage_BranchResult:
+		r := b.BranchResult
+		msg.Kind, msg.XID, msg.BranchID = tc.KindBranchResult, txc.XID(r.GetXid()), txc.BranchID(r.GetBranchId())
+		msg.BranchStatus, msg.Text = txc.BranchStatus(r.GetStatus()), r.GetMessage()
+	default:
+		return msg, txc.Errorf(txc.CodeInvalidArgument, "server: message %d has no request in it", m.GetId())
+	}
+	return msg, nil
+}
+
+func errorReply(id uint64, err error) *txcv1.ServerMessage {
+	return &txcv1.ServerMessage{Id: id, Body: &txcv1.ServerMessage_Reply{Reply: &txcv1.Reply{Error: txcv1.ErrorToProto(err)}}}
+}
+
+func replyToProto(r *tc.Reply) *txcv1.ServerMessage {
+	if r.Err != nil {
+		return errorReply(r.ID, r.Err)
+	}
+	rep := &txcv1.Reply{}
+	switch r.Kind {
+	case tc.KindHello:
+		rep.Result = &txcv1.Reply_Hello{Hello: &txcv1.HelloReply{Version: protocolVersion, Node: r.Node}}
+	case tc.KindBegin:
+		rep.Result = &txcv1.Reply_Begin{Begin: &txcv1.BeginReply{Xid: string(r.XID)}}
+	case tc.KindCommit, tc.KindRollback, tc.KindStatus:
+		rep.Result = &txcv1.Reply_Global{Global: &txcv1.GlobalStatusReply{Status: txcv1.GlobalStatus(r.Status)}}
+	case tc.KindRegister:
+		rep.Result = &txcv1.Reply_Register{Register: &txcv1.RegisterReply{BranchId: uint64(r.BranchID)}}
+	case tc.KindReport:
+		rep.Result = &txcv1.Reply_Report{Report: &txcv1.ReportReply{}}
+	case tc.KindLockQuery:
+		rep.Result = &txcv1.Reply_LockQuery{LockQuery: &txcv1.LockQueryReply{Locked: r.Locked, Holder: string(r.Holder)}}
+	}
+	return &txcv1.ServerMessage{Id: r.ID, Body: &txcv1.ServerMessage_Reply{Reply: rep}}
+}
+
+func commandToProto(c *tc.Command) *txcv1.ServerMessage {
+	action := txcv1.BranchAction_BRANCH_ACTION_COMMIT
+	if c.Action == tc.ActionRollback {
+		action = txcv1.BranchAction_BRANCH_ACTION_ROLLBACK
+	}
+	return &txcv1.ServerMessage{Id: c.ID, Body: &txcv1.ServerMessage_Command{Command: &txcv1.BranchCommand{
+		Action: action, Xid: string(c.XID), BranchId: uint64(c.BranchID), BranchType: txcv1.BranchType(c.BranchType),
+		ResourceId: c.ResourceID, ApplicationData: c.ApplicationData}}}
+}
+
+// approxSize estimates a server message's encoded size, to keep frames
+// under the client's receive limit without encoding twice.
+func approxSize(m *txcv1.ServerMessage) int {
+	if c := m.GetCommand(); c != nil {
+		return 64 + len(c.Xid) + len(c.ResourceId) + len(c.ApplicationData)
+	}
+	if e := m.GetReply().GetError(); e != nil {
+		return 64 + len(e.Message) + len(e.Xid) + len(e.Holder)
+	}
+	return 64
+}

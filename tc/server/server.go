@@ -1,0 +1,396 @@
+// Package server is the coordinator's shell around the deterministic core
+// (package tc): the gRPC Session service, the hub of client streams, the
+// loop that feeds the core, the persister that syncs each Ready to the store
+// before its replies and phase-2 commands go out, timers, and the admin
+// HTTP endpoints.
+//
+// Goroutines: one reader per stream (the gRPC handler), one writer per
+// stream, one core loop (the only goroutine that touches the core), and one
+// persister. The core loop keeps stepping requests while the persister
+// syncs the previous Ready, so every request that arrives during a sync
+// shares the next one (group commit).
+//
+// A store failure is fatal: the in-memory state may be ahead of the store,
+// so the server stops serving and Serve returns the error; restarting the
+// process restores from the store.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/txcio/txc"
+	txcv1 "github.com/txcio/txc/proto/txc/v1"
+	"github.com/txcio/txc/tc"
+	"github.com/txcio/txc/tc/store"
+)
+
+const protocolVersion = 1
+
+// DefaultMaxMessageSize bounds one frame in either direction.
+const DefaultMaxMessageSize = 16 << 20
+
+// Config configures a Server.
+type Config struct {
+	// Core is the coordinator's policy; Core.Node is required.
+	Core tc.Config
+	// Store holds the durable state. The server owns it from New on and
+	// closes it when Serve returns.
+	Store store.Store
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+	// MaxMessageSize bounds a received frame; larger ones end the stream
+	// with ResourceExhausted. Default DefaultMaxMessageSize.
+	MaxMessageSize int
+	// TickInterval is how often the core's clock is advanced when nothing
+	// else wakes it. Default 100ms.
+	TickInterval time.Duration
+	// Metrics, when set, counts what the server does.
+	Metrics *Metrics
+}
+
+// Server is a running coordinator node.
+type Server struct {
+	txcv1.UnimplementedCoordinatorServer
+
+	cfg     Config
+	log     *slog.Logger
+	core    *tc.Core
+	hub     hub
+	inputs  chan []tc.Msg
+	queries chan func(*tc.Core)
+	grpc    *grpc.Server
+	health  *health.Server
+	metrics *Metrics
+
+	ready    atomic.Bool
+	stopping chan struct{}
+	stopOnce sync.Once
+	fatalMu  sync.Mutex
+	fatal    error
+}
+
+// New restores the coordinator's state from cfg.Store and returns a server
+// ready to Serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "server: no store configured")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 100 * time.Millisecond
+	}
+	core, err := tc.New(cfg.Core)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	st, err := cfg.Store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: loading state: %w", err)
+	}
+	if err := core.Restore(st); err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("state restored", "node", cfg.Core.Node, "transactions", len(st.Globals),
+		"branches", len(st.Branches), "took", time.Since(start).Round(time.Millisecond))
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, core: core,
+		inputs:   make(chan []tc.Msg, 4096),
+		queries:  make(chan func(*tc.Core)),
+		metrics:  cfg.Metrics,
+		stopping: make(chan struct{}),
+		health:   health.NewServer(),
+	}
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
+		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	txcv1.RegisterCoordinatorServer(s.grpc, s)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	return s, nil
+}
+
+// Ready reports whether the server is serving requests.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Node is this coordinator's node name.
+func (s *Server) Node() string { return s.cfg.Core.Node }
+
+// Serve serves gRPC on lis until ctx is done or the store fails. It closes
+// the store before returning. The error is nil after ctx is done, the store
+// failure otherwise.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	persist := make(chan tc.Ready)
+	persisted := make(chan tc.Ready)
+	loopDone := make(chan struct{})
+	persisterDone := make(chan struct{})
+	go func() { defer close(persisterDone); s.persister(ctx, persist, persisted) }()
+	go func() { defer close(loopDone); s.loop(persist, persisted) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.grpc.Serve(lis) }()
+	s.ready.Store(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("serving", "addr", lis.Addr().String(), "node", s.Node())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-s.stopping:
+	case err = <-serveErr:
+	}
+	s.ready.Store(false)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.stop(nil)
+	s.grpc.Stop()
+	s.hub.closeAll()
+	<-loopDone
+	close(persist)
+	<-persisterDone
+	if cerr := s.cfg.Store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if f := s.fatalErr(); f != nil {
+		return f
+	}
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) stop(fatal error) {
+	if fatal != nil {
+		s.fatalMu.Lock()
+		if s.fatal == nil {
+			s.fatal = fatal
+		}
+		s.fatalMu.Unlock()
+	}
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+func (s *Server) fatalErr() error {
+	s.fatalMu.Lock()
+	defer s.fatalMu.Unlock()
+	return s.fatal
+}
+
+// loop is the only goroutine that touches the core.
+func (s *Server) loop(persist chan<- tc.Ready, persisted <-chan tc.Ready) {
+	ticker := time.NewTicker(s.cfg.TickInterval)
+	defer ticker.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	busy := false // a Ready is with the persister
+	for {
+		select {
+		case <-s.stopping:
+			if busy {
+				s.core.Advance(<-persisted)
+			}
+			return
+		case batch := <-s.inputs:
+			now := time.Now()
+			s.step(now, batch)
+			// Take whatever else is already queued: one sync for all of it.
+			for more := true; more; {
+				select {
+				case batch = <-s.inputs:
+					s.step(now, batch)
+				default:
+					more = false
+				}
+			}
+		case rd := <-persisted:
+			busy = false
+			s.core.Advance(rd)
+		case <-ticker.C:
+			s.core.Tick(time.Now())
+		case <-timer.C:
+			s.core.Tick(time.Now())
+		case q := <-s.queries:
+			q(s.core)
+		}
+		if !busy && s.core.HasReady() {
+			select {
+			case persist <- s.core.Ready():
+				busy = true
+			case <-s.stopping:
+				return
+			}
+		}
+		if w := s.core.NextWake(); !w.IsZero() {
+			timer.Reset(max(time.Until(w), time.Millisecond))
+		}
+	}
+}
+
+func (s *Server) step(now time.Time, batch []tc.Msg) {
+	for i := range batch {
+		s.core.Step(now, batch[i])
+	}
+}
+
+// persister syncs each Ready, then sends what it carries.
+func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- tc.Ready) {
+	for rd := range in {
+		if !rd.Batch.Empty() {
+			start := time.Now()
+			if err := s.cfg.Store.Apply(context.WithoutCancel(ctx), &rd.Batch); err != nil {
+				s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
+				s.stop(fmt.Errorf("server: store write failed: %w", err))
+				out <- rd
+				continue
+			}
+			s.metrics.observeSync(time.Since(start), &rd.Batch)
+		}
+		s.dispatch(&rd)
+		out <- rd
+	}
+}
+
+func (s *Server) dispatch(rd *tc.Ready) {
+	for i := range rd.Replies {
+		r := &rd.Replies[i]
+		s.metrics.observeReply(r)
+		if c := s.hub.get(r.Conn); c != nil {
+			c.push(replyToProto(r))
+		}
+	}
+	for i := range rd.Commands {
+		cmd := &rd.Commands[i]
+		s.metrics.observeCommand()
+		if c := s.hub.get(cmd.Conn); c != nil {
+			c.push(commandToProto(cmd))
+		}
+	}
+	for _, e := range rd.Events {
+		s.metrics.observeEvent(&e)
+		s.logEvent(&e)
+	}
+}
+
+func (s *Server) logEvent(e *tc.Event) {
+	attrs := []any{"xid", e.XID, "status", e.Status.String()}
+	if e.BranchID != 0 {
+		attrs = append(attrs, "branch", e.BranchID)
+	}
+	switch e.Kind {
+	case tc.EventManualAction:
+		s.log.Error("NEEDS MANUAL ACTION: "+e.Message, attrs...)
+	case tc.EventAnomaly:
+		s.log.Warn(e.Message, attrs...)
+	case tc.EventRetry, tc.EventTimeout:
+		s.log.Info(e.Message, attrs...)
+	case tc.EventFinished:
+		s.log.Debug("finished", attrs...)
+	}
+}
+
+// Session implements txcv1.CoordinatorServer.
+func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	msgs := first.GetMessages()
+	if len(msgs) == 0 || msgs[0].GetHello() == nil {
+		return status.Error(codes.InvalidArgument, "server: the first message on a session must be a Hello")
+	}
+	c := s.hub.add(msgs[0].GetHello().GetClientName())
+	s.metrics.connected(+1)
+	defer s.metrics.connected(-1)
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- c.writeLoop(stream.Send, s.cfg.MaxMessageSize/2) }()
+	defer func() {
+		s.hub.remove(c)
+		s.enqueue([]tc.Msg{{Kind: tc.KindConnDown, Conn: c.id}})
+	}()
+	frame := first
+	for {
+		if err := s.accept(c, frame); err != nil {
+			return err
+		}
+		frame, err = stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			select {
+			case werr := <-writeErr:
+				if werr != nil {
+					return werr
+				}
+			default:
+			}
+			return err
+		}
+	}
+}
+
+// accept converts a frame and queues it for the core. Messages that cannot
+// be read are answered here: they change nothing.
+func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
+	batch := make([]tc.Msg, 0, len(f.GetMessages()))
+	for _, m := range f.GetMessages() {
+		msg, err := toMsg(c.id, m)
+		if err != nil {
+			c.push(errorReply(m.GetId(), err))
+			continue
+		}
+		batch = append(batch, msg)
+	}
+	if len(batch) > 0 && !s.enqueue(batch) {
+		return status.Error(codes.Unavailable, "server: coordinator is stopping")
+	}
+	return nil
+}
+
+func (s *Server) enqueue(batch []tc.Msg) bool {
+	select {
+	case s.inputs <- batch:
+		return true
+	case <-s.stopping:
+		return false
+	}
+}
+
+// query runs f on the core loop and waits for it.
+func (s *Server) query(ctx context.Context, f func(*tc.Core)) error {
+	done := make(chan struct{})
+	select {
+	case s.queries <- func(c *tc.Core) { f(c); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopping:
+		return txc.Errorf(txc.CodeUnavailable, "server: stopping")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
