@@ -4,8 +4,8 @@
 // Every Apply is one Pebble batch committed with a synced write-ahead-log
 // append, so a batch is durable and atomic when Apply returns. Records are
 // a hand-written binary encoding led by a version byte; the keys of one
-// transaction are contiguous, so DeleteGlobals is one range deletion per
-// transaction, and a branch status change is a blind merge of one byte:
+// transaction are contiguous, so DeleteGlobals (and DeleteBranches) is one
+// range deletion per transaction, and a branch status change is a blind merge of one byte:
 // Apply never reads.
 package pebblestore
 
@@ -164,6 +164,17 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	for _, u := range b.SetBranchStatus {
 		s.key = appendBranchKey(s.key[:0], u.XID, u.ID)
 		if err := wb.Merge(s.key, []byte{statusOperand, byte(u.Status)}, nil); err != nil {
+			return fmt.Errorf("%s: apply: %w", pkg, err)
+		}
+	}
+	for _, x := range b.DeleteBranches {
+		// [prefix|kindBranch, prefix|kindBranch+1): every branch, not the global.
+		s.key = appendTxnPrefix(s.key[:0], x)
+		n := len(s.key)
+		s.key = append(s.key, kindBranch)
+		s.key = append(s.key, s.key[:n]...)
+		s.key = append(s.key, kindBranch+1)
+		if err := wb.DeleteRange(s.key[:n+1], s.key[n+1:], nil); err != nil {
 			return fmt.Errorf("%s: apply: %w", pkg, err)
 		}
 	}

@@ -72,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 		{"Replace", testReplace},
 		{"SetBranchStatus", testSetBranchStatus},
 		{"DeleteGlobals", testDeleteGlobals},
+		{"DeleteBranches", testDeleteBranches},
 		{"OrderWithinBatch", testOrderWithinBatch},
 		{"NextID", testNextID},
 		{"EmptyBatch", testEmptyBatch},
@@ -520,6 +521,43 @@ func testDeleteGlobals(t *testing.T, e *env) {
 	if len(st.Globals)+len(st.Branches) != 0 {
 		t.Fatalf("after deleting every transaction Load has %d globals, %d branches", len(st.Globals), len(st.Branches))
 	}
+}
+
+func testDeleteBranches(t *testing.T, e *env) {
+	e.open(t)
+	xids := []txc.XID{"d:1", "d:10", "d:1:0", "d"}
+	var b store.Batch
+	for i, x := range xids {
+		b.PutGlobals = append(b.PutGlobals, global(x, txc.GlobalCommitting))
+		for j := range 3 {
+			b.PutBranches = append(b.PutBranches, branch(x, txc.BranchID(i*10+j), txc.BranchRegistered))
+		}
+	}
+	e.apply(t, &b)
+	// The finished transaction keeps its global record, loses its branches;
+	// transactions whose XIDs share a prefix keep theirs.
+	e.apply(t, &store.Batch{PutGlobals: []store.Global{global("d:1", txc.GlobalCommitted)}, DeleteBranches: []txc.XID{"d:1"}})
+	e.checkAndReopen(t)
+	st, err := e.s.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Globals) != 4 || len(st.Branches) != 9 {
+		t.Fatalf("after DeleteBranches: %d globals, %d branches; want 4 and 9", len(st.Globals), len(st.Branches))
+	}
+	// Branches deleted then put in the same batch are gone (deletes come
+	// after puts); a status update of a deleted branch is ignored.
+	e.apply(t, &store.Batch{
+		PutBranches:     []store.Branch{branch("d:10", 99, txc.BranchRegistered)},
+		SetBranchStatus: []store.BranchStatus{{XID: "d:10", ID: 10, Status: txc.BranchCommitted}},
+		DeleteBranches:  []txc.XID{"d:10", "d:404"},
+	})
+	e.checkAndReopen(t)
+	e.apply(t, &store.Batch{SetBranchStatus: []store.BranchStatus{{XID: "d:10", ID: 10, Status: txc.BranchCommitted}}})
+	e.checkAndReopen(t)
+	// Then the global goes too.
+	e.apply(t, &store.Batch{DeleteGlobals: []txc.XID{"d:1", "d:10"}})
+	e.checkAndReopen(t)
 }
 
 func testOrderWithinBatch(t *testing.T, e *env) {

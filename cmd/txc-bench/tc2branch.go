@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+)
+
+func tc2BranchCommand() *cobra.Command {
+	var (
+		addr, cpuprofile string
+		clients, conns   int
+		duration, warmup time.Duration
+		inProcessRM      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "tc-2branch",
+		Short: "begin → register 2 branches → commit, with an RM process acknowledging phase 2",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clients < 1 || conns < 1 || duration <= 0 || warmup < 0 {
+				return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
+			}
+			ctx := cmd.Context()
+			resources := []string{"bench-a", "bench-b"}
+			var stopRM func() (int64, error)
+			var err error
+			if inProcessRM {
+				stopRM, err = startRMInProcess(ctx, addr, resources)
+			} else {
+				stopRM, err = startRMProcess(ctx, addr, resources)
+			}
+			if err != nil {
+				return err
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+			r, lat, err := run2Branch(ctx, addr, clients, conns, warmup, duration, resources)
+			acked, rmErr := stopRM()
+			if err != nil {
+				return err
+			}
+			if rmErr != nil {
+				return rmErr
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "phase 2    %d branch commits acknowledged by the RM\n", acked)
+			return report(cmd.OutOrStdout(), r, lat)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8091", "coordinator gRPC address")
+	f.IntVar(&clients, "clients", 64, "concurrent transactions")
+	f.IntVar(&conns, "conns", 1, "client connections the transactions share")
+	f.DurationVar(&duration, "duration", 10*time.Second, "measured time")
+	f.DurationVar(&warmup, "warmup", 2*time.Second, "unmeasured time before")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
+	f.BoolVar(&inProcessRM, "rm-in-process", false, "serve phase 2 from this process instead of a separate RM process")
+	return cmd
+}
+
+func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, resources []string) (result, latencies, error) {
+	var conns []*client.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < nconns; i++ {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Dial(dctx, addr, client.WithName(fmt.Sprintf("txc-bench-%d", i)))
+		cancel()
+		if err != nil {
+			return result{}, nil, err
+		}
+		conns = append(conns, c)
+	}
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(duration)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      latencies
+		done     atomic.Int64
+		failures atomic.Int64
+		firstErr atomic.Value
+	)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(id int) {
+			defer wg.Done()
+			c := conns[id%len(conns)]
+			var mine latencies
+			for n := 0; ; n++ {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					break
+				}
+				err := oneTx(ctx, c, resources, id, n)
+				t1 := time.Now()
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				if t0.After(measureFrom) && t1.Before(end) {
+					mine = append(mine, t1.Sub(t0))
+					done.Add(1)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failures.Load(), e)
+	}
+	secs := duration.Seconds()
+	r := result{Scenario: "tc-2branch", Clients: clients, Tx: int(done.Load()), Errors: int(failures.Load()),
+		Seconds: secs, TxPerSec: float64(done.Load()) / secs}
+	return r, all, nil
+}
+
+func oneTx(ctx context.Context, c *client.Conn, resources []string, id, n int) error {
+	xid, err := c.Begin(ctx, "bench", 30*time.Second)
+	if err != nil {
+		return err
+	}
+	for _, res := range resources {
+		_, err := c.Register(ctx, client.Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: res,
+			LockKeys: []txc.LockKey{{Table: "account", Rows: []string{fmt.Sprintf("%d-%d", id, n)}}}})
+		if err != nil {
+			c.Rollback(ctx, xid)
+			return err
+		}
+	}
+	_, err = c.Commit(ctx, xid)
+	return err
+}
+
+// startRMProcess runs "txc-bench rm-agent" and waits until it serves.
+// The returned stop function ends it and returns how many commands it
+// acknowledged.
+func startRMProcess(ctx context.Context, addr string, resources []string) (func() (int64, error), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "rm-agent", "--addr", addr, "--resources", strings.Join(resources, ","))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, errors.New("rm-agent did not start")
+	}
+	return func() (int64, error) {
+		stdin.Close() // tells the agent to drain and stop
+		var acked int64
+		if lines.Scan() {
+			fmt.Sscan(lines.Text(), &acked)
+		}
+		return acked, cmd.Wait()
+	}, nil
+}

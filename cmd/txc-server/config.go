@@ -1,0 +1,225 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/txcio/txc"
+)
+
+// config is everything txc-server can be told. Each field is one setting,
+// settable (lowest precedence first) by its default, the YAML file given
+// with --config, a TXC_* environment variable, and a command-line flag.
+type config struct {
+	Node           string
+	Listen         string
+	AdminListen    string
+	DataDir        string
+	DefaultTimeout time.Duration
+	MaxTimeout     time.Duration
+	RetryMin       time.Duration
+	RetryMax       time.Duration
+	AckTimeout     time.Duration
+	Retention      time.Duration
+	MaxMessageSize int
+	LogLevel       string
+	LogFormat      string
+	Pprof          bool
+}
+
+// setting describes one configurable value.
+type setting struct {
+	key  string // YAML key; the flag is the key with '-' for '_', the env var TXC_ + upper-case key
+	help string
+	def  string
+	set  func(c *config, v string) error
+}
+
+func durationSetting(key, help, def string, field func(*config) *time.Duration) setting {
+	return setting{key: key, help: help, def: def, set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration like 30s or 5m")
+		}
+		if d <= 0 {
+			return fmt.Errorf("must be positive")
+		}
+		*field(c) = d
+		return nil
+	}}
+}
+
+func addrSetting(key, help, def string, field func(*config) *string) setting {
+	return setting{key: key, help: help, def: def, set: func(c *config, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("not a host:port address")
+		}
+		*field(c) = v
+		return nil
+	}}
+}
+
+var settings = []setting{
+	{key: "node", help: "name of this coordinator node in XIDs (unique within a cluster)", def: "txc1",
+		set: func(c *config, v string) error {
+			if !txc.ValidNodeName(v) {
+				return fmt.Errorf("must be 1..63 characters of A-Z a-z 0-9 . _ -")
+			}
+			c.Node = v
+			return nil
+		}},
+	addrSetting("listen", "gRPC listen address", "127.0.0.1:8091", func(c *config) *string { return &c.Listen }),
+	addrSetting("admin_listen", "admin HTTP listen address (health, metrics, console)", "127.0.0.1:7091", func(c *config) *string { return &c.AdminListen }),
+	{key: "data_dir", help: "directory of the embedded store", def: "./txc-data",
+		set: func(c *config, v string) error {
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}},
+	durationSetting("default_timeout", "timeout of a global transaction that asks for none", "60s", func(c *config) *time.Duration { return &c.DefaultTimeout }),
+	durationSetting("max_timeout", "largest timeout a global transaction may ask for", "24h", func(c *config) *time.Duration { return &c.MaxTimeout }),
+	durationSetting("retry_min", "first backoff between phase-2 attempts of a branch", "200ms", func(c *config) *time.Duration { return &c.RetryMin }),
+	durationSetting("retry_max", "largest backoff between phase-2 attempts of a branch", "30s", func(c *config) *time.Duration { return &c.RetryMax }),
+	durationSetting("ack_timeout", "resend a phase-2 command unanswered for this long", "30s", func(c *config) *time.Duration { return &c.AckTimeout }),
+	durationSetting("finished_retention", "how long finished outcomes are remembered for late requests", "10m", func(c *config) *time.Duration { return &c.Retention }),
+	{key: "max_message_size", help: "largest frame accepted from a client, bytes", def: "16777216",
+		set: func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1<<16 || n > 1<<30 {
+				return fmt.Errorf("must be an integer from 65536 to 1073741824")
+			}
+			c.MaxMessageSize = n
+			return nil
+		}},
+	{key: "log_level", help: "debug, info, warn or error", def: "info",
+		set: func(c *config, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("must be debug, info, warn or error")
+		}},
+	{key: "pprof", help: "serve /debug/pprof/ on the admin address (true or false)", def: "false",
+		set: func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("must be true or false")
+			}
+			c.Pprof = b
+			return nil
+		}},
+	{key: "log_format", help: "text or json", def: "text",
+		set: func(c *config, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("must be text or json")
+			}
+			c.LogFormat = v
+			return nil
+		}},
+}
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+func envName(key string) string  { return "TXC_" + strings.ToUpper(key) }
+
+// registerFlags adds one flag per setting, plus --config.
+func registerFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML file of settings (keys as in the flag names, with _ for -)")
+	for _, s := range settings {
+		fs.String(flagName(s.key), s.def, s.help+" (env "+envName(s.key)+")")
+	}
+}
+
+// loadConfig resolves every setting. A bad value is refused with an error
+// naming the setting and where the value came from.
+func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) {
+	file := map[string]string{}
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("TXC_CONFIG")
+	}
+	if path != "" {
+		var err error
+		if file, err = readYAML(path); err != nil {
+			return nil, err
+		}
+	}
+	c := &config{}
+	var errs []error
+	for _, s := range settings {
+		v, from := s.def, "default"
+		if fv, ok := file[s.key]; ok {
+			v, from = fv, "config file "+path
+		}
+		if ev := getenv(envName(s.key)); ev != "" {
+			v, from = ev, envName(s.key)
+		}
+		if f := fs.Lookup(flagName(s.key)); f != nil && f.Changed {
+			v, from = f.Value.String(), "--"+flagName(s.key)
+		}
+		if err := s.set(c, v); err != nil {
+			errs = append(errs, fmt.Errorf("setting %s = %q (from %s): %w", s.key, v, from, err))
+		}
+	}
+	if len(errs) == 0 {
+		if c.RetryMax < c.RetryMin {
+			errs = append(errs, fmt.Errorf("setting retry_max (%v) is below retry_min (%v)", c.RetryMax, c.RetryMin))
+		}
+		if c.DefaultTimeout > c.MaxTimeout {
+			errs = append(errs, fmt.Errorf("setting default_timeout (%v) is above max_timeout (%v)", c.DefaultTimeout, c.MaxTimeout))
+		}
+		if c.Listen == c.AdminListen {
+			errs = append(errs, fmt.Errorf("settings listen and admin_listen are both %s", c.Listen))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func readYAML(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	raw := map[string]any{}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.key] = true
+	}
+	out := map[string]string{}
+	var unknown []string
+	for k, v := range raw {
+		if !known[k] {
+			unknown = append(unknown, k)
+			continue
+		}
+		switch v.(type) {
+		case map[string]any, []any:
+			return nil, fmt.Errorf("config file %s: setting %s must be a single value", path, k)
+		case nil:
+			continue
+		}
+		out[k] = fmt.Sprint(v)
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("config file %s: unknown setting(s) %s", path, strings.Join(unknown, ", "))
+	}
+	return out, nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func parse(t *testing.T, args []string, env map[string]string) (*config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(fs, func(k string) string { return env[k] })
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "txc.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8091" || c.AdminListen != "127.0.0.1:7091" || c.DataDir != "./txc-data" ||
+		c.DefaultTimeout != time.Minute || c.Node != "txc1" {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestPrecedenceFileEnvFlag(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:1001\nadmin_listen: 127.0.0.1:2001\ndefault_timeout: 5s\nretry_min: 1s\n")
+	c, err := parse(t, []string{"--config", file, "--listen", "127.0.0.1:1003"},
+		map[string]string{"TXC_LISTEN": "127.0.0.1:1002", "TXC_DEFAULT_TIMEOUT": "7s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:1003" || c.AdminListen != "127.0.0.1:2001" || c.DefaultTimeout != 7*time.Second || c.RetryMin != time.Second {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		file string
+		want []string
+	}{
+		{args: []string{"--default-timeout", "soon"}, want: []string{"default_timeout", "--default-timeout"}},
+		{env: map[string]string{"TXC_LISTEN": "nowhere"}, want: []string{"listen", "TXC_LISTEN"}},
+		{args: []string{"--node", "a:b"}, want: []string{"node"}},
+		{args: []string{"--retry-min", "10s", "--retry-max", "1s"}, want: []string{"retry_max"}},
+		{args: []string{"--admin-listen", "127.0.0.1:8091"}, want: []string{"admin_listen"}},
+		{args: []string{"--max-message-size", "12"}, want: []string{"max_message_size"}},
+		{args: []string{"--log-level", "loud"}, want: []string{"log_level"}},
+		{file: "listen: 127.0.0.1:1\nlisten_adress: x\n", want: []string{"unknown setting", "listen_adress"}},
+		{file: "retry_min: [1, 2]\n", want: []string{"retry_min", "single value"}},
+		{file: "max_timeout: -5s\n", want: []string{"max_timeout", "positive", "config file"}},
+		{file: ": : :\n", want: []string{"config file"}},
+	}
+	for _, c := range cases {
+		args := c.args
+		if c.file != "" {
+			args = append(args, "--config", writeFile(t, c.file))
+		}
+		_, err := parse(t, args, c.env)
+		if err == nil {
+			t.Errorf("%v %v %q: accepted", c.args, c.env, c.file)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %v %q: error %q does not mention %q", c.args, c.env, c.file, err, w)
+			}
+		}
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	if _, err := parse(t, []string{"--config", "/nonexistent/txc.yaml"}, nil); err == nil || !strings.Contains(err.Error(), "config file") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,124 @@
+// Command txc-server is the txc transaction coordinator.
+//
+//	txc-server [--listen 127.0.0.1:8091] [--admin-listen 127.0.0.1:7091] [--data-dir ./txc-data] [--config file.yaml]
+//
+// Every setting can also come from a YAML file (--config) or a TXC_*
+// environment variable; see --help. Bad settings are refused at start with
+// a message naming the setting. The process exits non-zero when its store
+// fails; restarting it resumes every unfinished transaction.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/txcio/txc/tc"
+	"github.com/txcio/txc/tc/server"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "txc-server:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "txc-server",
+		Short:         "txc transaction coordinator",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags(), os.Getenv)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, cfg)
+		},
+	}
+	registerFlags(cmd.Flags())
+	return cmd
+}
+
+func newLogger(cfg *config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func run(ctx context.Context, cfg *config) error {
+	log := newLogger(cfg)
+	st, err := openStore(cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(ctx, server.Config{
+		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
+			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
+		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
+	})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("setting listen: %w", err)
+	}
+	adminLis, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		lis.Close()
+		st.Close()
+		return fmt.Errorf("setting admin_listen: %w", err)
+	}
+	handler := srv.AdminHandler(reg)
+	if cfg.Pprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		handler = mux
+	}
+	admin := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin server failed", "err", err)
+		}
+	}()
+	log.Info("admin HTTP", "addr", adminLis.Addr().String())
+	err = srv.Serve(ctx, lis)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(shutdownCtx)
+	if err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
