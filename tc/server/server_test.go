@@ -46,7 +46,7 @@ func start(t *testing.T, st store.Store, core tc.Config) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := listenLoopback()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +62,8 @@ func start(t *testing.T, st store.Store, core tc.Config) *running {
 	})
 	return r
 }
+
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 func dial(t *testing.T, addr string) *client.Conn {
 	t.Helper()
