@@ -248,9 +248,7 @@ func (c *Core) Ready() Ready {
 // were sent, so its buffers can be reused.
 func (c *Core) Advance(rd Ready) {
 	rd.reset()
-	if c.spare.Replies == nil {
-		c.spare = rd
-	}
+	c.spare = rd
 }
 
 // NextWake is the earliest time Tick has work to do; zero if none.

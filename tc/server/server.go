@@ -323,9 +323,17 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 	s.metrics.connected(+1)
 	defer s.metrics.connected(-1)
 	writeErr := make(chan error, 1)
-	go func() { writeErr <- c.writeLoop(stream.Send, s.cfg.MaxMessageSize/2) }()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		writeErr <- c.writeLoop(stream.Send, s.cfg.MaxMessageSize/2)
+	}()
 	defer func() {
 		s.hub.remove(c)
+		// gRPC forbids Send after the handler returns: wait for the writer.
+		// A Send blocked on a peer that stopped reading ends when the
+		// transport does.
+		<-writerDone
 		s.enqueue([]tc.Msg{{Kind: tc.KindConnDown, Conn: c.id}})
 	}()
 	frame := first
