@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the fence's driver
+	"github.com/spf13/cobra"
+
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/rm/tcc"
+	"github.com/txcio/txc/tm"
+)
+
+// tccCommand is the "tcc" scenario: each client runs tm.WithGlobalTx with
+// two TCC participants (on two resources) served by this same process, so
+// a transaction is begin → register+Try ×2 → commit → Confirm ×2. Without
+// --fence-dsn the bodies are empty; with it both participants are fenced on
+// PostgreSQL (each Try and each Confirm is one local transaction writing a
+// fence row) and the scenario is "tcc-fence-postgres".
+func tccCommand() *cobra.Command {
+	var (
+		addr, cpuprofile, fenceDSN string
+		clients, conns             int
+		duration, warmup           time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "tcc",
+		Short: "tm.WithGlobalTx with two in-process TCC participants (empty bodies, or fenced on PostgreSQL)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clients < 1 || conns < 1 || duration <= 0 || warmup < 0 {
+				return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
+			}
+			ctx := cmd.Context()
+			var fence *tcc.Fence
+			scenario := "tcc"
+			if fenceDSN != "" {
+				db, err := sql.Open("pgx", fenceDSN)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				db.SetMaxOpenConns(clients + 8)
+				db.SetMaxIdleConns(clients + 8)
+				fence, err = tcc.NewFence(ctx, db, tcc.FenceOptions{Table: "txc_bench_tcc_fence", CreateTable: true})
+				if err != nil {
+					return err
+				}
+				defer fence.Cleanup(context.WithoutCancel(ctx), 0)
+				scenario = "tcc-fence-postgres"
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+			r, lat, confirmed, err := runTCC(ctx, addr, clients, conns, warmup, duration, fence)
+			if err != nil {
+				return err
+			}
+			r.Scenario = scenario
+			fmt.Fprintf(cmd.OutOrStdout(), "phase 2    %d confirms run\n", confirmed)
+			return report(cmd.OutOrStdout(), r, lat)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8091", "coordinator gRPC address")
+	f.IntVar(&clients, "clients", 64, "concurrent transactions")
+	f.IntVar(&conns, "conns", 1, "client connections (each with its TM and RM) the transactions share")
+	f.DurationVar(&duration, "duration", 10*time.Second, "measured time")
+	f.DurationVar(&warmup, "warmup", 2*time.Second, "unmeasured time before")
+	f.StringVar(&fenceDSN, "fence-dsn", "", "PostgreSQL DSN: fence both participants there (e.g. postgres://postgres@127.0.0.1:5432/test)")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
+	return cmd
+}
+
+// benchArgs are the participants' arguments (stored with each branch).
+type benchArgs struct {
+	Client int `json:"c"`
+	N      int `json:"n"`
+}
+
+type tccEndpoint struct {
+	tm   *tm.Manager
+	a, b *tcc.Participant[benchArgs]
+}
+
+func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, fence *tcc.Fence) (result, latencies, int64, error) {
+	var confirmed atomic.Int64
+	var eps []tccEndpoint
+	var conns []*client.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < nconns; i++ {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Dial(dctx, addr, client.WithName(fmt.Sprintf("txc-bench-tcc-%d", i)))
+		cancel()
+		if err != nil {
+			return result{}, nil, 0, err
+		}
+		conns = append(conns, c)
+		mgr := rm.New(c)
+		ep := tccEndpoint{tm: tm.New(c)}
+		for j, p := range []**tcc.Participant[benchArgs]{&ep.a, &ep.b} {
+			res, err := tcc.NewResource(mgr, fmt.Sprintf("bench-tcc-%c", 'a'+j))
+			if err != nil {
+				return result{}, nil, 0, err
+			}
+			if fence == nil {
+				*p, err = tcc.Declare(res, "reserve", tcc.Funcs[benchArgs]{
+					Try:     func(context.Context, benchArgs) error { return nil },
+					Confirm: func(context.Context, benchArgs) error { confirmed.Add(1); return nil },
+				})
+			} else {
+				*p, err = tcc.DeclareFenced(res, "reserve", fence, tcc.FencedFuncs[benchArgs]{
+					Try:     func(context.Context, *sql.Tx, benchArgs) error { return nil },
+					Confirm: func(context.Context, *sql.Tx, benchArgs) error { confirmed.Add(1); return nil },
+				})
+			}
+			if err != nil {
+				return result{}, nil, 0, err
+			}
+		}
+		eps = append(eps, ep)
+		// Serve does not wait for the coordinator; a round trip after it does.
+		if _, err := c.Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+			return result{}, nil, 0, err
+		}
+	}
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(duration)
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		all       latencies
+		done, tx  atomic.Int64
+		failures  atomic.Int64
+		firstErr  atomic.Value
+		txTimeout = 30 * time.Second
+	)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func(id int) {
+			defer wg.Done()
+			ep := eps[id%len(eps)]
+			var mine latencies
+			for n := 0; ; n++ {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					break
+				}
+				err := ep.tm.WithGlobalTx(ctx, tm.Config{Name: "bench-tcc", Timeout: txTimeout}, func(ctx context.Context) error {
+					if err := ep.a.Try(ctx, benchArgs{id, n}); err != nil {
+						return err
+					}
+					return ep.b.Try(ctx, benchArgs{id, n})
+				})
+				t1 := time.Now()
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				tx.Add(1)
+				if t0.After(measureFrom) && t1.Before(end) {
+					mine = append(mine, t1.Sub(t0))
+					done.Add(1)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failures.Load(), e)
+	}
+	// Let phase 2 finish: every committed transaction confirms two branches.
+	for deadline := time.Now().Add(30 * time.Second); confirmed.Load() < 2*tx.Load() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	secs := duration.Seconds()
+	r := result{Clients: clients, Tx: int(done.Load()), Errors: int(failures.Load()),
+		Seconds: secs, TxPerSec: float64(done.Load()) / secs}
+	return r, all, confirmed.Load(), nil
+}
