@@ -114,6 +114,7 @@ func (r *Resource) finish(ctx context.Context, rb rm.Branch, commit bool) error 
 		return fmt.Errorf("tcc: resource %q has no participant %q here", r.id, e.P)
 	}
 	b := Branch{XID: rb.XID, ID: rb.ID, ResourceID: rb.ResourceID, Participant: e.P}
+	r.log.Debug("tcc: phase 2 delivery", "confirm", commit, "xid", b.XID, "branch", b.ID, "participant", b.Participant)
 	err = p(contextWithBranch(ctx, b), b, commit, e.A)
 	var de *decodeError
 	if errors.As(err, &de) {
