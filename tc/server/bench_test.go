@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
@@ -28,6 +30,7 @@ func BenchmarkTwoBranchInProcess(b *testing.B) {
 	var seq atomic.Int64
 	ctx := context.Background()
 	b.SetParallelism(32)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -51,6 +54,18 @@ func BenchmarkTwoBranchInProcess(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+	// CPU per transaction (client, RM and server together) varies far
+	// less than throughput on a shared machine.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/tx")
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func startB(b *testing.B) *running {

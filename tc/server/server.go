@@ -255,6 +255,7 @@ func (s *Server) step(now time.Time, batch []tc.Msg) {
 
 // persister syncs each Ready, then sends what it carries.
 func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- tc.Ready) {
+	var box outbox
 	for rd := range in {
 		if !rd.Batch.Empty() {
 			start := time.Now()
@@ -266,30 +267,61 @@ func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- t
 			}
 			s.metrics.observeSync(time.Since(start), &rd.Batch)
 		}
-		s.dispatch(&rd)
+		s.dispatch(&rd, &box)
 		out <- rd
 	}
 }
 
-func (s *Server) dispatch(rd *tc.Ready) {
+// dispatch sends a persisted Ready's replies and commands, grouped per
+// stream so that each stream's writer wakes once and sends them in one
+// frame.
+func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	for i := range rd.Replies {
 		r := &rd.Replies[i]
 		s.metrics.observeReply(r)
-		if c := s.hub.get(r.Conn); c != nil {
-			c.push(replyToProto(r))
-		}
+		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
 		s.metrics.observeCommand()
-		if c := s.hub.get(cmd.Conn); c != nil {
-			c.push(commandToProto(cmd))
-		}
+		out.add(cmd.Conn, commandToProto(cmd))
 	}
+	out.flush(&s.hub)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
 		s.logEvent(&e)
 	}
+}
+
+// outbox groups outgoing messages by stream; owned by the persister.
+type outbox struct {
+	conns []tc.ConnID
+	msgs  [][]*txcv1.ServerMessage
+}
+
+func (o *outbox) add(id tc.ConnID, m *txcv1.ServerMessage) {
+	for i, c := range o.conns {
+		if c == id {
+			o.msgs[i] = append(o.msgs[i], m)
+			return
+		}
+	}
+	o.conns = append(o.conns, id)
+	if len(o.msgs) < len(o.conns) {
+		o.msgs = append(o.msgs, nil)
+	}
+	o.msgs[len(o.conns)-1] = append(o.msgs[len(o.conns)-1][:0], m)
+}
+
+func (o *outbox) flush(h *hub) {
+	for i, id := range o.conns {
+		if c := h.get(id); c != nil {
+			c.push(o.msgs[i]...)
+		}
+		clear(o.msgs[i])
+		o.msgs[i] = o.msgs[i][:0]
+	}
+	o.conns = o.conns[:0]
 }
 
 func (s *Server) logEvent(e *tc.Event) {

@@ -23,16 +23,12 @@ const (
 	KeepAll
 )
 
-type key struct {
-	xid txc.XID
-	id  txc.BranchID
-}
 
 // Store is safe for concurrent use.
 type Store struct {
 	mu       sync.Mutex
 	globals  map[txc.XID]store.Global
-	branches map[key]store.Branch
+	branches map[txc.XID]map[txc.BranchID]store.Branch
 	nextID   uint64
 	closed   bool
 	applies  int
@@ -46,7 +42,7 @@ type failure struct {
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{globals: map[txc.XID]store.Global{}, branches: map[key]store.Branch{}}
+	return &Store{globals: map[txc.XID]store.Global{}, branches: map[txc.XID]map[txc.BranchID]store.Branch{}}
 }
 
 // Fail makes the next Apply return err after keeping keep of its batch.
@@ -89,13 +85,17 @@ func (s *Store) apply(b *store.Batch) {
 	for _, br := range b.PutBranches {
 		br.LockKeys = cloneLockKeys(br.LockKeys)
 		br.ApplicationData = slices.Clone(br.ApplicationData)
-		s.branches[key{br.XID, br.ID}] = br
+		m := s.branches[br.XID]
+		if m == nil {
+			m = map[txc.BranchID]store.Branch{}
+			s.branches[br.XID] = m
+		}
+		m[br.ID] = br
 	}
 	for _, u := range b.SetBranchStatus {
-		k := key{u.XID, u.ID}
-		if br, ok := s.branches[k]; ok {
+		if br, ok := s.branches[u.XID][u.ID]; ok {
 			br.Status = u.Status
-			s.branches[k] = br
+			s.branches[u.XID][u.ID] = br
 		}
 	}
 	for _, x := range b.DeleteBranches {
@@ -110,13 +110,7 @@ func (s *Store) apply(b *store.Batch) {
 	}
 }
 
-func (s *Store) deleteBranches(x txc.XID) {
-	for k := range s.branches {
-		if k.xid == x {
-			delete(s.branches, k)
-		}
-	}
-}
+func (s *Store) deleteBranches(x txc.XID) { delete(s.branches, x) }
 
 // Load implements store.Store.
 func (s *Store) Load(context.Context) (*store.State, error) {
@@ -129,10 +123,12 @@ func (s *Store) Load(context.Context) (*store.State, error) {
 	for _, g := range s.globals {
 		st.Globals = append(st.Globals, g)
 	}
-	for _, b := range s.branches {
-		b.LockKeys = cloneLockKeys(b.LockKeys)
-		b.ApplicationData = slices.Clone(b.ApplicationData)
-		st.Branches = append(st.Branches, b)
+	for _, m := range s.branches {
+		for _, b := range m {
+			b.LockKeys = cloneLockKeys(b.LockKeys)
+			b.ApplicationData = slices.Clone(b.ApplicationData)
+			st.Branches = append(st.Branches, b)
+		}
 	}
 	return st, nil
 }
