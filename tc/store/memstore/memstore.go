@@ -23,7 +23,6 @@ const (
 	KeepAll
 )
 
-
 // Store is safe for concurrent use.
 type Store struct {
 	mu       sync.Mutex
