@@ -15,7 +15,7 @@ grpc_port=$((20000 + RANDOM % 20000))
 admin_port=$((grpc_port + 1))
 log="$data/server.log"
 
-bin/txc-server --store "${BENCH_STORE:-log}" --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
+bin/txc-server --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
   --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }

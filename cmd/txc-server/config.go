@@ -24,7 +24,6 @@ type config struct {
 	Listen         string
 	AdminListen    string
 	DataDir        string
-	Store          string
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
 	RetryMin       time.Duration
@@ -86,14 +85,6 @@ var settings = []setting{
 				return fmt.Errorf("must not be empty")
 			}
 			c.DataDir = v
-			return nil
-		}},
-	{key: "store", help: "embedded store engine: log (an append-only log of txc's own) or pebble", def: "log",
-		set: func(c *config, v string) error {
-			if v != "log" && v != "pebble" {
-				return fmt.Errorf("must be log or pebble")
-			}
-			c.Store = v
 			return nil
 		}},
 	durationSetting("default_timeout", "timeout of a global transaction that asks for none", "60s", func(c *config) *time.Duration { return &c.DefaultTimeout }),

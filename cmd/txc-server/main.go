@@ -69,7 +69,7 @@ func newLogger(cfg *config) *slog.Logger {
 
 func run(ctx context.Context, cfg *config) error {
 	log := newLogger(cfg)
-	st, err := openStore(cfg.Store, cfg.DataDir, log)
+	st, err := openStore(cfg.DataDir, log)
 	if err != nil {
 		return err
 	}

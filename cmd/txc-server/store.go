@@ -5,14 +5,9 @@ import (
 
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/logstore"
-	"github.com/txcio/txc/tc/store/pebblestore"
 )
 
-// openStore opens the embedded store of the given engine in dir, creating
-// it when missing.
-func openStore(engine, dir string, log *slog.Logger) (store.Store, error) {
-	if engine == "pebble" {
-		return pebblestore.Open(dir, pebblestore.Options{Logger: log})
-	}
+// openStore opens the embedded store in dir, creating it when missing.
+func openStore(dir string, log *slog.Logger) (store.Store, error) {
 	return logstore.Open(dir, logstore.Options{Logger: log})
 }
