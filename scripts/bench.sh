@@ -34,9 +34,10 @@ fi
 echo "txc-server (embedded store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
 bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" "${extra[@]}"
 [ -n "$profiler" ] && wait "$profiler"
-echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')"
+# Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
+echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')" >&2
 curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
   /^txc_store_sync_seconds_sum/ {ss=$2} /^txc_store_sync_seconds_count/ {sc=$2}
   /^txc_store_batch_items_sum/ {bs=$2}
-  END { if (sc > 0) printf "store      %d synced batches, mean %.3f ms per sync, mean %.1f changes per batch\n", sc, 1000*ss/sc, bs/sc }'
+  END { if (sc > 0) printf "store      %d synced batches, mean %.3f ms per sync, mean %.1f changes per batch\n", sc, 1000*ss/sc, bs/sc }' >&2
 
