@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,53 +91,13 @@ func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, d
 		}
 		conns = append(conns, c)
 	}
-	start := time.Now()
-	measureFrom := start.Add(warmup)
-	end := measureFrom.Add(duration)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      latencies
-		done     atomic.Int64
-		failures atomic.Int64
-		firstErr atomic.Value
-	)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(id int) {
-			defer wg.Done()
-			c := conns[id%len(conns)]
-			var mine latencies
-			for n := 0; ; n++ {
-				t0 := time.Now()
-				if !t0.Before(end) {
-					break
-				}
-				err := oneTx(ctx, c, resources, id, n)
-				t1 := time.Now()
-				if err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
-				if t0.After(measureFrom) && t1.Before(end) {
-					mine = append(mine, t1.Sub(t0))
-					done.Add(1)
-				}
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
-	if e, ok := firstErr.Load().(error); ok {
-		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failures.Load(), e)
-	}
+	l := runLoad(clients, warmup, duration, func(id, n int) error {
+		return oneTx(ctx, conns[id%len(conns)], resources, id, n)
+	})
 	secs := duration.Seconds()
-	r := result{Scenario: "tc-2branch", Clients: clients, Tx: int(done.Load()), Errors: int(failures.Load()),
-		Seconds: secs, TxPerSec: float64(done.Load()) / secs}
-	return r, all, nil
+	r := result{Scenario: "tc-2branch", Clients: clients, Tx: int(l.measured), Errors: int(l.failed),
+		Seconds: secs, TxPerSec: float64(l.measured) / secs}
+	return r, l.lat, nil
 }
 
 func oneTx(ctx context.Context, c *client.Conn, resources []string, id, n int) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,62 +141,22 @@ func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, durat
 			return result{}, nil, 0, err
 		}
 	}
-	start := time.Now()
-	measureFrom := start.Add(warmup)
-	end := measureFrom.Add(duration)
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		all       latencies
-		done, tx  atomic.Int64
-		failures  atomic.Int64
-		firstErr  atomic.Value
-		txTimeout = 30 * time.Second
-	)
-	for i := 0; i < clients; i++ {
-		wg.Add(1)
-		go func(id int) {
-			defer wg.Done()
-			ep := eps[id%len(eps)]
-			var mine latencies
-			for n := 0; ; n++ {
-				t0 := time.Now()
-				if !t0.Before(end) {
-					break
-				}
-				err := ep.tm.WithGlobalTx(ctx, tm.Config{Name: "bench-tcc", Timeout: txTimeout}, func(ctx context.Context) error {
-					if err := ep.a.Try(ctx, benchArgs{id, n}); err != nil {
-						return err
-					}
-					return ep.b.Try(ctx, benchArgs{id, n})
-				})
-				t1 := time.Now()
-				if err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
-				tx.Add(1)
-				if t0.After(measureFrom) && t1.Before(end) {
-					mine = append(mine, t1.Sub(t0))
-					done.Add(1)
-				}
+	txTimeout := 30 * time.Second
+	l := runLoad(clients, warmup, duration, func(id, n int) error {
+		ep := eps[id%len(eps)]
+		return ep.tm.WithGlobalTx(ctx, tm.Config{Name: "bench-tcc", Timeout: txTimeout}, func(ctx context.Context) error {
+			if err := ep.a.Try(ctx, benchArgs{id, n}); err != nil {
+				return err
 			}
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
-	if e, ok := firstErr.Load().(error); ok {
-		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failures.Load(), e)
-	}
+			return ep.b.Try(ctx, benchArgs{id, n})
+		})
+	})
 	// Let phase 2 finish: every committed transaction confirms two branches.
-	for deadline := time.Now().Add(30 * time.Second); confirmed.Load() < 2*tx.Load() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); confirmed.Load() < 2*l.ok && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	secs := duration.Seconds()
-	r := result{Clients: clients, Tx: int(done.Load()), Errors: int(failures.Load()),
-		Seconds: secs, TxPerSec: float64(done.Load()) / secs}
-	return r, all, confirmed.Load(), nil
+	r := result{Clients: clients, Tx: int(l.measured), Errors: int(l.failed),
+		Seconds: secs, TxPerSec: float64(l.measured) / secs}
+	return r, l.lat, confirmed.Load(), nil
 }
