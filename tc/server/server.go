@@ -251,6 +251,28 @@ func (s *Server) step(now time.Time, batch []tc.Msg) {
 	for i := range batch {
 		s.core.Step(now, batch[i])
 	}
+	putBatch(batch)
+}
+
+// batchPool recycles the input slices: the core copies each Msg, so a
+// slice is free once stepped.
+var batchPool = sync.Pool{New: func() any { return new([]tc.Msg) }}
+
+func getBatch(n int) []tc.Msg {
+	b := *batchPool.Get().(*[]tc.Msg)
+	if cap(b) < n {
+		return make([]tc.Msg, 0, n)
+	}
+	return b[:0]
+}
+
+func putBatch(b []tc.Msg) {
+	if cap(b) > 4096 {
+		return
+	}
+	clear(b)
+	b = b[:0]
+	batchPool.Put(&b)
 }
 
 // persister syncs each Ready, then sends what it carries.
@@ -393,7 +415,7 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 // accept converts a frame and queues it for the core. Messages that cannot
 // be read are answered here: they change nothing.
 func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
-	batch := make([]tc.Msg, 0, len(f.GetMessages()))
+	batch := getBatch(len(f.GetMessages()))
 	for _, m := range f.GetMessages() {
 		msg, err := toMsg(c.id, m)
 		if err != nil {
