@@ -81,7 +81,10 @@ func TestPostgresRoundTrip(t *testing.T) {
 			if _, err := db.Exec("CREATE TYPE " + enum + " AS ENUM ('sad', '🙂 happy', '')"); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { db.Exec("DROP TYPE IF EXISTS " + enum) }) // runs after the table's DROP
+			t.Cleanup(func() { // before the cleanup of uniqueName: the table goes first
+				db.Exec("DROP TABLE IF EXISTS " + table)
+				db.Exec("DROP TYPE IF EXISTS " + enum)
+			})
 			var defs, names []string
 			for _, c := range postgresColumns {
 				defs = append(defs, c.name+" "+strings.ReplaceAll(c.def, "ENUM", enum))
