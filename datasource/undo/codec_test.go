@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -180,6 +181,41 @@ func FuzzRoundTrip(f *testing.F) {
 		got, err := c.Decode(enc)
 		if err != nil || !got.Equal(l) {
 			t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, got, l)
+		}
+	})
+}
+
+// BenchmarkCodec: a 500-row update image (before and after), encoded with
+// compression and decoded.
+func BenchmarkCodec(b *testing.B) {
+	var rows []Row
+	for i := range 500 {
+		rows = append(rows, Row{
+			{"id", Int(int64(i))},
+			{"customer_name", String(fmt.Sprintf("customer %d of the shop", i*7919))},
+			{"balance", Decimal(fmt.Sprintf("%d.%02d", i*31337%100000, i%100))},
+			{"updated_at", Text("DATETIME", fmt.Sprintf("2024-01-%02d 03:04:%02d.%06d", i%28+1, i%60, i*7))},
+			{"note", Null("")},
+		})
+	}
+	l := &Log{XID: "n:1", BranchID: 2, Records: []Record{{Table: "account", Kind: Update, Before: rows, After: rows, PK: []string{"id"}}}}
+	plain, _ := Codec{CompressAbove: -1}.Encode(l)
+	enc, _ := Codec{}.Encode(l)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if _, err := (Codec{}).Encode(l); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc)), "stored-bytes")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(plain)))
+		for b.Loop() {
+			if _, err := (Codec{}).Decode(enc); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

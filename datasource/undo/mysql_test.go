@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
 )
@@ -46,6 +47,7 @@ var mysqlColumns = []struct {
 	{"j", "JSON", true, [4]string{"'[]'", `'{"b": 1,  "a": [1, 2.50, "🙂", null]}'`, "NULL", "'\"\"'"}},
 	{"c", "CHAR(10)", true, [4]string{"'a'", "'🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂'", "NULL", "''"}},
 	{"vc", "VARCHAR(100)", true, [4]string{"' lead and trail  '", "'Ünïcødé 🙂 \\0 \\t \\\\ '''", "NULL", "''"}},
+	{"l1", "VARCHAR(20) CHARACTER SET latin1", true, [4]string{"'é'", "'ÿ ¼ ascii'", "NULL", "''"}},
 	{"tx", "LONGTEXT", true, [4]string{"'x'", "REPEAT('🙂abc', 20000)", "NULL", "''"}},
 	{"bn", "BINARY(4)", true, [4]string{"X'00000000'", "X'FF00FF80'", "NULL", "''"}},
 	{"vb", "VARBINARY(300)", true, [4]string{"X'00'", "X'" + allBytes() + "'", "NULL", "''"}},
@@ -178,5 +180,29 @@ func mysqlSameRow(t *testing.T, db interface {
 		if !ok {
 			t.Errorf("row %d: column %s differs in the copy %d", a, cols[i], b)
 		}
+	}
+}
+
+func TestMySQLValueRefuses(t *testing.T) {
+	for _, c := range []struct {
+		typ string
+		src any
+	}{
+		{"UNSIGNED INT", int64(-1)},
+		{"UNSIGNED BIGINT", []byte("x")},
+		{"BIGINT", []byte("1.5")},
+		{"DOUBLE", []byte("nope")},
+		{"BIT", []byte("123456789")},
+		{"GEOMETRY", []byte{1}},
+		{"DATETIME", time.Time{}},
+		{"TIME", time.Now()},
+		{"INT", struct{}{}},
+	} {
+		if v, err := MySQLValue(c.typ, c.src); !errors.Is(err, txc.ErrUnsupported) || !strings.HasPrefix(err.Error(), "undo: ") {
+			t.Errorf("%s %#v: %v, %v", c.typ, c.src, v, err)
+		}
+	}
+	if _, _, err := MySQLParam(Bytes([]byte{1}).WithType("GEOMETRY")); !errors.Is(err, txc.ErrUnsupported) {
+		t.Errorf("short geometry: %v", err)
 	}
 }

@@ -51,6 +51,9 @@ var postgresColumns = []struct {
 	{"at", "text[]", true, [4]string{"'{}'", `'{"a b","\"",NULL,"","NULL","🙂"}'`, "NULL", `'{""}'`}},
 	{"atz", "timestamptz[]", true, [4]string{"'{}'", `'{"2024-01-01 00:00:00.5+01",infinity,NULL}'`, "NULL", "'[0:1]={-infinity,infinity}'"}},
 	{"anum", "numeric[]", true, [4]string{"'{NaN}'", "'{1.50,-0.000}'", "NULL", "'{}'"}},
+	{"cp", "PAIR", false, [4]string{"ROW(NULL, NULL)", `ROW(-1, '🙂 "q" ,()')`, "NULL", "ROW(0, '')"}},
+	{"dm", "POSINT", true, [4]string{"1", "2147483647", "NULL", "7"}},
+	{"af8", "double precision[]", true, [4]string{"'{NaN,-Infinity}'", "'{-0,5e-324,0.1}'", "NULL", "'{}'"}},
 	{"en", "ENUM", true, [4]string{"'sad'", "'🙂 happy'", "NULL", "''"}},
 	{"aen", "ENUM[]", true, [4]string{"'{}'", `'{sad,"🙂 happy",NULL}'`, "NULL", `'{""}'`}},
 	{"ip", "inet", true, [4]string{"'0.0.0.0'", "'2001:db8::1/64'", "NULL", "'10.1.2.3/8'"}},
@@ -84,10 +87,18 @@ func TestPostgresRoundTrip(t *testing.T) {
 			t.Cleanup(func() { // before the cleanup of uniqueName: the table goes first
 				db.Exec("DROP TABLE IF EXISTS " + table)
 				db.Exec("DROP TYPE IF EXISTS " + enum)
+				db.Exec("DROP TYPE IF EXISTS " + table + "_pair")
+				db.Exec("DROP DOMAIN IF EXISTS " + table + "_posint")
 			})
+			if _, err := db.Exec("CREATE TYPE " + table + "_pair AS (a int, b text)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec("CREATE DOMAIN " + table + "_posint AS int CHECK (VALUE > 0)"); err != nil {
+				t.Fatal(err)
+			}
 			var defs, names []string
 			for _, c := range postgresColumns {
-				defs = append(defs, c.name+" "+strings.ReplaceAll(c.def, "ENUM", enum))
+				defs = append(defs, c.name+" "+strings.NewReplacer("ENUM", enum, "PAIR", table+"_pair", "POSINT", table+"_posint").Replace(c.def))
 				names = append(names, c.name)
 			}
 			if _, err := db.Exec("CREATE TABLE " + table + " (id int PRIMARY KEY, " + strings.Join(defs, ", ") + ")"); err != nil {
