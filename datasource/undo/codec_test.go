@@ -140,6 +140,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{logMagic, version1, 0})
+	f.Add(AppendRow(nil, Row{{"a", Text("INET", "::1")}, {"b", Float64(math.NaN())}, {"c", Null("")}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := Codec{MaxDecodedSize: 1 << 20}
 		l, err := c.Decode(b)

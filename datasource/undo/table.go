@@ -179,9 +179,9 @@ func checkKey(xid txc.XID) error {
 // If a row for the branch already exists — a finished marker, because the
 // global transaction was rolled back before this phase 1 committed, or the
 // same log inserted twice — Insert fails with an error matching
-// txc.ErrRolledBack and the local transaction must be rolled back. (In
-// MySQL and PostgreSQL a failed statement leaves the transaction usable,
-// but it must not commit: its business changes have no undo log.)
+// txc.ErrRolledBack and the local transaction must be rolled back: its
+// business changes have no undo log. (PostgreSQL has already aborted it;
+// MySQL keeps it open, so committing it anyway would be a silent loss.)
 func (t *Table) Insert(ctx context.Context, ex Execer, l *Log) error {
 	if err := checkKey(l.XID); err != nil {
 		return err
