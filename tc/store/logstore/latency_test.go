@@ -150,4 +150,7 @@ func TestRotationLatency(t *testing.T) {
 		}
 	}
 	t.Logf("%d applies, %d rotations: worst Apply %v, worst switching Apply %v", n, rotations, worst, worstSwitch)
+	if rotations < 3 {
+		t.Fatalf("only %d rotations in %d applies: the state never outgrew its segment", rotations, n)
+	}
 }
