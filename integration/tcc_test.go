@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/rm/tcc"
 	"github.com/txcio/txc/tm"
@@ -31,28 +31,15 @@ import (
 
 // The databases of this machine (scripts/databases.sh).
 var tccDatabases = map[tcc.Dialect]struct{ driver, dsn string }{
-	tcc.MySQL:    {"mysql", "root@tcp(127.0.0.1:3306)/test"},
-	tcc.Postgres: {"pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+	tcc.MySQL:    {"mysql", dbtest.MySQLDSN},
+	tcc.Postgres: {"pgx", dbtest.PostgresDSN},
 }
 
-// tccDB opens a real database; unreachable fails under CI=true, else skips.
+// tccDB opens a real database (see internal/dbtest).
 func tccDB(t *testing.T, d tcc.Dialect) *sql.DB {
 	t.Helper()
 	c := tccDatabases[d]
-	db, err := sql.Open(c.driver, c.dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v at %s unreachable (CI=true): %v", d, c.dsn, err)
-		}
-		t.Skipf("%v at %s unreachable (start it with scripts/databases.sh): %v", d, c.dsn, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return dbtest.Open(t, c.driver, c.dsn)
 }
 
 // tccTables makes unique business-log and fence table names on db, dropped

@@ -1,51 +1,25 @@
 package undo
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
-	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/txcio/txc/internal/dbtest"
 )
 
-// The databases of this machine (see scripts/databases.sh).
+// The databases of this machine (see internal/dbtest).
 const (
-	mysqlDSN    = "root@tcp(127.0.0.1:3306)/test"
-	postgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	mysqlDSN    = dbtest.MySQLDSN
+	postgresDSN = dbtest.PostgresDSN
 )
 
-// openDB opens a real database; when it cannot be reached the test fails
-// under CI=true and skips otherwise.
-func openDB(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s at %s unreachable (CI=true): %v", driver, dsn, err)
-		}
-		t.Skipf("%s at %s unreachable (start it with scripts/databases.sh): %v", driver, dsn, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// openDB opens a real database (see internal/dbtest).
+func openDB(t *testing.T, driver, dsn string) *sql.DB { return dbtest.Open(t, driver, dsn) }
 
 // uniqueName returns a table name no concurrent test uses; the table is
 // dropped at the end of the test.
-func uniqueName(t *testing.T, db *sql.DB, prefix string) string {
-	name := fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano()%1e9, rand.IntN(1e6))
-	t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS " + name) })
-	return name
-}
+func uniqueName(t *testing.T, db *sql.DB, prefix string) string { return dbtest.Table(t, db, prefix) }
 
 // throughCodec sends one row image through an encoded, compressed and
 // decoded undo log, as the proxy would between phase 1 and rollback.

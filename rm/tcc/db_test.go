@@ -3,22 +3,10 @@ package tcc_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
-	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
-
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm/tcc"
-)
-
-// The databases of this machine (see scripts/databases.sh).
-const (
-	mysqlDSN    = "root@tcp(127.0.0.1:3306)/test"
-	postgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 )
 
 type testDB struct {
@@ -27,40 +15,15 @@ type testDB struct {
 	db      *sql.DB
 }
 
-// databases opens both real databases; when one cannot be reached the test
-// fails under CI=true and skips otherwise.
+// databases opens both real databases (see internal/dbtest).
 func databases(t *testing.T) []testDB {
 	t.Helper()
-	var out []testDB
-	for _, c := range []struct {
-		name, driver, dsn string
-		d                 tcc.Dialect
-	}{{"mysql", "mysql", mysqlDSN, tcc.MySQL}, {"postgres", "pgx", postgresDSN, tcc.Postgres}} {
-		db, err := sql.Open(c.driver, c.dsn)
-		if err == nil {
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			err = db.PingContext(ctx)
-			cancel()
-		}
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s at %s unreachable (CI=true): %v", c.name, c.dsn, err)
-			}
-			t.Skipf("%s at %s unreachable (start it with scripts/databases.sh): %v", c.name, c.dsn, err)
-		}
-		t.Cleanup(func() { db.Close() })
-		out = append(out, testDB{c.name, c.d, db})
-	}
-	return out
+	return []testDB{{"mysql", tcc.MySQL, dbtest.MySQL(t)}, {"postgres", tcc.Postgres, dbtest.Postgres(t)}}
 }
 
 // uniqueName returns a table name no concurrent test uses; the table is
 // dropped at the end of the test.
-func uniqueName(t *testing.T, db *sql.DB, prefix string) string {
-	name := fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano()%1e9, rand.IntN(1e6))
-	t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS " + name) })
-	return name
-}
+func uniqueName(t *testing.T, db *sql.DB, prefix string) string { return dbtest.Table(t, db, prefix) }
 
 // bizTable makes a business table in which tests record every business
 // call: (xid, branch_id, phase). A call that ran twice leaves two rows.
