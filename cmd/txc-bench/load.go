@@ -3,10 +3,52 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/pflag"
 )
+
+// loadFlags are the flags every scenario takes.
+type loadFlags struct {
+	addr, cpuprofile string
+	clients, conns   int
+	duration, warmup time.Duration
+}
+
+func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
+	f.StringVar(&l.addr, "addr", "127.0.0.1:8091", "coordinator gRPC address")
+	f.IntVar(&l.clients, "clients", 64, "concurrent transactions")
+	f.IntVar(&l.conns, "conns", 1, connsHelp)
+	f.DurationVar(&l.duration, "duration", 10*time.Second, "measured time")
+	f.DurationVar(&l.warmup, "warmup", 2*time.Second, "unmeasured time before")
+	f.StringVar(&l.cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
+}
+
+func (l *loadFlags) validate() error {
+	if l.clients < 1 || l.conns < 1 || l.duration <= 0 || l.warmup < 0 {
+		return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
+	}
+	return nil
+}
+
+// startProfile starts the CPU profile if asked; the returned func stops it.
+func (l *loadFlags) startProfile() (func(), error) {
+	if l.cpuprofile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(l.cpuprofile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
 
 // load is what a closed-loop run measured: transactions that completed
 // inside the measured window, all successful ones, failures.

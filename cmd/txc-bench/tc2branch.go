@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -19,40 +18,35 @@ import (
 
 func tc2BranchCommand() *cobra.Command {
 	var (
-		addr, cpuprofile string
-		clients, conns   int
-		duration, warmup time.Duration
-		inProcessRM      bool
+		lf          loadFlags
+		inProcessRM bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tc-2branch",
 		Short: "begin → register 2 branches → commit, with an RM process acknowledging phase 2",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if clients < 1 || conns < 1 || duration <= 0 || warmup < 0 {
-				return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
+			if err := lf.validate(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			resources := []string{"bench-a", "bench-b"}
 			var stopRM func() (int64, error)
 			var err error
 			if inProcessRM {
-				stopRM, err = startRMInProcess(ctx, addr, resources)
+				stopRM, err = startRMInProcess(ctx, lf.addr, resources)
 			} else {
-				stopRM, err = startRMProcess(ctx, addr, resources)
+				stopRM, err = startRMProcess(ctx, lf.addr, resources)
 			}
 			if err != nil {
 				return err
 			}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				pprof.StartCPUProfile(f)
-				defer pprof.StopCPUProfile()
+			stopProfile, err := lf.startProfile()
+			if err != nil {
+				return err
 			}
-			r, lat, err := run2Branch(ctx, addr, clients, conns, warmup, duration, resources)
+			defer stopProfile()
+			r, lat, err := run2Branch(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, resources)
 			acked, rmErr := stopRM()
 			if err != nil {
 				return err
@@ -65,12 +59,7 @@ func tc2BranchCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "addr", "127.0.0.1:8091", "coordinator gRPC address")
-	f.IntVar(&clients, "clients", 64, "concurrent transactions")
-	f.IntVar(&conns, "conns", 1, "client connections the transactions share")
-	f.DurationVar(&duration, "duration", 10*time.Second, "measured time")
-	f.DurationVar(&warmup, "warmup", 2*time.Second, "unmeasured time before")
-	f.StringVar(&cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
+	lf.register(f, "client connections the transactions share")
 	f.BoolVar(&inProcessRM, "rm-in-process", false, "serve phase 2 from this process instead of a separate RM process")
 	return cmd
 }

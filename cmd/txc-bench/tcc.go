@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -27,17 +25,16 @@ import (
 // fence row) and the scenario is "tcc-fence-postgres".
 func tccCommand() *cobra.Command {
 	var (
-		addr, cpuprofile, fenceDSN string
-		clients, conns             int
-		duration, warmup           time.Duration
+		lf       loadFlags
+		fenceDSN string
 	)
 	cmd := &cobra.Command{
 		Use:   "tcc",
 		Short: "tm.WithGlobalTx with two in-process TCC participants (empty bodies, or fenced on PostgreSQL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if clients < 1 || conns < 1 || duration <= 0 || warmup < 0 {
-				return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
+			if err := lf.validate(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			var fence *tcc.Fence
@@ -48,8 +45,8 @@ func tccCommand() *cobra.Command {
 					return err
 				}
 				defer db.Close()
-				db.SetMaxOpenConns(clients + 8)
-				db.SetMaxIdleConns(clients + 8)
+				db.SetMaxOpenConns(lf.clients + 8)
+				db.SetMaxIdleConns(lf.clients + 8)
 				fence, err = tcc.NewFence(ctx, db, tcc.FenceOptions{Table: "txc_bench_tcc_fence", CreateTable: true})
 				if err != nil {
 					return err
@@ -57,15 +54,12 @@ func tccCommand() *cobra.Command {
 				defer fence.Cleanup(context.WithoutCancel(ctx), 0)
 				scenario = "tcc-fence-postgres"
 			}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				pprof.StartCPUProfile(f)
-				defer pprof.StopCPUProfile()
+			stopProfile, err := lf.startProfile()
+			if err != nil {
+				return err
 			}
-			r, lat, confirmed, err := runTCC(ctx, addr, clients, conns, warmup, duration, fence)
+			defer stopProfile()
+			r, lat, confirmed, err := runTCC(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, fence)
 			if err != nil {
 				return err
 			}
@@ -75,13 +69,8 @@ func tccCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "addr", "127.0.0.1:8091", "coordinator gRPC address")
-	f.IntVar(&clients, "clients", 64, "concurrent transactions")
-	f.IntVar(&conns, "conns", 1, "client connections (each with its TM and RM) the transactions share")
-	f.DurationVar(&duration, "duration", 10*time.Second, "measured time")
-	f.DurationVar(&warmup, "warmup", 2*time.Second, "unmeasured time before")
+	lf.register(f, "client connections (each with its TM and RM) the transactions share")
 	f.StringVar(&fenceDSN, "fence-dsn", "", "PostgreSQL DSN: fence both participants there (e.g. postgres://postgres@127.0.0.1:5432/test)")
-	f.StringVar(&cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
 	return cmd
 }
 
