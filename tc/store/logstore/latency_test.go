@@ -3,55 +3,13 @@ package logstore
 import (
 	"context"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/tc/store"
+	"github.com/txcio/txc/tc/store/storetest"
 )
-
-// stream generates the coordinator's write pattern, five mutations per
-// two-branch transaction (begin, two branch registrations, a status
-// change 8 transactions later, deletion 16 later), like storetest.Bench.
-type stream struct {
-	step    uint64
-	pending int
-}
-
-var benchData = make([]byte, 32)
-
-func (g *stream) fill(b *store.Batch, n int) {
-	for range n {
-		k := g.step + 1
-		x := txc.NewXID("bench", k)
-		switch g.pending {
-		case 0:
-			b.PutGlobals = append(b.PutGlobals, store.Global{XID: x, Name: "transfer", Status: txc.GlobalBegin,
-				Begun: begun, Deadline: begun.Add(time.Minute), Updated: begun})
-		case 1, 2:
-			id := txc.BranchID(2*k + uint64(g.pending))
-			b.PutBranches = append(b.PutBranches, store.Branch{XID: x, ID: id, Type: txc.BranchAT,
-				ResourceID: "mysql://db:3306/orders", Status: txc.BranchRegistered,
-				LockKeys:        []txc.LockKey{{Table: "orders", Rows: []string{strconv.FormatUint(uint64(id), 10), strconv.FormatUint(uint64(id)+1, 10)}}},
-				ApplicationData: benchData})
-			b.NextID = k + 1
-		case 3:
-			if k > 8 {
-				b.PutGlobals = append(b.PutGlobals, store.Global{XID: txc.NewXID("bench", k-8), Name: "transfer",
-					Status: txc.GlobalCommitting, Begun: begun, Deadline: begun.Add(time.Minute), Updated: begun})
-			}
-		case 4:
-			if k > 16 {
-				b.DeleteGlobals = append(b.DeleteGlobals, txc.NewXID("bench", k-16))
-			}
-		}
-		g.pending = (g.pending + 1) % 5
-		if g.pending == 0 {
-			g.step++
-		}
-	}
-}
 
 // finishedState applies n finished transactions: global records with a
 // final status and no branches, as the coordinator keeps them for its
@@ -88,14 +46,14 @@ func BenchmarkApplyLatency(b *testing.B) {
 			s := open(b, b.TempDir(), c.segSize)
 			defer s.Close()
 			finishedState(b, s, c.finished)
-			var g stream
+			var g storetest.MutationStream
 			var batch store.Batch
 			ctx := context.Background()
 			lat := make([]time.Duration, 0, 1<<16)
 			startSeg := s.segNo
 			for b.Loop() {
 				batch.Reset()
-				g.fill(&batch, 64)
+				g.Fill(&batch, 64)
 				t0 := time.Now()
 				if err := s.Apply(ctx, &batch); err != nil {
 					b.Fatal(err)
@@ -117,22 +75,19 @@ func BenchmarkApplyLatency(b *testing.B) {
 // 200,000 finished transactions rotates, and the time a rotation's
 // snapshot takes to encode.
 func TestRotationLatency(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
 	s := open(t, t.TempDir(), 16<<20)
 	defer s.Close()
 	finishedState(t, s, 200_000)
 	t0 := time.Now()
 	body := appendSnapshotBody(nil, s.st)
 	t.Logf("snapshot of 200,000 finished transactions: %d bytes, encoded in %v", len(body), time.Since(t0))
-	var g stream
+	var g storetest.MutationStream
 	var batch store.Batch
 	var worst, worstSwitch time.Duration
 	n, rotations := 0, 0
 	for rotations < 3 && n < 200_000 {
 		batch.Reset()
-		g.fill(&batch, 64)
+		g.Fill(&batch, 64)
 		no, rot := s.segNo, s.rot
 		t1 := time.Now()
 		if err := s.Apply(t.Context(), &batch); err != nil {

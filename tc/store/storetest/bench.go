@@ -34,7 +34,7 @@ func Bench(b *testing.B, h Harness) {
 				b.Fatalf("Open: %v", err)
 			}
 			defer s.Close()
-			var g mutationStream
+			var g MutationStream
 			var batch store.Batch
 			ctx := b.Context()
 			written, cpu := writeBytes(), cpuNanos()
@@ -43,7 +43,7 @@ func Bench(b *testing.B, h Harness) {
 			for b.Loop() {
 				batches++
 				batch.Reset()
-				g.fill(&batch, size)
+				g.Fill(&batch, size)
 				if err := s.Apply(ctx, &batch); err != nil {
 					b.Fatalf("Apply: %v", err)
 				}
@@ -81,10 +81,11 @@ func writeBytes() int64 {
 	return -1
 }
 
-// mutationStream generates the benchmark's mutations: at step k it begins
-// transaction k (three mutations), changes the status of transaction k-8
-// and deletes transaction k-16.
-type mutationStream struct {
+// MutationStream generates the coordinator's write pattern, as Bench uses
+// it: at step k it begins transaction k (three mutations), changes the
+// status of transaction k-8 and deletes transaction k-16. The zero value is
+// ready; backends use it for benchmarks of their own.
+type MutationStream struct {
 	step    uint64
 	pending int // mutations of the current step already emitted
 }
@@ -96,8 +97,8 @@ const (
 
 var benchData = bytes.Repeat([]byte{0xa5}, 32)
 
-// fill appends the next n mutations of the stream to b.
-func (g *mutationStream) fill(b *store.Batch, n int) {
+// Fill appends the next n mutations of the stream to b.
+func (g *MutationStream) Fill(b *store.Batch, n int) {
 	begun := time.Unix(1_700_000_000, 0)
 	for range n {
 		k := g.step + 1
