@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/txcio/txc"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -11,7 +12,21 @@ import (
 // call is a pending request's mailbox. Exactly one result is sent to it
 // per registration (by the reader or by a failing session), so a pooled
 // call is reused only after that result was received.
-type call struct{ ch chan result }
+//
+// A call with fn set is not pooled and has no channel: the result is handed
+// to fn instead, on the goroutine that delivers it (it must not block).
+type call struct {
+	ch chan result
+	fn func(result)
+}
+
+func (cl *call) deliver(r result) {
+	if cl.fn != nil {
+		cl.fn(r)
+		return
+	}
+	cl.ch <- r
+}
 
 type result struct {
 	reply *txcv1.Reply
@@ -41,7 +56,10 @@ func (c *Conn) checkSize(op string, m *txcv1.ClientMessage) (int, error) {
 // stream, or abandoned because ctx is done, fails with an error wrapping
 // txc.ErrUnavailable (outcome unknown). A request not yet queued when the
 // stream broke waits for the reconnect.
-func (c *Conn) roundTrip(ctx context.Context, op string, m *txcv1.ClientMessage) (*txcv1.Reply, error) {
+//
+// A request about xid (empty for none) first waits for a pipelined Begin of
+// xid sent on another stream (see BeginPipelined).
+func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.ClientMessage) (*txcv1.Reply, error) {
 	size, err := c.checkSize(op, m)
 	if err != nil {
 		return nil, err
@@ -55,6 +73,12 @@ func (c *Conn) roundTrip(ctx context.Context, op string, m *txcv1.ClientMessage)
 		if err != nil {
 			putCall(cl)
 			return nil, err
+		}
+		if xid != "" {
+			if err := awaitBegin(ctx, op, xid, s); err != nil {
+				putCall(cl)
+				return nil, err
+			}
 		}
 		id := c.nextID.Add(1)
 		m.Id = id

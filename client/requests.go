@@ -38,7 +38,7 @@ func (c *Conn) Begin(ctx context.Context, name string, timeout time.Duration) (t
 		return "", invalid("client: begin: negative timeout %v", timeout)
 	}
 	ms := uint64((timeout + time.Millisecond - 1) / time.Millisecond)
-	r, err := c.roundTrip(ctx, "begin", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Begin{
+	r, err := c.roundTrip(ctx, "begin", "", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Begin{
 		Begin: &txcv1.BeginRequest{Name: name, TimeoutMs: ms}}})
 	if err != nil {
 		return "", err
@@ -59,25 +59,25 @@ func (c *Conn) Begin(ctx context.Context, name string, timeout time.Duration) (t
 // example txc.ErrRolledBack) the status carried by the error is returned
 // with it.
 func (c *Conn) Commit(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "commit", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Commit{
+	return c.global(ctx, "commit", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Commit{
 		Commit: &txcv1.CommitRequest{Xid: string(xid)}}})
 }
 
 // Rollback decides rollback of xid; like Commit, durable when it returns
 // and idempotent.
 func (c *Conn) Rollback(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "rollback", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Rollback{
+	return c.global(ctx, "rollback", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Rollback{
 		Rollback: &txcv1.RollbackRequest{Xid: string(xid)}}})
 }
 
 // Status reads the status of xid. It changes nothing.
 func (c *Conn) Status(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "status", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Status{
+	return c.global(ctx, "status", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Status{
 		Status: &txcv1.StatusRequest{Xid: string(xid)}}})
 }
 
-func (c *Conn) global(ctx context.Context, op string, m *txcv1.ClientMessage) (txc.GlobalStatus, error) {
-	r, err := c.roundTrip(ctx, op, m)
+func (c *Conn) global(ctx context.Context, op string, xid txc.XID, m *txcv1.ClientMessage) (txc.GlobalStatus, error) {
+	r, err := c.roundTrip(ctx, op, xid, m)
 	if err != nil {
 		return txc.GlobalUnknown, err
 	}
@@ -99,7 +99,7 @@ func (c *Conn) global(ctx context.Context, op string, m *txcv1.ClientMessage) (t
 // atomically. Durable when it returns. It does not retry lock conflicts
 // (rm.Manager.RegisterBranch does) and is not idempotent.
 func (c *Conn) Register(ctx context.Context, b Branch) (txc.BranchID, error) {
-	r, err := c.roundTrip(ctx, "register", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Register{
+	r, err := c.roundTrip(ctx, "register", b.XID, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Register{
 		Register: &txcv1.RegisterRequest{
 			Xid:             string(b.XID),
 			BranchType:      txcv1.BranchType(b.Type),
@@ -124,7 +124,7 @@ func (c *Conn) Register(ctx context.Context, b Branch) (txc.BranchID, error) {
 // or txc.BranchPhaseOneFailed). Durable when it returns; reporting the same
 // status again is harmless.
 func (c *Conn) Report(ctx context.Context, xid txc.XID, branch txc.BranchID, status txc.BranchStatus) error {
-	r, err := c.roundTrip(ctx, "report", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Report{
+	r, err := c.roundTrip(ctx, "report", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Report{
 		Report: &txcv1.ReportRequest{Xid: string(xid), BranchId: uint64(branch), Status: txcv1.BranchStatus(status)}}})
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func (c *Conn) Report(ctx context.Context, xid txc.XID, branch txc.BranchID, sta
 // global transaction other than xid (xid may be empty), and by which. It
 // changes nothing; the answer may be stale by the time it returns.
 func (c *Conn) LockQuery(ctx context.Context, xid txc.XID, resourceID string, keys []txc.LockKey) (locked bool, holder txc.XID, err error) {
-	r, err := c.roundTrip(ctx, "lock query", &txcv1.ClientMessage{Body: &txcv1.ClientMessage_LockQuery{
+	r, err := c.roundTrip(ctx, "lock query", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_LockQuery{
 		LockQuery: &txcv1.LockQueryRequest{Xid: string(xid), ResourceId: resourceID, LockKeys: txcv1.LockKeysToProto(keys)}}})
 	if err != nil {
 		return false, "", err

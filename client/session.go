@@ -24,6 +24,8 @@ type session struct {
 	queue   []*txcv1.ClientMessage
 	sizes   []int // encoded size of each queued message
 	err     error // why the session failed; nil while alive
+
+	xids xidPool // XIDs reserved on this stream for pipelined Begins
 }
 
 func newSession(c *Conn, stream txcv1.Coordinator_SessionClient, ctx context.Context, cancel context.CancelCauseFunc) *session {
@@ -100,7 +102,7 @@ func (s *session) fail(cause error) {
 	s.c.sessionLost(s)
 	s.cancel(cause)
 	for _, cl := range p {
-		cl.ch <- result{lost: cause}
+		cl.deliver(result{lost: cause})
 	}
 	close(s.done)
 }
@@ -175,7 +177,7 @@ func (s *session) readLoop() {
 		}
 		s.mu.Unlock()
 		for i, cl := range calls {
-			cl.ch <- result{reply: replies[i]}
+			cl.deliver(result{reply: replies[i]})
 		}
 		clear(calls)
 		clear(replies)

@@ -2,6 +2,7 @@
 # make bench: starts a fresh txc-server on its embedded store (free ports,
 # temporary data dir), runs txc-bench against it, stops the server.
 #   BENCH_CLIENTS (64), BENCH_DURATION (10s), BENCH_SCENARIO (tc-2branch)
+#   BENCH_ARGS  extra txc-bench flags for the scenario (e.g. "--wait-begin")
 #   BENCH_PROFILE=dir  also writes the server's and the load generator's CPU profiles there
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   profiler=$!
 fi
 echo "txc-server (embedded store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
-bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" "${extra[@]}"
+bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}"
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
 echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')" >&2

@@ -103,6 +103,7 @@ type Core struct {
 	locks     *lock.Table
 	timers    timerHeap
 	conns     map[ConnID][]string
+	ranges    map[ConnID][]*xidRange // XIDs reserved per stream
 	resources map[string]*rmSet
 	inflight  map[uint64]*branch
 	finished  finishedSet
@@ -145,6 +146,7 @@ func New(cfg Config) (*Core, error) {
 		globals:   make(map[txc.XID]*global),
 		locks:     lock.New(),
 		conns:     make(map[ConnID][]string),
+		ranges:    make(map[ConnID][]*xidRange),
 		resources: make(map[string]*rmSet),
 		inflight:  make(map[uint64]*branch),
 		finished:  newFinishedSet(),
@@ -305,6 +307,8 @@ func (c *Core) Step(now time.Time, m Msg) {
 		c.branchResult(now, m)
 	case KindConnDown:
 		c.connDown(now, m.Conn)
+	case KindReserve:
+		c.reserve(m)
 	default:
 		c.fail(m, txc.Errorf(txc.CodeInvalidArgument, "tc: unknown request kind %d", m.Kind))
 	}

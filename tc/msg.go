@@ -14,7 +14,7 @@ type ConnID uint64
 // Kind says what a Msg is.
 type Kind uint8
 
-// Message kinds. Requests (Hello … LockQuery) get exactly one Reply with
+// Message kinds. Requests (Hello … LockQuery, Reserve) get exactly one Reply with
 // the same Conn and ID; BranchResult answers an earlier Command; ConnDown
 // tells the core a stream ended.
 const (
@@ -28,10 +28,11 @@ const (
 	KindLockQuery
 	KindBranchResult
 	KindConnDown
+	KindReserve
 )
 
 var kindNames = [...]string{"", "Hello", "Begin", "Commit", "Rollback", "Status", "Register",
-	"Report", "LockQuery", "BranchResult", "ConnDown"}
+	"Report", "LockQuery", "BranchResult", "ConnDown", "Reserve"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -48,11 +49,15 @@ type Msg struct {
 	// ID is the request id, or for BranchResult the command's id.
 	ID uint64
 
+	// XID names the transaction concerned. For Begin it is optional: when
+	// set, it must come from a block reserved on Conn (KindReserve) and not
+	// used before.
 	XID      txc.XID
 	BranchID txc.BranchID
 
 	Name    string        // Begin
 	Timeout time.Duration // Begin; 0 = the configured default
+	Count   uint64        // Reserve: how many XIDs
 
 	BranchType      txc.BranchType // Register
 	ResourceID      string         // Register, LockQuery
@@ -79,7 +84,9 @@ type Reply struct {
 	BranchID txc.BranchID     // Register
 	Locked   bool             // LockQuery
 	Holder   txc.XID          // LockQuery
-	Node     string           // Hello
+	Node     string           // Hello, Reserve
+	First    uint64           // Reserve: the first sequence number
+	Count    uint64           // Reserve
 }
 
 // Action is what a Command asks of a branch.

@@ -231,6 +231,7 @@ func (c *Core) connDown(now time.Time, conn ConnID) {
 		}
 	}
 	delete(c.conns, conn)
+	c.dropRanges(conn)
 	var lost []*global
 	for id, b := range c.inflight {
 		if b.cmdConn == conn {

@@ -72,7 +72,13 @@ func (c *Core) begin(now time.Time, m Msg) {
 		timeout = c.cfg.DefaultTimeout
 	}
 	timeout = min(timeout, c.cfg.MaxTimeout)
-	xid := txc.NewXID(c.cfg.Node, c.newSeq())
+	xid := m.XID
+	if xid == "" {
+		xid = txc.NewXID(c.cfg.Node, c.newSeq())
+	} else if err := c.claim(m.Conn, xid); err != nil {
+		c.fail(m, err)
+		return
+	}
 	begun := wall(now)
 	g := &global{heapIdx: -1, rec: store.Global{XID: xid, Name: m.Name, Status: txc.GlobalBegin,
 		Begun: begun, Deadline: wall(now.Add(timeout)), Updated: begun}}

@@ -10,6 +10,35 @@ type xidKey struct{}
 
 type globalLockKey struct{}
 
+type begunKey struct{}
+
+// pendingBegin is a pipelined Begin of xid, carried in the ctx Begin returns.
+type pendingBegin struct {
+	xid  txc.XID
+	wait func(context.Context) error
+}
+
+// WaitBegun waits until the global transaction ctx carries is durably begun
+// and returns nil, or returns why it is not: the Begin's error, or an error
+// wrapping txc.ErrUnavailable if ctx is done first or the Begin's outcome is
+// unknown. It returns nil at once when ctx carries no XID or an XID that
+// this process did not begin with a pipelined Begin (see Pipeliner).
+//
+// Call it before handing the XID to another process by any path other than
+// this package's interceptors and RoundTripper, which call it themselves:
+// the other process's requests about the XID travel on another stream and
+// could overtake the Begin.
+func WaitBegun(ctx context.Context) error {
+	p, _ := ctx.Value(begunKey{}).(*pendingBegin)
+	if p == nil {
+		return nil
+	}
+	if xid, _ := XIDFromContext(ctx); xid != p.xid {
+		return nil
+	}
+	return p.wait(ctx)
+}
+
 // ContextWithXID returns a copy of ctx that carries xid: work done with it
 // (SQL through the txc proxy driver, calls through the gRPC and HTTP
 // propagation below) joins that global transaction. An empty xid is the same

@@ -28,3 +28,18 @@ type Coordinator interface {
 	Rollback(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error)
 	Status(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error)
 }
+
+// Pipeliner is implemented by a Coordinator that can begin without waiting
+// for the coordinator's reply (*client.Conn does). BeginPipelined returns
+// the XID at once and a wait function that returns the Begin's outcome:
+// nil once it is durable. Requests about the XID sent through the same
+// Coordinator afterwards must reach the coordinator after the Begin; what
+// hands the XID to another process must call wait first. wait is safe to
+// call repeatedly and concurrently.
+//
+// When the Coordinator given to New is a Pipeliner, the Manager begins this
+// way unless WithPipelinedBegin(false) says otherwise: it saves one round
+// trip per global transaction.
+type Pipeliner interface {
+	BeginPipelined(ctx context.Context, name string, timeout time.Duration) (txc.XID, func(context.Context) error, error)
+}

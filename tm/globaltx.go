@@ -16,6 +16,25 @@ type GlobalTx struct {
 	m    *Manager
 	xid  txc.XID
 	name string
+	wait func(context.Context) error // the pipelined Begin's outcome; nil if Begin waited
+}
+
+// beginFailed waits (detached from ctx's cancellation, bounded by the
+// rollback timeout) for a pipelined Begin's outcome and returns its error,
+// wrapped, if the Begin failed. A Begin whose reply was lost counts as
+// failed only if the coordinator does not know the transaction: the caller
+// learns that from its next request.
+func (g *GlobalTx) beginFailed(ctx context.Context) error {
+	if g.wait == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.m.rollbackTimeout)
+	defer cancel()
+	err := g.wait(wctx)
+	if err == nil || txc.CodeOf(err) == txc.CodeUnavailable {
+		return nil
+	}
+	return &txError{op: "begin", xid: g.xid, name: g.name, err: err}
 }
 
 // XID returns the transaction's identifier.
@@ -36,6 +55,11 @@ func (g *GlobalTx) Name() string { return g.name }
 func (g *GlobalTx) Commit(ctx context.Context) error {
 	st, err := g.decide(ctx, "commit", g.m.c.Commit)
 	if err != nil {
+		if txc.CodeOf(err) == txc.CodeUnknownTransaction {
+			if bErr := g.beginFailed(ctx); bErr != nil {
+				return bErr
+			}
+		}
 		return err
 	}
 	switch {
@@ -69,6 +93,13 @@ func (g *GlobalTx) Rollback(ctx context.Context) error {
 		case txc.CodeTimedOut, txc.CodeRolledBack:
 			g.m.log.DebugContext(ctx, "tm: already rolled back", "xid", g.xid, "err", err)
 			return nil
+		case txc.CodeUnknownTransaction:
+			if g.wait != nil && g.wait(ctx) != nil {
+				// The pipelined Begin failed or was lost, and the
+				// coordinator does not know the transaction: nothing began.
+				g.m.log.DebugContext(ctx, "tm: rollback of a transaction that never began", "xid", g.xid)
+				return nil
+			}
 		}
 		return err
 	}

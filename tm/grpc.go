@@ -20,7 +20,9 @@ const MetadataKey = "txc-xid"
 // Existing metadata is kept as is. If the outgoing metadata already carries
 // the same XID nothing is added; if it carries a different one the call
 // fails with codes.InvalidArgument rather than send two transactions. A
-// call without an XID passes through untouched.
+// call without an XID passes through untouched. If the transaction's
+// pipelined Begin is not answered yet, the call waits for it (WaitBegun)
+// and fails with the Begin's error if it failed.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, err := outgoingXID(ctx)
@@ -46,6 +48,9 @@ func outgoingXID(ctx context.Context) (context.Context, error) {
 	xid, ok := XIDFromContext(ctx)
 	if !ok {
 		return ctx, nil
+	}
+	if err := WaitBegun(ctx); err != nil {
+		return ctx, err
 	}
 	if md, ok := metadata.FromOutgoingContext(ctx); ok {
 		if vals := md.Get(MetadataKey); len(vals) > 0 {

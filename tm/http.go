@@ -52,6 +52,12 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return t.base.RoundTrip(req)
 	}
+	if err := WaitBegun(req.Context()); err != nil {
+		if req.Body != nil {
+			req.Body.Close() // RoundTrip must close the body, even on error.
+		}
+		return nil, err
+	}
 	if vals := req.Header.Values(Header); len(vals) > 0 {
 		for _, v := range vals {
 			if v != string(xid) {

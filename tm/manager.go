@@ -2,6 +2,7 @@ package tm
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ type Manager struct {
 	minBackoff      time.Duration
 	maxBackoff      time.Duration
 	rollbackTimeout time.Duration
+	noPipeline      bool
 	// sleep waits d or until ctx is done; replaced in tests.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -130,6 +132,10 @@ func (m *Manager) run(ctx context.Context, cfg Config, fn func(ctx context.Conte
 	returned = true
 
 	if fnErr != nil {
+		if bErr := gtx.beginFailed(ctx); bErr != nil {
+			// fn most likely failed because the transaction never began.
+			return errors.Join(bErr, fnErr)
+		}
 		if rbErr := gtx.rollbackDetached(ctx); rbErr != nil {
 			return &RollbackError{XID: gtx.xid, Err: fnErr, RollbackErr: rbErr}
 		}
@@ -154,20 +160,39 @@ func (m *Manager) run(ctx context.Context, cfg Config, fn func(ctx context.Conte
 // unavailable the error matches txc.ErrUnavailable (a transaction may have
 // been begun, and will time out harmlessly). On error the returned context
 // is ctx.
+//
+// With a pipelined begin (see Pipeliner, WithPipelinedBegin) Begin returns
+// before the coordinator has answered; a failure of the Begin then surfaces
+// in Commit (as a *txc.Error of the begin), in WaitBegun, and in requests
+// about the XID (txc.ErrUnknownTransaction).
 func (m *Manager) Begin(ctx context.Context, cfg Config) (*GlobalTx, context.Context, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, ctx, err
 	}
 	name := cfg.name()
-	xid, err := m.c.Begin(ctx, name, cfg.Timeout)
+	var (
+		xid  txc.XID
+		wait func(context.Context) error
+		err  error
+	)
+	if p, ok := m.c.(Pipeliner); ok && !m.noPipeline {
+		xid, wait, err = p.BeginPipelined(ctx, name, cfg.Timeout)
+	} else {
+		xid, err = m.c.Begin(ctx, name, cfg.Timeout)
+	}
 	if err != nil {
 		return nil, ctx, &txError{op: "begin", name: name, err: err}
 	}
 	if !xid.Valid() {
 		return nil, ctx, txc.Errorf(txc.CodeInternal, "tm: begin %q: coordinator returned malformed XID %q", name, xid)
 	}
-	m.log.DebugContext(ctx, "tm: begun", "xid", xid, "name", name, "timeout", cfg.Timeout)
-	return &GlobalTx{m: m, xid: xid, name: name}, ContextWithXID(ctx, xid), nil
+	m.log.DebugContext(ctx, "tm: begun", "xid", xid, "name", name, "timeout", cfg.Timeout, "pipelined", wait != nil)
+	g := &GlobalTx{m: m, xid: xid, name: name, wait: wait}
+	txCtx := ContextWithXID(ctx, xid)
+	if wait != nil {
+		txCtx = context.WithValue(txCtx, begunKey{}, &pendingBegin{xid: xid, wait: wait})
+	}
+	return g, txCtx, nil
 }
 
 var defaultManager atomic.Pointer[Manager]

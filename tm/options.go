@@ -58,3 +58,13 @@ func WithRollbackTimeout(d time.Duration) Option {
 		}
 	}
 }
+
+// WithPipelinedBegin turns pipelined begins on (the default) or off. On,
+// and when the Coordinator is a Pipeliner, Begin returns without waiting for
+// the coordinator: work on the transaction starts at once, the XID travels
+// to other processes (gRPC interceptors, RoundTripper) only after the Begin
+// is durable, and Commit reports a Begin that failed. Turn it off if the
+// XID leaves the process by a path of your own that cannot call WaitBegun.
+func WithPipelinedBegin(on bool) Option {
+	return func(m *Manager) { m.noPipeline = !on }
+}

@@ -4,7 +4,8 @@
 // sends BranchCommands on demand and can drop streams or refuse sessions.
 //
 // It has no durability, no locks and no transaction state: Begin hands out
-// XIDs, Commit answers Committed, Rollback Rollbacked, Status Begin,
+// XIDs (or echoes the one a pipelined Begin names; Reserve hands out
+// blocks), Commit answers Committed, Rollback Rollbacked, Status Begin,
 // Register hands out branch ids, LockQuery answers "not locked". A Hook
 // overrides any of that per request.
 package clienttest
@@ -352,7 +353,10 @@ func (s *Server) defaultReply(m *txcv1.ClientMessage) *txcv1.Reply {
 	case *txcv1.ClientMessage_Hello:
 		return &txcv1.Reply{Result: &txcv1.Reply_Hello{Hello: &txcv1.HelloReply{Version: 1, Node: s.Node}}}
 	case *txcv1.ClientMessage_Begin:
-		xid := txc.NewXID(s.Node, s.seq.Add(1))
+		xid := txc.XID(m.GetBegin().GetXid())
+		if xid == "" {
+			xid = txc.NewXID(s.Node, s.seq.Add(1))
+		}
 		return &txcv1.Reply{Result: &txcv1.Reply_Begin{Begin: &txcv1.BeginReply{Xid: string(xid)}}}
 	case *txcv1.ClientMessage_Commit:
 		return GlobalReply(txc.GlobalCommitted)
@@ -366,6 +370,10 @@ func (s *Server) defaultReply(m *txcv1.ClientMessage) *txcv1.Reply {
 		return &txcv1.Reply{Result: &txcv1.Reply_Report{Report: &txcv1.ReportReply{}}}
 	case *txcv1.ClientMessage_LockQuery:
 		return &txcv1.Reply{Result: &txcv1.Reply_LockQuery{LockQuery: &txcv1.LockQueryReply{}}}
+	case *txcv1.ClientMessage_Reserve:
+		n := uint64(m.GetReserve().GetCount())
+		first := s.seq.Add(n) - n + 1
+		return &txcv1.Reply{Result: &txcv1.Reply_Reserve{Reserve: &txcv1.ReserveReply{Node: s.Node, First: first, Count: uint32(n)}}}
 	}
 	return ErrorReply(txc.Errorf(txc.CodeInvalidArgument, "clienttest: empty request"))
 }

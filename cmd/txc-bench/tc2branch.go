@@ -20,6 +20,7 @@ func tc2BranchCommand() *cobra.Command {
 	var (
 		lf          loadFlags
 		inProcessRM bool
+		waitBegin   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tc-2branch",
@@ -46,7 +47,7 @@ func tc2BranchCommand() *cobra.Command {
 				return err
 			}
 			defer stopProfile()
-			r, lat, err := run2Branch(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, resources)
+			r, lat, err := run2Branch(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, resources, waitBegin)
 			acked, rmErr := stopRM()
 			if err != nil {
 				return err
@@ -61,10 +62,11 @@ func tc2BranchCommand() *cobra.Command {
 	f := cmd.Flags()
 	lf.register(f, "client connections the transactions share")
 	f.BoolVar(&inProcessRM, "rm-in-process", false, "serve phase 2 from this process instead of a separate RM process")
+	f.BoolVar(&waitBegin, "wait-begin", false, "wait for each Begin's reply before registering (as without pipelined begins)")
 	return cmd
 }
 
-func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, resources []string) (result, latencies, error) {
+func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, resources []string, waitBegin bool) (result, latencies, error) {
 	var conns []*client.Conn
 	defer func() {
 		for _, c := range conns {
@@ -81,7 +83,7 @@ func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, d
 		conns = append(conns, c)
 	}
 	l := runLoad(clients, warmup, duration, func(id, n int) error {
-		return oneTx(ctx, conns[id%len(conns)], resources, id, n)
+		return oneTx(ctx, conns[id%len(conns)], resources, id, n, waitBegin)
 	})
 	secs := duration.Seconds()
 	r := result{Scenario: "tc-2branch", Clients: clients, Tx: int(l.measured), Errors: int(l.failed),
@@ -89,8 +91,20 @@ func run2Branch(ctx context.Context, addr string, clients, nconns int, warmup, d
 	return r, l.lat, nil
 }
 
-func oneTx(ctx context.Context, c *client.Conn, resources []string, id, n int) error {
-	xid, err := c.Begin(ctx, "bench", 30*time.Second)
+// oneTx is one global transaction as tm.WithGlobalTx runs it: a pipelined
+// Begin (or, with waitBegin, a Begin whose reply is awaited), the branches'
+// registrations, the commit, and the Begin's outcome checked at the end.
+func oneTx(ctx context.Context, c *client.Conn, resources []string, id, n int, waitBegin bool) error {
+	var (
+		xid  txc.XID
+		wait func(context.Context) error
+		err  error
+	)
+	if waitBegin {
+		xid, err = c.Begin(ctx, "bench", 30*time.Second)
+	} else {
+		xid, wait, err = c.BeginPipelined(ctx, "bench", 30*time.Second)
+	}
 	if err != nil {
 		return err
 	}
@@ -102,8 +116,13 @@ func oneTx(ctx context.Context, c *client.Conn, resources []string, id, n int) e
 			return err
 		}
 	}
-	_, err = c.Commit(ctx, xid)
-	return err
+	if _, err = c.Commit(ctx, xid); err != nil {
+		return err
+	}
+	if wait != nil {
+		return wait(ctx) // answered before the commit was: does not block
+	}
+	return nil
 }
 
 // startRMProcess runs "txc-bench rm-agent" and waits until it serves.

@@ -25,8 +25,9 @@ import (
 // fence row) and the scenario is "tcc-fence-postgres".
 func tccCommand() *cobra.Command {
 	var (
-		lf       loadFlags
-		fenceDSN string
+		lf        loadFlags
+		fenceDSN  string
+		waitBegin bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tcc",
@@ -59,7 +60,7 @@ func tccCommand() *cobra.Command {
 				return err
 			}
 			defer stopProfile()
-			r, lat, confirmed, err := runTCC(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, fence)
+			r, lat, confirmed, err := runTCC(ctx, lf.addr, lf.clients, lf.conns, lf.warmup, lf.duration, fence, waitBegin)
 			if err != nil {
 				return err
 			}
@@ -71,6 +72,7 @@ func tccCommand() *cobra.Command {
 	f := cmd.Flags()
 	lf.register(f, "client connections (each with its TM and RM) the transactions share")
 	f.StringVar(&fenceDSN, "fence-dsn", "", "PostgreSQL DSN: fence both participants there (e.g. postgres://postgres@127.0.0.1:5432/test)")
+	f.BoolVar(&waitBegin, "wait-begin", false, "turn pipelined begins off (tm.WithPipelinedBegin(false))")
 	return cmd
 }
 
@@ -85,7 +87,7 @@ type tccEndpoint struct {
 	a, b *tcc.Participant[benchArgs]
 }
 
-func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, fence *tcc.Fence) (result, latencies, int64, error) {
+func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, duration time.Duration, fence *tcc.Fence, waitBegin bool) (result, latencies, int64, error) {
 	var confirmed atomic.Int64
 	var eps []tccEndpoint
 	var conns []*client.Conn
@@ -103,7 +105,7 @@ func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, durat
 		}
 		conns = append(conns, c)
 		mgr := rm.New(c)
-		ep := tccEndpoint{tm: tm.New(c)}
+		ep := tccEndpoint{tm: tm.New(c, tm.WithPipelinedBegin(!waitBegin))}
 		for j, p := range []**tcc.Participant[benchArgs]{&ep.a, &ep.b} {
 			res, err := tcc.NewResource(mgr, fmt.Sprintf("bench-tcc-%c", 'a'+j))
 			if err != nil {

@@ -26,6 +26,9 @@ func toMsg(conn tc.ConnID, m *txcv1.ClientMessage) (tc.Msg, *txc.Error) {
 			return msg, txc.Errorf(txc.CodeInvalidArgument, "server: timeout of %d ms is absurd", ms)
 		}
 		msg.Timeout = time.Duration(ms) * time.Millisecond
+		msg.XID = txc.XID(b.Begin.GetXid())
+	case *txcv1.ClientMessage_Reserve:
+		msg.Kind, msg.Count = tc.KindReserve, uint64(b.Reserve.GetCount())
 	case *txcv1.ClientMessage_Commit:
 		msg.Kind, msg.XID = tc.KindCommit, txc.XID(b.Commit.GetXid())
 	case *txcv1.ClientMessage_Rollback:
@@ -77,6 +80,8 @@ func replyToProto(r *tc.Reply) *txcv1.ServerMessage {
 		rep.Result = &txcv1.Reply_Report{Report: &txcv1.ReportReply{}}
 	case tc.KindLockQuery:
 		rep.Result = &txcv1.Reply_LockQuery{LockQuery: &txcv1.LockQueryReply{Locked: r.Locked, Holder: string(r.Holder)}}
+	case tc.KindReserve:
+		rep.Result = &txcv1.Reply_Reserve{Reserve: &txcv1.ReserveReply{Node: r.Node, First: r.First, Count: uint32(r.Count)}}
 	}
 	return &txcv1.ServerMessage{Id: r.ID, Body: &txcv1.ServerMessage_Reply{Reply: rep}}
 }

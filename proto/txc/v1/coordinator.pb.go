@@ -489,6 +489,7 @@ type ClientMessage struct {
 	//	*ClientMessage_Report
 	//	*ClientMessage_LockQuery
 	//	*ClientMessage_BranchResult
+	//	*ClientMessage_Reserve
 	Body          isClientMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -619,6 +620,15 @@ func (x *ClientMessage) GetBranchResult() *BranchResult {
 	return nil
 }
 
+func (x *ClientMessage) GetReserve() *ReserveRequest {
+	if x != nil {
+		if x, ok := x.Body.(*ClientMessage_Reserve); ok {
+			return x.Reserve
+		}
+	}
+	return nil
+}
+
 type isClientMessage_Body interface {
 	isClientMessage_Body()
 }
@@ -659,6 +669,10 @@ type ClientMessage_BranchResult struct {
 	BranchResult *BranchResult `protobuf:"bytes,10,opt,name=branch_result,json=branchResult,proto3,oneof"`
 }
 
+type ClientMessage_Reserve struct {
+	Reserve *ReserveRequest `protobuf:"bytes,11,opt,name=reserve,proto3,oneof"`
+}
+
 func (*ClientMessage_Hello) isClientMessage_Body() {}
 
 func (*ClientMessage_Begin) isClientMessage_Body() {}
@@ -676,6 +690,8 @@ func (*ClientMessage_Report) isClientMessage_Body() {}
 func (*ClientMessage_LockQuery) isClientMessage_Body() {}
 
 func (*ClientMessage_BranchResult) isClientMessage_Body() {}
+
+func (*ClientMessage_Reserve) isClientMessage_Body() {}
 
 type ServerMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -889,13 +905,26 @@ func (x *HelloReply) GetNode() string {
 }
 
 // BeginRequest begins a global transaction. Durable when replied.
+//
+// Pipelining: a client that names the XID itself (from a block it reserved
+// on this stream, see ReserveRequest) need not wait for the reply before it
+// sends requests about that XID on the same stream: the coordinator handles
+// one stream's requests in the order they were sent, and replies to each only
+// after every change before it, the Begin included, is synced. If the Begin
+// fails, those requests fail with UNKNOWN_TRANSACTION. Requests about the XID
+// from other streams (another process, another Conn) must wait for the Begin
+// reply.
 type BeginRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name for logs and the console; 1..256 bytes.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Time after which the coordinator rolls the transaction back unless it
 	// was committed. 0 means the server's default; capped by the server's max.
-	TimeoutMs     uint64 `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	TimeoutMs uint64 `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// Optional. The XID to give the transaction, one of a block reserved on
+	// this stream and not used before; empty lets the coordinator choose.
+	// INVALID_ARGUMENT if it was not reserved on this stream or was used.
+	Xid           string `protobuf:"bytes,3,opt,name=xid,proto3" json:"xid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,6 +973,13 @@ func (x *BeginRequest) GetTimeoutMs() uint64 {
 	return 0
 }
 
+func (x *BeginRequest) GetXid() string {
+	if x != nil {
+		return x.Xid
+	}
+	return ""
+}
+
 type BeginReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Xid           string                 `protobuf:"bytes,1,opt,name=xid,proto3" json:"xid,omitempty"`
@@ -988,6 +1024,118 @@ func (x *BeginReply) GetXid() string {
 	return ""
 }
 
+// ReserveRequest reserves a block of XIDs for this stream's BeginRequests.
+// Durable when replied: the coordinator never hands out these sequence
+// numbers again, even after a restart. A reservation lives as long as the
+// stream; a client discards unused XIDs when its stream ends. A stream holds
+// at most 4 live blocks; reserving a fifth forgets the oldest.
+type ReserveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many XIDs; 1..65536.
+	Count         uint32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveRequest) Reset() {
+	*x = ReserveRequest{}
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveRequest) ProtoMessage() {}
+
+func (x *ReserveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveRequest.ProtoReflect.Descriptor instead.
+func (*ReserveRequest) Descriptor() ([]byte, []int) {
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReserveRequest) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ReserveReply: the XIDs node:first .. node:(first+count-1), formed as
+// BeginReply XIDs are.
+type ReserveReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	First         uint64                 `protobuf:"varint,2,opt,name=first,proto3" json:"first,omitempty"`
+	Count         uint32                 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveReply) Reset() {
+	*x = ReserveReply{}
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveReply) ProtoMessage() {}
+
+func (x *ReserveReply) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveReply.ProtoReflect.Descriptor instead.
+func (*ReserveReply) Descriptor() ([]byte, []int) {
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReserveReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ReserveReply) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *ReserveReply) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // CommitRequest decides commit. The reply comes once the decision is
 // durable; phase 2 to the branches continues in the background. Idempotent:
 // committing a transaction whose commit is already decided replies with its
@@ -1001,7 +1149,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[8]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1161,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[8]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1174,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{8}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommitRequest) GetXid() string {
@@ -1048,7 +1196,7 @@ type RollbackRequest struct {
 
 func (x *RollbackRequest) Reset() {
 	*x = RollbackRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[9]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1208,7 @@ func (x *RollbackRequest) String() string {
 func (*RollbackRequest) ProtoMessage() {}
 
 func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[9]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1221,7 @@ func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
 func (*RollbackRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{9}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RollbackRequest) GetXid() string {
@@ -1093,7 +1241,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[10]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1253,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[10]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1266,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{10}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatusRequest) GetXid() string {
@@ -1137,7 +1285,7 @@ type GlobalStatusReply struct {
 
 func (x *GlobalStatusReply) Reset() {
 	*x = GlobalStatusReply{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[11]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1297,7 @@ func (x *GlobalStatusReply) String() string {
 func (*GlobalStatusReply) ProtoMessage() {}
 
 func (x *GlobalStatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[11]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1310,7 @@ func (x *GlobalStatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GlobalStatusReply.ProtoReflect.Descriptor instead.
 func (*GlobalStatusReply) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{11}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GlobalStatusReply) GetStatus() GlobalStatus {
@@ -1191,7 +1339,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[12]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1351,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[12]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1364,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{12}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterRequest) GetXid() string {
@@ -1263,7 +1411,7 @@ type RegisterReply struct {
 
 func (x *RegisterReply) Reset() {
 	*x = RegisterReply{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[13]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1423,7 @@ func (x *RegisterReply) String() string {
 func (*RegisterReply) ProtoMessage() {}
 
 func (x *RegisterReply) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[13]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1436,7 @@ func (x *RegisterReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterReply.ProtoReflect.Descriptor instead.
 func (*RegisterReply) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{13}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterReply) GetBranchId() uint64 {
@@ -1311,7 +1459,7 @@ type LockKey struct {
 
 func (x *LockKey) Reset() {
 	*x = LockKey{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[14]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1471,7 @@ func (x *LockKey) String() string {
 func (*LockKey) ProtoMessage() {}
 
 func (x *LockKey) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[14]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1484,7 @@ func (x *LockKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockKey.ProtoReflect.Descriptor instead.
 func (*LockKey) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{14}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LockKey) GetTable() string {
@@ -1366,7 +1514,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[15]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1526,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[15]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1539,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{15}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportRequest) GetXid() string {
@@ -1428,7 +1576,7 @@ type LockQueryRequest struct {
 
 func (x *LockQueryRequest) Reset() {
 	*x = LockQueryRequest{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[16]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1588,7 @@ func (x *LockQueryRequest) String() string {
 func (*LockQueryRequest) ProtoMessage() {}
 
 func (x *LockQueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[16]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1601,7 @@ func (x *LockQueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockQueryRequest.ProtoReflect.Descriptor instead.
 func (*LockQueryRequest) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{16}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LockQueryRequest) GetXid() string {
@@ -1488,7 +1636,7 @@ type LockQueryReply struct {
 
 func (x *LockQueryReply) Reset() {
 	*x = LockQueryReply{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[17]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1648,7 @@ func (x *LockQueryReply) String() string {
 func (*LockQueryReply) ProtoMessage() {}
 
 func (x *LockQueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[17]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1661,7 @@ func (x *LockQueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockQueryReply.ProtoReflect.Descriptor instead.
 func (*LockQueryReply) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{17}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LockQueryReply) GetLocked() bool {
@@ -1542,6 +1690,7 @@ type Reply struct {
 	//	*Reply_Register
 	//	*Reply_Report
 	//	*Reply_LockQuery
+	//	*Reply_Reserve
 	Result        isReply_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1549,7 +1698,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[18]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1710,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[18]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1723,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{18}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Reply) GetError() *Error {
@@ -1645,6 +1794,15 @@ func (x *Reply) GetLockQuery() *LockQueryReply {
 	return nil
 }
 
+func (x *Reply) GetReserve() *ReserveReply {
+	if x != nil {
+		if x, ok := x.Result.(*Reply_Reserve); ok {
+			return x.Reserve
+		}
+	}
+	return nil
+}
+
 type isReply_Result interface {
 	isReply_Result()
 }
@@ -1673,6 +1831,10 @@ type Reply_LockQuery struct {
 	LockQuery *LockQueryReply `protobuf:"bytes,7,opt,name=lock_query,json=lockQuery,proto3,oneof"`
 }
 
+type Reply_Reserve struct {
+	Reserve *ReserveReply `protobuf:"bytes,8,opt,name=reserve,proto3,oneof"`
+}
+
 func (*Reply_Hello) isReply_Result() {}
 
 func (*Reply_Begin) isReply_Result() {}
@@ -1685,6 +1847,8 @@ func (*Reply_Report) isReply_Result() {}
 
 func (*Reply_LockQuery) isReply_Result() {}
 
+func (*Reply_Reserve) isReply_Result() {}
+
 type ReportReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1693,7 +1857,7 @@ type ReportReply struct {
 
 func (x *ReportReply) Reset() {
 	*x = ReportReply{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[19]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1869,7 @@ func (x *ReportReply) String() string {
 func (*ReportReply) ProtoMessage() {}
 
 func (x *ReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[19]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1882,7 @@ func (x *ReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
 func (*ReportReply) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{19}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{21}
 }
 
 type Error struct {
@@ -1736,7 +1900,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[20]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1912,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[20]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1925,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{20}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Error) GetCode() ErrorCode {
@@ -1815,7 +1979,7 @@ type BranchCommand struct {
 
 func (x *BranchCommand) Reset() {
 	*x = BranchCommand{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[21]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1991,7 @@ func (x *BranchCommand) String() string {
 func (*BranchCommand) ProtoMessage() {}
 
 func (x *BranchCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[21]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2004,7 @@ func (x *BranchCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BranchCommand.ProtoReflect.Descriptor instead.
 func (*BranchCommand) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{21}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BranchCommand) GetAction() BranchAction {
@@ -1902,7 +2066,7 @@ type BranchResult struct {
 
 func (x *BranchResult) Reset() {
 	*x = BranchResult{}
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[22]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2078,7 @@ func (x *BranchResult) String() string {
 func (*BranchResult) ProtoMessage() {}
 
 func (x *BranchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[22]
+	mi := &file_proto_txc_v1_coordinator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2091,7 @@ func (x *BranchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BranchResult.ProtoReflect.Descriptor instead.
 func (*BranchResult) Descriptor() ([]byte, []int) {
-	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{22}
+	return file_proto_txc_v1_coordinator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BranchResult) GetXid() string {
@@ -1966,7 +2130,7 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\vClientFrame\x121\n" +
 	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ClientMessageR\bmessages\"@\n" +
 	"\vServerFrame\x121\n" +
-	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ServerMessageR\bmessages\"\xf5\x03\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ServerMessageR\bmessages\"\xa9\x04\n" +
 	"\rClientMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12%\n" +
 	"\x05hello\x18\x02 \x01(\v2\r.txc.v1.HelloH\x00R\x05hello\x12,\n" +
@@ -1979,7 +2143,8 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\n" +
 	"lock_query\x18\t \x01(\v2\x18.txc.v1.LockQueryRequestH\x00R\tlockQuery\x12;\n" +
 	"\rbranch_result\x18\n" +
-	" \x01(\v2\x14.txc.v1.BranchResultH\x00R\fbranchResultB\x06\n" +
+	" \x01(\v2\x14.txc.v1.BranchResultH\x00R\fbranchResult\x122\n" +
+	"\areserve\x18\v \x01(\v2\x16.txc.v1.ReserveRequestH\x00R\areserveB\x06\n" +
 	"\x04body\"\x81\x01\n" +
 	"\rServerMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12%\n" +
@@ -1994,14 +2159,21 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\n" +
 	"HelloReply\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x12\n" +
-	"\x04node\x18\x02 \x01(\tR\x04node\"A\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"S\n" +
 	"\fBeginRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x02 \x01(\x04R\ttimeoutMs\"\x1e\n" +
+	"timeout_ms\x18\x02 \x01(\x04R\ttimeoutMs\x12\x10\n" +
+	"\x03xid\x18\x03 \x01(\tR\x03xid\"\x1e\n" +
 	"\n" +
 	"BeginReply\x12\x10\n" +
-	"\x03xid\x18\x01 \x01(\tR\x03xid\"!\n" +
+	"\x03xid\x18\x01 \x01(\tR\x03xid\"&\n" +
+	"\x0eReserveRequest\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\"N\n" +
+	"\fReserveReply\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05first\x18\x02 \x01(\x04R\x05first\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\rR\x05count\"!\n" +
 	"\rCommitRequest\x12\x10\n" +
 	"\x03xid\x18\x01 \x01(\tR\x03xid\"#\n" +
 	"\x0fRollbackRequest\x12\x10\n" +
@@ -2034,7 +2206,7 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\tlock_keys\x18\x03 \x03(\v2\x0f.txc.v1.LockKeyR\blockKeys\"@\n" +
 	"\x0eLockQueryReply\x12\x16\n" +
 	"\x06locked\x18\x01 \x01(\bR\x06locked\x12\x16\n" +
-	"\x06holder\x18\x02 \x01(\tR\x06holder\"\xe0\x02\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\"\x92\x03\n" +
 	"\x05Reply\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.txc.v1.ErrorR\x05error\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.txc.v1.HelloReplyH\x00R\x05hello\x12*\n" +
@@ -2043,7 +2215,8 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\bregister\x18\x05 \x01(\v2\x15.txc.v1.RegisterReplyH\x00R\bregister\x12-\n" +
 	"\x06report\x18\x06 \x01(\v2\x13.txc.v1.ReportReplyH\x00R\x06report\x127\n" +
 	"\n" +
-	"lock_query\x18\a \x01(\v2\x16.txc.v1.LockQueryReplyH\x00R\tlockQueryB\b\n" +
+	"lock_query\x18\a \x01(\v2\x16.txc.v1.LockQueryReplyH\x00R\tlockQuery\x120\n" +
+	"\areserve\x18\b \x01(\v2\x14.txc.v1.ReserveReplyH\x00R\areserveB\b\n" +
 	"\x06result\"\r\n" +
 	"\vReportReply\"\xa0\x01\n" +
 	"\x05Error\x12%\n" +
@@ -2135,7 +2308,7 @@ func file_proto_txc_v1_coordinator_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_txc_v1_coordinator_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_proto_txc_v1_coordinator_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_proto_txc_v1_coordinator_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proto_txc_v1_coordinator_proto_goTypes = []any{
 	(BranchAction)(0),         // 0: txc.v1.BranchAction
 	(GlobalStatus)(0),         // 1: txc.v1.GlobalStatus
@@ -2150,60 +2323,64 @@ var file_proto_txc_v1_coordinator_proto_goTypes = []any{
 	(*HelloReply)(nil),        // 10: txc.v1.HelloReply
 	(*BeginRequest)(nil),      // 11: txc.v1.BeginRequest
 	(*BeginReply)(nil),        // 12: txc.v1.BeginReply
-	(*CommitRequest)(nil),     // 13: txc.v1.CommitRequest
-	(*RollbackRequest)(nil),   // 14: txc.v1.RollbackRequest
-	(*StatusRequest)(nil),     // 15: txc.v1.StatusRequest
-	(*GlobalStatusReply)(nil), // 16: txc.v1.GlobalStatusReply
-	(*RegisterRequest)(nil),   // 17: txc.v1.RegisterRequest
-	(*RegisterReply)(nil),     // 18: txc.v1.RegisterReply
-	(*LockKey)(nil),           // 19: txc.v1.LockKey
-	(*ReportRequest)(nil),     // 20: txc.v1.ReportRequest
-	(*LockQueryRequest)(nil),  // 21: txc.v1.LockQueryRequest
-	(*LockQueryReply)(nil),    // 22: txc.v1.LockQueryReply
-	(*Reply)(nil),             // 23: txc.v1.Reply
-	(*ReportReply)(nil),       // 24: txc.v1.ReportReply
-	(*Error)(nil),             // 25: txc.v1.Error
-	(*BranchCommand)(nil),     // 26: txc.v1.BranchCommand
-	(*BranchResult)(nil),      // 27: txc.v1.BranchResult
+	(*ReserveRequest)(nil),    // 13: txc.v1.ReserveRequest
+	(*ReserveReply)(nil),      // 14: txc.v1.ReserveReply
+	(*CommitRequest)(nil),     // 15: txc.v1.CommitRequest
+	(*RollbackRequest)(nil),   // 16: txc.v1.RollbackRequest
+	(*StatusRequest)(nil),     // 17: txc.v1.StatusRequest
+	(*GlobalStatusReply)(nil), // 18: txc.v1.GlobalStatusReply
+	(*RegisterRequest)(nil),   // 19: txc.v1.RegisterRequest
+	(*RegisterReply)(nil),     // 20: txc.v1.RegisterReply
+	(*LockKey)(nil),           // 21: txc.v1.LockKey
+	(*ReportRequest)(nil),     // 22: txc.v1.ReportRequest
+	(*LockQueryRequest)(nil),  // 23: txc.v1.LockQueryRequest
+	(*LockQueryReply)(nil),    // 24: txc.v1.LockQueryReply
+	(*Reply)(nil),             // 25: txc.v1.Reply
+	(*ReportReply)(nil),       // 26: txc.v1.ReportReply
+	(*Error)(nil),             // 27: txc.v1.Error
+	(*BranchCommand)(nil),     // 28: txc.v1.BranchCommand
+	(*BranchResult)(nil),      // 29: txc.v1.BranchResult
 }
 var file_proto_txc_v1_coordinator_proto_depIdxs = []int32{
 	7,  // 0: txc.v1.ClientFrame.messages:type_name -> txc.v1.ClientMessage
 	8,  // 1: txc.v1.ServerFrame.messages:type_name -> txc.v1.ServerMessage
 	9,  // 2: txc.v1.ClientMessage.hello:type_name -> txc.v1.Hello
 	11, // 3: txc.v1.ClientMessage.begin:type_name -> txc.v1.BeginRequest
-	13, // 4: txc.v1.ClientMessage.commit:type_name -> txc.v1.CommitRequest
-	14, // 5: txc.v1.ClientMessage.rollback:type_name -> txc.v1.RollbackRequest
-	15, // 6: txc.v1.ClientMessage.status:type_name -> txc.v1.StatusRequest
-	17, // 7: txc.v1.ClientMessage.register:type_name -> txc.v1.RegisterRequest
-	20, // 8: txc.v1.ClientMessage.report:type_name -> txc.v1.ReportRequest
-	21, // 9: txc.v1.ClientMessage.lock_query:type_name -> txc.v1.LockQueryRequest
-	27, // 10: txc.v1.ClientMessage.branch_result:type_name -> txc.v1.BranchResult
-	23, // 11: txc.v1.ServerMessage.reply:type_name -> txc.v1.Reply
-	26, // 12: txc.v1.ServerMessage.command:type_name -> txc.v1.BranchCommand
-	1,  // 13: txc.v1.GlobalStatusReply.status:type_name -> txc.v1.GlobalStatus
-	3,  // 14: txc.v1.RegisterRequest.branch_type:type_name -> txc.v1.BranchType
-	19, // 15: txc.v1.RegisterRequest.lock_keys:type_name -> txc.v1.LockKey
-	2,  // 16: txc.v1.ReportRequest.status:type_name -> txc.v1.BranchStatus
-	19, // 17: txc.v1.LockQueryRequest.lock_keys:type_name -> txc.v1.LockKey
-	25, // 18: txc.v1.Reply.error:type_name -> txc.v1.Error
-	10, // 19: txc.v1.Reply.hello:type_name -> txc.v1.HelloReply
-	12, // 20: txc.v1.Reply.begin:type_name -> txc.v1.BeginReply
-	16, // 21: txc.v1.Reply.global:type_name -> txc.v1.GlobalStatusReply
-	18, // 22: txc.v1.Reply.register:type_name -> txc.v1.RegisterReply
-	24, // 23: txc.v1.Reply.report:type_name -> txc.v1.ReportReply
-	22, // 24: txc.v1.Reply.lock_query:type_name -> txc.v1.LockQueryReply
-	4,  // 25: txc.v1.Error.code:type_name -> txc.v1.ErrorCode
-	1,  // 26: txc.v1.Error.status:type_name -> txc.v1.GlobalStatus
-	0,  // 27: txc.v1.BranchCommand.action:type_name -> txc.v1.BranchAction
-	3,  // 28: txc.v1.BranchCommand.branch_type:type_name -> txc.v1.BranchType
-	2,  // 29: txc.v1.BranchResult.status:type_name -> txc.v1.BranchStatus
-	5,  // 30: txc.v1.Coordinator.Session:input_type -> txc.v1.ClientFrame
-	6,  // 31: txc.v1.Coordinator.Session:output_type -> txc.v1.ServerFrame
-	31, // [31:32] is the sub-list for method output_type
-	30, // [30:31] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	15, // 4: txc.v1.ClientMessage.commit:type_name -> txc.v1.CommitRequest
+	16, // 5: txc.v1.ClientMessage.rollback:type_name -> txc.v1.RollbackRequest
+	17, // 6: txc.v1.ClientMessage.status:type_name -> txc.v1.StatusRequest
+	19, // 7: txc.v1.ClientMessage.register:type_name -> txc.v1.RegisterRequest
+	22, // 8: txc.v1.ClientMessage.report:type_name -> txc.v1.ReportRequest
+	23, // 9: txc.v1.ClientMessage.lock_query:type_name -> txc.v1.LockQueryRequest
+	29, // 10: txc.v1.ClientMessage.branch_result:type_name -> txc.v1.BranchResult
+	13, // 11: txc.v1.ClientMessage.reserve:type_name -> txc.v1.ReserveRequest
+	25, // 12: txc.v1.ServerMessage.reply:type_name -> txc.v1.Reply
+	28, // 13: txc.v1.ServerMessage.command:type_name -> txc.v1.BranchCommand
+	1,  // 14: txc.v1.GlobalStatusReply.status:type_name -> txc.v1.GlobalStatus
+	3,  // 15: txc.v1.RegisterRequest.branch_type:type_name -> txc.v1.BranchType
+	21, // 16: txc.v1.RegisterRequest.lock_keys:type_name -> txc.v1.LockKey
+	2,  // 17: txc.v1.ReportRequest.status:type_name -> txc.v1.BranchStatus
+	21, // 18: txc.v1.LockQueryRequest.lock_keys:type_name -> txc.v1.LockKey
+	27, // 19: txc.v1.Reply.error:type_name -> txc.v1.Error
+	10, // 20: txc.v1.Reply.hello:type_name -> txc.v1.HelloReply
+	12, // 21: txc.v1.Reply.begin:type_name -> txc.v1.BeginReply
+	18, // 22: txc.v1.Reply.global:type_name -> txc.v1.GlobalStatusReply
+	20, // 23: txc.v1.Reply.register:type_name -> txc.v1.RegisterReply
+	26, // 24: txc.v1.Reply.report:type_name -> txc.v1.ReportReply
+	24, // 25: txc.v1.Reply.lock_query:type_name -> txc.v1.LockQueryReply
+	14, // 26: txc.v1.Reply.reserve:type_name -> txc.v1.ReserveReply
+	4,  // 27: txc.v1.Error.code:type_name -> txc.v1.ErrorCode
+	1,  // 28: txc.v1.Error.status:type_name -> txc.v1.GlobalStatus
+	0,  // 29: txc.v1.BranchCommand.action:type_name -> txc.v1.BranchAction
+	3,  // 30: txc.v1.BranchCommand.branch_type:type_name -> txc.v1.BranchType
+	2,  // 31: txc.v1.BranchResult.status:type_name -> txc.v1.BranchStatus
+	5,  // 32: txc.v1.Coordinator.Session:input_type -> txc.v1.ClientFrame
+	6,  // 33: txc.v1.Coordinator.Session:output_type -> txc.v1.ServerFrame
+	33, // [33:34] is the sub-list for method output_type
+	32, // [32:33] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_proto_txc_v1_coordinator_proto_init() }
@@ -2221,18 +2398,20 @@ func file_proto_txc_v1_coordinator_proto_init() {
 		(*ClientMessage_Report)(nil),
 		(*ClientMessage_LockQuery)(nil),
 		(*ClientMessage_BranchResult)(nil),
+		(*ClientMessage_Reserve)(nil),
 	}
 	file_proto_txc_v1_coordinator_proto_msgTypes[3].OneofWrappers = []any{
 		(*ServerMessage_Reply)(nil),
 		(*ServerMessage_Command)(nil),
 	}
-	file_proto_txc_v1_coordinator_proto_msgTypes[18].OneofWrappers = []any{
+	file_proto_txc_v1_coordinator_proto_msgTypes[20].OneofWrappers = []any{
 		(*Reply_Hello)(nil),
 		(*Reply_Begin)(nil),
 		(*Reply_Global)(nil),
 		(*Reply_Register)(nil),
 		(*Reply_Report)(nil),
 		(*Reply_LockQuery)(nil),
+		(*Reply_Reserve)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2240,7 +2419,7 @@ func file_proto_txc_v1_coordinator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_txc_v1_coordinator_proto_rawDesc), len(file_proto_txc_v1_coordinator_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

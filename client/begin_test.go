@@ -1,0 +1,215 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client/clienttest"
+	txcv1 "github.com/txcio/txc/proto/txc/v1"
+)
+
+func TestBeginPipelinedSendsWithoutWaiting(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	var order []string
+	var mu sync.Mutex
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		mu.Lock()
+		switch {
+		case m.GetBegin() != nil:
+			order = append(order, "begin "+m.GetBegin().GetXid())
+		case m.GetRegister() != nil:
+			order = append(order, "register "+m.GetRegister().GetXid())
+		}
+		mu.Unlock()
+		return nil, false
+	})
+	srv.SetDelay(func(m *txcv1.ClientMessage) time.Duration {
+		if m.GetBegin() != nil {
+			return 2 * time.Second // the Begin's reply is late
+		}
+		return 0
+	})
+	c := dial(t, srv)
+	xid, wait, err := c.BeginPipelined(t.Context(), "p", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !xid.Valid() {
+		t.Fatalf("XID %q", xid)
+	}
+	// The Begin is unanswered, yet a register on the same Conn goes out
+	// and is answered.
+	if _, err := c.Register(t.Context(), Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	if err := wait(ctx); !errors.Is(err, txc.ErrUnavailable) {
+		t.Fatalf("the register waited for the begin's reply (wait = %v)", err)
+	}
+	cancel()
+	if err := wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); err != nil {
+		t.Fatal("wait is not repeatable:", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 2 || order[0] != "begin "+string(xid) || order[1] != "register "+string(xid) {
+		t.Fatalf("order on the wire: %v", order)
+	}
+}
+
+func TestBeginPipelinedXIDsAreDistinctAndReserved(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	var reserves atomic.Int64
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		if m.GetReserve() != nil {
+			reserves.Add(1)
+		}
+		return nil, false
+	})
+	c := dial(t, srv)
+	const N = reserveBlock*2 + 10
+	seen := make(map[txc.XID]bool, N)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < N; i += 8 {
+				xid, wait, err := c.BeginPipelined(t.Context(), "p", 0)
+				if err == nil {
+					err = wait(t.Context())
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[xid] {
+					t.Errorf("XID %s handed out twice", xid)
+				}
+				seen[xid] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n := reserves.Load(); n < 3 || n > 4 {
+		t.Fatalf("%d reserves for %d begins in blocks of %d", n, N, reserveBlock)
+	}
+}
+
+func TestBeginPipelinedRefusedAndLost(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	var mode atomic.Int32 // 0 answer, 1 refuse, 2 never answer
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		if m.GetBegin() == nil {
+			return nil, false
+		}
+		switch mode.Load() {
+		case 1:
+			return clienttest.ErrorReply(txc.Errorf(txc.CodeInvalidArgument, "tc: begin: no")), true
+		case 2:
+			return nil, true
+		}
+		return nil, false
+	})
+	c := dial(t, srv)
+	mode.Store(1)
+	_, wait, err := c.BeginPipelined(t.Context(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("refused begin: wait = %v", err)
+	}
+	mode.Store(2)
+	_, wait, err = c.BeginPipelined(t.Context(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	if err := wait(ctx); !errors.Is(err, txc.ErrUnavailable) {
+		t.Fatalf("wait past its ctx = %v", err)
+	}
+	cancel()
+	srv.DropStreams()
+	if err := wait(t.Context()); !errors.Is(err, txc.ErrUnavailable) {
+		t.Fatalf("begin lost with its stream: wait = %v", err)
+	}
+	// After the reconnect the Conn reserves afresh on the new stream.
+	mode.Store(0)
+	waitFor(t, "reconnect", func() bool { return srv.Sessions() >= 2 })
+	_, wait, err = c.BeginPipelined(t.Context(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.BeginPipelined(t.Context(), "p", -time.Second); !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("negative timeout: %v", err)
+	}
+}
+
+func TestRequestOnAnotherConnWaitsForPipelinedBegin(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	release := make(chan struct{})
+	var regAt, beginAnsweredAt atomic.Int64
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		switch {
+		case m.GetBegin() != nil:
+			<-release
+			beginAnsweredAt.Store(time.Now().UnixNano())
+		case m.GetRegister() != nil:
+			regAt.Store(time.Now().UnixNano())
+		}
+		return nil, false
+	})
+	a, b := dial(t, srv), dial(t, srv)
+	xid, _, err := a.BeginPipelined(t.Context(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Register(t.Context(), Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: "r"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("register on another Conn did not wait for the begin: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if regAt.Load() < beginAnsweredAt.Load() {
+		t.Fatal("register reached the server before the begin was answered")
+	}
+	// A ctx that ends while waiting: not sent, typed.
+	release2 := make(chan struct{})
+	defer close(release2)
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		if m.GetBegin() != nil {
+			<-release2
+		}
+		return nil, false
+	})
+	xid, _, err = a.BeginPipelined(t.Context(), "p", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := b.Commit(ctx, xid); !errors.Is(err, txc.ErrUnavailable) {
+		t.Fatalf("commit on another Conn past its ctx: %v", err)
+	}
+}
