@@ -14,7 +14,7 @@ import (
 	"github.com/txcio/txc/tc/store/memstore"
 )
 
-// BenchmarkTwoBranchInProcess runs begin → 2 registers → commit, with an RM
+// BenchmarkTwoBranchInProcess runs a pipelined begin → 2 registers → commit, with an RM
 // acknowledging phase 2, through a real server, client and RM in one
 // process on a memory store (no syncs): the protocol and the core's own
 // cost, without the disk. 64 concurrent transactions per GOMAXPROCS.
@@ -35,7 +35,7 @@ func BenchmarkTwoBranchInProcess(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := seq.Add(1)
-			xid, err := tmConn.Begin(ctx, "bench", 0)
+			xid, wait, err := tmConn.BeginPipelined(ctx, "bench", 0)
 			if err != nil {
 				b.Error(err)
 				return
@@ -48,6 +48,10 @@ func BenchmarkTwoBranchInProcess(b *testing.B) {
 				}
 			}
 			if _, err := tmConn.Commit(ctx, xid); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := wait(ctx); err != nil {
 				b.Error(err)
 				return
 			}
