@@ -1,0 +1,38 @@
+-- txc saga execution log, MySQL and MariaDB (InnoDB).
+-- One row per saga instance and one per execution of a step or of its
+-- compensation. Statuses (see saga.Status and saga.StepStatus):
+--   instance: 1 running, 2 compensating, 3 succeeded, 4 compensated,
+--             5 failed, 6 compensation failed (needs manual action), 7 aborted
+--   step:     1 running, 2 succeeded, 3 failed
+-- input/output hold JSON text. Times are the database's clock.
+CREATE TABLE IF NOT EXISTS txc_saga_instance (
+  id          VARCHAR(64)   NOT NULL PRIMARY KEY,
+  definition  VARCHAR(128)  NOT NULL,
+  xid         VARCHAR(128)  NOT NULL,
+  branch_id   BIGINT        NOT NULL,
+  engine      VARCHAR(64)   NOT NULL,
+  status      SMALLINT      NOT NULL,
+  input       LONGTEXT,
+  output      LONGTEXT,
+  error_name  VARCHAR(256),
+  error       TEXT,
+  created_at  DATETIME(6)   NOT NULL,
+  updated_at  DATETIME(6)   NOT NULL,
+  KEY txc_saga_instance_unfinished_idx (engine, status),
+  KEY txc_saga_instance_updated_idx (updated_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE IF NOT EXISTS txc_saga_step (
+  instance_id  VARCHAR(64)   NOT NULL,
+  seq          INT           NOT NULL,
+  compensation BOOLEAN       NOT NULL,
+  state        VARCHAR(512)  NOT NULL,
+  status       SMALLINT      NOT NULL,
+  input        LONGTEXT,
+  output       LONGTEXT,
+  error_name   VARCHAR(256),
+  error        TEXT,
+  attempts     INT           NOT NULL,
+  started_at   DATETIME(6)   NOT NULL,
+  finished_at  DATETIME(6),
+  PRIMARY KEY (instance_id, seq, compensation)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
