@@ -183,20 +183,40 @@ func checkKey(xid txc.XID) error {
 // business changes have no undo log. (PostgreSQL has already aborted it;
 // MySQL keeps it open, so committing it anyway would be a silent loss.)
 func (t *Table) Insert(ctx context.Context, ex Execer, l *Log) error {
-	if err := checkKey(l.XID); err != nil {
-		return err
-	}
-	b, err := t.codec.Encode(l)
+	q, args, err := t.InsertStatement(l)
 	if err != nil {
 		return err
 	}
-	if _, err := ex.ExecContext(ctx, t.q.insert, string(l.XID), int64(l.BranchID), b); err != nil {
-		if isDuplicate(err) {
-			return &txc.Error{Code: txc.CodeRolledBack, XID: l.XID, Message: fmt.Sprintf("undo: branch %d of %s already has an undo-log row (finished by a rollback, or inserted twice); its local transaction must not commit", l.BranchID, l.XID)}
-		}
-		return fmt.Errorf("undo: insert undo log of branch %d of %s: %w", l.BranchID, l.XID, err)
+	_, err = ex.ExecContext(ctx, q, args...)
+	return t.InsertError(l, err)
+}
+
+// InsertStatement returns the statement and arguments Insert runs (the
+// log encoded), for a caller that runs them on a driver connection of its
+// own; pass the statement's error through InsertError. The arguments are
+// a string, an int64 and a []byte.
+func (t *Table) InsertStatement(l *Log) (string, []any, error) {
+	if err := checkKey(l.XID); err != nil {
+		return "", nil, err
 	}
-	return nil
+	b, err := t.codec.Encode(l)
+	if err != nil {
+		return "", nil, err
+	}
+	return t.q.insert, []any{string(l.XID), int64(l.BranchID), b}, nil
+}
+
+// InsertError returns what Insert returns when running InsertStatement's
+// statement for l failed with err (nil stays nil): a duplicate key is an
+// error matching txc.ErrRolledBack, see Insert.
+func (t *Table) InsertError(l *Log, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isDuplicate(err) {
+		return &txc.Error{Code: txc.CodeRolledBack, XID: l.XID, Message: fmt.Sprintf("undo: branch %d of %s already has an undo-log row (finished by a rollback, or inserted twice); its local transaction must not commit", l.BranchID, l.XID)}
+	}
+	return fmt.Errorf("undo: insert undo log of branch %d of %s: %w", l.BranchID, l.XID, err)
 }
 
 // SelectForUpdate reads and locks the row of branch (xid, branch) until

@@ -1,0 +1,433 @@
+package datasource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/undo"
+	"github.com/txcio/txc/tm"
+)
+
+// The interfaces conn forwards. The deprecated forms without a context
+// (driver.Execer, driver.Queryer, driver.ConnBeginTx's Begin aside) are
+// left out on purpose: database/sql prefers the context forms, and without
+// a context there is no XID, so a statement could not join its global
+// transaction.
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+// conn wraps one connection of the wrapped driver. database/sql uses a
+// connection from one goroutine at a time, so conn needs no lock.
+type conn struct {
+	c           driver.Conn
+	res         *Resource
+	interpolate bool
+
+	tx    *txState               // the local transaction begun through this conn, if any
+	stmts map[string]driver.Stmt // prepared image queries
+}
+
+// maxCachedStmts bounds the prepared image queries kept per connection.
+const maxCachedStmts = 64
+
+// mode is how a statement runs: in global transaction xid, under a global
+// lock (lock, no xid), or plainly (neither).
+type mode struct {
+	xid  txc.XID
+	lock bool
+}
+
+func (m mode) on() bool { return m.xid != "" || m.lock }
+
+// mode decides how a statement with ctx runs on c. Outside a local
+// transaction the ctx decides; inside one, the transaction was bound to
+// its mode when it began.
+func (c *conn) mode(ctx context.Context) (mode, error) {
+	xid, _ := tm.XIDFromContext(ctx)
+	if t := c.tx; t != nil {
+		switch {
+		case t.xid != "" && xid != "" && xid != t.xid:
+			return mode{}, invalid("statement carries XID %s but its local transaction belongs to %s", xid, t.xid)
+		case t.xid != "":
+			return mode{xid: t.xid}, nil
+		case xid != "":
+			return mode{}, invalid("statement carries XID %s but its local transaction was begun outside any global transaction (begin it with the XID in its context)", xid)
+		}
+		return mode{lock: t.lock || tm.InGlobalLock(ctx)}, nil
+	}
+	if xid != "" {
+		return mode{xid: xid}, nil
+	}
+	return mode{lock: tm.InGlobalLock(ctx)}, nil
+}
+
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	s, err := c.c.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{s: s, c: c, query: query}, nil
+}
+
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	s, err := prepare(ctx, c.c, query)
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{s: s, c: c, query: query}, nil
+}
+
+func (c *conn) Close() error {
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	c.stmts = nil
+	c.tx = nil
+	return c.c.Close()
+}
+
+// Begin begins a plain local transaction (no context, so no global one).
+func (c *conn) Begin() (driver.Tx, error) {
+	t, err := c.c.Begin() //nolint:staticcheck // the required method of driver.Conn
+	if err != nil {
+		return nil, err
+	}
+	c.tx = &txState{}
+	return &tx{c: c, t: t, st: c.tx}, nil
+}
+
+// BeginTx begins a local transaction bound to ctx's global transaction (or
+// global lock): every statement in it runs in that mode, and its Commit
+// registers the branch with ctx.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	m, err := c.mode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var t driver.Tx
+	if b, ok := c.c.(driver.ConnBeginTx); ok {
+		t, err = b.BeginTx(ctx, opts)
+	} else {
+		t, err = c.c.Begin() //nolint:staticcheck // a driver without BeginTx
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.tx = &txState{xid: m.xid, lock: m.lock, ctx: ctx}
+	return &tx{c: c, t: t, st: c.tx}, nil
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ex, ok := c.c.(driver.ExecerContext)
+	m, err := c.mode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.on() {
+		if !ok {
+			return nil, driver.ErrSkip
+		}
+		return ex.ExecContext(ctx, query, args)
+	}
+	if !ok || (len(args) > 0 && !c.interpolate) {
+		// The wrapped driver would prepare: let database/sql do it
+		// through PrepareContext, before any image work.
+		return nil, driver.ErrSkip
+	}
+	return c.write(ctx, m, query, args, func() (driver.Result, error) { return ex.ExecContext(ctx, query, args) })
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := c.c.(driver.QueryerContext)
+	m, err := c.mode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.on() {
+		if !ok {
+			return nil, driver.ErrSkip
+		}
+		rows, err := q.QueryContext(ctx, query, args)
+		if err != nil {
+			return nil, err
+		}
+		return &wrappedRows{r: rows}, nil
+	}
+	if !ok || (len(args) > 0 && !c.interpolate) {
+		return nil, driver.ErrSkip
+	}
+	return c.read(ctx, m, query, args, func() (driver.Rows, error) { return q.QueryContext(ctx, query, args) })
+}
+
+// write runs a statement through Exec in mode m (on).
+func (c *conn) write(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	st, err := c.res.plan(query)
+	if err != nil {
+		return nil, err
+	}
+	switch st.Kind() {
+	case Passthrough:
+		return run()
+	case LockingRead:
+		if err := c.lockingRead(ctx, m, st, args); err != nil {
+			return nil, err
+		}
+		return run()
+	}
+	if c.tx == nil {
+		return c.autocommit(ctx, m, func() (driver.Result, error) { return c.runWrite(ctx, m, query, st, args, run) })
+	}
+	return c.runWrite(ctx, m, query, st, args, run)
+}
+
+func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	x := &Exec{c: c, xid: m.xid}
+	ran := false
+	res, err := st.Exec(ctx, x, args, func() (driver.Result, error) {
+		r, err := run()
+		ran = err == nil
+		return r, err
+	})
+	if err != nil {
+		if err == driver.ErrSkip {
+			return nil, err
+		}
+		if c.res.dialect.Stale(err) {
+			c.res.forgetAll()
+		}
+		if ran {
+			// The statement changed rows but has no undo record: the
+			// local transaction must not commit.
+			err = &txc.Error{Code: txc.CodeUnsupported, XID: m.xid,
+				Message: "datasource: the statement ran but its undo images failed, so its local transaction can only roll back: " + err.Error() + ": " + Shorten(query)}
+			c.tx.failed = err
+		}
+		return nil, err
+	}
+	if m.xid != "" {
+		c.tx.recs = append(c.tx.recs, x.recs...)
+	}
+	return res, nil
+}
+
+// autocommit runs a write outside a local transaction in one of its own,
+// so that its images, undo log and registration commit with it.
+func (c *conn) autocommit(ctx context.Context, m mode, do func() (driver.Result, error)) (driver.Result, error) {
+	t, err := c.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := do()
+	if err != nil {
+		if rerr := t.Rollback(); rerr != nil && err != driver.ErrSkip {
+			return nil, errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	if err := t.Commit(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// read runs a query in mode m (on).
+func (c *conn) read(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
+	st, err := c.res.plan(query)
+	if err != nil {
+		return nil, err
+	}
+	switch st.Kind() {
+	case Write:
+		return nil, Unsupported(query, "a write run as a query cannot be imaged; use Exec")
+	case LockingRead:
+		if err := c.lockingRead(ctx, m, st, args); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := run()
+	if err != nil {
+		return nil, err
+	}
+	return &wrappedRows{r: rows}, nil
+}
+
+// lockingRead waits until no other global transaction holds the global
+// locks of the rows a SELECT … FOR UPDATE selects (their local locks taken
+// first).
+func (c *conn) lockingRead(ctx context.Context, m mode, st Statement, args []driver.NamedValue) error {
+	x := &Exec{c: c, xid: m.xid}
+	err := st.LockKeys(ctx, x, args)
+	if err != nil && c.res.dialect.Stale(err) {
+		c.res.forgetAll()
+	}
+	return err
+}
+
+func (c *conn) Ping(ctx context.Context) error {
+	if p, ok := c.c.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// ResetSession clears the proxy's state of the connection and forwards.
+func (c *conn) ResetSession(ctx context.Context) error {
+	c.tx = nil
+	if r, ok := c.c.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *conn) IsValid() bool {
+	if v, ok := c.c.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.c.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+// convert makes a proxy-built argument acceptable to the wrapped driver,
+// as database/sql would.
+func (c *conn) convert(nv *driver.NamedValue) error {
+	if ch, ok := c.c.(driver.NamedValueChecker); ok {
+		err := ch.CheckNamedValue(nv)
+		if err != driver.ErrSkip {
+			return err
+		}
+	}
+	v, err := driver.DefaultParameterConverter.ConvertValue(nv.Value)
+	if err != nil {
+		return err
+	}
+	nv.Value = v
+	return nil
+}
+
+// images runs an image query as a prepared statement (kept per
+// connection) and reads every row as an image.
+func (c *conn) images(ctx context.Context, query string, args []driver.NamedValue) ([]undo.Row, error) {
+	st, err := c.cached(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := queryStmt(ctx, st, args)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols := rows.Columns()
+	types := make([]string, len(cols))
+	if tn, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		for i := range cols {
+			types[i] = tn.ColumnTypeDatabaseTypeName(i)
+		}
+	}
+	dest := make([]driver.Value, len(cols))
+	var out []undo.Row
+	for {
+		if err := rows.Next(dest); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		row := make(undo.Row, len(cols))
+		for i, v := range dest {
+			if b, ok := v.([]byte); ok {
+				v = append([]byte(nil), b...)
+			}
+			val, err := c.res.dialect.Value(types[i], v)
+			if err != nil {
+				return nil, txc.Errorf(txc.CodeOf(err), "datasource: column %q: %v", cols[i], err)
+			}
+			row[i] = undo.Column{Name: cols[i], Value: val}
+		}
+		out = append(out, row)
+	}
+	return out, rows.Close()
+}
+
+func (c *conn) cached(ctx context.Context, query string) (driver.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := prepare(ctx, c.c, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil || len(c.stmts) >= maxCachedStmts {
+		for _, s := range c.stmts {
+			s.Close()
+		}
+		c.stmts = map[string]driver.Stmt{}
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// execCached runs a proxy statement (the undo-log insert) prepared.
+func (c *conn) execCached(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	st, err := c.cached(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return execStmt(ctx, st, args)
+}
+
+func prepare(ctx context.Context, c driver.Conn, query string) (driver.Stmt, error) {
+	if p, ok := c.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return c.Prepare(query)
+}
+
+func execStmt(ctx context.Context, s driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := s.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	vals, err := values(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.Exec(vals) //nolint:staticcheck // a driver without StmtExecContext
+}
+
+func queryStmt(ctx context.Context, s driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := s.(driver.StmtQueryContext); ok {
+		return q.QueryContext(ctx, args)
+	}
+	vals, err := values(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.Query(vals) //nolint:staticcheck // a driver without StmtQueryContext
+}
+
+func values(args []driver.NamedValue) ([]driver.Value, error) {
+	out := make([]driver.Value, len(args))
+	for i, a := range args {
+		if a.Name != "" {
+			return nil, invalid("named argument %q: the wrapped driver takes positional arguments only", a.Name)
+		}
+		out[i] = a.Value
+	}
+	return out, nil
+}

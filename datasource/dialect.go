@@ -1,0 +1,164 @@
+package datasource
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"strings"
+	"sync"
+
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// Dialect is what the proxy needs from one database: how to recognize a
+// statement and run it with undo images, how to read table metadata, and
+// the SQL pieces the dialect-neutral rollback is built from. Implementations
+// live in their own packages (datasource/mysql) and must be safe for
+// concurrent use and hold no per-connection state.
+type Dialect interface {
+	// Name is a short lower-case name ("mysql").
+	Name() string
+	// Undo is the dialect of the undo_log table.
+	Undo() undo.Dialect
+	// Owns reports whether d drives connections of the wrapped driver d
+	// (used by OpenDB to pick the dialect of a connector).
+	Owns(d driver.Driver) bool
+	// Recognize parses one statement text. It returns a Statement for
+	// anything it can run or pass through, and a typed error
+	// (txc.CodeUnsupported) naming the reason and the statement for text
+	// AT mode cannot undo. It is called only inside a global transaction
+	// or a global lock, and its result is cached per text.
+	Recognize(query string) (Statement, error)
+	// LoadTable reads the metadata of table (schema may be empty: the
+	// connection's current database) through q.
+	LoadTable(ctx context.Context, q Querier, schema, table string) (*Table, error)
+	// Stale reports whether err, returned by a statement or an image
+	// query, may come from metadata that no longer matches the table
+	// (unknown column, missing table): the cache entry is then dropped.
+	Stale(err error) bool
+
+	// QuoteTable quotes a table name as recorded in undo.Record.Table.
+	QuoteTable(name string) string
+	// QuoteColumn quotes a column name.
+	QuoteColumn(name string) string
+	// Placeholder returns the n-th (1-based) placeholder of a statement.
+	Placeholder(n int) string
+	// Param returns the placeholder expression around placeholder ph and
+	// the argument that write v back exactly.
+	Param(v undo.Value, ph string) (expr string, arg any, err error)
+	// ScanRow reads the current row of rows as an image.
+	ScanRow(rows *sql.Rows, cols []*sql.ColumnType) (undo.Row, error)
+	// Value converts a value read through the wrapped driver (column type
+	// name as the driver reports it) into an image value.
+	Value(typ string, src any) (undo.Value, error)
+}
+
+// Kind says what the proxy does with a recognized statement.
+type Kind uint8
+
+// Statement kinds.
+const (
+	// Passthrough: reads without locks, session statements: run as is.
+	Passthrough Kind = iota
+	// Write: a DML statement run through Statement.Exec with images.
+	Write
+	// LockingRead: SELECT … FOR UPDATE; its rows' global locks are
+	// checked (waiting while another global transaction holds them)
+	// before the rows are returned.
+	LockingRead
+)
+
+// Statement is a recognized statement. It is immutable and shared by every
+// connection that runs the same text.
+type Statement interface {
+	Kind() Kind
+	// Exec runs a Write statement: before images through x, then run
+	// (which executes the statement itself on the wrapped connection,
+	// exactly once, or fails), then after images, then x.Add for each
+	// undo record. It must not call run when the statement cannot be
+	// undone exactly; it returns run's result.
+	Exec(ctx context.Context, x *Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error)
+	// LockKeys is for a LockingRead: it reads, through x and with local
+	// row locks, the primary keys of the rows the statement selects and
+	// reports them with x.Guard.
+	LockKeys(ctx context.Context, x *Exec, args []driver.NamedValue) error
+}
+
+// Table is the metadata of one table.
+type Table struct {
+	// Name is the table's name as recorded in undo records and lock
+	// keys: "table" in the connection's database, "schema.table" else.
+	Name string
+	// Columns are the stored (not generated) columns, in table order:
+	// the columns of every image.
+	Columns []string
+	// AllColumns are all columns, generated ones included, in table
+	// order (what an INSERT without a column list fills).
+	AllColumns []string
+	// PK names the primary-key columns in key order; never empty.
+	PK []string
+	// Unique lists the other unique keys (column lists).
+	Unique [][]string
+	// AutoIncrement names the auto-increment column, if any.
+	AutoIncrement string
+	// AutoIncrementStep is the distance between generated values of one
+	// statement (MySQL's auto_increment_increment).
+	AutoIncrementStep int64
+	// AutoIncrementBulkConsecutive reports whether a statement that
+	// inserts an unknown number of rows (INSERT … SELECT) gets
+	// consecutive generated values (InnoDB lock mode 0 or 1).
+	AutoIncrementBulkConsecutive bool
+}
+
+// IsPK reports whether col is a primary-key column (case-insensitive, as
+// MySQL and unquoted PostgreSQL identifiers compare).
+func (t *Table) IsPK(col string) bool {
+	for _, c := range t.PK {
+		if strings.EqualFold(c, col) {
+			return true
+		}
+	}
+	return false
+}
+
+// Column returns the table's spelling of col and whether it exists.
+func (t *Table) Column(col string) (string, bool) {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c, col) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// Querier runs read-only image and metadata queries on the wrapped
+// connection, inside whatever local transaction it has open. Queries are
+// run as server-prepared statements (binary protocol), so every value is
+// exact; args must be values the wrapped driver accepts.
+type Querier interface {
+	Query(ctx context.Context, query string, args ...any) ([]undo.Row, error)
+}
+
+var (
+	dialectsMu sync.RWMutex
+	dialects   []Dialect
+)
+
+// RegisterDialect makes OpenDB recognize the connectors of d's driver.
+// Dialect packages call it from init.
+func RegisterDialect(d Dialect) {
+	dialectsMu.Lock()
+	defer dialectsMu.Unlock()
+	dialects = append(dialects, d)
+}
+
+func dialectFor(drv driver.Driver) Dialect {
+	dialectsMu.RLock()
+	defer dialectsMu.RUnlock()
+	for _, d := range dialects {
+		if d.Owns(drv) {
+			return d
+		}
+	}
+	return nil
+}

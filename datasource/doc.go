@@ -1,0 +1,57 @@
+// Package datasource is the AT-mode proxy of database/sql drivers: a
+// service swaps its driver (sql.Open("txc-mysql", dsn), or OpenDB over a
+// connector) and its writes inside a global transaction become undoable
+// branches, with no change to code that uses database/sql, GORM or sqlx.
+//
+// # Inside a global transaction (an XID in the statement's context)
+//
+// A local transaction begun with BeginTx(ctx) is bound to ctx's global
+// transaction. Each DML statement in it is recognized by the dialect
+// (datasource/mysql) and run by an executor that reads a before image
+// (SELECT … FOR UPDATE with the statement's own WHERE), runs the
+// statement once, reads an after image by primary key and appends an
+// undo record. Anything that cannot be undone exactly (no primary key,
+// DDL, LOAD DATA, a statement the dialect does not understand) is refused
+// with an error matching txc.ErrUnsupported before it runs. A statement
+// run outside an explicit local transaction gets one of its own.
+//
+// At local commit, in the same local transaction: the AT branch is
+// registered with the lock keys of every imaged row (a lock conflict is
+// retried by the rm.Manager with backoff within the BeginTx context's
+// deadline), the undo log is written to the undo_log table under the
+// branch ID, and then the local transaction commits: the undo log is
+// durable exactly when the changes are. A failure before the commit rolls
+// the local transaction back.
+//
+// # Outside a global transaction
+//
+// No parsing and no extra round trip. Under tm.WithGlobalLock, writes
+// and SELECT … FOR UPDATE check that no global transaction holds the
+// rows' global locks (waiting with backoff within ctx), and record
+// nothing.
+//
+// # Phase 2 (the txc.BranchAT handler of the resource)
+//
+// Commit queues the branch's undo row for deletion in batches. Rollback
+// restores the before images in one local transaction, newest record
+// first, after checking that the rows still equal the after images; rows
+// changed outside the global transaction are never overwritten: the
+// branch fails permanently (*DirtyWriteError, logged) and the coordinator
+// parks the transaction for manual action. A rollback that finds no undo
+// log writes a finished marker, so a late phase 1 of that branch fails.
+// Both are idempotent (phase 2 is at-least-once).
+//
+// # The wrapped driver
+//
+// Every optional interface of database/sql/driver is forwarded (a method
+// the wrapped driver lacks behaves as database/sql does without it);
+// driver.ErrSkip is returned unwrapped; no image work happens before the
+// wrapped driver has accepted a statement (inside a global transaction a
+// statement with arguments goes through PrepareContext unless the driver
+// interpolates them itself); ResetSession clears the proxy's state.
+// Images are read as server-prepared statements, so every value is exact.
+//
+// The resource ID names the database (dialect packages derive it from the
+// DSN without credentials); every process writing to one database must use
+// the same ID so that their lock keys meet at the coordinator.
+package datasource

@@ -1,0 +1,159 @@
+package datasource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// Exec is what a Statement works with while it runs: the wrapped
+// connection (image and metadata queries), the table metadata cache, and
+// where undo records and lock keys go. It lives for one statement.
+type Exec struct {
+	c    *conn
+	xid  txc.XID // empty under a global lock only
+	recs []undo.Record
+}
+
+// Dialect returns the connection's dialect.
+func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
+
+// InGlobalTx reports whether the statement belongs to a global
+// transaction (false: a local transaction under tm.WithGlobalLock).
+func (x *Exec) InGlobalTx() bool { return x.xid != "" }
+
+// Query runs an image query on the wrapped connection (see Querier).
+func (x *Exec) Query(ctx context.Context, query string, args ...any) ([]undo.Row, error) {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		if err := x.c.convert(&nv[i]); err != nil {
+			return nil, fmt.Errorf("datasource: image query argument %d: %w", i+1, err)
+		}
+	}
+	return x.c.images(ctx, query, nv)
+}
+
+// QueryArgs is Query with arguments already checked by database/sql (the
+// statement's own arguments, or a selection of them).
+func (x *Exec) QueryArgs(ctx context.Context, query string, args []driver.NamedValue) ([]undo.Row, error) {
+	return x.c.images(ctx, query, args)
+}
+
+// Table returns the cached metadata of schema.name, loading it through the
+// wrapped connection on first use.
+func (x *Exec) Table(ctx context.Context, schema, name string) (*Table, error) {
+	return x.c.res.table(ctx, x, schema, name)
+}
+
+// Forget drops the cached metadata of schema.name (after a statement
+// found it out of date); the next use reloads it.
+func (x *Exec) Forget(schema, name string) { x.c.res.forget(schema, name) }
+
+// Add appends an undo record of the statement. Records reach the local
+// transaction only if the whole statement succeeds.
+func (x *Exec) Add(rec undo.Record) {
+	if len(rec.Before) == 0 && len(rec.After) == 0 {
+		return
+	}
+	x.recs = append(x.recs, rec)
+}
+
+// Guard checks, under a global lock or for a locking read, that no other
+// global transaction holds the global lock of any of rows (images holding
+// at least the pk columns) of table, waiting with backoff while one does,
+// until ctx is done. Inside a global transaction, writes need no guard
+// (their registration takes the locks) and Guard of a write does nothing;
+// locking reads are always guarded.
+func (x *Exec) Guard(ctx context.Context, table string, pk []string, rows []undo.Row, lockingRead bool) error {
+	if len(rows) == 0 || (x.xid != "" && !lockingRead) {
+		return nil
+	}
+	keys, err := rowKeys(pk, rows)
+	if err != nil {
+		return err
+	}
+	return x.c.res.waitUnlocked(ctx, x.xid, []txc.LockKey{{Table: table, Rows: keys}})
+}
+
+// rowKeys encodes the primary keys of rows as lock-key rows.
+func rowKeys(pk []string, rows []undo.Row) ([]string, error) {
+	out := make([]string, 0, len(rows))
+	vals := make([]string, len(pk))
+	for _, r := range rows {
+		for i, name := range pk {
+			v, ok := r.Get(name)
+			if !ok {
+				return nil, txc.Errorf(txc.CodeInternal, "datasource: image lacks primary-key column %q", name)
+			}
+			if v.IsNull() {
+				return nil, txc.Errorf(txc.CodeUnsupported, "datasource: primary-key column %q is NULL", name)
+			}
+			vals[i] = KeyString(v)
+		}
+		out = append(out, txc.RowKey(vals...))
+	}
+	return out, nil
+}
+
+// KeyString is the text of a primary-key value in a lock key. Values read
+// from the database the same way always give the same text.
+func KeyString(v undo.Value) string {
+	switch v.Kind() {
+	case undo.KindInt:
+		return strconv.FormatInt(v.Int64(), 10)
+	case undo.KindUint:
+		return strconv.FormatUint(v.Uint64(), 10)
+	case undo.KindFloat32:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 32)
+	case undo.KindFloat64:
+		f := v.Float()
+		if math.IsNaN(f) {
+			return "NaN"
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	case undo.KindBool:
+		return strconv.FormatBool(v.Boolean())
+	}
+	return v.Str()
+}
+
+// waitUnlocked asks the coordinator whether keys are locked by a global
+// transaction other than xid, and waits with backoff while they are.
+func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.LockKey) error {
+	m, err := r.manager()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		locked, holder, err := m.Conn().LockQuery(ctx, xid, r.id, keys)
+		if err != nil {
+			return fmt.Errorf("datasource: global lock query on %q: %w", r.id, err)
+		}
+		if !locked {
+			return nil
+		}
+		d := r.lockBackoff.Delay(attempt)
+		conflict := func() error {
+			return &txc.Error{Code: txc.CodeLockConflict, XID: xid, Holder: holder,
+				Message: fmt.Sprintf("datasource: rows of %s on %q are globally locked by %s (waited %d times)", keys[0].Table, r.id, holder, attempt+1)}
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return conflict()
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(conflict(), ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// deletePlan is DELETE, single- or multi-table.
+type deletePlan struct {
+	query                     string
+	nargs                     int
+	refs                      []tableRef // every base table of the FROM clause
+	targets                   []int      // the ones rows are deleted from
+	from, where, order, limit frag
+}
+
+func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
+	if s.With != nil {
+		return nil, datasource.Unsupported(p.query, "DELETE with a WITH clause is not supported")
+	}
+	d := &deletePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs)}
+	if len(d.refs) == 0 {
+		return nil, datasource.Unsupported(p.query, "DELETE from no base table")
+	}
+	if s.IsMultiTable && s.Tables != nil {
+		for _, tn := range s.Tables.Tables {
+			found := -1
+			for i, r := range d.refs {
+				if strings.EqualFold(tn.Name.O, r.ref()) && (tn.Schema.O == "" || strings.EqualFold(tn.Schema.O, r.schema)) {
+					found = i
+					break
+				}
+			}
+			if found < 0 {
+				return nil, datasource.Unsupported(p.query, "DELETE target %q is not a base table of the statement", tn.Name.O)
+			}
+			d.targets = append(d.targets, found)
+		}
+	} else {
+		d.targets = []int{0}
+	}
+	var err error
+	if d.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
+		return nil, err
+	}
+	if d.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
+		return nil, err
+	}
+	if s.Order != nil {
+		if d.order, err = p.mustFragment(fragOrder, s.Order); err != nil {
+			return nil, err
+		}
+	}
+	if s.Limit != nil {
+		if d.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *deletePlan) Kind() datasource.Kind { return datasource.Write }
+
+func (d *deletePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(d.query, d.nargs, args); err != nil {
+		return nil, err
+	}
+	metas, err := loadTables(ctx, x, d.refs)
+	if err != nil {
+		return nil, err
+	}
+	befores := make([][]undo.Row, len(d.targets))
+	total := 0
+	for ti, i := range d.targets {
+		m := metas[i]
+		q := &query{}
+		q.add("SELECT "+columns(d.refs[i].ref(), m.Columns)+" FROM ").frag(d.from, args)
+		if !d.where.empty() {
+			q.add(" WHERE ").frag(d.where, args)
+		}
+		if !d.order.empty() {
+			q.add(" ").frag(d.order, args)
+		}
+		if !d.limit.empty() {
+			q.add(" ").frag(d.limit, args)
+		}
+		q.add(" FOR UPDATE")
+		rows, err := x.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return nil, err
+		}
+		rows = dedupe(m.PK, rows)
+		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
+			return nil, err
+		}
+		befores[ti] = rows
+		total += len(rows)
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
+	}
+	if n != int64(total) {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the DELETE removed %d rows but its image selected %d (cascading foreign keys, triggers, or an ORDER BY … LIMIT that is not a total order?): %s", n, total, datasource.Shorten(d.query))
+	}
+	for ti, i := range d.targets {
+		m := metas[i]
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: befores[ti], PK: m.PK})
+	}
+	return res, nil
+}

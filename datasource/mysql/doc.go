@@ -1,0 +1,26 @@
+// Package mysql is the MySQL/MariaDB dialect of the AT proxy
+// (package datasource) over github.com/go-sql-driver/mysql: importing it
+// registers the "txc-mysql" database/sql driver (same DSN syntax) and the
+// dialect OpenDB detects.
+//
+// Statements are parsed with the TiDB parser. Supported inside a global
+// transaction: INSERT (single and multi-row, given or auto-increment keys,
+// composite keys, DEFAULT, constant expressions), INSERT IGNORE, INSERT …
+// ON DUPLICATE KEY UPDATE and REPLACE (every row needs a unique key known
+// before the insert), INSERT … SELECT; UPDATE (expressions, ORDER BY …
+// LIMIT, primary-key changes whose new value is computable from the old
+// row), multi-table UPDATE … JOIN; DELETE (ORDER BY … LIMIT), multi-table
+// DELETE; SELECT … FOR UPDATE (global locks waited for). Reads without
+// locks, SHOW, SET and EXPLAIN pass through. Everything else is refused
+// before it runs.
+//
+// Statements with ORDER BY … LIMIT are checked after they run by their row
+// count against the image; a mismatch (an order that is not total) fails
+// the statement and its local transaction can then only roll back. So do
+// DELETEs whose row count differs from the image (cascading foreign keys,
+// triggers).
+//
+// Table metadata (columns, primary and unique keys, auto-increment) comes
+// from information_schema, cached per resource, and is dropped when a
+// statement fails with an unknown column or table.
+package mysql

@@ -1,0 +1,62 @@
+package mysql
+
+import (
+	"database/sql"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+)
+
+// DriverName is the database/sql name of the proxy over
+// github.com/go-sql-driver/mysql: sql.Open(DriverName, dsn) takes that
+// driver's DSN syntax. Its databases use the resource manager set with
+// datasource.SetDefaultManager.
+const DriverName = "txc-mysql"
+
+func init() {
+	datasource.RegisterDialect(Dialect{})
+	sql.Register(DriverName, datasource.NewDriver(&gomysql.MySQLDriver{}, Dialect{}, dsnOptions))
+}
+
+func dsnOptions(dsn string) ([]datasource.Option, error) {
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: %v", err)
+	}
+	return configOptions(cfg), nil
+}
+
+// ResourceID returns the resource ID of the database cfg connects to:
+// "mysql:" address "/" database. It never contains the user or password.
+func ResourceID(cfg *gomysql.Config) string {
+	addr := cfg.Addr
+	if cfg.Net == "unix" {
+		addr = "unix(" + addr + ")"
+	}
+	return "mysql:" + addr + "/" + cfg.DBName
+}
+
+func configOptions(cfg *gomysql.Config) []datasource.Option {
+	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(cfg.InterpolateParams)}
+}
+
+// NewConnector returns the proxy connector of cfg (resource ID from
+// ResourceID unless opts set one; later options win).
+func NewConnector(cfg *gomysql.Config, opts ...datasource.Option) (*datasource.Connector, error) {
+	c, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: %v", err)
+	}
+	return datasource.NewConnector(c, Dialect{}, append(configOptions(cfg), opts...)...)
+}
+
+// OpenDB opens the database of cfg through the proxy (see NewConnector).
+func OpenDB(cfg *gomysql.Config, opts ...datasource.Option) (*sql.DB, error) {
+	c, err := NewConnector(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}

@@ -1,0 +1,182 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource"
+	txcmysql "github.com/txcio/txc/datasource/mysql"
+	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tc"
+	"github.com/txcio/txc/tc/server"
+	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tm"
+)
+
+// env is a real coordinator (in process, memory store), one client
+// connection serving as TM and RM, the plain MariaDB test database and
+// the same database through the proxy.
+type env struct {
+	t     *testing.T
+	conn  *client.Conn
+	tm    *tm.Manager
+	rm    *rm.Manager
+	plain *sql.DB // go-sql-driver, no proxy
+	db    *sql.DB // through the proxy
+}
+
+func newEnv(t *testing.T, dsnParams string) *env {
+	t.Helper()
+	plain := dbtest.MySQL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	node := fmt.Sprintf("dsmy%d", rand.Uint32())
+	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: node, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
+		Store: memstore.New(), TickInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := client.Dial(dctx, lis.Addr().String(), client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
+	e.db = e.open(dsnParams)
+	return e
+}
+
+// open opens the test database through the proxy with extra DSN params.
+func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
+	e.t.Helper()
+	dsn := dbtest.MySQLDSN
+	if params != "" {
+		dsn += "?" + params
+	}
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	db, err := txcmysql.OpenDB(cfg, append([]datasource.Option{datasource.WithManager(e.rm), datasource.WithCreateUndoTable()}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// table creates a table from a definition with {t} for its name.
+func (e *env) table(prefix, def string, seed ...string) string {
+	e.t.Helper()
+	name := dbtest.Table(e.t, e.plain, prefix)
+	if _, err := e.plain.Exec(strings.ReplaceAll(def, "{t}", name)); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range seed {
+		if _, err := e.plain.Exec(strings.ReplaceAll(s, "{t}", name)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return name
+}
+
+// global runs fn in a global transaction and returns its XID and error.
+func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
+	var xid txc.XID
+	err := e.tm.WithGlobalTx(context.Background(), tm.Config{Name: "test", Timeout: 30 * time.Second}, func(ctx context.Context) error {
+		xid, _ = tm.XIDFromContext(ctx)
+		return fn(ctx)
+	})
+	return xid, err
+}
+
+var errRollback = errors.New("test: roll back")
+
+// wait waits until xid reaches one of the statuses (or is forgotten).
+func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := e.conn.Status(context.Background(), xid)
+		if err == nil {
+			for _, w := range want {
+				if st == w {
+					return st
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("transaction %s: status %v (err %v), want one of %v", xid, st, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// undoRows counts the undo rows of xid.
+func (e *env) undoRows(xid txc.XID) int {
+	var n int
+	if err := e.plain.QueryRow("SELECT COUNT(*) FROM txc_undo_log WHERE xid = ?", string(xid)).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// dump returns every row of table, ordered by the first column, each
+// value read over the binary protocol and printed exactly (%#v: bytes
+// quoted, NULL as nil).
+func (e *env) dump(table string) string {
+	e.t.Helper()
+	st, err := e.plain.Prepare("SELECT * FROM " + table + " WHERE 1 = ? ORDER BY 1")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Query(1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var sb strings.Builder
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			e.t.Fatal(err)
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			fmt.Fprintf(&sb, "%s=%#v ", cols[i], v)
+		}
+		sb.WriteString("\n")
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return sb.String()
+}

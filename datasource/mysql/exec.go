@@ -1,0 +1,249 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// query builds generated SQL with its arguments: statement arguments
+// (already converted by database/sql) and values of images.
+type query struct {
+	sb   strings.Builder
+	args []any
+}
+
+func (q *query) add(s string) *query { q.sb.WriteString(s); return q }
+
+// frag appends f with the statement arguments it takes.
+func (q *query) frag(f frag, args []driver.NamedValue) *query {
+	q.sb.WriteString(f.sql)
+	for _, i := range f.args {
+		q.args = append(q.args, args[i].Value)
+	}
+	return q
+}
+
+// value appends an image value as a parameter.
+func (q *query) value(v undo.Value) error {
+	expr, arg, err := undo.MySQLParam(v)
+	if err != nil {
+		return err
+	}
+	q.sb.WriteString(expr)
+	q.args = append(q.args, arg)
+	return nil
+}
+
+func (q *query) String() string { return q.sb.String() }
+
+// columns writes ref.`c1`, ref.`c2`, … (ref may be empty).
+func columns(ref string, cols []string) string {
+	var sb strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if ref != "" {
+			sb.WriteString(quoteIdent(ref) + ".")
+		}
+		sb.WriteString(quoteIdent(c))
+	}
+	return sb.String()
+}
+
+// keyIn appends "(pk) IN ((…), …)" for the keys of rows (images holding
+// the pk columns).
+func (q *query) keyIn(ref string, pk []string, rows []undo.Row) error {
+	if len(pk) == 1 {
+		q.add(columns(ref, pk))
+	} else {
+		q.add("(" + columns(ref, pk) + ")")
+	}
+	q.add(" IN (")
+	for i, r := range rows {
+		if i > 0 {
+			q.add(", ")
+		}
+		if len(pk) > 1 {
+			q.add("(")
+		}
+		for j, c := range pk {
+			if j > 0 {
+				q.add(", ")
+			}
+			v, ok := r.Get(c)
+			if !ok {
+				return txc.Errorf(txc.CodeInternal, "datasource/mysql: key image lacks column %q", c)
+			}
+			if err := q.value(v); err != nil {
+				return err
+			}
+		}
+		if len(pk) > 1 {
+			q.add(")")
+		}
+	}
+	q.add(")")
+	return nil
+}
+
+// rowKey is the lock-key text of a row's primary key.
+func rowKey(pk []string, r undo.Row) string {
+	vals := make([]string, len(pk))
+	for i, c := range pk {
+		v, _ := r.Get(c)
+		vals[i] = datasource.KeyString(v)
+	}
+	return txc.RowKey(vals...)
+}
+
+// dedupe drops rows whose key was seen before (a join can repeat a row).
+func dedupe(pk []string, rows []undo.Row) []undo.Row {
+	if len(rows) < 2 {
+		return rows
+	}
+	seen := make(map[string]bool, len(rows))
+	out := rows[:0:0]
+	for _, r := range rows {
+		k := rowKey(pk, r)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// afterImage reads the rows of table with the keys of keyRows (no lock:
+// the statement's own locks hold them).
+func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, keyRows []undo.Row) ([]undo.Row, error) {
+	if len(keyRows) == 0 {
+		return nil, nil
+	}
+	var out []undo.Row
+	for start := 0; start < len(keyRows); start += 500 {
+		chunk := keyRows[start:min(len(keyRows), start+500)]
+		q := &query{}
+		q.add("SELECT " + columns("", t.Columns) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
+		if err := q.keyIn("", t.PK, chunk); err != nil {
+			return nil, err
+		}
+		rows, err := x.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// pairAfter orders after so that after[i] has the key of keys[i].
+func pairAfter(t *datasource.Table, keys []undo.Row, after []undo.Row) ([]undo.Row, error) {
+	byKey := make(map[string]undo.Row, len(after))
+	for _, r := range after {
+		byKey[rowKey(t.PK, r)] = r
+	}
+	out := make([]undo.Row, len(keys))
+	for i, k := range keys {
+		r, ok := byKey[rowKey(t.PK, k)]
+		if !ok {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: row (%s) of %s not found after the statement", rowKey(t.PK, k), t.Name)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// diffRecords turns the before and after images of the rows a statement
+// may have touched into records: rows only before were deleted, rows only
+// after inserted, rows in both updated (unchanged ones dropped). Undone
+// newest first, inserted rows are deleted before deleted rows come back.
+func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.Row) {
+	inAfter := make(map[string]undo.Row, len(after))
+	for _, r := range after {
+		inAfter[rowKey(t.PK, r)] = r
+	}
+	inBefore := make(map[string]bool, len(before))
+	var del, ub, ua, ins []undo.Row
+	for _, b := range before {
+		k := rowKey(t.PK, b)
+		inBefore[k] = true
+		if a, ok := inAfter[k]; ok {
+			if !a.Equal(b) {
+				ub, ua = append(ub, b), append(ua, a)
+			}
+		} else {
+			del = append(del, b)
+		}
+	}
+	for _, a := range after {
+		if !inBefore[rowKey(t.PK, a)] {
+			ins = append(ins, a)
+		}
+	}
+	x.Add(undo.Record{Table: t.Name, Kind: undo.Delete, Before: del, PK: t.PK})
+	x.Add(undo.Record{Table: t.Name, Kind: undo.Update, Before: ub, After: ua, PK: t.PK})
+	x.Add(undo.Record{Table: t.Name, Kind: undo.Insert, After: ins, PK: t.PK})
+}
+
+func checkArgs(q string, want int, args []driver.NamedValue) error {
+	if len(args) != want {
+		return txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: the statement has %d placeholders but %d arguments: %s", want, len(args), datasource.Shorten(q))
+	}
+	for _, a := range args {
+		if a.Name != "" {
+			return txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: named argument %q: MySQL takes positional arguments only", a.Name)
+		}
+	}
+	return nil
+}
+
+func rowsAffected(res driver.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("datasource/mysql: rows affected: %w", err)
+	}
+	return n, nil
+}
+
+// resolve finds the table a (possibly qualified) column of a multi-table
+// statement belongs to.
+func resolve(q string, refs []tableRef, metas []*datasource.Table, qual, col string) (int, string, error) {
+	found, name := -1, ""
+	for i, r := range refs {
+		if qual != "" && !strings.EqualFold(qual, r.ref()) {
+			continue
+		}
+		if c, ok := metas[i].Column(col); ok {
+			if found >= 0 {
+				return 0, "", datasource.Unsupported(q, "column %q is ambiguous", col)
+			}
+			found, name = i, c
+		}
+	}
+	if found < 0 {
+		if len(refs) == 1 {
+			return 0, col, nil // let the database report it
+		}
+		return 0, "", datasource.Unsupported(q, "column %q matches no written table", col)
+	}
+	return found, name, nil
+}
+
+func loadTables(ctx context.Context, x *datasource.Exec, refs []tableRef) ([]*datasource.Table, error) {
+	metas := make([]*datasource.Table, len(refs))
+	for i, r := range refs {
+		t, err := x.Table(ctx, r.schema, r.name)
+		if err != nil {
+			return nil, err
+		}
+		metas[i] = t
+	}
+	return metas, nil
+}

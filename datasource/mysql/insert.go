@@ -1,0 +1,450 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/test_driver"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// insertPlan is INSERT, INSERT IGNORE, INSERT … ON DUPLICATE KEY UPDATE,
+// REPLACE, and INSERT … SELECT.
+type insertPlan struct {
+	query    string
+	nargs    int
+	table    tableRef
+	columns  []string // as written; empty: every column
+	rows     [][]value
+	conflict bool // IGNORE, ON DUPLICATE KEY UPDATE or REPLACE
+	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
+}
+
+// value is what an INSERT puts in one column of one row.
+type value struct {
+	kind valueKind
+	f    frag // valConst: the constant expression; valParam: "?" and its argument
+}
+
+type valueKind uint8
+
+const (
+	valDefault valueKind = iota // DEFAULT, or the column is not listed
+	valNull                     // the literal NULL
+	valConst                    // a constant expression (literals, operators)
+	valParam                    // a placeholder
+	valExpr                     // anything else: known only after the insert
+)
+
+func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
+	refs := tables(s.Table.TableRefs)
+	if len(refs) != 1 {
+		return nil, datasource.Unsupported(p.query, "INSERT into %d tables", len(refs))
+	}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0}
+	for _, c := range s.Columns {
+		ip.columns = append(ip.columns, c.Name.O)
+	}
+	if s.Select != nil {
+		if ip.conflict {
+			return nil, datasource.Unsupported(p.query, "INSERT … SELECT with IGNORE, REPLACE or ON DUPLICATE KEY UPDATE")
+		}
+		sel, ok := s.Select.(*ast.SelectStmt)
+		if !ok || sel.SelectIntoOpt != nil || sel.Kind != ast.SelectStmtKindSelect {
+			return nil, datasource.Unsupported(p.query, "INSERT … SELECT from a %T", s.Select)
+		}
+		if sel.LockInfo == nil {
+			// The proxy reads the selected rows first; a shared lock
+			// keeps the insert's own read equal to it.
+			sel.LockInfo = &ast.SelectLockInfo{LockType: ast.SelectLockForShare}
+		}
+		f, err := p.mustFragment(fragQuery, sel)
+		if err != nil {
+			return nil, err
+		}
+		ip.sel = f
+		return ip, nil
+	}
+	for _, list := range s.Lists {
+		row := make([]value, len(list))
+		for i, e := range list {
+			v, err := p.classify(e)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = v
+		}
+		ip.rows = append(ip.rows, row)
+	}
+	return ip, nil
+}
+
+func (p *planner) classify(e ast.ExprNode) (value, error) {
+	switch x := e.(type) {
+	case *ast.DefaultExpr:
+		if x.Name == nil {
+			return value{kind: valDefault}, nil
+		}
+		return value{kind: valExpr}, nil
+	case *test_driver.ParamMarkerExpr:
+		return value{kind: valParam, f: frag{sql: "?", args: []int{p.args[x]}}}, nil
+	case *test_driver.ValueExpr:
+		if x.Datum.Kind() == test_driver.KindNull {
+			return value{kind: valNull}, nil
+		}
+	}
+	c := &constant{ok: true}
+	e.Accept(c)
+	if !c.ok {
+		return value{kind: valExpr}, nil
+	}
+	f, err := p.mustFragment(fragExpr, e)
+	if err != nil {
+		return value{}, err
+	}
+	return value{kind: valConst, f: f}, nil
+}
+
+// constant accepts literals, placeholders and operators only.
+type constant struct{ ok bool }
+
+func (c *constant) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *test_driver.ValueExpr, *test_driver.ParamMarkerExpr, *ast.UnaryOperationExpr, *ast.BinaryOperationExpr, *ast.ParenthesesExpr:
+	default:
+		c.ok = false
+	}
+	return n, !c.ok
+}
+func (c *constant) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
+
+func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+// known reports whether v is known before the insert and not NULL.
+func known(v value, args []driver.NamedValue) bool {
+	switch v.kind {
+	case valConst:
+		return true
+	case valParam:
+		return args[v.f.args[0]].Value != nil
+	}
+	return false
+}
+
+// generates reports whether v makes an auto-increment column generate.
+func generates(v value, args []driver.NamedValue) bool {
+	switch v.kind {
+	case valDefault, valNull:
+		return true
+	case valParam:
+		return args[v.f.args[0]].Value == nil
+	}
+	return false
+}
+
+func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
+		return nil, err
+	}
+	m, err := x.Table(ctx, ip.table.schema, ip.table.name)
+	if err != nil {
+		return nil, err
+	}
+	cols := ip.columns
+	if len(cols) == 0 {
+		cols = m.AllColumns
+	}
+	pos := func(col string) int {
+		for i, c := range cols {
+			if strings.EqualFold(c, col) {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, c := range ip.columns {
+		if _, ok := m.Column(c); !ok {
+			if len(m.AllColumns) == len(m.Columns) {
+				x.Forget(ip.table.schema, ip.table.name) // perhaps a new column: reload next time
+			}
+		}
+	}
+	if !ip.sel.empty() {
+		return ip.execSelect(ctx, x, m, cols, pos, args, run)
+	}
+	for _, r := range ip.rows {
+		if len(r) != len(cols) {
+			return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: a row of %d values for %d columns: %s", len(r), len(cols), datasource.Shorten(ip.query))
+		}
+	}
+	// v returns what row r puts in column col.
+	v := func(r int, col string) value {
+		if i := pos(col); i >= 0 {
+			return ip.rows[r][i]
+		}
+		return value{kind: valDefault}
+	}
+	auto := m.AutoIncrement != "" && len(m.PK) == 1 && strings.EqualFold(m.PK[0], m.AutoIncrement)
+	nGen, nKnown := 0, 0
+	for r := range ip.rows {
+		allKnown := true
+		for _, c := range m.PK {
+			allKnown = allKnown && known(v(r, c), args)
+		}
+		switch {
+		case allKnown:
+			nKnown++
+		case auto && generates(v(r, m.PK[0]), args):
+			nGen++
+		}
+	}
+	if nKnown+nGen < len(ip.rows) {
+		return nil, datasource.Unsupported(ip.query, "the primary key of an inserted row is an expression known only after the insert")
+	}
+	if nGen > 0 && nKnown > 0 {
+		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys")
+	}
+	if !ip.conflict || (nGen == len(ip.rows) && len(m.Unique) == 0) {
+		// No row can meet an existing one.
+		res, err := run()
+		if err != nil {
+			return nil, err
+		}
+		var keys []undo.Row
+		if nGen > 0 {
+			if keys, err = generated(res, m, int64(len(ip.rows))); err != nil {
+				return nil, err
+			}
+			after, err := afterImage(ctx, x, m, keys)
+			if err != nil {
+				return nil, err
+			}
+			return res, ip.inserted(ctx, x, m, after, len(keys))
+		}
+		q := &query{}
+		q.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE ")
+		ip.keyTerms(q, m.PK, len(ip.rows), v, args)
+		after, err := x.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return nil, err
+		}
+		return res, ip.inserted(ctx, x, m, after, len(ip.rows))
+	}
+	// IGNORE, ON DUPLICATE KEY UPDATE, REPLACE: the rows that hold any of
+	// the new rows' unique keys before and after, compared.
+	pred := &query{}
+	terms := 0
+	for _, key := range append([][]string{m.PK}, m.Unique...) {
+		var rows []int
+		for r := range ip.rows {
+			all := true
+			for _, c := range key {
+				all = all && known(v(r, c), args)
+			}
+			if all {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		if terms > 0 {
+			pred.add(" OR ")
+		}
+		terms++
+		pred.add("(")
+		ip.keyTermsRows(pred, key, rows, v, args)
+		pred.add(")")
+	}
+	for r := range ip.rows {
+		found := false
+		for _, key := range append([][]string{m.PK}, m.Unique...) {
+			all := true
+			for _, c := range key {
+				all = all && known(v(r, c), args)
+			}
+			found = found || all
+		}
+		if !found {
+			return nil, datasource.Unsupported(ip.query, "an inserted row has no unique key known before the insert, so the rows it may replace or update cannot be found")
+		}
+	}
+	bq := &query{}
+	bq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
+	bq.args = pred.args
+	before, err := x.Query(ctx, bq.String(), bq.args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.Guard(ctx, m.Name, m.PK, before, false); err != nil {
+		return nil, err
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	aq := &query{}
+	aq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String())
+	aq.args = append([]any(nil), pred.args...)
+	if len(before) > 0 {
+		aq.add(" OR ")
+		if err := aq.keyIn("", m.PK, before); err != nil {
+			return nil, err
+		}
+	}
+	after, err := x.Query(ctx, aq.String(), aq.args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {
+		return nil, err
+	}
+	diffRecords(x, m, before, after)
+	return res, nil
+}
+
+// inserted records rows as inserted, after checking there are want.
+func (ip *insertPlan) inserted(ctx context.Context, x *datasource.Exec, m *datasource.Table, after []undo.Row, want int) error {
+	if len(after) != want {
+		return txc.Errorf(txc.CodeUnsupported, "datasource/mysql: %d rows inserted but %d found by their keys: %s", want, len(after), datasource.Shorten(ip.query))
+	}
+	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {
+		return err
+	}
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: after, PK: m.PK})
+	return nil
+}
+
+// keyTerms appends "(key) IN ((…), …)" for every row's values of key.
+func (ip *insertPlan) keyTerms(q *query, key []string, n int, v func(int, string) value, args []driver.NamedValue) {
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	ip.keyTermsRows(q, key, rows, v, args)
+}
+
+func (ip *insertPlan) keyTermsRows(q *query, key []string, rows []int, v func(int, string) value, args []driver.NamedValue) {
+	if len(key) == 1 {
+		q.add(columns("", key))
+	} else {
+		q.add("(" + columns("", key) + ")")
+	}
+	q.add(" IN (")
+	for i, r := range rows {
+		if i > 0 {
+			q.add(", ")
+		}
+		if len(key) > 1 {
+			q.add("(")
+		}
+		for j, c := range key {
+			if j > 0 {
+				q.add(", ")
+			}
+			q.frag(v(r, c).f, args)
+		}
+		if len(key) > 1 {
+			q.add(")")
+		}
+	}
+	q.add(")")
+}
+
+// generated returns the keys of n rows inserted with generated
+// auto-increment values, from the first one (LAST_INSERT_ID) and the
+// increment: InnoDB gives one statement consecutive values.
+func generated(res driver.Result, m *datasource.Table, n int64) ([]undo.Row, error) {
+	first, err := res.LastInsertId()
+	if err != nil {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: generated keys unknown: %v", err)
+	}
+	affected, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
+	}
+	if affected != n {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: %d rows affected for %d rows inserted with generated keys", affected, n)
+	}
+	keys := make([]undo.Row, n)
+	for i := range keys {
+		keys[i] = undo.Row{{Name: m.PK[0], Value: undo.Int(first + int64(i)*m.AutoIncrementStep)}}
+	}
+	return keys, nil
+}
+
+// execSelect runs INSERT … SELECT: the SELECT first (with a shared lock)
+// to learn the keys of the rows, unless they are generated.
+func (ip *insertPlan) execSelect(ctx context.Context, x *datasource.Exec, m *datasource.Table, cols []string, pos func(string) int, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	auto := m.AutoIncrement != "" && len(m.PK) == 1 && strings.EqualFold(m.PK[0], m.AutoIncrement) && pos(m.PK[0]) < 0
+	if auto {
+		if !m.AutoIncrementBulkConsecutive {
+			return nil, datasource.Unsupported(ip.query, "INSERT … SELECT with generated keys under innodb_autoinc_lock_mode=2 (keys may not be consecutive)")
+		}
+		res, err := run()
+		if err != nil {
+			return nil, err
+		}
+		n, err := rowsAffected(res)
+		if err != nil || n == 0 {
+			return res, err
+		}
+		keys, err := generated(res, m, n)
+		if err != nil {
+			return nil, err
+		}
+		after, err := afterImage(ctx, x, m, keys)
+		if err != nil {
+			return nil, err
+		}
+		return res, ip.inserted(ctx, x, m, after, len(keys))
+	}
+	idx := make([]int, len(m.PK))
+	for k, c := range m.PK {
+		if idx[k] = pos(c); idx[k] < 0 {
+			return nil, datasource.Unsupported(ip.query, "INSERT … SELECT that does not list primary-key column %q", c)
+		}
+	}
+	q := &query{}
+	q.frag(ip.sel, args)
+	src, err := x.Query(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]undo.Row, len(src))
+	for r, row := range src {
+		if len(row) != len(cols) {
+			return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: the SELECT gives %d columns for %d: %s", len(row), len(cols), datasource.Shorten(ip.query))
+		}
+		key := make(undo.Row, len(m.PK))
+		for k, c := range m.PK {
+			key[k] = undo.Column{Name: c, Value: row[idx[k]].Value}
+		}
+		keys[r] = key
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
+	}
+	if n != int64(len(keys)) {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: INSERT … SELECT inserted %d rows but its SELECT gave %d: %s", n, len(keys), datasource.Shorten(ip.query))
+	}
+	after, err := afterImage(ctx, x, m, keys)
+	if err != nil {
+		return nil, err
+	}
+	return res, ip.inserted(ctx, x, m, after, len(keys))
+}

@@ -1,0 +1,283 @@
+package mysql
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/test_driver" // the parser's value and placeholder nodes
+
+	"github.com/txcio/txc/datasource"
+)
+
+var parsers = sync.Pool{New: func() any { return parser.New() }}
+
+// parse parses text as MySQL statements. A panic inside the parser is
+// turned into an error: no input may crash the proxy.
+func parse(text string) (stmts []ast.StmtNode, err error) {
+	p := parsers.Get().(*parser.Parser)
+	defer func() {
+		if r := recover(); r != nil {
+			stmts, err = nil, fmt.Errorf("parser panic: %v", r)
+			return // a parser that panicked is not reused
+		}
+		parsers.Put(p)
+	}()
+	stmts, _, err = p.Parse(text, "", "")
+	return stmts, err
+}
+
+// Recognize parses query and returns its plan (see datasource.Dialect).
+func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = nil, datasource.Unsupported(query, "the statement could not be analysed (%v)", r)
+		}
+	}()
+	stmts, err := parse(query)
+	if err != nil {
+		return nil, datasource.Unsupported(query, "the statement does not parse as MySQL (%v)", firstLine(err.Error()))
+	}
+	if len(stmts) != 1 {
+		return nil, datasource.Unsupported(query, "%d statements in one text", len(stmts))
+	}
+	p := &planner{query: query, stmt: stmts[0]}
+	p.indexArgs()
+	switch s := stmts[0].(type) {
+	case *ast.SelectStmt:
+		if s.LockInfo == nil || !isForUpdate(s.LockInfo.LockType) {
+			return passthrough{}, nil
+		}
+		return p.lockingRead(s)
+	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt, *ast.SetStmt, *ast.UseStmt:
+		return passthrough{}, nil
+	case *ast.InsertStmt:
+		return p.insert(s)
+	case *ast.UpdateStmt:
+		return p.update(s)
+	case *ast.DeleteStmt:
+		return p.delete(s)
+	case *ast.LoadDataStmt:
+		return nil, datasource.Unsupported(query, "LOAD DATA cannot be imaged")
+	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt, *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
+		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
+	case ast.DDLNode:
+		return nil, datasource.Unsupported(query, "DDL cannot be undone")
+	case *ast.CallStmt:
+		return nil, datasource.Unsupported(query, "a stored procedure's writes cannot be imaged")
+	}
+	return nil, datasource.Unsupported(query, "%s statements are not understood by AT mode", kindName(stmts[0]))
+}
+
+func kindName(n ast.Node) string {
+	s := fmt.Sprintf("%T", n)
+	s = strings.TrimPrefix(s, "*ast.")
+	return strings.TrimSuffix(s, "Stmt")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func isForUpdate(t ast.SelectLockType) bool {
+	switch t {
+	case ast.SelectLockForUpdate, ast.SelectLockForUpdateNoWait, ast.SelectLockForUpdateWaitN, ast.SelectLockForUpdateSkipLocked:
+		return true
+	}
+	return false
+}
+
+// planner builds the plan of one statement.
+type planner struct {
+	query string
+	stmt  ast.StmtNode
+	args  map[*test_driver.ParamMarkerExpr]int // marker → statement argument index
+	nargs int
+}
+
+// markers returns the placeholders under n in visiting order.
+func markers(n ast.Node) []*test_driver.ParamMarkerExpr {
+	c := &collector{}
+	n.Accept(c)
+	return c.out
+}
+
+type collector struct {
+	out []*test_driver.ParamMarkerExpr
+}
+
+func (c *collector) Enter(n ast.Node) (ast.Node, bool) {
+	if m, ok := n.(*test_driver.ParamMarkerExpr); ok {
+		c.out = append(c.out, m)
+	}
+	return n, false
+}
+func (c *collector) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// indexArgs numbers the statement's placeholders by their position in the
+// text: the n-th '?' takes the n-th argument.
+func (p *planner) indexArgs() {
+	ms := markers(p.stmt)
+	slices.SortFunc(ms, func(a, b *test_driver.ParamMarkerExpr) int { return a.Offset - b.Offset })
+	p.args = make(map[*test_driver.ParamMarkerExpr]int, len(ms))
+	for i, m := range ms {
+		p.args[m] = i
+	}
+	p.nargs = len(ms)
+}
+
+// frag is a piece of generated SQL and, for each '?' in it in textual
+// order, the index of the statement argument it takes.
+type frag struct {
+	sql  string
+	args []int
+}
+
+func (f frag) empty() bool { return f.sql == "" }
+
+// fragment kinds: how a restored piece is wrapped to be parsed again.
+type fragKind int
+
+const (
+	fragExpr  fragKind = iota // an expression
+	fragOrder                 // ORDER BY …
+	fragLimit                 // LIMIT …
+	fragFrom                  // table references
+	fragQuery                 // a whole SELECT
+)
+
+const restoreFlags = format.DefaultRestoreFlags
+
+func restore(n ast.Node) (string, error) {
+	var sb strings.Builder
+	if err := n.Restore(format.NewRestoreCtx(restoreFlags, &sb)); err != nil {
+		return "", err
+	}
+	return sb.String(), nil
+}
+
+// fragment restores n as SQL text and maps its placeholders to statement
+// arguments. Restoring may reorder parts of an expression, so the text is
+// parsed again and the placeholders of both trees, visited in the same
+// order, are paired; the textual order of the new ones gives the order of
+// the arguments.
+func (p *planner) fragment(kind fragKind, n ast.Node) (frag, error) {
+	if n == nil {
+		return frag{}, nil
+	}
+	text, err := restore(n)
+	if err != nil {
+		return frag{}, err
+	}
+	orig := markers(n)
+	if len(orig) == 0 {
+		return frag{sql: text}, nil
+	}
+	var wrapped string
+	switch kind {
+	case fragExpr:
+		wrapped = "SELECT " + text
+	case fragOrder, fragLimit:
+		wrapped = "SELECT 1 " + text
+	case fragFrom:
+		wrapped = "SELECT 1 FROM " + text
+	case fragQuery:
+		wrapped = text
+	}
+	stmts, err := parse(wrapped)
+	if err != nil || len(stmts) != 1 {
+		return frag{}, fmt.Errorf("restored text does not parse again: %v", err)
+	}
+	sel, ok := stmts[0].(*ast.SelectStmt)
+	if !ok && kind != fragQuery {
+		return frag{}, fmt.Errorf("restored text parses as %T", stmts[0])
+	}
+	var sub ast.Node = stmts[0]
+	switch kind {
+	case fragExpr:
+		sub = sel.Fields.Fields[0].Expr
+	case fragOrder:
+		sub = sel.OrderBy
+	case fragLimit:
+		sub = sel.Limit
+	case fragFrom:
+		sub = sel.From
+	}
+	again := markers(sub)
+	if len(again) != len(orig) {
+		return frag{}, fmt.Errorf("restored text has %d placeholders, the original %d", len(again), len(orig))
+	}
+	idx := make([]int, len(again))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return again[a].Offset - again[b].Offset })
+	f := frag{sql: text, args: make([]int, len(orig))}
+	for rank, i := range idx {
+		f.args[rank] = p.args[orig[i]]
+	}
+	return f, nil
+}
+
+// mustFragment is fragment with errors turned into a refusal.
+func (p *planner) mustFragment(kind fragKind, n ast.Node) (frag, error) {
+	f, err := p.fragment(kind, n)
+	if err != nil {
+		return frag{}, datasource.Unsupported(p.query, "part of the statement cannot be restored exactly (%v)", err)
+	}
+	return f, nil
+}
+
+// tableRef is a base table of a statement.
+type tableRef struct {
+	schema, name string
+	alias        string // the name the statement uses for it
+}
+
+// ref returns how the statement's other clauses name the table.
+func (t tableRef) ref() string {
+	if t.alias != "" {
+		return t.alias
+	}
+	return t.name
+}
+
+// tables lists the base tables of a FROM/table-references clause
+// (subqueries and derived tables are skipped: they are not written).
+func tables(n ast.ResultSetNode) []tableRef {
+	var out []tableRef
+	var walk func(n ast.ResultSetNode)
+	walk = func(n ast.ResultSetNode) {
+		switch x := n.(type) {
+		case *ast.Join:
+			if x.Left != nil {
+				walk(x.Left)
+			}
+			if x.Right != nil {
+				walk(x.Right)
+			}
+		case *ast.TableSource:
+			if tn, ok := x.Source.(*ast.TableName); ok {
+				out = append(out, tableRef{schema: tn.Schema.O, name: tn.Name.O, alias: x.AsName.O})
+			} else if j, ok := x.Source.(*ast.Join); ok {
+				walk(j)
+			}
+		case *ast.TableName:
+			out = append(out, tableRef{schema: x.Schema.O, name: x.Name.O})
+		}
+	}
+	walk(n)
+	return out
+}
+
+// passthrough runs as is.
+type passthrough struct{ datasource.Statement }
+
+func (passthrough) Kind() datasource.Kind { return datasource.Passthrough }

@@ -1,0 +1,101 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/txcio/txc/datasource"
+)
+
+// lockPlan is SELECT … FOR UPDATE: before the rows are returned, their
+// global locks are checked (see datasource.Exec.Guard).
+type lockPlan struct {
+	query                     string
+	nargs                     int
+	refs                      []tableRef
+	from, where, order, limit frag
+}
+
+func (p *planner) lockingRead(s *ast.SelectStmt) (datasource.Statement, error) {
+	if s.From == nil {
+		return passthrough{}, nil
+	}
+	l := &lockPlan{query: p.query, nargs: p.nargs}
+	all := tables(s.From.TableRefs)
+	if len(s.LockInfo.Tables) > 0 {
+		for _, tn := range s.LockInfo.Tables {
+			for _, r := range all {
+				if strings.EqualFold(tn.Name.O, r.ref()) {
+					l.refs = append(l.refs, r)
+				}
+			}
+		}
+	} else {
+		l.refs = all
+	}
+	var err error
+	if l.from, err = p.mustFragment(fragFrom, s.From); err != nil {
+		return nil, err
+	}
+	if l.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
+		return nil, err
+	}
+	// With grouping or DISTINCT the LIMIT counts groups: lock keys are
+	// read without it (a superset of the rows).
+	if s.GroupBy == nil && s.Having == nil && !s.Distinct {
+		if s.OrderBy != nil {
+			if l.order, err = p.mustFragment(fragOrder, s.OrderBy); err != nil {
+				return nil, err
+			}
+		}
+		if s.Limit != nil {
+			if l.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l, nil
+}
+
+func (l *lockPlan) Kind() datasource.Kind { return datasource.LockingRead }
+
+func (l *lockPlan) Exec(context.Context, *datasource.Exec, []driver.NamedValue, func() (driver.Result, error)) (driver.Result, error) {
+	return nil, datasource.Unsupported(l.query, "not a write")
+}
+
+// LockKeys reads the primary keys of the selected rows of each locked
+// table with FOR UPDATE and waits for their global locks.
+func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
+	if err := checkArgs(l.query, l.nargs, args); err != nil {
+		return err
+	}
+	for _, r := range l.refs {
+		m, err := x.Table(ctx, r.schema, r.name)
+		if err != nil {
+			return err
+		}
+		q := &query{}
+		q.add("SELECT "+columns(r.ref(), m.PK)+" FROM ").frag(l.from, args)
+		if !l.where.empty() {
+			q.add(" WHERE ").frag(l.where, args)
+		}
+		if !l.order.empty() {
+			q.add(" ").frag(l.order, args)
+		}
+		if !l.limit.empty() {
+			q.add(" ").frag(l.limit, args)
+		}
+		q.add(" FOR UPDATE")
+		rows, err := x.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return err
+		}
+		if err := x.Guard(ctx, m.Name, m.PK, dedupe(m.PK, rows), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strconv"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// updatePlan is UPDATE, single- or multi-table.
+type updatePlan struct {
+	query                     string
+	nargs                     int
+	refs                      []tableRef
+	from, where, order, limit frag
+	assigns                   []assignment
+}
+
+type assignment struct {
+	qual, col string
+	expr      frag
+	reads     []string // columns the expression reads
+	pure      bool     // no function call, subquery or variable
+}
+
+func (p *planner) update(s *ast.UpdateStmt) (datasource.Statement, error) {
+	if s.With != nil {
+		return nil, datasource.Unsupported(p.query, "UPDATE with a WITH clause is not supported")
+	}
+	u := &updatePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs)}
+	if len(u.refs) == 0 {
+		return nil, datasource.Unsupported(p.query, "UPDATE of no base table")
+	}
+	var err error
+	if u.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
+		return nil, err
+	}
+	if u.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
+		return nil, err
+	}
+	if s.Order != nil {
+		if u.order, err = p.mustFragment(fragOrder, s.Order); err != nil {
+			return nil, err
+		}
+	}
+	if s.Limit != nil {
+		if u.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range s.List {
+		f, err := p.mustFragment(fragExpr, a.Expr)
+		if err != nil {
+			return nil, err
+		}
+		r := &reads{}
+		a.Expr.Accept(r)
+		u.assigns = append(u.assigns, assignment{qual: a.Column.Table.O, col: a.Column.Name.O, expr: f, reads: r.cols, pure: r.pure()})
+	}
+	return u, nil
+}
+
+// reads collects the columns an expression reads and whether it calls
+// anything that may not give the same value twice.
+type reads struct {
+	cols   []string
+	impure bool
+}
+
+func (r *reads) pure() bool { return !r.impure }
+
+func (r *reads) Enter(n ast.Node) (ast.Node, bool) {
+	switch x := n.(type) {
+	case *ast.ColumnNameExpr:
+		r.cols = append(r.cols, x.Name.Name.O)
+	case *ast.FuncCallExpr, *ast.SubqueryExpr, *ast.VariableExpr, *ast.AggregateFuncExpr, *ast.WindowFuncExpr, *ast.DefaultExpr:
+		r.impure = true
+	}
+	return n, false
+}
+func (r *reads) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+func (u *updatePlan) Kind() datasource.Kind { return datasource.Write }
+
+func (u *updatePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+type updTarget struct {
+	i       int // index in refs
+	assigns []int
+	pkNew   []int // per pk column: index of the assignment that sets it, or -1
+}
+
+func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(u.query, u.nargs, args); err != nil {
+		return nil, err
+	}
+	metas, err := loadTables(ctx, x, u.refs)
+	if err != nil {
+		return nil, err
+	}
+	var targets []*updTarget
+	byRef := map[int]*updTarget{}
+	for ai, a := range u.assigns {
+		i, col, err := resolve(u.query, u.refs, metas, a.qual, a.col)
+		if err != nil {
+			return nil, err
+		}
+		t := byRef[i]
+		if t == nil {
+			t = &updTarget{i: i}
+			byRef[i] = t
+			targets = append(targets, t)
+		}
+		t.assigns = append(t.assigns, ai)
+		if metas[i].IsPK(col) {
+			if t.pkNew == nil {
+				t.pkNew = make([]int, len(metas[i].PK))
+				for k := range t.pkNew {
+					t.pkNew[k] = -1
+				}
+			}
+			for k, c := range metas[i].PK {
+				if strings.EqualFold(c, col) {
+					t.pkNew[k] = ai
+				}
+			}
+		}
+	}
+	for _, t := range targets {
+		if t.pkNew == nil {
+			continue
+		}
+		if len(u.refs) > 1 {
+			return nil, datasource.Unsupported(u.query, "a multi-table UPDATE that changes a primary key")
+		}
+		// MySQL evaluates a single-table SET list left to right: a key's
+		// new value is computed here from the old row, so it must not
+		// read a column assigned before it, nor call anything.
+		for _, ai := range t.pkNew {
+			if ai < 0 {
+				continue
+			}
+			a := u.assigns[ai]
+			if !a.pure {
+				return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q calls a function or reads a variable", a.col)
+			}
+			for _, r := range a.reads {
+				for _, prev := range u.assigns[:ai] {
+					if strings.EqualFold(prev.col, r) {
+						return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q reads column %q assigned before it", a.col, r)
+					}
+				}
+			}
+		}
+	}
+	befores := make([][]undo.Row, len(targets))
+	newKeys := make([][]undo.Row, len(targets))
+	for ti, t := range targets {
+		m := metas[t.i]
+		q := &query{}
+		q.add("SELECT " + columns(u.refs[t.i].ref(), m.Columns))
+		for k, ai := range t.pkNew {
+			if ai >= 0 {
+				q.add(", (").frag(u.assigns[ai].expr, args).add(") AS " + quoteIdent("txc_new_"+strconv.Itoa(k)))
+			}
+		}
+		q.add(" FROM ").frag(u.from, args)
+		if !u.where.empty() {
+			q.add(" WHERE ").frag(u.where, args)
+		}
+		if !u.order.empty() {
+			q.add(" ").frag(u.order, args)
+		}
+		if !u.limit.empty() {
+			q.add(" ").frag(u.limit, args)
+		}
+		q.add(" FOR UPDATE")
+		rows, err := x.Query(ctx, q.String(), q.args...)
+		if err != nil {
+			return nil, err
+		}
+		if t.pkNew != nil {
+			keys := make([]undo.Row, len(rows))
+			for r, row := range rows {
+				extra := row[len(m.Columns):]
+				key := make(undo.Row, len(m.PK))
+				e := 0
+				for k, c := range m.PK {
+					if t.pkNew[k] >= 0 {
+						key[k] = undo.Column{Name: c, Value: extra[e].Value}
+						e++
+					} else {
+						v, _ := row.Get(c)
+						key[k] = undo.Column{Name: c, Value: v}
+					}
+				}
+				keys[r] = key
+				rows[r] = row[:len(m.Columns)]
+			}
+			newKeys[ti] = keys
+		} else {
+			rows = dedupe(m.PK, rows)
+		}
+		befores[ti] = rows
+		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
+			return nil, err
+		}
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	if !u.limit.empty() {
+		n, err := rowsAffected(res)
+		if err != nil {
+			return nil, err
+		}
+		if n > int64(len(befores[0])) {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the UPDATE changed %d rows but its image selected %d (an ORDER BY … LIMIT that is not a total order?): %s", n, len(befores[0]), datasource.Shorten(u.query))
+		}
+	}
+	for ti, t := range targets {
+		m := metas[t.i]
+		before := befores[ti]
+		keys := before
+		if t.pkNew != nil {
+			keys = newKeys[ti]
+		}
+		after, err := afterImage(ctx, x, m, keys)
+		if err != nil {
+			return nil, err
+		}
+		after, err = pairAfter(m, keys, after)
+		if err != nil {
+			return nil, err
+		}
+		if t.pkNew == nil {
+			x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
+			continue
+		}
+		var del, ins, ub, ua []undo.Row
+		for r := range before {
+			if rowKey(m.PK, before[r]) == rowKey(m.PK, after[r]) {
+				ub, ua = append(ub, before[r]), append(ua, after[r])
+			} else {
+				del, ins = append(del, before[r]), append(ins, after[r])
+			}
+		}
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK})
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
+		if err := x.Guard(ctx, m.Name, m.PK, ins, false); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}

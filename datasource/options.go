@@ -1,0 +1,97 @@
+package datasource
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/txcio/txc/rm"
+)
+
+// Option configures OpenDB, NewConnector and the dialect packages' openers.
+type Option func(*config)
+
+type config struct {
+	manager     *rm.Manager
+	resourceID  string
+	log         *slog.Logger
+	undoTable   string
+	createUndo  bool
+	lockMin     time.Duration
+	lockMax     time.Duration
+	retention   time.Duration
+	interpolate bool
+	dialect     Dialect
+}
+
+func newConfig(opts []Option) config {
+	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithManager sets the resource manager that registers this database's
+// branches and serves their phase 2. Without it the process default
+// (SetDefaultManager) is used.
+func WithManager(m *rm.Manager) Option { return func(c *config) { c.manager = m } }
+
+// WithResourceID sets the resource ID of the database. It must identify
+// the database (every process writing to it must use the same ID) and
+// must not contain a secret: it appears in the coordinator's tables and
+// logs. Dialects derive one from a DSN ("mysql:127.0.0.1:3306/test");
+// OpenDB with a connector whose configuration it cannot read needs this.
+func WithResourceID(id string) Option { return func(c *config) { c.resourceID = id } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
+// WithUndoTable sets the undo-log table's name (default undo.DefaultTable).
+func WithUndoTable(name string) Option { return func(c *config) { c.undoTable = name } }
+
+// WithCreateUndoTable makes the first connection create the undo-log table
+// if it does not exist (the shipped schema, datasource/undo/schema).
+func WithCreateUndoTable() Option { return func(c *config) { c.createUndo = true } }
+
+// WithLockRetry sets the backoff of a statement waiting for another
+// global transaction's lock (SELECT … FOR UPDATE, writes under
+// tm.WithGlobalLock): about min first, doubling up to max. Defaults 5ms
+// and 200ms. Lock conflicts at branch registration follow the
+// rm.Manager's own backoff.
+func WithLockRetry(min, max time.Duration) Option {
+	return func(c *config) { c.lockMin, c.lockMax = min, max }
+}
+
+// WithUndoRetention sets the age after which leftover undo rows (logs of
+// committed branches whose asynchronous deletion was lost, finished
+// markers) are swept; default 24h. It must exceed the longest global
+// transaction. Zero disables the sweep.
+func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
+
+// WithDialect forces the dialect instead of detecting it from the
+// connector's driver.
+func WithDialect(d Dialect) Option { return func(c *config) { c.dialect = d } }
+
+// WithClientInterpolation tells the proxy that the wrapped driver runs
+// statements with arguments itself (client-side interpolation, for
+// go-sql-driver/mysql interpolateParams=true) instead of returning
+// driver.ErrSkip. Dialect packages set it from the DSN; it only saves the
+// prepare round trip inside global transactions.
+func WithClientInterpolation(on bool) Option { return func(c *config) { c.interpolate = on } }
+
+var defaultManager atomic.Pointer[rm.Manager]
+
+// SetDefaultManager sets the resource manager used by databases opened
+// without WithManager (sql.Open("txc-mysql", dsn) among them), and
+// announces to it every such database already open.
+func SetDefaultManager(m *rm.Manager) {
+	defaultManager.Store(m)
+	announceAll(m)
+}

@@ -1,0 +1,386 @@
+package datasource
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/undo"
+	"github.com/txcio/txc/rm"
+)
+
+// handler is the AT phase-2 handler of one resource ID, installed once
+// per (rm.Manager, ID); it runs on any open Resource with that ID.
+type handler struct{ id string }
+
+func (h handler) resource() (*Resource, error) {
+	if r := serving(h.id); r != nil {
+		return r, nil
+	}
+	return nil, txc.Errorf(txc.CodeUnavailable, "datasource: no open database serves resource %q in this process", h.id)
+}
+
+// Commit queues the branch's undo row for deletion and returns: the
+// changes are already committed, so the undo log is only garbage. The
+// rows are deleted in batches by a background loop; a row whose deletion
+// is lost (crash, database error) is removed by the age sweep
+// (WithUndoRetention). Idempotent.
+func (h handler) Commit(ctx context.Context, b rm.Branch) error {
+	r, err := h.resource()
+	if err != nil {
+		return err
+	}
+	select {
+	case r.cleanup <- undo.Key{XID: b.XID, BranchID: b.ID}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Rollback undoes the branch in one local transaction of the phase-2
+// pool: it locks the branch's undo row, and for each record, newest
+// first, locks the current rows, checks that they still equal the after
+// image, and writes the before image back (deleting inserted rows,
+// restoring updated columns, inserting deleted rows); then it deletes the
+// undo row and commits. Idempotent: a branch already rolled back has no
+// undo row and a finished marker.
+//
+// No undo row: phase 1 has not committed (or never will): a finished
+// marker is inserted so that a late phase-1 commit fails.
+//
+// Rows that differ from the after image were written outside the global
+// transaction (a dirty write): nothing is overwritten, the error (a
+// *DirtyWriteError, wrapped by txc.Permanent) names the rows and the
+// coordinator parks the transaction for manual action.
+func (h handler) Rollback(ctx context.Context, b rm.Branch) error {
+	r, err := h.resource()
+	if err != nil {
+		return err
+	}
+	err = r.rollback(ctx, b)
+	var dirty *DirtyWriteError
+	if errors.As(err, &dirty) {
+		r.log.Error("datasource: dirty write: rows changed outside the global transaction; not rolled back, needs manual action",
+			"resource", r.id, "xid", b.XID, "branch", b.ID, "table", dirty.Table, "rows", dirty.Rows)
+		return txc.Permanent(err)
+	}
+	return err
+}
+
+// DirtyWriteError reports rows whose current state differs from the after
+// image of the branch being rolled back.
+type DirtyWriteError struct {
+	XID    txc.XID
+	Branch txc.BranchID
+	Table  string
+	// Rows describes each differing row: its key, the expected (after
+	// image, or "absent") and the current state.
+	Rows []string
+}
+
+func (e *DirtyWriteError) Error() string {
+	return fmt.Sprintf("datasource: rollback of branch %d of %s: %d row(s) of %s changed outside the global transaction, not overwritten: %s",
+		e.Branch, e.XID, len(e.Rows), e.Table, strings.Join(e.Rows, "; "))
+}
+
+func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
+	tx, err := r.phase2.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("datasource: rollback of branch %d of %s: %w", b.ID, b.XID, err)
+	}
+	defer tx.Rollback()
+	e, err := r.undo.SelectForUpdate(ctx, tx, b.XID, b.ID)
+	if err != nil {
+		if errors.Is(err, txc.ErrInvalidArgument) {
+			return txc.Permanent(err) // an undecodable log will not decode later
+		}
+		return err
+	}
+	switch {
+	case e == nil:
+		if _, err := r.undo.InsertFinished(ctx, tx, b.XID, b.ID); err != nil {
+			return err
+		}
+	case e.State == undo.StateFinished:
+		return nil
+	default:
+		for i := len(e.Log.Records) - 1; i >= 0; i-- {
+			if err := r.undoRecord(ctx, tx, b, &e.Log.Records[i]); err != nil {
+				return err
+			}
+		}
+		if _, err := r.undo.Delete(ctx, tx, b.XID, b.ID); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("datasource: commit rollback of branch %d of %s: %w", b.ID, b.XID, err)
+	}
+	return nil
+}
+
+// rollbackChunk bounds the rows per undo statement.
+const rollbackChunk = 500
+
+func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec *undo.Record) error {
+	expect := rec.After // rows that must be there, unchanged
+	if rec.Kind == undo.Delete {
+		expect = nil
+	}
+	keyRows := rec.After
+	if rec.Kind == undo.Delete {
+		keyRows = rec.Before
+	}
+	keys, err := rowKeys(rec.PK, keyRows)
+	if err != nil {
+		return txc.Permanent(err)
+	}
+	cols := rec.PK
+	if len(expect) > 0 {
+		cols = names(expect[0])
+	}
+	current := map[string]undo.Row{}
+	for start := 0; start < len(keyRows); start += rollbackChunk {
+		chunk := keyRows[start:min(len(keyRows), start+rollbackChunk)]
+		rows, err := r.lockRows(ctx, tx, rec, cols, chunk)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			k, err := rowKeys(rec.PK, []undo.Row{row})
+			if err != nil {
+				return err
+			}
+			current[k[0]] = row
+		}
+	}
+	dirty := &DirtyWriteError{XID: b.XID, Branch: b.ID, Table: rec.Table}
+	for i, k := range keys {
+		cur, ok := current[k]
+		switch {
+		case rec.Kind == undo.Delete && ok:
+			dirty.Rows = append(dirty.Rows, fmt.Sprintf("key (%s): expected absent, found %s", k, fmtRow(cur)))
+		case rec.Kind != undo.Delete && !ok:
+			dirty.Rows = append(dirty.Rows, fmt.Sprintf("key (%s): expected %s, found no row", k, fmtRow(expect[i])))
+		case rec.Kind != undo.Delete && !cur.Equal(expect[i]):
+			dirty.Rows = append(dirty.Rows, fmt.Sprintf("key (%s): expected %s, found %s", k, fmtRow(expect[i]), fmtRow(cur)))
+		}
+	}
+	if len(dirty.Rows) > 0 {
+		return dirty
+	}
+	switch rec.Kind {
+	case undo.Insert:
+		for start := 0; start < len(rec.After); start += rollbackChunk {
+			chunk := rec.After[start:min(len(rec.After), start+rollbackChunk)]
+			q, args, err := r.keyPredicate(rec.PK, chunk, 0)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.dialect.QuoteTable(rec.Table)+" WHERE "+q, args...); err != nil {
+				return fmt.Errorf("datasource: undo insert into %s: %w", rec.Table, err)
+			}
+		}
+	case undo.Update:
+		for _, row := range rec.Before {
+			if err := r.restoreRow(ctx, tx, rec, row); err != nil {
+				return err
+			}
+		}
+	case undo.Delete:
+		for start := 0; start < len(rec.Before); start += rollbackChunk {
+			if err := r.reinsert(ctx, tx, rec, rec.Before[start:min(len(rec.Before), start+rollbackChunk)]); err != nil {
+				return err
+			}
+		}
+	default:
+		return txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo record of unknown kind %v", rec.Kind))
+	}
+	return nil
+}
+
+// lockRows reads and locks the current rows of table with the keys of
+// rows, as a prepared statement (the binary protocol, as phase 1 read
+// its images).
+func (r *Resource) lockRows(ctx context.Context, tx *sql.Tx, rec *undo.Record, cols []string, rows []undo.Row) ([]undo.Row, error) {
+	pred, args, err := r.keyPredicate(rec.PK, rows, 0)
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT " + r.columnList(cols) + " FROM " + r.dialect.QuoteTable(rec.Table) + " WHERE " + pred + " FOR UPDATE"
+	st, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("datasource: lock rows of %s: %w", rec.Table, err)
+	}
+	defer st.Close()
+	res, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("datasource: lock rows of %s: %w", rec.Table, err)
+	}
+	defer res.Close()
+	types, err := res.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	var out []undo.Row
+	for res.Next() {
+		row, err := r.dialect.ScanRow(res, types)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, res.Err()
+}
+
+func (r *Resource) columnList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = r.dialect.QuoteColumn(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// keyPredicate is "(pk) IN ((…), …)" for the keys of rows; placeholders
+// are numbered from n+1.
+func (r *Resource) keyPredicate(pk []string, rows []undo.Row, n int) (string, []any, error) {
+	var sb strings.Builder
+	var args []any
+	if len(pk) == 1 {
+		sb.WriteString(r.dialect.QuoteColumn(pk[0]))
+	} else {
+		sb.WriteString("(" + r.columnList(pk) + ")")
+	}
+	sb.WriteString(" IN (")
+	for i, row := range rows {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if len(pk) > 1 {
+			sb.WriteString("(")
+		}
+		for j, c := range pk {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			v, ok := row.Get(c)
+			if !ok {
+				return "", nil, txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo image lacks key column %q", c))
+			}
+			n++
+			expr, arg, err := r.dialect.Param(v, r.dialect.Placeholder(n))
+			if err != nil {
+				return "", nil, txc.Permanent(err)
+			}
+			sb.WriteString(expr)
+			args = append(args, arg)
+		}
+		if len(pk) > 1 {
+			sb.WriteString(")")
+		}
+	}
+	sb.WriteString(")")
+	return sb.String(), args, nil
+}
+
+// restoreRow writes the non-key columns of before back to its row.
+func (r *Resource) restoreRow(ctx context.Context, tx *sql.Tx, rec *undo.Record, before undo.Row) error {
+	var set, where []string
+	var args []any
+	n := 0
+	isPK := func(c string) bool {
+		for _, p := range rec.PK {
+			if p == c {
+				return true
+			}
+		}
+		return false
+	}
+	for _, col := range before {
+		if isPK(col.Name) {
+			continue
+		}
+		n++
+		expr, arg, err := r.dialect.Param(col.Value, r.dialect.Placeholder(n))
+		if err != nil {
+			return txc.Permanent(err)
+		}
+		set = append(set, r.dialect.QuoteColumn(col.Name)+" = "+expr)
+		args = append(args, arg)
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	for _, c := range rec.PK {
+		v, _ := before.Get(c)
+		n++
+		expr, arg, err := r.dialect.Param(v, r.dialect.Placeholder(n))
+		if err != nil {
+			return txc.Permanent(err)
+		}
+		where = append(where, r.dialect.QuoteColumn(c)+" = "+expr)
+		args = append(args, arg)
+	}
+	q := "UPDATE " + r.dialect.QuoteTable(rec.Table) + " SET " + strings.Join(set, ", ") + " WHERE " + strings.Join(where, " AND ")
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("datasource: undo update of %s: %w", rec.Table, err)
+	}
+	return nil
+}
+
+// reinsert inserts deleted rows back.
+func (r *Resource) reinsert(ctx context.Context, tx *sql.Tx, rec *undo.Record, rows []undo.Row) error {
+	cols := names(rows[0])
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO " + r.dialect.QuoteTable(rec.Table) + " (" + r.columnList(cols) + ") VALUES ")
+	var args []any
+	n := 0
+	for i, row := range rows {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(")
+		for j, col := range row {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			n++
+			expr, arg, err := r.dialect.Param(col.Value, r.dialect.Placeholder(n))
+			if err != nil {
+				return txc.Permanent(err)
+			}
+			sb.WriteString(expr)
+			args = append(args, arg)
+		}
+		sb.WriteString(")")
+	}
+	if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		return fmt.Errorf("datasource: undo delete from %s: %w", rec.Table, err)
+	}
+	return nil
+}
+
+func names(r undo.Row) []string {
+	out := make([]string, len(r))
+	for i, c := range r {
+		out[i] = c.Name
+	}
+	return out
+}
+
+func fmtRow(r undo.Row) string {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i, c := range r {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(c.Name + ": " + c.Value.String())
+	}
+	sb.WriteString("}")
+	return sb.String()
+}

@@ -1,0 +1,355 @@
+package datasource
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource/undo"
+	"github.com/txcio/txc/rm"
+)
+
+// Resource is one database as an AT resource: its ID, dialect, undo-log
+// table, caches of table metadata and recognized statements, and the pool
+// that runs phase 2. One is made per opened database; several in one
+// process with the same ID share the phase-2 work.
+type Resource struct {
+	id          string
+	dialect     Dialect
+	cfg         config
+	log         *slog.Logger
+	undo        *undo.Table
+	lockBackoff client.Backoff
+	phase2      *sql.DB // the wrapped connector without the proxy
+
+	metaMu sync.RWMutex
+	meta   map[string]*Table
+
+	planMu sync.RWMutex
+	plans  map[string]planEntry
+
+	createOnce sync.Mutex
+	created    bool
+
+	cleanup  chan undo.Key
+	stop     chan struct{}
+	stopped  chan struct{}
+	closeMu  sync.Mutex
+	isClosed bool
+}
+
+type planEntry struct {
+	st  Statement
+	err error
+}
+
+// maxPlans bounds the statement cache; past it the cache starts over.
+const maxPlans = 4096
+
+func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*Resource, error) {
+	if id == "" || len(id) > txc.MaxResourceIDLen {
+		return nil, invalid("resource ID of %d bytes (1 to %d allowed)", len(id), txc.MaxResourceIDLen)
+	}
+	t, err := undo.NewTable(d.Undo(), cfg.undoTable, undo.Codec{})
+	if err != nil {
+		return nil, err
+	}
+	r := &Resource{
+		id: id, dialect: d, cfg: cfg, log: cfg.log, undo: t,
+		lockBackoff: client.Backoff{Min: cfg.lockMin, Max: cfg.lockMax},
+		phase2:      sql.OpenDB(noClose{wrapped}),
+		meta:        map[string]*Table{},
+		plans:       map[string]planEntry{},
+		cleanup:     make(chan undo.Key, 8192),
+		stop:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+	}
+	r.phase2.SetMaxIdleConns(4)
+	go r.runCleanup()
+	register(r)
+	return r, nil
+}
+
+// ID returns the resource ID.
+func (r *Resource) ID() string { return r.id }
+
+// UndoTable returns the undo-log table of the resource.
+func (r *Resource) UndoTable() *undo.Table { return r.undo }
+
+func (r *Resource) manager() (*rm.Manager, error) {
+	if r.cfg.manager != nil {
+		return r.cfg.manager, nil
+	}
+	if m := defaultManager.Load(); m != nil {
+		return m, nil
+	}
+	return nil, invalid("no resource manager for %q: pass datasource.WithManager or call datasource.SetDefaultManager", r.id)
+}
+
+// close stops the cleanup loop (after deleting what it holds) and the
+// phase-2 pool. Phase-2 commands for the ID go to other open resources
+// with the same ID, or are answered as retryable failures.
+func (r *Resource) close() error {
+	r.closeMu.Lock()
+	if r.isClosed {
+		r.closeMu.Unlock()
+		return nil
+	}
+	r.isClosed = true
+	r.closeMu.Unlock()
+	unregister(r)
+	close(r.stop)
+	<-r.stopped
+	return r.phase2.Close()
+}
+
+// plan returns the recognized statement for query, cached.
+func (r *Resource) plan(query string) (Statement, error) {
+	r.planMu.RLock()
+	e, ok := r.plans[query]
+	r.planMu.RUnlock()
+	if ok {
+		return e.st, e.err
+	}
+	st, err := r.dialect.Recognize(query)
+	r.planMu.Lock()
+	if len(r.plans) >= maxPlans {
+		r.plans = map[string]planEntry{}
+	}
+	r.plans[query] = planEntry{st, err}
+	r.planMu.Unlock()
+	return st, err
+}
+
+func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*Table, error) {
+	k := schema + "\x00" + name
+	r.metaMu.RLock()
+	t, ok := r.meta[k]
+	r.metaMu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	t, err := r.dialect.LoadTable(ctx, q, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	r.metaMu.Lock()
+	r.meta[k] = t
+	r.metaMu.Unlock()
+	return t, nil
+}
+
+func (r *Resource) forget(schema, name string) {
+	r.metaMu.Lock()
+	delete(r.meta, schema+"\x00"+name)
+	r.metaMu.Unlock()
+}
+
+// forgetAll drops every cached table (a statement failed in a way that may
+// come from a changed table whose name is not known).
+func (r *Resource) forgetAll() {
+	r.metaMu.Lock()
+	r.meta = map[string]*Table{}
+	r.metaMu.Unlock()
+}
+
+// ensureUndoTable creates the undo-log table through c once, if asked to.
+func (r *Resource) ensureUndoTable(ctx context.Context, c driver.Conn) error {
+	if !r.cfg.createUndo {
+		return nil
+	}
+	r.createOnce.Lock()
+	defer r.createOnce.Unlock()
+	if r.created {
+		return nil
+	}
+	if err := r.undo.Create(ctx, rawExecer{c}); err != nil {
+		return err
+	}
+	r.created = true
+	return nil
+}
+
+// runCleanup deletes the undo rows of committed branches in batches, and
+// sweeps old leftovers every hour when a retention is set.
+func (r *Resource) runCleanup() {
+	defer close(r.stopped)
+	ctx, cancel := context.WithCancel(context.Background()) // owned by this goroutine; cancelled at close
+	defer cancel()
+	var sweep <-chan time.Time
+	if r.cfg.retention > 0 {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		sweep = t.C
+	}
+	batch := make([]undo.Key, 0, undo.MaxBatch)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if _, err := r.undo.DeleteBatch(ctx, r.phase2, batch); err != nil {
+			r.log.Warn("datasource: deleting undo logs of committed branches failed; the age sweep will remove them",
+				"resource", r.id, "branches", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case k := <-r.cleanup:
+			batch = append(batch, k)
+		drain:
+			for len(batch) < undo.MaxBatch {
+				select {
+				case k := <-r.cleanup:
+					batch = append(batch, k)
+				default:
+					break drain
+				}
+			}
+			flush()
+		case <-sweep:
+			for {
+				n, err := r.undo.DeleteOlderThan(ctx, r.phase2, r.cfg.retention, 1000)
+				if err != nil {
+					r.log.Warn("datasource: sweeping old undo rows failed", "resource", r.id, "err", err)
+				}
+				if err != nil || n < 1000 {
+					break
+				}
+			}
+		case <-r.stop:
+			for {
+				select {
+				case k := <-r.cleanup:
+					batch = append(batch, k)
+					if len(batch) == undo.MaxBatch {
+						flush()
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+			return
+		}
+	}
+}
+
+// noClose hides a connector's Close from the phase-2 pool: the wrapped
+// connector belongs to the caller.
+type noClose struct{ driver.Connector }
+
+// rawExecer runs DDL on a wrapped driver connection for undo.Table.Create.
+type rawExecer struct{ c driver.Conn }
+
+func (e rawExecer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if len(args) > 0 {
+		return nil, invalid("rawExecer takes no arguments")
+	}
+	if ex, ok := e.c.(driver.ExecerContext); ok {
+		res, err := ex.ExecContext(ctx, query, nil)
+		if err != driver.ErrSkip {
+			return res, err
+		}
+	}
+	st, err := prepare(ctx, e.c, query)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return execStmt(ctx, st, nil)
+}
+
+func (e rawExecer) QueryRowContext(context.Context, string, ...any) *sql.Row {
+	panic("datasource: rawExecer.QueryRowContext is not used by undo.Table.Create")
+}
+
+// registry: the open resources by ID, and the (manager, ID) pairs whose
+// phase-2 handler is installed.
+var (
+	regMu     sync.Mutex
+	live      = map[string][]*Resource{}
+	announced = map[announceKey]bool{}
+)
+
+type announceKey struct {
+	m  *rm.Manager
+	id string
+}
+
+func register(r *Resource) {
+	regMu.Lock()
+	live[r.id] = append(live[r.id], r)
+	regMu.Unlock()
+}
+
+func unregister(r *Resource) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	rs := live[r.id]
+	for i, x := range rs {
+		if x == r {
+			live[r.id] = append(rs[:i:i], rs[i+1:]...)
+			break
+		}
+	}
+}
+
+// announce installs the AT handler of r's ID on r's manager, once per
+// (manager, ID). Without a manager it does nothing (SetDefaultManager
+// announces later).
+func (r *Resource) announce() error {
+	m, err := r.manager()
+	if err != nil {
+		return nil
+	}
+	return announceOn(m, r.id)
+}
+
+func announceOn(m *rm.Manager, id string) error {
+	regMu.Lock()
+	defer regMu.Unlock()
+	k := announceKey{m, id}
+	if announced[k] {
+		return nil
+	}
+	if err := m.AddResource(id, txc.BranchAT, handler{id}); err != nil {
+		return fmt.Errorf("datasource: %w", err)
+	}
+	announced[k] = true
+	return nil
+}
+
+func announceAll(m *rm.Manager) {
+	regMu.Lock()
+	var ids []string
+	for id, rs := range live {
+		for _, r := range rs {
+			if r.cfg.manager == nil {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	regMu.Unlock()
+	for _, id := range ids {
+		announceOn(m, id) // a failure here is a duplicate handler of another kind; nothing to undo
+	}
+}
+
+// serving returns an open resource with ID id.
+func serving(id string) *Resource {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if rs := live[id]; len(rs) > 0 {
+		return rs[0]
+	}
+	return nil
+}

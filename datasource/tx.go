@@ -1,0 +1,138 @@
+package datasource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+var _ driver.Tx = (*tx)(nil)
+
+// txState is the proxy's state of one local transaction.
+type txState struct {
+	xid  txc.XID         // the global transaction it belongs to, if any
+	lock bool            // begun under tm.WithGlobalLock
+	ctx  context.Context // BeginTx's: it bounds the registration at commit
+	recs []undo.Record
+	// failed is set when a statement ran without an undo record; the
+	// transaction can then only roll back.
+	failed error
+}
+
+// tx wraps a local transaction of the wrapped driver.
+type tx struct {
+	c  *conn
+	t  driver.Tx
+	st *txState
+}
+
+// Commit commits the local transaction. In a global transaction with
+// undo records it first, in the same local transaction: registers the AT
+// branch with the rows' lock keys (lock conflicts retried by the
+// rm.Manager within the BeginTx context's budget), then writes the undo
+// log under the branch ID; then commits. The undo log is durable exactly
+// when the changes are. If any step before the commit fails, the local
+// transaction is rolled back and the error returned (the branch, if
+// registered, finds no undo log at rollback and leaves a finished marker).
+// If the commit itself fails the outcome is the wrapped driver's.
+func (t *tx) Commit() error {
+	defer t.done()
+	st := t.st
+	if st.failed != nil {
+		return t.abort(st.failed)
+	}
+	if st.xid != "" && len(st.recs) > 0 {
+		if err := t.c.phaseOne(st); err != nil {
+			return t.abort(err)
+		}
+	}
+	return t.t.Commit()
+}
+
+func (t *tx) Rollback() error {
+	defer t.done()
+	return t.t.Rollback()
+}
+
+func (t *tx) done() {
+	if t.c.tx == t.st {
+		t.c.tx = nil
+	}
+}
+
+func (t *tx) abort(err error) error {
+	if rerr := t.t.Rollback(); rerr != nil {
+		return errors.Join(err, fmt.Errorf("datasource: rolling back the local transaction: %w", rerr))
+	}
+	return err
+}
+
+// phaseOne registers the branch of st and writes its undo log on c.
+func (c *conn) phaseOne(st *txState) error {
+	keys, err := lockKeys(st.recs)
+	if err != nil {
+		return err
+	}
+	m, err := c.res.manager()
+	if err != nil {
+		return err
+	}
+	if err := c.res.announce(); err != nil {
+		return err
+	}
+	bid, err := m.RegisterBranch(st.ctx, client.Branch{XID: st.xid, Type: txc.BranchAT, ResourceID: c.res.id, LockKeys: keys})
+	if err != nil {
+		return fmt.Errorf("datasource: register AT branch of %s on %q: %w", st.xid, c.res.id, err)
+	}
+	l := &undo.Log{XID: st.xid, BranchID: bid, Records: st.recs}
+	q, args, err := c.res.undo.InsertStatement(l)
+	if err != nil {
+		return err
+	}
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	_, err = c.execCached(st.ctx, q, nv)
+	return c.res.undo.InsertError(l, err)
+}
+
+// lockKeys collects the primary keys of every imaged row, per table,
+// without duplicates, in first-seen order.
+func lockKeys(recs []undo.Record) ([]txc.LockKey, error) {
+	var out []txc.LockKey
+	index := map[string]int{}
+	seen := map[[2]string]bool{}
+	total := 0
+	for _, r := range recs {
+		for _, rows := range [][]undo.Row{r.Before, r.After} {
+			keys, err := rowKeys(r.PK, rows)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range keys {
+				if seen[[2]string{r.Table, k}] {
+					continue
+				}
+				seen[[2]string{r.Table, k}] = true
+				i, ok := index[r.Table]
+				if !ok {
+					i = len(out)
+					index[r.Table] = i
+					out = append(out, txc.LockKey{Table: r.Table})
+				}
+				out[i].Rows = append(out[i].Rows, k)
+				total++
+			}
+		}
+	}
+	if total > txc.MaxLockRows {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource: the local transaction changed %d rows; one branch may lock at most %d", total, txc.MaxLockRows)
+	}
+	return out, nil
+}
