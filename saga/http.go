@@ -1,0 +1,98 @@
+package saga
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// HTTP headers a remote service receives with each call.
+const (
+	HeaderIdempotencyKey = "Idempotency-Key"       // Request.Key
+	HeaderInstance       = "Txc-Saga-Instance"     // Request.Instance
+	HeaderStepKey        = "Txc-Saga-Step-Key"     // Request.StepKey
+	HeaderCompensation   = "Txc-Saga-Compensation" // "true" for a compensation
+	HeaderState          = "Txc-Saga-State"        // Request.State
+)
+
+// HTTPService calls a JSON endpoint: it POSTs the step's input as the body
+// with the headers above, and takes a 2xx answer's body as the output (an
+// empty body is null). Any other status is an error named by the answer's
+// JSON body {"error": "<name>", "message": "..."} when it has one, else
+// "Unavailable" for 502, 503 and 504 and "HTTP.<status>" otherwise. 4xx
+// answers other than 408, 425 and 429 are permanent (not retried; a
+// compensation answering one parks the saga). A request that cannot be
+// sent or whose answer is lost is "Unavailable" (it may have run: the
+// idempotency key makes the retry safe).
+type HTTPService struct {
+	URL string
+	// Client defaults to http.DefaultClient.
+	Client *http.Client
+	// Header is added to every request.
+	Header http.Header
+}
+
+// maxHTTPAnswer bounds the answer body read.
+const maxHTTPAnswer = 4 << 20
+
+// Invoke makes one call.
+func (s *HTTPService) Invoke(ctx context.Context, req *Request) (json.RawMessage, error) {
+	body := req.Input
+	if len(body) == 0 {
+		body = json.RawMessage("null")
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, &ServiceError{Name: "InvalidRequest", Message: fmt.Sprintf("saga: http service %s: %v", s.URL, err), Permanent: true}
+	}
+	for k, v := range s.Header {
+		hr.Header[k] = v
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(HeaderIdempotencyKey, req.Key)
+	hr.Header.Set(HeaderInstance, req.Instance)
+	hr.Header.Set(HeaderStepKey, req.StepKey)
+	hr.Header.Set(HeaderState, req.State)
+	hr.Header.Set(HeaderCompensation, strconv.FormatBool(req.Compensation))
+	c := s.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(hr)
+	if err != nil {
+		return nil, &ServiceError{Name: ErrNameUnavailable, Message: fmt.Sprintf("saga: http service %s: %v", s.URL, err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPAnswer+1))
+	if err != nil {
+		return nil, &ServiceError{Name: ErrNameUnavailable, Message: fmt.Sprintf("saga: http service %s: reading the answer: %v", s.URL, err)}
+	}
+	if len(b) > maxHTTPAnswer {
+		return nil, &ServiceError{Name: "InvalidOutput", Message: fmt.Sprintf("saga: http service %s: answer over %d bytes", s.URL, maxHTTPAnswer), Permanent: true}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if len(bytes.TrimSpace(b)) == 0 {
+			return json.RawMessage("null"), nil
+		}
+		return b, nil
+	}
+	var named struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	se := &ServiceError{Name: "HTTP." + strconv.Itoa(resp.StatusCode), Message: fmt.Sprintf("saga: http service %s answered %s: %s", s.URL, resp.Status, truncate(b, 512))}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		se.Name = ErrNameUnavailable
+	}
+	if json.Unmarshal(b, &named) == nil && named.Error != "" {
+		se.Name, se.Message = named.Error, named.Message
+	}
+	se.Permanent = resp.StatusCode >= 400 && resp.StatusCode < 500 &&
+		resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooEarly && resp.StatusCode != http.StatusTooManyRequests
+	return nil, se
+}
