@@ -2,6 +2,7 @@ package mysql_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -170,6 +171,9 @@ func (e *env) dump(table string) string {
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
 				v = string(b)
+				if len(b) > 64 {
+					v = fmt.Sprintf("%d bytes sha256 %x", len(b), sha256.Sum256(b))
+				}
 			}
 			fmt.Fprintf(&sb, "%s=%#v ", cols[i], v)
 		}

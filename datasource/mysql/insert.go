@@ -58,14 +58,14 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 		if !ok || sel.SelectIntoOpt != nil || sel.Kind != ast.SelectStmtKindSelect {
 			return nil, datasource.Unsupported(p.query, "INSERT … SELECT from a %T", s.Select)
 		}
-		if sel.LockInfo == nil {
-			// The proxy reads the selected rows first; a shared lock
-			// keeps the insert's own read equal to it.
-			sel.LockInfo = &ast.SelectLockInfo{LockType: ast.SelectLockForShare}
-		}
 		f, err := p.mustFragment(fragQuery, sel)
 		if err != nil {
 			return nil, err
+		}
+		if sel.LockInfo == nil {
+			// The proxy reads the selected rows first; a shared lock
+			// keeps the insert's own read equal to it.
+			f.sql += " LOCK IN SHARE MODE"
 		}
 		ip.sel = f
 		return ip, nil
@@ -296,9 +296,13 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	aq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String())
 	aq.args = append([]any(nil), pred.args...)
 	if len(before) > 0 {
-		aq.add(" OR ")
-		if err := aq.keyIn("", m.PK, before); err != nil {
-			return nil, err
+		// Rows whose key ON DUPLICATE KEY UPDATE changed are still found
+		// by their old primary key or by another unique key.
+		for _, key := range append([][]string{m.PK}, m.Unique...) {
+			aq.add(" OR ")
+			if err := aq.keyIn("", key, before); err != nil {
+				return nil, err
+			}
 		}
 	}
 	after, err := x.Query(ctx, aq.String(), aq.args...)
