@@ -1,0 +1,140 @@
+// Command sagaengine is the saga process of the integration tests: a saga
+// engine connected to a coordinator, its execution log on PostgreSQL, its
+// definitions loaded from JSON files, its services remote HTTP endpoints.
+// An HTTP control API starts runs and reads their status:
+//
+//	POST /run?def=trip    body: input JSON → {"id", "status", "error_name", "error"} when the saga ended
+//	POST /start?def=trip  body: input JSON → {"id"}
+//	GET  /status?id=…     → {"id", "xid", "status", "error_name", "error", "steps"}
+//
+// It prints "ready <http address>" once serving, after starting the
+// recovery scan of its unfinished instances, and runs until killed.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/saga"
+	"github.com/txcio/txc/saga/lang"
+)
+
+func main() {
+	tc := flag.String("tc", "127.0.0.1:8091", "coordinator address")
+	listen := flag.String("listen", "127.0.0.1:0", "HTTP control address")
+	dsn := flag.String("dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN of the log")
+	prefix := flag.String("prefix", saga.DefaultTablePrefix, "log table prefix")
+	name := flag.String("name", "it-engine", "engine name")
+	defs := flag.String("defs", "", "comma-separated JSON definition files")
+	services := flag.String("services", "", "comma-separated name=baseURL: name.book → baseURL/book, name.cancel → baseURL/cancel")
+	scan := flag.Bool("scan", true, "run the recovery scan at start (off: only the coordinator's redelivery resumes sagas)")
+	flag.Parse()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	db, err := sql.Open("pgx", *dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := saga.NewSQLStore(ctx, db, saga.SQLOptions{TablePrefix: *prefix, CreateTables: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := client.Dial(dctx, *tc, client.WithName("sagaengine-"+*name), client.WithLogger(logger),
+		client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
+	cancel()
+	if err != nil {
+		log.Fatal(err)
+	}
+	eng, err := saga.NewEngine(saga.Config{Name: *name, Coordinator: saga.Coordinated(rm.New(conn, rm.WithLogger(logger))),
+		Store: store, Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range strings.Split(*services, ",") {
+		n, url, ok := strings.Cut(s, "=")
+		if !ok {
+			log.Fatalf("bad --services entry %q", s)
+		}
+		eng.RegisterService(n+".book", &saga.HTTPService{URL: url + "/book"})
+		eng.RegisterService(n+".cancel", &saga.HTTPService{URL: url + "/cancel"})
+	}
+	loaded, err := lang.LoadFiles(strings.Split(*defs, ",")...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range loaded {
+		if err := eng.Register(d); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *scan {
+		go func() {
+			if err := eng.Recover(ctx); err != nil {
+				logger.Error("recovery scan", "err", err)
+			}
+		}()
+	}
+
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+	type outcome struct {
+		ID        string `json:"id"`
+		XID       string `json:"xid,omitempty"`
+		Status    string `json:"status"`
+		ErrorName string `json:"error_name,omitempty"`
+		Error     string `json:"error,omitempty"`
+		Steps     int    `json:"steps,omitempty"`
+	}
+	mux.HandleFunc("POST /run", func(w http.ResponseWriter, r *http.Request) {
+		in, _ := io.ReadAll(r.Body)
+		res, err := eng.Run(r.Context(), r.URL.Query().Get("def"), json.RawMessage(in))
+		if res == nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		reply(w, outcome{ID: res.ID, Status: res.Status.String(), ErrorName: res.ErrorName, Error: res.Error})
+	})
+	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
+		in, _ := io.ReadAll(r.Body)
+		id, err := eng.Start(r.Context(), r.URL.Query().Get("def"), json.RawMessage(in))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		reply(w, outcome{ID: id})
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		inst, steps, err := eng.Status(r.Context(), r.URL.Query().Get("id"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		reply(w, outcome{ID: inst.ID, XID: string(inst.XID), Status: inst.Status.String(), ErrorName: inst.ErrorName, Error: inst.Error, Steps: len(steps)})
+	})
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ready", l.Addr())
+	log.Fatal(http.Serve(l, mux))
+}
