@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource/undo"
@@ -206,6 +207,9 @@ func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement,
 		}
 		if c.res.dialect.Stale(err) {
 			c.res.forgetAll()
+		}
+		if !ran && errors.Is(err, txc.ErrUnsupported) && !strings.Contains(err.Error(), refusedMark) {
+			err = Unsupported(query, "%s", strings.TrimPrefix(err.Error(), "datasource: "))
 		}
 		if ran {
 			// The statement changed rows but has no undo record: the

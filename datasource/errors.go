@@ -14,8 +14,10 @@ func invalid(format string, args ...any) error {
 // exactly: it matches txc.ErrUnsupported and names the reason and the
 // statement (shortened). Dialect packages use it for their refusals.
 func Unsupported(query, format string, args ...any) error {
-	return txc.Errorf(txc.CodeUnsupported, "datasource: %s; statement refused before it ran: %s", fmt.Sprintf(format, args...), Shorten(query))
+	return txc.Errorf(txc.CodeUnsupported, "datasource: %s; "+refusedMark+": %s", fmt.Sprintf(format, args...), Shorten(query))
 }
+
+const refusedMark = "statement refused before it ran"
 
 // Shorten returns query cut to at most 200 bytes, for messages and logs.
 func Shorten(query string) string {
