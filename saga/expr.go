@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -157,7 +158,17 @@ func compileValue(v any) (*template, error) {
 	case nil, bool, float64, float32, int, int64, int32, uint, uint64, uint32:
 		return &template{kind: 'l', lit: normalizeNumber(x)}, nil
 	default:
-		return nil, fmt.Errorf("unsupported template value of type %T", v)
+		// Any other value (a struct, a typed map or slice) is a literal:
+		// its JSON form, with no path inside it.
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("template value of type %T: %v", v, err)
+		}
+		var lit any
+		if err := json.Unmarshal(b, &lit); err != nil {
+			return nil, fmt.Errorf("template value of type %T: %v", v, err)
+		}
+		return &template{kind: 'l', lit: lit}, nil
 	}
 }
 

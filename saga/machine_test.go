@@ -486,3 +486,21 @@ func TestValidationNamesStateAndField(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateLiterals(t *testing.T) {
+	type point struct{ X, Y int }
+	def, err := Define("lit").Step(Step("a").Call("a").Input(map[string]any{
+		"p": point{1, 2}, "list": []int{3, 4}, "ref": FromInput("k"), "path": "$.input.k", "n": 5})).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	trace(t, mustMachine(t, def, `{"k":"v"}`), map[string]fakeService{"a": func(in map[string]any) (any, error) {
+		b, _ := json.Marshal(in)
+		got = string(b)
+		return nil, nil
+	}}, -1)
+	if got != `{"list":[3,4],"n":5,"p":{"X":1,"Y":2},"path":"v","ref":"v"}` {
+		t.Fatalf("input %s", got)
+	}
+}

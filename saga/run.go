@@ -138,6 +138,9 @@ func (e *Engine) drive(ctx context.Context, def *Definition, m *machine, inst In
 			}
 			return d, nil
 		}
+		if len(d.calls) == 0 {
+			return nil, txc.Permanent(fmt.Errorf("saga: instance %s: nothing to run and not ended (a bug)", inst.ID))
+		}
 		if s := m.status(); s != last {
 			setStatus(&b, Instance{ID: inst.ID, Status: s, ErrorName: m.causeName, Error: m.causeMsg})
 			last = s

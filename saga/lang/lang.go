@@ -48,8 +48,15 @@
 // A ServiceTask without Next ends the saga successfully. Error names in
 // ErrorEquals match saga.ErrorName exactly; "*" matches any and "Prefix.*"
 // any name with that prefix. A compensation state (IsForCompensation) is
-// reachable only through CompensateState. Parallel groups exist in the Go
-// builder only.
+// reachable only through CompensateState.
+//
+// A Parallel state runs its branches, named ServiceTasks listed in order,
+// concurrently, and goes to its Next when all succeeded (a failure of any
+// compensates); a branch may have a CompensateState like any ServiceTask:
+//
+//	"Notify": {"Type": "Parallel", "Next": "Done", "Branches": [
+//	  {"Name": "Mail", "Service": "mail.send", "CompensateState": "Unmail"},
+//	  {"Name": "Sms", "Service": "sms.send"}]}
 //
 // Every error names the definition, the state and the field; unknown
 // fields are errors.
@@ -80,6 +87,7 @@ type document struct {
 }
 
 type stateDoc struct {
+	Name              string            `json:"Name"` // branches of a Parallel only
 	Type              string            `json:"Type"`
 	Comment           string            `json:"Comment"`
 	Service           string            `json:"Service"`
@@ -96,6 +104,7 @@ type stateDoc struct {
 	Error             string            `json:"Error"`
 	Cause             string            `json:"Cause"`
 	StateMachine      string            `json:"StateMachine"`
+	Branches          []json.RawMessage `json:"Branches"`
 }
 
 type retryDoc struct {
@@ -272,50 +281,35 @@ func (p *parser) parse(b []byte) (*saga.Spec, error) {
 			}
 			continue
 		}
-		st := saga.StateSpec{Name: name, Type: saga.StateType(sd.Type), Service: sd.Service, Input: sd.Input, Output: sd.Output,
-			Next: sd.Next, Default: sd.Default, Error: sd.Error, Cause: sd.Cause}
-		if sd.TimeoutSeconds != nil {
-			d, err := seconds(*sd.TimeoutSeconds)
-			if err != nil || d <= 0 {
-				return nil, fail("TimeoutSeconds", "%v is not a positive number of seconds", *sd.TimeoutSeconds)
+		if sd.Name != "" {
+			return nil, fail("Name", "a state is named by its key in States")
+		}
+		st, err := p.state(doc.Name, name, sd, states, usedComp)
+		if err != nil {
+			return nil, err
+		}
+		if len(sd.Branches) > 0 && st.Type != saga.Parallel {
+			return nil, fail("Branches", "only a Parallel state has branches")
+		}
+		for i, raw := range sd.Branches {
+			var bd stateDoc
+			if err := strict(raw, &bd); err != nil {
+				return nil, fieldError(doc.Name, name, fmt.Errorf("Branches[%d]: %w", i, err))
 			}
-			st.Timeout = d
-		}
-		var err error
-		if st.Retry, err = retries(sd.Retry); err != nil {
-			return nil, fail("Retry", "%v", err)
-		}
-		for _, c := range sd.Catch {
-			st.Catch = append(st.Catch, saga.CatchRule{Errors: c.ErrorEquals, Next: c.Next})
-		}
-		for i, raw := range sd.Choices {
-			rule, err := choice(raw)
+			if bd.Type == "" {
+				bd.Type = string(saga.ServiceTask)
+			}
+			if bd.Type != string(saga.ServiceTask) || bd.Name == "" || bd.IsForCompensation || len(bd.Branches) > 0 {
+				return nil, fail(fmt.Sprintf("Branches[%d]", i), "a branch is a named ServiceTask")
+			}
+			if _, clash := states[bd.Name]; clash {
+				return nil, fail(fmt.Sprintf("Branches[%d].Name", i), "%q is also a state", bd.Name)
+			}
+			b, err := p.state(doc.Name, bd.Name, bd, states, usedComp)
 			if err != nil {
-				return nil, fail(fmt.Sprintf("Choices[%d]", i), "%v", err)
+				return nil, err
 			}
-			st.Choices = append(st.Choices, rule)
-		}
-		if sd.CompensateState != "" {
-			cd, ok := states[sd.CompensateState]
-			if !ok || !cd.IsForCompensation {
-				return nil, fail("CompensateState", "no compensation state (IsForCompensation) named %q", sd.CompensateState)
-			}
-			if other, dup := usedComp[sd.CompensateState]; dup {
-				return nil, fail("CompensateState", "%q already compensates %q", sd.CompensateState, other)
-			}
-			usedComp[sd.CompensateState] = name
-			c := &saga.CompensationSpec{Name: sd.CompensateState, Service: cd.Service, Input: cd.Input}
-			if cd.TimeoutSeconds != nil {
-				d, err := seconds(*cd.TimeoutSeconds)
-				if err != nil || d <= 0 {
-					return nil, &saga.DefinitionError{Definition: doc.Name, State: sd.CompensateState, Field: "TimeoutSeconds", Problem: fmt.Sprintf("%v is not a positive number of seconds", *cd.TimeoutSeconds)}
-				}
-				c.Timeout = d
-			}
-			if c.Retry, err = retries(cd.Retry); err != nil {
-				return nil, &saga.DefinitionError{Definition: doc.Name, State: sd.CompensateState, Field: "Retry", Problem: err.Error()}
-			}
-			st.Compensation = c
+			st.Branches = append(st.Branches, b)
 		}
 		if sd.StateMachine != "" {
 			if st.Type != saga.SubStateMachine {
@@ -430,4 +424,58 @@ func condition(m map[string]json.RawMessage) (saga.Cond, error) {
 		}
 	}
 	return c, nil
+}
+
+// state builds the spec of a state (or of a parallel branch) other than a
+// compensation state, attaching its compensation.
+func (p *parser) state(def, name string, sd stateDoc, states map[string]stateDoc, usedComp map[string]string) (saga.StateSpec, error) {
+	fail := func(field, format string, args ...any) error {
+		return &saga.DefinitionError{Definition: def, State: name, Field: field, Problem: fmt.Sprintf(format, args...)}
+	}
+	st := saga.StateSpec{Name: name, Type: saga.StateType(sd.Type), Service: sd.Service, Input: sd.Input, Output: sd.Output,
+		Next: sd.Next, Default: sd.Default, Error: sd.Error, Cause: sd.Cause}
+	if sd.TimeoutSeconds != nil {
+		d, err := seconds(*sd.TimeoutSeconds)
+		if err != nil || d <= 0 {
+			return saga.StateSpec{}, fail("TimeoutSeconds", "%v is not a positive number of seconds", *sd.TimeoutSeconds)
+		}
+		st.Timeout = d
+	}
+	var err error
+	if st.Retry, err = retries(sd.Retry); err != nil {
+		return saga.StateSpec{}, fail("Retry", "%v", err)
+	}
+	for _, c := range sd.Catch {
+		st.Catch = append(st.Catch, saga.CatchRule{Errors: c.ErrorEquals, Next: c.Next})
+	}
+	for i, raw := range sd.Choices {
+		rule, err := choice(raw)
+		if err != nil {
+			return saga.StateSpec{}, fail(fmt.Sprintf("Choices[%d]", i), "%v", err)
+		}
+		st.Choices = append(st.Choices, rule)
+	}
+	if sd.CompensateState != "" {
+		cd, ok := states[sd.CompensateState]
+		if !ok || !cd.IsForCompensation {
+			return saga.StateSpec{}, fail("CompensateState", "no compensation state (IsForCompensation) named %q", sd.CompensateState)
+		}
+		if other, dup := usedComp[sd.CompensateState]; dup {
+			return saga.StateSpec{}, fail("CompensateState", "%q already compensates %q", sd.CompensateState, other)
+		}
+		usedComp[sd.CompensateState] = name
+		c := &saga.CompensationSpec{Name: sd.CompensateState, Service: cd.Service, Input: cd.Input}
+		if cd.TimeoutSeconds != nil {
+			d, err := seconds(*cd.TimeoutSeconds)
+			if err != nil || d <= 0 {
+				return saga.StateSpec{}, &saga.DefinitionError{Definition: def, State: sd.CompensateState, Field: "TimeoutSeconds", Problem: fmt.Sprintf("%v is not a positive number of seconds", *cd.TimeoutSeconds)}
+			}
+			c.Timeout = d
+		}
+		if c.Retry, err = retries(cd.Retry); err != nil {
+			return saga.StateSpec{}, &saga.DefinitionError{Definition: def, State: sd.CompensateState, Field: "Retry", Problem: err.Error()}
+		}
+		st.Compensation = c
+	}
+	return st, nil
 }

@@ -185,3 +185,56 @@ func TestValidationErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParallelInJSON(t *testing.T) {
+	defs, err := lang.Load([]byte(`{"Name":"fan","StartAt":"First","States":{
+	  "First": {"Type":"ServiceTask","Service":"s","Input":{"n":1},"CompensateState":"UndoFirst","Next":"Fan"},
+	  "UndoFirst": {"Type":"ServiceTask","IsForCompensation":true,"Service":"undo"},
+	  "Fan": {"Type":"Parallel","Next":"Done","Branches":[
+	    {"Name":"A","Service":"s","Input":{"n":2},"CompensateState":"UndoA"},
+	    {"Name":"B","Type":"ServiceTask","Service":"s","Input":{"n":3}}]},
+	  "UndoA": {"Type":"ServiceTask","IsForCompensation":true,"Service":"undo"},
+	  "Done": {"Type":"Succeed"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := &coordinator{branches: map[txc.XID]client.Branch{}, ctx: t.Context()}
+	e, err := saga.NewEngine(saga.Config{Name: "fan", Coordinator: co, Store: saga.NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log calls
+	e.RegisterService("s", saga.Func(func(_ context.Context, r *saga.Request, in struct{ N int }) (any, error) {
+		log.add(fmt.Sprintf("s%d", in.N))
+		if in.N == 3 {
+			return nil, saga.NewError("No", "")
+		}
+		return nil, nil
+	}))
+	e.RegisterService("undo", saga.ServiceFunc(func(_ context.Context, r *saga.Request) (json.RawMessage, error) {
+		log.add("undo " + r.State + " " + strings.SplitN(r.StepKey, "/", 2)[1])
+		return nil, nil
+	}))
+	if err := e.Register(defs["fan"]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(t.Context(), "fan", nil)
+	if res == nil || res.Status != saga.StatusCompensated || res.ErrorName != "No" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got := log.get()
+	slices.Sort(got[1:3]) // the branches run concurrently
+	if strings.Join(got, ",") != "s1,s2,s3,undo UndoA 2,undo UndoFirst 1" {
+		t.Fatalf("calls %v", got)
+	}
+	for doc, want := range map[string]string{
+		`{"Name":"v","StartAt":"A","States":{"A":{"Type":"ServiceTask","Service":"s","Branches":[{"Name":"x","Service":"s"}]}}}`: `state "A": field Branches: only a Parallel`,
+		`{"Name":"v","StartAt":"A","States":{"A":{"Type":"Parallel","Branches":[{"Service":"s"}]}}}`:                             `state "A": field Branches[0]: a branch is a named ServiceTask`,
+		`{"Name":"v","StartAt":"A","States":{"A":{"Type":"Parallel","Branches":[{"Name":"A","Service":"s"}]}}}`:                  `field Branches[0].Name: "A" is also a state`,
+		`{"Name":"v","StartAt":"A","States":{"A":{"Type":"Parallel","Branches":[{"Name":"B","Service":"s","Next":"A"}]}}}`:       `state "B": field Branches[0]: a parallel branch has no Next`,
+	} {
+		if _, err := lang.Load([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s\n got %v\nwant …%s…", doc, err, want)
+		}
+	}
+}
