@@ -326,8 +326,10 @@ func TestSagaEngineKilledMidSagaRecovers(t *testing.T) {
 			svc := tc.hangOn(g)
 			svc.hang.Store(true)
 			id := g.engine.call("POST", "/start?def="+tc.def, `{"who":"bo"}`).ID
-			for svc.calls.Load() == 0 {
-				time.Sleep(10 * time.Millisecond)
+			for deadline := time.Now().Add(30 * time.Second); svc.calls.Load() == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the step to interrupt was never called")
+				}
 			}
 			g.engine.kill9()
 			svc.hang.Store(false)

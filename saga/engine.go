@@ -266,6 +266,10 @@ func (r *Result) Err() error {
 // instance ID once the saga is durable at the coordinator. The saga then
 // runs in this process, asynchronously; Wait or Status follow it.
 //
+// The input travels to the coordinator with the saga's branch and stays
+// there until the saga ends: it must not contain secrets, and its JSON
+// envelope is limited to txc.MaxApplicationLen.
+//
 // On an error nothing will run, except after an error wrapping
 // txc.ErrUnavailable from the final commit, which leaves the outcome
 // unknown (Status of the returned ID, when not empty, will tell).
