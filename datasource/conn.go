@@ -38,6 +38,7 @@ type conn struct {
 
 	tx    *txState               // the local transaction begun through this conn, if any
 	stmts map[string]driver.Stmt // prepared image queries
+	users map[string]driver.Stmt // prepared statements of global transactions
 }
 
 // maxCachedStmts bounds the prepared image queries kept per connection.
@@ -94,7 +95,10 @@ func (c *conn) Close() error {
 	for _, s := range c.stmts {
 		s.Close()
 	}
-	c.stmts = nil
+	for _, s := range c.users {
+		s.Close()
+	}
+	c.stmts, c.users = nil, nil
 	c.tx = nil
 	return c.c.Close()
 }
@@ -142,9 +146,18 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		}
 		return ex.ExecContext(ctx, query, args)
 	}
-	if !ok || (len(args) > 0 && !c.interpolate) {
-		// The wrapped driver would prepare: let database/sql do it
-		// through PrepareContext, before any image work.
+	if len(args) > 0 && !c.interpolate {
+		// The wrapped driver would prepare. The statement is prepared
+		// (accepted by the server) before any image work, and kept per
+		// connection: a global transaction then costs no prepare round
+		// trip per statement.
+		st, err := c.userStmt(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		return c.write(ctx, m, query, args, func() (driver.Result, error) { return execStmt(ctx, st, args) })
+	}
+	if !ok {
 		return nil, driver.ErrSkip
 	}
 	return c.write(ctx, m, query, args, func() (driver.Result, error) { return ex.ExecContext(ctx, query, args) })
@@ -384,6 +397,27 @@ func (c *conn) cached(ctx context.Context, query string) (driver.Stmt, error) {
 		c.stmts = map[string]driver.Stmt{}
 	}
 	c.stmts[query] = st
+	return st, nil
+}
+
+// userStmt returns the statement of a global transaction, prepared once
+// per connection. The cache is emptied only here, never while a statement
+// taken from it runs.
+func (c *conn) userStmt(ctx context.Context, query string) (driver.Stmt, error) {
+	if st, ok := c.users[query]; ok {
+		return st, nil
+	}
+	if c.users == nil || len(c.users) >= maxCachedStmts {
+		for _, s := range c.users {
+			s.Close()
+		}
+		c.users = map[string]driver.Stmt{}
+	}
+	st, err := prepare(ctx, c.c, query)
+	if err != nil {
+		return nil, err
+	}
+	c.users[query] = st
 	return st, nil
 }
 
