@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync/atomic"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// deletePlan is DELETE, with USING and WITH (read-only) allowed. It runs
+// once, with RETURNING every column: the rows returned are exactly the
+// rows deleted, as they were, which is the before image.
+type deletePlan struct {
+	query string
+	nargs int
+	rel   relRef
+	base  string
+	texts atomic.Pointer[deleteTexts]
+}
+
+type deleteTexts struct {
+	t           *datasource.Table
+	write, keys string
+}
+
+func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
+	if s.Relation == nil {
+		return nil, datasource.Unsupported(p.query, "DELETE without a table")
+	}
+	if s.WhereClause.GetCurrentOfExpr() != nil {
+		return nil, datasource.Unsupported(p.query, "DELETE … WHERE CURRENT OF a cursor")
+	}
+	d := &deletePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation)}
+	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
+	if err != nil {
+		return nil, err
+	}
+	d.base = base
+	return d, nil
+}
+
+func (d *deletePlan) Kind() datasource.Kind { return datasource.Write }
+
+func (d *deletePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(d.query, d.nargs, args); err != nil {
+		return nil, err
+	}
+	m, in, err := table(ctx, x, d.rel, nil)
+	if err != nil {
+		return nil, err
+	}
+	tx := d.texts.Load()
+	if tx == nil || tx.t != m {
+		if err := refuseHazards(d.query, m, in, undo.Delete, false); err != nil {
+			return nil, err
+		}
+		tx = &deleteTexts{t: m, write: d.base + " RETURNING " + columnList(d.rel.ref, m.Columns), keys: d.base + " RETURNING " + columnList(d.rel.ref, m.PK)}
+		d.texts.Store(tx)
+	}
+	if !x.InGlobalTx() {
+		rows, err := runWrite(ctx, x, d.query, tx.keys, args)
+		if err != nil {
+			return nil, err
+		}
+		return result(len(rows)), guardWritten(ctx, x, d.query, m, rows)
+	}
+	rows, err := runWrite(ctx, x, d.query, tx.write, args)
+	if err != nil {
+		return nil, err
+	}
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK})
+	return result(len(rows)), nil
+}

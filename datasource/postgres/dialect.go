@@ -1,0 +1,329 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"weak"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// Dialect is the PostgreSQL dialect of the proxy, over
+// github.com/jackc/pgx/v5/stdlib. The zero value is ready; it holds no
+// per-connection state.
+type Dialect struct{}
+
+var _ datasource.Dialect = Dialect{}
+
+func (Dialect) Name() string       { return "postgres" }
+func (Dialect) Undo() undo.Dialect { return undo.Postgres }
+
+// Owns reports whether d is pgx's database/sql driver.
+func (Dialect) Owns(d driver.Driver) bool {
+	_, ok := d.(*stdlib.Driver)
+	return ok
+}
+
+// QuoteTable quotes a table name as LoadTable records it (Table.Name:
+// schema and table, each bare when it is a plain lower-case identifier and
+// double-quoted otherwise, joined by '.'), every part double-quoted.
+func (Dialect) QuoteTable(name string) string {
+	parts, ok := splitName(name)
+	if !ok {
+		return quoteIdent(name)
+	}
+	for i, p := range parts {
+		parts[i] = quoteIdent(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+func (Dialect) QuoteColumn(name string) string { return quoteIdent(name) }
+func (Dialect) Placeholder(n int) string       { return "$" + strconv.Itoa(n) }
+
+// Param writes v back through placeholder ph ("$n"), with the cast
+// undo.PostgresParam chooses.
+func (Dialect) Param(v undo.Value, ph string) (string, any, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(ph, "$"))
+	if err != nil || !strings.HasPrefix(ph, "$") {
+		return "", nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: placeholder %q is not $n", ph)
+	}
+	return undo.PostgresParam(v, n)
+}
+
+func (Dialect) ScanRow(rows *sql.Rows, cols []*sql.ColumnType) (undo.Row, error) {
+	return undo.ScanPostgresRow(rows, cols)
+}
+
+func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.PostgresValue(typ, src) }
+
+// Stale reports the errors of a statement that met a table other than its
+// cached metadata: undefined column (42703) or table (42P01), a datatype
+// mismatch (42804), a prepared plan whose result type changed (0A000).
+func (Dialect) Stale(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "42703", "42P01", "42804":
+		return true
+	case "0A000":
+		return strings.Contains(pe.Message, "cached plan")
+	}
+	return false
+}
+
+// plainIdent reports whether s is written the same bare and quoted (a
+// lower-case identifier), as far as Table.Name's format is concerned.
+func plainIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case (c >= '0' && c <= '9') || c == '$':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// nameOf is the Table.Name of schema.table.
+func nameOf(schema, table string) string {
+	part := func(s string) string {
+		if plainIdent(s) {
+			return s
+		}
+		return quoteIdent(s)
+	}
+	return part(schema) + "." + part(table)
+}
+
+// splitName parses a name written by nameOf back into its parts.
+func splitName(name string) ([]string, bool) {
+	var parts []string
+	for i := 0; ; {
+		if i >= len(name) {
+			return nil, false
+		}
+		var part string
+		if name[i] == '"' {
+			var sb strings.Builder
+			j := i + 1
+			for {
+				if j >= len(name) {
+					return nil, false
+				}
+				if name[j] == '"' {
+					if j+1 < len(name) && name[j+1] == '"' {
+						sb.WriteByte('"')
+						j += 2
+						continue
+					}
+					break
+				}
+				sb.WriteByte(name[j])
+				j++
+			}
+			part, i = sb.String(), j+1
+		} else {
+			j := i
+			for j < len(name) && name[j] != '.' {
+				j++
+			}
+			part, i = name[i:j], j
+			if !plainIdent(part) {
+				return nil, false
+			}
+		}
+		parts = append(parts, part)
+		if i == len(name) {
+			return parts, true
+		}
+		if name[i] != '.' {
+			return nil, false
+		}
+		i++
+	}
+}
+
+// tableInfo is what the executors need beyond datasource.Table.
+type tableInfo struct {
+	types          map[string]string // column → type as format_type prints it
+	identityAlways []string          // GENERATED ALWAYS AS IDENTITY columns
+	keys           []uniqueKey       // primary key first, then unique keys
+	triggers       bool              // user triggers (enabled, not internal)
+	rules          bool              // rewrite rules
+	cascadeDelete  bool              // referenced by a foreign key that cascades, or sets NULL/DEFAULT, on delete
+	cascadeUpdate  bool              // … on update
+}
+
+// uniqueKey is a unique, non-partial index on plain columns (an ON
+// CONFLICT arbiter candidate).
+type uniqueKey struct {
+	index, constraint string
+	primary           bool
+	cols              []string
+}
+
+var (
+	infoMu sync.Mutex
+	infos  = map[weak.Pointer[datasource.Table]]*tableInfo{}
+)
+
+// info returns the extra metadata LoadTable recorded for t.
+func info(t *datasource.Table) (*tableInfo, error) {
+	infoMu.Lock()
+	defer infoMu.Unlock()
+	if in, ok := infos[weak.Make(t)]; ok {
+		return in, nil
+	}
+	return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: table %s was not loaded by this dialect", t.Name)
+}
+
+func setInfo(t *datasource.Table, in *tableInfo) {
+	k := weak.Make(t)
+	infoMu.Lock()
+	infos[k] = in
+	infoMu.Unlock()
+	runtime.AddCleanup(t, func(k weak.Pointer[datasource.Table]) {
+		infoMu.Lock()
+		delete(infos, k)
+		infoMu.Unlock()
+	}, k)
+}
+
+// hasColumn reports whether t has a stored column named exactly col
+// (PostgreSQL identifiers are case-sensitive once folded by the parser).
+func hasColumn(t *datasource.Table, col string) bool {
+	for _, c := range t.Columns {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+func isPK(t *datasource.Table, col string) bool {
+	for _, c := range t.PK {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadTable reads a table's columns, keys and the features AT mode must
+// refuse (triggers, rules, cascading foreign keys) from the catalogs. An
+// unqualified name is resolved through the connection's search_path, the
+// recorded name is always schema-qualified.
+func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, table string) (*datasource.Table, error) {
+	reg := quoteIdent(table)
+	if schema != "" {
+		reg = quoteIdent(schema) + "." + reg
+	}
+	cols, err := q.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated::text, a.attidentity::text,
+ pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL
+ FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.oid = pg_catalog.to_regclass($1) ORDER BY a.attnum`, reg)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", reg)
+	}
+	switch kind := cols[0][2].Value.Str(); kind {
+	case "r", "p":
+	default:
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: %s is not a table (relkind %q): AT mode writes tables only", reg, kind)
+	}
+	t := &datasource.Table{Name: nameOf(cols[0][0].Value.Str(), cols[0][1].Value.Str()), AutoIncrementStep: 1, AutoIncrementBulkConsecutive: false}
+	in := &tableInfo{types: map[string]string{}}
+	for _, c := range cols {
+		name := c[3].Value.Str()
+		t.AllColumns = append(t.AllColumns, name)
+		if c[4].Value.Str() != "" {
+			continue // generated column: not stored as written, not imaged
+		}
+		t.Columns = append(t.Columns, name)
+		in.types[name] = c[6].Value.Str()
+		switch c[5].Value.Str() {
+		case "a":
+			in.identityAlways = append(in.identityAlways, name)
+			t.AutoIncrement = name
+		case "d":
+			t.AutoIncrement = name
+		}
+		if t.AutoIncrement == "" && c[7].Value.Boolean() {
+			t.AutoIncrement = name
+		}
+	}
+	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname
+ FROM pg_catalog.pg_index i
+ JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+ LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u')
+ CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+ JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+ WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+ AND k.ord <= i.indnkeyatts
+ ORDER BY i.indisprimary DESC, ic.relname, k.ord`, reg)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		idx, col := k[0].Value.Str(), k[3].Value.Str()
+		if n := len(in.keys); n == 0 || in.keys[n-1].index != idx {
+			in.keys = append(in.keys, uniqueKey{index: idx, primary: k[1].Value.Boolean(), constraint: k[2].Value.Str()})
+		}
+		last := &in.keys[len(in.keys)-1]
+		last.cols = append(last.cols, col)
+	}
+	for _, k := range in.keys {
+		if k.primary {
+			t.PK = k.cols
+		} else {
+			t.Unique = append(t.Unique, k.cols)
+		}
+	}
+	if len(t.PK) == 0 {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has no primary key: AT mode cannot undo its rows exactly", t.Name)
+	}
+	for _, c := range t.PK {
+		if !hasColumn(t, c) {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: primary-key column %q of %s is generated", c, t.Name)
+		}
+	}
+	hz, err := q.Query(ctx, `SELECT
+ EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = pg_catalog.to_regclass($1) AND NOT g.tgisinternal AND g.tgenabled <> 'D'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = pg_catalog.to_regclass($1) AND r.rulename <> '_RETURN'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.confrelid = pg_catalog.to_regclass($1) AND f.contype = 'f' AND f.confdeltype IN ('c', 'n', 'd')),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.confrelid = pg_catalog.to_regclass($1) AND f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd'))`, reg)
+	if err != nil {
+		return nil, err
+	}
+	if len(hz) == 1 && len(hz[0]) == 4 {
+		in.triggers, in.rules = hz[0][0].Value.Boolean(), hz[0][1].Value.Boolean()
+		in.cascadeDelete, in.cascadeUpdate = hz[0][2].Value.Boolean(), hz[0][3].Value.Boolean()
+	}
+	setInfo(t, in)
+	return t, nil
+}

@@ -1,0 +1,188 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource"
+	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tc"
+	"github.com/txcio/txc/tc/server"
+	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tm"
+)
+
+// env is a real coordinator (in process, memory store), one client
+// connection serving as TM and RM, the plain PostgreSQL test database and
+// the same database through the proxy.
+type env struct {
+	t     *testing.T
+	conn  *client.Conn
+	tm    *tm.Manager
+	rm    *rm.Manager
+	plain *sql.DB // pgx stdlib, no proxy
+	db    *sql.DB // through the proxy
+	enum  string  // an enum type ('a', 'b') made by makeEnum
+}
+
+// makeEnum creates the enum type of the wide tables.
+func (e *env) makeEnum() {
+	e.t.Helper()
+	e.enum = dbtest.Name("at_enum")
+	e.exec("CREATE TYPE " + e.enum + " AS ENUM ('a', 'b')")
+	t := e.t
+	t.Cleanup(func() { e.plain.Exec("DROP TYPE IF EXISTS " + e.enum + " CASCADE") })
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	plain := dbtest.Postgres(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	node := fmt.Sprintf("dspg%d", rand.Uint32())
+	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: node, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
+		Store: memstore.New(), TickInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := client.Dial(dctx, lis.Addr().String(), client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
+	e.db = e.open("")
+	return e
+}
+
+// open opens the test database through the proxy, with extra DSN
+// parameters (URL query syntax).
+func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
+	e.t.Helper()
+	dsn := dbtest.PostgresDSN
+	if params != "" {
+		dsn += "&" + params
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	db, err := txcpg.OpenDB(cfg, append([]datasource.Option{datasource.WithManager(e.rm), datasource.WithCreateUndoTable()}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// exec runs statements on the plain database, failing the test on error.
+func (e *env) exec(stmts ...string) {
+	e.t.Helper()
+	for _, s := range stmts {
+		if _, err := e.plain.Exec(s); err != nil {
+			e.t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// table creates a table from a definition with {t} for its name (and {e}
+// for the test's enum type), dropped at the end of the test.
+func (e *env) table(prefix, def string, seed ...string) string {
+	e.t.Helper()
+	name := dbtest.Name(prefix)
+	e.t.Cleanup(func() { e.plain.Exec(`DROP TABLE IF EXISTS "` + name + `" CASCADE`) })
+	for _, s := range append([]string{def}, seed...) {
+		e.exec(strings.NewReplacer("{T}", `"`+name+`"`, "{t}", name).Replace(s))
+	}
+	return name
+}
+
+// global runs fn in a global transaction and returns its XID and error.
+func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
+	var xid txc.XID
+	err := e.tm.WithGlobalTx(context.Background(), tm.Config{Name: "test", Timeout: 30 * time.Second}, func(ctx context.Context) error {
+		xid, _ = tm.XIDFromContext(ctx)
+		return fn(ctx)
+	})
+	return xid, err
+}
+
+var errRollback = errors.New("test: roll back")
+
+// wait waits until xid reaches one of the statuses (or is forgotten).
+func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := e.conn.Status(context.Background(), xid)
+		if err == nil {
+			for _, w := range want {
+				if st == w {
+					return st
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("transaction %s: status %v (err %v), want one of %v", xid, st, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// undoRows counts the undo rows of xid.
+func (e *env) undoRows(xid txc.XID) int {
+	var n int
+	if err := e.plain.QueryRow("SELECT COUNT(*) FROM txc_undo_log WHERE xid = $1", string(xid)).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// dump returns every row of table (a quoted or qualified name) as
+// PostgreSQL's own text of the row, sorted: a byte-for-byte dump of every
+// column (cols, when given, restricts it to those columns).
+func (e *env) dump(table string, cols ...string) string {
+	e.t.Helper()
+	expr := "x::text"
+	if len(cols) > 0 {
+		expr = "ROW(" + strings.Join(cols, ", ") + ")::text"
+	}
+	rows, err := e.plain.Query("SELECT r FROM (SELECT " + expr + " AS r FROM " + table + " x) d ORDER BY r COLLATE \"C\"")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var sb strings.Builder
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			e.t.Fatal(err)
+		}
+		sb.WriteString(s + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return sb.String()
+}

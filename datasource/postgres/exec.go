@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// How the executors run a write. PostgreSQL 15 returns the written rows
+// with RETURNING, so a write runs once, as the user's statement with the
+// executor's own RETURNING list, and its rows are the after image of an
+// INSERT or UPDATE and the before image of a DELETE: no separate image
+// query. The framework's run callback would run the user's text unchanged,
+// so the executors run their text through Exec.Query instead and never
+// call run.
+//
+// Once that text has run, a failure of the images (a value that cannot be
+// read, rows that do not match the before image, a global lock held by
+// another transaction) must not leave a local transaction that can
+// commit without undo: the executor then aborts the transaction on the
+// server (see poison), so that its COMMIT rolls back. A failure the server
+// reports has already aborted it.
+
+// checkArgs checks the statement's arguments against its highest $n.
+func checkArgs(q string, want int, args []driver.NamedValue) error {
+	if len(args) != want {
+		return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: the statement uses $1…$%d but has %d arguments: %s", want, len(args), datasource.Shorten(q))
+	}
+	for _, a := range args {
+		if a.Name != "" {
+			return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: named argument %q: PostgreSQL takes positional arguments only", a.Name)
+		}
+	}
+	return nil
+}
+
+// pick returns the arguments idx selects (0-based), numbered from 1.
+func pick(args []driver.NamedValue, idx []int) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(idx))
+	for i, j := range idx {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: args[j].Value}
+	}
+	return out
+}
+
+// columnList is "ref"."c1", "ref"."c2", … (ref may be empty).
+func columnList(ref string, cols []string) string {
+	var sb strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if ref != "" {
+			sb.WriteString(quoteIdent(ref) + ".")
+		}
+		sb.WriteString(quoteIdent(c))
+	}
+	return sb.String()
+}
+
+// runWrite runs the write text (with the executor's RETURNING) and reads
+// its rows. On a failure the server did not report, the local
+// transaction is aborted (the text may have run).
+func runWrite(ctx context.Context, x *datasource.Exec, query, text string, args []driver.NamedValue) ([]undo.Row, error) {
+	rows, err := x.QueryArgs(ctx, text, args)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, poison(ctx, x, query, err)
+	}
+	return rows, nil
+}
+
+// poison aborts the local transaction on the server after the statement
+// ran but its images failed: PostgreSQL then turns the transaction's
+// COMMIT into a rollback, so no change without undo can commit. It
+// returns cause, saying so.
+func poison(ctx context.Context, x *datasource.Exec, query string, cause error) error {
+	msg := fmt.Sprintf("txc: local transaction aborted: a statement ran but its undo images failed: %v", cause)
+	_, perr := x.Query(ctx, "SELECT $1::text::int4", msg)
+	var pe *pgconn.PgError
+	if perr == nil || !errors.As(perr, &pe) {
+		// Not aborted by the server: the connection is gone or the
+		// server accepted the text; either way nothing can commit on
+		// it unnoticed only if the connection is gone. Report both.
+		return errors.Join(failed(query, cause), fmt.Errorf("datasource/postgres: aborting the local transaction: %v", perr))
+	}
+	return failed(query, cause)
+}
+
+// failed is the error of a statement whose local transaction poison
+// aborted: the cause's code (and lock holder), CodeUnsupported for an
+// untyped cause.
+func failed(query string, cause error) error {
+	e := &txc.Error{Code: txc.CodeUnsupported,
+		Message: "datasource/postgres: the statement ran but its undo images failed, so its local transaction was aborted and can only roll back: " + cause.Error() + ": " + datasource.Shorten(query)}
+	var te *txc.Error
+	if errors.As(cause, &te) {
+		e.Code, e.XID, e.Holder = te.Code, te.XID, te.Holder
+	}
+	return e
+}
+
+// rowKey is the lock-key text of a row's primary key.
+func rowKey(pk []string, r undo.Row) string {
+	vals := make([]string, len(pk))
+	for i, c := range pk {
+		v, _ := r.Get(c)
+		vals[i] = datasource.KeyString(v)
+	}
+	return txc.RowKey(vals...)
+}
+
+// dedupe drops rows whose key was seen before (a join can repeat a row).
+func dedupe(pk []string, rows []undo.Row) []undo.Row {
+	if len(rows) < 2 {
+		return rows
+	}
+	seen := make(map[string]bool, len(rows))
+	out := rows[:0:0]
+	for _, r := range rows {
+		k := rowKey(pk, r)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// keysOnly keeps the primary-key columns of rows.
+func keysOnly(pk []string, rows []undo.Row) []undo.Row {
+	out := make([]undo.Row, len(rows))
+	for i, r := range rows {
+		k := make(undo.Row, len(pk))
+		for j, c := range pk {
+			v, _ := r.Get(c)
+			k[j] = undo.Column{Name: c, Value: v}
+		}
+		out[i] = k
+	}
+	return out
+}
+
+// guardWritten checks the global locks of the rows a write under
+// tm.WithGlobalLock has changed (their local row locks are held); if
+// another global transaction holds one past the wait, the local
+// transaction is aborted.
+func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *datasource.Table, rows []undo.Row) error {
+	if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
+		return poison(ctx, x, query, err)
+	}
+	return nil
+}
+
+// refuseHazards refuses a write whose effects reach beyond the rows it
+// returns, or whose undo PostgreSQL would refuse.
+func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.RecordKind, keyChange bool) error {
+	switch {
+	case in.triggers:
+		return datasource.Unsupported(query, "table %s has triggers, whose writes cannot be imaged", m.Name)
+	case in.rules:
+		return datasource.Unsupported(query, "table %s has rewrite rules, whose writes cannot be imaged", m.Name)
+	case kind == undo.Delete && in.cascadeDelete:
+		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on delete references %s: the rows it changes cannot be imaged", m.Name)
+	case kind == undo.Update && keyChange && in.cascadeUpdate:
+		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on update references %s: the rows it changes cannot be imaged", m.Name)
+	}
+	if len(in.identityAlways) > 0 {
+		// Rollback writes these columns back, which GENERATED ALWAYS
+		// forbids: re-inserting a deleted row, or restoring a non-key
+		// column.
+		switch {
+		case kind == undo.Delete || (kind == undo.Update && keyChange):
+			return datasource.Unsupported(query, "rollback could not re-insert rows of %s: column %q is GENERATED ALWAYS AS IDENTITY", m.Name, in.identityAlways[0])
+		case kind == undo.Update:
+			for _, c := range in.identityAlways {
+				if !isPK(m, c) {
+					return datasource.Unsupported(query, "rollback could not restore column %q of %s: it is GENERATED ALWAYS AS IDENTITY", c, m.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// table loads the metadata of r, reloading it once when the statement
+// names a column it lacks (the table may have changed).
+func table(ctx context.Context, x *datasource.Exec, r relRef, named []string) (*datasource.Table, *tableInfo, error) {
+	m, err := x.Table(ctx, r.schema, r.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range named {
+		if !slices.Contains(m.AllColumns, c) {
+			x.Forget(r.schema, r.name)
+			if m, err = x.Table(ctx, r.schema, r.name); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+	}
+	in, err := info(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, in, nil
+}
+
+// result is what Exec returns for a write: the rows it affected, as pgx
+// reports them.
+func result(n int) driver.Result { return driver.RowsAffected(n) }

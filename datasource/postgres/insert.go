@@ -1,0 +1,264 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"slices"
+	"sync/atomic"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// insertPlan is INSERT … VALUES / SELECT / DEFAULT VALUES, with ON
+// CONFLICT DO NOTHING or DO UPDATE.
+//
+// The rows RETURNING gives are exactly the rows the statement inserted or
+// updated, with every default, serial, identity and trigger-free value as
+// stored: they are the after image. DO NOTHING skips rows without
+// changing them, so they are not returned and need no image. DO UPDATE
+// changes existing rows: their before image is read first, locked, by the
+// arbiter key values of the new rows.
+type insertPlan struct {
+	query    string
+	nargs    int
+	rel      relRef
+	relation *pg.RangeVar
+	base     string       // the INSERT without RETURNING
+	cols     []string     // column list as written (nil: every column)
+	values   [][]*pg.Node // VALUES rows (nil: INSERT … SELECT or DEFAULT VALUES)
+	action   pg.OnConflictAction
+	infer    *pg.InferClause
+	setCols  []string // DO UPDATE SET columns
+
+	texts atomic.Pointer[insertTexts]
+}
+
+// insertTexts are the statements of one plan on one table's metadata.
+type insertTexts struct {
+	t          *datasource.Table
+	write      string // base with RETURNING
+	before     string // DO UPDATE: the before image, locked
+	beforeArgs []int
+}
+
+func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
+	if s.Relation == nil {
+		return nil, datasource.Unsupported(p.query, "INSERT without a table")
+	}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
+	for _, c := range s.Cols {
+		rt := c.GetResTarget()
+		if rt == nil {
+			return nil, datasource.Unsupported(p.query, "an INSERT column list entry of kind %s", nodeName(c))
+		}
+		ip.cols = append(ip.cols, rt.Name)
+	}
+	if sel := s.SelectStmt.GetSelectStmt(); sel != nil && len(sel.ValuesLists) > 0 {
+		for _, l := range sel.ValuesLists {
+			ip.values = append(ip.values, l.GetList().GetItems())
+		}
+	}
+	if oc := s.OnConflictClause; oc != nil {
+		ip.action, ip.infer = oc.Action, oc.Infer
+		for _, t := range oc.TargetList {
+			ip.setCols = append(ip.setCols, t.GetResTarget().GetName())
+		}
+		if ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE {
+			if ip.values == nil {
+				return nil, datasource.Unsupported(p.query, "INSERT … SELECT … ON CONFLICT DO UPDATE: the rows it would update cannot be found before it runs")
+			}
+			if ip.infer == nil {
+				return nil, datasource.Unsupported(p.query, "ON CONFLICT DO UPDATE without a conflict target")
+			}
+			if ip.infer.WhereClause != nil {
+				return nil, datasource.Unsupported(p.query, "ON CONFLICT on a partial index")
+			}
+			for _, e := range ip.infer.IndexElems {
+				ie := e.GetIndexElem()
+				if ie == nil || ie.Name == "" || len(ie.Collation) > 0 || len(ie.Opclass) > 0 {
+					return nil, datasource.Unsupported(p.query, "ON CONFLICT on an expression, collation or operator class")
+				}
+			}
+		}
+	}
+	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_InsertStmt{InsertStmt: s}}, &s.ReturningList)
+	if err != nil {
+		return nil, err
+	}
+	ip.base = base
+	return ip, nil
+}
+
+func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
+
+func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
+		return nil, err
+	}
+	m, in, err := table(ctx, x, ip.rel, append(slices.Clip(ip.cols), ip.setCols...))
+	if err != nil {
+		return nil, err
+	}
+	update := ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE
+	if err := refuseHazards(ip.query, m, in, undo.Insert, false); err != nil {
+		return nil, err
+	}
+	if update {
+		for _, c := range ip.setCols {
+			if isPK(m, c) {
+				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
+			}
+		}
+		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := ip.textsFor(m, in)
+	if err != nil {
+		return nil, err
+	}
+	if !x.InGlobalTx() {
+		// Under a global lock: no undo, only the written rows' locks.
+		rows, err := runWrite(ctx, x, ip.query, ip.base+" RETURNING "+columnList(ip.rel.ref, m.PK), args)
+		if err != nil {
+			return nil, err
+		}
+		return result(len(rows)), guardWritten(ctx, x, ip.query, m, rows)
+	}
+	if !update {
+		rows, err := runWrite(ctx, x, ip.query, tx.write, args)
+		if err != nil {
+			return nil, err
+		}
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: rows, PK: m.PK})
+		return result(len(rows)), nil
+	}
+	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
+	if err != nil {
+		return nil, err
+	}
+	before = dedupe(m.PK, before)
+	rows, err := runWrite(ctx, x, ip.query, tx.write, args)
+	if err != nil {
+		return nil, err
+	}
+	old := make(map[string]undo.Row, len(before))
+	for _, b := range before {
+		old[rowKey(m.PK, b)] = b
+	}
+	var ub, ua, ins []undo.Row
+	for _, r := range rows {
+		flag, after := r[len(r)-1].Value, r[:len(r)-1]
+		if b, ok := old[rowKey(m.PK, after)]; ok {
+			ub, ua = append(ub, b), append(ua, after)
+			continue
+		}
+		if flag.Kind() != undo.KindBool || !flag.Boolean() {
+			return nil, poison(ctx, x, ip.query, txc.Errorf(txc.CodeLockConflict,
+				"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", rowKey(m.PK, after), m.Name))
+		}
+		ins = append(ins, after)
+	}
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
+	return result(len(rows)), nil
+}
+
+// textsFor builds (once per table metadata) the statements of the plan.
+func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts, error) {
+	if tx := ip.texts.Load(); tx != nil && tx.t == m {
+		return tx, nil
+	}
+	tx := &insertTexts{t: m, write: ip.base + " RETURNING " + columnList(ip.rel.ref, m.Columns)}
+	if ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE {
+		// The inserted flag: a row ON CONFLICT updated carries the
+		// updating transaction in xmax, a freshly inserted one 0.
+		tx.write += ", (" + quoteIdent(ip.rel.ref) + ".xmax::text = '0')"
+		key, err := ip.arbiter(in)
+		if err != nil {
+			return nil, err
+		}
+		cols := ip.cols
+		if len(cols) == 0 {
+			cols = m.AllColumns
+		}
+		refs := make([]*pg.Node, len(key))
+		for i, c := range key {
+			refs[i] = colRef(ip.rel.ref, c)
+		}
+		var rows [][]*pg.Node
+		for _, vals := range ip.values {
+			row := make([]*pg.Node, len(key))
+			for i, c := range key {
+				j := slices.Index(cols, c)
+				if j < 0 || j >= len(vals) {
+					return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the new rows do not give arbiter column %q", c)
+				}
+				if !pure(vals[j], false) {
+					return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the value of arbiter column %q is not a constant or placeholder", c)
+				}
+				row[i] = clone(vals[j])
+			}
+			rows = append(rows, row)
+		}
+		targets := make([]*pg.Node, len(m.Columns))
+		for i, c := range m.Columns {
+			targets[i] = target(colRef(ip.rel.ref, c), "")
+		}
+		rel := clone(ip.relation)
+		sel := &pg.SelectStmt{TargetList: targets, FromClause: []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: rel}}},
+			WhereClause: rowIn(refs, rows), LockingClause: []*pg.Node{forUpdateOf(ip.rel.ref)}}
+		tx.beforeArgs = renumber(sel)
+		text, err := deparseChecked(selectNode(sel))
+		if err != nil {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: before image of %s: %v", datasource.Shorten(ip.query), err)
+		}
+		tx.before = text
+	}
+	ip.texts.Store(tx)
+	return tx, nil
+}
+
+// arbiter returns the columns of the unique key ON CONFLICT names.
+func (ip *insertPlan) arbiter(in *tableInfo) ([]string, error) {
+	if name := ip.infer.Conname; name != "" {
+		for _, k := range in.keys {
+			if k.constraint == name || k.index == name {
+				return k.cols, nil
+			}
+		}
+		return nil, datasource.Unsupported(ip.query, "ON CONFLICT ON CONSTRAINT %q: no such unique constraint on a plain column list", name)
+	}
+	var cols []string
+	for _, e := range ip.infer.IndexElems {
+		cols = append(cols, e.GetIndexElem().GetName())
+	}
+	for _, k := range in.keys {
+		if len(k.cols) == len(cols) && sameSet(k.cols, cols) {
+			return k.cols, nil
+		}
+	}
+	return nil, datasource.Unsupported(ip.query, "ON CONFLICT (%s): no unique key on exactly these columns", columnList("", cols))
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}

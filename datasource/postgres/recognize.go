@@ -1,0 +1,250 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/txcio/txc/datasource"
+)
+
+// Recognize parses query with PostgreSQL's own parser and returns its plan
+// (see datasource.Dialect). Writes it cannot undo exactly, DDL,
+// transaction control in SQL text and anything it does not understand are
+// refused with txc.CodeUnsupported before they run.
+func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = nil, datasource.Unsupported(query, "the statement could not be analysed (%v)", r)
+		}
+	}()
+	res, err := parse(query)
+	if err != nil {
+		return nil, datasource.Unsupported(query, "the statement does not parse as PostgreSQL (%v)", err)
+	}
+	switch len(res.Stmts) {
+	case 0:
+		return passthrough{}, nil
+	case 1:
+	default:
+		return nil, datasource.Unsupported(query, "%d statements in one text", len(res.Stmts))
+	}
+	n := res.Stmts[0].Stmt
+	if writingCTE(n) {
+		return nil, datasource.Unsupported(query, "a data-modifying WITH query cannot be imaged")
+	}
+	p := &planner{query: query, nargs: maxParam(n)}
+	switch s := n.Node.(type) {
+	case *pg.Node_SelectStmt:
+		if s.SelectStmt.IntoClause != nil {
+			return nil, datasource.Unsupported(query, "SELECT … INTO creates a table")
+		}
+		if len(s.SelectStmt.LockingClause) > 0 {
+			return p.lockingRead(s.SelectStmt)
+		}
+		return passthrough{}, nil
+	case *pg.Node_InsertStmt:
+		return p.insert(s.InsertStmt)
+	case *pg.Node_UpdateStmt:
+		return p.update(s.UpdateStmt)
+	case *pg.Node_DeleteStmt:
+		return p.delete(s.DeleteStmt)
+	case *pg.Node_TransactionStmt:
+		switch s.TransactionStmt.Kind {
+		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE:
+			return passthrough{}, nil
+		case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+			return nil, datasource.Unsupported(query, "ROLLBACK TO SAVEPOINT would discard changes whose undo images are already taken")
+		}
+		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
+	case *pg.Node_VariableSetStmt, *pg.Node_VariableShowStmt, *pg.Node_ListenStmt, *pg.Node_NotifyStmt,
+		*pg.Node_UnlistenStmt, *pg.Node_LockStmt, *pg.Node_DeallocateStmt, *pg.Node_FetchStmt, *pg.Node_ClosePortalStmt:
+		return passthrough{}, nil
+	case *pg.Node_DeclareCursorStmt:
+		if readOnly(s.DeclareCursorStmt.Query) {
+			return passthrough{}, nil
+		}
+		return nil, datasource.Unsupported(query, "a cursor over a write or a locking read cannot be imaged")
+	case *pg.Node_PrepareStmt:
+		if readOnly(s.PrepareStmt.Query) {
+			return passthrough{}, nil
+		}
+		return nil, datasource.Unsupported(query, "PREPARE of a write or a locking read: its EXECUTE could not be imaged")
+	case *pg.Node_ExplainStmt:
+		if readOnly(s.ExplainStmt.Query) || !explainAnalyze(s.ExplainStmt) {
+			return passthrough{}, nil
+		}
+		return nil, datasource.Unsupported(query, "EXPLAIN ANALYZE runs the write it explains, without undo images")
+	case *pg.Node_CopyStmt:
+		if !s.CopyStmt.IsFrom {
+			return passthrough{}, nil
+		}
+		return nil, datasource.Unsupported(query, "COPY FROM cannot be imaged")
+	case *pg.Node_ExecuteStmt:
+		return nil, datasource.Unsupported(query, "EXECUTE of a server-side prepared statement cannot be imaged")
+	case *pg.Node_MergeStmt:
+		return nil, datasource.Unsupported(query, "MERGE is not supported by AT mode")
+	case *pg.Node_CallStmt, *pg.Node_DoStmt:
+		return nil, datasource.Unsupported(query, "a procedure's or code block's writes cannot be imaged")
+	case *pg.Node_TruncateStmt:
+		return nil, datasource.Unsupported(query, "TRUNCATE cannot be undone")
+	}
+	return nil, datasource.Unsupported(query, "%s cannot be undone (DDL and other utility statements are refused in a global transaction)", nodeName(n))
+}
+
+// writingCTE reports whether a WITH query anywhere in n writes.
+func writingCTE(n *pg.Node) bool {
+	found := false
+	walk(n, func(m proto.Message) bool {
+		if c, ok := m.(*pg.CommonTableExpr); ok {
+			switch c.Ctequery.GetNode().(type) {
+			case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// readOnly reports whether n is a SELECT without a top-level locking
+// clause or INTO.
+func readOnly(n *pg.Node) bool {
+	s := n.GetSelectStmt()
+	return s != nil && s.IntoClause == nil && len(s.LockingClause) == 0
+}
+
+func explainAnalyze(e *pg.ExplainStmt) bool {
+	for _, o := range e.Options {
+		d := o.GetDefElem()
+		if d == nil || d.Defname != "analyze" {
+			continue
+		}
+		if d.Arg == nil {
+			return true
+		}
+		// EXPLAIN (ANALYZE false) and the like: any explicit value but
+		// a false one counts.
+		if b := d.Arg.GetBoolean(); b != nil {
+			return b.Boolval
+		}
+		if s := d.Arg.GetString_(); s != nil {
+			switch s.Sval {
+			case "false", "off", "0", "no":
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// passthrough is a statement run as is: reads without locks, session
+// settings.
+type passthrough struct{}
+
+func (passthrough) Kind() datasource.Kind { return datasource.Passthrough }
+func (passthrough) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	return run()
+}
+func (passthrough) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error { return nil }
+
+// planner builds the plan of one statement.
+type planner struct {
+	query string
+	nargs int // the highest $n
+}
+
+// relRef is the written (or locked) table of a statement.
+type relRef struct {
+	schema, name string
+	ref          string // how the statement refers to it: alias, else name
+}
+
+func refOf(rv *pg.RangeVar) relRef {
+	r := relRef{schema: rv.Schemaname, name: rv.Relname, ref: rv.Relname}
+	if rv.Alias != nil && rv.Alias.Aliasname != "" {
+		r.ref = rv.Alias.Aliasname
+	}
+	return r
+}
+
+func (r relRef) String() string {
+	if r.schema == "" {
+		return quoteIdent(r.name)
+	}
+	return quoteIdent(r.schema) + "." + quoteIdent(r.name)
+}
+
+// withoutReturning deparses a write without its RETURNING list (the
+// executors put their own there). It refuses a RETURNING list that holds
+// the only use of a placeholder: without it the placeholder's type could
+// not be determined.
+func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string, error) {
+	if len(*returning) > 0 {
+		before := params(stmt)
+		saved := *returning
+		*returning = nil
+		after := params(stmt)
+		*returning = saved
+		if len(after) != len(before) {
+			return "", datasource.Unsupported(p.query, "a placeholder is used only in the RETURNING list")
+		}
+		c := clone(stmt)
+		switch s := c.Node.(type) {
+		case *pg.Node_InsertStmt:
+			s.InsertStmt.ReturningList = nil
+		case *pg.Node_UpdateStmt:
+			s.UpdateStmt.ReturningList = nil
+		case *pg.Node_DeleteStmt:
+			s.DeleteStmt.ReturningList = nil
+		}
+		stmt = c
+	}
+	text, err := deparseChecked(stmt)
+	if err != nil {
+		return "", datasource.Unsupported(p.query, "the statement cannot be rebuilt: %v", err)
+	}
+	return text, nil
+}
+
+// params returns the set of $n under m.
+func params(m proto.Message) map[int32]bool {
+	out := map[int32]bool{}
+	walk(m, func(x proto.Message) bool {
+		if pr, ok := x.(*pg.ParamRef); ok {
+			out[pr.Number] = true
+		}
+		return true
+	})
+	return out
+}
+
+// pure reports whether expression n is made only of constants,
+// placeholders, casts and operators (and column references when cols is
+// set): it gives the same value however often it is evaluated.
+func pure(n *pg.Node, cols bool) bool {
+	ok := true
+	walk(n, func(m proto.Message) bool {
+		switch m.(type) {
+		case *pg.Node, *pg.A_Const, *pg.ParamRef, *pg.TypeCast, *pg.TypeName, *pg.A_Expr, *pg.BoolExpr, *pg.NullTest,
+			*pg.String, *pg.Integer, *pg.Float, *pg.Boolean, *pg.BitString, *pg.List, *pg.CollateClause:
+		case *pg.ColumnRef:
+			ok = ok && cols
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
+func describe(n *pg.Node) string {
+	if s, err := deparse(selectNode(&pg.SelectStmt{TargetList: []*pg.Node{target(n, "")}})); err == nil {
+		return s[len("SELECT "):]
+	}
+	return fmt.Sprint(nodeName(n))
+}

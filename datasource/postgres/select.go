@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"strconv"
+	"sync/atomic"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// lockPlan is SELECT … FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE:
+// before the rows are returned, the keys of the rows it locks are read
+// (by the same statement, locking the same rows) and their global locks
+// checked (see datasource.Exec.Guard).
+type lockPlan struct {
+	query  string
+	nargs  int
+	stmt   *pg.SelectStmt
+	locked []relRef // the base tables whose rows the statement locks
+	texts  atomic.Pointer[lockTexts]
+}
+
+type lockTexts struct {
+	ts   []*datasource.Table
+	keys string
+	args []int
+}
+
+func (p *planner) lockingRead(s *pg.SelectStmt) (datasource.Statement, error) {
+	l := &lockPlan{query: p.query, nargs: p.nargs, stmt: s}
+	ctes := map[string]bool{}
+	if s.WithClause != nil {
+		for _, c := range s.WithClause.Ctes {
+			ctes[c.GetCommonTableExpr().GetCtename()] = true
+		}
+	}
+	// Every FROM item by the name the statement refers to it with.
+	bases := map[string]relRef{}
+	others := map[string]bool{}
+	var order []string
+	var visit func(n *pg.Node) error
+	visit = func(n *pg.Node) error {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			r := refOf(x.RangeVar)
+			if r.schema == "" && ctes[r.name] {
+				others[r.ref] = true
+				return nil
+			}
+			if _, dup := bases[r.ref]; !dup {
+				order = append(order, r.ref)
+			}
+			bases[r.ref] = r
+		case *pg.Node_JoinExpr:
+			if x.JoinExpr.Alias != nil {
+				others[x.JoinExpr.Alias.Aliasname] = true
+			}
+			if err := visit(x.JoinExpr.Larg); err != nil {
+				return err
+			}
+			return visit(x.JoinExpr.Rarg)
+		case *pg.Node_RangeSubselect:
+			if x.RangeSubselect.Alias != nil {
+				others[x.RangeSubselect.Alias.Aliasname] = true
+			}
+		default:
+			others[nodeName(n)] = true
+		}
+		return nil
+	}
+	for _, f := range s.FromClause {
+		if err := visit(f); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	add := func(ref string) error {
+		r, ok := bases[ref]
+		if !ok {
+			return datasource.Unsupported(p.query, "the locking clause names %q, which is not a base table of the statement", ref)
+		}
+		if !seen[ref] {
+			seen[ref] = true
+			l.locked = append(l.locked, r)
+		}
+		return nil
+	}
+	for _, lc := range s.LockingClause {
+		c := lc.GetLockingClause()
+		if c == nil {
+			continue
+		}
+		if len(c.LockedRels) == 0 {
+			if len(others) > 0 {
+				return nil, datasource.Unsupported(p.query, "a locking clause without OF over a sub-select, function or WITH query: the rows it locks cannot be keyed")
+			}
+			for _, ref := range order {
+				if err := add(ref); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		for _, rel := range c.LockedRels {
+			if err := add(rel.GetRangeVar().GetRelname()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(l.locked) == 0 {
+		return passthrough{}, nil
+	}
+	return l, nil
+}
+
+func (l *lockPlan) Kind() datasource.Kind { return datasource.LockingRead }
+
+func (l *lockPlan) Exec(context.Context, *datasource.Exec, []driver.NamedValue, func() (driver.Result, error)) (driver.Result, error) {
+	return nil, datasource.Unsupported(l.query, "not a write")
+}
+
+// LockKeys runs the statement with the primary keys of the locked tables
+// as its select list (the user's list kept when ORDER BY may refer to
+// it), with the user's own locking clauses, and waits for the rows'
+// global locks.
+func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
+	if err := checkArgs(l.query, l.nargs, args); err != nil {
+		return err
+	}
+	ms := make([]*datasource.Table, len(l.locked))
+	for i, r := range l.locked {
+		m, err := x.Table(ctx, r.schema, r.name)
+		if err != nil {
+			return err
+		}
+		ms[i] = m
+	}
+	tx, err := l.textsFor(ms)
+	if err != nil {
+		return err
+	}
+	rows, err := x.QueryArgs(ctx, tx.keys, pick(args, tx.args))
+	if err != nil {
+		return err
+	}
+	at := 0
+	for _, m := range ms {
+		var keys []undo.Row
+	row:
+		for _, r := range rows {
+			k := make(undo.Row, len(m.PK))
+			for j, c := range m.PK {
+				v := r[at+j].Value
+				if v.IsNull() { // an outer join without a match
+					continue row
+				}
+				k[j] = undo.Column{Name: c, Value: v}
+			}
+			keys = append(keys, k)
+		}
+		at += len(m.PK)
+		if err := x.Guard(ctx, m.Name, m.PK, dedupe(m.PK, keys), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *lockPlan) textsFor(ms []*datasource.Table) (*lockTexts, error) {
+	if tx := l.texts.Load(); tx != nil && len(tx.ts) == len(ms) {
+		same := true
+		for i := range ms {
+			same = same && tx.ts[i] == ms[i]
+		}
+		if same {
+			return tx, nil
+		}
+	}
+	sel := clone(l.stmt)
+	var keys []*pg.Node
+	var names []string
+	for i, r := range l.locked {
+		for j, c := range ms[i].PK {
+			name := "txc_k" + strconv.Itoa(i) + "_" + strconv.Itoa(j)
+			keys = append(keys, target(colRef(r.ref, c), name))
+			names = append(names, name)
+		}
+	}
+	var stmt *pg.SelectStmt
+	if len(sel.SortClause) == 0 {
+		sel.TargetList = keys
+		stmt = sel
+	} else {
+		// ORDER BY may name output columns: keep them, read ours from
+		// a wrapping query.
+		sel.TargetList = append(sel.TargetList, keys...)
+		outer := make([]*pg.Node, len(names))
+		for i, n := range names {
+			outer[i] = target(colRef("", n), "")
+		}
+		stmt = &pg.SelectStmt{TargetList: outer, FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{
+			Subquery: selectNode(sel), Alias: &pg.Alias{Aliasname: "txc_s"}}}}}}
+	}
+	args := renumber(stmt)
+	text, err := deparseChecked(selectNode(stmt))
+	if err != nil {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: lock keys of %s: %v", datasource.Shorten(l.query), err)
+	}
+	tx := &lockTexts{ts: ms, keys: text, args: args}
+	l.texts.Store(tx)
+	return tx, nil
+}

@@ -1,0 +1,239 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"slices"
+	"strconv"
+	"sync/atomic"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// updatePlan is UPDATE, with FROM and WITH (read-only) allowed.
+//
+// The before image is the target's rows the statement's own FROM and
+// WHERE select, read with FOR UPDATE OF the target; the UPDATE then runs
+// with RETURNING, which gives the after image. PostgreSQL has no gap
+// locks: a row inserted by another transaction between the two could be
+// updated without a before image, so the returned keys must be exactly
+// the locked ones, or the local transaction is aborted.
+type updatePlan struct {
+	query string
+	nargs int
+	rel   relRef
+	stmt  *pg.UpdateStmt // as parsed, RETURNING included (the source of the image query)
+	base  string         // the UPDATE without RETURNING
+	set   []string       // assigned columns
+	exprs map[string]*pg.Node
+	texts atomic.Pointer[updateTexts]
+}
+
+type updateTexts struct {
+	t          *datasource.Table
+	write      string // base with RETURNING every column
+	keys       string // base with RETURNING the key (under a global lock)
+	before     string
+	beforeArgs []int
+	newKey     []int // per pk column: index of its new value among the extra columns, or -1
+}
+
+func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
+	if s.Relation == nil {
+		return nil, datasource.Unsupported(p.query, "UPDATE without a table")
+	}
+	if s.WhereClause.GetCurrentOfExpr() != nil {
+		return nil, datasource.Unsupported(p.query, "UPDATE … WHERE CURRENT OF a cursor")
+	}
+	u := &updatePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}}
+	for _, t := range s.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, datasource.Unsupported(p.query, "an UPDATE SET entry of kind %s", nodeName(t))
+		}
+		u.set = append(u.set, rt.Name)
+		if len(rt.Indirection) == 0 && rt.Val.GetMultiAssignRef() == nil {
+			u.exprs[rt.Name] = rt.Val
+		}
+	}
+	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
+	if err != nil {
+		return nil, err
+	}
+	u.base = base
+	return u, nil
+}
+
+func (u *updatePlan) Kind() datasource.Kind { return datasource.Write }
+
+func (u *updatePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
+	return nil
+}
+
+func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	if err := checkArgs(u.query, u.nargs, args); err != nil {
+		return nil, err
+	}
+	m, in, err := table(ctx, x, u.rel, u.set)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := u.textsFor(m, in)
+	if err != nil {
+		return nil, err
+	}
+	if !x.InGlobalTx() {
+		rows, err := runWrite(ctx, x, u.query, tx.keys, args)
+		if err != nil {
+			return nil, err
+		}
+		return result(len(rows)), guardWritten(ctx, x, u.query, m, rows)
+	}
+	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
+	if err != nil {
+		return nil, err
+	}
+	// newKeys[i] is the key before[i] gets (its own when no key column
+	// is assigned).
+	var newKeys []undo.Row
+	if tx.newKey != nil {
+		newKeys = make([]undo.Row, len(before))
+		for i, r := range before {
+			extra := r[len(m.Columns):]
+			key := make(undo.Row, len(m.PK))
+			for k, c := range m.PK {
+				if e := tx.newKey[k]; e >= 0 {
+					key[k] = undo.Column{Name: c, Value: extra[e].Value}
+				} else {
+					v, _ := r.Get(c)
+					key[k] = undo.Column{Name: c, Value: v}
+				}
+			}
+			newKeys[i] = key
+			before[i] = r[:len(m.Columns)]
+		}
+	} else {
+		before = dedupe(m.PK, before)
+		newKeys = before
+	}
+	rows, err := runWrite(ctx, x, u.query, tx.write, args)
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]undo.Row, len(rows))
+	for _, r := range rows {
+		byKey[rowKey(m.PK, r)] = r
+	}
+	after := make([]undo.Row, len(before))
+	for i := range before {
+		a, ok := byKey[rowKey(m.PK, newKeys[i])]
+		if !ok {
+			return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeUnsupported,
+				"datasource/postgres: row (%s) of %s was locked for the UPDATE but not updated (a volatile condition?)", rowKey(m.PK, before[i]), m.Name))
+		}
+		after[i] = a
+	}
+	if len(rows) != len(before) {
+		return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeLockConflict,
+			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
+	}
+	if tx.newKey == nil {
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
+		return result(len(rows)), nil
+	}
+	var del, ins, ub, ua []undo.Row
+	for i := range before {
+		if rowKey(m.PK, before[i]) == rowKey(m.PK, after[i]) {
+			ub, ua = append(ub, before[i]), append(ua, after[i])
+		} else {
+			del, ins = append(del, before[i]), append(ins, after[i])
+		}
+	}
+	// Undone newest first: updates restored, new keys deleted, old rows
+	// re-inserted (so swapped keys never collide).
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
+	return result(len(rows)), nil
+}
+
+func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts, error) {
+	if tx := u.texts.Load(); tx != nil && tx.t == m {
+		return tx, nil
+	}
+	keyChange := false
+	for _, c := range u.set {
+		if isPK(m, c) {
+			keyChange = true
+		}
+	}
+	uniqueSet := keyChange
+	for _, k := range m.Unique {
+		for _, c := range k {
+			uniqueSet = uniqueSet || slices.Contains(u.set, c)
+		}
+	}
+	if err := refuseHazards(u.query, m, in, undo.Update, keyChange); err != nil {
+		return nil, err
+	}
+	if uniqueSet && in.cascadeUpdate {
+		return nil, datasource.Unsupported(u.query, "a foreign key that cascades (or sets NULL/DEFAULT) on update may reference the key columns the UPDATE sets on %s: the rows it changes cannot be imaged", m.Name)
+	}
+	if keyChange {
+		if err := refuseHazards(u.query, m, in, undo.Delete, false); err != nil {
+			return nil, err
+		}
+	}
+	tx := &updateTexts{t: m, write: u.base + " RETURNING " + columnList(u.rel.ref, m.Columns), keys: u.base + " RETURNING " + columnList(u.rel.ref, m.PK)}
+	s := u.stmt
+	targets := make([]*pg.Node, 0, len(m.Columns)+len(m.PK))
+	for _, c := range m.Columns {
+		targets = append(targets, target(colRef(u.rel.ref, c), ""))
+	}
+	if keyChange {
+		if len(s.FromClause) > 0 {
+			return nil, datasource.Unsupported(u.query, "an UPDATE … FROM that changes a primary key")
+		}
+		tx.newKey = make([]int, len(m.PK))
+		extra := 0
+		for k, c := range m.PK {
+			tx.newKey[k] = -1
+			if !slices.Contains(u.set, c) {
+				continue
+			}
+			e, ok := u.exprs[c]
+			if !ok || !pure(e, true) {
+				return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q is not made of columns, constants and operators", c)
+			}
+			cast, err := castTo(clone(e), in.types[c])
+			if err != nil {
+				return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: %v", err)
+			}
+			targets = append(targets, target(cast, "txc_new_"+strconv.Itoa(k)))
+			tx.newKey[k] = extra
+			extra++
+		}
+	}
+	rel := clone(s.Relation)
+	sel := &pg.SelectStmt{
+		TargetList:    targets,
+		FromClause:    append([]*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: rel}}}, cloneList(s.FromClause)...),
+		WhereClause:   clone(s.WhereClause),
+		LockingClause: []*pg.Node{forUpdateOf(u.rel.ref)},
+	}
+	if s.WithClause != nil {
+		sel.WithClause = clone(s.WithClause)
+	}
+	tx.beforeArgs = renumber(sel)
+	text, err := deparseChecked(selectNode(sel))
+	if err != nil {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: before image of %s: %v", datasource.Shorten(u.query), err)
+	}
+	tx.before = text
+	u.texts.Store(tx)
+	return tx, nil
+}
