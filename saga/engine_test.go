@@ -609,3 +609,46 @@ func TestEngineGoFunctionsAndParallel(t *testing.T) {
 		t.Fatalf("compensations %v", undone)
 	}
 }
+
+// TestEngineCrashDuringCompensation: the process dies while a compensation
+// runs; the restarted engine finishes the compensation (whatever the
+// recovery strategy: the saga already decided to go backward) without
+// running any step forward again.
+func TestEngineCrashDuringCompensation(t *testing.T) {
+	for _, r := range []Recovery{Forward, Backward} {
+		t.Run(r.String(), func(t *testing.T) {
+			g := newRig(t, r)
+			g.rec.set("car.book", func(context.Context, *Request) (json.RawMessage, error) { return nil, NewError("NoCar", "") })
+			entered := make(chan struct{})
+			g.rec.set("hotel.cancel", func(ctx context.Context, _ *Request) (json.RawMessage, error) {
+				close(entered)
+				<-ctx.Done()
+				return nil, ctx.Err()
+			})
+			id, err := g.eng.Start(t.Context(), "trip", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			g.tc.crash(t)
+			g.rec.set("hotel.cancel", nil)
+			g.restart(t)
+			inst, _, _ := g.eng.Status(t.Context(), id)
+			if inst.Status != StatusCompensating {
+				t.Fatalf("logged status %v", inst.Status)
+			}
+			g.tc.deliver(inst.XID, true)
+			if err := g.tc.result(t); err != nil {
+				t.Fatal(err)
+			}
+			res, err := g.eng.Wait(t.Context(), id)
+			if !errors.Is(err, txc.ErrRolledBack) || res.Status != StatusCompensated || res.ErrorName != "NoCar" {
+				t.Fatalf("Wait: %+v %v", res, err)
+			}
+			want := []string{"flight.book id1/1", "hotel.book id1/2", "car.book id1/3", "hotel.cancel id1/2/c", "hotel.cancel id1/2/c", "flight.cancel id1/1/c"}
+			if got := g.rec.list(); !slices.Equal(got, want) {
+				t.Fatalf("calls %v", got)
+			}
+		})
+	}
+}

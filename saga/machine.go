@@ -422,13 +422,17 @@ func (m *machine) groupDone() {
 }
 
 // abandon gives up the calls in flight after a crash (backward recovery):
-// they may have run, so they are compensated with the completed ones.
+// they may have run, so they are compensated with the completed ones
+// (including members of the interrupted group that had completed).
 func (m *machine) abandon() {
 	if m.compensating || m.end != nil {
 		return
 	}
 	for _, f := range m.flight {
-		if f.state == StepRunning {
+		switch {
+		case f.state == StepSucceeded:
+			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: m.cur.scope, in: f.in, out: f.out})
+		case f.state == StepRunning, f.errN == ErrNameTimeout:
 			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: m.cur.scope, in: f.in})
 		}
 	}

@@ -504,3 +504,37 @@ func TestTemplateLiterals(t *testing.T) {
 		t.Fatalf("input %s", got)
 	}
 }
+
+func TestReplayInsideParallelGroup(t *testing.T) {
+	for _, r := range []Recovery{Forward, Backward} {
+		def, err := Define("p").Recovery(r).
+			Step(Step("a").Call("a").Compensate("a.c")).
+			Parallel("g", Step("b").Call("b").Compensate("b.c"), Step("c").Call("c").Compensate("c.c")).
+			Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs := map[string]fakeService{"a": ok(1), "b": ok(2), "c": ok(3), "a.c": ok(nil), "b.c": ok(nil), "c.c": ok(nil)}
+		// b finished, c in flight when the process died.
+		_, log, end := trace(t, mustMachine(t, def, `{}`), svcs, 2)
+		if end != nil {
+			t.Fatal("did not crash")
+		}
+		m, err := replay(def, Instance{ID: "i1", Input: json.RawMessage(`{}`)}, collapse(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r == Backward {
+			m.abandon()
+		}
+		after, _, end := trace(t, m, svcs, -1)
+		want := "c i1/3"
+		status := StatusSucceeded
+		if r == Backward {
+			want, status = "c.c i1/3/c,b.c i1/2/c,a.c i1/1/c", StatusCompensated
+		}
+		if end.status != status || strings.Join(after, ",") != want {
+			t.Fatalf("%v: %v %v", r, end.status, after)
+		}
+	}
+}
