@@ -1,0 +1,200 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/tm"
+)
+
+var (
+	atBuild    sync.Once
+	atBuildErr error
+)
+
+// atProc is one atparticipant process.
+type atProc struct {
+	t      *testing.T
+	args   []string
+	cmd    *exec.Cmd
+	url    string
+	exited chan struct{}
+	mu     sync.Mutex
+	log    strings.Builder
+}
+
+func startATParticipant(t *testing.T, tcAddr, table string) *atProc {
+	t.Helper()
+	atBuild.Do(func() {
+		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/atparticipant").CombinedOutput()
+		if err != nil {
+			atBuildErr = fmt.Errorf("building atparticipant: %v\n%s", err, out)
+		}
+	})
+	if atBuildErr != nil {
+		t.Fatal(atBuildErr)
+	}
+	p := &atProc{t: t, args: []string{"--tc", tcAddr, "--dsn", dbtest.MySQLDSN, "--table", table}}
+	p.start()
+	t.Cleanup(func() {
+		p.kill9()
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("atparticipant log:\n%s", tail(p.log.String(), 4000))
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+func (p *atProc) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(filepath.Join(binDir, "atparticipant"), p.args...)
+	stdout, _ := p.cmd.StdoutPipe()
+	stderr, _ := p.cmd.StderrPipe()
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.exited = make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(s.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	ready := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			if a, ok := strings.CutPrefix(s.Text(), "ready "); ok {
+				ready <- a
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.exited)
+	select {
+	case a := <-ready:
+		p.url = "http://" + a
+	case <-p.exited:
+		p.t.Fatalf("atparticipant exited at start:\n%s", p.log.String())
+	case <-time.After(60 * time.Second):
+		p.t.Fatal("atparticipant not ready within 60s")
+	}
+}
+
+func (p *atProc) kill9() {
+	if p.cmd != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
+		p.cmd = nil
+	}
+}
+
+func (p *atProc) update(ctx context.Context, id, delta int) error {
+	req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/update?id=%d&delta=%d", p.url, id, delta), nil)
+	resp, err := (&http.Client{Transport: tm.RoundTripper(nil)}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("atparticipant: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+func atValue(t *testing.T, db *sql.DB, table string, id int) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("SELECT n FROM "+table+" WHERE id = ?", id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestATMySQLRMKilledBetweenPhases: an RM that ran phase 1 of an AT branch
+// is killed (-9) before phase 2; the coordinator keeps the decision and,
+// once the RM is restarted, the branch rolls back (rows restored, undo log
+// gone) or commits (undo log deleted).
+func TestATMySQLRMKilledBetweenPhases(t *testing.T) {
+	p := startTC(t, "--retry-min", "50ms", "--retry-max", "300ms")
+	db := dbtest.MySQL(t)
+	table := dbtest.Table(t, db, "at_kill")
+	if _, err := db.Exec("CREATE TABLE " + table + " (id INT PRIMARY KEY, n INT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO " + table + " VALUES (1, 100), (2, 200)"); err != nil {
+		t.Fatal(err)
+	}
+	rmp := startATParticipant(t, p.addr, table)
+	tmm := tm.New(dial(t, p.addr, "tm"))
+	undoRows := func(xid txc.XID) int {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM txc_undo_log WHERE xid = ?", string(xid)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, commit := range []bool{false, true} {
+		g, ctx, err := tmm.Begin(context.Background(), tm.Config{Name: "at-kill", Timeout: 60 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rmp.update(ctx, 1, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := rmp.update(ctx, 2, 7); err != nil {
+			t.Fatal(err)
+		}
+		if undoRows(g.XID()) != 2 {
+			t.Fatalf("phase 1 left %d undo rows, want 2", undoRows(g.XID()))
+		}
+		rmp.kill9()
+		if commit {
+			err = g.Commit(context.Background())
+		} else {
+			err = g.Rollback(context.Background())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rmp.start()
+		conn := dial(t, p.addr, "status")
+		want := txc.GlobalRollbacked
+		if commit {
+			want = txc.GlobalCommitted
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			st, err := conn.Status(context.Background(), g.XID())
+			if err == nil && st == want && undoRows(g.XID()) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("commit=%v: status %v (err %v), %d undo rows; want %v and none", commit, st, err, undoRows(g.XID()), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		a, b := atValue(t, db, table, 1), atValue(t, db, table, 2)
+		if commit && (a != 105 || b != 207) || !commit && (a != 100 || b != 200) {
+			t.Fatalf("commit=%v: rows %d, %d", commit, a, b)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+// Command atparticipant is the AT resource manager of the integration
+// tests: an HTTP service (behind tm.HTTPMiddleware) whose /update endpoint
+// runs one UPDATE through the txc-mysql proxy under the caller's XID, so
+// the AT branch is registered by this process and its phase 2 reaches
+// this process's RM stream (or, after a kill -9, its restarted successor).
+//
+// It prints "ready <http address>" once serving and runs until killed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource"
+	txcmysql "github.com/txcio/txc/datasource/mysql"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tm"
+)
+
+func main() {
+	tc := flag.String("tc", "127.0.0.1:8091", "coordinator address")
+	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "MySQL DSN")
+	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := client.Dial(dctx, *tc, client.WithName("atparticipant"), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
+	cancel()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := gomysql.ParseDSN(*dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := txcmysql.OpenDB(cfg, datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/update", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.Atoi(r.URL.Query().Get("id"))
+		delta, _ := strconv.Atoi(r.URL.Query().Get("delta"))
+		if _, err := db.ExecContext(r.Context(), "UPDATE "+*table+" SET n = n + ? WHERE id = ?", delta, id); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ready", lis.Addr().String())
+	log.Fatal(http.Serve(lis, tm.HTTPMiddleware(mux)))
+}
