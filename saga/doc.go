@@ -8,8 +8,8 @@
 // groups, per-step retry rules and timeouts, inputs taken from the saga's
 // input and earlier outputs), or in the JSON state language of package
 // saga/lang (ServiceTask with its compensation state, Choice, Succeed, Fail,
-// CompensationTrigger, SubStateMachine, retry rules on named errors, input
-// and output mappings). Both produce a Spec that Compile validates, with
+// CompensationTrigger, SubStateMachine, Parallel, retry and catch rules on
+// named errors, input and output mappings). Both produce a Spec that Compile validates, with
 // errors naming the state and the field, into one Definition: an invalid
 // definition never starts.
 //
