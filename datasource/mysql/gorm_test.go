@@ -1,0 +1,73 @@
+package mysql_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/txcio/txc"
+)
+
+type gormAccount struct {
+	ID      int64 `gorm:"primaryKey;autoIncrement"`
+	Owner   string
+	Balance int64
+}
+
+// TestGORMOverProxy: GORM (gorm.io/driver/mysql with Conn: db; on MariaDB
+// DisableWithReturning, as INSERT … RETURNING is refused) creates,
+// updates and deletes through the proxy; a rolled-back global transaction
+// leaves the table as it was, a committed one as GORM wrote it.
+func TestGORMOverProxy(t *testing.T) {
+	e := newEnv(t, "parseTime=true")
+	tb := e.table("at_gorm", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, owner VARCHAR(20) NOT NULL, balance BIGINT NOT NULL)",
+		"INSERT INTO {t} (owner, balance) VALUES ('ann', 100), ('bob', 50)")
+	g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: e.db, DisableWithReturning: true}), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := func(ctx context.Context) error {
+		return g.WithContext(ctx).Table(tb).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Table(tb).Where("owner = ?", "ann").Update("balance", gorm.Expr("balance - ?", 30)).Error; err != nil {
+				return err
+			}
+			if err := tx.Table(tb).Where("owner = ?", "bob").Update("balance", gorm.Expr("balance + ?", 30)).Error; err != nil {
+				return err
+			}
+			if err := tx.Table(tb).Create(&gormAccount{Owner: "cy", Balance: 1}).Error; err != nil {
+				return err
+			}
+			return tx.Table(tb).Where("owner = ?", "bob").Delete(&gormAccount{}).Error
+		})
+	}
+	seed := e.dump(tb)
+	xid, err := e.global(func(ctx context.Context) error {
+		if err := work(ctx); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != seed {
+		t.Fatalf("after rollback:\n%s\nwant:\n%s", got, seed)
+	}
+	xid, err = e.global(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	var accts []gormAccount
+	if err := g.Table(tb).Order("id").Find(&accts).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(accts) != 2 || accts[0].Owner != "ann" || accts[0].Balance != 70 || accts[1].Owner != "cy" {
+		t.Fatalf("accounts %+v", accts)
+	}
+}
