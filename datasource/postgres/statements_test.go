@@ -71,7 +71,7 @@ var stmtCases = []stmtCase{
 	{name: "insert/on-conflict-do-update", def: kv, seed: []string{kvSeed},
 		stmts: []sqlArgs{s("INSERT INTO {t} AS x (id, n, s) VALUES (1, 0, 'a'), (5, 50, 'e'), ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET n = x.n + excluded.n + 1", 3, 5, "cc")}},
 	{name: "insert/on-conflict-constraint", def: kv, seed: []string{kvSeed},
-		stmts: []sqlArgs{s("INSERT INTO {t} (id, n, s) VALUES (7, 70, 'b'), (8, 80, 'h') ON CONFLICT ON CONSTRAINT {t}_s_key DO UPDATE SET n = -1 WHERE {t}.n > 10")}},
+		stmts: []sqlArgs{s("INSERT INTO {t} (id, n, s) VALUES (7, 70, 'b'), (8, 80, 'h') ON CONFLICT ON CONSTRAINT {tn}_s_key DO UPDATE SET n = -1 WHERE {t}.n > 10")}},
 	{name: "insert/select", def: kv, seed: []string{kvSeed}, stmts: []sqlArgs{s("INSERT INTO {t} (id, n, s) SELECT id + 10, n * 2, s || '2' FROM {t} WHERE id > $1", 2)}},
 	{name: "insert/select-serial", def: serial, seed: []string{"INSERT INTO {t} (n) VALUES (1), (2), (3)"}, stmts: []sqlArgs{s("INSERT INTO {t} (n) SELECT n + 10 FROM {t} WHERE n >= $1", 2)}},
 	{name: "insert/select-on-conflict-do-nothing", def: kv, seed: []string{kvSeed}, stmts: []sqlArgs{s("INSERT INTO {t} SELECT id + 2, n, s || 'x' FROM {t} ON CONFLICT DO NOTHING")}},
@@ -137,8 +137,18 @@ func (c stmtCase) tables(e *env, schema string) (string, string) {
 	return qual(t), u
 }
 
+// text fills a statement in: {t} and {u} are the (qualified) tables, {T}
+// the first quoted, {tn}, {un} and {Tn} the same without the schema.
 func (c stmtCase) text(q, t, u string) string {
-	return strings.NewReplacer("{T}", `"`+t+`"`, "{t}", t, "{u}", u).Replace(q)
+	bare := func(n string) string {
+		if i := strings.LastIndexByte(n, '.'); i >= 0 {
+			return n[i+1:]
+		}
+		return n
+	}
+	schema := strings.TrimSuffix(t, bare(t))
+	return strings.NewReplacer("{Tn}", `"`+bare(t)+`"`, "{tn}", bare(t), "{un}", bare(u),
+		"{T}", schema+`"`+bare(t)+`"`, "{t}", t, "{u}", u).Replace(q)
 }
 
 func (c stmtCase) run(ctx context.Context, db *sql.DB, t, u string, prepared bool) error {
@@ -205,6 +215,12 @@ func TestStatements(t *testing.T) {
 // check runs c plainly, then in a committed and in a rolled-back global
 // transaction through db, on fresh tables in schema (empty: the default).
 func (c stmtCase) check(e *env, db *sql.DB, schema string, explicit bool) {
+	e.t.Helper()
+	c.checkWith(e, e.plain, db, schema, explicit)
+}
+
+// checkWith is check with the plain run on plain.
+func (c stmtCase) checkWith(e *env, plain, db *sql.DB, schema string, explicit bool) {
 	t := e.t
 	t.Helper()
 	quoted := func(n string) string {
@@ -217,7 +233,7 @@ func (c stmtCase) check(e *env, db *sql.DB, schema string, explicit bool) {
 		return n
 	}
 	pt, pu := c.tables(e, schema)
-	if err := c.run(context.Background(), e.plain, pt, pu, explicit); err != nil {
+	if err := c.run(context.Background(), plain, pt, pu, explicit); err != nil {
 		t.Fatalf("plain run: %v", err)
 	}
 	at, au := c.tables(e, schema)
