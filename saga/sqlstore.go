@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type SQLOptions struct {
 	// Writers is the number of database transactions that may be in
 	// flight at once (default 2): while one commits, the next gathers.
 	Writers int
+	// Logger receives RunCleanup's failures; default discards.
+	Logger *slog.Logger
 }
 
 // SQLStore is the Store on MySQL/MariaDB or PostgreSQL. Saves from all
@@ -40,6 +43,7 @@ type SQLStore struct {
 	inst    string // table names
 	step    string
 	max     int
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	queue  []*saveReq
@@ -85,8 +89,11 @@ func NewSQLStore(ctx context.Context, db *sql.DB, o SQLOptions) (*SQLStore, erro
 	if o.Writers <= 0 {
 		o.Writers = 2
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &SQLStore{db: db, dialect: d, inst: prefix + "_instance", step: prefix + "_step", max: o.MaxBatch,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), log: o.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for range o.Writers {
 		s.wg.Add(1)
@@ -439,4 +446,49 @@ func (s *SQLStore) DeleteFinished(ctx context.Context, olderThan time.Duration, 
 		return 0, fmt.Errorf("saga: delete finished: %w", err)
 	}
 	return len(ids), tx.Commit()
+}
+
+// RunCleanup deletes finished instances (succeeded, compensated, failed,
+// aborted) and their steps, last changed more than retention ago, every
+// interval until ctx is done, then returns ctx's error; each round deletes
+// in batches of at most 1,000 instances until none is left. Start it
+// explicitly (go store.RunCleanup(...)) in one or more processes;
+// concurrent cleanups are harmless. A failed round is logged and retried at
+// the next interval. Non-positive interval and retention mean 1h and 7 days.
+//
+// Retention should exceed the time anyone needs to look a finished saga up
+// (Engine.Status reads the log): a deleted instance is unknown.
+func (s *SQLStore) RunCleanup(ctx context.Context, interval, retention time.Duration) error {
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	if retention <= 0 {
+		retention = 7 * 24 * time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		total := 0
+		for {
+			n, err := s.DeleteFinished(ctx, retention, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("saga: log cleanup failed; retrying at the next interval", "table", s.inst, "err", err)
+				}
+				break
+			}
+			total += n
+			if n < 1000 {
+				break
+			}
+		}
+		if total > 0 {
+			s.log.Debug("saga: log cleanup", "table", s.inst, "deleted", total)
+		}
+	}
 }

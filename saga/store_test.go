@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/dbtest"
@@ -196,6 +197,61 @@ func TestEngineOnDatabases(t *testing.T) {
 			calls := g.rec.list()
 			if tail := strings.Join(calls[len(calls)-2:], ","); tail != "car.book "+id+"/3,car.book "+id+"/3" {
 				t.Fatalf("calls %v", calls)
+			}
+		})
+	}
+}
+
+// TestSQLStoreCleanup: finished instances and their steps go, running ones
+// stay, both by DeleteFinished and by the scheduled RunCleanup.
+func TestSQLStoreCleanup(t *testing.T) {
+	for _, sc := range storeCases()[1:] {
+		t.Run(sc.name, func(t *testing.T) {
+			s := sc.store(t).(*SQLStore)
+			ctx := t.Context()
+			save := func(id string, st Status) {
+				t.Helper()
+				err := s.Save(ctx, Batch{Instances: []Instance{{ID: id, Definition: "d", XID: "n:1", Engine: "e", Status: st}},
+					Steps: []StepRecord{{Instance: id, Seq: 1, State: "a", Status: StepRunning}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			save("done1", StatusSucceeded)
+			save("live1", StatusRunning)
+			if n, err := s.DeleteFinished(ctx, time.Hour, 100); err != nil || n != 0 {
+				t.Fatalf("deleted %d (%v) within the retention", n, err)
+			}
+			if n, err := s.DeleteFinished(ctx, 0, 100); err != nil || n != 1 {
+				t.Fatalf("DeleteFinished = %d, %v; want 1", n, err)
+			}
+			if _, _, err := s.Load(ctx, "done1"); !errors.Is(err, txc.ErrUnknownTransaction) {
+				t.Fatalf("finished instance still there: %v", err)
+			}
+			var steps int
+			if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.step+" WHERE instance_id = 'done1'").Scan(&steps); err != nil || steps != 0 {
+				t.Fatalf("%d steps of the deleted instance left (%v)", steps, err)
+			}
+			save("done2", StatusCompensated)
+			cctx, cancel := context.WithCancel(ctx)
+			stopped := make(chan error, 1)
+			go func() { stopped <- s.RunCleanup(cctx, 5*time.Millisecond, time.Nanosecond) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, _, err := s.Load(ctx, "done2"); errors.Is(err, txc.ErrUnknownTransaction) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("RunCleanup did not delete the finished instance")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+			if err := <-stopped; !errors.Is(err, context.Canceled) {
+				t.Fatalf("RunCleanup returned %v", err)
+			}
+			if _, _, err := s.Load(ctx, "live1"); err != nil {
+				t.Fatalf("running instance deleted: %v", err)
 			}
 		})
 	}
