@@ -120,9 +120,11 @@ func TestTwoGlobalTransactionsOneRow(t *testing.T) {
 	release := make(chan struct{})
 	var wg sync.WaitGroup
 	var err1, err2 error
+	first := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(first)
 		_, err1 = e.global(func(ctx context.Context) error {
 			if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
 				return err
@@ -132,7 +134,11 @@ func TestTwoGlobalTransactionsOneRow(t *testing.T) {
 			return nil
 		})
 	}()
-	<-holding
+	select {
+	case <-holding:
+	case <-first:
+		t.Fatalf("the first transaction ended before holding its lock: %v", err1)
+	}
 	// While the first holds the lock, a second with a short budget fails
 	// with a lock conflict naming the holder, and changes nothing.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -247,7 +253,11 @@ func TestSelectForUpdateWaitsForGlobalLock(t *testing.T) {
 		})
 		done <- err
 	}()
-	<-holding
+	select {
+	case <-holding:
+	case err := <-done:
+		t.Fatalf("the holding transaction ended before holding its lock: %v", err)
+	}
 	read := func(ctx context.Context, strength string) (int, error) {
 		tx, err := e.db.BeginTx(ctx, nil)
 		if err != nil {

@@ -40,6 +40,9 @@ type updateTexts struct {
 	before     string
 	beforeArgs []int
 	newKey     []int // per pk column: index of its new value among the extra columns, or -1
+	// joined is the UPDATE rewritten to read its before image itself
+	// (empty when the plan cannot be rewritten so): see joinedUpdate.
+	joined string
 }
 
 func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
@@ -92,6 +95,26 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 		return result(len(rows)), guardWritten(ctx, x, u.query, m, rows)
+	}
+	if tx.joined != "" {
+		rows, err := runWrite(ctx, x, u.query, tx.joined, args)
+		if err != nil {
+			return nil, err
+		}
+		n := len(m.Columns)
+		before, after := make([]undo.Row, len(rows)), make([]undo.Row, len(rows))
+		for i, r := range rows {
+			if len(r) != 2*n {
+				return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeInternal, "datasource/postgres: the UPDATE returned %d columns, want %d", len(r), 2*n))
+			}
+			b := r[:n:n]
+			for k := range b {
+				b[k].Name = m.Columns[k] // returned as txc_old_k
+			}
+			before[i], after[i] = b, r[n:]
+		}
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
+		return result(len(rows)), nil
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 	if err != nil {
@@ -218,6 +241,15 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 			extra++
 		}
 	}
+	if !keyChange && len(s.FromClause) == 0 {
+		j, err := u.joinedUpdate(m)
+		if err != nil {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: rewriting %s: %v", datasource.Shorten(u.query), err)
+		}
+		tx.joined = j
+		u.texts.Store(tx)
+		return tx, nil
+	}
 	rel := clone(s.Relation)
 	sel := &pg.SelectStmt{
 		TargetList:    targets,
@@ -236,4 +268,64 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 	tx.before = text
 	u.texts.Store(tx)
 	return tx, nil
+}
+
+// joinedUpdate rewrites a single-table UPDATE that keeps its keys so that
+// one statement locks, images and updates the rows:
+//
+//	UPDATE t x SET … FROM (SELECT x.c1, … FROM t x WHERE <where> FOR UPDATE OF x) txc_old (txc_old_0, …)
+//	WHERE x.pk = txc_old.txc_old_k RETURNING txc_old.txc_old_0, …, x.c1, …
+//
+// The sub-select locks exactly the rows the user's WHERE selects and
+// returns them as they are once locked; the UPDATE changes exactly those
+// rows (joined by primary key, one to one), from the same values; and
+// RETURNING gives each row before and after. PostgreSQL 15 has no
+// RETURNING OLD, which this stands in for.
+func (u *updatePlan) joinedUpdate(m *datasource.Table) (string, error) {
+	s := u.stmt
+	const old = "txc_old"
+	// The sub-select's columns get names of their own, so that the
+	// user's unqualified column names still mean the target's columns.
+	alias := &pg.Alias{Aliasname: old}
+	inner := make([]*pg.Node, len(m.Columns))
+	oldCol := make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		inner[i] = target(colRef(u.rel.ref, c), "")
+		oldCol[i] = "txc_old_" + strconv.Itoa(i)
+		alias.Colnames = append(alias.Colnames, str(oldCol[i]))
+	}
+	pkOld := func(c string) string { return oldCol[slices.Index(m.Columns, c)] }
+	sub := &pg.SelectStmt{
+		TargetList:    inner,
+		FromClause:    []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: clone(s.Relation)}}},
+		WhereClause:   clone(s.WhereClause),
+		LockingClause: []*pg.Node{forUpdateOf(u.rel.ref)},
+	}
+	var join []*pg.Node
+	for _, c := range m.PK {
+		join = append(join, pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{str("=")}, colRef(u.rel.ref, c), colRef(old, pkOld(c)), -1))
+	}
+	where := join[0]
+	if len(join) > 1 {
+		where = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, join, -1)
+	}
+	ret := make([]*pg.Node, 0, 2*len(m.Columns))
+	for _, c := range oldCol {
+		ret = append(ret, target(colRef(old, c), ""))
+	}
+	for _, c := range m.Columns {
+		ret = append(ret, target(colRef(u.rel.ref, c), ""))
+	}
+	up := &pg.UpdateStmt{
+		Relation:   clone(s.Relation),
+		TargetList: cloneList(s.TargetList),
+		FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{
+			Subquery: selectNode(sub), Alias: alias}}}},
+		WhereClause:   where,
+		ReturningList: ret,
+	}
+	if s.WithClause != nil {
+		up.WithClause = clone(s.WithClause)
+	}
+	return deparseChecked(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: up}})
 }
