@@ -1,0 +1,28 @@
+// Package postgres is the PostgreSQL dialect of the AT proxy driver
+// (package datasource), over github.com/jackc/pgx/v5/stdlib.
+//
+// Importing it registers the database/sql driver "txc-postgres" (pgx's DSN
+// and URL syntax) and the dialect, so datasource.OpenDB recognizes pgx
+// stdlib connectors. OpenDB and NewConnector open a *pgx.ConnConfig with
+// the resource ID ResourceID derives (host, port and database: never the
+// user or password).
+//
+// Inside a global transaction every statement is parsed with PostgreSQL's
+// own parser (github.com/pganalyze/pg_query_go, cgo) and planned once per
+// text. Writes run once, rebuilt from their parse tree with the executor's
+// RETURNING list, which yields the undo images: INSERT (VALUES, SELECT,
+// DEFAULT VALUES, ON CONFLICT DO NOTHING / DO UPDATE), UPDATE (with FROM,
+// WITH, key changes) and DELETE (with USING, WITH). SELECT … FOR UPDATE,
+// FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE wait for the global locks
+// of the rows they lock. Statements that cannot be undone exactly are
+// refused before they run with an error matching txc.ErrUnsupported that
+// names the reason and the statement. A write whose images fail after it
+// ran aborts its local transaction on the server, so that it can only roll
+// back.
+//
+// Limits of the current proxy: a write run with QueryContext (its
+// RETURNING rows read by the caller) is refused inside a global
+// transaction; run it with ExecContext. The undo_log table is named
+// without a schema and so resolves through the search_path: every
+// database/sql pool of one resource must resolve it to the same table.
+package postgres
