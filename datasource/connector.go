@@ -31,6 +31,9 @@ func NewConnector(connector driver.Connector, d Dialect, opts ...Option) (*Conne
 		return nil, invalid("NewConnector needs a connector and a dialect")
 	}
 	cfg := newConfig(opts)
+	if cfg.dialect != nil {
+		d = cfg.dialect // WithDialect: the dialect configured for this connector
+	}
 	res, err := newResource(cfg.resourceID, d, connector, cfg)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"UPDATE " + kvt + " SET id = FLOOR(RAND() * 100) WHERE id = 1", "calls a function"},
 		{"UPDATE " + kvt + " SET n = id, id = n WHERE id = 1", "assigned before it"},
 		{"HANDLER " + kvt + " OPEN", "does not parse"},
+		{"INSERT INTO " + kvt + " (id, n, s) VALUES (2, 0, 'zz') ON DUPLICATE KEY UPDATE id = id + 100", "primary-key column"},
 	} {
 		_, err := e.global(func(ctx context.Context) error {
 			_, err := e.db.ExecContext(ctx, c.q)

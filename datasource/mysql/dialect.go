@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"slices"
 	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -15,8 +16,19 @@ import (
 )
 
 // Dialect is the MySQL/MariaDB dialect of the proxy. The zero value is
-// ready; it holds no state.
-type Dialect struct{}
+// ready; it holds no per-connection state, only how the connections of
+// one DSN report affected rows (the openers of this package set it).
+type Dialect struct{ rows rowsMode }
+
+// rowsMode is what RowsAffected counts for an UPDATE: changed rows (the
+// default) or matched rows (the DSN's clientFoundRows=true).
+type rowsMode uint8
+
+const (
+	rowsUnknown rowsMode = iota // a connector this package did not configure
+	rowsChanged
+	rowsFound
+)
 
 var _ datasource.Dialect = Dialect{}
 
@@ -67,13 +79,16 @@ func (Dialect) Stale(err error) bool {
 	return false
 }
 
-// LoadTable reads a table's columns, keys and auto-increment settings
-// from information_schema.
+// LoadTable reads a table's columns, keys, auto-increment settings,
+// triggers and the foreign keys that reference it from
+// information_schema. The extra metadata the MySQL executors need (column
+// types, prefix keys, triggers, cascading references) is kept beside the
+// Table (see meta).
 func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, table string) (*datasource.Table, error) {
 	if strings.ContainsAny(schema+table, ".`") {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table name %q.%q contains '.' or '`'", schema, table)
 	}
-	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE() FROM information_schema.COLUMNS c "+
+	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE(), c.TABLE_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE FROM information_schema.COLUMNS c "+
 		"WHERE c.TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION", schema, schema, table)
 	if err != nil {
 		return nil, err
@@ -81,13 +96,18 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if len(cols) == 0 {
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: table %s not found", qualified(schema, table))
 	}
-	t := &datasource.Table{Name: table}
-	if s, cur := cols[0][2].Value.Str(), cols[0][3].Value.Str(); s != cur {
-		t.Name = s + "." + table
+	// The names as the server stores them: with lower_case_table_names
+	// set, ORDERS and orders are one table and must give one lock key.
+	realSchema, realTable := cols[0][2].Value.Str(), cols[0][4].Value.Str()
+	t := &datasource.Table{Name: realTable}
+	if cur := cols[0][3].Value.Str(); realSchema != cur {
+		t.Name = realSchema + "." + realTable
 	}
+	in := &tableMeta{schema: realSchema, table: realTable, types: map[string]colType{}}
 	for _, c := range cols {
 		name, extra := c[0].Value.Str(), strings.ToLower(c[1].Value.Str())
 		t.AllColumns = append(t.AllColumns, name)
+		in.types[strings.ToLower(name)] = colType{data: strings.ToLower(c[5].Value.Str()), full: strings.ToLower(c[6].Value.Str()), nullable: c[7].Value.Str() == "YES"}
 		if strings.Contains(extra, "generated") || strings.Contains(extra, "persistent") || strings.Contains(extra, "virtual") || strings.Contains(extra, "stored") {
 			continue
 		}
@@ -96,14 +116,17 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			t.AutoIncrement = name
 		}
 	}
-	keys, err := q.Query(ctx, "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "+
-		"WHERE TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", schema, schema, table)
+	keys, err := q.Query(ctx, "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "+
+		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", realSchema, realTable)
 	if err != nil {
 		return nil, err
 	}
 	var cur string
 	for _, k := range keys {
 		idx, col := k[0].Value.Str(), k[1].Value.Str()
+		if !k[2].Value.IsNull() && !slices.Contains(in.prefixKeys, idx) {
+			in.prefixKeys = append(in.prefixKeys, idx)
+		}
 		switch {
 		case idx == "PRIMARY":
 			t.PK = append(t.PK, col)
@@ -117,6 +140,27 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if len(t.PK) == 0 {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has no primary key: AT mode cannot undo its rows exactly", qualified(schema, table))
 	}
+	trg, err := q.Query(ctx, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME", realSchema, realTable)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range trg {
+		in.triggers = append(in.triggers, r[0].Value.Str())
+	}
+	refs, err := q.Query(ctx, "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "+
+		"WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ? ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME", realSchema, realTable)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refs {
+		name := r[0].Value.Str() + "." + r[1].Value.Str() + "." + r[2].Value.Str()
+		if cascading(r[3].Value.Str()) {
+			in.cascadeUpdate = append(in.cascadeUpdate, name)
+		}
+		if cascading(r[4].Value.Str()) {
+			in.cascadeDelete = append(in.cascadeDelete, name)
+		}
+	}
 	vars, err := q.Query(ctx, "SELECT @@SESSION.auto_increment_increment, @@GLOBAL.innodb_autoinc_lock_mode")
 	if err != nil {
 		return nil, err
@@ -128,7 +172,18 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
+	setMeta(t, in)
 	return t, nil
+}
+
+// cascading reports whether a referential action writes rows of the
+// referencing table (which the proxy cannot image).
+func cascading(rule string) bool {
+	switch strings.ToUpper(rule) {
+	case "CASCADE", "SET NULL", "SET DEFAULT":
+		return true
+	}
+	return false
 }
 
 func asInt(v undo.Value) int64 {

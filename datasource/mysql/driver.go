@@ -39,7 +39,11 @@ func ResourceID(cfg *gomysql.Config) string {
 }
 
 func configOptions(cfg *gomysql.Config) []datasource.Option {
-	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(cfg.InterpolateParams)}
+	d := Dialect{rows: rowsChanged}
+	if cfg.ClientFoundRows {
+		d.rows = rowsFound
+	}
+	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(cfg.InterpolateParams), datasource.WithDialect(d)}
 }
 
 // NewConnector returns the proxy connector of cfg (resource ID from

@@ -120,8 +120,8 @@ func dedupe(pk []string, rows []undo.Row) []undo.Row {
 	return out
 }
 
-// afterImage reads the rows of table with the keys of keyRows (no lock:
-// the statement's own locks hold them).
+// afterImage reads the rows of table with the keys of keyRows, as a
+// locking read (the statement's own locks already hold them).
 func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, keyRows []undo.Row) ([]undo.Row, error) {
 	if len(keyRows) == 0 {
 		return nil, nil
@@ -134,6 +134,9 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 		if err := q.keyIn("", t.PK, chunk); err != nil {
 			return nil, err
 		}
+		// Locking read: a plain one could return the snapshot of the
+		// local transaction instead of the row the statement wrote.
+		q.add(" FOR UPDATE")
 		rows, err := x.Query(ctx, q.String(), q.args...)
 		if err != nil {
 			return nil, err
@@ -164,19 +167,22 @@ func pairAfter(t *datasource.Table, keys []undo.Row, after []undo.Row) ([]undo.R
 // may have touched into records: rows only before were deleted, rows only
 // after inserted, rows in both updated (unchanged ones dropped). Undone
 // newest first, inserted rows are deleted before deleted rows come back.
-func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.Row) {
+func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.Row) diffCounts {
 	inAfter := make(map[string]undo.Row, len(after))
 	for _, r := range after {
 		inAfter[rowKey(t.PK, r)] = r
 	}
 	inBefore := make(map[string]bool, len(before))
 	var del, ub, ua, ins []undo.Row
+	same := 0
 	for _, b := range before {
 		k := rowKey(t.PK, b)
 		inBefore[k] = true
 		if a, ok := inAfter[k]; ok {
 			if !a.Equal(b) {
 				ub, ua = append(ub, b), append(ua, a)
+			} else {
+				same++
 			}
 		} else {
 			del = append(del, b)
@@ -190,7 +196,11 @@ func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.R
 	x.Add(undo.Record{Table: t.Name, Kind: undo.Delete, Before: del, PK: t.PK})
 	x.Add(undo.Record{Table: t.Name, Kind: undo.Update, Before: ub, After: ua, PK: t.PK})
 	x.Add(undo.Record{Table: t.Name, Kind: undo.Insert, After: ins, PK: t.PK})
+	return diffCounts{ins: len(ins), del: len(del), upd: len(ub), same: same}
 }
+
+// diffCounts counts the rows of diffRecords by what happened to them.
+type diffCounts struct{ ins, del, upd, same int }
 
 func checkArgs(q string, want int, args []driver.NamedValue) error {
 	if len(args) != want {

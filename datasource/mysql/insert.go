@@ -3,9 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/txcio/txc"
@@ -22,13 +24,17 @@ type insertPlan struct {
 	columns  []string // as written; empty: every column
 	rows     [][]value
 	conflict bool // IGNORE, ON DUPLICATE KEY UPDATE or REPLACE
+	replace  bool
+	odku     []string // the columns ON DUPLICATE KEY UPDATE assigns
+	rowsMode rowsMode
 	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
 }
 
 // value is what an INSERT puts in one column of one row.
 type value struct {
 	kind valueKind
-	f    frag // valConst: the constant expression; valParam: "?" and its argument
+	f    frag   // valConst: the constant expression; valParam: "?" and its argument
+	lit  string // valConst: the decimal text of an integer literal, else empty
 }
 
 type valueKind uint8
@@ -46,7 +52,11 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 	if len(refs) != 1 {
 		return nil, datasource.Unsupported(p.query, "INSERT into %d tables", len(refs))
 	}
-	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0,
+		replace: s.IsReplace, rowsMode: p.rowsMode}
+	for _, a := range s.OnDuplicate {
+		ip.odku = append(ip.odku, a.Column.Name.O)
+	}
 	for _, c := range s.Columns {
 		ip.columns = append(ip.columns, c.Name.O)
 	}
@@ -107,7 +117,33 @@ func (p *planner) classify(e ast.ExprNode) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
-	return value{kind: valConst, f: f}, nil
+	return value{kind: valConst, f: f, lit: intLiteral(e)}, nil
+}
+
+// intLiteral returns the decimal text of an integer literal (optionally
+// negated or in parentheses), else "".
+func intLiteral(e ast.ExprNode) string {
+	switch x := e.(type) {
+	case *ast.ParenthesesExpr:
+		return intLiteral(x.Expr)
+	case *ast.UnaryOperationExpr:
+		if x.Op == opcode.Minus {
+			if s := intLiteral(x.V); s != "" && !strings.HasPrefix(s, "-") {
+				if s == "0" {
+					return s
+				}
+				return "-" + s
+			}
+		}
+	case *test_driver.ValueExpr:
+		switch x.Datum.Kind() {
+		case test_driver.KindInt64:
+			return strconv.FormatInt(x.Datum.GetInt64(), 10)
+		case test_driver.KindUint64:
+			return strconv.FormatUint(x.Datum.GetUint64(), 10)
+		}
+	}
+	return ""
 }
 
 // constant accepts literals, placeholders and operators only.
@@ -136,6 +172,63 @@ func known(v value, args []driver.NamedValue) bool {
 		return true
 	case valParam:
 		return args[v.f.args[0]].Value != nil
+	}
+	return false
+}
+
+// isNull reports whether v is an explicit NULL.
+func isNull(v value, args []driver.NamedValue) bool {
+	return v.kind == valNull || (v.kind == valParam && args[v.f.args[0]].Value == nil)
+}
+
+// intText returns the decimal text of a known integer value (a literal or
+// an integer argument), or false when v is not one.
+func intText(v value, args []driver.NamedValue) (string, bool) {
+	switch v.kind {
+	case valConst:
+		return v.lit, v.lit != ""
+	case valParam:
+		switch a := args[v.f.args[0]].Value.(type) {
+		case int64:
+			return strconv.FormatInt(a, 10), true
+		case uint64:
+			return strconv.FormatUint(a, 10), true
+		case string:
+			return a, true
+		case []byte:
+			return string(a), true
+		}
+	}
+	return "", false
+}
+
+// zero reports whether v may be a zero (or empty) value, which MySQL
+// turns into a generated value in an AUTO_INCREMENT column unless
+// sql_mode has NO_AUTO_VALUE_ON_ZERO.
+func zero(v value, args []driver.NamedValue) bool {
+	switch v.kind {
+	case valConst:
+		if v.lit != "" {
+			return v.lit == "0"
+		}
+		return true // an expression: its value is unknown here
+	case valParam:
+		switch a := args[v.f.args[0]].Value.(type) {
+		case int64:
+			return a == 0
+		case uint64:
+			return a == 0
+		case float64:
+			return a == 0
+		case string:
+			n, err := strconv.ParseFloat(strings.TrimSpace(a), 64)
+			return err != nil || n == 0
+		case []byte:
+			n, err := strconv.ParseFloat(strings.TrimSpace(string(a)), 64)
+			return err != nil || n == 0
+		case bool:
+			return !a
+		}
 	}
 	return false
 }
@@ -194,6 +287,18 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		return value{kind: valDefault}
 	}
 	auto := m.AutoIncrement != "" && len(m.PK) == 1 && strings.EqualFold(m.PK[0], m.AutoIncrement)
+	if auto {
+		for r := range ip.rows {
+			if pv := v(r, m.PK[0]); known(pv, args) && zero(pv, args) {
+				return nil, datasource.Unsupported(ip.query, "AUTO_INCREMENT column %q is given 0 or a value that may be 0, which the server stores as 0 or replaces with a generated key depending on sql_mode; omit the column or pass NULL to generate", m.PK[0])
+			}
+		}
+	}
+	if ip.conflict {
+		if err := ip.checkConflict(m, v, auto, args); err != nil {
+			return nil, err
+		}
+	}
 	nGen, nKnown := 0, 0
 	for r := range ip.rows {
 		allKnown := true
@@ -233,6 +338,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		q := &query{}
 		q.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE ")
 		ip.keyTerms(q, m.PK, len(ip.rows), v, args)
+		q.add(" FOR UPDATE")
 		after, err := x.Query(ctx, q.String(), q.args...)
 		if err != nil {
 			return nil, err
@@ -265,19 +371,6 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		ip.keyTermsRows(pred, key, rows, v, args)
 		pred.add(")")
 	}
-	for r := range ip.rows {
-		found := false
-		for _, key := range append([][]string{m.PK}, m.Unique...) {
-			all := true
-			for _, c := range key {
-				all = all && known(v(r, c), args)
-			}
-			found = found || all
-		}
-		if !found {
-			return nil, datasource.Unsupported(ip.query, "an inserted row has no unique key known before the insert, so the rows it may replace or update cannot be found")
-		}
-	}
 	bq := &query{}
 	bq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	bq.args = pred.args
@@ -293,18 +386,8 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		return nil, err
 	}
 	aq := &query{}
-	aq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String())
+	aq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	aq.args = append([]any(nil), pred.args...)
-	if len(before) > 0 {
-		// Rows whose key ON DUPLICATE KEY UPDATE changed are still found
-		// by their old primary key or by another unique key.
-		for _, key := range append([][]string{m.PK}, m.Unique...) {
-			aq.add(" OR ")
-			if err := aq.keyIn("", key, before); err != nil {
-				return nil, err
-			}
-		}
-	}
 	after, err := x.Query(ctx, aq.String(), aq.args...)
 	if err != nil {
 		return nil, err
@@ -312,8 +395,98 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {
 		return nil, err
 	}
-	diffRecords(x, m, before, after)
+	d := diffRecords(x, m, before, after)
+	// The rows the server says it touched must be the rows the images
+	// show: a key stored differently from how it was looked up (rounded,
+	// clamped, truncated, generated), or two rows of the statement
+	// meeting each other, shows here.
+	n, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	switch {
+	case ip.replace:
+		ok = n == int64(d.ins+d.del+2*(d.upd+d.same))
+	case len(ip.odku) > 0:
+		lo := int64(d.ins + 2*d.upd)
+		ok = d.del == 0 && (n == lo || (ip.rowsMode != rowsChanged && n > lo && n <= lo+int64(d.same)))
+	default: // IGNORE
+		ok = d.del == 0 && d.upd == 0 && n == int64(d.ins)
+	}
+	if !ok {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the statement affected %d rows but its images show %d inserted, %d deleted, %d updated and %d unchanged rows (a key stored differently from its literal, or rows of one statement meeting each other): %s",
+			n, d.ins, d.del, d.upd, d.same, datasource.Shorten(ip.query))
+	}
 	return res, nil
+}
+
+// checkConflict refuses an IGNORE / ON DUPLICATE KEY UPDATE / REPLACE
+// whose conflicts cannot all be found before it runs: every unique key
+// (the primary key included) of every row must be known exactly as the
+// server will store it, or (a non-primary key) hold an explicit NULL in
+// a nullable column, which meets no row.
+func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) value, auto bool, args []driver.NamedValue) error {
+	mt := meta(m)
+	if len(mt.prefixKeys) > 0 {
+		return datasource.Unsupported(ip.query, "unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", mt.prefixKeys[0], m.Name)
+	}
+	for _, c := range ip.odku {
+		if m.IsPK(c) {
+			return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns primary-key column %q", c)
+		}
+		for _, key := range m.Unique {
+			for _, k := range key {
+				if strings.EqualFold(k, c) {
+					return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns column %q of a unique key", c)
+				}
+			}
+		}
+	}
+	for r := range ip.rows {
+		pkKnown := true
+		for _, c := range m.PK {
+			pkKnown = pkKnown && known(v(r, c), args)
+		}
+		if !pkKnown && !(auto && generates(v(r, m.PK[0]), args)) {
+			return datasource.Unsupported(ip.query, "the primary key of an inserted row is not known before the insert, so the row it may meet cannot be found")
+		}
+		anyKnown := pkKnown
+		for _, key := range m.Unique {
+			all, null := true, false
+			for _, c := range key {
+				cv := v(r, c)
+				all = all && known(cv, args)
+				null = null || (isNull(cv, args) && mt.types[strings.ToLower(c)].nullable)
+			}
+			switch {
+			case all:
+				anyKnown = true
+			case null:
+			default:
+				return datasource.Unsupported(ip.query, "unique key (%s) of an inserted row is not known before the insert (a DEFAULT, an expression or a generated column), so the row it may meet cannot be found", strings.Join(key, ", "))
+			}
+		}
+		if !anyKnown {
+			return datasource.Unsupported(ip.query, "an inserted row has no unique key known before the insert, so it cannot be found after it")
+		}
+		for _, key := range append([][]string{m.PK}, m.Unique...) {
+			for _, c := range key {
+				cv := v(r, c)
+				if !known(cv, args) {
+					continue
+				}
+				lo, hi, isInt := mt.types[strings.ToLower(c)].intRange()
+				if !isInt {
+					continue
+				}
+				if s, ok := intText(cv, args); !ok || !fitsInt(s, lo, hi) {
+					return datasource.Unsupported(ip.query, "the value of integer key column %q is not an integer literal or argument within the column's range, so the key the server stores (rounded or clamped) may differ from the one looked up", c)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // inserted records rows as inserted, after checking there are want.

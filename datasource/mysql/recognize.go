@@ -32,7 +32,7 @@ func parse(text string) (stmts []ast.StmtNode, err error) {
 }
 
 // Recognize parses query and returns its plan (see datasource.Dialect).
-func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
+func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			st, err = nil, datasource.Unsupported(query, "the statement could not be analysed (%v)", r)
@@ -45,7 +45,7 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if len(stmts) != 1 {
 		return nil, datasource.Unsupported(query, "%d statements in one text", len(stmts))
 	}
-	p := &planner{query: query, stmt: stmts[0]}
+	p := &planner{query: query, stmt: stmts[0], rowsMode: d.rows}
 	p.indexArgs()
 	switch s := stmts[0].(type) {
 	case *ast.SelectStmt:
@@ -100,6 +100,8 @@ type planner struct {
 	stmt  ast.StmtNode
 	args  map[*test_driver.ParamMarkerExpr]int // marker → statement argument index
 	nargs int
+	// rowsMode is what the connections' RowsAffected counts.
+	rowsMode rowsMode
 }
 
 // markers returns the placeholders under n in visiting order.

@@ -1,0 +1,98 @@
+package mysql
+
+import (
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"weak"
+
+	"github.com/txcio/txc/datasource"
+)
+
+// tableMeta is what LoadTable learns beyond datasource.Table: it lives as
+// long as its Table (a weak map keyed by the Table).
+type tableMeta struct {
+	schema, table string             // as the server stores them
+	types         map[string]colType // by lower-case column name
+	prefixKeys    []string           // unique indexes on a column prefix
+	triggers      []string
+	// cascadeUpdate, cascadeDelete name the foreign keys (schema.table.
+	// constraint) referencing the table whose ON UPDATE / ON DELETE
+	// action writes the referencing rows.
+	cascadeUpdate, cascadeDelete []string
+}
+
+type colType struct {
+	data     string // DATA_TYPE, lower case: int, varchar, …
+	full     string // COLUMN_TYPE, lower case: int(11) unsigned, …
+	nullable bool
+}
+
+var (
+	metaMu sync.Mutex
+	metas  = map[weak.Pointer[datasource.Table]]*tableMeta{}
+)
+
+func setMeta(t *datasource.Table, m *tableMeta) {
+	k := weak.Make(t)
+	metaMu.Lock()
+	metas[k] = m
+	metaMu.Unlock()
+	runtime.AddCleanup(t, func(k weak.Pointer[datasource.Table]) {
+		metaMu.Lock()
+		delete(metas, k)
+		metaMu.Unlock()
+	}, k)
+}
+
+// meta returns the extra metadata of t; a Table this dialect did not load
+// gets an empty one (nothing known, so every check that needs it refuses
+// or passes conservatively).
+func meta(t *datasource.Table) *tableMeta {
+	metaMu.Lock()
+	defer metaMu.Unlock()
+	if m, ok := metas[weak.Make(t)]; ok {
+		return m
+	}
+	return &tableMeta{types: map[string]colType{}}
+}
+
+// intRange returns the range of an integer column type, and false for a
+// column that is not an integer.
+func (c colType) intRange() (lo int64, hi uint64, ok bool) {
+	unsigned := strings.Contains(c.full, "unsigned")
+	var bits uint
+	switch c.data {
+	case "tinyint":
+		bits = 8
+	case "smallint":
+		bits = 16
+	case "mediumint":
+		bits = 24
+	case "int", "integer":
+		bits = 32
+	case "bigint":
+		bits = 64
+	default:
+		return 0, 0, false
+	}
+	if unsigned {
+		if bits == 64 {
+			return 0, math.MaxUint64, true
+		}
+		return 0, 1<<bits - 1, true
+	}
+	return -(1 << (bits - 1)), 1<<(bits-1) - 1, true
+}
+
+// fitsInt reports whether the decimal integer text s is within the range.
+func fitsInt(s string, lo int64, hi uint64) bool {
+	if strings.HasPrefix(s, "-") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return err == nil && n >= lo && strconv.FormatInt(n, 10) == s
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return err == nil && n <= hi && strconv.FormatUint(n, 10) == s
+}

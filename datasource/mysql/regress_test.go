@@ -1,0 +1,158 @@
+package mysql_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/txcio/txc"
+)
+
+// Regression tests of statements AT mode once ran without being able to
+// undo them exactly. Each ends with the tables equal to their seed:
+// either the statement was refused before it ran, or it failed after
+// running and its local transaction rolled back, or it ran and the global
+// rollback restored every row.
+
+// outcome is how a statement of a regression test must end.
+type outcome int
+
+const (
+	refused  outcome = iota // typed refusal before it ran
+	poisoned                // ran, found its images wrong, local rollback
+	undone                  // ran; the global rollback restores the seed
+)
+
+// expect runs stmts in one global transaction through the proxy (each in
+// its own local transaction), then rolls the global transaction back, and
+// checks the outcome and that every table equals its seed.
+func (e *env) expect(t *testing.T, want outcome, reason string, tables []string, stmts ...string) {
+	t.Helper()
+	seeds := make([]string, len(tables))
+	for i, tb := range tables {
+		seeds[i] = e.dump(tb)
+	}
+	var stmtErr error
+	xid, err := e.global(func(ctx context.Context) error {
+		for _, q := range stmts {
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				stmtErr = err
+				return err
+			}
+		}
+		return errRollback
+	})
+	switch want {
+	case refused:
+		if !errors.Is(stmtErr, txc.ErrUnsupported) || !strings.Contains(stmtErr.Error(), "refused") || !strings.Contains(stmtErr.Error(), reason) {
+			t.Errorf("err = %v, want a refusal naming %q", err, reason)
+		}
+	case poisoned:
+		if !errors.Is(stmtErr, txc.ErrUnsupported) || !strings.Contains(stmtErr.Error(), "only roll back") || !strings.Contains(stmtErr.Error(), reason) {
+			t.Errorf("err = %v, want the statement failed after running, naming %q", err, reason)
+		}
+	case undone:
+		if !errors.Is(err, errRollback) {
+			t.Fatalf("err = %v, want the statements to run", err)
+		}
+	}
+	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
+		t.Errorf("transaction ended %v", st)
+	}
+	for i, tb := range tables {
+		if got := e.dump(tb); got != seeds[i] {
+			t.Errorf("%s after rollback:\n%s\nseed:\n%s", tb, got, seeds[i])
+		}
+	}
+}
+
+// Item: a conflict on a unique key whose value is not known before the
+// insert (DEFAULT, expression) was never imaged.
+func TestConflictOnUnknownKeyRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg1", kv, "INSERT INTO {t} VALUES (1, 10, 'a'), (5, 50, 'dflt')")
+	e.expect(t, refused, "unique key (s)", []string{tb}, "INSERT INTO "+tb+" (id, n) VALUES (9, 1) ON DUPLICATE KEY UPDATE n = n + 100")
+	e.expect(t, refused, "unique key (s)", []string{tb}, "REPLACE INTO "+tb+" (id, n, s) VALUES (9, 1, CONCAT('a', ''))")
+	e.expect(t, refused, "unique key (s)", []string{tb}, "INSERT IGNORE INTO "+tb+" (id, n) VALUES (9, 1)")
+	// A NULL in a nullable unique column meets no row: allowed.
+	nt := e.table("at_rg1n", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, s VARCHAR(20) NULL UNIQUE)", "INSERT INTO {t} VALUES (1, 1, NULL), (2, 2, 'b')")
+	e.expect(t, undone, "", []string{nt}, "REPLACE INTO "+nt+" (id, n, s) VALUES (1, 5, NULL), (3, 3, NULL)")
+}
+
+// Item: a unique key on a column prefix: REPLACE deleted a row it never
+// looked up.
+func TestPrefixUniqueKeyRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg2", "CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20), UNIQUE KEY pfx (name(3)))", "INSERT INTO {t} VALUES (1, 'abcdef')")
+	e.expect(t, refused, "column prefix", []string{tb}, "REPLACE INTO "+tb+" (id, name) VALUES (2, 'abcxyz')")
+	e.expect(t, refused, "column prefix", []string{tb}, "INSERT INTO "+tb+" (id, name) VALUES (2, 'abcxyz') ON DUPLICATE KEY UPDATE id = id")
+	// A plain INSERT cannot meet a row: it still runs.
+	e.expect(t, undone, "", []string{tb}, "INSERT INTO "+tb+" (id, name) VALUES (2, 'xyz')")
+}
+
+// Item: keys stored differently from their literal (0 into
+// AUTO_INCREMENT, rounded or clamped integers, rounded decimals).
+func TestConflictKeyStoredDifferently(t *testing.T) {
+	e := newEnv(t, "")
+	ai := e.table("at_rg3a", "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, n INT, s VARCHAR(10) UNIQUE)", "INSERT INTO {t} VALUES (1, 1, 'a'), (2, 2, 'b')")
+	e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT IGNORE INTO "+ai+" (id, n, s) VALUES (0, 5, 'z')")
+	e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT INTO "+ai+" (id, n, s) VALUES (0, 5, 'z')")
+	e.expect(t, undone, "", []string{ai}, "REPLACE INTO "+ai+" (id, n, s) VALUES (NULL, 5, 'z'), (NULL, 6, 'b')")
+	tb := e.table("at_rg3", kv, kvSeed)
+	e.expect(t, refused, "integer key column", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1.6, 5, 'zz') ON DUPLICATE KEY UPDATE n = n + 1")
+	e.expect(t, refused, "integer key column", []string{tb}, "INSERT IGNORE INTO "+tb+" (id, n, s) VALUES (3000000000, 5, 'zz')")
+	// Caught only by the affected-rows check: 1.24 is stored as 1.2 and
+	// meets the row the image looked up as 1.24.
+	dt := e.table("at_rg3d", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, d DECIMAL(5,1) UNIQUE)", "INSERT INTO {t} VALUES (1, 1, 1.2)")
+	e.expect(t, poisoned, "affected 2 rows", []string{dt}, "INSERT INTO "+dt+" (id, n, d) VALUES (9, 1, 1.24) ON DUPLICATE KEY UPDATE n = n + 100")
+}
+
+// Item: ON DUPLICATE KEY UPDATE assigning a key column left both rows at
+// rollback.
+func TestODKUAssigningKeyRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg4", kv, kvSeed)
+	e.expect(t, refused, "primary-key column", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (2, 0, 'zz') ON DUPLICATE KEY UPDATE id = 100")
+	e.expect(t, refused, "unique key", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (2, 0, 'zz') ON DUPLICATE KEY UPDATE s = 'q'")
+}
+
+// Item: an after image read without a lock returned the local
+// transaction's snapshot, not the current row: a false dirty write.
+func TestAfterImageReadsCurrentRow(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg13", kv, kvSeed)
+	xid, err := e.global(func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT n FROM "+tb+" WHERE id = 1").Scan(&n); err != nil { // the snapshot
+			return err
+		}
+		if _, err := e.plain.ExecContext(ctx, "UPDATE "+tb+" SET n = 99 WHERE id = 1"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT IGNORE INTO "+tb+" (id, n, s) VALUES (1, 5, 'a'), (7, 70, 'g')"); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
+		t.Fatalf("transaction ended %v", st)
+	}
+	var n, c int
+	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 1").Scan(&n)
+	e.plain.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&c)
+	if n != 99 || c != 4 {
+		t.Fatalf("n = %d, %d rows; want 99 and 4", n, c)
+	}
+}
