@@ -53,6 +53,17 @@ type Dialect interface {
 	Value(typ string, src any) (undo.Value, error)
 }
 
+// RollbackSession is an optional interface of a Dialect: statements run
+// on the connection of a rollback before its transaction begins (setup)
+// and after it ends (restore). MySQL turns foreign_key_checks off there,
+// so that the order in which one branch's rows are restored across (or
+// within) tables cannot fail on a foreign key, and so that a restoring
+// DELETE or UPDATE cascades nothing. A connection whose restore fails is
+// discarded.
+type RollbackSession interface {
+	RollbackSession() (setup, restore []string)
+}
+
 // Kind says what the proxy does with a recognized statement.
 type Kind uint8
 

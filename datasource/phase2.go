@@ -3,6 +3,7 @@ package datasource
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,7 +89,30 @@ func (e *DirtyWriteError) Error() string {
 }
 
 func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
-	tx, err := r.phase2.BeginTx(ctx, nil)
+	conn, err := r.phase2.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("datasource: rollback of branch %d of %s: %w", b.ID, b.XID, err)
+	}
+	defer conn.Close()
+	if rs, ok := r.dialect.(RollbackSession); ok {
+		setup, restore := rs.RollbackSession()
+		defer func() {
+			for _, q := range restore {
+				if _, err := conn.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+					// The session cannot be restored: the connection
+					// must not serve anything else.
+					conn.Raw(func(any) error { return driver.ErrBadConn })
+					return
+				}
+			}
+		}()
+		for _, q := range setup {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("datasource: rollback of branch %d of %s: session setup: %w", b.ID, b.XID, err)
+			}
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("datasource: rollback of branch %d of %s: %w", b.ID, b.XID, err)
 	}

@@ -80,6 +80,11 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
+	for _, i := range d.targets {
+		if err := writable(d.query, metas[i], true, nil); err != nil {
+			return nil, err
+		}
+	}
 	befores := make([][]undo.Row, len(d.targets))
 	total := 0
 	for ti, i := range d.targets {

@@ -65,6 +65,20 @@ func (Dialect) ScanRow(rows *sql.Rows, cols []*sql.ColumnType) (undo.Row, error)
 
 func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQLValue(typ, src) }
 
+// RollbackSession turns foreign-key checks off for the rollback
+// transaction (see datasource.RollbackSession). This is safe because the
+// rollback writes back exactly the rows the branch changed, each locked
+// and compared with its after image first, to their state before the
+// branch: the branch's writes were themselves checked, and writes whose
+// foreign keys would have cascaded into other tables were refused, so the
+// restored rows are the consistent state they were in. With checks on, a
+// valid restore could fail on order alone (a multi-table DELETE re-inserted
+// child first, rows of a self-referencing table re-inserted in image
+// order) and a restoring DELETE could cascade.
+func (Dialect) RollbackSession() (setup, restore []string) {
+	return []string{"SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
+}
+
 // Stale reports the errors of a statement that met a table other than its
 // cached metadata: unknown column (1054), unknown table (1146), column
 // count mismatch (1136), unknown column in a key (1072).
@@ -147,17 +161,20 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	for _, r := range trg {
 		in.triggers = append(in.triggers, r[0].Value.Str())
 	}
-	refs, err := q.Query(ctx, "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "+
-		"WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ? ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME", realSchema, realTable)
+	refs, err := q.Query(ctx, "SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.REFERENCED_COLUMN_NAME "+
+		"FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "+
+		"ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME "+
+		"WHERE rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", realSchema, realTable)
 	if err != nil {
 		return nil, err
 	}
+	in.cascadeUpdate = map[string]string{}
 	for _, r := range refs {
 		name := r[0].Value.Str() + "." + r[1].Value.Str() + "." + r[2].Value.Str()
 		if cascading(r[3].Value.Str()) {
-			in.cascadeUpdate = append(in.cascadeUpdate, name)
+			in.cascadeUpdate[strings.ToLower(r[5].Value.Str())] = name
 		}
-		if cascading(r[4].Value.Str()) {
+		if cascading(r[4].Value.Str()) && !slices.Contains(in.cascadeDelete, name) {
 			in.cascadeDelete = append(in.cascadeDelete, name)
 		}
 	}

@@ -272,6 +272,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 	}
 	if !ip.sel.empty() {
+		if err := writable(ip.query, m, false, nil); err != nil {
+			return nil, err
+		}
 		return ip.execSelect(ctx, x, m, cols, pos, args, run)
 	}
 	for _, r := range ip.rows {
@@ -293,6 +296,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 				return nil, datasource.Unsupported(ip.query, "AUTO_INCREMENT column %q is given 0 or a value that may be 0, which the server stores as 0 or replaces with a generated key depending on sql_mode; omit the column or pass NULL to generate", m.PK[0])
 			}
 		}
+	}
+	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
+		return nil, err
 	}
 	if ip.conflict {
 		if err := ip.checkConflict(m, v, auto, args); err != nil {

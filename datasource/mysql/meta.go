@@ -18,10 +18,34 @@ type tableMeta struct {
 	types         map[string]colType // by lower-case column name
 	prefixKeys    []string           // unique indexes on a column prefix
 	triggers      []string
-	// cascadeUpdate, cascadeDelete name the foreign keys (schema.table.
-	// constraint) referencing the table whose ON UPDATE / ON DELETE
-	// action writes the referencing rows.
-	cascadeUpdate, cascadeDelete []string
+	// cascadeUpdate maps a referenced column (lower case) to a foreign
+	// key (schema.table.constraint) whose ON UPDATE action writes the
+	// referencing rows; cascadeDelete names those whose ON DELETE does.
+	cascadeUpdate map[string]string
+	cascadeDelete []string
+}
+
+// writable refuses a write to t that the server would extend to rows the
+// proxy cannot image: any trigger of the table (its writes are not
+// imaged, and a rollback would fire it again), a foreign key whose ON
+// DELETE (deletes) or ON UPDATE (assigned columns) action cascades, sets
+// NULL or sets a default in the referencing table (InnoDB does not count
+// those rows in the affected rows, and a rollback's own writes would
+// cascade again).
+func writable(query string, t *datasource.Table, deletes bool, assigned []string) error {
+	m := meta(t)
+	if len(m.triggers) > 0 {
+		return datasource.Unsupported(query, "table %s has trigger %s, whose writes cannot be imaged (and a rollback would fire it again)", t.Name, m.triggers[0])
+	}
+	if deletes && len(m.cascadeDelete) > 0 {
+		return datasource.Unsupported(query, "foreign key %s references %s with ON DELETE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", m.cascadeDelete[0], t.Name)
+	}
+	for _, c := range assigned {
+		if fk, ok := m.cascadeUpdate[strings.ToLower(c)]; ok {
+			return datasource.Unsupported(query, "foreign key %s references column %q of %s with ON UPDATE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", fk, c, t.Name)
+		}
+	}
+	return nil
 }
 
 type colType struct {

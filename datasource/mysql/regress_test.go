@@ -156,3 +156,36 @@ func TestAfterImageReadsCurrentRow(t *testing.T) {
 		t.Fatalf("n = %d, %d rows; want 99 and 4", n, c)
 	}
 }
+
+// Item: cascading foreign keys and triggers write rows no image holds;
+// a rollback re-fired them.
+func TestCascadesAndTriggersRefused(t *testing.T) {
+	e := newEnv(t, "")
+	parent := e.table("at_rg5p", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT) ENGINE=InnoDB", "INSERT INTO {t} VALUES (1, 1), (2, 2)")
+	child := e.table("at_rg5c", "CREATE TABLE {t} (id INT PRIMARY KEY, pid INT, CONSTRAINT {t}_fk FOREIGN KEY (pid) REFERENCES "+parent+" (id) ON DELETE CASCADE ON UPDATE CASCADE) ENGINE=InnoDB",
+		"INSERT INTO {t} VALUES (10, 1), (11, 1), (12, 2)")
+	t.Cleanup(func() { e.plain.Exec("DROP TABLE IF EXISTS " + child) })
+	both := []string{parent, child}
+	e.expect(t, refused, "ON DELETE CASCADE", both, "DELETE FROM "+parent+" WHERE id = 1")
+	e.expect(t, refused, "ON UPDATE CASCADE", both, "UPDATE "+parent+" SET id = 5 WHERE id = 1")
+	e.expect(t, refused, "ON DELETE CASCADE", both, "REPLACE INTO "+parent+" (id, n) VALUES (2, 3)")
+	// A column no foreign key references can change; the child itself too.
+	e.expect(t, undone, "", both, "UPDATE "+parent+" SET n = 7 WHERE id = 1", "DELETE FROM "+child+" WHERE id = 12", "UPDATE "+child+" SET pid = 2 WHERE id = 10")
+
+	tb := e.table("at_rg5t", kv, kvSeed)
+	counter := e.table("at_rg5n", "CREATE TABLE {t} (id INT PRIMARY KEY, hits INT)", "INSERT INTO {t} VALUES (1, 0)")
+	if _, err := e.plain.Exec("CREATE TRIGGER " + tb + "_trg AFTER UPDATE ON " + tb + " FOR EACH ROW UPDATE " + counter + " SET hits = hits + 1"); err != nil {
+		t.Fatal(err)
+	}
+	e.expect(t, refused, "trigger "+tb+"_trg", []string{tb, counter}, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1")
+	e.expect(t, refused, "trigger", []string{tb, counter}, "INSERT INTO "+tb+" (id, n, s) VALUES (9, 9, 'z')")
+}
+
+// Item: the rollback restores rows with foreign-key checks off, so the
+// order of re-inserted rows cannot fail.
+func TestRollbackIgnoresForeignKeyOrder(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg5s", "CREATE TABLE {t} (id INT PRIMARY KEY, parent INT NULL, CONSTRAINT {t}_fk FOREIGN KEY (parent) REFERENCES {t} (id)) ENGINE=InnoDB",
+		"INSERT INTO {t} VALUES (1, NULL), (2, 1), (3, 2)")
+	e.expect(t, undone, "", []string{tb}, "DELETE FROM "+tb+" WHERE id >= 1 ORDER BY id DESC")
+}

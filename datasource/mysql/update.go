@@ -135,6 +135,15 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		}
 	}
 	for _, t := range targets {
+		var assigned []string
+		for _, ai := range t.assigns {
+			assigned = append(assigned, u.assigns[ai].col)
+		}
+		if err := writable(u.query, metas[t.i], false, assigned); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range targets {
 		if t.pkNew == nil {
 			continue
 		}
