@@ -57,6 +57,53 @@ func (x *Exec) Table(ctx context.Context, schema, name string) (*Table, error) {
 // found it out of date); the next use reloads it.
 func (x *Exec) Forget(schema, name string) { x.c.res.forget(schema, name) }
 
+// TxValue returns what the dialect stored under key with SetTxValue in
+// the current local transaction (nil: nothing, or no local transaction).
+// Dialects keep there what holds until the transaction ends, such as
+// metadata checked once per table while the statement's locks keep it
+// from changing.
+func (x *Exec) TxValue(key any) any {
+	if t := x.c.tx; t != nil {
+		return t.vals[key]
+	}
+	return nil
+}
+
+// SetTxValue stores v under key for the rest of the current local
+// transaction (nothing without one); a nil v deletes the key.
+func (x *Exec) SetTxValue(key, v any) {
+	t := x.c.tx
+	if t == nil {
+		return
+	}
+	if v == nil {
+		delete(t.vals, key)
+		return
+	}
+	if t.vals == nil {
+		t.vals = map[any]any{}
+	}
+	t.vals[key] = v
+}
+
+// ClearTxValues drops every value SetTxValue stored in the current local
+// transaction (a session setting they depend on changed).
+func (x *Exec) ClearTxValues() {
+	if t := x.c.tx; t != nil {
+		t.vals = nil
+	}
+}
+
+// Fail marks the current local transaction as one that must not commit
+// (its Commit rolls back and returns err): a dialect calls it when a
+// statement may have changed rows without undo records, whether or not
+// it could also abort the transaction on the server.
+func (x *Exec) Fail(err error) {
+	if t := x.c.tx; t != nil && t.failed == nil {
+		t.failed = err
+	}
+}
+
 // Add appends an undo record of the statement. Records reach the local
 // transaction only if the whole statement succeeds.
 func (x *Exec) Add(rec undo.Record) {

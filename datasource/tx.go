@@ -22,6 +22,9 @@ type txState struct {
 	// failed is set when a statement ran without an undo record; the
 	// transaction can then only roll back.
 	failed error
+	// vals holds what the dialect keeps for the length of the local
+	// transaction (see Exec.TxValue).
+	vals map[any]any
 }
 
 // tx wraps a local transaction of the wrapped driver.
