@@ -18,7 +18,7 @@ type deletePlan struct {
 	query string
 	nargs int
 	rel   relRef
-	base  string
+	stmt  *pg.Node // the DELETE without RETURNING
 	texts atomic.Pointer[deleteTexts]
 }
 
@@ -35,11 +35,11 @@ func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
 		return nil, datasource.Unsupported(p.query, "DELETE … WHERE CURRENT OF a cursor")
 	}
 	d := &deletePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation)}
-	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
+	_, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
-	d.base = base
+	d.stmt = stmt
 	return d, nil
 }
 
@@ -53,7 +53,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := checkArgs(d.query, d.nargs, args); err != nil {
 		return nil, err
 	}
-	m, in, err := table(ctx, x, d.rel, nil)
+	m, in, err := table(ctx, x, d.rel)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,13 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		if err := refuseHazards(d.query, m, in, undo.Delete, false); err != nil {
 			return nil, err
 		}
-		tx = &deleteTexts{t: m, write: d.base + " RETURNING " + columnList(d.rel.ref, m.Columns), keys: d.base + " RETURNING " + columnList(d.rel.ref, m.PK)}
+		tx = &deleteTexts{t: m}
+		if tx.write, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.Columns)); err != nil {
+			return nil, err
+		}
+		if tx.keys, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.PK)); err != nil {
+			return nil, err
+		}
 		d.texts.Store(tx)
 	}
 	if !x.InGlobalTx() {

@@ -170,10 +170,7 @@ type tableInfo struct {
 	types          map[string]string // column → type as format_type prints it
 	identityAlways []string          // GENERATED ALWAYS AS IDENTITY columns
 	keys           []uniqueKey       // primary key first, then unique keys
-	triggers       bool              // user triggers (enabled, not internal)
-	rules          bool              // rewrite rules
-	cascadeDelete  bool              // referenced by a foreign key that cascades, or sets NULL/DEFAULT, on delete
-	cascadeUpdate  bool              // … on update
+	probe                            // what the metadata was read from
 }
 
 // uniqueKey is a unique, non-partial index on plain columns (an ON
@@ -231,6 +228,70 @@ func isPK(t *datasource.Table, col string) bool {
 	return false
 }
 
+// probe is what one catalog query tells about a table: which table a
+// name means on the connection, a fingerprint of everything its metadata
+// depends on, and the features AT mode must refuse, over the whole
+// partition tree (a partition may have triggers, rules and referencing
+// foreign keys of its own).
+type probe struct {
+	oid           int64
+	schema, name  string
+	kind          string // relkind
+	fingerprint   string // md5 of columns, keys and constraints
+	triggers      bool   // user triggers (enabled, not internal)
+	rules         bool   // rewrite rules
+	cascadeDelete bool   // referenced by a foreign key that cascades, or sets NULL/DEFAULT, on delete
+	cascadeUpdate bool   // … on update
+	inheritParent bool   // a plain table with inheritance children
+}
+
+// probeSQL is the query of probeTable for a relation written rel. It
+// names rel in a sub-select, so it resolves rel exactly as a statement
+// would (through the connection's search_path when unqualified) and takes
+// the ACCESS SHARE lock a statement would: DDL cannot change the table
+// until the local transaction ends.
+func probeSQL(rel string) string {
+	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind FROM pg_catalog.pg_class c
+ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
+tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)
+SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.concat_ws('|',
+ (SELECT pg_catalog.string_agg(a.attnum || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.atttypmod || ' ' || a.attgenerated::text || a.attidentity::text || a.attisdropped || a.atthasdef || a.attnotnull, ',' ORDER BY a.attnum)
+  FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0),
+ (SELECT pg_catalog.string_agg(ic.relname || ' ' || i.indisunique || i.indisprimary || i.indisvalid || ' ' || i.indkey::text || ' ' || (i.indpred IS NULL) || (i.indexprs IS NULL), ',' ORDER BY ic.relname)
+  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = t.oid),
+ (SELECT pg_catalog.string_agg(con.conname || ' ' || con.contype::text || ' ' || con.conindid, ',' ORDER BY con.conname) FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid))),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confdeltype IN ('c', 'n', 'd')),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd')),
+ t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
+ (SELECT 1 FROM ` + rel + ` LIMIT 0)
+ FROM t`
+}
+
+// probeTable runs probeSQL for rel.
+func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, error) {
+	rows, err := q.Query(ctx, probeSQL(rel), rel)
+	if err != nil {
+		return probe{}, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 11 {
+		return probe{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
+	}
+	r := rows[0]
+	return probe{
+		oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(), fingerprint: r[4].Value.Str(),
+		triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(), cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(),
+		inheritParent: r[9].Value.Boolean(),
+	}, nil
+}
+
+// same reports whether two probes found the same table in the same state.
+func (p probe) same(o probe) bool {
+	return p.oid == o.oid && p.fingerprint == o.fingerprint && p.triggers == o.triggers && p.rules == o.rules &&
+		p.cascadeDelete == o.cascadeDelete && p.cascadeUpdate == o.cascadeUpdate && p.inheritParent == o.inheritParent
+}
+
 // LoadTable reads a table's columns, keys and the features AT mode must
 // refuse (triggers, rules, cascading foreign keys) from the catalogs. An
 // unqualified name is resolved through the connection's search_path, the
@@ -240,6 +301,11 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if schema != "" {
 		reg = quoteIdent(schema) + "." + reg
 	}
+	pr, err := probeTable(ctx, q, reg)
+	if err != nil {
+		return nil, err
+	}
+	reg = quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
 	cols, err := q.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated::text, a.attidentity::text,
  pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL
  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -312,18 +378,10 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: primary-key column %q of %s is generated", c, t.Name)
 		}
 	}
-	hz, err := q.Query(ctx, `SELECT
- EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = pg_catalog.to_regclass($1) AND NOT g.tgisinternal AND g.tgenabled <> 'D'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = pg_catalog.to_regclass($1) AND r.rulename <> '_RETURN'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.confrelid = pg_catalog.to_regclass($1) AND f.contype = 'f' AND f.confdeltype IN ('c', 'n', 'd')),
- EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f WHERE f.confrelid = pg_catalog.to_regclass($1) AND f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd'))`, reg)
-	if err != nil {
-		return nil, err
+	if pr.inheritParent {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has inheritance children: its statements reach rows of other tables (and ONLY limits them), which AT mode cannot image and restore exactly", t.Name)
 	}
-	if len(hz) == 1 && len(hz[0]) == 4 {
-		in.triggers, in.rules = hz[0][0].Value.Boolean(), hz[0][1].Value.Boolean()
-		in.cascadeDelete, in.cascadeUpdate = hz[0][2].Value.Boolean(), hz[0][3].Value.Boolean()
-	}
+	in.probe = pr
 	setInfo(t, in)
 	return t, nil
 }

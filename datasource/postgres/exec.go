@@ -5,10 +5,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
@@ -195,27 +195,68 @@ func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.R
 	return nil
 }
 
-// table loads the metadata of r, reloading it once when the statement
-// names a column it lacks (the table may have changed).
-func table(ctx context.Context, x *datasource.Exec, r relRef, named []string) (*datasource.Table, *tableInfo, error) {
-	m, err := x.Table(ctx, r.schema, r.name)
+// checkedKey is the TxValue key of a relation as a statement names it.
+type checkedKey struct{ schema, name string }
+
+// checked is the metadata of a table found current in this local
+// transaction.
+type checked struct {
+	m  *datasource.Table
+	in *tableInfo
+}
+
+// table returns the metadata of the table r names on this connection.
+//
+// The first time a local transaction names r, one catalog query (see
+// probeSQL) resolves r as the statement will (an unqualified name through
+// the connection's search_path, so one name may mean different tables on
+// different connections), locks the table against DDL until the
+// transaction ends, and fingerprints it: cached metadata of another
+// state (a column added, a foreign key or trigger created since) is
+// reloaded. The answer is then kept for the rest of the local transaction
+// (see sessionStmt for what clears it). The executors qualify the
+// statements they run with the schema found here, so that the write and
+// its images hit the table the metadata describes.
+func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table, *tableInfo, error) {
+	key := checkedKey{r.schema, r.name}
+	if c, ok := x.TxValue(key).(*checked); ok {
+		return c.m, c.in, nil
+	}
+	pr, err := probeTable(ctx, x, r.String())
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, c := range named {
-		if !slices.Contains(m.AllColumns, c) {
-			x.Forget(r.schema, r.name)
-			if m, err = x.Table(ctx, r.schema, r.name); err != nil {
-				return nil, nil, err
-			}
+	var m *datasource.Table
+	var in *tableInfo
+	for attempt := 0; ; attempt++ {
+		if m, err = x.Table(ctx, pr.schema, pr.name); err != nil {
+			return nil, nil, err
+		}
+		if in, err = info(m); err != nil {
+			return nil, nil, err
+		}
+		if in.probe.same(pr) {
 			break
 		}
+		if attempt > 0 {
+			return nil, nil, txc.Errorf(txc.CodeUnavailable, "datasource/postgres: the metadata of %s changed while it was read; retry", m.Name)
+		}
+		x.Forget(pr.schema, pr.name)
 	}
-	in, err := info(m)
-	if err != nil {
-		return nil, nil, err
-	}
+	x.SetTxValue(key, &checked{m: m, in: in})
 	return m, in, nil
+}
+
+// qualify returns a copy of rv naming the schema of m explicitly, so that
+// a rebuilt statement writes the table its images are of whatever the
+// search_path.
+func qualify(rv *pg.RangeVar, m *datasource.Table) *pg.RangeVar {
+	c := clone(rv)
+	if parts, ok := splitName(m.Name); ok && len(parts) == 2 {
+		c.Schemaname = parts[0]
+		c.Relname = parts[1]
+	}
+	return c
 }
 
 // result is what Exec returns for a write: the rows it affected, as pgx

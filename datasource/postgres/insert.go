@@ -27,7 +27,7 @@ type insertPlan struct {
 	nargs    int
 	rel      relRef
 	relation *pg.RangeVar
-	base     string       // the INSERT without RETURNING
+	stmt     *pg.Node     // the INSERT without RETURNING
 	cols     []string     // column list as written (nil: every column)
 	values   [][]*pg.Node // VALUES rows (nil: INSERT … SELECT or DEFAULT VALUES)
 	action   pg.OnConflictAction
@@ -40,7 +40,8 @@ type insertPlan struct {
 // insertTexts are the statements of one plan on one table's metadata.
 type insertTexts struct {
 	t          *datasource.Table
-	write      string // base with RETURNING
+	write      string // the INSERT with RETURNING every column
+	keys       string // … with RETURNING the key (under a global lock)
 	before     string // DO UPDATE: the before image, locked
 	beforeArgs []int
 }
@@ -85,11 +86,11 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 			}
 		}
 	}
-	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_InsertStmt{InsertStmt: s}}, &s.ReturningList)
+	_, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_InsertStmt{InsertStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
-	ip.base = base
+	ip.stmt = stmt
 	return ip, nil
 }
 
@@ -103,7 +104,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
 		return nil, err
 	}
-	m, in, err := table(ctx, x, ip.rel, append(slices.Clip(ip.cols), ip.setCols...))
+	m, in, err := table(ctx, x, ip.rel)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	}
 	if !x.InGlobalTx() {
 		// Under a global lock: no undo, only the written rows' locks.
-		rows, err := runWrite(ctx, x, ip.query, ip.base+" RETURNING "+columnList(ip.rel.ref, m.PK), args)
+		rows, err := runWrite(ctx, x, ip.query, tx.keys, args)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +178,14 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 	if tx := ip.texts.Load(); tx != nil && tx.t == m {
 		return tx, nil
 	}
-	tx := &insertTexts{t: m, write: ip.base + " RETURNING " + columnList(ip.rel.ref, m.Columns)}
+	tx := &insertTexts{t: m}
+	var err error
+	if tx.write, err = rebuild(ip.query, ip.stmt, m, columnList(ip.rel.ref, m.Columns)); err != nil {
+		return nil, err
+	}
+	if tx.keys, err = rebuild(ip.query, ip.stmt, m, columnList(ip.rel.ref, m.PK)); err != nil {
+		return nil, err
+	}
 	if ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE {
 		// The inserted flag: a row ON CONFLICT updated carries the
 		// updating transaction in xmax, a freshly inserted one 0.
@@ -213,7 +221,7 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 		for i, c := range m.Columns {
 			targets[i] = target(colRef(ip.rel.ref, c), "")
 		}
-		rel := clone(ip.relation)
+		rel := qualify(ip.relation, m)
 		sel := &pg.SelectStmt{TargetList: targets, FromClause: []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: rel}}},
 			WhereClause: rowIn(refs, rows), LockingClause: []*pg.Node{forUpdateOf(ip.rel.ref)}}
 		tx.beforeArgs = renumber(sel)

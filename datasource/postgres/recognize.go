@@ -8,6 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 )
 
@@ -45,6 +46,9 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		if len(s.SelectStmt.LockingClause) > 0 {
 			return p.lockingRead(s.SelectStmt)
 		}
+		if callsSetConfig(n) {
+			return sessionStmt{}, nil
+		}
 		return passthrough{}, nil
 	case *pg.Node_InsertStmt:
 		return p.insert(s.InsertStmt)
@@ -60,7 +64,13 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 			return nil, datasource.Unsupported(query, "ROLLBACK TO SAVEPOINT would discard changes whose undo images are already taken")
 		}
 		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
-	case *pg.Node_VariableSetStmt, *pg.Node_VariableShowStmt, *pg.Node_ListenStmt, *pg.Node_NotifyStmt,
+	case *pg.Node_VariableSetStmt:
+		switch v := s.VariableSetStmt; {
+		case v.Kind == pg.VariableSetKind_VAR_RESET_ALL, v.Name == "search_path", v.Name == "role", v.Name == "session_authorization":
+			return sessionStmt{}, nil
+		}
+		return passthrough{}, nil
+	case *pg.Node_VariableShowStmt, *pg.Node_ListenStmt, *pg.Node_NotifyStmt,
 		*pg.Node_UnlistenStmt, *pg.Node_LockStmt, *pg.Node_DeallocateStmt, *pg.Node_FetchStmt, *pg.Node_ClosePortalStmt:
 		return passthrough{}, nil
 	case *pg.Node_DeclareCursorStmt:
@@ -152,6 +162,37 @@ func (passthrough) Exec(ctx context.Context, x *datasource.Exec, args []driver.N
 }
 func (passthrough) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error { return nil }
 
+// sessionStmt is a statement run as is that may change which table an
+// unqualified name means (SET search_path, SET ROLE, SET SESSION
+// AUTHORIZATION, RESET ALL, set_config): what table found in the local
+// transaction is dropped first. It is a LockingRead only so that the
+// proxy hands it to LockKeys on both its Exec and Query paths; it locks
+// nothing.
+type sessionStmt struct{}
+
+func (sessionStmt) Kind() datasource.Kind { return datasource.LockingRead }
+func (sessionStmt) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	x.ClearTxValues()
+	return run()
+}
+func (sessionStmt) LockKeys(_ context.Context, x *datasource.Exec, _ []driver.NamedValue) error {
+	x.ClearTxValues()
+	return nil
+}
+
+// callsSetConfig reports whether n calls set_config (which may set the
+// search_path).
+func callsSetConfig(n *pg.Node) bool {
+	found := false
+	walk(n, func(m proto.Message) bool {
+		if f, ok := m.(*pg.FuncCall); ok && len(f.Funcname) > 0 && f.Funcname[len(f.Funcname)-1].GetString_().GetSval() == "set_config" {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
 // planner builds the plan of one statement.
 type planner struct {
 	query string
@@ -183,7 +224,7 @@ func (r relRef) String() string {
 // executors put their own there). It refuses a RETURNING list that holds
 // the only use of a placeholder: without it the placeholder's type could
 // not be determined.
-func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string, error) {
+func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string, *pg.Node, error) {
 	if len(*returning) > 0 {
 		before := params(stmt)
 		saved := *returning
@@ -191,7 +232,7 @@ func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string
 		after := params(stmt)
 		*returning = saved
 		if len(after) != len(before) {
-			return "", datasource.Unsupported(p.query, "a placeholder is used only in the RETURNING list")
+			return "", nil, datasource.Unsupported(p.query, "a placeholder is used only in the RETURNING list")
 		}
 		c := clone(stmt)
 		switch s := c.Node.(type) {
@@ -206,9 +247,32 @@ func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string
 	}
 	text, err := deparseChecked(stmt)
 	if err != nil {
-		return "", datasource.Unsupported(p.query, "the statement cannot be rebuilt: %v", err)
+		return "", nil, datasource.Unsupported(p.query, "the statement cannot be rebuilt: %v", err)
 	}
-	return text, nil
+	return text, stmt, nil
+}
+
+// rebuild deparses stmt (a write without RETURNING) with its target table
+// qualified by m's schema (see qualify), followed by " RETURNING " and
+// returning.
+func rebuild(query string, stmt *pg.Node, m *datasource.Table, returning string) (string, error) {
+	c := clone(stmt)
+	switch s := c.Node.(type) {
+	case *pg.Node_InsertStmt:
+		s.InsertStmt.Relation = qualify(s.InsertStmt.Relation, m)
+	case *pg.Node_UpdateStmt:
+		s.UpdateStmt.Relation = qualify(s.UpdateStmt.Relation, m)
+	case *pg.Node_DeleteStmt:
+		s.DeleteStmt.Relation = qualify(s.DeleteStmt.Relation, m)
+	}
+	text, err := deparseChecked(c)
+	if err != nil {
+		return "", txc.Errorf(txc.CodeUnsupported, "datasource/postgres: rebuilding %s: %v", datasource.Shorten(query), err)
+	}
+	if returning == "" {
+		return text, nil
+	}
+	return text + " RETURNING " + returning, nil
 }
 
 // params returns the set of $n under m.

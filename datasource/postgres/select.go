@@ -134,7 +134,7 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 	}
 	ms := make([]*datasource.Table, len(l.locked))
 	for i, r := range l.locked {
-		m, err := x.Table(ctx, r.schema, r.name)
+		m, _, err := table(ctx, x, r)
 		if err != nil {
 			return err
 		}

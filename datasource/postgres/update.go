@@ -27,7 +27,7 @@ type updatePlan struct {
 	nargs int
 	rel   relRef
 	stmt  *pg.UpdateStmt // as parsed, RETURNING included (the source of the image query)
-	base  string         // the UPDATE without RETURNING
+	base  *pg.Node       // the UPDATE without RETURNING
 	set   []string       // assigned columns
 	exprs map[string]*pg.Node
 	texts atomic.Pointer[updateTexts]
@@ -63,7 +63,7 @@ func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
 			u.exprs[rt.Name] = rt.Val
 		}
 	}
-	base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
+	_, base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := checkArgs(u.query, u.nargs, args); err != nil {
 		return nil, err
 	}
-	m, in, err := table(ctx, x, u.rel, u.set)
+	m, in, err := table(ctx, x, u.rel)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,14 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 			return nil, err
 		}
 	}
-	tx := &updateTexts{t: m, write: u.base + " RETURNING " + columnList(u.rel.ref, m.Columns), keys: u.base + " RETURNING " + columnList(u.rel.ref, m.PK)}
+	tx := &updateTexts{t: m}
+	var err error
+	if tx.write, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.Columns)); err != nil {
+		return nil, err
+	}
+	if tx.keys, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.PK)); err != nil {
+		return nil, err
+	}
 	s := u.stmt
 	targets := make([]*pg.Node, 0, len(m.Columns)+len(m.PK))
 	for _, c := range m.Columns {
@@ -250,7 +257,7 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 		u.texts.Store(tx)
 		return tx, nil
 	}
-	rel := clone(s.Relation)
+	rel := qualify(s.Relation, m)
 	sel := &pg.SelectStmt{
 		TargetList:    targets,
 		FromClause:    append([]*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: rel}}}, cloneList(s.FromClause)...),
@@ -297,7 +304,7 @@ func (u *updatePlan) joinedUpdate(m *datasource.Table) (string, error) {
 	pkOld := func(c string) string { return oldCol[slices.Index(m.Columns, c)] }
 	sub := &pg.SelectStmt{
 		TargetList:    inner,
-		FromClause:    []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: clone(s.Relation)}}},
+		FromClause:    []*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: qualify(s.Relation, m)}}},
 		WhereClause:   clone(s.WhereClause),
 		LockingClause: []*pg.Node{forUpdateOf(u.rel.ref)},
 	}
@@ -317,7 +324,7 @@ func (u *updatePlan) joinedUpdate(m *datasource.Table) (string, error) {
 		ret = append(ret, target(colRef(u.rel.ref, c), ""))
 	}
 	up := &pg.UpdateStmt{
-		Relation:   clone(s.Relation),
+		Relation:   qualify(s.Relation, m),
 		TargetList: cloneList(s.TargetList),
 		FromClause: []*pg.Node{{Node: &pg.Node_RangeSubselect{RangeSubselect: &pg.RangeSubselect{
 			Subquery: selectNode(sub), Alias: alias}}}},

@@ -1,0 +1,199 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/dbtest"
+)
+
+// Regression tests of bugs found in review, each against the real
+// PostgreSQL.
+
+// finish waits until xid is finished (or parked) and returns its status.
+func (e *env) finish(xid txc.XID) txc.GlobalStatus {
+	e.t.Helper()
+	return e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed, txc.GlobalCommitted, txc.GlobalTimeoutRollbacked)
+}
+
+// value returns the text of a one-value query on the plain database.
+func (e *env) value(q string) string {
+	e.t.Helper()
+	var s sql.NullString
+	if err := e.plain.QueryRow(q).Scan(&s); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return s.String
+}
+
+// newSchema creates a schema dropped at the end of the test.
+func (e *env) newSchema(prefix string) string {
+	e.t.Helper()
+	s := dbtest.Name(prefix)
+	e.exec("CREATE SCHEMA " + s)
+	e.t.Cleanup(func() { e.plain.Exec("DROP SCHEMA IF EXISTS " + s + " CASCADE") })
+	return s
+}
+
+// rollbackOne runs stmts in one global transaction on db and rolls it
+// back; it returns the first statement error (nil if all ran) and the
+// final status.
+func (e *env) rollbackOne(db *sql.DB, stmts ...string) (error, txc.GlobalStatus) {
+	e.t.Helper()
+	var stmtErr error
+	xid, _ := e.global(func(ctx context.Context) error {
+		for _, q := range stmts {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				stmtErr = err
+				return err
+			}
+		}
+		return errRollback
+	})
+	return stmtErr, e.finish(xid)
+}
+
+func wantRefused(t *testing.T, err error, reason string) {
+	t.Helper()
+	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("err = %v, want ErrUnsupported naming %q", err, reason)
+	}
+}
+
+// TestSearchPathPerConnection: an unqualified name means the table the
+// connection's search_path finds, which may change between transactions
+// and inside one; images, locks and the write all use that table.
+func TestSearchPathPerConnection(t *testing.T) {
+	e := newEnv(t)
+	s1, s2 := e.newSchema("sp1"), e.newSchema("sp2")
+	for _, s := range []string{s1, s2} {
+		e.exec("CREATE TABLE "+s+".acct (id int PRIMARY KEY, n int)", "INSERT INTO "+s+".acct VALUES (1, 100)")
+	}
+	db := e.open("")
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SET search_path TO " + s1 + ", public"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.global(func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "UPDATE acct SET n = n + 1 WHERE id = 1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("SET search_path TO " + s2 + ", public"); err != nil {
+		t.Fatal(err)
+	}
+	if err, st := e.rollbackOne(db, "UPDATE acct SET n = 999 WHERE id = 1", "DELETE FROM acct WHERE id = 1", "INSERT INTO acct VALUES (1, 7)"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatalf("err %v, status %v", err, st)
+	}
+	if a, b := e.value("SELECT n FROM "+s1+".acct"), e.value("SELECT n FROM "+s2+".acct"); a != "101" || b != "100" {
+		t.Fatalf("%s.acct n = %s (want 101), %s.acct n = %s (want 100)", s1, a, s2, b)
+	}
+	// Inside one local transaction, through the proxy.
+	xid, err := e.global(func(ctx context.Context) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, q := range []string{"UPDATE acct SET n = 5 WHERE id = 1", "SET LOCAL search_path TO " + s1 + ", public", "UPDATE acct SET n = 6 WHERE id = 1"} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if a, b := e.value("SELECT n FROM "+s1+".acct"), e.value("SELECT n FROM "+s2+".acct"); a != "6" || b != "5" {
+			t.Errorf("phase 1: %s.acct n = %s (want 6), %s.acct n = %s (want 5)", s1, a, s2, b)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) || e.finish(xid) != txc.GlobalRollbacked {
+		t.Fatalf("err %v", err)
+	}
+	if a, b := e.value("SELECT n FROM "+s1+".acct"), e.value("SELECT n FROM "+s2+".acct"); a != "101" || b != "100" {
+		t.Fatalf("after rollback: %s.acct n = %s (want 101), %s.acct n = %s (want 100)", s1, a, s2, b)
+	}
+}
+
+// TestInheritanceParentRefused: a table with inheritance children is
+// refused (its statements reach the children's rows); its children and
+// partitioned tables are not.
+func TestInheritanceParentRefused(t *testing.T) {
+	e := newEnv(t)
+	par := e.table("inh_par", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10)")
+	ch := e.table("inh_ch", "CREATE TABLE {t} (PRIMARY KEY (id)) INHERITS ("+par+")", "INSERT INTO {t} VALUES (1, 77), (2, 20)")
+	before := e.dump("ONLY "+par) + e.dump(ch)
+	for _, q := range []string{"DELETE FROM " + par + " WHERE id = 2", "UPDATE ONLY " + par + " SET n = 11 WHERE id = 1", "UPDATE " + par + " SET n = n + 1", "INSERT INTO " + par + " VALUES (3, 3)"} {
+		err, _ := e.rollbackOne(e.db, q)
+		wantRefused(t, err, "inheritance children")
+	}
+	if got := e.dump("ONLY "+par) + e.dump(ch); got != before {
+		t.Fatalf("changed:\n%s", got)
+	}
+	if err, st := e.rollbackOne(e.db, "UPDATE "+ch+" SET n = 0"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatalf("child: %v %v", err, st)
+	}
+	if got := e.dump("ONLY "+par) + e.dump(ch); got != before {
+		t.Fatalf("child not restored:\n%s", got)
+	}
+}
+
+// TestPartitionHazards: triggers, rules and cascading foreign keys on one
+// partition are refused like those on the partitioned table.
+func TestPartitionHazards(t *testing.T) {
+	e := newEnv(t)
+	audit := e.table("ph_aud", "CREATE TABLE {t} (id serial PRIMARY KEY, msg text)")
+	p := e.table("ph_p", "CREATE TABLE {t} (id int PRIMARY KEY, n int) PARTITION BY RANGE (id)")
+	p1 := e.table("ph_p1", "CREATE TABLE {t} PARTITION OF "+p+" FOR VALUES FROM (0) TO (100)", "INSERT INTO "+p+" VALUES (1, 10)")
+	e.exec("CREATE FUNCTION "+p1+"_f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO "+audit+"(msg) VALUES ('x'); RETURN NEW; END$$",
+		"CREATE TRIGGER "+p1+"_t AFTER UPDATE ON "+p1+" FOR EACH ROW EXECUTE FUNCTION "+p1+"_f()")
+	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + p1 + "_f() CASCADE") })
+	err, _ := e.rollbackOne(e.db, "UPDATE "+p+" SET n = 11 WHERE id = 1")
+	wantRefused(t, err, "triggers")
+	if got := e.dump(audit); got != "" {
+		t.Fatalf("the partition's trigger ran: %q", got)
+	}
+	// A foreign key referencing one partition, cascading on delete.
+	q := e.table("ph_q", "CREATE TABLE {t} (id int PRIMARY KEY, n int) PARTITION BY RANGE (id)")
+	q1 := e.table("ph_q1", "CREATE TABLE {t} PARTITION OF "+q+" FOR VALUES FROM (0) TO (100)", "INSERT INTO "+q+" VALUES (1, 10)")
+	ch := e.table("ph_ch", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+q1+" (id) ON DELETE CASCADE)", "INSERT INTO {t} VALUES (1, 1)")
+	err, _ = e.rollbackOne(e.db, "DELETE FROM "+q+" WHERE id = 1")
+	wantRefused(t, err, "cascades")
+	if got := e.dump(ch); got != "(1,1)\n" {
+		t.Fatalf("child: %q", got)
+	}
+}
+
+// TestMetadataRevalidated: metadata cached before DDL is found out of
+// date by the next local transaction (a column added, a cascading
+// foreign key created), not used.
+func TestMetadataRevalidated(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("mr", kv, kvSeed)
+	if err, st := e.rollbackOne(e.db, "DELETE FROM "+tb+" WHERE id = 4"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	e.exec("ALTER TABLE "+tb+" ADD COLUMN note text", "UPDATE "+tb+" SET note = 'precious'")
+	before := e.dump(tb)
+	if err, st := e.rollbackOne(e.db, "DELETE FROM "+tb+" WHERE id = 1"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("before:\n%s\nafter:\n%s", before, got)
+	}
+	ch := e.table("mr_ch", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+tb+" (id) ON DELETE CASCADE)", "INSERT INTO {t} VALUES (1, 1)")
+	err, _ := e.rollbackOne(e.db, "DELETE FROM "+tb+" WHERE id = 1")
+	wantRefused(t, err, "cascades")
+	if got := e.dump(ch); got != "(1,1)\n" {
+		t.Fatalf("child: %q", got)
+	}
+}
+
+var _ = time.Second
