@@ -16,6 +16,7 @@ type config struct {
 	resourceID  string
 	log         *slog.Logger
 	undoTable   string
+	undoSchema  string
 	createUndo  bool
 	lockMin     time.Duration
 	lockMax     time.Duration
@@ -55,6 +56,12 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithUndoTable sets the undo-log table's name (default undo.DefaultTable).
 func WithUndoTable(name string) Option { return func(c *config) { c.undoTable = name } }
+
+// WithUndoSchema names the schema (PostgreSQL) or database (MySQL) of the
+// undo-log table: every statement then names the table qualified, so
+// phase 1 and phase 2 find the same table whatever the session's
+// search_path. Empty (the default): unqualified.
+func WithUndoSchema(schema string) Option { return func(c *config) { c.undoSchema = schema } }
 
 // WithCreateUndoTable makes the first connection create the undo-log table
 // if it does not exist (the shipped schema, datasource/undo/schema).

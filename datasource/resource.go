@@ -56,7 +56,7 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	if id == "" || len(id) > txc.MaxResourceIDLen {
 		return nil, invalid("resource ID of %d bytes (1 to %d allowed)", len(id), txc.MaxResourceIDLen)
 	}
-	t, err := undo.NewTable(d.Undo(), cfg.undoTable, undo.Codec{})
+	t, err := undo.NewTableIn(d.Undo(), cfg.undoSchema, cfg.undoTable, undo.Codec{})
 	if err != nil {
 		return nil, err
 	}

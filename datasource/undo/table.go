@@ -81,6 +81,7 @@ type Entry struct {
 type Table struct {
 	dialect Dialect
 	name    string
+	ref     string // how statements name it: name, or schema and name quoted (NewTableIn)
 	codec   Codec
 	q       queries
 }
@@ -95,13 +96,34 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 // DefaultTable) in dialect d, encoding logs with codec. Table names are
 // plain identifiers of at most 48 bytes (letters, digits, underscores).
 func NewTable(d Dialect, name string, codec Codec) (*Table, error) {
+	return NewTableIn(d, "", name, codec)
+}
+
+// NewTableIn is NewTable for the table name in schema (a PostgreSQL
+// schema, a MySQL database; a plain identifier of at most 48 bytes):
+// every statement names it qualified, so it is the same table whatever
+// the session's search_path or current database. An empty schema is
+// NewTable.
+func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 	if name == "" {
 		name = DefaultTable
 	}
 	if !tableName.MatchString(name) {
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: table name %q is not a plain identifier of at most 48 bytes", name)
 	}
-	t := &Table{dialect: d, name: name, codec: codec}
+	ref := name
+	if schema != "" {
+		if !tableName.MatchString(schema) {
+			return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: schema name %q is not a plain identifier of at most 48 bytes", schema)
+		}
+		q := `"`
+		if d == MySQL {
+			q = "`"
+		}
+		ref = q + schema + q + "." + q + name + q
+	}
+	t := &Table{dialect: d, name: name, ref: ref, codec: codec}
+	name = ref // the statements below name the table qualified
 	switch d {
 	case MySQL:
 		t.q = queries{
@@ -142,7 +164,12 @@ func (t *Table) Schema() string {
 	if err != nil {
 		panic("undo: embedded schema missing: " + err.Error()) // a build defect
 	}
-	return strings.ReplaceAll(string(b), DefaultTable, t.name)
+	out := strings.ReplaceAll(string(b), DefaultTable, t.name)
+	if t.ref != t.name {
+		out = strings.ReplaceAll(out, "EXISTS "+t.name+" (", "EXISTS "+t.ref+" (")
+		out = strings.ReplaceAll(out, " ON "+t.name+" (", " ON "+t.ref+" (")
+	}
+	return out
 }
 
 // Create creates the table and its index if they do not exist, one
@@ -310,7 +337,7 @@ func (t *Table) DeleteBatch(ctx context.Context, ex Execer, keys []Key) (int64, 
 		chunk := keys[:min(len(keys), MaxBatch)]
 		keys = keys[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString("DELETE FROM " + t.name + " WHERE (xid, branch_id) IN (")
+		sb.WriteString("DELETE FROM " + t.ref + " WHERE (xid, branch_id) IN (")
 		args := make([]any, 0, 2*len(chunk))
 		for i, k := range chunk {
 			if err := checkKey(k.XID); err != nil {
