@@ -43,10 +43,17 @@ func ResourceID(cfg *pgx.ConnConfig) string {
 	return "postgres:" + net.JoinHostPort(host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 }
 
+// UndoSchema is the schema of the undo-log table unless
+// datasource.WithUndoSchema names another: the table is always named
+// qualified, so that phase 1 (on the application's connections, whatever
+// their search_path) and phase 2 (on fresh ones) use the same table.
+const UndoSchema = "public"
+
 // configOptions: pgx runs statements with arguments itself (no
-// driver.ErrSkip), so the proxy may hand them over unprepared.
+// driver.ErrSkip), so the proxy may hand them over unprepared; the undo
+// table is qualified (UndoSchema).
 func configOptions(cfg *pgx.ConnConfig) []datasource.Option {
-	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(true)}
+	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(true), datasource.WithUndoSchema(UndoSchema)}
 }
 
 // NewConnector returns the proxy connector of cfg (resource ID from
@@ -61,7 +68,8 @@ func NewConnector(cfg *pgx.ConnConfig, opts ...datasource.Option) (*datasource.C
 // OpenDB opens the database of cfg through the proxy (see NewConnector).
 // A pgx stdlib connector (stdlib.GetConnector) may also be given to
 // datasource.OpenDB, with datasource.WithResourceID (ResourceID of its
-// config) and datasource.WithClientInterpolation(true).
+// config), datasource.WithClientInterpolation(true) and
+// datasource.WithUndoSchema(UndoSchema).
 func OpenDB(cfg *pgx.ConnConfig, opts ...datasource.Option) (*sql.DB, error) {
 	c, err := NewConnector(cfg, opts...)
 	if err != nil {

@@ -197,3 +197,31 @@ func TestMetadataRevalidated(t *testing.T) {
 }
 
 var _ = time.Second
+
+// TestUndoTableQualified: the undo log goes to the undo table phase 2
+// reads, whatever the search_path of the connection that wrote it (here
+// one naming a schema with a txc_undo_log of its own, and one without
+// public).
+func TestUndoTableQualified(t *testing.T) {
+	e := newEnv(t)
+	s2 := e.newSchema("ut")
+	e.exec("CREATE TABLE " + s2 + ".txc_undo_log (LIKE public.txc_undo_log INCLUDING ALL)")
+	tb := e.table("ut_t", kv, kvSeed)
+	before := e.dump(tb)
+	db := e.open("")
+	db.SetMaxOpenConns(1)
+	for _, path := range []string{s2 + ", public", s2} {
+		if _, err := db.Exec("SET search_path TO " + path); err != nil {
+			t.Fatal(err)
+		}
+		if err, st := e.rollbackOne(db, "UPDATE public."+tb+" SET n = 999 WHERE id = 1"); err != nil || st != txc.GlobalRollbacked {
+			t.Fatalf("search_path %s: %v %v", path, err, st)
+		}
+		if got := e.dump(tb); got != before {
+			t.Fatalf("search_path %s: not restored:\n%s", path, got)
+		}
+		if n := e.value("SELECT count(*) FROM " + s2 + ".txc_undo_log"); n != "0" {
+			t.Fatalf("%s undo rows in %s.txc_undo_log", n, s2)
+		}
+	}
+}
