@@ -20,8 +20,9 @@ import (
 //	BYTEA                           Bytes                $n, []byte
 //	BOOL                            Bool                 $n, bool
 //	DATE TIMESTAMP TIMESTAMPTZ      Text in PostgreSQL's input form, microseconds, " BC" for
-//	                                years before 1, infinity kept; TIMESTAMPTZ keeps the offset
-//	                                of the instant as read     $n::text::<type>
+//	                                years before 1, infinity kept; TIMESTAMPTZ in UTC
+//	                                ("+00:00"; logs written before kept the reader's offset,
+//	                                which still writes back the same instant) $n::text::<type>
 //	every other named type          Text as pgx hands it over (PostgreSQL's own text output:
 //	(TIME INTERVAL UUID JSON JSONB  JSON keeps its text byte for byte, arrays "{...}", inet, ...)
 //	INET CIDR MACADDR BIT VARBIT                         $n::text::<type>
@@ -74,7 +75,9 @@ func PostgresValue(typ string, src any) (Value, error) {
 		case "TIMESTAMP":
 			return Text(typ, pgTimestamp(s, false)), nil
 		case "TIMESTAMPTZ":
-			return Text(typ, pgTimestamp(s, true)), nil
+			// In UTC: the text (and a key's lock key) must not depend
+			// on the time zone of the process that read it.
+			return Text(typ, pgTimestamp(s.UTC(), true)), nil
 		}
 	}
 	return Value{}, unsupported("PostgreSQL %s read as %T", typ, src)

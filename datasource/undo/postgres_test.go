@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
 )
@@ -201,6 +202,42 @@ func TestPostgresParamRefusesBadTypeTag(t *testing.T) {
 	for _, typ := range []string{"inet; DROP TABLE x", "a b", "int4[]", `"x"`} {
 		if _, _, err := PostgresParam(Text(typ, "1"), 1); !errors.Is(err, txc.ErrUnsupported) {
 			t.Errorf("%q: err = %v", typ, err)
+		}
+	}
+}
+
+// TestPostgresTimestamptzUTC: a timestamptz image does not depend on the
+// time zone of the process that read it (it is written in UTC), and text
+// in the old form (the reader's own offset) still writes back the same
+// instant.
+func TestPostgresTimestamptzUTC(t *testing.T) {
+	inst := time.Date(2024, 3, 31, 1, 30, 0, 123456000, time.UTC)
+	var texts []string
+	for _, zone := range []string{"UTC", "Asia/Kolkata", "America/St_Johns"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Skip(err)
+		}
+		v, err := PostgresValue("TIMESTAMPTZ", inst.In(loc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, v.Str())
+	}
+	for _, s := range texts {
+		if s != "2024-03-31 01:30:00.123456+00:00" {
+			t.Fatalf("texts %q, want every one in UTC", texts)
+		}
+	}
+	db := openDB(t, "pgx", postgresDSN)
+	for _, old := range []string{"2024-03-31 07:00:00.123456+05:30", "2024-03-30 22:00:00.123456-03:30", texts[0]} {
+		ph, arg, err := PostgresParam(Text("TIMESTAMPTZ", old), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var same bool
+		if err := db.QueryRow("SELECT "+ph+" = $2::timestamptz", arg, inst).Scan(&same); err != nil || !same {
+			t.Fatalf("%s written back as %s: same instant %v, err %v", old, ph, same, err)
 		}
 	}
 }
