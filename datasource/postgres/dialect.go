@@ -68,6 +68,17 @@ func (Dialect) ScanRow(rows *sql.Rows, cols []*sql.ColumnType) (undo.Row, error)
 
 func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.PostgresValue(typ, src) }
 
+var _ datasource.RollbackSession = Dialect{}
+
+// RollbackSession pins, on the connection of a rollback, the settings
+// under which phase 1 read its images as text (see settings.check), so
+// that the current rows are read, and the images written back, the same
+// way.
+func (Dialect) RollbackSession() (setup, restore []string) {
+	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1"},
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits"}
+}
+
 // Stale reports the errors of a statement that met a table other than its
 // cached metadata: undefined column (42703) or table (42P01), a datatype
 // mismatch (42804), a prepared plan whose result type changed (0A000).
@@ -265,25 +276,55 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confdeltype IN ('c', 'n', 'd')),
  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd')),
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
- (SELECT 1 FROM ` + rel + ` LIMIT 0)
+ (SELECT 1 FROM ` + rel + ` LIMIT 0),
+ pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
+ pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits')
  FROM t`
 }
 
+// settings are the session settings a statement's rebuilt text and its
+// images' text depend on.
+type settings struct {
+	standardStrings, dateStyle, intervalStyle, floatDigits string
+}
+
+// check refuses a session whose settings would make the rebuilt
+// statement mean other bytes than the user's (standard_conforming_strings
+// off: the parser reads backslashes in '…' as PostgreSQL 9.1+ does by
+// default), or images read as text that another session would read back
+// as another value (DateStyle other than ISO, IntervalStyle other than
+// postgres, extra_float_digits below 1: rounded floats).
+func (s settings) check() error {
+	switch {
+	case s.standardStrings != "on":
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: standard_conforming_strings is %q: statements are rebuilt as PostgreSQL reads them with it on", s.standardStrings)
+	case !strings.HasPrefix(s.dateStyle, "ISO"):
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: DateStyle is %q: images read as text must be in ISO form to be restored exactly", s.dateStyle)
+	case s.intervalStyle != "postgres":
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: IntervalStyle is %q: images read as text must be in postgres form to be restored exactly", s.intervalStyle)
+	}
+	if n, err := strconv.Atoi(s.floatDigits); err != nil || n < 1 {
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: extra_float_digits is %q: floats read as text (arrays, composites) would be rounded", s.floatDigits)
+	}
+	return nil
+}
+
 // probeTable runs probeSQL for rel.
-func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, error) {
+func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, settings, error) {
 	rows, err := q.Query(ctx, probeSQL(rel), rel)
 	if err != nil {
-		return probe{}, err
+		return probe{}, settings{}, err
 	}
-	if len(rows) != 1 || len(rows[0]) != 11 {
-		return probe{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
+	if len(rows) != 1 || len(rows[0]) != 15 {
+		return probe{}, settings{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
 	}
 	r := rows[0]
+	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str()}
 	return probe{
 		oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(), fingerprint: r[4].Value.Str(),
 		triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(), cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(),
 		inheritParent: r[9].Value.Boolean(),
-	}, nil
+	}, set, nil
 }
 
 // same reports whether two probes found the same table in the same state.
@@ -301,7 +342,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if schema != "" {
 		reg = quoteIdent(schema) + "." + reg
 	}
-	pr, err := probeTable(ctx, q, reg)
+	pr, _, err := probeTable(ctx, q, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,8 @@ func runWrite(ctx context.Context, x *datasource.Exec, query, text string, args 
 // returns cause, saying so.
 func poison(ctx context.Context, x *datasource.Exec, query string, cause error) error {
 	msg := fmt.Sprintf("txc: local transaction aborted: a statement ran but its undo images failed: %v", cause)
+	// Whatever the server does, the proxy's Commit must not commit.
+	x.Fail(failed(query, cause))
 	_, perr := x.Query(ctx, "SELECT $1::text::int4", msg)
 	var pe *pgconn.PgError
 	if perr == nil || !errors.As(perr, &pe) {
@@ -167,6 +169,11 @@ func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *data
 // refuseHazards refuses a write whose effects reach beyond the rows it
 // returns, or whose undo PostgreSQL would refuse.
 func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.RecordKind, keyChange bool) error {
+	for _, c := range m.Columns {
+		if strings.HasPrefix(in.types[c], "money") {
+			return datasource.Unsupported(query, "column %q of %s is money, whose text depends on lc_monetary: its image could be restored as another amount", c, m.Name)
+		}
+	}
 	switch {
 	case in.triggers:
 		return datasource.Unsupported(query, "table %s has triggers, whose writes cannot be imaged", m.Name)
@@ -222,8 +229,11 @@ func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table
 	if c, ok := x.TxValue(key).(*checked); ok {
 		return c.m, c.in, nil
 	}
-	pr, err := probeTable(ctx, x, r.String())
+	pr, set, err := probeTable(ctx, x, r.String())
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := set.check(); err != nil {
 		return nil, nil, err
 	}
 	var m *datasource.Table

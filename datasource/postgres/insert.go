@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -121,6 +123,15 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
 			return nil, err
 		}
+		if in.cascadeUpdate {
+			for _, k := range in.keys {
+				for _, c := range ip.setCols {
+					if slices.Contains(k.cols, c) {
+						return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, m.Name)
+					}
+				}
+			}
+		}
 	}
 	tx, err := ip.textsFor(m, in)
 	if err != nil {
@@ -155,12 +166,21 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	for _, b := range before {
 		old[rowKey(m.PK, b)] = b
 	}
+	var flags map[string]bool
+	if in.kind == "p" {
+		if flags, err = insertedFlags(ctx, x, m, rows, old); err != nil {
+			return nil, poison(ctx, x, ip.query, err)
+		}
+	}
 	var ub, ua, ins []undo.Row
 	for _, r := range rows {
 		flag, after := r[len(r)-1].Value, r[:len(r)-1]
 		if b, ok := old[rowKey(m.PK, after)]; ok {
 			ub, ua = append(ub, b), append(ua, after)
 			continue
+		}
+		if flags != nil {
+			flag = undo.Bool(flags[rowKey(m.PK, after)])
 		}
 		if flag.Kind() != undo.KindBool || !flag.Boolean() {
 			return nil, poison(ctx, x, ip.query, txc.Errorf(txc.CodeLockConflict,
@@ -189,7 +209,13 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 	if ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE {
 		// The inserted flag: a row ON CONFLICT updated carries the
 		// updating transaction in xmax, a freshly inserted one 0.
-		tx.write += ", (" + quoteIdent(ip.rel.ref) + ".xmax::text = '0')"
+		// RETURNING cannot read it on a partitioned table: see
+		// insertedFlags.
+		if in.kind == "p" {
+			tx.write += ", NULL::bool"
+		} else {
+			tx.write += ", (" + quoteIdent(ip.rel.ref) + ".xmax::text = '0')"
+		}
 		key, err := ip.arbiter(in)
 		if err != nil {
 			return nil, err
@@ -269,4 +295,57 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// insertedFlags reads, for the rows an ON CONFLICT DO UPDATE on a
+// partitioned table returned that its before image did not hold, whether
+// the statement inserted them (xmax 0) or updated a row inserted
+// concurrently since the before image was read. PostgreSQL refuses
+// system columns in the RETURNING list of a partitioned table; a SELECT
+// in the same transaction sees the same row versions.
+func insertedFlags(ctx context.Context, x *datasource.Exec, m *datasource.Table, rows []undo.Row, old map[string]undo.Row) (map[string]bool, error) {
+	var sb strings.Builder
+	var args []any
+	sb.WriteString("SELECT " + columnList("", m.PK) + ", (xmax::text = '0') FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE (" + columnList("", m.PK) + ") IN (")
+	n := 0
+	for _, r := range rows {
+		if _, ok := old[rowKey(m.PK, r)]; ok {
+			continue
+		}
+		if n > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(")
+		for j, c := range m.PK {
+			v, _ := r.Get(c)
+			expr, arg, err := (Dialect{}).Param(v, "$"+strconv.Itoa(len(args)+1))
+			if err != nil {
+				return nil, err
+			}
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(expr)
+			args = append(args, arg)
+		}
+		sb.WriteString(")")
+		n++
+	}
+	out := map[string]bool{}
+	if n == 0 {
+		return out, nil
+	}
+	sb.WriteString(")")
+	got, err := x.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != n {
+		return nil, txc.Errorf(txc.CodeLockConflict, "datasource/postgres: ON CONFLICT DO UPDATE returned %d rows of %s that its before image lacked, but %d are there; retry", n, m.Name, len(got))
+	}
+	for _, r := range got {
+		f := r[len(r)-1].Value
+		out[rowKey(m.PK, r[:len(r)-1])] = f.Kind() == undo.KindBool && f.Boolean()
+	}
+	return out, nil
 }

@@ -66,7 +66,7 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
 	case *pg.Node_VariableSetStmt:
 		switch v := s.VariableSetStmt; {
-		case v.Kind == pg.VariableSetKind_VAR_RESET_ALL, v.Name == "search_path", v.Name == "role", v.Name == "session_authorization":
+		case v.Kind == pg.VariableSetKind_VAR_RESET_ALL, sessionSettings[v.Name]:
 			return sessionStmt{}, nil
 		}
 		return passthrough{}, nil
@@ -89,10 +89,13 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		}
 		return nil, datasource.Unsupported(query, "EXPLAIN ANALYZE runs the write it explains, without undo images")
 	case *pg.Node_CopyStmt:
-		if !s.CopyStmt.IsFrom {
-			return passthrough{}, nil
+		switch {
+		case s.CopyStmt.IsFrom:
+			return nil, datasource.Unsupported(query, "COPY FROM cannot be imaged")
+		case s.CopyStmt.Query != nil && !readOnly(s.CopyStmt.Query):
+			return nil, datasource.Unsupported(query, "COPY (a write or a locking read) TO: its writes cannot be imaged")
 		}
-		return nil, datasource.Unsupported(query, "COPY FROM cannot be imaged")
+		return passthrough{}, nil
 	case *pg.Node_ExecuteStmt:
 		return nil, datasource.Unsupported(query, "EXECUTE of a server-side prepared statement cannot be imaged")
 	case *pg.Node_MergeStmt:
@@ -179,6 +182,11 @@ func (sessionStmt) LockKeys(_ context.Context, x *datasource.Exec, _ []driver.Na
 	x.ClearTxValues()
 	return nil
 }
+
+// sessionSettings are the settings table (exec.go) depends on: which
+// table a name means, how the statement's text and its images' text read.
+var sessionSettings = map[string]bool{"search_path": true, "role": true, "session_authorization": true,
+	"standard_conforming_strings": true, "datestyle": true, "intervalstyle": true, "extra_float_digits": true}
 
 // callsSetConfig reports whether n calls set_config (which may set the
 // search_path).

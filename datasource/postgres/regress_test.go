@@ -10,6 +10,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/tm"
 )
 
 // Regression tests of bugs found in review, each against the real
@@ -196,8 +197,6 @@ func TestMetadataRevalidated(t *testing.T) {
 	}
 }
 
-var _ = time.Second
-
 // TestUndoTableQualified: the undo log goes to the undo table phase 2
 // reads, whatever the search_path of the connection that wrote it (here
 // one naming a schema with a txc_undo_log of its own, and one without
@@ -223,5 +222,178 @@ func TestUndoTableQualified(t *testing.T) {
 		if n := e.value("SELECT count(*) FROM " + s2 + ".txc_undo_log"); n != "0" {
 			t.Fatalf("%s undo rows in %s.txc_undo_log", n, s2)
 		}
+	}
+}
+
+// TestUpsertCascadeRefused: ON CONFLICT DO UPDATE assigning a unique
+// column that a cascading foreign key references is refused like UPDATE.
+func TestUpsertCascadeRefused(t *testing.T) {
+	e := newEnv(t)
+	par := e.table("uc_p", "CREATE TABLE {t} (id int PRIMARY KEY, code text UNIQUE)", "INSERT INTO {t} VALUES (1, 'a')")
+	ch := e.table("uc_c", "CREATE TABLE {t} (id int PRIMARY KEY, code text REFERENCES "+par+" (code) ON UPDATE SET NULL)", "INSERT INTO {t} VALUES (1, 'a')")
+	err, _ := e.rollbackOne(e.db, "INSERT INTO "+par+" VALUES (1, 'b') ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code")
+	wantRefused(t, err, "unique-key column")
+	if got := e.dump(par) + e.dump(ch); got != "(1,a)\n(1,a)\n" {
+		t.Fatalf("changed: %q", got)
+	}
+}
+
+// TestCopyOfWriteRefused: COPY (a data-modifying query) TO is refused;
+// COPY of a table or a read passes.
+func TestCopyOfWriteRefused(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("cw", kv, kvSeed)
+	before := e.dump(tb)
+	for _, q := range []string{"COPY (DELETE FROM " + tb + " WHERE id = 1 RETURNING id) TO STDOUT", "COPY (UPDATE " + tb + " SET n = 0 RETURNING id) TO STDOUT",
+		"COPY (INSERT INTO " + tb + " VALUES (50, 1, 'x') RETURNING id) TO STDOUT", "COPY (SELECT id FROM " + tb + " FOR UPDATE) TO STDOUT"} {
+		err, _ := e.rollbackOne(e.db, q)
+		wantRefused(t, err, "COPY")
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("changed:\n%s", got)
+	}
+}
+
+// TestSessionSettingsRefused: a session whose settings would change what
+// the rebuilt statement writes or how images read back is refused, also
+// when set inside the local transaction.
+func TestSessionSettingsRefused(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("ss", kv, kvSeed)
+	before := e.dump(tb)
+	for _, c := range []struct{ set, reason string }{
+		{"SET standard_conforming_strings = off", "standard_conforming_strings"},
+		{"SET DateStyle = 'SQL, DMY'", "DateStyle"},
+		{"SET IntervalStyle = 'sql_standard'", "IntervalStyle"},
+		{"SET extra_float_digits = 0", "extra_float_digits"},
+	} {
+		db := e.open("")
+		db.SetMaxOpenConns(1)
+		if _, err := db.Exec(c.set); err != nil {
+			t.Fatal(err)
+		}
+		err, _ := e.rollbackOne(db, `UPDATE `+tb+` SET s = 'x\\y' WHERE id = 1`)
+		wantRefused(t, err, c.reason)
+		if _, err := db.Exec("RESET ALL"); err != nil {
+			t.Fatal(err)
+		}
+		// Set inside the local transaction, after the table was checked.
+		err, _ = e.rollbackOne(db, "UPDATE "+tb+" SET n = 1 WHERE id = 1", c.set, "UPDATE "+tb+" SET n = 2 WHERE id = 1")
+		wantRefused(t, err, c.reason)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("changed:\n%s", got)
+	}
+	money := e.table("ss_m", "CREATE TABLE {t} (id int PRIMARY KEY, m money)", "INSERT INTO {t} VALUES (1, 12.34)")
+	err, _ := e.rollbackOne(e.db, "DELETE FROM "+money)
+	wantRefused(t, err, "money")
+}
+
+// TestCompositeRestoredExactly: a composite column of date, float8 and
+// interval is restored exactly (images read under ISO DateStyle,
+// postgres IntervalStyle and exact floats, and written back under them).
+func TestCompositeRestoredExactly(t *testing.T) {
+	e := newEnv(t)
+	typ := dbtest.Name("ct")
+	e.exec("CREATE TYPE " + typ + " AS (d date, f float8, i interval)")
+	t.Cleanup(func() { e.plain.Exec("DROP TYPE IF EXISTS " + typ + " CASCADE") })
+	tb := e.table("ct", "CREATE TABLE {t} (id int PRIMARY KEY, c "+typ+", a float8[])",
+		"INSERT INTO {t} VALUES (1, ROW('2024-04-03', 0.1::float8 + 0.2::float8, '-1 day 02:03:04')::"+typ+", ARRAY[0.1::float8 + 0.2::float8])")
+	before := e.dump(tb)
+	if err, st := e.rollbackOne(e.db, "DELETE FROM "+tb+" WHERE id = 1"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("before %s after %s", before, got)
+	}
+}
+
+// holdRow starts a global transaction that updates row id of tb and
+// waits; release rolls it back and waits for the end.
+func (e *env) holdRow(tb string, id int) (release func()) {
+	hold, ready, done := make(chan struct{}), make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		xid, _ := e.global(func(ctx context.Context) error {
+			_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 99 WHERE id = $1", id)
+			ready <- err
+			if err != nil {
+				return err
+			}
+			<-hold
+			return errRollback
+		})
+		e.wait(xid, txc.GlobalRollbacked)
+	}()
+	if err := <-ready; err != nil {
+		e.t.Fatal(err)
+	}
+	return func() { close(hold); <-done }
+}
+
+// TestGlobalLockKeyChange: under tm.WithGlobalLock, an UPDATE that moves
+// a row held by a global transaction to a new key waits for (and here
+// fails on) the old key's global lock before it runs.
+func TestGlobalLockKeyChange(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("gk", kv, kvSeed)
+	release := e.holdRow(tb, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET id = 100 WHERE id = 1")
+		return err
+	})
+	if !errors.Is(err, txc.ErrLockConflict) {
+		t.Fatalf("err = %v, want a lock conflict", err)
+	}
+	release()
+	if got := e.value("SELECT count(*) FROM " + tb + " WHERE id = 1 AND n = 10"); got != "1" {
+		t.Fatalf("row 1 moved or not restored:\n%s", e.dump(tb))
+	}
+}
+
+// TestFailedImagesNeverCommit: a write that ran but whose images failed
+// (here: its global-lock check) marks its local transaction failed in the
+// proxy, whatever the server says: Commit returns that error.
+func TestFailedImagesNeverCommit(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("fc", kv, kvSeed)
+	release := e.holdRow(tb, 1)
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var commitErr error
+	tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET s = 'w' WHERE id = 1"); err == nil {
+			t.Error("the write under a held global lock succeeded")
+		}
+		commitErr = tx.Commit()
+		return nil
+	})
+	if commitErr == nil || !strings.Contains(commitErr.Error(), "undo images failed") {
+		t.Fatalf("commit: %v, want the proxy's failure", commitErr)
+	}
+}
+
+// TestPartitionedUpsert: ON CONFLICT DO UPDATE on a partitioned table
+// (no xmax in its RETURNING) tells inserted from updated rows and rolls
+// back exactly.
+func TestPartitionedUpsert(t *testing.T) {
+	e := newEnv(t)
+	p := e.table("pu", "CREATE TABLE {t} (id int, k int, n int, PRIMARY KEY (id, k)) PARTITION BY LIST (k)")
+	e.table("pu1", "CREATE TABLE {t} PARTITION OF "+p+" FOR VALUES IN (1)")
+	e.table("pu2", "CREATE TABLE {t} PARTITION OF "+p+" FOR VALUES IN (2)", "INSERT INTO "+p+" VALUES (1, 1, 10), (2, 2, 20)")
+	before := e.dump(p)
+	if err, st := e.rollbackOne(e.db, "INSERT INTO "+p+" VALUES (2, 2, 0), (3, 1, 0) ON CONFLICT (id, k) DO UPDATE SET n = 99",
+		"UPDATE "+p+" SET k = 2 WHERE id = 1"); err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	if got := e.dump(p); got != before {
+		t.Fatalf("before:\n%s\nafter:\n%s", before, got)
 	}
 }

@@ -90,6 +90,17 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		return nil, err
 	}
 	if !x.InGlobalTx() {
+		if tx.newKey != nil {
+			// A key change moves rows away from their old keys: lock
+			// them and check their global locks before it runs.
+			old, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
+			if err != nil {
+				return nil, err
+			}
+			if err := x.Guard(ctx, m.Name, m.PK, old, false); err != nil {
+				return nil, err
+			}
+		}
 		rows, err := runWrite(ctx, x, u.query, tx.keys, args)
 		if err != nil {
 			return nil, err
