@@ -22,7 +22,10 @@
 //
 // Limits of the current proxy: a write run with QueryContext (its
 // RETURNING rows read by the caller) is refused inside a global
-// transaction; run it with ExecContext. The undo_log table is named
-// without a schema and so resolves through the search_path: every
-// database/sql pool of one resource must resolve it to the same table.
+// transaction; run it with ExecContext. The undo-log table is named
+// qualified (UndoSchema unless datasource.WithUndoSchema). Each table a
+// local transaction names is resolved once (through the connection's
+// search_path), locked against DDL and checked against the cached
+// metadata by one catalog query; sessions whose settings would change the
+// rebuilt text or the images' text are refused (see ARCHITECTURE.md).
 package postgres
