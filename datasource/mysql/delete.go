@@ -19,15 +19,19 @@ type deletePlan struct {
 	refs                      []tableRef // every base table of the FROM clause
 	targets                   []int      // the ones rows are deleted from
 	from, where, order, limit frag
+	orderBy                   []orderItem
 }
 
 func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
 	if s.With != nil {
 		return nil, datasource.Unsupported(p.query, "DELETE with a WITH clause is not supported")
 	}
-	d := &deletePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs)}
+	d := &deletePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs), orderBy: orderItems(s.Order)}
 	if len(d.refs) == 0 {
 		return nil, datasource.Unsupported(p.query, "DELETE from no base table")
+	}
+	if err := p.choosesRowsDeterministically(s.TableRefs, s.Where, s.Order, s.Limit); err != nil {
+		return nil, err
 	}
 	if s.IsMultiTable && s.Tables != nil {
 		for _, tn := range s.Tables.Tables {
@@ -82,6 +86,11 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	}
 	for _, i := range d.targets {
 		if err := writable(d.query, metas[i], true, nil); err != nil {
+			return nil, err
+		}
+	}
+	if len(d.refs) == 1 {
+		if err := totalOrder(d.query, !d.limit.empty(), d.orderBy, d.refs[0].ref(), metas[0]); err != nil {
 			return nil, err
 		}
 	}

@@ -189,3 +189,57 @@ func TestRollbackIgnoresForeignKeyOrder(t *testing.T) {
 		"INSERT INTO {t} VALUES (1, NULL), (2, 1), (3, 2)")
 	e.expect(t, undone, "", []string{tb}, "DELETE FROM "+tb+" WHERE id >= 1 ORDER BY id DESC")
 }
+
+// Item: rows chosen non-deterministically (RAND, NOW, an ORDER BY that is
+// not total under LIMIT): the imaged rows were not the written rows.
+func TestNondeterministicRowChoiceRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg6", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, ts DATETIME(6))",
+		"INSERT INTO {t} VALUES (1, 1, '2020-01-01'), (2, 1, '2020-01-02'), (3, 1, '2999-01-01'), (4, 2, '2020-01-03')")
+	for _, c := range []struct{ q, reason string }{
+		{"UPDATE " + tb + " SET n = n + 1 ORDER BY RAND() LIMIT 1", "function RAND"},
+		{"UPDATE " + tb + " SET n = n + 1 WHERE RAND() < 0.5", "function RAND"},
+		{"DELETE FROM " + tb + " ORDER BY RAND() LIMIT 1", "function RAND"},
+		{"UPDATE " + tb + " SET n = 0 WHERE ts < NOW(6)", "function NOW"},
+		{"DELETE FROM " + tb + " WHERE ts < CURRENT_TIMESTAMP", "function CURRENT_TIMESTAMP"},
+		{"UPDATE " + tb + " SET n = 0 WHERE id = @@last_insert_id", "system variable"},
+		{"UPDATE " + tb + " SET n = 0 WHERE id = (@v := 1)", "assignment"},
+		{"UPDATE " + tb + " SET n = n + 1 ORDER BY n LIMIT 1", "LIMIT without an ORDER BY"},
+		{"DELETE FROM " + tb + " WHERE n = 1 LIMIT 1", "LIMIT without an ORDER BY"},
+		{"UPDATE " + tb + " SET n = n + 1 ORDER BY id, n LIMIT 1", "LIMIT without an ORDER BY"},
+	} {
+		e.expect(t, refused, c.reason, []string{tb}, c.q)
+	}
+	e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" SET n = n + 1 ORDER BY n DESC, id LIMIT 2", "DELETE FROM "+tb+" WHERE ts < DATE_ADD('2020-01-01', INTERVAL 1 DAY) ORDER BY n, "+tb+".id LIMIT 1")
+}
+
+// Item: a subquery in an UPDATE or DELETE reads a snapshot in the image
+// but current rows in the statement.
+func TestSubqueryInWriteRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg7", kv, kvSeed)
+	other := e.table("at_rg7o", kv, kvSeed)
+	for _, q := range []string{
+		"UPDATE " + tb + " SET n = n + 1 WHERE id IN (SELECT id FROM " + other + " WHERE n > 15)",
+		"UPDATE " + tb + " SET n = (SELECT MAX(n) FROM " + other + ") WHERE id = 1",
+		"DELETE FROM " + tb + " WHERE EXISTS (SELECT 1 FROM " + other + " o WHERE o.id = " + tb + ".id)",
+		"UPDATE " + tb + " a JOIN (SELECT id FROM " + other + ") b ON a.id = b.id SET a.n = 0",
+	} {
+		e.expect(t, refused, "subquery", []string{tb, other}, q)
+	}
+}
+
+// The affected-rows checks agree with the images when the DSN counts
+// matched rows (clientFoundRows=true) and when it counts changed rows.
+func TestAffectedRowsModes(t *testing.T) {
+	for _, params := range []string{"", "clientFoundRows=true"} {
+		t.Run(params, func(t *testing.T) {
+			e := newEnv(t, params)
+			tb := e.table("at_rgfr", kv, kvSeed)
+			e.expect(t, undone, "", []string{tb},
+				"UPDATE "+tb+" SET n = 20 WHERE id IN (1, 2)",
+				"INSERT INTO "+tb+" (id, n, s) VALUES (2, 20, 'b'), (3, 0, 'c'), (7, 7, 'g') ON DUPLICATE KEY UPDATE n = VALUES(n)",
+				"UPDATE "+tb+" a JOIN "+tb+" b ON b.id = a.id + 1 SET a.n = 5")
+		})
+	}
+}

@@ -70,7 +70,7 @@ var stmtCases = []stmtCase{
 		s("UPDATE {t} SET u = u - 1, d = d / 3, f = f / 2, g = g / 3, dt = '2030-05-06 07:08:09.123456', ts = '2001-02-03 04:05:06.7', tm = '-00:00:01', y = 2000, s = CONCAT(s, '🙂'), tx = NULL, b = UNHEX('0000'), bl = REPEAT(x'ab', 5000), bt = b'1', e = 'a', st = 'y', j = JSON_ARRAY(1, 'two'), nul = NULL WHERE id = ?", 1),
 		s("UPDATE {t} SET nul = '', s = NULL, f = f * 3 WHERE id <> ?", 1)}},
 	{name: "delete/wide", def: wide, seed: wideSeed, stmts: []sqlArgs{s("DELETE FROM {t} WHERE id < ?", 9223372036854775807)}},
-	{name: "delete/order-limit", def: kv, seed: []string{kvSeed}, stmts: []sqlArgs{s("DELETE FROM {t} WHERE n >= ? ORDER BY n DESC LIMIT 2", 10)}},
+	{name: "delete/order-limit", def: kv, seed: []string{kvSeed}, stmts: []sqlArgs{s("DELETE FROM {t} WHERE n >= ? ORDER BY n DESC, id LIMIT 2", 10)}},
 	{name: "delete/join", def: kv, seed: []string{kvSeed}, def2: kv, seed2: []string{"INSERT INTO {u} VALUES (1, 100, 'a'), (3, 300, 'c'), (5, 500, 'e')"},
 		stmts: []sqlArgs{s("DELETE a, b FROM {t} a JOIN {u} b ON a.id = b.id WHERE b.n < ?", 400)}},
 	{name: "delete/using", def: kv, seed: []string{kvSeed}, def2: kv, seed2: []string{"INSERT INTO {u} VALUES (2, 100, 'a')"},

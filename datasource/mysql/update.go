@@ -19,7 +19,9 @@ type updatePlan struct {
 	nargs                     int
 	refs                      []tableRef
 	from, where, order, limit frag
+	orderBy                   []orderItem
 	assigns                   []assignment
+	rowsMode                  rowsMode
 }
 
 type assignment struct {
@@ -33,9 +35,16 @@ func (p *planner) update(s *ast.UpdateStmt) (datasource.Statement, error) {
 	if s.With != nil {
 		return nil, datasource.Unsupported(p.query, "UPDATE with a WITH clause is not supported")
 	}
-	u := &updatePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs)}
+	u := &updatePlan{query: p.query, nargs: p.nargs, refs: tables(s.TableRefs.TableRefs), rowsMode: p.rowsMode, orderBy: orderItems(s.Order)}
 	if len(u.refs) == 0 {
 		return nil, datasource.Unsupported(p.query, "UPDATE of no base table")
+	}
+	parts := []ast.Node{s.TableRefs, s.Where, s.Order, s.Limit}
+	for _, a := range s.List {
+		parts = append(parts, subqueryOnly{a.Expr})
+	}
+	if err := p.choosesRowsDeterministically(parts...); err != nil {
+		return nil, err
 	}
 	var err error
 	if u.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
@@ -170,6 +179,11 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 		}
 	}
+	if len(u.refs) == 1 {
+		if err := totalOrder(u.query, !u.limit.empty(), u.orderBy, u.refs[0].ref(), metas[0]); err != nil {
+			return nil, err
+		}
+	}
 	befores := make([][]undo.Row, len(targets))
 	newKeys := make([][]undo.Row, len(targets))
 	for ti, t := range targets {
@@ -227,15 +241,11 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
-	if !u.limit.empty() {
-		n, err := rowsAffected(res)
-		if err != nil {
-			return nil, err
-		}
-		if n > int64(len(befores[0])) {
-			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the UPDATE changed %d rows but its image selected %d (an ORDER BY … LIMIT that is not a total order?): %s", n, len(befores[0]), datasource.Shorten(u.query))
-		}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
 	}
+	matched, changed := 0, 0
 	for ti, t := range targets {
 		m := metas[t.i]
 		before := befores[ti]
@@ -250,6 +260,12 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		after, err = pairAfter(m, keys, after)
 		if err != nil {
 			return nil, err
+		}
+		matched += len(before)
+		for r := range before {
+			if !before[r].Equal(after[r]) {
+				changed++
+			}
 		}
 		if t.pkNew == nil {
 			x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
@@ -270,5 +286,50 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 	}
+	// The server's count must be the images' count: rows it wrote that
+	// the image did not select show here.
+	var ok bool
+	switch u.rowsMode {
+	case rowsChanged:
+		ok = n == int64(changed)
+	case rowsFound:
+		ok = n == int64(matched)
+	default:
+		ok = n == int64(changed) || n == int64(matched)
+	}
+	if !ok {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the UPDATE affected %d rows but its images show %d matched and %d changed: %s", n, matched, changed, datasource.Shorten(u.query))
+	}
 	return res, nil
 }
+
+// subqueryOnly walks an expression for subqueries only (a SET value may
+// call anything: the after image reads what it wrote).
+type subqueryOnly struct{ ast.ExprNode }
+
+func (s subqueryOnly) Accept(v ast.Visitor) (ast.Node, bool) {
+	if s.ExprNode == nil {
+		return s, true
+	}
+	w, ok := v.(*purity)
+	if !ok {
+		return s.ExprNode.Accept(v)
+	}
+	f := &subqueryFinder{}
+	s.ExprNode.Accept(f)
+	if f.found && w.bad == "" {
+		w.bad = "a subquery in a SET value (its rows are read from a snapshot by the image but current by the statement)"
+	}
+	return s, true
+}
+
+type subqueryFinder struct{ found bool }
+
+func (f *subqueryFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.SubqueryExpr, *ast.SelectStmt, *ast.SetOprStmt:
+		f.found = true
+	}
+	return n, f.found
+}
+func (f *subqueryFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
