@@ -76,10 +76,12 @@ func WithLockRetry(min, max time.Duration) Option {
 	return func(c *config) { c.lockMin, c.lockMax = min, max }
 }
 
-// WithUndoRetention sets the age after which leftover undo rows (logs of
-// committed branches whose asynchronous deletion was lost, finished
-// markers) are swept; default 24h. It must exceed the longest global
-// transaction. Zero disables the sweep.
+// WithUndoRetention sets the age after which finished markers (left by
+// rollbacks that found no undo log) are swept, hourly; default 24h. It
+// must exceed the longest global transaction. Undo logs are never swept
+// by age: one may belong to a branch parked for manual action. The same
+// hourly tick retries failed deletions of committed branches' logs. Zero
+// disables both.
 func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
 
 // WithDialect forces the dialect instead of detecting it from the

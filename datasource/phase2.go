@@ -26,9 +26,10 @@ func (h handler) resource() (*Resource, error) {
 
 // Commit queues the branch's undo row for deletion and returns: the
 // changes are already committed, so the undo log is only garbage. The
-// rows are deleted in batches by a background loop; a row whose deletion
-// is lost (crash, database error) is removed by the age sweep
-// (WithUndoRetention). Idempotent.
+// rows are deleted in batches by a background loop; a failed deletion is
+// retried hourly (WithUndoRetention); one lost to a crash stays as
+// garbage (never swept by age: see undo.Table.DeleteOlderThan).
+// Idempotent.
 func (h handler) Commit(ctx context.Context, b rm.Branch) error {
 	r, err := h.resource()
 	if err != nil {

@@ -176,8 +176,14 @@ func (r *Resource) ensureUndoTable(ctx context.Context, c driver.Conn) error {
 	return nil
 }
 
-// runCleanup deletes the undo rows of committed branches in batches, and
-// sweeps old leftovers every hour when a retention is set.
+// maxRetryKeys bounds the committed branches whose failed undo-log
+// deletion is retried.
+const maxRetryKeys = 100000
+
+// runCleanup deletes the undo rows of committed branches in batches
+// (a failed batch is retried every hour), and every hour, when a
+// retention is set, sweeps finished markers older than it. Undo logs are
+// never swept by age (see undo.Table.DeleteOlderThan).
 func (r *Resource) runCleanup() {
 	defer close(r.stopped)
 	ctx, cancel := context.WithCancel(context.Background()) // owned by this goroutine; cancelled at close
@@ -189,13 +195,17 @@ func (r *Resource) runCleanup() {
 		sweep = t.C
 	}
 	batch := make([]undo.Key, 0, undo.MaxBatch)
+	var retry []undo.Key // committed branches whose deletion failed
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		if _, err := r.undo.DeleteBatch(ctx, r.phase2, batch); err != nil {
-			r.log.Warn("datasource: deleting undo logs of committed branches failed; the age sweep will remove them",
+			r.log.Warn("datasource: deleting undo logs of committed branches failed; retried at the next sweep",
 				"resource", r.id, "branches", len(batch), "err", err)
+			if len(retry)+len(batch) <= maxRetryKeys {
+				retry = append(retry, batch...)
+			}
 		}
 		batch = batch[:0]
 	}
@@ -214,6 +224,13 @@ func (r *Resource) runCleanup() {
 			}
 			flush()
 		case <-sweep:
+			if len(retry) > 0 {
+				if _, err := r.undo.DeleteBatch(ctx, r.phase2, retry); err != nil {
+					r.log.Warn("datasource: deleting undo logs of committed branches failed again", "resource", r.id, "branches", len(retry), "err", err)
+				} else {
+					retry = nil
+				}
+			}
 			for {
 				n, err := r.undo.DeleteOlderThan(ctx, r.phase2, r.cfg.retention, 1000)
 				if err != nil {

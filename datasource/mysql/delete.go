@@ -84,7 +84,12 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
-	for _, i := range d.targets {
+	for k, i := range d.targets {
+		for _, o := range d.targets[:k] {
+			if metas[o].Name == metas[i].Name {
+				return nil, datasource.Unsupported(d.query, "table %s is deleted from under two names (%s, %s): one row would get two undo records", metas[i].Name, d.refs[o].ref(), d.refs[i].ref())
+			}
+		}
 		if err := writable(d.query, metas[i], true, nil); err != nil {
 			return nil, err
 		}

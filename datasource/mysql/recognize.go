@@ -38,6 +38,9 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 			st, err = nil, datasource.Unsupported(query, "the statement could not be analysed (%v)", r)
 		}
 	}()
+	if c := executableComment(query); c != "" {
+		return nil, datasource.Unsupported(query, "an executable comment %s… runs on the server but is not seen by the proxy's parser", c)
+	}
 	stmts, err := parse(query)
 	if err != nil {
 		return nil, datasource.Unsupported(query, "the statement does not parse as MySQL (%v)", firstLine(err.Error()))
@@ -53,7 +56,16 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 			return passthrough{}, nil
 		}
 		return p.lockingRead(s)
-	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt, *ast.SetStmt, *ast.UseStmt:
+	case *ast.UseStmt:
+		return nil, datasource.Unsupported(query, "USE inside a global transaction or global lock would move images and the undo log to another database than the resource's")
+	case *ast.SetStmt:
+		for _, v := range s.Variables {
+			if strings.EqualFold(v.Name, "time_zone") {
+				return nil, datasource.Unsupported(query, "changing time_zone inside a global transaction or global lock shifts the TIMESTAMP values of its images")
+			}
+		}
+		return passthrough{}, nil
+	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
 		return passthrough{}, nil
 	case *ast.InsertStmt:
 		return p.insert(s)
@@ -71,6 +83,26 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, datasource.Unsupported(query, "a stored procedure's writes cannot be imaged")
 	}
 	return nil, datasource.Unsupported(query, "%s statements are not understood by AT mode", kindName(stmts[0]))
+}
+
+// executableComment returns the start of the first MySQL (/*!…*/) or
+// MariaDB (/*M!…*/) executable comment of query, or "". The TiDB parser
+// does not expand them the way the server does, so the proxy would image
+// another statement than the one that runs. The text is scanned whole,
+// string literals included: a false match only refuses.
+func executableComment(query string) string {
+	for i := strings.Index(query, "/*"); i >= 0; {
+		rest := query[i+2:]
+		if strings.HasPrefix(rest, "!") || strings.HasPrefix(rest, "M!") || strings.HasPrefix(rest, "m!") {
+			return query[i:min(len(query), i+5)]
+		}
+		j := strings.Index(rest, "/*")
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return ""
 }
 
 func kindName(n ast.Node) string {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/undo"
 )
 
 // Regression tests of statements AT mode once ran without being able to
@@ -242,4 +244,77 @@ func TestAffectedRowsModes(t *testing.T) {
 				"UPDATE "+tb+" a JOIN "+tb+" b ON b.id = a.id + 1 SET a.n = 5")
 		})
 	}
+}
+
+// Item: USE and SET time_zone change where and how images are read.
+func TestSessionChangesRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg9", kv, kvSeed)
+	for _, c := range []struct{ q, reason string }{
+		{"USE mysql", "USE"},
+		{"SET time_zone = '+05:00'", "time_zone"},
+		{"SET @@session.time_zone = '+05:00'", "time_zone"},
+		{"SET SESSION time_zone = 'UTC', @x = 1", "time_zone"},
+	} {
+		e.expect(t, refused, c.reason, []string{tb}, c.q)
+	}
+	// Other SET statements still pass through.
+	e.expect(t, undone, "", []string{tb}, "SET @x = 2", "UPDATE "+tb+" SET n = n + @x WHERE id = 1")
+}
+
+// Item: executable comments run on the server but the parser skips them.
+func TestExecutableCommentsRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg11", kv, kvSeed)
+	e.expect(t, refused, "executable comment", []string{tb}, "UPDATE "+tb+" SET n = n + 10 WHERE id = 1 /*M! OR id = 2 */")
+	e.expect(t, refused, "executable comment", []string{tb}, "UPDATE "+tb+" SET n = n + 10 WHERE id = 1 /*!100000 OR id = 2 */")
+	e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" /* a plain comment */ SET n = n + 10 WHERE id = 1")
+}
+
+// Item: the age sweep deleted the undo log of a branch parked for manual
+// action; a retry then found no log and reported the branch rolled back.
+func TestSweepKeepsParkedUndoLog(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg12", kv, kvSeed)
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 11 WHERE id = 1"); err != nil {
+			return err
+		}
+		if _, err := e.plain.ExecContext(ctx, "UPDATE "+tb+" SET n = 999 WHERE id = 1"); err != nil { // a dirty write
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbackFailed)
+	if _, err := e.plain.Exec("UPDATE txc_undo_log SET created_at = NOW(6) - INTERVAL 30 DAY WHERE xid = ?", string(xid)); err != nil {
+		t.Fatal(err)
+	}
+	ut, err := undo.NewTable(undo.MySQL, "", undo.Codec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := ut.DeleteOlderThan(context.Background(), e.plain, 24*time.Hour, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 1000 {
+			break
+		}
+	}
+	if n := e.undoRows(xid); n != 1 {
+		t.Fatalf("%d undo rows of the parked branch after the sweep, want 1", n)
+	}
+}
+
+// Item: one table written under two aliases got two undo records for one
+// row (a false dirty write at rollback).
+func TestTableWrittenTwiceRefused(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg14", kv, kvSeed)
+	e.expect(t, refused, "two names", []string{tb}, "UPDATE "+tb+" a JOIN "+tb+" b ON b.id = a.id SET a.n = 77, b.s = 'q' WHERE a.id = 1")
+	e.expect(t, refused, "two names", []string{tb}, "DELETE a, b FROM "+tb+" a JOIN "+tb+" b ON b.id = a.id + 1")
 }

@@ -143,7 +143,12 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 		}
 	}
-	for _, t := range targets {
+	for i, t := range targets {
+		for _, o := range targets[:i] {
+			if metas[o.i].Name == metas[t.i].Name {
+				return nil, datasource.Unsupported(u.query, "table %s is written under two names (%s, %s): one row would get two undo records", metas[t.i].Name, u.refs[o.i].ref(), u.refs[t.i].ref())
+			}
+		}
 		var assigned []string
 		for _, ai := range t.assigns {
 			assigned = append(assigned, u.assigns[ai].col)

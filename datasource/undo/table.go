@@ -134,7 +134,7 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 			// the client-found-rows setting; the values cannot raise
 			// the other errors IGNORE would hide (they are checked).
 			insertFinished: "INSERT IGNORE INTO " + name + " (xid, branch_id, state, log) VALUES (?, ?, 1, '')",
-			deleteOld:      "DELETE FROM " + name + " WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND ORDER BY created_at LIMIT ?",
+			deleteOld:      "DELETE FROM " + name + " WHERE state = 1 AND created_at < NOW(6) - INTERVAL ? MICROSECOND ORDER BY created_at LIMIT ?",
 		}
 	case Postgres:
 		t.q = queries{
@@ -142,7 +142,7 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 			selectForUpdate: "SELECT state, log FROM " + name + " WHERE xid = $1 AND branch_id = $2 FOR UPDATE",
 			delete:          "DELETE FROM " + name + " WHERE xid = $1 AND branch_id = $2",
 			insertFinished:  "INSERT INTO " + name + " (xid, branch_id, state, log) VALUES ($1, $2, 1, '') ON CONFLICT (xid, branch_id) DO NOTHING",
-			deleteOld:       "DELETE FROM " + name + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + name + " WHERE created_at < now() - $1 * interval '1 microsecond' ORDER BY created_at LIMIT $2))",
+			deleteOld:       "DELETE FROM " + name + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + name + " WHERE state = 1 AND created_at < now() - $1 * interval '1 microsecond' ORDER BY created_at LIMIT $2))",
 		}
 	default:
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: unknown dialect %v", d)
@@ -367,12 +367,15 @@ func (t *Table) DeleteBatch(ctx context.Context, ex Execer, keys []Key) (int64, 
 	return total, nil
 }
 
-// DeleteOlderThan removes at most limit rows (logs and markers) created
-// more than age ago by the database's clock, oldest first, and returns
-// how many it deleted. It is the sweep for finished markers and for logs
-// whose branch cleanup was lost; callers loop until it returns less than
-// limit. age must exceed the longest global transaction, or a marker
-// could vanish while its late phase 1 is still in flight.
+// DeleteOlderThan removes at most limit finished markers created more
+// than age ago by the database's clock, oldest first, and returns how
+// many it deleted; callers loop until it returns less than limit. Undo
+// logs (state normal) are never swept by age: a log may belong to a
+// branch parked for manual action, and without it a later retry would
+// find no log, write a marker and report the branch rolled back. Logs
+// are deleted only by phase-2 commit (DeleteBatch) or rollback (Delete).
+// age must exceed the longest global transaction, or a marker could
+// vanish while its late phase 1 is still in flight.
 func (t *Table) DeleteOlderThan(ctx context.Context, ex Execer, age time.Duration, limit int) (int64, error) {
 	if age < 0 || limit <= 0 {
 		return 0, txc.Errorf(txc.CodeInvalidArgument, "undo: DeleteOlderThan needs age ≥ 0 and limit > 0 (got %v, %d)", age, limit)
