@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/txcio/txc"
@@ -244,6 +245,33 @@ func resolve(q string, refs []tableRef, metas []*datasource.Table, qual, col str
 		return 0, "", datasource.Unsupported(q, "column %q matches no written table", col)
 	}
 	return found, name, nil
+}
+
+// withColumns returns the metadata of ref holding every column in cols:
+// a column missing from the cached metadata (a column added since it was
+// loaded) makes it reload once; still missing, the statement is refused,
+// since its images would leave the column out.
+func withColumns(ctx context.Context, x *datasource.Exec, query string, ref tableRef, m *datasource.Table, cols []string) (*datasource.Table, error) {
+	missing := func(m *datasource.Table) string {
+		for _, c := range cols {
+			if !slices.ContainsFunc(m.AllColumns, func(a string) bool { return strings.EqualFold(a, c) }) {
+				return c
+			}
+		}
+		return ""
+	}
+	if missing(m) == "" {
+		return m, nil
+	}
+	x.Forget(ref.schema, ref.name)
+	m, err := x.Table(ctx, ref.schema, ref.name)
+	if err != nil {
+		return nil, err
+	}
+	if c := missing(m); c != "" {
+		return nil, datasource.Unsupported(query, "column %q is not a column of %s", c, m.Name)
+	}
+	return m, nil
 }
 
 func loadTables(ctx context.Context, x *datasource.Exec, refs []tableRef) ([]*datasource.Table, error) {

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -252,6 +253,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err != nil {
 		return nil, err
 	}
+	if m, err = withColumns(ctx, x, ip.query, ip.table, m, append(slices.Clone(ip.columns), ip.odku...)); err != nil {
+		return nil, err
+	}
 	cols := ip.columns
 	if len(cols) == 0 {
 		cols = m.AllColumns
@@ -263,13 +267,6 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			}
 		}
 		return -1
-	}
-	for _, c := range ip.columns {
-		if _, ok := m.Column(c); !ok {
-			if len(m.AllColumns) == len(m.Columns) {
-				x.Forget(ip.table.schema, ip.table.name) // perhaps a new column: reload next time
-			}
-		}
 	}
 	if !ip.sel.empty() {
 		if err := writable(ip.query, m, false, nil); err != nil {

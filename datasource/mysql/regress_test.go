@@ -318,3 +318,23 @@ func TestTableWrittenTwiceRefused(t *testing.T) {
 	e.expect(t, refused, "two names", []string{tb}, "UPDATE "+tb+" a JOIN "+tb+" b ON b.id = a.id SET a.n = 77, b.s = 'q' WHERE a.id = 1")
 	e.expect(t, refused, "two names", []string{tb}, "DELETE a, b FROM "+tb+" a JOIN "+tb+" b ON b.id = a.id + 1")
 }
+
+// Item: metadata cached before ALTER TABLE ADD COLUMN left the new column
+// out of the images.
+func TestAddedColumnReloaded(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_rg8", kv, kvSeed)
+	xid, err := e.global(func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 1 WHERE id = 1") // loads the metadata
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	if _, err := e.plain.Exec("ALTER TABLE " + tb + " ADD COLUMN extra INT NOT NULL DEFAULT 0"); err != nil {
+		t.Fatal(err)
+	}
+	e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" SET extra = 5, n = 2 WHERE id = 1", "INSERT INTO "+tb+" (id, n, s, extra) VALUES (9, 9, 'z', 9)")
+	e.expect(t, refused, "not a column", []string{tb}, "UPDATE "+tb+" SET nosuch = 5 WHERE id = 1")
+}

@@ -115,6 +115,15 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
+	if len(u.refs) == 1 {
+		cols := make([]string, len(u.assigns))
+		for i, a := range u.assigns {
+			cols[i] = a.col
+		}
+		if metas[0], err = withColumns(ctx, x, u.query, u.refs[0], metas[0], cols); err != nil {
+			return nil, err
+		}
+	}
 	var targets []*updTarget
 	byRef := map[int]*updTarget{}
 	for ai, a := range u.assigns {
