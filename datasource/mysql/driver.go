@@ -30,6 +30,11 @@ func dsnOptions(dsn string) ([]datasource.Option, error) {
 
 // ResourceID returns the resource ID of the database cfg connects to:
 // "mysql:" address "/" database. It never contains the user or password.
+// It is only as unique as the address: with a loopback or single-label
+// host (localhost:3306, db:3306) two deployments sharing one coordinator
+// get the same ID for different databases, and one's phase 2 could reach
+// the other's; pass datasource.WithResourceID with a globally unique ID
+// there.
 func ResourceID(cfg *gomysql.Config) string {
 	addr := cfg.Addr
 	if cfg.Net == "unix" {
