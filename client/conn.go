@@ -44,6 +44,7 @@ type Conn struct {
 	resVer    uint64   // bumped whenever resources grows
 
 	hmu      sync.RWMutex
+	work     chan commandJob // unbuffered: idle command workers receive here
 	handlers map[string]CommandHandler
 
 	closeOnce sync.Once
@@ -84,6 +85,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		cancel:   cancel,
 		ready:    make(chan struct{}),
 		handlers: make(map[string]CommandHandler),
+		work:     make(chan commandJob),
 	}
 	for attempt := 0; ; attempt++ {
 		s, node, ver, permanent, err := c.connect(ctx)

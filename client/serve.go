@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/txcio/txc"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
@@ -135,11 +136,15 @@ func (c *Conn) announce(s *session, resources []string) {
 	}()
 }
 
-// dispatch runs the handler of cmd in its own goroutine and sends the
-// result on s (the stream the command came on; if that stream is gone the
-// result is dropped and the coordinator sends the command again).
+// dispatch runs the handler of cmd on a worker goroutine of its own and
+// sends the result on s (the stream the command came on; if that stream is
+// gone the result is dropped and the coordinator sends the command again).
+// Handlers run concurrently without bound, as many as commands arrive; a
+// worker that finished waits workerIdle for the next command before it
+// exits, so a busy RM reuses goroutines whose stacks have already grown
+// instead of growing a fresh one per command.
 func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand) {
-	cmd := Command{
+	j := commandJob{s: s, cmd: Command{
 		ID:              id,
 		Action:          Action(pc.GetAction()),
 		XID:             txc.XID(pc.GetXid()),
@@ -147,26 +152,58 @@ func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand) {
 		Type:            txc.BranchType(pc.GetBranchType()),
 		ResourceID:      pc.GetResourceId(),
 		ApplicationData: pc.GetApplicationData(),
+	}}
+	select {
+	case c.work <- j: // an idle worker took it
+	default:
+		c.wg.Add(1)
+		go c.worker(j)
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		status, msg := c.handle(cmd)
-		if len(msg) > maxResultMessage {
-			msg = msg[:maxResultMessage]
-		}
-		m := &txcv1.ClientMessage{Id: id, Body: &txcv1.ClientMessage_BranchResult{BranchResult: &txcv1.BranchResult{
-			Xid: string(cmd.XID), BranchId: uint64(cmd.BranchID), Status: txcv1.BranchStatus(status), Message: msg,
-		}}}
-		size, err := c.checkSize("branch result", m)
-		if err != nil {
-			c.opts.log.Error("client: cannot send branch result", "err", err)
+}
+
+// workerIdle is how long a command worker waits for more work.
+const workerIdle = 5 * time.Second
+
+type commandJob struct {
+	s   *session
+	cmd Command
+}
+
+func (c *Conn) worker(j commandJob) {
+	defer c.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		c.runCommand(j)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-c.work:
+		case <-idle.C:
+			return
+		case <-c.ctx.Done():
 			return
 		}
-		if !s.start(id, nil, m, size) {
-			c.opts.log.Debug("client: stream gone; branch result dropped", "xid", cmd.XID, "branch", cmd.BranchID)
-		}
-	}()
+	}
+}
+
+// runCommand handles one command and queues its result.
+func (c *Conn) runCommand(j commandJob) {
+	cmd := j.cmd
+	status, msg := c.handle(cmd)
+	if len(msg) > maxResultMessage {
+		msg = msg[:maxResultMessage]
+	}
+	m := &txcv1.ClientMessage{Id: cmd.ID, Body: &txcv1.ClientMessage_BranchResult{BranchResult: &txcv1.BranchResult{
+		Xid: string(cmd.XID), BranchId: uint64(cmd.BranchID), Status: txcv1.BranchStatus(status), Message: msg,
+	}}}
+	size, err := c.checkSize("branch result", m)
+	if err != nil {
+		c.opts.log.Error("client: cannot send branch result", "err", err)
+		return
+	}
+	if !j.s.start(cmd.ID, nil, m, size) {
+		c.opts.log.Debug("client: stream gone; branch result dropped", "xid", cmd.XID, "branch", cmd.BranchID)
+	}
 }
 
 // handle runs the handler for cmd and normalizes its answer.
