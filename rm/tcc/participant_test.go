@@ -195,6 +195,14 @@ func TestPhase2Failures(t *testing.T) {
 		{"newer version", `{"v":9,"p":"pay","a":{}}`, nil, false, txc.BranchRollbackFailedRetryable},
 		{"garbage", `not json`, nil, true, txc.BranchCommitFailedUnretryable},
 		{"arguments of another type", `{"v":1,"p":"pay","a":{"Cents":"ten"}}`, nil, true, txc.BranchCommitFailedUnretryable},
+		{"version 1 (JSON) still read", `{"v":1,"p":"pay","a":{"Cents":10}}`, nil, true, txc.BranchCommitted},
+		{"binary, undeclared participant", "\x02\x06refund{}", nil, true, txc.BranchCommitFailedRetryable},
+		{"binary, newer version", "\x03\x03pay{}", nil, false, txc.BranchRollbackFailedRetryable},
+		{"binary, participant length past the end", "\x02\x09pay{}", nil, true, txc.BranchCommitFailedUnretryable},
+		{"binary, no participant", "\x02\x00{}", nil, true, txc.BranchCommitFailedUnretryable},
+		{"binary, arguments not JSON", "\x02\x03pay{", nil, true, txc.BranchCommitFailedUnretryable},
+		{"empty", "", nil, true, txc.BranchCommitFailedUnretryable},
+		{"unknown format byte", "\x00", nil, true, txc.BranchCommitFailedUnretryable},
 	} {
 		confirmErr = tc.err
 		if st, msg := f.deliver(t, tc.commit, 9, []byte(tc.data)); st != tc.want {
