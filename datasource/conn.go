@@ -350,6 +350,25 @@ func (c *conn) images(ctx context.Context, query string, args []driver.NamedValu
 	if err != nil {
 		return nil, err
 	}
+	return c.readImages(rows)
+}
+
+// textQuery runs a query without arguments unprepared (the text
+// protocol) and reads its rows as images.
+func (c *conn) textQuery(ctx context.Context, query string) ([]undo.Row, error) {
+	q, ok := c.c.(driver.QueryerContext)
+	if !ok {
+		return nil, invalid("the wrapped driver %T cannot run a query unprepared", c.c)
+	}
+	rows, err := q.QueryContext(ctx, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.readImages(rows)
+}
+
+// readImages reads every row of rows as an image and closes rows.
+func (c *conn) readImages(rows driver.Rows) ([]undo.Row, error) {
 	defer rows.Close()
 	cols := rows.Columns()
 	types := make([]string, len(cols))

@@ -64,6 +64,20 @@ type RollbackSession interface {
 	RollbackSession() (setup, restore []string)
 }
 
+// SessionTimeZone is an optional interface of a Dialect whose images
+// depend on the session's time zone (MySQL reads and writes TIMESTAMP
+// values as text in the session's time_zone). Phase 1 records the zone
+// with the undo log (Exec.SetTimeZone); a rollback of a log that has one
+// sets its connection's zone to it for the undo transaction and sets it
+// back afterwards (a connection that cannot be set back is discarded).
+type SessionTimeZone interface {
+	// TimeZoneQuery reads the session's time zone: one row, one column.
+	TimeZoneQuery() string
+	// SetTimeZone is the statement that sets the session's time zone to
+	// its one argument.
+	SetTimeZone() string
+}
+
 // Kind says what the proxy does with a recognized statement.
 type Kind uint8
 

@@ -41,6 +41,14 @@ func (x *Exec) Query(ctx context.Context, query string, args ...any) ([]undo.Row
 	return x.c.images(ctx, query, nv)
 }
 
+// QueryText runs a query without arguments on the wrapped connection
+// unprepared (the text protocol): for what a server evaluates when it
+// prepares a statement rather than when it runs it (MariaDB fixes
+// DATABASE() of a prepared statement at prepare time).
+func (x *Exec) QueryText(ctx context.Context, query string) ([]undo.Row, error) {
+	return x.c.textQuery(ctx, query)
+}
+
 // QueryArgs is Query with arguments already checked by database/sql (the
 // statement's own arguments, or a selection of them).
 func (x *Exec) QueryArgs(ctx context.Context, query string, args []driver.NamedValue) ([]undo.Row, error) {
@@ -84,6 +92,24 @@ func (x *Exec) SetTxValue(key, v any) {
 		t.vals = map[any]any{}
 	}
 	t.vals[key] = v
+}
+
+// SetTimeZone records the session time zone the current local
+// transaction's images are read in, for a dialect whose images depend on
+// it (see SessionTimeZone): it is stored with the undo log and the
+// rollback runs under it.
+func (x *Exec) SetTimeZone(tz string) {
+	if t := x.c.tx; t != nil {
+		t.timeZone = tz
+	}
+}
+
+// Home runs a read-only query on a connection of the resource's phase-2
+// pool, whose session the application never touches (the connector's
+// own database and settings), and caches its rows for the life of the
+// resource: the first call per query text pays one round trip.
+func (x *Exec) Home(ctx context.Context, query string) ([]undo.Row, error) {
+	return x.c.res.home(ctx, query)
 }
 
 // ClearTxValues drops every value SetTxValue stored in the current local

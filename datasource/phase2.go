@@ -113,6 +113,14 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 			}
 		}
 	}
+	// The session time zone is set back after the undo transaction ends
+	// (deferred calls run last first: this runs after tx.Rollback).
+	var restoreZone func()
+	defer func() {
+		if restoreZone != nil {
+			restoreZone()
+		}
+	}()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("datasource: rollback of branch %d of %s: %w", b.ID, b.XID, err)
@@ -124,6 +132,11 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 			return txc.Permanent(err) // an undecodable log will not decode later
 		}
 		return err
+	}
+	if e != nil && e.Log != nil && e.Log.TimeZone != "" {
+		if restoreZone, err = r.rollbackZone(ctx, conn, tx, b, e.Log.TimeZone); err != nil {
+			return err
+		}
 	}
 	switch {
 	case e == nil:
@@ -146,6 +159,33 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 		return fmt.Errorf("datasource: commit rollback of branch %d of %s: %w", b.ID, b.XID, err)
 	}
 	return nil
+}
+
+// rollbackZone sets the session time zone of the rollback's connection to
+// tz, the zone phase 1 read its images in, and returns what sets it back
+// (nil: it was tz already).
+func (r *Resource) rollbackZone(ctx context.Context, conn *sql.Conn, tx *sql.Tx, b rm.Branch, tz string) (func(), error) {
+	sz, ok := r.dialect.(SessionTimeZone)
+	if !ok {
+		return nil, txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: rollback of branch %d of %s: the undo log records time zone %q but dialect %s has no session time zone", b.ID, b.XID, tz, r.dialect.Name()))
+	}
+	var cur string
+	if err := tx.QueryRowContext(ctx, sz.TimeZoneQuery()).Scan(&cur); err != nil {
+		return nil, fmt.Errorf("datasource: rollback of branch %d of %s: reading the session time zone: %w", b.ID, b.XID, err)
+	}
+	if cur == tz {
+		return nil, nil
+	}
+	restore := func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), sz.SetTimeZone(), cur); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // the session cannot be set back: discard it
+		}
+	}
+	if _, err := tx.ExecContext(ctx, sz.SetTimeZone(), tz); err != nil {
+		restore()
+		return nil, fmt.Errorf("datasource: rollback of branch %d of %s: setting the session time zone %q of its undo log: %w", b.ID, b.XID, tz, err)
+	}
+	return restore, nil
 }
 
 // rollbackChunk bounds the rows per undo statement.

@@ -37,6 +37,9 @@ type Resource struct {
 	createOnce sync.Mutex
 	created    bool
 
+	homeMu sync.Mutex
+	homes  map[string][]undo.Row // see Exec.Home
+
 	cleanup  chan undo.Key
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -157,6 +160,40 @@ func (r *Resource) forgetAll() {
 	r.metaMu.Lock()
 	r.meta = map[string]*Table{}
 	r.metaMu.Unlock()
+}
+
+// home runs query on a phase-2 connection once and caches its rows.
+func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
+	r.homeMu.Lock()
+	defer r.homeMu.Unlock()
+	if rows, ok := r.homes[query]; ok {
+		return rows, nil
+	}
+	res, err := r.phase2.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("datasource: %s on a fresh connection of %q: %w", query, r.id, err)
+	}
+	defer res.Close()
+	types, err := res.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	var out []undo.Row
+	for res.Next() {
+		row, err := r.dialect.ScanRow(res, types)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	if r.homes == nil {
+		r.homes = map[string][]undo.Row{}
+	}
+	r.homes[query] = out
+	return out, nil
 }
 
 // ensureUndoTable creates the undo-log table through c once, if asked to.

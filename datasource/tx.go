@@ -25,6 +25,9 @@ type txState struct {
 	// vals holds what the dialect keeps for the length of the local
 	// transaction (see Exec.TxValue).
 	vals map[any]any
+	// timeZone is the session time zone the images were read in (see
+	// Exec.SetTimeZone); it goes with the undo log.
+	timeZone string
 }
 
 // tx wraps a local transaction of the wrapped driver.
@@ -92,7 +95,7 @@ func (c *conn) phaseOne(st *txState) error {
 	if err != nil {
 		return fmt.Errorf("datasource: register AT branch of %s on %q: %w", st.xid, c.res.id, err)
 	}
-	l := &undo.Log{XID: st.xid, BranchID: bid, Records: st.recs}
+	l := &undo.Log{XID: st.xid, BranchID: bid, Records: st.recs, TimeZone: st.timeZone}
 	q, args, err := c.res.undo.InsertStatement(l)
 	if err != nil {
 		return err

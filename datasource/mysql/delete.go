@@ -77,7 +77,7 @@ func (d *deletePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedV
 }
 
 func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
-	if err := checkArgs(d.query, d.nargs, args); err != nil {
+	if err := start(ctx, x, d.query, d.nargs, args); err != nil {
 		return nil, err
 	}
 	metas, err := loadTables(ctx, x, d.refs)

@@ -48,7 +48,28 @@ func configOptions(cfg *gomysql.Config) []datasource.Option {
 	if cfg.ClientFoundRows {
 		d.rows = rowsFound
 	}
-	return []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(cfg.InterpolateParams), datasource.WithDialect(d)}
+	opts := []datasource.Option{datasource.WithResourceID(ResourceID(cfg)), datasource.WithClientInterpolation(cfg.InterpolateParams), datasource.WithDialect(d)}
+	if plainName(cfg.DBName) {
+		// The undo table is named in the DSN's database in every
+		// statement, whatever database a session is in.
+		opts = append(opts, datasource.WithUndoSchema(cfg.DBName))
+	}
+	return opts
+}
+
+// plainName reports whether a database name is one undo.NewTableIn takes
+// (a plain identifier of at most 48 bytes); another stays unqualified,
+// which the per-transaction session check (checkSession) keeps safe.
+func plainName(s string) bool {
+	if s == "" || len(s) > 48 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // NewConnector returns the proxy connector of cfg (resource ID from

@@ -246,7 +246,7 @@ func generates(v value, args []driver.NamedValue) bool {
 }
 
 func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
-	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
+	if err := start(ctx, x, ip.query, ip.nargs, args); err != nil {
 		return nil, err
 	}
 	m, err := x.Table(ctx, ip.table.schema, ip.table.name)

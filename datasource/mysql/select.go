@@ -69,7 +69,7 @@ func (l *lockPlan) Exec(context.Context, *datasource.Exec, []driver.NamedValue, 
 // LockKeys reads the primary keys of the selected rows of each locked
 // table with FOR UPDATE and waits for their global locks.
 func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
-	if err := checkArgs(l.query, l.nargs, args); err != nil {
+	if err := start(ctx, x, l.query, l.nargs, args); err != nil {
 		return err
 	}
 	for _, r := range l.refs {

@@ -108,7 +108,7 @@ type updTarget struct {
 }
 
 func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
-	if err := checkArgs(u.query, u.nargs, args); err != nil {
+	if err := start(ctx, x, u.query, u.nargs, args); err != nil {
 		return nil, err
 	}
 	metas, err := loadTables(ctx, x, u.refs)

@@ -9,22 +9,27 @@ import (
 	"github.com/txcio/txc"
 )
 
-// Encoding, version 1. All integers are varints (encoding/binary) unless
+// Encoding, versions 1 and 2. All integers are varints (encoding/binary) unless
 // said otherwise; a "str" is a uvarint length and that many bytes.
 //
 //	log    = 'U' version:byte flags:byte body        flags bit 0: body is DEFLATE-compressed
-//	body   = xid:str branch:uvarint n:uvarint record*n
+//	body   = xid:str branch:uvarint n:uvarint record*n [tz:str]   tz in version 2 only
 //	record = table:str kind:byte npk:uvarint pk:str*npk nb:uvarint row*nb na:uvarint row*na
 //	row    = n:uvarint (name:str value)*n
 //	value  = head:byte [type:str if head&0x80] payload  head&0x7f is the Kind
 //	payload: Null none; Int varint; Uint uvarint; Float32 4 bytes LE bits;
 //	         Float64 8 bytes LE bits; Bool 1 byte (0|1); Decimal/String/Bytes/Text str
 //
+// Version 2 adds the session time zone of the images (Log.TimeZone); a log
+// without one is written as version 1, so readers of version 1 still read
+// every log that does not depend on a time zone.
+//
 // A standalone row image is 'R' version:byte row.
 const (
 	logMagic  = 'U'
 	rowMagic  = 'R'
 	version1  = 1
+	version2  = 2
 	flagFlate = 1
 	typeFlag  = 0x80
 )
@@ -83,6 +88,11 @@ func (c Codec) Encode(l *Log) ([]byte, error) {
 		body = appendRows(body, r.Before)
 		body = appendRows(body, r.After)
 	}
+	version := byte(version1)
+	if l.TimeZone != "" {
+		version = version2
+		body = appendStr(body, l.TimeZone)
+	}
 	limit := c.CompressAbove
 	if limit == 0 {
 		limit = DefaultCompressAbove
@@ -90,7 +100,7 @@ func (c Codec) Encode(l *Log) ([]byte, error) {
 	if limit > 0 && len(body) > limit {
 		var buf bytes.Buffer
 		buf.Grow(len(body)/3 + 16)
-		buf.Write([]byte{logMagic, version1, flagFlate})
+		buf.Write([]byte{logMagic, version, flagFlate})
 		w, err := flate.NewWriter(&buf, flate.BestSpeed)
 		if err != nil {
 			return nil, err
@@ -103,7 +113,7 @@ func (c Codec) Encode(l *Log) ([]byte, error) {
 			return buf.Bytes(), nil
 		}
 	}
-	return append([]byte{logMagic, version1, 0}, body...), nil
+	return append([]byte{logMagic, version, 0}, body...), nil
 }
 
 // Decode parses an encoding made by Encode (of this or an earlier
@@ -113,7 +123,7 @@ func (c Codec) Decode(b []byte) (*Log, error) {
 	if len(b) < 3 || b[0] != logMagic {
 		return nil, corrupt("not an undo log")
 	}
-	if b[1] != version1 {
+	if b[1] != version1 && b[1] != version2 {
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: undo log version %d is not supported", b[1])
 	}
 	max := c.MaxDecodedSize
@@ -155,6 +165,12 @@ func (c Codec) Decode(b []byte) (*Log, error) {
 			}
 			r.Before = d.rows()
 			r.After = d.rows()
+		}
+	}
+	if b[1] == version2 {
+		l.TimeZone = d.str()
+		if d.err == nil && l.TimeZone == "" {
+			d.fail("empty time zone")
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

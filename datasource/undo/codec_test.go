@@ -108,7 +108,8 @@ func TestCodecRejects(t *testing.T) {
 	cases := map[string][]byte{
 		"empty":      nil,
 		"magic":      {'X', 1, 0},
-		"version":    {logMagic, 2, 0},
+		"version":    {logMagic, 3, 0},
+		"empty zone": {logMagic, version2, 0, 1, 'x', 7, 0, 0},
 		"flags":      {logMagic, version1, 4},
 		"truncated":  good[:len(good)-1],
 		"trailing":   append(append([]byte{}, good...), 0),
@@ -219,4 +220,38 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCodecTimeZone: a log with a session time zone is written as version
+// 2 and reads back with it; one without is written byte for byte as
+// version 1 was, and version 1 logs written before the field existed
+// still decode (with no time zone).
+func TestCodecTimeZone(t *testing.T) {
+	old := []byte{logMagic, version1, 0, 1, 'x', 7, 1, 1, 't', byte(Delete), 1, 2, 'i', 'd', 1, 1, 2, 'i', 'd', byte(KindInt), 2, 0}
+	l, err := Codec{}.Decode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Log{XID: "x", BranchID: 7, Records: []Record{{Table: "t", Kind: Delete, PK: []string{"id"}, Before: []Row{{{"id", Int(1)}}}}}}
+	if !l.Equal(want) || l.TimeZone != "" {
+		t.Fatalf("old log decoded as %+v", l)
+	}
+	if b, err := (Codec{}).Encode(want); err != nil || !bytes.Equal(b, old) {
+		t.Fatalf("a log without a time zone encodes as %v, %v; want version 1 %v", b, err, old)
+	}
+	for _, c := range []Codec{{}, {CompressAbove: 1}} {
+		l := sampleLog()
+		l.TimeZone = "+08:00"
+		b, err := c.Encode(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[1] != version2 {
+			t.Errorf("version %d, want 2", b[1])
+		}
+		got, err := c.Decode(b)
+		if err != nil || !got.Equal(l) || got.TimeZone != "+08:00" {
+			t.Fatalf("round trip: %+v, %v", got, err)
+		}
+	}
 }

@@ -53,12 +53,17 @@ type Log struct {
 	XID      txc.XID
 	BranchID txc.BranchID
 	Records  []Record
+	// TimeZone is the session time zone the images were read in, for a
+	// dialect whose images depend on it (MySQL TIMESTAMP values are text
+	// in the session's time_zone): the rollback runs under it. Empty:
+	// not recorded (logs of version 1).
+	TimeZone string
 }
 
 // Equal reports whether l and o hold the same records with Equal values
 // (nil and empty slices are the same).
 func (l *Log) Equal(o *Log) bool {
-	if l.XID != o.XID || l.BranchID != o.BranchID || len(l.Records) != len(o.Records) {
+	if l.XID != o.XID || l.BranchID != o.BranchID || l.TimeZone != o.TimeZone || len(l.Records) != len(o.Records) {
 		return false
 	}
 	for i := range l.Records {
