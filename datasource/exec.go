@@ -205,11 +205,19 @@ func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.Loc
 	if err != nil {
 		return err
 	}
+	var lastHolder txc.XID // the holder an earlier attempt saw, if any
 	for attempt := 0; ; attempt++ {
 		locked, holder, err := m.Conn().LockQuery(ctx, xid, r.id, keys)
 		if err != nil {
+			if lastHolder != "" && ctx.Err() != nil {
+				// The budget ran out while asking again: the rows were
+				// still locked when last seen, which is the answer.
+				return errors.Join(&txc.Error{Code: txc.CodeLockConflict, XID: xid, Holder: lastHolder,
+					Message: fmt.Sprintf("datasource: rows of %s on %q are globally locked by %s (waited %d times)", keys[0].Table, r.id, lastHolder, attempt)}, ctx.Err())
+			}
 			return fmt.Errorf("datasource: global lock query on %q: %w", r.id, err)
 		}
+		lastHolder = holder
 		if !locked {
 			return nil
 		}
