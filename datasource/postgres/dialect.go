@@ -260,7 +260,11 @@ type probe struct {
 // names rel in a sub-select, so it resolves rel exactly as a statement
 // would (through the connection's search_path when unqualified) and takes
 // the ACCESS SHARE lock a statement would: DDL cannot change the table
-// until the local transaction ends.
+// until the local transaction ends. Referential actions (CASCADE, SET NULL,
+// SET DEFAULT) are found through the action triggers PostgreSQL keeps on
+// the referenced table and each of its partitions (pg_trigger is indexed by
+// table; pg_constraint is not indexed by referenced table, and scanning it
+// once per local transaction was the probe's largest cost).
 func probeSQL(rel string) string {
 	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind FROM pg_catalog.pg_class c
  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
@@ -273,8 +277,10 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  (SELECT pg_catalog.string_agg(con.conname || ' ' || con.contype::text || ' ' || con.conindid, ',' ORDER BY con.conname) FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid))),
  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'),
  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confdeltype IN ('c', 'n', 'd')),
- EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f JOIN tree ON f.confrelid = tree.relid WHERE f.contype = 'f' AND f.confupdtype IN ('c', 'n', 'd')),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+  'pg_catalog."RI_FKey_cascade_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_del"'::pg_catalog.regproc)),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+  'pg_catalog."RI_FKey_cascade_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_upd"'::pg_catalog.regproc)),
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
  (SELECT 1 FROM ` + rel + ` LIMIT 0),
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),

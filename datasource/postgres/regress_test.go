@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -395,5 +396,42 @@ func TestPartitionedUpsert(t *testing.T) {
 	}
 	if got := e.dump(p); got != before {
 		t.Fatalf("before:\n%s\nafter:\n%s", before, got)
+	}
+}
+
+// TestEveryReferentialActionRefused: a write that would make PostgreSQL
+// change other tables' rows through a foreign key action (CASCADE, SET
+// NULL, SET DEFAULT, on delete and on update of the referenced column) is
+// refused before it runs; NO ACTION and RESTRICT are not actions and pass.
+func TestEveryReferentialActionRefused(t *testing.T) {
+	e := newEnv(t)
+	for i, c := range []struct {
+		action, stmt string
+		refused      bool
+	}{
+		{"ON DELETE CASCADE", "DELETE FROM {p} WHERE id = 1", true},
+		{"ON DELETE SET NULL", "DELETE FROM {p} WHERE id = 1", true},
+		{"ON DELETE SET DEFAULT", "DELETE FROM {p} WHERE id = 1", true},
+		{"ON UPDATE CASCADE", "UPDATE {p} SET id = 7 WHERE id = 1", true},
+		{"ON UPDATE SET NULL", "UPDATE {p} SET id = 7 WHERE id = 1", true},
+		{"ON UPDATE SET DEFAULT", "UPDATE {p} SET id = 7 WHERE id = 1", true},
+		{"ON DELETE RESTRICT", "DELETE FROM {p} WHERE id = 2", false},
+		{"ON DELETE NO ACTION", "DELETE FROM {p} WHERE id = 2", false},
+	} {
+		p := e.table(fmt.Sprintf("ra_p%d", i), kv, kvSeed)
+		ch := e.table(fmt.Sprintf("ra_c%d", i), "CREATE TABLE {t} (id int PRIMARY KEY, p int DEFAULT 1 REFERENCES "+p+" (id) "+c.action+")", "INSERT INTO {t} VALUES (1, 1)")
+		before, chBefore := e.dump(p), e.dump(ch)
+		err, st := e.rollbackOne(e.db, strings.ReplaceAll(c.stmt, "{p}", p))
+		if c.refused {
+			wantRefused(t, err, "")
+		} else if err != nil || st != txc.GlobalRollbacked {
+			t.Fatalf("%s: %v %v", c.action, err, st)
+		}
+		if got := e.dump(p); got != before {
+			t.Fatalf("%s: parent before:\n%s\nafter:\n%s", c.action, before, got)
+		}
+		if got := e.dump(ch); got != chBefore {
+			t.Fatalf("%s: child before:\n%s\nafter:\n%s", c.action, chBefore, got)
+		}
 	}
 }
