@@ -217,6 +217,10 @@ func (r *Resource) ensureUndoTable(ctx context.Context, c driver.Conn) error {
 // deletion is retried.
 const maxRetryKeys = 100000
 
+// cleanupGather is how long the deleter collects committed branches before
+// one DELETE removes their undo rows.
+const cleanupGather = 20 * time.Millisecond
+
 // runCleanup deletes the undo rows of committed branches in batches
 // (a failed batch is retried every hour), and every hour, when a
 // retention is set, sweeps finished markers older than it. Undo logs are
@@ -249,16 +253,23 @@ func (r *Resource) runCleanup() {
 	for {
 		select {
 		case k := <-r.cleanup:
+			// Gather for a moment: each flush is a database commit, and
+			// one DELETE per committed branch would cost the database as
+			// many commits as the branches themselves.
 			batch = append(batch, k)
+			gather := time.NewTimer(cleanupGather)
 		drain:
 			for len(batch) < undo.MaxBatch {
 				select {
 				case k := <-r.cleanup:
 					batch = append(batch, k)
-				default:
+				case <-gather.C:
+					break drain
+				case <-r.stop:
 					break drain
 				}
 			}
+			gather.Stop()
 			flush()
 		case <-sweep:
 			if len(retry) > 0 {
