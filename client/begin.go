@@ -40,7 +40,7 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 	ms := uint64((timeout + time.Millisecond - 1) / time.Millisecond)
 	for {
 		if err := ctx.Err(); err != nil {
-			return "", nil, unavailable(err, "client: begin: not sent")
+			return "", nil, notSent(err, "client: begin: not sent")
 		}
 		s, err := c.current(ctx, "begin")
 		if err != nil {
@@ -131,7 +131,7 @@ func awaitBegin(ctx context.Context, op string, xid txc.XID, s *session) error {
 	case <-b.done:
 		return nil
 	case <-ctx.Done():
-		return unavailable(context.Cause(ctx), "client: %s: not sent: still waiting for the begin of %s", op, xid)
+		return notSent(context.Cause(ctx), "client: %s: not sent: still waiting for the begin of %s", op, xid)
 	}
 }
 
@@ -180,7 +180,7 @@ func (p *xidPool) take(ctx context.Context, s *session) (txc.XID, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return "", unavailable(context.Cause(ctx), "client: begin: not sent: no XIDs reserved yet")
+			return "", notSent(context.Cause(ctx), "client: begin: not sent: no XIDs reserved yet")
 		}
 		p.mu.Lock()
 	}

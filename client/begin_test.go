@@ -213,3 +213,31 @@ func TestRequestOnAnotherConnWaitsForPipelinedBegin(t *testing.T) {
 		t.Fatalf("commit on another Conn past its ctx: %v", err)
 	}
 }
+
+func TestNotSentIsTyped(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		if m.GetCommit() != nil {
+			return nil, true // never answered
+		}
+		return nil, false
+	})
+	c := dial(t, srv)
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := c.Register(done, Branch{XID: "fake-1:1", Type: txc.BranchGeneric, ResourceID: "r"})
+	if !errors.Is(err, ErrNotSent) || !errors.Is(err, txc.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("request with a done ctx: %v", err)
+	}
+	// Sent, then abandoned: the outcome is unknown, so not ErrNotSent.
+	ctx, cancel2 := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel2()
+	_, err = c.Commit(ctx, "fake-1:1")
+	if !errors.Is(err, txc.ErrUnavailable) || errors.Is(err, ErrNotSent) {
+		t.Fatalf("request abandoned after sending: %v", err)
+	}
+	c.Close()
+	if _, err := c.Status(t.Context(), "fake-1:1"); !errors.Is(err, ErrNotSent) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("request on a closed Conn: %v", err)
+	}
+}

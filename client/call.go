@@ -65,7 +65,7 @@ func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.C
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, unavailable(err, "client: %s: not sent", op)
+		return nil, notSent(err, "client: %s: not sent", op)
 	}
 	cl := getCall()
 	for {

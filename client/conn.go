@@ -283,7 +283,7 @@ func (c *Conn) current(ctx context.Context, op string) (*session, error) {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return nil, unavailable(ErrClosed, "client: %s", op)
+			return nil, notSent(ErrClosed, "client: %s", op)
 		}
 		s, ready := c.sess, c.ready
 		c.mu.Unlock()
@@ -293,9 +293,9 @@ func (c *Conn) current(ctx context.Context, op string) (*session, error) {
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			return nil, unavailable(ctx.Err(), "client: %s: coordinator unreachable", op)
+			return nil, notSent(ctx.Err(), "client: %s: not sent: coordinator unreachable", op)
 		case <-c.ctx.Done():
-			return nil, unavailable(ErrClosed, "client: %s", op)
+			return nil, notSent(ErrClosed, "client: %s", op)
 		}
 	}
 }

@@ -20,11 +20,19 @@ import (
 // idempotent: after an error wrapping txc.ErrUnavailable the branch may or
 // may not be registered.
 func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.BranchID, error) {
+	var conflict error // the lock conflict of the previous attempt
 	for attempt := 0; ; attempt++ {
 		id, err := m.conn.Register(ctx, b)
+		if err != nil && conflict != nil && errors.Is(err, client.ErrNotSent) {
+			// The budget ran out on the way to another attempt: the rows
+			// were locked when last asked, which is the answer.
+			return 0, fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
+				b.Type, b.XID, b.ResourceID, attempt, conflict)
+		}
 		if err == nil || !errors.Is(err, txc.ErrLockConflict) {
 			return id, err
 		}
+		conflict = err
 		d := m.backoff.Delay(attempt)
 		giveUp := func() error {
 			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
