@@ -213,11 +213,8 @@ func TestPostgresParamRefusesBadTypeTag(t *testing.T) {
 func TestPostgresTimestamptzUTC(t *testing.T) {
 	inst := time.Date(2024, 3, 31, 1, 30, 0, 123456000, time.UTC)
 	var texts []string
-	for _, zone := range []string{"UTC", "Asia/Kolkata", "America/St_Johns"} {
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			t.Skip(err)
-		}
+	// Fixed zones, so the test needs no tz database: UTC, +05:30, -03:30.
+	for _, loc := range []*time.Location{time.UTC, time.FixedZone("IST", 11*1800), time.FixedZone("NST", -7*1800)} {
 		v, err := PostgresValue("TIMESTAMPTZ", inst.In(loc))
 		if err != nil {
 			t.Fatal(err)
