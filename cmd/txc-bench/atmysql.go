@@ -3,21 +3,14 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"slices"
-	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 
-	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource"
 	txcmysql "github.com/txcio/txc/datasource/mysql"
 	"github.com/txcio/txc/rm"
-	"github.com/txcio/txc/tm"
 )
 
 // atMySQLCommand is the "at-mysql" scenario: a transfer between two rows
@@ -56,20 +49,6 @@ func atMySQLCommand() *cobra.Command {
 	return cmd
 }
 
-type atMySQLResult struct {
-	Scenario   string  `json:"scenario"`
-	Clients    int     `json:"clients"`
-	Seconds    float64 `json:"seconds"`
-	PlainTxSec float64 `json:"plain_tx_per_sec"`
-	PlainP50   float64 `json:"plain_p50_ms"`
-	PlainP99   float64 `json:"plain_p99_ms"`
-	ATTxSec    float64 `json:"at_tx_per_sec"`
-	ATP50      float64 `json:"at_p50_ms"`
-	ATP99      float64 `json:"at_p99_ms"`
-	Ratio      float64 `json:"ratio"`
-	Errors     int64   `json:"errors"`
-}
-
 func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
 	const table = "txc_bench_account"
 	cfg, err := gomysql.ParseDSN(dsn)
@@ -95,91 +74,11 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) erro
 		}
 	}
 
-	var conns []*client.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	var tms []*tm.Manager
-	var mgrs []*rm.Manager
-	for i := 0; i < lf.conns; i++ {
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := client.Dial(dctx, lf.addr, client.WithName(fmt.Sprintf("txc-bench-at-%d", i)))
-		cancel()
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
-		tms = append(tms, tm.New(c))
-		mgrs = append(mgrs, rm.New(c))
-	}
-	var dbs []*sql.DB
-	for _, m := range mgrs {
-		db, err := txcmysql.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable())
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		db.SetMaxOpenConns(lf.clients/len(mgrs) + 8)
-		db.SetMaxIdleConns(lf.clients/len(mgrs) + 8)
-		dbs = append(dbs, db)
-	}
-	if _, err := conns[0].Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
-		return err
-	}
-
-	transfer := func(ctx context.Context, db *sql.DB, id, n int) error {
-		from, to := 2*id, 2*id+1
-		if n%2 == 1 {
-			from, to = to, from
-		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+table+" SET balance = balance - ? WHERE id = ?", 1, from); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+table+" SET balance = balance + ? WHERE id = ?", 1, to); err != nil {
-			tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
-	fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
-	pl := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, plain, id, n) })
-	fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
-	at := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
-		k := id % len(tms)
-		return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-at", Timeout: 30 * time.Second}, func(ctx context.Context) error {
-			return transfer(ctx, dbs[k], id, n)
-		})
+	return runATTransfer(ctx, w, lf, atTransfer{scenario: "at-mysql", table: table, plain: plain,
+		open: func(m *rm.Manager) (*sql.DB, error) {
+			return txcmysql.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable())
+		},
+		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
+		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
 	})
-	var total int64
-	if err := plain.QueryRowContext(ctx, "SELECT SUM(balance) FROM "+table).Scan(&total); err != nil {
-		return err
-	}
-	if want := int64(2*lf.clients) * 1000000000; total != want {
-		return fmt.Errorf("at-mysql: the accounts hold %d, want %d", total, want)
-	}
-	secs := lf.duration.Seconds()
-	slices.Sort(pl.lat)
-	slices.Sort(at.lat)
-	r := atMySQLResult{Scenario: "at-mysql", Clients: lf.clients, Seconds: secs,
-		PlainTxSec: float64(pl.measured) / secs, PlainP50: ms(pl.lat.percentile(0.5)), PlainP99: ms(pl.lat.percentile(0.99)),
-		ATTxSec: float64(at.measured) / secs, ATP50: ms(at.lat.percentile(0.5)), ATP99: ms(at.lat.percentile(0.99)),
-		Errors: pl.failed + at.failed}
-	if r.PlainTxSec > 0 {
-		r.Ratio = r.ATTxSec / r.PlainTxSec
-	}
-	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nAT         %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
-		r.PlainTxSec, r.PlainP50, r.PlainP99, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, string(line))
-	return err
 }

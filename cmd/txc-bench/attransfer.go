@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tm"
+)
+
+// atTransfer is one database's side of the at-mysql and at-postgres
+// scenarios: the same transfer between two rows (two UPDATEs in one local
+// transaction) run first as a plain local transaction, then as an AT
+// global transaction through the proxy, with the same clients, in the
+// same run. Each client moves money between its own two rows 2i and 2i+1,
+// so the figures measure the cost of AT mode, not lock waits.
+type atTransfer struct {
+	scenario string
+	table    string  // created and seeded by the caller: rows 0 … 2·clients−1
+	plain    *sql.DB // the wrapped driver, for the plain run and the final check
+	// open opens the proxy for one RM.
+	open func(m *rm.Manager) (*sql.DB, error)
+	// debit and credit are the two UPDATEs, each taking (amount, id).
+	debit, credit string
+}
+
+// atResult is the scenarios' last line.
+type atResult struct {
+	Scenario   string  `json:"scenario"`
+	Clients    int     `json:"clients"`
+	Seconds    float64 `json:"seconds"`
+	PlainTxSec float64 `json:"plain_tx_per_sec"`
+	PlainP50   float64 `json:"plain_p50_ms"`
+	PlainP99   float64 `json:"plain_p99_ms"`
+	ATTxSec    float64 `json:"at_tx_per_sec"`
+	ATP50      float64 `json:"at_p50_ms"`
+	ATP99      float64 `json:"at_p99_ms"`
+	Ratio      float64 `json:"ratio"`
+	Errors     int64   `json:"errors"`
+}
+
+// runATTransfer runs both halves of the scenario, checks that no money was
+// created or lost, and reports.
+func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer) error {
+	var conns []*client.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var tms []*tm.Manager
+	var mgrs []*rm.Manager
+	for i := 0; i < lf.conns; i++ {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Dial(dctx, lf.addr, client.WithName(fmt.Sprintf("txc-bench-%s-%d", t.scenario, i)))
+		cancel()
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		tms = append(tms, tm.New(c))
+		mgrs = append(mgrs, rm.New(c))
+	}
+	var dbs []*sql.DB
+	for _, m := range mgrs {
+		db, err := t.open(m)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(lf.clients/len(mgrs) + 8)
+		db.SetMaxIdleConns(lf.clients/len(mgrs) + 8)
+		dbs = append(dbs, db)
+	}
+	if _, err := conns[0].Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+		return err
+	}
+
+	transfer := func(ctx context.Context, db *sql.DB, id, n int) error {
+		from, to := 2*id, 2*id+1
+		if n%2 == 1 {
+			from, to = to, from
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, t.debit, 1, from); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, t.credit, 1, to); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
+	pl := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, t.plain, id, n) })
+	fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
+	at := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
+		k := id % len(tms)
+		return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
+			return transfer(ctx, dbs[k], id, n)
+		})
+	})
+	var total int64
+	if err := t.plain.QueryRowContext(ctx, "SELECT SUM(balance) FROM "+t.table).Scan(&total); err != nil {
+		return err
+	}
+	if want := int64(2*lf.clients) * 1000000000; total != want {
+		return fmt.Errorf("%s: the accounts hold %d, want %d", t.scenario, total, want)
+	}
+	secs := lf.duration.Seconds()
+	slices.Sort(pl.lat)
+	slices.Sort(at.lat)
+	r := atResult{Scenario: t.scenario, Clients: lf.clients, Seconds: secs,
+		PlainTxSec: float64(pl.measured) / secs, PlainP50: ms(pl.lat.percentile(0.5)), PlainP99: ms(pl.lat.percentile(0.99)),
+		ATTxSec: float64(at.measured) / secs, ATP50: ms(at.lat.percentile(0.5)), ATP99: ms(at.lat.percentile(0.99)),
+		Errors: pl.failed + at.failed}
+	if r.PlainTxSec > 0 {
+		r.Ratio = r.ATTxSec / r.PlainTxSec
+	}
+	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nAT         %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
+		r.PlainTxSec, r.PlainP50, r.PlainP99, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(line))
+	return err
+}
