@@ -1,17 +1,14 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,15 +23,7 @@ var (
 )
 
 // atProc is one atparticipant process.
-type atProc struct {
-	t      *testing.T
-	args   []string
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{}
-	mu     sync.Mutex
-	log    strings.Builder
-}
+type atProc struct{ childProc }
 
 func startATParticipant(t *testing.T, tcAddr, table string) *atProc {
 	t.Helper()
@@ -47,63 +36,15 @@ func startATParticipant(t *testing.T, tcAddr, table string) *atProc {
 	if atBuildErr != nil {
 		t.Fatal(atBuildErr)
 	}
-	p := &atProc{t: t, args: []string{"--tc", tcAddr, "--dsn", dbtest.MySQLDSN, "--table", table}}
+	p := &atProc{childProc{t: t, name: "atparticipant", args: []string{"--tc", tcAddr, "--dsn", dbtest.MySQLDSN, "--table", table}}}
 	p.start()
 	t.Cleanup(func() {
 		p.kill9()
 		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("atparticipant log:\n%s", tail(p.log.String(), 4000))
-			p.mu.Unlock()
+			t.Logf("atparticipant log:\n%s", tail(p.logText(), 4000))
 		}
 	})
 	return p
-}
-
-func (p *atProc) start() {
-	p.t.Helper()
-	p.cmd = exec.Command(filepath.Join(binDir, "atparticipant"), p.args...)
-	stdout, _ := p.cmd.StdoutPipe()
-	stderr, _ := p.cmd.StderrPipe()
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	go func() {
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(s.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	ready := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			if a, ok := strings.CutPrefix(s.Text(), "ready "); ok {
-				ready <- a
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.exited)
-	select {
-	case a := <-ready:
-		p.url = "http://" + a
-	case <-p.exited:
-		p.t.Fatalf("atparticipant exited at start:\n%s", p.log.String())
-	case <-time.After(60 * time.Second):
-		p.t.Fatal("atparticipant not ready within 60s")
-	}
-}
-
-func (p *atProc) kill9() {
-	if p.cmd != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
-		p.cmd = nil
-	}
 }
 
 func (p *atProc) update(ctx context.Context, id, delta int) error {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -9,12 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,15 +99,7 @@ func tripRows(t *testing.T, db *sql.DB, table, id string) []string {
 	return out
 }
 
-type sagaEngineProc struct {
-	t      *testing.T
-	args   []string
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{}
-	mu     sync.Mutex
-	log    strings.Builder
-}
+type sagaEngineProc struct{ childProc }
 
 type tripRig struct {
 	tc                 *tcProcess
@@ -148,66 +137,17 @@ func newTripRig(t *testing.T) *tripRig {
 	g.flight = newTripService(t, g.db, g.table, "flight")
 	g.hotel = newTripService(t, g.db, g.table, "hotel")
 	g.car = newTripService(t, g.db, g.table, "car")
-	g.engine = &sagaEngineProc{t: t, args: []string{"--tc", g.tc.addr, "--dsn", dbtest.PostgresDSN, "--prefix", prefix,
+	g.engine = &sagaEngineProc{childProc{t: t, name: "sagaengine", args: []string{"--tc", g.tc.addr, "--dsn", dbtest.PostgresDSN, "--prefix", prefix,
 		"--name", "it-" + prefix, "--defs", "testdata/sagaengine/trip.json,testdata/sagaengine/trip_backward.json",
-		"--services", "flight=" + g.flight.srv.URL + ",hotel=" + g.hotel.srv.URL + ",car=" + g.car.srv.URL}}
+		"--services", "flight=" + g.flight.srv.URL + ",hotel=" + g.hotel.srv.URL + ",car=" + g.car.srv.URL}}}
 	g.engine.start()
 	t.Cleanup(func() {
 		g.engine.kill9()
 		if t.Failed() {
-			g.engine.mu.Lock()
-			t.Logf("sagaengine log:\n%s", tail(g.engine.log.String(), 6000))
-			g.engine.mu.Unlock()
+			t.Logf("sagaengine log:\n%s", tail(g.engine.logText(), 6000))
 		}
 	})
 	return g
-}
-
-func (p *sagaEngineProc) start() {
-	p.t.Helper()
-	p.cmd = exec.Command(filepath.Join(binDir, "sagaengine"), p.args...)
-	stdout, _ := p.cmd.StdoutPipe()
-	stderr, _ := p.cmd.StderrPipe()
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	go func() {
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(s.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	ready := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			if a, ok := strings.CutPrefix(s.Text(), "ready "); ok {
-				ready <- a
-			}
-		}
-	}()
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.exited)
-	select {
-	case a := <-ready:
-		p.url = "http://" + a
-	case <-p.exited:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.t.Fatalf("sagaengine exited at start:\n%s", p.log.String())
-	case <-time.After(60 * time.Second):
-		p.t.Fatal("sagaengine not ready within 60s")
-	}
-}
-
-func (p *sagaEngineProc) kill9() {
-	if p.cmd != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
-		p.cmd = nil
-	}
 }
 
 type sagaOutcome struct {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,11 +10,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -147,15 +144,7 @@ var (
 
 // participantProc is a testdata/tccparticipant process: resource
 // "tcc:stock", fenced on PostgreSQL, Try over HTTP.
-type participantProc struct {
-	t      *testing.T
-	args   []string
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{}
-	log    *strings.Builder
-	mu     sync.Mutex
-}
+type participantProc struct{ childProc }
 
 func startParticipant(t *testing.T, tcAddr, biz, fence string) *participantProc {
 	t.Helper()
@@ -168,64 +157,16 @@ func startParticipant(t *testing.T, tcAddr, biz, fence string) *participantProc 
 	if participantErr != nil {
 		t.Fatal(participantErr)
 	}
-	p := &participantProc{t: t, args: []string{"--tc", tcAddr, "--biz-table", biz, "--fence-table", fence,
-		"--dsn", tccDatabases[tcc.Postgres].dsn}, log: &strings.Builder{}}
+	p := &participantProc{childProc{t: t, name: "tccparticipant", args: []string{"--tc", tcAddr, "--biz-table", biz, "--fence-table", fence,
+		"--dsn", tccDatabases[tcc.Postgres].dsn}}}
 	p.start()
 	t.Cleanup(func() {
 		p.kill9()
 		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("tccparticipant log:\n%s", tail(p.log.String(), 4000))
-			p.mu.Unlock()
+			t.Logf("tccparticipant log:\n%s", tail(p.logText(), 4000))
 		}
 	})
 	return p
-}
-
-func (p *participantProc) start() {
-	p.t.Helper()
-	p.cmd = exec.Command(filepath.Join(binDir, "tccparticipant"), p.args...)
-	stdout, _ := p.cmd.StdoutPipe()
-	stderr, _ := p.cmd.StderrPipe()
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	go func() {
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(s.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	ready := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			if a, ok := strings.CutPrefix(s.Text(), "ready "); ok {
-				ready <- a
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.exited)
-	select {
-	case a := <-ready:
-		p.url = "http://" + a
-	case <-p.exited:
-		p.t.Fatalf("tccparticipant exited at start:\n%s", p.log.String())
-	case <-time.After(60 * time.Second):
-		p.t.Fatal("tccparticipant not ready within 60s")
-	}
-}
-
-func (p *participantProc) kill9() {
-	if p.cmd != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
-		p.cmd = nil
-	}
 }
 
 // reserve calls the remote participant's Try over HTTP with ctx's XID.
