@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +18,7 @@ import (
 	txcmysql "github.com/txcio/txc/datasource/mysql"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
-	"github.com/txcio/txc/tc"
-	"github.com/txcio/txc/tc/server"
-	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tc/server/servertest"
 	"github.com/txcio/txc/tm"
 )
 
@@ -41,27 +37,7 @@ type env struct {
 func newEnv(t *testing.T, dsnParams string) *env {
 	t.Helper()
 	plain := dbtest.MySQL(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	node := fmt.Sprintf("dsmy%d", rand.Uint32())
-	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: node, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
-		Store: memstore.New(), TickInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() { cancel(); <-done })
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := client.Dial(dctx, lis.Addr().String(), client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
-	dcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := servertest.Start(t, "dsmy")
 	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
 	e.db = e.open(dsnParams)
 	return e

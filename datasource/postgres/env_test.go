@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +16,7 @@ import (
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
-	"github.com/txcio/txc/tc"
-	"github.com/txcio/txc/tc/server"
-	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tc/server/servertest"
 	"github.com/txcio/txc/tm"
 )
 
@@ -50,27 +45,7 @@ func (e *env) makeEnum() {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	plain := dbtest.Postgres(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	node := fmt.Sprintf("dspg%d", rand.Uint32())
-	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: node, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
-		Store: memstore.New(), TickInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() { cancel(); <-done })
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := client.Dial(dctx, lis.Addr().String(), client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
-	dcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := servertest.Start(t, "dspg")
 	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
 	e.db = e.open("")
 	return e
