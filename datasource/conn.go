@@ -201,22 +201,68 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 		return run()
 	}
 	if c.tx == nil {
-		return c.autocommit(ctx, m, func() (driver.Result, error) { return c.runWrite(ctx, m, query, st, args, run) })
+		var res driver.Result
+		err := c.autocommit(ctx, m, func() error {
+			var err error
+			res, err = c.runWrite(ctx, m, query, st, args, run)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	return c.runWrite(ctx, m, query, st, args, run)
 }
 
 func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	var res driver.Result
+	err := c.imaged(ctx, m, query, func(x *Exec, ran *bool) error {
+		var err error
+		res, err = st.Exec(ctx, x, args, func() (driver.Result, error) {
+			r, err := run()
+			*ran = err == nil
+			return r, err
+		})
+		return err
+	})
+	return res, err
+}
+
+// queryWrite runs a write the application reads rows of (see Returner)
+// in mode m (on).
+func (c *conn) queryWrite(ctx context.Context, m mode, query string, st Returner, args []driver.NamedValue) (driver.Rows, error) {
+	var rows driver.Rows
+	do := func() error {
+		return c.imaged(ctx, m, query, func(x *Exec, _ *bool) error {
+			var err error
+			rows, err = st.Query(ctx, x, args)
+			return err
+		})
+	}
+	var err error
+	if c.tx == nil {
+		err = c.autocommit(ctx, m, do)
+	} else {
+		err = do()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// imaged runs one imaged statement: do runs it through x, setting *ran
+// once the statement itself has run on the server. Its undo records join
+// the local transaction only if do succeeds; a failure after the
+// statement ran leaves a local transaction that can only roll back.
+func (c *conn) imaged(ctx context.Context, m mode, query string, do func(x *Exec, ran *bool) error) error {
 	x := &Exec{c: c, xid: m.xid}
 	ran := false
-	res, err := st.Exec(ctx, x, args, func() (driver.Result, error) {
-		r, err := run()
-		ran = err == nil
-		return r, err
-	})
+	err := do(x, &ran)
 	if err != nil {
 		if err == driver.ErrSkip {
-			return nil, err
+			return err
 		}
 		if c.res.dialect.Stale(err) {
 			c.res.forgetAll()
@@ -231,32 +277,28 @@ func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement,
 				Message: "datasource: the statement ran but its undo images failed, so its local transaction can only roll back: " + err.Error() + ": " + Shorten(query)}
 			c.tx.failed = err
 		}
-		return nil, err
+		return err
 	}
 	if m.xid != "" {
 		c.tx.recs = append(c.tx.recs, x.recs...)
 	}
-	return res, nil
+	return nil
 }
 
 // autocommit runs a write outside a local transaction in one of its own,
 // so that its images, undo log and registration commit with it.
-func (c *conn) autocommit(ctx context.Context, m mode, do func() (driver.Result, error)) (driver.Result, error) {
+func (c *conn) autocommit(ctx context.Context, m mode, do func() error) error {
 	t, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res, err := do()
-	if err != nil {
+	if err := do(); err != nil {
 		if rerr := t.Rollback(); rerr != nil && err != driver.ErrSkip {
-			return nil, errors.Join(err, rerr)
+			return errors.Join(err, rerr)
 		}
-		return nil, err
+		return err
 	}
-	if err := t.Commit(); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return t.Commit()
 }
 
 // read runs a query in mode m (on).
@@ -267,7 +309,11 @@ func (c *conn) read(ctx context.Context, m mode, query string, args []driver.Nam
 	}
 	switch st.Kind() {
 	case Write:
-		return nil, Unsupported(query, "a write run as a query cannot be imaged; use Exec")
+		r, ok := st.(Returner)
+		if !ok {
+			return nil, Unsupported(query, "a write run as a query (to read rows it returns) cannot be imaged on this database; use Exec")
+		}
+		return c.queryWrite(ctx, m, query, r, args)
 	case LockingRead:
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
 			return nil, err

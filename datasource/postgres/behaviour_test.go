@@ -93,24 +93,6 @@ func TestRefusedBeforeRunning(t *testing.T) {
 	}
 }
 
-// TestWriteAsQueryRefused: a write run with QueryContext (RETURNING read
-// by the caller) is refused by the proxy before it runs, typed; the same
-// statement through ExecContext is imaged and undone.
-func TestWriteAsQueryRefused(t *testing.T) {
-	e := newEnv(t)
-	tb := e.table("at_retq", serial)
-	_, err := e.global(func(ctx context.Context) error {
-		var id int64
-		return e.db.QueryRowContext(ctx, "INSERT INTO "+tb+" (n) VALUES ($1) RETURNING id", 1).Scan(&id)
-	})
-	if !errors.Is(err, txc.ErrUnsupported) {
-		t.Fatalf("err = %v, want ErrUnsupported", err)
-	}
-	if got := e.dump(tb); got != "" {
-		t.Fatalf("rows after the refused write:\n%s", got)
-	}
-}
-
 // TestTwoGlobalTransactionsOneRow: the second registration waits for the
 // first transaction's global lock; both increments land.
 func TestTwoGlobalTransactionsOneRow(t *testing.T) {
@@ -225,12 +207,54 @@ func TestDirtyWriteNotOverwritten(t *testing.T) {
 	if n2 != 22 {
 		t.Fatalf("n = %d after the refused global-lock write", n2)
 	}
-	// A global-lock write of a row nobody holds goes through.
+	// Run as a query (reading its RETURNING rows), the same write is
+	// refused the same way.
+	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+		var n int
+		return e.db.QueryRowContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 2 RETURNING n").Scan(&n)
+	})
+	if !errors.Is(err, txc.ErrLockConflict) {
+		t.Fatalf("global-lock write run as a query: %v, want a lock conflict", err)
+	}
+	// A global-lock write of a row nobody holds goes through, run either
+	// way.
 	if err := tm.WithGlobalLock(context.Background(), func(ctx context.Context) error {
 		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 3")
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+	var got int
+	if err := tm.WithGlobalLock(context.Background(), func(ctx context.Context) error {
+		return e.db.QueryRowContext(ctx, "UPDATE "+tb+" SET n = n + 5 WHERE id = 3 RETURNING n").Scan(&got)
+	}); err != nil || got != 5 {
+		t.Fatalf("global-lock write run as a query: %v, returned %d, want 5", err, got)
+	}
+}
+
+// TestWriteAsQueryOutsideLocalTx: a write with RETURNING run as a query
+// outside any local transaction commits in one of its own with its undo
+// log, returns its rows, and rolls back with the global transaction.
+func TestWriteAsQueryOutsideLocalTx(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_wq", serial, "INSERT INTO {t} (n) VALUES (1)")
+	seed := e.dump(tb)
+	var id, n int64
+	xid, err := e.global(func(ctx context.Context) error {
+		if err := e.db.QueryRowContext(ctx, "INSERT INTO "+tb+" (n) VALUES ($1) RETURNING id, n", 41).Scan(&id, &n); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if id != 2 || n != 41 {
+		t.Fatalf("returned id %d, n %d; want 2, 41", id, n)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != seed {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, seed)
 	}
 }
 
@@ -333,7 +357,7 @@ func TestSchemasAndSearchPath(t *testing.T) {
 			for _, st := range c.stmts {
 				pathCase.stmts = append(pathCase.stmts, sqlArgs{strings.NewReplacer("{t}", "{tn}", "{u}", "{un}", "{T}", "{Tn}").Replace(st.q), st.args})
 			}
-			pathCase.checkWith(e, plainPath, viaPath, qs, false)
+			pathCase.checkWith(e, plainPath, viaPath, qs, runExec)
 		})
 	}
 }

@@ -19,6 +19,7 @@ type deletePlan struct {
 	nargs int
 	rel   relRef
 	stmt  *pg.Node // the DELETE without RETURNING
+	ret   string   // its RETURNING list (see writer)
 	texts atomic.Pointer[deleteTexts]
 }
 
@@ -35,11 +36,11 @@ func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
 		return nil, datasource.Unsupported(p.query, "DELETE … WHERE CURRENT OF a cursor")
 	}
 	d := &deletePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation)}
-	_, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
+	ret, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
-	d.stmt = stmt
+	d.stmt, d.ret = stmt, ret
 	return d, nil
 }
 
@@ -50,38 +51,53 @@ func (d *deletePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedV
 }
 
 func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	res, _, err := d.exec(ctx, x, args, &writer{stmt: d.query})
+	return res, err
+}
+
+// Query runs the statement for the application to read its RETURNING
+// rows (see datasource.Returner).
+func (d *deletePlan) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+	_, rows, err := d.exec(ctx, x, args, &writer{stmt: d.query, asQuery: true, ret: d.ret})
+	return rows, err
+}
+
+func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := checkArgs(d.query, d.nargs, args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, d.rel)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tx := d.texts.Load()
 	if tx == nil || tx.t != m {
 		if err := refuseHazards(d.query, m, in, undo.Delete, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tx = &deleteTexts{t: m}
 		if tx.write, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.Columns)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if tx.keys, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.PK)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d.texts.Store(tx)
 	}
 	if !x.InGlobalTx() {
-		rows, err := runWrite(ctx, x, d.query, tx.keys, args)
+		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return result(len(rows)), guardWritten(ctx, x, d.query, m, rows)
+		if err := guardWritten(ctx, x, d.query, m, rows); err != nil {
+			return nil, nil, err
+		}
+		return w.done(len(rows))
 	}
-	rows, err := runWrite(ctx, x, d.query, tx.write, args)
+	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK})
-	return result(len(rows)), nil
+	return w.done(len(rows))
 }

@@ -67,19 +67,53 @@ func columnList(ref string, cols []string) string {
 	return sb.String()
 }
 
-// runWrite runs the write text (with the executor's RETURNING) and reads
-// its rows. On a failure the server did not report, the local
-// transaction is aborted (the text may have run).
-func runWrite(ctx context.Context, x *datasource.Exec, query, text string, args []driver.NamedValue) ([]undo.Row, error) {
-	rows, err := x.QueryArgs(ctx, text, args)
+// writer runs the write texts of one statement. For Exec the texts run as
+// built; for Query (the application reads the rows the statement's own
+// RETURNING list gives, as an ORM reading back generated keys does), the
+// user's list follows the executor's columns in each text, and the rows
+// of the text that ran are kept for the application, read in full before
+// any undo record is added.
+type writer struct {
+	stmt    string // the user's statement, for errors
+	asQuery bool   // run for Query
+	ret     string // the user's RETURNING list, "" for none
+	rows    driver.Rows
+}
+
+// run runs a write text whose RETURNING list is n executor columns and
+// reads their rows as images. On a failure the server did not report, the
+// local transaction is aborted (the text may have run).
+func (w *writer) run(ctx context.Context, x *datasource.Exec, text string, n int, args []driver.NamedValue) ([]undo.Row, error) {
+	var rows []undo.Row
+	var err error
+	if w.asQuery {
+		if w.ret != "" {
+			text += ", " + w.ret
+		}
+		rows, w.rows, err = x.QueryReturning(ctx, text, args, n)
+	} else {
+		rows, err = x.QueryArgs(ctx, text, args)
+	}
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
 			return nil, err
 		}
-		return nil, poison(ctx, x, query, err)
+		return nil, poison(ctx, x, w.stmt, err)
 	}
 	return rows, nil
+}
+
+// done returns what the statement returns to the application: for Exec
+// the number of rows written, for Query the rows kept.
+func (w *writer) done(n int) (driver.Result, driver.Rows, error) {
+	if !w.asQuery {
+		return driver.RowsAffected(n), nil, nil
+	}
+	if w.rows == nil {
+		return nil, nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: the write ran no statement: %s", datasource.Shorten(w.stmt))
+	}
+	return nil, w.rows, nil
 }
 
 // poison aborts the local transaction on the server after the statement
@@ -268,7 +302,3 @@ func qualify(rv *pg.RangeVar, m *datasource.Table) *pg.RangeVar {
 	}
 	return c
 }
-
-// result is what Exec returns for a write: the rows it affected, as pgx
-// reports them.
-func result(n int) driver.Result { return driver.RowsAffected(n) }

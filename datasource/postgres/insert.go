@@ -30,6 +30,7 @@ type insertPlan struct {
 	rel      relRef
 	relation *pg.RangeVar
 	stmt     *pg.Node     // the INSERT without RETURNING
+	ret      string       // its RETURNING list (see writer)
 	cols     []string     // column list as written (nil: every column)
 	values   [][]*pg.Node // VALUES rows (nil: INSERT … SELECT or DEFAULT VALUES)
 	action   pg.OnConflictAction
@@ -88,11 +89,11 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 			}
 		}
 	}
-	_, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_InsertStmt{InsertStmt: s}}, &s.ReturningList)
+	ret, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_InsertStmt{InsertStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
-	ip.stmt = stmt
+	ip.stmt, ip.ret = stmt, ret
 	return ip, nil
 }
 
@@ -103,31 +104,43 @@ func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.Named
 }
 
 func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	res, _, err := ip.exec(ctx, x, args, &writer{stmt: ip.query})
+	return res, err
+}
+
+// Query runs the statement for the application to read its RETURNING
+// rows (see datasource.Returner).
+func (ip *insertPlan) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+	_, rows, err := ip.exec(ctx, x, args, &writer{stmt: ip.query, asQuery: true, ret: ip.ret})
+	return rows, err
+}
+
+func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, ip.rel)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	update := ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE
 	if err := refuseHazards(ip.query, m, in, undo.Insert, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if update {
 		for _, c := range ip.setCols {
 			if isPK(m, c) {
-				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
+				return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
 			}
 		}
 		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if in.cascadeUpdate {
 			for _, k := range in.keys {
 				for _, c := range ip.setCols {
 					if slices.Contains(k.cols, c) {
-						return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, m.Name)
+						return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, m.Name)
 					}
 				}
 			}
@@ -135,32 +148,35 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	}
 	tx, err := ip.textsFor(m, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !x.InGlobalTx() {
 		// Under a global lock: no undo, only the written rows' locks.
-		rows, err := runWrite(ctx, x, ip.query, tx.keys, args)
+		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return result(len(rows)), guardWritten(ctx, x, ip.query, m, rows)
+		if err := guardWritten(ctx, x, ip.query, m, rows); err != nil {
+			return nil, nil, err
+		}
+		return w.done(len(rows))
 	}
 	if !update {
-		rows, err := runWrite(ctx, x, ip.query, tx.write, args)
+		rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: rows, PK: m.PK})
-		return result(len(rows)), nil
+		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	before = dedupe(m.PK, before)
-	rows, err := runWrite(ctx, x, ip.query, tx.write, args)
+	rows, err := w.run(ctx, x, tx.write, len(m.Columns)+1, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	old := make(map[string]undo.Row, len(before))
 	for _, b := range before {
@@ -169,7 +185,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	var flags map[string]bool
 	if in.kind == "p" {
 		if flags, err = insertedFlags(ctx, x, m, rows, old); err != nil {
-			return nil, poison(ctx, x, ip.query, err)
+			return nil, nil, poison(ctx, x, ip.query, err)
 		}
 	}
 	var ub, ua, ins []undo.Row
@@ -183,14 +199,14 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			flag = undo.Bool(flags[rowKey(m.PK, after)])
 		}
 		if flag.Kind() != undo.KindBool || !flag.Boolean() {
-			return nil, poison(ctx, x, ip.query, txc.Errorf(txc.CodeLockConflict,
+			return nil, nil, poison(ctx, x, ip.query, txc.Errorf(txc.CodeLockConflict,
 				"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", rowKey(m.PK, after), m.Name))
 		}
 		ins = append(ins, after)
 	}
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
-	return result(len(rows)), nil
+	return w.done(len(rows))
 }
 
 // textsFor builds (once per table metadata) the statements of the plan.

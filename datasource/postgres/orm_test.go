@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -15,9 +16,7 @@ import (
 )
 
 // ormAccount is the GORM model of the kv tables: keys are given by the
-// application (a key the database generates would make GORM read it back
-// with INSERT … RETURNING through QueryContext, which the proxy refuses
-// inside a global transaction).
+// application.
 type ormAccount struct {
 	ID int64  `gorm:"column:id;primaryKey;autoIncrement:false"`
 	N  int64  `gorm:"column:n"`
@@ -70,6 +69,70 @@ func TestGORM(t *testing.T) {
 	}
 	e.wait(xid, txc.GlobalCommitted)
 	if got, want := e.dump(tb), "(1,5,a)\n(2,20,b)\n(3,30,c)\n"; got != want {
+		t.Fatalf("committed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// ormSerial is a GORM model whose key the database generates: GORM
+// creates it with INSERT … RETURNING through QueryContext and reads the
+// key back.
+type ormSerial struct {
+	ID int64 `gorm:"column:id;primaryKey"`
+	N  int64 `gorm:"column:n"`
+}
+
+// TestGORMGeneratedKeys: GORM's Create of rows whose keys the database
+// generates (single and batch), in a global transaction, gets the keys
+// back, commits, and rolls back to exactly the rows before.
+func TestGORMGeneratedKeys(t *testing.T) {
+	e := newEnv(t)
+	gdb, err := gorm.Open(gormpg.New(gormpg.Config{Conn: e.db}), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := e.table("at_gormser", serial, "INSERT INTO {t} (n) VALUES (1)")
+	var ids []int64
+	work := func(ctx context.Context) error {
+		ids = nil
+		return gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			one := ormSerial{N: 10}
+			if err := tx.Table(tb).Create(&one).Error; err != nil {
+				return err
+			}
+			batch := []ormSerial{{N: 20}, {N: 30}}
+			if err := tx.Table(tb).Create(&batch).Error; err != nil {
+				return err
+			}
+			ids = append(ids, one.ID, batch[0].ID, batch[1].ID)
+			return nil
+		})
+	}
+	seed := e.dump(tb, "id", "n")
+	xid, err := e.global(func(ctx context.Context) error {
+		if err := work(ctx); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ids) != "[2 3 4]" {
+		t.Fatalf("generated keys read back: %v, want [2 3 4]", ids)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb, "id", "n"); got != seed {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, seed)
+	}
+	xid, err = e.global(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	if fmt.Sprint(ids) != "[5 6 7]" {
+		t.Fatalf("generated keys read back: %v, want [5 6 7]", ids)
+	}
+	if got, want := e.dump(tb, "id", "n"), "(1,1)\n(5,10)\n(6,20)\n(7,30)\n"; got != want {
 		t.Fatalf("committed:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -228,11 +229,13 @@ func (r relRef) String() string {
 	return quoteIdent(r.schema) + "." + quoteIdent(r.name)
 }
 
-// withoutReturning deparses a write without its RETURNING list (the
-// executors put their own there). It refuses a RETURNING list that holds
-// the only use of a placeholder: without it the placeholder's type could
-// not be determined.
+// withoutReturning returns a write without its RETURNING list (the
+// executors put their own there), and that list's SQL ("" without one),
+// which a write run as a query appends to the executor's (see writer).
+// It refuses a RETURNING list that holds the only use of a placeholder:
+// without it the placeholder's type could not be determined.
 func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string, *pg.Node, error) {
+	ret := ""
 	if len(*returning) > 0 {
 		before := params(stmt)
 		saved := *returning
@@ -241,6 +244,10 @@ func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string
 		*returning = saved
 		if len(after) != len(before) {
 			return "", nil, datasource.Unsupported(p.query, "a placeholder is used only in the RETURNING list")
+		}
+		var err error
+		if ret, err = targetListText(saved); err != nil {
+			return "", nil, datasource.Unsupported(p.query, "its RETURNING list cannot be rebuilt: %v", err)
 		}
 		c := clone(stmt)
 		switch s := c.Node.(type) {
@@ -253,11 +260,24 @@ func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string
 		}
 		stmt = c
 	}
-	text, err := deparseChecked(stmt)
-	if err != nil {
+	if _, err := deparseChecked(stmt); err != nil {
 		return "", nil, datasource.Unsupported(p.query, "the statement cannot be rebuilt: %v", err)
 	}
-	return text, stmt, nil
+	return ret, stmt, nil
+}
+
+// targetListText is the SQL of a target list (a RETURNING list), as
+// PostgreSQL's deparser writes it after SELECT.
+func targetListText(list []*pg.Node) (string, error) {
+	text, err := deparseChecked(selectNode(&pg.SelectStmt{TargetList: cloneList(list)}))
+	if err != nil {
+		return "", err
+	}
+	const prefix = "SELECT "
+	if !strings.HasPrefix(text, prefix) {
+		return "", fmt.Errorf("the target list deparses as %q", text)
+	}
+	return text[len(prefix):], nil
 }
 
 // rebuild deparses stmt (a write without RETURNING) with its target table

@@ -28,9 +28,14 @@ type updatePlan struct {
 	rel   relRef
 	stmt  *pg.UpdateStmt // as parsed, RETURNING included (the source of the image query)
 	base  *pg.Node       // the UPDATE without RETURNING
-	set   []string       // assigned columns
-	exprs map[string]*pg.Node
-	texts atomic.Pointer[updateTexts]
+	ret   string         // its RETURNING list (see writer)
+	// retJoined is ret for the joined UPDATE (see joinedUpdate): a bare
+	// * there would also expand to the sub-select's columns, so it is
+	// the target's.
+	retJoined string
+	set       []string // assigned columns
+	exprs     map[string]*pg.Node
+	texts     atomic.Pointer[updateTexts]
 }
 
 type updateTexts struct {
@@ -63,11 +68,16 @@ func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
 			u.exprs[rt.Name] = rt.Val
 		}
 	}
-	_, base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
+	ret, base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
 	}
-	u.base = base
+	u.base, u.ret = base, ret
+	if ret != "" {
+		if u.retJoined, err = targetListText(starOf(s.ReturningList, u.rel.ref)); err != nil {
+			return nil, datasource.Unsupported(p.query, "its RETURNING list cannot be rebuilt: %v", err)
+		}
+	}
 	return u, nil
 }
 
@@ -78,16 +88,28 @@ func (u *updatePlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedV
 }
 
 func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
+	res, _, err := u.exec(ctx, x, args, &writer{stmt: u.query})
+	return res, err
+}
+
+// Query runs the statement for the application to read its RETURNING
+// rows (see datasource.Returner).
+func (u *updatePlan) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+	_, rows, err := u.exec(ctx, x, args, &writer{stmt: u.query, asQuery: true, ret: u.ret})
+	return rows, err
+}
+
+func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := checkArgs(u.query, u.nargs, args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, u.rel)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tx, err := u.textsFor(m, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !x.InGlobalTx() {
 		if tx.newKey != nil {
@@ -95,28 +117,32 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			// them and check their global locks before it runs.
 			old, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if err := x.Guard(ctx, m.Name, m.PK, old, false); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		rows, err := runWrite(ctx, x, u.query, tx.keys, args)
+		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return result(len(rows)), guardWritten(ctx, x, u.query, m, rows)
+		if err := guardWritten(ctx, x, u.query, m, rows); err != nil {
+			return nil, nil, err
+		}
+		return w.done(len(rows))
 	}
 	if tx.joined != "" {
-		rows, err := runWrite(ctx, x, u.query, tx.joined, args)
+		w.ret = u.retJoined
+		rows, err := w.run(ctx, x, tx.joined, 2*len(m.Columns), args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n := len(m.Columns)
 		before, after := make([]undo.Row, len(rows)), make([]undo.Row, len(rows))
 		for i, r := range rows {
 			if len(r) != 2*n {
-				return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeInternal, "datasource/postgres: the UPDATE returned %d columns, want %d", len(r), 2*n))
+				return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeInternal, "datasource/postgres: the UPDATE returned %d columns, want %d", len(r), 2*n))
 			}
 			b := r[:n:n]
 			for k := range b {
@@ -125,11 +151,11 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			before[i], after[i] = b, r[n:]
 		}
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
-		return result(len(rows)), nil
+		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// newKeys[i] is the key before[i] gets (its own when no key column
 	// is assigned).
@@ -154,9 +180,9 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		before = dedupe(m.PK, before)
 		newKeys = before
 	}
-	rows, err := runWrite(ctx, x, u.query, tx.write, args)
+	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byKey := make(map[string]undo.Row, len(rows))
 	for _, r := range rows {
@@ -166,18 +192,18 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	for i := range before {
 		a, ok := byKey[rowKey(m.PK, newKeys[i])]
 		if !ok {
-			return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeUnsupported,
+			return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeUnsupported,
 				"datasource/postgres: row (%s) of %s was locked for the UPDATE but not updated (a volatile condition?)", rowKey(m.PK, before[i]), m.Name))
 		}
 		after[i] = a
 	}
 	if len(rows) != len(before) {
-		return nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeLockConflict,
+		return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeLockConflict,
 			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
 	}
 	if tx.newKey == nil {
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
-		return result(len(rows)), nil
+		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
 	for i := range before {
@@ -192,7 +218,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
-	return result(len(rows)), nil
+	return w.done(len(rows))
 }
 
 func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts, error) {
@@ -346,4 +372,16 @@ func (u *updatePlan) joinedUpdate(m *datasource.Table) (string, error) {
 		up.WithClause = clone(s.WithClause)
 	}
 	return deparseChecked(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: up}})
+}
+
+// starOf returns a copy of a target list with each bare * made ref.*.
+func starOf(list []*pg.Node, ref string) []*pg.Node {
+	out := cloneList(list)
+	for _, n := range out {
+		cr := n.GetResTarget().GetVal().GetColumnRef()
+		if cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetAStar() != nil {
+			cr.Fields = []*pg.Node{str(ref), cr.Fields[0]}
+		}
+	}
+	return out
 }
