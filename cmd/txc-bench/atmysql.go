@@ -43,6 +43,7 @@ func atMySQLCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	lf.register(f, "client connections to the coordinator (each with its TM and RM)")
+	lf.registerOnly(f)
 	lf.clients = 16
 	f.Lookup("clients").DefValue = "16"
 	f.StringVar(&dsn, "dsn", "root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)")

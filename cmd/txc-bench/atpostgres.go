@@ -46,6 +46,7 @@ func atPostgresCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	lf.register(f, "client connections to the coordinator (each with its TM and RM)")
+	lf.registerOnly(f)
 	lf.clients = 16
 	f.Lookup("clients").DefValue = "16"
 	f.StringVar(&dsn, "dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN (pgx syntax)")

@@ -102,15 +102,20 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 		}
 		return tx.Commit()
 	}
-	fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
-	pl := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, t.plain, id, n) })
-	fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
-	at := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
-		k := id % len(tms)
-		return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
-			return transfer(ctx, dbs[k], id, n)
+	var pl, at load
+	if lf.only != "at" {
+		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
+		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, t.plain, id, n) })
+	}
+	if lf.only != "plain" {
+		fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
+		at = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
+			k := id % len(tms)
+			return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
+				return transfer(ctx, dbs[k], id, n)
+			})
 		})
-	})
+	}
 	var total int64
 	if err := t.plain.QueryRowContext(ctx, "SELECT SUM(balance) FROM "+t.table).Scan(&total); err != nil {
 		return err

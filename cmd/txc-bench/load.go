@@ -16,6 +16,9 @@ type loadFlags struct {
 	addr, cpuprofile string
 	clients, conns   int
 	duration, warmup time.Duration
+	// only, for the AT scenarios: "plain" or "at" runs just that half
+	// (to profile one of them); empty runs both.
+	only string
 }
 
 func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
@@ -27,7 +30,15 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 	f.StringVar(&l.cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
 }
 
+// registerOnly adds --only, for the scenarios that run two halves.
+func (l *loadFlags) registerOnly(f *pflag.FlagSet) {
+	f.StringVar(&l.only, "only", "", `run one half only: "plain" or "at" (for profiling); the ratio is then 0`)
+}
+
 func (l *loadFlags) validate() error {
+	if l.only != "" && l.only != "plain" && l.only != "at" {
+		return fmt.Errorf("--only must be \"plain\" or \"at\", not %q", l.only)
+	}
 	if l.clients < 1 || l.conns < 1 || l.duration <= 0 || l.warmup < 0 {
 		return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
 	}
