@@ -70,6 +70,11 @@ func (h handler) Rollback(ctx context.Context, b rm.Branch) error {
 			"resource", r.id, "xid", b.XID, "branch", b.ID, "table", dirty.Table, "rows", dirty.Rows)
 		return txc.Permanent(err)
 	}
+	var refd *ReferencedError
+	if errors.As(err, &refd) {
+		r.log.Warn("datasource: rollback waits: rows it would delete or change are referenced by rows written since; retried until they are gone",
+			"resource", r.id, "xid", b.XID, "branch", b.ID, "table", refd.Table, "row", refd.Row, "referenced_by", refd.By.Table, "foreign_key", refd.By.Name)
+	}
 	return err
 }
 
@@ -238,6 +243,9 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 	if len(dirty.Rows) > 0 {
 		return dirty
 	}
+	if err := r.checkReferences(ctx, tx, b, rec); err != nil {
+		return err
+	}
 	switch rec.Kind {
 	case undo.Insert:
 		for start := 0; start < len(rec.After); start += rollbackChunk {
@@ -313,28 +321,34 @@ func (r *Resource) columnList(cols []string) string {
 // keyPredicate is "(pk) IN ((…), …)" for the keys of rows; placeholders
 // are numbered from n+1.
 func (r *Resource) keyPredicate(pk []string, rows []undo.Row, n int) (string, []any, error) {
+	return r.inPredicate(pk, pk, rows, n)
+}
+
+// inPredicate is "(cols) IN ((…), …)" with, for each of rows, its values
+// of vals (one per column of cols); placeholders are numbered from n+1.
+func (r *Resource) inPredicate(cols, vals []string, rows []undo.Row, n int) (string, []any, error) {
 	var sb strings.Builder
 	var args []any
-	if len(pk) == 1 {
-		sb.WriteString(r.dialect.QuoteColumn(pk[0]))
+	if len(cols) == 1 {
+		sb.WriteString(r.dialect.QuoteColumn(cols[0]))
 	} else {
-		sb.WriteString("(" + r.columnList(pk) + ")")
+		sb.WriteString("(" + r.columnList(cols) + ")")
 	}
 	sb.WriteString(" IN (")
 	for i, row := range rows {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		if len(pk) > 1 {
+		if len(cols) > 1 {
 			sb.WriteString("(")
 		}
-		for j, c := range pk {
+		for j, c := range vals {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
 			v, ok := row.Get(c)
 			if !ok {
-				return "", nil, txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo image lacks key column %q", c))
+				return "", nil, txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo image lacks column %q", c))
 			}
 			n++
 			expr, arg, err := r.dialect.Param(v, r.dialect.Placeholder(n))
@@ -344,7 +358,7 @@ func (r *Resource) keyPredicate(pk []string, rows []undo.Row, n int) (string, []
 			sb.WriteString(expr)
 			args = append(args, arg)
 		}
-		if len(pk) > 1 {
+		if len(cols) > 1 {
 			sb.WriteString(")")
 		}
 	}
