@@ -38,6 +38,10 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"UPDATE " + kvt + " SET n = id, id = n WHERE id = 1", "assigned before it"},
 		{"HANDLER " + kvt + " OPEN", "does not parse"},
 		{"INSERT INTO " + kvt + " (id, n, s) VALUES (2, 0, 'zz') ON DUPLICATE KEY UPDATE id = id + 100", "primary-key column"},
+		{"INSERT INTO " + kvt + " (id, n, s) SELECT id + 100 + FLOOR(RAND() * 3), n, s FROM " + kvt, "function RAND"},
+		{"INSERT INTO " + kvt + " (id, n, s) SELECT id + 100, n, s FROM " + kvt + " WHERE n > @@sql_auto_is_null", "system variable"},
+		{"INSERT INTO " + kvt + " (id, n, s) SELECT id + 100, n, CONCAT(s, 'x') FROM " + kvt + " ORDER BY n LIMIT 2", "LIMIT"},
+		{"INSERT INTO " + kvt + " (id, n, s) SELECT id + 100, n, s FROM " + kvt + " WHERE id IN (SELECT id FROM " + kvt + ")", "subquery"},
 	} {
 		_, err := e.global(func(ctx context.Context) error {
 			_, err := e.db.ExecContext(ctx, c.q)

@@ -29,6 +29,12 @@ type insertPlan struct {
 	odku     []string // the columns ON DUPLICATE KEY UPDATE assigns
 	rowsMode rowsMode
 	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
+	// selVaries, for INSERT … SELECT, says why its SELECT may give other
+	// rows to the proxy's read than to the insert (nil: it cannot): the
+	// keys the proxy read would then not be the keys inserted, and the
+	// after image could take rows that were there before for inserted
+	// ones. It refuses the statement when the keys are not generated.
+	selVaries error
 }
 
 // value is what an INSERT puts in one column of one row.
@@ -79,6 +85,10 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 			f.sql += " LOCK IN SHARE MODE"
 		}
 		ip.sel = f
+		ip.selVaries = p.choosesRowsDeterministically(sel.With, sel.From, sel.Where, sel.Fields, sel.GroupBy, sel.Having, sel.OrderBy, sel.Limit)
+		if ip.selVaries == nil && sel.Limit != nil {
+			ip.selVaries = datasource.Unsupported(p.query, "INSERT … SELECT … LIMIT with keys not generated: the rows the limit keeps may differ between the proxy's read of the keys and the insert")
+		}
 		return ip, nil
 	}
 	for _, list := range s.Lists {
@@ -587,6 +597,9 @@ func (ip *insertPlan) execSelect(ctx context.Context, x *datasource.Exec, m *dat
 			return nil, err
 		}
 		return res, ip.inserted(ctx, x, m, after, len(keys))
+	}
+	if ip.selVaries != nil {
+		return nil, ip.selVaries
 	}
 	idx := make([]int, len(m.PK))
 	for k, c := range m.PK {
