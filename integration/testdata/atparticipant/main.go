@@ -1,6 +1,7 @@
 // Command atparticipant is the AT resource manager of the integration
 // tests: an HTTP service (behind tm.HTTPMiddleware) whose /update endpoint
-// runs one UPDATE through the txc-mysql proxy under the caller's XID, so
+// runs one UPDATE through the txc-mysql or txc-postgres proxy (--driver)
+// under the caller's XID, so
 // the AT branch is registered by this process and its phase 2 reaches
 // this process's RM stream (or, after a kill -9, its restarted successor).
 //
@@ -9,6 +10,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"log"
@@ -20,17 +22,20 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource"
 	txcmysql "github.com/txcio/txc/datasource/mysql"
+	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tm"
 )
 
 func main() {
 	tc := flag.String("tc", "127.0.0.1:8091", "coordinator address")
-	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "MySQL DSN")
+	drv := flag.String("driver", "mysql", `"mysql" or "postgres"`)
+	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "DSN (go-sql-driver syntax for mysql, pgx for postgres)")
 	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -41,19 +46,37 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg, err := gomysql.ParseDSN(*dsn)
-	if err != nil {
-		log.Fatal(err)
-	}
-	db, err := txcmysql.OpenDB(cfg, datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger))
-	if err != nil {
-		log.Fatal(err)
+	opts := []datasource.Option{datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger)}
+	var db *sql.DB
+	update := "UPDATE " + *table + " SET n = n + ? WHERE id = ?"
+	switch *drv {
+	case "mysql":
+		cfg, err := gomysql.ParseDSN(*dsn)
+		if err != nil {
+			log.Fatal(err)
+		}
+		db, err = txcmysql.OpenDB(cfg, opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+	case "postgres":
+		cfg, err := pgx.ParseConfig(*dsn)
+		if err != nil {
+			log.Fatal(err)
+		}
+		db, err = txcpg.OpenDB(cfg, opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		update = "UPDATE " + *table + " SET n = n + $1 WHERE id = $2"
+	default:
+		log.Fatalf("--driver %q: want mysql or postgres", *drv)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/update", func(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.Atoi(r.URL.Query().Get("id"))
 		delta, _ := strconv.Atoi(r.URL.Query().Get("delta"))
-		if _, err := db.ExecContext(r.Context(), "UPDATE "+*table+" SET n = n + ? WHERE id = ?", delta, id); err != nil {
+		if _, err := db.ExecContext(r.Context(), update, delta, id); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

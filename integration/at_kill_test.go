@@ -25,7 +25,9 @@ var (
 // atProc is one atparticipant process.
 type atProc struct{ childProc }
 
-func startATParticipant(t *testing.T, tcAddr, table string) *atProc {
+// startATParticipant starts an atparticipant on the proxy of driver
+// ("mysql" or "postgres").
+func startATParticipant(t *testing.T, tcAddr, driver, table string) *atProc {
 	t.Helper()
 	atBuild.Do(func() {
 		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/atparticipant").CombinedOutput()
@@ -36,7 +38,11 @@ func startATParticipant(t *testing.T, tcAddr, table string) *atProc {
 	if atBuildErr != nil {
 		t.Fatal(atBuildErr)
 	}
-	p := &atProc{childProc{t: t, name: "atparticipant", args: []string{"--tc", tcAddr, "--dsn", dbtest.MySQLDSN, "--table", table}}}
+	dsn := dbtest.MySQLDSN
+	if driver == "postgres" {
+		dsn = dbtest.PostgresDSN
+	}
+	p := &atProc{childProc{t: t, name: "atparticipant", args: []string{"--tc", tcAddr, "--driver", driver, "--dsn", dsn, "--table", table}}}
 	p.start()
 	t.Cleanup(func() {
 		p.kill9()
@@ -64,19 +70,29 @@ func (p *atProc) update(ctx context.Context, id, delta int) error {
 func atValue(t *testing.T, db *sql.DB, table string, id int) int {
 	t.Helper()
 	var n int
-	if err := db.QueryRow("SELECT n FROM "+table+" WHERE id = ?", id).Scan(&n); err != nil {
+	if err := db.QueryRow(fmt.Sprintf("SELECT n FROM %s WHERE id = %d", table, id)).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// TestATMySQLRMKilledBetweenPhases: an RM that ran phase 1 of an AT branch
-// is killed (-9) before phase 2; the coordinator keeps the decision and,
-// once the RM is restarted, the branch rolls back (rows restored, undo log
-// gone) or commits (undo log deleted).
-func TestATMySQLRMKilledBetweenPhases(t *testing.T) {
+// TestATRMKilledBetweenPhases: an RM that ran phase 1 of an AT branch
+// (MariaDB, then PostgreSQL) is killed (-9) before phase 2; the
+// coordinator keeps the decision and, once the RM is restarted, the
+// branch rolls back (rows restored, undo log gone) or commits (undo log
+// deleted).
+func TestATRMKilledBetweenPhases(t *testing.T) {
+	for _, driver := range []string{"mysql", "postgres"} {
+		t.Run(driver, func(t *testing.T) { atKilledBetweenPhases(t, driver) })
+	}
+}
+
+func atKilledBetweenPhases(t *testing.T, driver string) {
 	p := startTC(t, "--retry-min", "50ms", "--retry-max", "300ms")
-	db := dbtest.MySQL(t)
+	db, undoTable := dbtest.MySQL(t), "txc_undo_log"
+	if driver == "postgres" {
+		db, undoTable = dbtest.Postgres(t), "public.txc_undo_log"
+	}
 	table := dbtest.Table(t, db, "at_kill")
 	if _, err := db.Exec("CREATE TABLE " + table + " (id INT PRIMARY KEY, n INT NOT NULL)"); err != nil {
 		t.Fatal(err)
@@ -84,11 +100,11 @@ func TestATMySQLRMKilledBetweenPhases(t *testing.T) {
 	if _, err := db.Exec("INSERT INTO " + table + " VALUES (1, 100), (2, 200)"); err != nil {
 		t.Fatal(err)
 	}
-	rmp := startATParticipant(t, p.addr, table)
+	rmp := startATParticipant(t, p.addr, driver, table)
 	tmm := tm.New(dial(t, p.addr, "tm"))
 	undoRows := func(xid txc.XID) int {
 		var n int
-		if err := db.QueryRow("SELECT COUNT(*) FROM txc_undo_log WHERE xid = ?", string(xid)).Scan(&n); err != nil {
+		if err := db.QueryRow("SELECT COUNT(*) FROM " + undoTable + " WHERE xid = '" + string(xid) + "'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
