@@ -64,7 +64,10 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	}
 	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg)),
+		// txcv1.Codec: generated, reflection-free encoding of the protocol's
+		// messages, on this connection only.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
+			grpc.ForceCodecV2(txcv1.Codec{})),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
 			MinConnectTimeout: o.connectTimeout,

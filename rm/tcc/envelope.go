@@ -29,11 +29,12 @@ const (
 	envelopeVersion = envelopeBinary // the newest version this binary reads and the one it writes
 )
 
-// envelope is decoded application data.
+// envelope is decoded application data. P and A may be subslices of the
+// data.
 type envelope struct {
-	V int             `json:"v"`
-	P string          `json:"p"`
-	A json.RawMessage `json:"a"`
+	V int
+	P []byte          // participant name
+	A json.RawMessage // arguments
 }
 
 func encodeArgs[A any](participant string, args A) ([]byte, error) {
@@ -49,22 +50,14 @@ func encodeArgs[A any](participant string, args A) ([]byte, error) {
 }
 
 // decodeEnvelope reads application data; newer reports a version this code
-// does not know.
+// does not know. The binary frame, read on every Confirm and Cancel, is read
+// in place, without allocating.
 func decodeEnvelope(data []byte) (e envelope, newer bool, err error) {
 	switch {
 	case len(data) == 0:
 		return e, false, fmt.Errorf("tcc: empty branch application data")
 	case data[0] == '{':
-		if err := json.Unmarshal(data, &e); err != nil {
-			return e, false, fmt.Errorf("tcc: malformed branch application data: %w", err)
-		}
-		if e.V > envelopeJSON {
-			return e, true, fmt.Errorf("tcc: branch application data version %d is newer than this binary's %d", e.V, envelopeVersion)
-		}
-		if e.V < 1 || e.P == "" {
-			return e, false, fmt.Errorf("tcc: branch application data without version or participant")
-		}
-		return e, false, nil
+		return decodeJSONEnvelope(data)
 	case data[0] == envelopeBinary:
 		n, k := binary.Uvarint(data[1:])
 		if k <= 0 || n == 0 || n > uint64(len(data)-1-k) {
@@ -72,11 +65,32 @@ func decodeEnvelope(data []byte) (e envelope, newer bool, err error) {
 		}
 		start := 1 + k
 		// The arguments are checked when the participant decodes them.
-		e.V, e.P, e.A = envelopeBinary, string(data[start:start+int(n)]), data[start+int(n):]
+		e.V, e.P, e.A = envelopeBinary, data[start:start+int(n)], data[start+int(n):]
 		return e, false, nil
 	case data[0] > envelopeBinary && data[0] < 0x20:
 		return e, true, fmt.Errorf("tcc: branch application data version %d is newer than this binary's %d", data[0], envelopeVersion)
 	default:
 		return e, false, fmt.Errorf("tcc: malformed branch application data: unknown format byte %#x", data[0])
 	}
+}
+
+// decodeJSONEnvelope reads version 1. It is a function of its own because
+// json.Unmarshal makes what it fills escape to the heap: inline, it would
+// cost the binary frame an allocation too.
+func decodeJSONEnvelope(data []byte) (e envelope, newer bool, err error) {
+	var j struct {
+		V int             `json:"v"`
+		P string          `json:"p"`
+		A json.RawMessage `json:"a"`
+	}
+	if err := json.Unmarshal(data, &j); err != nil {
+		return e, false, fmt.Errorf("tcc: malformed branch application data: %w", err)
+	}
+	if j.V > envelopeJSON {
+		return e, true, fmt.Errorf("tcc: branch application data version %d is newer than this binary's %d", j.V, envelopeVersion)
+	}
+	if j.V < 1 || j.P == "" {
+		return e, false, fmt.Errorf("tcc: branch application data without version or participant")
+	}
+	return envelope{V: j.V, P: []byte(j.P), A: j.A}, false, nil
 }

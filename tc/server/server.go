@@ -126,6 +126,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		// Reflection-free encoding of the protocol's messages (the health
+		// service's go through proto); this server only, not registered.
+		grpc.ForceServerCodecV2(txcv1.Codec{}),
 	)
 	txcv1.RegisterCoordinatorServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
