@@ -10,6 +10,7 @@ package txc
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // BranchID identifies a branch. It is unique across all global transactions
@@ -70,18 +71,38 @@ type LockKey struct {
 // RowKey encodes a row's primary key values (one value for a simple key,
 // several for a composite key) into one string. Values are escaped so that
 // no choice of values can produce the encoding of another tuple: ',' joins
-// values and '\' escapes ',' and '\' inside a value.
+// values, '\' escapes ',' and '\' inside a value, and each byte that is not
+// part of valid UTF-8 (a binary key) is written as \xHH, so that the key is
+// valid UTF-8, as the protocol's strings must be.
 func RowKey(values ...string) string {
 	var b strings.Builder
 	for i, v := range values {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		for j := 0; j < len(v); j++ {
-			if c := v[j]; c == ',' || c == '\\' {
+		for j := 0; j < len(v); {
+			c := v[j]
+			if c == ',' || c == '\\' {
 				b.WriteByte('\\')
+				b.WriteByte(c)
+				j++
+				continue
 			}
-			b.WriteByte(v[j])
+			if c < utf8.RuneSelf {
+				b.WriteByte(c)
+				j++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(v[j:])
+			if r == utf8.RuneError && n == 1 {
+				const hex = "0123456789abcdef"
+				b.WriteString(`\x`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			} else {
+				b.WriteString(v[j : j+n])
+			}
+			j += n
 		}
 	}
 	return b.String()
@@ -93,6 +114,9 @@ func SplitRowKey(key string) []string {
 	var cur strings.Builder
 	for i := 0; i < len(key); i++ {
 		switch c := key[i]; {
+		case c == '\\' && i+3 < len(key) && key[i+1] == 'x' && isHex(key[i+2]) && isHex(key[i+3]):
+			cur.WriteByte(unhex(key[i+2])<<4 | unhex(key[i+3]))
+			i += 3
 		case c == '\\' && i+1 < len(key):
 			i++
 			cur.WriteByte(key[i])
@@ -104,6 +128,15 @@ func SplitRowKey(key string) []string {
 		}
 	}
 	return append(out, cur.String())
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
 }
 
 // Limits on request fields. A request that exceeds one is refused with

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRowKeyIsInjective(t *testing.T) {
 	tuples := [][]string{
 		{"a,b", "c"}, {"a", "b,c"}, {"a\\", "b"}, {"a", "\\b"}, {"a\\,b"}, {"a,", ""}, {"a", ","},
 		{""}, {"", ""}, {","}, {"\\"}, {"\\\\"}, {"x"},
+		{"\xff"}, {"\\xff"}, {"\\x", "ff"}, {"\x00\x80é\xc3"}, {"😀", "\xf0\x9f"},
 	}
 	seen := map[string][]string{}
 	for _, tu := range tuples {
@@ -31,6 +33,9 @@ func FuzzRowKey(f *testing.F) {
 		k := RowKey(a, b)
 		if back := SplitRowKey(k); !slices.Equal(back, []string{a, b}) {
 			t.Fatalf("round trip of %q,%q gave %q", a, b, back)
+		}
+		if !utf8.ValidString(k) {
+			t.Fatalf("RowKey(%q, %q) = %q is not valid UTF-8", a, b, k)
 		}
 		if RowKey(a+","+b) == k {
 			t.Fatalf("(%q,%q) collides with one value", a, b)

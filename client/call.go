@@ -6,7 +6,6 @@ import (
 
 	"github.com/txcio/txc"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // call is a pending request's mailbox. Exactly one result is sent to it
@@ -42,9 +41,13 @@ func putCall(cl *call) { callPool.Put(cl) }
 const maxIDSize = 1 + 10
 
 // checkSize returns m's encoded size (assuming the largest id) or an
-// InvalidArgument error if m alone would not fit in a frame.
+// InvalidArgument error if m alone would not fit in a frame, or holds a
+// string that is not valid UTF-8 (the codec would refuse the whole frame).
 func (c *Conn) checkSize(op string, m *txcv1.ClientMessage) (int, error) {
-	n := proto.Size(m) + maxIDSize
+	if !m.ValidUTF8() {
+		return 0, invalid("client: %s: the request holds a string that is not valid UTF-8 (names, resource IDs and lock keys must be; txc.RowKey makes binary keys valid)", op)
+	}
+	n := m.SizeVT() + maxIDSize
 	if fieldSize(n) > c.opts.maxMsg {
 		return 0, invalid("client: %s: message of %d bytes exceeds the frame limit of %d bytes", op, n, c.opts.maxMsg)
 	}

@@ -606,3 +606,28 @@ func TestCloseStopsGoroutines(t *testing.T) {
 	}
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 })
 }
+
+// TestInvalidUTF8RequestFailsAlone: a request holding a string that is not
+// valid UTF-8 fails by itself, typed, before it is queued; the session
+// and the requests around it carry on.
+func TestInvalidUTF8RequestFailsAlone(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	c := dial(t, srv)
+	xid, err := c.Begin(t.Context(), "tx", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Register(t.Context(), Branch{XID: xid, Type: txc.BranchAT, ResourceID: "db1",
+		LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"\xff\xfe"}}}})
+	if !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("Register with a non-UTF-8 lock key: %v, want InvalidArgument", err)
+	}
+	bid, err := c.Register(t.Context(), Branch{XID: xid, Type: txc.BranchAT, ResourceID: "db1",
+		LockKeys: []txc.LockKey{{Table: "t", Rows: []string{txc.RowKey("\xff\xfe")}}}})
+	if err != nil || bid == 0 {
+		t.Fatalf("Register with the key through txc.RowKey = %d, %v", bid, err)
+	}
+	if _, err := c.Status(t.Context(), xid); err != nil {
+		t.Fatalf("Status after the refused request: %v", err)
+	}
+}

@@ -59,6 +59,12 @@ func (m *ServerFrame) validUTF8() bool {
 	return true
 }
 
+// ValidUTF8 reports whether every string of m is valid UTF-8, as the
+// protocol requires: a client checks a request before queueing it, so
+// that a bad one fails alone instead of failing the frame it would have
+// been sent in.
+func (m *ClientMessage) ValidUTF8() bool { return m.validUTF8() }
+
 func (m *ClientMessage) validUTF8() bool {
 	if m == nil {
 		return true
