@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"io"
 	"strings"
 
 	"github.com/txcio/txc"
@@ -200,24 +199,8 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 		}
 		return run()
 	}
-	if c.tx == nil {
-		var res driver.Result
-		err := c.autocommit(ctx, m, func() error {
-			var err error
-			res, err = c.runWrite(ctx, m, query, st, args, run)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	return c.runWrite(ctx, m, query, st, args, run)
-}
-
-func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
 	var res driver.Result
-	err := c.imaged(ctx, m, query, func(x *Exec, ran *bool) error {
+	err = c.imaged(ctx, m, query, func(x *Exec, ran *bool) error {
 		var err error
 		res, err = st.Exec(ctx, x, args, func() (driver.Result, error) {
 			r, err := run()
@@ -226,26 +209,21 @@ func (c *conn) runWrite(ctx context.Context, m mode, query string, st Statement,
 		})
 		return err
 	})
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // queryWrite runs a write the application reads rows of (see Returner)
 // in mode m (on).
 func (c *conn) queryWrite(ctx context.Context, m mode, query string, st Returner, args []driver.NamedValue) (driver.Rows, error) {
 	var rows driver.Rows
-	do := func() error {
-		return c.imaged(ctx, m, query, func(x *Exec, _ *bool) error {
-			var err error
-			rows, err = st.Query(ctx, x, args)
-			return err
-		})
-	}
-	var err error
-	if c.tx == nil {
-		err = c.autocommit(ctx, m, do)
-	} else {
-		err = do()
-	}
+	err := c.imaged(ctx, m, query, func(x *Exec, _ *bool) error {
+		var err error
+		rows, err = st.Query(ctx, x, args)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +234,11 @@ func (c *conn) queryWrite(ctx context.Context, m mode, query string, st Returner
 // once the statement itself has run on the server. Its undo records join
 // the local transaction only if do succeeds; a failure after the
 // statement ran leaves a local transaction that can only roll back.
+// Outside a local transaction it runs in one of its own (autocommit).
 func (c *conn) imaged(ctx context.Context, m mode, query string, do func(x *Exec, ran *bool) error) error {
+	if c.tx == nil {
+		return c.autocommit(ctx, m, func() error { return c.imaged(ctx, m, query, do) })
+	}
 	x := &Exec{c: c, xid: m.xid}
 	ran := false
 	err := do(x, &ran)
@@ -415,36 +397,8 @@ func (c *conn) textQuery(ctx context.Context, query string) ([]undo.Row, error) 
 
 // readImages reads every row of rows as an image and closes rows.
 func (c *conn) readImages(rows driver.Rows) ([]undo.Row, error) {
-	defer rows.Close()
-	cols := rows.Columns()
-	types := make([]string, len(cols))
-	if tn, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		for i := range cols {
-			types[i] = tn.ColumnTypeDatabaseTypeName(i)
-		}
-	}
-	dest := make([]driver.Value, len(cols))
-	var out []undo.Row
-	for {
-		if err := rows.Next(dest); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, err
-		}
-		row := make(undo.Row, len(cols))
-		for i, v := range dest {
-			if b, ok := v.([]byte); ok {
-				v = append([]byte(nil), b...)
-			}
-			val, err := c.res.dialect.Value(types[i], v)
-			if err != nil {
-				return nil, txc.Errorf(txc.CodeOf(err), "datasource: column %q: %v", cols[i], err)
-			}
-			row[i] = undo.Column{Name: cols[i], Value: val}
-		}
-		out = append(out, row)
-	}
-	return out, rows.Close()
+	images, _, err := c.readSplit(rows, len(rows.Columns()))
+	return images, err
 }
 
 func (c *conn) cached(ctx context.Context, query string) (driver.Stmt, error) {

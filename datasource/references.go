@@ -45,7 +45,7 @@ type ReferencedError struct {
 	XID    txc.XID
 	Branch txc.BranchID
 	Table  string
-	Row    string // the referenced row's key
+	Row    string // the referenced row's referenced values
 	By     Reference
 }
 
@@ -81,7 +81,7 @@ func (r *Resource) checkReferences(ctx context.Context, tx *sql.Tx, b rm.Branch,
 				return err
 			}
 			if found != nil {
-				return &ReferencedError{XID: b.XID, Branch: b.ID, Table: rec.Table, Row: fmtKey(rec.PK, found), By: ref}
+				return &ReferencedError{XID: b.XID, Branch: b.ID, Table: rec.Table, Row: fmtKey(ref.RefColumns, found), By: ref}
 			}
 		}
 	}
@@ -100,16 +100,16 @@ func changes(cols []string, a, b undo.Row) bool {
 	return false
 }
 
-// referencing returns one row of rows that a row of ref.Table
-// references, not counting rows of rec itself (a self-referencing table
-// whose referencing rows the same undo removes), or nil.
+// referencing returns the referenced values (ref.RefColumns) of one row
+// of rows that a row of ref.Table references, not counting rows of rec
+// itself (a self-referencing table whose referencing rows the same undo
+// removes), or nil.
 func (r *Resource) referencing(ctx context.Context, tx *sql.Tx, rec *undo.Record, ref Reference, rows []undo.Row) (undo.Row, error) {
 	pred, args, err := r.inPredicate(ref.Columns, ref.RefColumns, rows, 0)
 	if err != nil {
 		return nil, err
 	}
-	cols := ref.Columns
-	q := "SELECT " + r.columnList(cols) + " FROM " + r.dialect.QuoteTable(ref.Table) + " WHERE " + pred
+	q := "SELECT " + r.columnList(ref.Columns) + " FROM " + r.dialect.QuoteTable(ref.Table) + " WHERE " + pred
 	if ref.Table == rec.Table {
 		own, more, err := r.inPredicate(rec.PK, rec.PK, rec.After, len(args))
 		if err != nil {
@@ -134,29 +134,18 @@ func (r *Resource) referencing(ctx context.Context, tx *sql.Tx, rec *undo.Record
 	if err != nil {
 		return nil, err
 	}
-	// The referenced row: the one whose RefColumns the child's Columns
-	// equal.
-	for _, row := range rows {
-		match := true
-		for i, c := range ref.RefColumns {
-			pv, _ := row.Get(c)
-			cv, _ := child.Get(ref.Columns[i])
-			if KeyString(pv) != KeyString(cv) {
-				match = false
-				break
-			}
-		}
-		if match {
-			return row, nil
-		}
+	// The referenced row's values, under the referenced table's names.
+	key := make(undo.Row, len(ref.RefColumns))
+	for i, c := range ref.RefColumns {
+		key[i] = undo.Column{Name: c, Value: child[i].Value}
 	}
-	return rows[0], nil
+	return key, nil
 }
 
-// fmtKey is the text of row's key columns.
-func fmtKey(pk []string, row undo.Row) string {
-	vals := make([]string, len(pk))
-	for i, c := range pk {
+// fmtKey is the text of row's values of cols.
+func fmtKey(cols []string, row undo.Row) string {
+	vals := make([]string, len(cols))
+	for i, c := range cols {
 		v, _ := row.Get(c)
 		vals[i] = c + "=" + KeyString(v)
 	}

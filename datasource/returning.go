@@ -53,6 +53,8 @@ func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, erro
 			types[i] = tn.ColumnTypeDatabaseTypeName(i)
 		}
 	}
+	// The application's columns, with their types (none when the
+	// statement has no RETURNING of its own, or for an image query).
 	user := &bufferedRows{cols: cols[n:], types: make([]columnType, len(cols)-n)}
 	w := &wrappedRows{r: rows}
 	for i := range user.types {
@@ -84,8 +86,7 @@ func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, erro
 		}
 		images = append(images, row)
 		if len(cols) == n {
-			// No RETURNING of the application's: no rows for it.
-			continue
+			continue // no columns of the application's: no rows for it
 		}
 		vals := make([]driver.Value, len(cols)-n)
 		for i, v := range dest[n:] {
