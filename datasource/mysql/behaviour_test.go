@@ -207,7 +207,6 @@ func TestSelectForUpdateWaitsForGlobalLock(t *testing.T) {
 		err = tx.QueryRowContext(ctx, "SELECT n FROM "+tb+" WHERE id = ? FOR UPDATE", 1).Scan(&n)
 		return n, err
 	}
-	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err := e.global(func(ctx context.Context) error {
 		ctx, c := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer c()
@@ -217,6 +216,8 @@ func TestSelectForUpdateWaitsForGlobalLock(t *testing.T) {
 	if !errors.Is(err, txc.ErrLockConflict) {
 		t.Fatalf("global SELECT FOR UPDATE: %v, want lock conflict", err)
 	}
+	// A budget of its own: the global read above spent its whole one.
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	err = tm.WithGlobalLock(short, func(ctx context.Context) error { _, err := read(ctx); return err })
 	cancel()
 	if !errors.Is(err, txc.ErrLockConflict) {

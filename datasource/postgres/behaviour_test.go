@@ -208,8 +208,11 @@ func TestDirtyWriteNotOverwritten(t *testing.T) {
 		t.Fatalf("n = %d after the refused global-lock write", n2)
 	}
 	// Run as a query (reading its RETURNING rows), the same write is
-	// refused the same way.
-	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+	// refused the same way (with a budget of its own: the first write
+	// spent the other one waiting).
+	qctx, qcancel := context.WithTimeout(context.Background(), time.Second)
+	defer qcancel()
+	err = tm.WithGlobalLock(qctx, func(ctx context.Context) error {
 		var n int
 		return e.db.QueryRowContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 2 RETURNING n").Scan(&n)
 	})
