@@ -15,14 +15,18 @@ import (
 // jitter until ctx is done (give ctx the transaction's remaining budget);
 // then the last lock-conflict error is returned, wrapped: errors.As finds
 // the *txc.Error whose Holder names the transaction holding the lock. A
-// retry that would sleep past ctx's deadline is not attempted. Every other
+// retry whose answer could not arrive before ctx's deadline (less than
+// two delays, or a delay and two round trips, left) is not attempted: it
+// would end with an unknown outcome instead of the conflict. Every other
 // error is returned at once. Like client.Conn.Register it is not
 // idempotent: after an error wrapping txc.ErrUnavailable the branch may or
 // may not be registered.
 func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.BranchID, error) {
 	var conflict error // the lock conflict of the previous attempt
 	for attempt := 0; ; attempt++ {
+		sent := time.Now()
 		id, err := m.conn.Register(ctx, b)
+		took := time.Since(sent)
 		if err != nil && conflict != nil && errors.Is(err, client.ErrNotSent) {
 			// The budget ran out on the way to another attempt: the rows
 			// were locked when last asked, which is the answer.
@@ -38,7 +42,12 @@ func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.Bran
 			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
 				b.Type, b.XID, b.ResourceID, attempt+1, err)
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		// Another attempt is worth it only if its answer can arrive in
+		// time: one that the deadline cuts off in flight has an unknown
+		// outcome, where giving up now reports the conflict. So after the
+		// delay there must be room for the attempt (twice the last round
+		// trip) and for a scheduling hiccup (another delay).
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+max(d, 2*took) {
 			return 0, giveUp()
 		}
 		t := time.NewTimer(d)
