@@ -38,6 +38,29 @@ type conn struct {
 	tx    *txState               // the local transaction begun through this conn, if any
 	stmts map[string]driver.Stmt // prepared image queries
 	users map[string]driver.Stmt // prepared statements of global transactions
+	vals  map[any]any            // what the dialect keeps per connection (see Exec.ConnValue)
+}
+
+// unparsed runs before a statement the proxy does not parse runs on c
+// (any statement outside global mode, a Passthrough one inside): the
+// connection's values are dropped unless the dialect vouches that query
+// keeps the session state they describe (SessionKeeper). With no values
+// it costs one length check; else a scan of the text.
+func (c *conn) unparsed(query string) {
+	if len(c.vals) == 0 {
+		return
+	}
+	if k := c.res.keeper; k != nil && k.KeepsSession(query) {
+		return
+	}
+	c.vals = nil
+}
+
+// keeps reports whether the dialect vouches for query (see unparsed), for
+// a statement prepared once and run many times.
+func (c *conn) keeps(query string) bool {
+	k := c.res.keeper
+	return k != nil && k.KeepsSession(query)
 }
 
 // maxCachedStmts bounds the prepared image queries kept per connection.
@@ -79,7 +102,7 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stmt{s: s, c: c, query: query}, nil
+	return &stmt{s: s, c: c, query: query, keeps: c.keeps(query)}, nil
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -87,7 +110,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	return &stmt{s: s, c: c, query: query}, nil
+	return &stmt{s: s, c: c, query: query, keeps: c.keeps(query)}, nil
 }
 
 func (c *conn) Close() error {
@@ -98,7 +121,7 @@ func (c *conn) Close() error {
 		s.Close()
 	}
 	c.stmts, c.users = nil, nil
-	c.tx = nil
+	c.tx, c.vals = nil, nil
 	return c.c.Close()
 }
 
@@ -143,6 +166,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if !ok {
 			return nil, driver.ErrSkip
 		}
+		c.unparsed(query)
 		return ex.ExecContext(ctx, query, args)
 	}
 	if len(args) > 0 && !c.interpolate {
@@ -172,6 +196,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		if !ok {
 			return nil, driver.ErrSkip
 		}
+		c.unparsed(query)
 		rows, err := q.QueryContext(ctx, query, args)
 		if err != nil {
 			return nil, err
@@ -192,6 +217,7 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 	}
 	switch st.Kind() {
 	case Passthrough:
+		c.unparsed(query)
 		return run()
 	case LockingRead:
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
@@ -300,6 +326,8 @@ func (c *conn) read(ctx context.Context, m mode, query string, args []driver.Nam
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
 			return nil, err
 		}
+	case Passthrough:
+		c.unparsed(query)
 	}
 	rows, err := run()
 	if err != nil {
@@ -328,8 +356,14 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession clears the proxy's state of the connection and forwards.
+// The connection's values survive only for a SessionKeeper dialect,
+// which vouches that the wrapped driver's reset keeps the session state
+// they describe.
 func (c *conn) ResetSession(ctx context.Context) error {
 	c.tx = nil
+	if c.res.keeper == nil {
+		c.vals = nil
+	}
 	if r, ok := c.c.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}

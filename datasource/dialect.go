@@ -78,6 +78,22 @@ type SessionTimeZone interface {
 	SetTimeZone() string
 }
 
+// SessionKeeper is an optional interface of a Dialect that keeps values
+// per connection (Exec.SetConnValue) describing the connection's session
+// state, and wants them to survive statements the proxy does not parse.
+type SessionKeeper interface {
+	// KeepsSession reports that running query as is (unparsed) cannot
+	// change the session state the dialect keeps per connection; false
+	// drops the connection's values before query runs. It is called
+	// before every such statement while the connection holds values (on
+	// the plain path: no XID, no global lock), so it must be cheap (a
+	// scan of the text, no parsing, no allocation), and must answer false
+	// whenever unsure. Implementing SessionKeeper also vouches that the
+	// wrapped driver's ResetSession (run by database/sql when it reuses
+	// a pooled connection) keeps that state.
+	KeepsSession(query string) bool
+}
+
 // Kind says what the proxy does with a recognized statement.
 type Kind uint8
 

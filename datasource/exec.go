@@ -94,6 +94,37 @@ func (x *Exec) SetTxValue(key, v any) {
 	t.vals[key] = v
 }
 
+// ConnValue returns what the dialect stored under key with SetConnValue
+// on the statement's connection (nil: nothing, or dropped since).
+// Dialects keep there what they verified about the connection's session
+// (not about table data) and trust across local transactions, such as
+// its current database and time zone.
+//
+// Values live until the connection closes or until a statement the proxy
+// does not parse runs on it (any statement outside a global transaction
+// or global lock, on the connection or on a statement prepared on it,
+// and a Passthrough one inside) whose text the dialect does not vouch for
+// (SessionKeeper); they are dropped before it runs. A dialect that is not
+// a SessionKeeper vouches for none, and also loses them each time
+// database/sql reuses the connection (ResetSession). Statements the
+// dialect recognizes as Write or LockingRead keep them: one that changes
+// what a value describes must delete it (SetConnValue(key, nil)).
+func (x *Exec) ConnValue(key any) any { return x.c.vals[key] }
+
+// SetConnValue stores v under key on the statement's connection, for as
+// long as ConnValue says; a nil v deletes the key.
+func (x *Exec) SetConnValue(key, v any) {
+	c := x.c
+	if v == nil {
+		delete(c.vals, key)
+		return
+	}
+	if c.vals == nil {
+		c.vals = map[any]any{}
+	}
+	c.vals[key] = v
+}
+
 // SetTimeZone records the session time zone the current local
 // transaction's images are read in, for a dialect whose images depend on
 // it (see SessionTimeZone): it is stored with the undo log and the

@@ -22,6 +22,7 @@ import (
 type Resource struct {
 	id          string
 	dialect     Dialect
+	keeper      SessionKeeper // dialect as a SessionKeeper, if it is one
 	cfg         config
 	log         *slog.Logger
 	undo        *undo.Table
@@ -73,6 +74,7 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
+	r.keeper, _ = d.(SessionKeeper)
 	r.phase2.SetMaxIdleConns(4)
 	go r.runCleanup()
 	register(r)

@@ -19,6 +19,16 @@ type stmt struct {
 	s     driver.Stmt
 	c     *conn
 	query string
+	keeps bool // the dialect vouches for query (see conn.unparsed)
+}
+
+// unparsed drops the connection's values before the statement runs
+// outside global mode, unless the dialect vouched for its text when it
+// was prepared.
+func (s *stmt) unparsed() {
+	if !s.keeps {
+		s.c.vals = nil
+	}
 }
 
 func (s *stmt) Close() error  { return s.s.Close() }
@@ -27,10 +37,12 @@ func (s *stmt) NumInput() int { return s.s.NumInput() }
 // Exec and Query without a context run plainly (no XID can reach them);
 // database/sql uses the context forms.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	s.unparsed()
 	return s.s.Exec(args) //nolint:staticcheck // required by driver.Stmt
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	s.unparsed()
 	rows, err := s.s.Query(args) //nolint:staticcheck // required by driver.Stmt
 	if err != nil {
 		return nil, err
@@ -44,6 +56,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		return nil, err
 	}
 	if !m.on() {
+		s.unparsed()
 		return execStmt(ctx, s.s, args)
 	}
 	return s.c.write(ctx, m, s.query, args, func() (driver.Result, error) { return execStmt(ctx, s.s, args) })
@@ -55,6 +68,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		return nil, err
 	}
 	if !m.on() {
+		s.unparsed()
 		rows, err := queryStmt(ctx, s.s, args)
 		if err != nil {
 			return nil, err

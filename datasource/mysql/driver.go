@@ -59,7 +59,7 @@ func configOptions(cfg *gomysql.Config) []datasource.Option {
 
 // plainName reports whether a database name is one undo.NewTableIn takes
 // (a plain identifier of at most 48 bytes); another stays unqualified,
-// which the per-transaction session check (checkSession) keeps safe.
+// which the session check (checkSession) keeps safe.
 func plainName(s string) bool {
 	if s == "" || len(s) > 48 || s[0] >= '0' && s[0] <= '9' {
 		return false

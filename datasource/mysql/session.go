@@ -3,6 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"strings"
+	"sync/atomic"
 
 	"github.com/txcio/txc/datasource"
 )
@@ -11,8 +13,20 @@ import (
 // transaction records that its session was checked (see checkSession).
 type sessionChecked struct{}
 
+// sessionVerified is the key of Exec.ConnValue under which a connection
+// keeps the result of its last successful session check: its current
+// database was the resource's, and its time zone (a verifiedSession).
+type sessionVerified struct{}
+
+// verifiedSession is the session state a check found acceptable.
+type verifiedSession struct{ timeZone string }
+
+// sessionQueries counts the session queries checkSession ran (tests read
+// it to see the check cached per connection).
+var sessionQueries atomic.Int64
+
 // start begins every write and locking read: the arguments are checked,
-// then the session (once per local transaction).
+// then the session (see checkSession).
 func start(ctx context.Context, x *datasource.Exec, query string, nargs int, args []driver.NamedValue) error {
 	if err := checkArgs(query, nargs, args); err != nil {
 		return err
@@ -24,8 +38,7 @@ func start(ctx context.Context, x *datasource.Exec, query string, nargs int, arg
 // local transaction in a global transaction or under a global lock. The
 // proxy does not parse statements outside those, so a pooled connection
 // may come back from non-global code in another database (USE) or time
-// zone (SET time_zone); inside them both are refused, so one check per
-// local transaction holds until it ends.
+// zone (SET time_zone); inside them both are refused.
 //
 // The current database must be the resource's (the database of a fresh
 // connection of the connector): unqualified table names in the statement,
@@ -35,8 +48,20 @@ func start(ctx context.Context, x *datasource.Exec, query string, nargs int, arg
 // anything runs. The session time zone, in which TIMESTAMP images are
 // read as text, is recorded with the undo log (Exec.SetTimeZone) and the
 // rollback runs under it.
+//
+// The session is read (one round trip) only when the connection holds no
+// verified state: its first check, or the first after a statement ran on
+// it that KeepsSession does not vouch for (see datasource.Exec.ConnValue).
+// A successful check is kept per connection; a failed one is not, so the
+// next local transaction reads the session again. Every local transaction
+// records the time zone and is checked once until it ends.
 func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	if x.TxValue(sessionChecked{}) != nil {
+		return nil
+	}
+	if v, ok := x.ConnValue(sessionVerified{}).(verifiedSession); ok {
+		x.SetTimeZone(v.timeZone)
+		x.SetTxValue(sessionChecked{}, true)
 		return nil
 	}
 	home, err := x.Home(ctx, "SELECT DATABASE()")
@@ -46,6 +71,7 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	// Unprepared: MariaDB fixes DATABASE() of a prepared statement when
 	// it is prepared, and image statements are prepared once per
 	// connection.
+	sessionQueries.Add(1)
 	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone")
 	if err != nil {
 		return err
@@ -57,10 +83,81 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	if cur != want {
 		return datasource.Unsupported(query, "the connection's current database is %s, not the resource's %s (USE ran on it outside a global transaction): its images, undo log and lock keys would name the other database's tables, which phase 2 never reads", cur, want)
 	}
-	x.SetTimeZone(rows[0][1].Value.Str())
+	tz := rows[0][1].Value.Str()
+	x.SetConnValue(sessionVerified{}, verifiedSession{timeZone: tz})
+	x.SetTimeZone(tz)
 	x.SetTxValue(sessionChecked{}, true)
 	return nil
 }
+
+// KeepsSession reports that query, run unparsed, cannot change the
+// session's current database or time zone, which checkSession keeps per
+// connection (see datasource.SessionKeeper). It is conservative: after
+// leading ASCII whitespace the first word (ASCII letters, case-insensitive,
+// followed by whitespace, '(' or the end) must be one of SELECT, INSERT,
+// UPDATE, DELETE, REPLACE, BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT,
+// RELEASE or WITH, and the text must hold no ';' anywhere (with the DSN's
+// multiStatements=true a second statement could follow; a MariaDB
+// compound statement, BEGIN NOT ATOMIC …, needs one to hold any
+// statement). A text starting with a comment (/* including the executable
+// /*! and /*M!, --, #) or anything else (USE, SET, CALL, DO, PREPARE,
+// EXECUTE, LOAD, HANDLER, …) is not vouched for.
+//
+// Not seen: a stored function or trigger the statement runs that sets the
+// session's time_zone (USE is not allowed in stored programs). A SELECT
+// calling one outside a global transaction leaves the connection's kept
+// zone stale until the next statement that is not vouched for, as one run
+// inside a global transaction always did for the rest of its local
+// transaction.
+func (Dialect) KeepsSession(query string) bool {
+	i := 0
+	for i < len(query) && isSpace(query[i]) {
+		i++
+	}
+	j := i
+	for j < len(query) && j-i <= len("SAVEPOINT") && isLetter(query[j]) {
+		j++
+	}
+	if j < len(query) && !isSpace(query[j]) && query[j] != '(' {
+		return false
+	}
+	if !keepsKeyword(query[i:j]) {
+		return false
+	}
+	return strings.IndexByte(query[j:], ';') < 0
+}
+
+// keepsKeyword reports whether w is one of KeepsSession's first words.
+func keepsKeyword(w string) bool {
+	eq := strings.EqualFold
+	switch len(w) {
+	case 4:
+		return eq(w, "WITH")
+	case 5:
+		return eq(w, "BEGIN") || eq(w, "START")
+	case 6:
+		return eq(w, "SELECT") || eq(w, "INSERT") || eq(w, "UPDATE") || eq(w, "DELETE") || eq(w, "COMMIT")
+	case 7:
+		return eq(w, "REPLACE") || eq(w, "RELEASE")
+	case 8:
+		return eq(w, "ROLLBACK")
+	case 9:
+		return eq(w, "SAVEPOINT")
+	}
+	return false
+}
+
+func isSpace(b byte) bool {
+	switch b {
+	case ' ', '\t', '\n', '\r', '\f', '\v':
+		return true
+	}
+	return false
+}
+
+func isLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+var _ datasource.SessionKeeper = Dialect{}
 
 func dbName(null bool, s string) string {
 	if null {
