@@ -15,9 +15,12 @@ import (
 const reserveBlock = 4096
 
 // BeginPipelined begins a global transaction without waiting for the
-// coordinator: it sends a Begin naming an XID from a block this Conn
+// coordinator: it queues a Begin naming an XID from a block this Conn
 // reserved on its current stream, and returns that XID and a wait function
-// at once. The Begin is durable, as every Begin, only when wait returns nil.
+// at once. The Begin is lazy (see session.startLazy): it leaves with the
+// next request on the stream, at the latest after a few milliseconds, or
+// at once when wait is called. The Begin is durable, as every Begin, only
+// when wait returns nil.
 //
 // Ordering, on which the saving rests: requests about the XID made on this
 // Conn after BeginPipelined returns reach the coordinator after the Begin
@@ -64,7 +67,10 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 		pending.Store(xid, b)
 		id := c.nextID.Add(1)
 		m.Id = id
-		if !s.start(id, cl, m, size) {
+		// Lazy: the requests about xid that follow on this stream carry it
+		// out in their frame; wait and awaitBegin flush it if anything
+		// blocks on its answer first.
+		if !s.startLazy(id, cl, m, size) {
 			pending.Delete(xid)
 			continue
 		}
@@ -108,6 +114,7 @@ func (b *begun) wait(ctx context.Context) error {
 		return b.err
 	default:
 	}
+	b.sess.flush()
 	select {
 	case <-b.done:
 		return b.err
@@ -127,6 +134,7 @@ func awaitBegin(ctx context.Context, op string, xid txc.XID, s *session) error {
 	if b.sess == s {
 		return nil
 	}
+	b.sess.flush()
 	select {
 	case <-b.done:
 		return nil

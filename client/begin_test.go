@@ -241,3 +241,71 @@ func TestNotSentIsTyped(t *testing.T) {
 		t.Fatalf("request on a closed Conn: %v", err)
 	}
 }
+
+// A pipelined Begin does not cost a frame of its own: it leaves with the
+// next request on the stream.
+func TestPipelinedBeginRidesWithTheNextRequest(t *testing.T) {
+	old := lazyLinger
+	lazyLinger = time.Hour // only the register may carry it out
+	t.Cleanup(func() { lazyLinger = old })
+	srv := clienttest.NewServer(t)
+	c := dial(t, srv)
+	// Warm up: the XID reservation and the Hello are frames of their own.
+	_, wait, err := c.BeginPipelined(t.Context(), "warm", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	frames0, msgs0 := srv.Counts()
+	xid, wait, err := c.BeginPipelined(t.Context(), "p", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if f, _ := srv.Counts(); f != frames0 {
+		t.Fatalf("the lazy begin went out alone (%d frames)", f-frames0)
+	}
+	if _, err := c.Register(t.Context(), Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if f, m := srv.Counts(); f-frames0 != 1 || m-msgs0 != 2 {
+		t.Fatalf("begin and register took %d frames for %d messages, want 1 for 2", f-frames0, m-msgs0)
+	}
+}
+
+// With nothing else to carry it, a pipelined Begin leaves after the
+// linger; wait flushes it at once.
+func TestPipelinedBeginLeavesAlone(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	var begins atomic.Int64
+	srv.SetHook(func(m *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		if m.GetBegin() != nil {
+			begins.Add(1)
+		}
+		return nil, false
+	})
+	c := dial(t, srv)
+	if _, _, err := c.BeginPipelined(t.Context(), "alone", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the begin after the linger", func() bool { return begins.Load() == 1 })
+
+	old := lazyLinger
+	lazyLinger = time.Hour
+	t.Cleanup(func() { lazyLinger = old })
+	_, wait, err := c.BeginPipelined(t.Context(), "flushed", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := begins.Load(); n != 2 {
+		t.Fatalf("%d begins reached the server, want 2", n)
+	}
+}

@@ -201,7 +201,13 @@ func (c *Conn) runCommand(j commandJob) {
 		c.opts.log.Error("client: cannot send branch result", "err", err)
 		return
 	}
-	if !j.s.start(cmd.ID, nil, m, size) {
+	// A commit's result is lazy: the outcome is decided and nobody waits
+	// on it but the coordinator's bookkeeping (see session.startLazy).
+	start := j.s.start
+	if cmd.Action == ActionCommit {
+		start = j.s.startLazy
+	}
+	if !start(cmd.ID, nil, m, size) {
 		c.opts.log.Debug("client: stream gone; branch result dropped", "xid", cmd.XID, "branch", cmd.BranchID)
 	}
 }

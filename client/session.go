@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"time"
 
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 )
@@ -22,8 +23,10 @@ type session struct {
 	mu      sync.Mutex
 	pending map[uint64]*call
 	queue   []*txcv1.ClientMessage
-	sizes   []int // encoded size of each queued message
-	err     error // why the session failed; nil while alive
+	sizes   []int       // encoded size of each queued message
+	err     error       // why the session failed; nil while alive
+	linger  *time.Timer // wakes the writer for lazy messages; nil until first used
+	armed   bool        // linger is set and the queue has not been drained since
 
 	xids xidPool // XIDs reserved on this stream for pipelined Begins
 }
@@ -44,10 +47,27 @@ func newSession(c *Conn, stream txcv1.Coordinator_SessionClient, ctx context.Con
 	return s
 }
 
+// lazyLinger bounds how long a lazy message (see startLazy) waits for a
+// frame to ride in. A variable for tests only.
+var lazyLinger = 5 * time.Millisecond
+
 // start queues m (whose Id is id) and, if cl is non-nil, registers cl to
 // receive the reply. It reports false, queuing nothing, if the session has
 // failed.
 func (s *session) start(id uint64, cl *call, m *txcv1.ClientMessage, size int) bool {
+	return s.enqueue(id, cl, m, size, false)
+}
+
+// startLazy is start for a message nobody waits on yet (a pipelined Begin,
+// the result of a commit command): it leaves with the next frame the
+// session sends anyway, or after lazyLinger at the latest, or when flush
+// is called. On a busy session that saves a frame (a write on each side)
+// per such message. Order is kept: the queue is one queue.
+func (s *session) startLazy(id uint64, cl *call, m *txcv1.ClientMessage, size int) bool {
+	return s.enqueue(id, cl, m, size, true)
+}
+
+func (s *session) enqueue(id uint64, cl *call, m *txcv1.ClientMessage, size int, lazy bool) bool {
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
@@ -58,15 +78,29 @@ func (s *session) start(id uint64, cl *call, m *txcv1.ClientMessage, size int) b
 	}
 	s.queue = append(s.queue, m)
 	s.sizes = append(s.sizes, size)
-	first := len(s.queue) == 1
-	s.mu.Unlock()
-	if first {
-		select {
-		case s.wake <- struct{}{}:
-		default:
+	if lazy {
+		if !s.armed {
+			s.armed = true
+			if s.linger == nil {
+				s.linger = time.AfterFunc(lazyLinger, s.flush)
+			} else {
+				s.linger.Reset(lazyLinger)
+			}
 		}
+		s.mu.Unlock()
+		return true
 	}
+	s.mu.Unlock()
+	s.flush()
 	return true
+}
+
+// flush wakes the writer, which sends everything queued.
+func (s *session) flush() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // forget removes the pending entry id. It reports whether the entry was
@@ -97,6 +131,9 @@ func (s *session) fail(cause error) {
 	p := s.pending
 	s.pending = nil
 	s.queue, s.sizes = nil, nil
+	if s.linger != nil {
+		s.linger.Stop()
+	}
 	s.mu.Unlock()
 	// After s.err is set, so that install cannot put s back.
 	s.c.sessionLost(s)
@@ -124,6 +161,7 @@ func (s *session) writeLoop() {
 		s.mu.Lock()
 		q, sz := s.queue, s.sizes
 		s.queue, s.sizes = nil, nil
+		s.armed = false // what armed it leaves now; a stale firing only wakes an empty queue
 		s.mu.Unlock()
 		if len(q) == 0 {
 			continue

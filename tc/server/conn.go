@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"time"
 
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"github.com/txcio/txc/tc"
@@ -17,25 +18,59 @@ type conn struct {
 	mu     sync.Mutex
 	out    []*txcv1.ServerMessage
 	closed bool
+	linger *time.Timer // wakes the writer for lazy messages; nil until first used
+	armed  bool        // linger is set and nothing has been sent since
 	wake   chan struct{}
 	done   chan struct{}
 }
+
+// lazyLinger bounds how long a lazy message (see pushLazy) waits for a
+// frame to ride in. A variable for tests only.
+var lazyLinger = 10 * time.Millisecond
 
 func newConn(id tc.ConnID) *conn {
 	return &conn{id: id, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// push queues messages; after close they are dropped (the peer is gone,
-// and everything it was owed is either a reply it will never read or a
-// command the core re-sends elsewhere after ConnDown).
+// push queues messages and wakes the writer; after close they are dropped
+// (the peer is gone, and everything it was owed is either a reply it will
+// never read or a command the core re-sends elsewhere after ConnDown).
 func (c *conn) push(ms ...*txcv1.ServerMessage) {
+	if c.queue(ms, false) {
+		c.signal()
+	}
+}
+
+// pushLazy queues messages whose delivery nobody waits for (commit
+// commands of AT branches: the outcome is decided and the locks are gone,
+// the RM only deletes its undo log). They leave with the next frame the
+// stream sends anyway, or after lazyLinger at the latest, so that a busy
+// stream does not pay a frame (a write on each side) for each of them.
+func (c *conn) pushLazy(ms ...*txcv1.ServerMessage) {
+	c.queue(ms, true)
+}
+
+// queue appends ms; it reports false if the conn is closed. A lazy
+// append arms the linger timer if it is not armed.
+func (c *conn) queue(ms []*txcv1.ServerMessage, lazy bool) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
-		return
+		return false
 	}
 	c.out = append(c.out, ms...)
-	c.mu.Unlock()
+	if lazy && !c.armed {
+		c.armed = true
+		if c.linger == nil {
+			c.linger = time.AfterFunc(lazyLinger, c.signal)
+		} else {
+			c.linger.Reset(lazyLinger)
+		}
+	}
+	return true
+}
+
+func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -47,6 +82,9 @@ func (c *conn) close() {
 	if !c.closed {
 		c.closed = true
 		close(c.done)
+		if c.linger != nil {
+			c.linger.Stop()
+		}
 	}
 	c.mu.Unlock()
 }
@@ -63,6 +101,7 @@ func (c *conn) writeLoop(send func(*txcv1.ServerFrame) error, maxFrame int) erro
 		c.mu.Lock()
 		all := c.out
 		c.out = spare
+		c.armed = false // what armed it leaves now; a stale firing only wakes an empty queue
 		c.mu.Unlock()
 		batch := all
 		for len(batch) > 0 {

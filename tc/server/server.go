@@ -309,7 +309,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
 		s.metrics.observeCommand()
-		out.add(cmd.Conn, commandToProto(cmd))
+		out.addCommand(cmd.Conn, commandToProto(cmd), cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
 	out.flush(&s.hub)
 	for _, e := range rd.Events {
@@ -319,29 +319,41 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 }
 
 // outbox groups outgoing messages by stream; owned by the persister.
+// A stream that gets only lazy messages (see conn.pushLazy) is not woken
+// for them.
 type outbox struct {
 	conns []tc.ConnID
 	msgs  [][]*txcv1.ServerMessage
+	eager []bool
 }
 
-func (o *outbox) add(id tc.ConnID, m *txcv1.ServerMessage) {
+func (o *outbox) add(id tc.ConnID, m *txcv1.ServerMessage) { o.addCommand(id, m, false) }
+
+func (o *outbox) addCommand(id tc.ConnID, m *txcv1.ServerMessage, lazy bool) {
 	for i, c := range o.conns {
 		if c == id {
 			o.msgs[i] = append(o.msgs[i], m)
+			o.eager[i] = o.eager[i] || !lazy
 			return
 		}
 	}
 	o.conns = append(o.conns, id)
 	if len(o.msgs) < len(o.conns) {
 		o.msgs = append(o.msgs, nil)
+		o.eager = append(o.eager, false)
 	}
 	o.msgs[len(o.conns)-1] = append(o.msgs[len(o.conns)-1][:0], m)
+	o.eager[len(o.conns)-1] = !lazy
 }
 
 func (o *outbox) flush(h *hub) {
 	for i, id := range o.conns {
 		if c := h.get(id); c != nil {
-			c.push(o.msgs[i]...)
+			if o.eager[i] {
+				c.push(o.msgs[i]...)
+			} else {
+				c.pushLazy(o.msgs[i]...)
+			}
 		}
 		clear(o.msgs[i])
 		o.msgs[i] = o.msgs[i][:0]
