@@ -288,6 +288,10 @@ func (c *conn) imaged(ctx context.Context, m mode, query string, do func(x *Exec
 		return err
 	}
 	if m.xid != "" {
+		for _, d := range x.deferred {
+			d.idx += len(c.tx.recs)
+			c.tx.deferred = append(c.tx.deferred, d)
+		}
 		c.tx.recs = append(c.tx.recs, x.recs...)
 	}
 	return nil

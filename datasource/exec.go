@@ -17,9 +17,10 @@ import (
 // connection (image and metadata queries), the table metadata cache, and
 // where undo records and lock keys go. It lives for one statement.
 type Exec struct {
-	c    *conn
-	xid  txc.XID // empty under a global lock only
-	recs []undo.Record
+	c        *conn
+	xid      txc.XID // empty under a global lock only
+	recs     []undo.Record
+	deferred []deferredAfter // records of recs whose After is read at commit
 }
 
 // Dialect returns the connection's dialect.

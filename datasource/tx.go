@@ -19,6 +19,9 @@ type txState struct {
 	lock bool            // begun under tm.WithGlobalLock
 	ctx  context.Context // BeginTx's: it bounds the registration at commit
 	recs []undo.Record
+	// deferred are the records of recs whose After is read at commit
+	// (see Exec.AddDeferred).
+	deferred []deferredAfter
 	// failed is set when a statement ran without an undo record; the
 	// transaction can then only roll back.
 	failed error
@@ -38,7 +41,8 @@ type tx struct {
 }
 
 // Commit commits the local transaction. In a global transaction with
-// undo records it first, in the same local transaction: registers the AT
+// undo records it first, in the same local transaction: reads the after
+// images left to the commit (see Exec.AddDeferred), registers the AT
 // branch with the rows' lock keys (lock conflicts retried by the
 // rm.Manager within the BeginTx context's budget), then writes the undo
 // log under the branch ID; then commits. The undo log is durable exactly
@@ -80,6 +84,9 @@ func (t *tx) abort(err error) error {
 
 // phaseOne registers the branch of st and writes its undo log on c.
 func (c *conn) phaseOne(st *txState) error {
+	if err := c.fillDeferred(st.ctx, st); err != nil {
+		return err
+	}
 	keys, err := lockKeys(st.recs)
 	if err != nil {
 		return err

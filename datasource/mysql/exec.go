@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
@@ -121,6 +122,10 @@ func dedupe(pk []string, rows []undo.Row) []undo.Row {
 	return out
 }
 
+// afterQueries counts the after-image queries afterImage ran (tests read
+// it through export_test.go).
+var afterQueries atomic.Int64
+
 // afterImage reads the rows of table with the keys of keyRows, as a
 // locking read (the statement's own locks already hold them).
 func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, keyRows []undo.Row) ([]undo.Row, error) {
@@ -138,6 +143,7 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 		// Locking read: a plain one could return the snapshot of the
 		// local transaction instead of the row the statement wrote.
 		q.add(" FOR UPDATE")
+		afterQueries.Add(1)
 		rows, err := x.Query(ctx, q.String(), q.args...)
 		if err != nil {
 			return nil, err

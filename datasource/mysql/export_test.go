@@ -3,3 +3,6 @@ package mysql
 // SessionQueries returns how many session queries checkSession has run
 // in this process.
 func SessionQueries() int64 { return sessionQueries.Load() }
+
+// AfterQueries returns how many after-image queries this process has run.
+func AfterQueries() int64 { return afterQueries.Load() }

@@ -259,6 +259,9 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
+	if len(targets) == 1 && targets[0].pkNew == nil && x.InGlobalTx() {
+		return u.deferAfter(x, metas[targets[0].i], befores[0], n, res)
+	}
 	matched, changed := 0, 0
 	for ti, t := range targets {
 		m := metas[t.i]
@@ -300,8 +303,16 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 	}
-	// The server's count must be the images' count: rows it wrote that
-	// the image did not select show here.
+	if err := u.counted(n, matched, changed); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// counted checks the server's count of the rows an UPDATE wrote against
+// its images' count: rows it wrote that the image did not select show
+// here.
+func (u *updatePlan) counted(n int64, matched, changed int) error {
 	var ok bool
 	switch u.rowsMode {
 	case rowsChanged:
@@ -312,8 +323,33 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		ok = n == int64(changed) || n == int64(matched)
 	}
 	if !ok {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the UPDATE affected %d rows but its images show %d matched and %d changed: %s", n, matched, changed, datasource.Shorten(u.query))
+		return txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the UPDATE affected %d rows but its images show %d matched and %d changed: %s", n, matched, changed, datasource.Shorten(u.query))
 	}
+	return nil
+}
+
+// deferAfter records a single-table UPDATE that keeps its rows' keys
+// without reading its after image now: the local transaction reads it at
+// commit, one query per table for all such statements (see
+// datasource.Exec.AddDeferred), and checks the server's row count then.
+// More rows written than selected is known now and fails now.
+func (u *updatePlan) deferAfter(x *datasource.Exec, m *datasource.Table, before []undo.Row, n int64, res driver.Result) (driver.Result, error) {
+	if n > int64(len(before)) {
+		return nil, u.counted(n, len(before), len(before))
+	}
+	read := func(ctx context.Context, x *datasource.Exec, keys []undo.Row) ([]undo.Row, error) {
+		return afterImage(ctx, x, m, keys)
+	}
+	check := func(after []undo.Row) error {
+		changed := 0
+		for r := range before {
+			if !before[r].Equal(after[r]) {
+				changed++
+			}
+		}
+		return u.counted(n, len(before), changed)
+	}
+	x.AddDeferred(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, PK: m.PK}, read, check)
 	return res, nil
 }
 

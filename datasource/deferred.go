@@ -1,0 +1,174 @@
+package datasource
+
+import (
+	"context"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// AfterReader reads the current rows of one table by primary key with a
+// locking read (keys are images holding at least the pk columns); the
+// rows may come back in any order.
+type AfterReader func(ctx context.Context, x *Exec, keys []undo.Row) ([]undo.Row, error)
+
+// deferredAfter is an undo record of the local transaction whose after
+// image is taken at local commit (see Exec.AddDeferred).
+type deferredAfter struct {
+	idx   int // in the records of the Exec, then of the txState
+	read  AfterReader
+	check func(after []undo.Row) error
+}
+
+// AddDeferred appends an Update record whose After is not read yet, for a
+// dialect that cannot have the statement return the rows it wrote: the
+// local transaction fills it in at commit, before the branch registers
+// and the undo log is written, saving one round trip per statement.
+//
+// Contract: rec.Before holds whole rows (every column the after image
+// needs) and the statement did not change any primary-key column, so that
+// After[i] is the row with the key of Before[i]. The after image of a row
+// is the state the statement left it in: the Before image of the next
+// record of the same table that holds the row's key (the state the next
+// statement found, read under the row lock this transaction holds), or,
+// when no later record does, the row as read by read at commit (all such
+// rows of a table in one call). check then runs with the completed After;
+// an error from it or from read refuses the commit, and the local
+// transaction rolls back.
+//
+// Inside a global transaction only: under a global lock records are not
+// kept, so a dialect must read its images at once there.
+func (x *Exec) AddDeferred(rec undo.Record, read AfterReader, check func(after []undo.Row) error) {
+	if len(rec.Before) == 0 {
+		return
+	}
+	rec.After = nil
+	x.recs = append(x.recs, rec)
+	x.deferred = append(x.deferred, deferredAfter{idx: len(x.recs) - 1, read: read, check: check})
+}
+
+// fillDeferred completes the After of every deferred record of st (see
+// Exec.AddDeferred). It runs at commit, before the lock keys are taken.
+func (c *conn) fillDeferred(ctx context.Context, st *txState) error {
+	if len(st.deferred) == 0 {
+		return nil
+	}
+	// Where each key of each table appears in a Before, in record order.
+	type seen struct {
+		rec int
+		row undo.Row
+	}
+	befores := map[string]map[string][]seen{}
+	for i, r := range st.recs {
+		if len(r.Before) == 0 {
+			continue
+		}
+		keys, err := rowKeys(r.PK, r.Before)
+		if err != nil {
+			return err
+		}
+		byKey := befores[r.Table]
+		if byKey == nil {
+			byKey = map[string][]seen{}
+			befores[r.Table] = byKey
+		}
+		for j, k := range keys {
+			byKey[k] = append(byKey[k], seen{i, r.Before[j]})
+		}
+	}
+	// The rows no later record holds are read at commit, one call per
+	// table, in the order the tables were first deferred.
+	type slot struct{ d, row int }
+	type pending struct {
+		read  AfterReader
+		pk    []string
+		keys  []undo.Row
+		slots map[string][]slot
+	}
+	var order []string
+	finals := map[string]*pending{}
+	for di, d := range st.deferred {
+		rec := &st.recs[d.idx]
+		keys, err := rowKeys(rec.PK, rec.Before)
+		if err != nil {
+			return err
+		}
+		rec.After = make([]undo.Row, len(rec.Before))
+		for r, k := range keys {
+			var next undo.Row
+			for _, s := range befores[rec.Table][k] {
+				if s.rec > d.idx {
+					next = s.row
+					break
+				}
+			}
+			if next != nil {
+				if rec.After[r], err = project(rec.Table, rec.Before[r], next); err != nil {
+					return err
+				}
+				continue
+			}
+			p := finals[rec.Table]
+			if p == nil {
+				p = &pending{read: d.read, pk: rec.PK, slots: map[string][]slot{}}
+				finals[rec.Table] = p
+				order = append(order, rec.Table)
+			}
+			if len(p.slots[k]) == 0 {
+				p.keys = append(p.keys, rec.Before[r])
+			}
+			p.slots[k] = append(p.slots[k], slot{di, r})
+		}
+	}
+	x := &Exec{c: c, xid: st.xid}
+	for _, table := range order {
+		p := finals[table]
+		rows, err := p.read(ctx, x, p.keys)
+		if err != nil {
+			return err
+		}
+		ks, err := rowKeys(p.pk, rows)
+		if err != nil {
+			return err
+		}
+		for i, row := range rows {
+			for _, s := range p.slots[ks[i]] {
+				rec := &st.recs[st.deferred[s.d].idx]
+				if rec.After[s.row], err = project(rec.Table, rec.Before[s.row], row); err != nil {
+					return err
+				}
+			}
+		}
+		for _, ss := range p.slots {
+			for _, s := range ss {
+				if rec := &st.recs[st.deferred[s.d].idx]; rec.After[s.row] == nil {
+					k, _ := rowKeys(rec.PK, []undo.Row{rec.Before[s.row]})
+					return txc.Errorf(txc.CodeUnsupported, "datasource: row (%s) of %s was not found when its after image was read at commit", k[0], table)
+				}
+			}
+		}
+	}
+	for _, d := range st.deferred {
+		if d.check != nil {
+			if err := d.check(st.recs[d.idx].After); err != nil {
+				return err
+			}
+		}
+	}
+	st.deferred = nil
+	return nil
+}
+
+// project returns the columns of shape, in its order, with the values of
+// row.
+func project(table string, shape, row undo.Row) (undo.Row, error) {
+	out := make(undo.Row, len(shape))
+	for i, c := range shape {
+		v, ok := row.Get(c.Name)
+		if !ok {
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource: the after image of a row of %s lacks column %q", table, c.Name)
+		}
+		out[i] = undo.Column{Name: c.Name, Value: v}
+	}
+	return out, nil
+}
