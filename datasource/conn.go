@@ -327,6 +327,9 @@ func (c *conn) read(ctx context.Context, m mode, query string, args []driver.Nam
 		}
 		return c.queryWrite(ctx, m, query, r, args)
 	case LockingRead:
+		if r, ok := st.(Returner); ok {
+			return c.lockingQuery(ctx, m, r, args)
+		}
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
 			return nil, err
 		}
@@ -350,6 +353,22 @@ func (c *conn) lockingRead(ctx context.Context, m mode, st Statement, args []dri
 		c.res.forgetAll()
 	}
 	return err
+}
+
+// lockingQuery runs a locking read whose plan can return the
+// application's rows itself (see Returner): the statement runs once, its
+// rows' keys are checked against the global locks, and the rows it read
+// are returned.
+func (c *conn) lockingQuery(ctx context.Context, m mode, r Returner, args []driver.NamedValue) (driver.Rows, error) {
+	x := &Exec{c: c, xid: m.xid}
+	rows, err := r.Query(ctx, x, args)
+	if err != nil {
+		if c.res.dialect.Stale(err) {
+			c.res.forgetAll()
+		}
+		return nil, err
+	}
+	return rows, nil
 }
 
 func (c *conn) Ping(ctx context.Context) error {

@@ -18,6 +18,12 @@ import (
 // statement (no columns and no rows for one without RETURNING). A
 // dialect whose statements cannot return rows does not implement it, and
 // such a query is refused before it runs.
+//
+// A LockingRead Statement may implement it too: Query then runs the
+// statement once, checks the global locks of the rows it locked (as
+// LockKeys does) and returns its rows, instead of LockKeys reading the
+// keys and the application's statement running again (which, where the
+// second run can see rows the first did not, returns rows unchecked).
 type Returner interface {
 	Query(ctx context.Context, x *Exec, args []driver.NamedValue) (driver.Rows, error)
 }
@@ -40,12 +46,24 @@ func (x *Exec) QueryReturning(ctx context.Context, query string, args []driver.N
 }
 
 // readSplit reads rows, the first n columns of each as an image and the
-// rest as the application's values, and closes rows.
+// rest as the application's values, and closes rows. The application gets
+// no rows when it has no columns (a write without RETURNING).
 func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, error) {
+	return c.split(rows, 0, n, false)
+}
+
+// split reads rows, columns [at, at+n) of each as an image (at < 0: the
+// last n) and the others, in order, as the application's values, and
+// closes rows. With always, the application gets one row per row read
+// even if it has no columns (a SELECT with an empty select list).
+func (c *conn) split(rows driver.Rows, at, n int, always bool) ([]undo.Row, driver.Rows, error) {
 	defer rows.Close()
 	cols := rows.Columns()
 	if n > len(cols) {
-		return nil, nil, txc.Errorf(txc.CodeInternal, "datasource: the write returned %d columns, fewer than its %d image columns", len(cols), n)
+		return nil, nil, txc.Errorf(txc.CodeInternal, "datasource: the statement returned %d columns, fewer than its %d image columns", len(cols), n)
+	}
+	if at < 0 {
+		at = len(cols) - n
 	}
 	types := make([]string, len(cols))
 	if tn, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
@@ -55,15 +73,22 @@ func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, erro
 	}
 	// The application's columns, with their types (none when the
 	// statement has no RETURNING of its own, or for an image query).
-	user := &bufferedRows{cols: cols[n:], types: make([]columnType, len(cols)-n)}
+	var userCols []int
+	for i := range cols {
+		if i < at || i >= at+n {
+			userCols = append(userCols, i)
+		}
+	}
+	user := &bufferedRows{types: make([]columnType, len(userCols))}
 	w := &wrappedRows{r: rows}
-	for i := range user.types {
-		t := &user.types[i]
-		t.name = types[n+i]
-		t.length, t.hasLength = w.ColumnTypeLength(n + i)
-		t.nullable, t.hasNullable = w.ColumnTypeNullable(n + i)
-		t.precision, t.scale, t.hasPrecision = w.ColumnTypePrecisionScale(n + i)
-		t.scan = w.ColumnTypeScanType(n + i)
+	for k, i := range userCols {
+		user.cols = append(user.cols, cols[i])
+		t := &user.types[k]
+		t.name = types[i]
+		t.length, t.hasLength = w.ColumnTypeLength(i)
+		t.nullable, t.hasNullable = w.ColumnTypeNullable(i)
+		t.precision, t.scale, t.hasPrecision = w.ColumnTypePrecisionScale(i)
+		t.scan = w.ColumnTypeScanType(i)
 	}
 	dest := make([]driver.Value, len(cols))
 	var images []undo.Row
@@ -74,26 +99,27 @@ func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, erro
 			return nil, nil, err
 		}
 		row := make(undo.Row, n)
-		for i, v := range dest[:n] {
+		for i, v := range dest[at : at+n] {
 			if b, ok := v.([]byte); ok {
 				v = append([]byte(nil), b...)
 			}
-			val, err := c.res.dialect.Value(types[i], v)
+			val, err := c.res.dialect.Value(types[at+i], v)
 			if err != nil {
-				return nil, nil, txc.Errorf(txc.CodeOf(err), "datasource: column %q: %v", cols[i], err)
+				return nil, nil, txc.Errorf(txc.CodeOf(err), "datasource: column %q: %v", cols[at+i], err)
 			}
-			row[i] = undo.Column{Name: cols[i], Value: val}
+			row[i] = undo.Column{Name: cols[at+i], Value: val}
 		}
 		images = append(images, row)
-		if len(cols) == n {
+		if len(userCols) == 0 && !always {
 			continue // no columns of the application's: no rows for it
 		}
-		vals := make([]driver.Value, len(cols)-n)
-		for i, v := range dest[n:] {
+		vals := make([]driver.Value, len(userCols))
+		for k, i := range userCols {
+			v := dest[i]
 			if b, ok := v.([]byte); ok {
 				v = append([]byte(nil), b...)
 			}
-			vals[i] = v
+			vals[k] = v
 		}
 		user.rows = append(user.rows, vals)
 	}
@@ -101,6 +127,24 @@ func (c *conn) readSplit(rows driver.Rows, n int) ([]undo.Row, driver.Rows, erro
 		return nil, nil, err
 	}
 	return images, user, nil
+}
+
+// QueryLocking runs the text of a locking read whose last n result
+// columns are the primary keys of the rows it locks (the executor's) and
+// whose other columns are the application's select list. It returns the
+// keys, and the application's rows read in full (with their column types,
+// one per row read): the statement runs once, so the rows the
+// application gets are exactly the rows whose keys the caller checks.
+func (x *Exec) QueryLocking(ctx context.Context, query string, args []driver.NamedValue, n int) ([]undo.Row, driver.Rows, error) {
+	st, err := x.c.cached(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := queryStmt(ctx, st, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x.c.split(rows, -1, n, true)
 }
 
 var (

@@ -29,6 +29,10 @@ type lockTexts struct {
 	ts   []*datasource.Table
 	keys string
 	args []int
+	// once is the user's statement with the keys appended to its select
+	// list, onceArgs its arguments (see Query).
+	once     string
+	onceArgs []int
 }
 
 func (p *planner) lockingRead(s *pg.SelectStmt) (datasource.Statement, error) {
@@ -124,30 +128,60 @@ func (l *lockPlan) Exec(context.Context, *datasource.Exec, []driver.NamedValue, 
 	return nil, datasource.Unsupported(l.query, "not a write")
 }
 
-// LockKeys runs the statement with the primary keys of the locked tables
-// as its select list (the user's list kept when ORDER BY may refer to
-// it), with the user's own locking clauses, and waits for the rows'
-// global locks.
-func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
+// Query runs the statement once with the primary keys of the locked
+// tables appended to its select list (positional ORDER BY references
+// keep their meaning; a locking read has no DISTINCT, GROUP BY or set
+// operation that extra columns could change), waits for the rows' global
+// locks, and returns the rows without the keys. Under READ COMMITTED a
+// second run could return a row that started to match in between, whose
+// global lock nobody checked; one run returns exactly the checked rows.
+func (l *lockPlan) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+	ms, tx, err := l.prepare(ctx, x, args)
+	if err != nil {
+		return nil, err
+	}
+	keys, rows, err := x.QueryLocking(ctx, tx.once, pick(args, tx.onceArgs), tx.nkeys())
+	if err != nil {
+		return nil, err
+	}
+	if err := l.guard(ctx, x, ms, keys); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (tx *lockTexts) nkeys() int {
+	n := 0
+	for _, m := range tx.ts {
+		n += len(m.PK)
+	}
+	return n
+}
+
+// prepare checks the arguments and returns the locked tables' metadata
+// and the plan's texts for them.
+func (l *lockPlan) prepare(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) ([]*datasource.Table, *lockTexts, error) {
 	if err := checkArgs(l.query, l.nargs, args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	ms := make([]*datasource.Table, len(l.locked))
 	for i, r := range l.locked {
 		m, _, err := table(ctx, x, r)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		ms[i] = m
 	}
 	tx, err := l.textsFor(ms)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	rows, err := x.QueryArgs(ctx, tx.keys, pick(args, tx.args))
-	if err != nil {
-		return err
-	}
+	return ms, tx, nil
+}
+
+// guard waits for the global locks of the rows whose keys (the locked
+// tables' primary keys, in table order) rows holds.
+func (l *lockPlan) guard(ctx context.Context, x *datasource.Exec, ms []*datasource.Table, rows []undo.Row) error {
 	at := 0
 	for _, m := range ms {
 		var keys []undo.Row
@@ -171,6 +205,22 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 	return nil
 }
 
+// LockKeys runs the statement with the primary keys of the locked tables
+// as its select list (the user's list kept when ORDER BY may refer to
+// it), with the user's own locking clauses, and waits for the rows'
+// global locks.
+func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
+	ms, tx, err := l.prepare(ctx, x, args)
+	if err != nil {
+		return err
+	}
+	rows, err := x.QueryArgs(ctx, tx.keys, pick(args, tx.args))
+	if err != nil {
+		return err
+	}
+	return l.guard(ctx, x, ms, rows)
+}
+
 func (l *lockPlan) textsFor(ms []*datasource.Table) (*lockTexts, error) {
 	if tx := l.texts.Load(); tx != nil && len(tx.ts) == len(ms) {
 		same := true
@@ -181,6 +231,7 @@ func (l *lockPlan) textsFor(ms []*datasource.Table) (*lockTexts, error) {
 			return tx, nil
 		}
 	}
+	once := clone(l.stmt)
 	sel := clone(l.stmt)
 	var keys []*pg.Node
 	var names []string
@@ -212,6 +263,13 @@ func (l *lockPlan) textsFor(ms []*datasource.Table) (*lockTexts, error) {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: lock keys of %s: %v", datasource.Shorten(l.query), err)
 	}
 	tx := &lockTexts{ts: ms, keys: text, args: args}
+	for _, k := range keys {
+		once.TargetList = append(once.TargetList, clone(k))
+	}
+	tx.onceArgs = renumber(once)
+	if tx.once, err = deparseChecked(selectNode(once)); err != nil {
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: lock keys of %s: %v", datasource.Shorten(l.query), err)
+	}
 	l.texts.Store(tx)
 	return tx, nil
 }
