@@ -73,11 +73,27 @@ var _ datasource.RollbackSession = Dialect{}
 // RollbackSession pins, on the connection of a rollback, the settings
 // under which phase 1 read its images as text (see settings.check), so
 // that the current rows are read, and the images written back, the same
-// way.
+// way. The TimeZone, which phase 1 does not pin, is set per undo log
+// (see SetTimeZone).
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1"},
 		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits"}
 }
+
+var _ datasource.SessionTimeZone = Dialect{}
+
+// TimeZoneQuery reads the session's TimeZone as PostgreSQL shows it (a
+// form set_config accepts back, such as "Asia/Tokyo" or "<+05:30>-05:30").
+// See datasource.SessionTimeZone: phase 1 records the zone its images were
+// read in with the undo log (see imageZone), and a rollback of that log
+// reads and compares the current rows in it.
+func (Dialect) TimeZoneQuery() string { return "SELECT pg_catalog.current_setting('TimeZone')" }
+
+// SetTimeZone sets the session's TimeZone (not a transaction-local one)
+// to its one argument: run inside a transaction it holds after that
+// transaction commits, and is undone if it rolls back. A function call
+// rather than SET, which takes no placeholders.
+func (Dialect) SetTimeZone() string { return "SELECT pg_catalog.set_config('TimeZone', $1, false)" }
 
 // Stale reports the errors of a statement that met a table other than its
 // cached metadata: undefined column (42703) or table (42P01), a datatype
@@ -284,14 +300,19 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
  (SELECT 1 FROM ` + rel + ` LIMIT 0),
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
- pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits')
+ pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
+ pg_catalog.current_setting('TimeZone')
  FROM t`
 }
 
 // settings are the session settings a statement's rebuilt text and its
-// images' text depend on.
+// images' text depend on. check refuses the values under which they
+// cannot be restored exactly; timeZone, in which values of timestamptz
+// inside arrays, composites and ranges are read as text (top-level
+// timestamptz is imaged in UTC), is accepted whatever it is and recorded
+// with the undo log instead (see imageZone).
 type settings struct {
-	standardStrings, dateStyle, intervalStyle, floatDigits string
+	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone string
 }
 
 // check refuses a session whose settings would make the rebuilt
@@ -321,11 +342,11 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, s
 	if err != nil {
 		return probe{}, settings{}, err
 	}
-	if len(rows) != 1 || len(rows[0]) != 15 {
+	if len(rows) != 1 || len(rows[0]) != 16 {
 		return probe{}, settings{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
 	}
 	r := rows[0]
-	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str()}
+	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str(), timeZone: r[15].Value.Str()}
 	return probe{
 		oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(), fingerprint: r[4].Value.Str(),
 		triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(), cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(),

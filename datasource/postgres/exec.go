@@ -83,7 +83,18 @@ type writer struct {
 // run runs a write text whose RETURNING list is n executor columns and
 // reads their rows as images. On a failure the server did not report, the
 // local transaction is aborted (the text may have run).
+//
+// In a global transaction, the session TimeZone the images are read in is
+// checked and recorded first (see imageZone); a write refused there has
+// not run.
 func (w *writer) run(ctx context.Context, x *datasource.Exec, text string, n int, args []driver.NamedValue) ([]undo.Row, error) {
+	var tz string
+	if x.InGlobalTx() {
+		var err error
+		if tz, err = imageZone(x, w.stmt); err != nil {
+			return nil, err
+		}
+	}
 	var rows []undo.Row
 	var err error
 	if w.asQuery {
@@ -101,7 +112,53 @@ func (w *writer) run(ctx context.Context, x *datasource.Exec, text string, n int
 		}
 		return nil, poison(ctx, x, w.stmt, err)
 	}
+	if tz != "" && len(rows) > 0 {
+		x.SetTxValue(imagedZone{}, tz)
+	}
 	return rows, nil
+}
+
+// sessionZone is the TxValue key of the session TimeZone the local
+// transaction's latest table probe read (see table). It is cleared with
+// the probes by every statement that may change the zone (sessionStmt),
+// so that the next write probes again.
+type sessionZone struct{}
+
+// imagedZone is the TxValue key of the TimeZone the local transaction's
+// images of written rows were read in, set once a write of a global
+// transaction returned rows. Unlike the probes it outlives sessionStmt
+// (see clearProbes): it describes rows already imaged, not the session.
+type imagedZone struct{}
+
+// imageZone runs before a write of a global transaction and returns the
+// session TimeZone its images will be read in: the zone of the latest
+// probe, which the statements that can set it (SET TimeZone, SET TIME
+// ZONE, RESET, set_config) clear, so it is the session's current one.
+// Values of timestamptz inside arrays, composites and ranges are imaged as
+// text in that zone, and a rollback must read the current rows in the
+// same zone to compare them. The zone goes with the undo log
+// (Exec.SetTimeZone) and the rollback runs under it (SessionTimeZone).
+//
+// An undo log holds one zone: a write is refused, before it runs, when
+// the local transaction has already imaged written rows in another zone
+// (the session's TimeZone was changed between two writes). Writes that
+// returned no rows image nothing and do not count.
+//
+// Not seen: a zone changed without a statement sessionStmt recognizes (a
+// function that calls set_config, called by a statement that does not
+// name it) after the probe; the rollback then finds the rows imaged in
+// the other zone differing and parks the transaction as a dirty write,
+// overwriting nothing.
+func imageZone(x *datasource.Exec, query string) (string, error) {
+	tz, ok := x.TxValue(sessionZone{}).(string)
+	if !ok || tz == "" {
+		return "", txc.Errorf(txc.CodeInternal, "datasource/postgres: no session TimeZone was read before the write: %s", datasource.Shorten(query))
+	}
+	if prev, ok := x.TxValue(imagedZone{}).(string); ok && prev != tz {
+		return "", datasource.Unsupported(query, "the session's TimeZone changed from %q to %q after this local transaction wrote rows: its undo log records one zone, in which timestamptz values inside arrays, composites and ranges were imaged as text, and a rollback reading the rows written under %q in %q would take them for changed", prev, tz, prev, tz)
+	}
+	x.SetTimeZone(tz)
+	return tz, nil
 }
 
 // done returns what the statement returns to the application: for Exec
@@ -254,10 +311,12 @@ type checked struct {
 // different connections), locks the table against DDL until the
 // transaction ends, and fingerprints it: cached metadata of another
 // state (a column added, a foreign key or trigger created since) is
-// reloaded. The answer is then kept for the rest of the local transaction
-// (see sessionStmt for what clears it). The executors qualify the
-// statements they run with the schema found here, so that the write and
-// its images hit the table the metadata describes.
+// reloaded. The same query reads the session settings (see settings),
+// which are checked; the TimeZone is kept for imageZone. The answer is
+// then kept for the rest of the local transaction (see sessionStmt for
+// what clears it). The executors qualify the statements they run with the
+// schema found here, so that the write and its images hit the table the
+// metadata describes.
 func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table, *tableInfo, error) {
 	key := checkedKey{r.schema, r.name}
 	if c, ok := x.TxValue(key).(*checked); ok {
@@ -270,6 +329,7 @@ func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table
 	if err := set.check(); err != nil {
 		return nil, nil, err
 	}
+	x.SetTxValue(sessionZone{}, set.timeZone)
 	var m *datasource.Table
 	var in *tableInfo
 	for attempt := 0; ; attempt++ {

@@ -167,30 +167,45 @@ func (passthrough) Exec(ctx context.Context, x *datasource.Exec, args []driver.N
 func (passthrough) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error { return nil }
 
 // sessionStmt is a statement run as is that may change which table an
-// unqualified name means (SET search_path, SET ROLE, SET SESSION
-// AUTHORIZATION, RESET ALL, set_config): what table found in the local
-// transaction is dropped first. It is a LockingRead only so that the
-// proxy hands it to LockKeys on both its Exec and Query paths; it locks
-// nothing.
+// unqualified name means or the settings the images are read under (SET
+// or RESET of search_path, ROLE, SESSION AUTHORIZATION, TimeZone and the
+// other sessionSettings, RESET ALL, set_config): what table found in the
+// local transaction is dropped first (see clearProbes), so that the next
+// write or locking read probes the session again. It is a LockingRead
+// only so that the proxy hands it to LockKeys on both its Exec and Query
+// paths; it locks nothing.
 type sessionStmt struct{}
 
 func (sessionStmt) Kind() datasource.Kind { return datasource.LockingRead }
 func (sessionStmt) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
-	x.ClearTxValues()
+	clearProbes(x)
 	return run()
 }
 func (sessionStmt) LockKeys(_ context.Context, x *datasource.Exec, _ []driver.NamedValue) error {
-	x.ClearTxValues()
+	clearProbes(x)
 	return nil
 }
 
+// clearProbes drops every TxValue of the local transaction but the zone
+// its written rows were imaged in (imagedZone), which no session change
+// alters.
+func clearProbes(x *datasource.Exec) {
+	z := x.TxValue(imagedZone{})
+	x.ClearTxValues()
+	if z != nil {
+		x.SetTxValue(imagedZone{}, z)
+	}
+}
+
 // sessionSettings are the settings table (exec.go) depends on: which
-// table a name means, how the statement's text and its images' text read.
+// table a name means, how the statement's text and its images' text read
+// (names as the parser folds them: SET TIME ZONE sets "timezone").
 var sessionSettings = map[string]bool{"search_path": true, "role": true, "session_authorization": true,
-	"standard_conforming_strings": true, "datestyle": true, "intervalstyle": true, "extra_float_digits": true}
+	"standard_conforming_strings": true, "datestyle": true, "intervalstyle": true, "extra_float_digits": true,
+	"timezone": true}
 
 // callsSetConfig reports whether n calls set_config (which may set the
-// search_path).
+// search_path, the TimeZone or another of sessionSettings).
 func callsSetConfig(n *pg.Node) bool {
 	found := false
 	walk(n, func(m proto.Message) bool {
