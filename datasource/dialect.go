@@ -78,6 +78,20 @@ type SessionTimeZone interface {
 	SetTimeZone() string
 }
 
+// Committer is an optional interface of a Dialect whose driver can send a
+// statement and the COMMIT of the open local transaction together, in one
+// round trip (PostgreSQL's pipelined extended protocol).
+type Committer interface {
+	// ExecCommit runs query (the insert of the undo log) with args on
+	// conn, inside its open local transaction, and then COMMIT, sent
+	// together. handled false: the driver cannot (nothing was sent). A
+	// failed query leaves the COMMIT unrun and the transaction open
+	// (queryErr; the caller rolls back); otherwise commitErr is the
+	// commit's outcome (nil: committed), and the caller must not use the
+	// driver's transaction object again.
+	ExecCommit(ctx context.Context, conn driver.Conn, query string, args []any) (handled bool, queryErr, commitErr error)
+}
+
 // SessionKeeper is an optional interface of a Dialect that keeps values
 // per connection (Exec.SetConnValue) describing the connection's session
 // state, and wants them to survive statements the proxy does not parse.

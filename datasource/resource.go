@@ -75,9 +75,12 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		stopped:     make(chan struct{}),
 	}
 	r.keeper, _ = d.(SessionKeeper)
+	if err := register(r); err != nil {
+		r.phase2.Close()
+		return nil, err
+	}
 	r.phase2.SetMaxIdleConns(4)
 	go r.runCleanup()
-	register(r)
 	return r, nil
 }
 
@@ -351,10 +354,32 @@ type announceKey struct {
 	id string
 }
 
-func register(r *Resource) {
+// register adds r to the open resources. Several open databases may share
+// a resource ID (one database opened twice), but only with the same undo
+// table (see sameUndo): a rollback of the ID runs on the first one open, and would not
+// find, in another table, the undo logs written through the others (it
+// would record the branch as rolled back with nothing restored).
+func register(r *Resource) error {
 	regMu.Lock()
+	defer regMu.Unlock()
+	for _, o := range live[r.id] {
+		if !sameUndo(o.undo, r.undo) {
+			return invalid("resource %q is already open in this process with undo table %s; another database with that resource ID and undo table %s would have its rollbacks look for undo logs in %s (give it a resource ID of its own: WithResourceID)", r.id, o.undo.Ref(), r.undo.Ref(), o.undo.Ref())
+		}
+	}
 	live[r.id] = append(live[r.id], r)
-	regMu.Unlock()
+	return nil
+}
+
+// sameUndo reports whether a and b may be one table: the same name, and
+// the same schema when both name one (an unqualified name resolves in the
+// session, which may be the other's schema).
+func sameUndo(a, b *undo.Table) bool {
+	if a.Name() != b.Name() {
+		return false
+	}
+	qa, qb := a.Ref() != a.Name(), b.Ref() != b.Name()
+	return !qa || !qb || a.Ref() == b.Ref()
 }
 
 func unregister(r *Resource) {

@@ -45,8 +45,9 @@ type tx struct {
 // images left to the commit (see Exec.AddDeferred), registers the AT
 // branch with the rows' lock keys (lock conflicts retried by the
 // rm.Manager within the BeginTx context's budget), then writes the undo
-// log under the branch ID; then commits. The undo log is durable exactly
-// when the changes are. If any step before the commit fails, the local
+// log under the branch ID; then commits (with a Committer dialect the
+// insert and the commit go in one round trip). The undo log is durable
+// exactly when the changes are. If any step before the commit fails, the local
 // transaction is rolled back and the error returned (the branch, if
 // registered, finds no undo log at rollback and leaves a finished marker).
 // If the commit itself fails the outcome is the wrapped driver's.
@@ -57,8 +58,25 @@ func (t *tx) Commit() error {
 		return t.abort(st.failed)
 	}
 	if st.xid != "" && len(st.recs) > 0 {
-		if err := t.c.phaseOne(st); err != nil {
+		l, q, args, err := t.c.phaseOne(st)
+		if err != nil {
 			return t.abort(err)
+		}
+		if cm, ok := t.c.res.dialect.(Committer); ok {
+			handled, qerr, cerr := cm.ExecCommit(st.ctx, t.c.c, q, args)
+			if handled {
+				if qerr != nil {
+					return t.abort(t.c.res.undo.InsertError(l, qerr))
+				}
+				return cerr
+			}
+		}
+		nv := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		}
+		if _, err := t.c.execCached(st.ctx, q, nv); err != nil {
+			return t.abort(t.c.res.undo.InsertError(l, err))
 		}
 	}
 	return t.t.Commit()
@@ -82,37 +100,33 @@ func (t *tx) abort(err error) error {
 	return err
 }
 
-// phaseOne registers the branch of st and writes its undo log on c.
-func (c *conn) phaseOne(st *txState) error {
+// phaseOne completes the undo log of st, registers its branch, and
+// returns the log with the statement (and arguments) that inserts it.
+func (c *conn) phaseOne(st *txState) (*undo.Log, string, []any, error) {
 	if err := c.fillDeferred(st.ctx, st); err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	keys, err := lockKeys(st.recs)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	m, err := c.res.manager()
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	if err := c.res.announce(); err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	bid, err := m.RegisterBranch(st.ctx, client.Branch{XID: st.xid, Type: txc.BranchAT, ResourceID: c.res.id, LockKeys: keys})
 	if err != nil {
-		return fmt.Errorf("datasource: register AT branch of %s on %q: %w", st.xid, c.res.id, err)
+		return nil, "", nil, fmt.Errorf("datasource: register AT branch of %s on %q: %w", st.xid, c.res.id, err)
 	}
 	l := &undo.Log{XID: st.xid, BranchID: bid, Records: st.recs, TimeZone: st.timeZone}
 	q, args, err := c.res.undo.InsertStatement(l)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	nv := make([]driver.NamedValue, len(args))
-	for i, a := range args {
-		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
-	}
-	_, err = c.execCached(st.ctx, q, nv)
-	return c.res.undo.InsertError(l, err)
+	return l, q, args, nil
 }
 
 // lockKeys collects the primary keys of every imaged row, per table,

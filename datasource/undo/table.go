@@ -150,6 +150,10 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 	return t, nil
 }
 
+// Ref returns the table as its statements name it (qualified when a
+// schema was given).
+func (t *Table) Ref() string { return t.ref }
+
 // Name returns the table's name.
 func (t *Table) Name() string { return t.name }
 

@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/txcio/txc"
+)
+
+var _ = txc.CodeInternal
+
+// pgxConn is what pgx's database/sql driver connection (stdlib.Conn)
+// gives access to: the pgx connection under it.
+type pgxConn interface{ Conn() *pgx.Conn }
+
+// ExecCommit sends the undo log's insert and COMMIT as one pipelined batch
+// (one round trip instead of two). After an error the server skips the
+// rest of the batch, so a failed insert leaves the COMMIT unrun and the
+// transaction open (aborted) for the caller's rollback. A COMMIT of a
+// transaction the server had already aborted answers ROLLBACK: that is a
+// failed commit. A connection that is not pgx's is not handled.
+func (Dialect) ExecCommit(ctx context.Context, conn driver.Conn, query string, args []any) (bool, error, error) {
+	pc, ok := conn.(pgxConn)
+	if !ok {
+		return false, nil, nil
+	}
+	c := pc.Conn()
+	b := &pgx.Batch{}
+	b.Queue(query, args...)
+	b.Queue("COMMIT")
+	br := c.SendBatch(ctx, b)
+	_, qerr := br.Exec()
+	if qerr != nil {
+		br.Close()
+		return true, qerr, nil
+	}
+	tag, cerr := br.Exec()
+	if err := br.Close(); cerr == nil {
+		cerr = err
+	}
+	if cerr == nil && tag.String() != "COMMIT" {
+		cerr = txc.Errorf(txc.CodeRolledBack, "datasource/postgres: COMMIT answered %q: the local transaction was rolled back", tag.String())
+	}
+	return true, nil, cerr
+}
