@@ -34,6 +34,12 @@ type Returner interface {
 // full (with their column types) so that the statement is complete, and
 // its undo records can be added, before the application reads any row.
 func (x *Exec) QueryReturning(ctx context.Context, query string, args []driver.NamedValue, n int) ([]undo.Row, driver.Rows, error) {
+	return x.querySplit(ctx, query, args, 0, n, false)
+}
+
+// querySplit runs query as a prepared statement of the connection and
+// reads its rows with split.
+func (x *Exec) querySplit(ctx context.Context, query string, args []driver.NamedValue, at, n int, always bool) ([]undo.Row, driver.Rows, error) {
 	st, err := x.c.cached(ctx, query)
 	if err != nil {
 		return nil, nil, err
@@ -42,7 +48,7 @@ func (x *Exec) QueryReturning(ctx context.Context, query string, args []driver.N
 	if err != nil {
 		return nil, nil, err
 	}
-	return x.c.readSplit(rows, n)
+	return x.c.split(rows, at, n, always)
 }
 
 // readSplit reads rows, the first n columns of each as an image and the
@@ -136,15 +142,7 @@ func (c *conn) split(rows driver.Rows, at, n int, always bool) ([]undo.Row, driv
 // one per row read): the statement runs once, so the rows the
 // application gets are exactly the rows whose keys the caller checks.
 func (x *Exec) QueryLocking(ctx context.Context, query string, args []driver.NamedValue, n int) ([]undo.Row, driver.Rows, error) {
-	st, err := x.c.cached(ctx, query)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := queryStmt(ctx, st, args)
-	if err != nil {
-		return nil, nil, err
-	}
-	return x.c.split(rows, -1, n, true)
+	return x.querySplit(ctx, query, args, -1, n, true)
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/txcio/txc"
@@ -11,17 +12,24 @@ import (
 )
 
 // localTx runs stmts in one local transaction through the proxy and
-// commits it.
+// commits it; the after images are read when it commits (checked by
+// counting the after-image queries: one per table whose rows no later
+// statement found).
 func localTx(ctx context.Context, db *sql.DB, stmts ...string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	before := txcmysql.AfterQueries()
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			tx.Rollback()
 			return err
 		}
+	}
+	if n := txcmysql.AfterQueries() - before; n != 0 {
+		tx.Rollback()
+		return fmt.Errorf("%d after-image queries before the commit, want none", n)
 	}
 	return tx.Commit()
 }
@@ -50,26 +58,14 @@ func TestDeferredAfterImages(t *testing.T) {
 
 	before := txcmysql.AfterQueries()
 	xid, err := e.global(func(ctx context.Context) error {
-		tx, err := e.db.BeginTx(ctx, nil)
+		err := localTx(ctx, e.db, stmts...)
+		// One read per table at the commit: tb (rows 1, 2 and 4; row 3's
+		// last state is its DELETE's before image) and other (row 4).
+		if n := txcmysql.AfterQueries() - before; n != 2 {
+			t.Errorf("%d after-image queries, want 2, at the commit", n)
+		}
 		if err != nil {
 			return err
-		}
-		for _, q := range stmts {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				tx.Rollback()
-				return err
-			}
-		}
-		if n := txcmysql.AfterQueries() - before; n != 0 {
-			t.Errorf("%d after-image queries before the commit, want none", n)
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		// One per table whose rows no later statement found: tb (rows 1,
-		// 2, 4) and other (row 4).
-		if n := txcmysql.AfterQueries() - before; n != 2 {
-			t.Errorf("%d after-image queries at commit, want 2", n)
 		}
 		return errRollback
 	})
