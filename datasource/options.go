@@ -79,9 +79,9 @@ func WithLockRetry(min, max time.Duration) Option {
 // WithUndoRetention sets the age after which finished markers (left by
 // rollbacks that found no undo log) are swept, hourly; default 24h. It
 // must exceed the longest global transaction. Undo logs are never swept
-// by age: one may belong to a branch parked for manual action. The same
-// hourly tick retries failed deletions of committed branches' logs. Zero
-// disables both.
+// by age: one may belong to a branch parked for manual action (a
+// committed branch's log is deleted before its commit is acknowledged,
+// so none is left behind). Zero disables the sweep.
 func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
 
 // WithDialect forces the dialect instead of detecting it from the

@@ -24,23 +24,48 @@ func (h handler) resource() (*Resource, error) {
 	return nil, txc.Errorf(txc.CodeUnavailable, "datasource: no open database serves resource %q in this process", h.id)
 }
 
-// Commit queues the branch's undo row for deletion and returns: the
-// changes are already committed, so the undo log is only garbage. The
-// rows are deleted in batches by a background loop; a failed deletion is
-// retried hourly (WithUndoRetention); one lost to a crash stays as
-// garbage (never swept by age: see undo.Table.DeleteOlderThan).
-// Idempotent.
+// Commit deletes the branch's undo row and returns once the DELETE has
+// committed: the changes are already committed, so the undo log is only
+// garbage. Rows of many branches go in one DELETE, gathered for a few
+// milliseconds (the coordinator does not wait: the global transaction
+// is decided and its locks are gone). A failed DELETE is returned, and
+// the coordinator sends the command again with backoff; a crash before
+// the DELETE loses nothing either, since the command was not answered.
+// Idempotent: a branch without an undo row is done.
 func (h handler) Commit(ctx context.Context, b rm.Branch) error {
 	r, err := h.resource()
 	if err != nil {
 		return err
 	}
+	q := cleanupReq{key: undo.Key{XID: b.XID, BranchID: b.ID}, done: make(chan error, 1)}
 	select {
-	case r.cleanup <- undo.Key{XID: b.XID, BranchID: b.ID}:
-		return nil
+	case r.cleanup <- q:
+	case <-r.stopped:
+		return closing(r.id)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	select {
+	case err := <-q.done:
+		return err
+	case <-r.stopped:
+		// Closed after taking the request: its batch was flushed on the
+		// way out, unless the request came after the last drain.
+		select {
+		case err := <-q.done:
+			return err
+		default:
+			return closing(r.id)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// closing is the retryable failure of a command for a resource that
+// closed under it.
+func closing(id string) error {
+	return txc.Errorf(txc.CodeUnavailable, "datasource: resource %q closed", id)
 }
 
 // Rollback undoes the branch in one local transaction of the phase-2

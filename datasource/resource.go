@@ -41,7 +41,7 @@ type Resource struct {
 	homeMu sync.Mutex
 	homes  map[string][]undo.Row // see Exec.Home
 
-	cleanup  chan undo.Key
+	cleanup  chan cleanupReq
 	stop     chan struct{}
 	stopped  chan struct{}
 	closeMu  sync.Mutex
@@ -70,7 +70,7 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		phase2:      sql.OpenDB(noClose{wrapped}),
 		meta:        map[string]*Table{},
 		plans:       map[string]planEntry{},
-		cleanup:     make(chan undo.Key, 8192),
+		cleanup:     make(chan cleanupReq, 8192),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
@@ -218,18 +218,23 @@ func (r *Resource) ensureUndoTable(ctx context.Context, c driver.Conn) error {
 	return nil
 }
 
-// maxRetryKeys bounds the committed branches whose failed undo-log
-// deletion is retried.
-const maxRetryKeys = 100000
-
 // cleanupGather is how long the deleter collects committed branches before
 // one DELETE removes their undo rows.
 const cleanupGather = 20 * time.Millisecond
 
-// runCleanup deletes the undo rows of committed branches in batches
-// (a failed batch is retried every hour), and every hour, when a
-// retention is set, sweeps finished markers older than it. Undo logs are
-// never swept by age (see undo.Table.DeleteOlderThan).
+// cleanupReq asks the deleter to remove the undo row of a committed
+// branch; done (buffered) receives the outcome of the DELETE that did.
+type cleanupReq struct {
+	key  undo.Key
+	done chan error
+}
+
+// runCleanup deletes the undo rows of committed branches in batches, one
+// DELETE and one commit per batch, answering each request with its
+// batch's outcome; and every hour, when a retention is set, sweeps
+// finished markers older than it. Undo logs are never swept by age (see
+// undo.Table.DeleteOlderThan): a failed deletion is answered as a failure,
+// and the coordinator sends the commit command again.
 func (r *Resource) runCleanup() {
 	defer close(r.stopped)
 	ctx, cancel := context.WithCancel(context.Background()) // owned by this goroutine; cancelled at close
@@ -240,34 +245,40 @@ func (r *Resource) runCleanup() {
 		defer t.Stop()
 		sweep = t.C
 	}
-	batch := make([]undo.Key, 0, undo.MaxBatch)
-	var retry []undo.Key // committed branches whose deletion failed
+	batch := make([]cleanupReq, 0, undo.MaxBatch)
+	keys := make([]undo.Key, 0, undo.MaxBatch)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if _, err := r.undo.DeleteBatch(ctx, r.phase2, batch); err != nil {
-			r.log.Warn("datasource: deleting undo logs of committed branches failed; retried at the next sweep",
-				"resource", r.id, "branches", len(batch), "err", err)
-			if len(retry)+len(batch) <= maxRetryKeys {
-				retry = append(retry, batch...)
-			}
+		keys = keys[:0]
+		for _, q := range batch {
+			keys = append(keys, q.key)
 		}
+		_, err := r.undo.DeleteBatch(ctx, r.phase2, keys)
+		if err != nil {
+			r.log.Warn("datasource: deleting undo logs of committed branches failed; the coordinator retries their commits",
+				"resource", r.id, "branches", len(batch), "err", err)
+		}
+		for _, q := range batch {
+			q.done <- err
+		}
+		clear(batch)
 		batch = batch[:0]
 	}
 	for {
 		select {
-		case k := <-r.cleanup:
+		case q := <-r.cleanup:
 			// Gather for a moment: each flush is a database commit, and
 			// one DELETE per committed branch would cost the database as
 			// many commits as the branches themselves.
-			batch = append(batch, k)
+			batch = append(batch, q)
 			gather := time.NewTimer(cleanupGather)
 		drain:
 			for len(batch) < undo.MaxBatch {
 				select {
-				case k := <-r.cleanup:
-					batch = append(batch, k)
+				case q := <-r.cleanup:
+					batch = append(batch, q)
 				case <-gather.C:
 					break drain
 				case <-r.stop:
@@ -277,13 +288,6 @@ func (r *Resource) runCleanup() {
 			gather.Stop()
 			flush()
 		case <-sweep:
-			if len(retry) > 0 {
-				if _, err := r.undo.DeleteBatch(ctx, r.phase2, retry); err != nil {
-					r.log.Warn("datasource: deleting undo logs of committed branches failed again", "resource", r.id, "branches", len(retry), "err", err)
-				} else {
-					retry = nil
-				}
-			}
 			for {
 				n, err := r.undo.DeleteOlderThan(ctx, r.phase2, r.cfg.retention, 1000)
 				if err != nil {
@@ -296,8 +300,8 @@ func (r *Resource) runCleanup() {
 		case <-r.stop:
 			for {
 				select {
-				case k := <-r.cleanup:
-					batch = append(batch, k)
+				case q := <-r.cleanup:
+					batch = append(batch, q)
 					if len(batch) == undo.MaxBatch {
 						flush()
 					}

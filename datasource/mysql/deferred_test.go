@@ -86,6 +86,11 @@ func TestDeferredAfterImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wait(xid, txc.GlobalCommitted)
+	// The branch's commit is acknowledged once its undo row is deleted,
+	// so a finished transaction has none left.
+	if n := e.undoRows(xid); n != 0 {
+		t.Fatalf("%d undo rows left after the commit finished", n)
+	}
 	var n1, n2, n4 int
 	var s1 string
 	var n3 sql.NullInt64

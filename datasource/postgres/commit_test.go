@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -110,9 +109,25 @@ func TestCommitWithUndoInsert(t *testing.T) {
 	if got := e.dump(tb); got != orig {
 		t.Fatalf("rows after the rollback:\n%s", got)
 	}
-	var one int
-	if err := db.QueryRow("SELECT 1").Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// Committed: the branch's commit is acknowledged once its undo row is
+	// deleted, so a finished transaction has none left.
+	xid, err = e.global(func(ctx context.Context) error {
+		return update(ctx, "UPDATE "+tb+" SET n = 12 WHERE id = 1")
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	var logs int
+	if err := e.plain.QueryRow("SELECT count(*) FROM "+schema+".txc_undo_log WHERE xid = $1", string(xid)).Scan(&logs); err != nil {
+		t.Fatal(err)
+	}
+	if logs != 0 {
+		t.Fatalf("%d undo rows left after the commit finished", logs)
+	}
+	var n int
+	if err := db.QueryRow("SELECT n FROM " + tb + " WHERE id = 1").Scan(&n); err != nil || n != 12 {
+		t.Fatalf("n = %d (%v) after the commit", n, err)
 	}
 }
 
