@@ -220,6 +220,21 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 		c.unparsed(query)
 		return run()
 	case LockingRead:
+		if r, ok := st.(Returner); ok {
+			// Once, as through Query; the rows are counted, as the
+			// driver counts a SELECT's.
+			rows, err := c.lockingQuery(ctx, m, r, args)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var n int64
+			dest := make([]driver.Value, len(rows.Columns()))
+			for rows.Next(dest) == nil {
+				n++
+			}
+			return driver.RowsAffected(n), nil
+		}
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
 			return nil, err
 		}

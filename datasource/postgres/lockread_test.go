@@ -122,4 +122,34 @@ func TestLockingReadRunsOnce(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("the condition ran %d times for 2 rows: the locking read ran more than once", calls)
 	}
+
+	// Run with Exec: once too, and the driver's count of rows.
+	e.exec("SELECT setval('" + seq + "', 1, false)")
+	var affected int64
+	if _, err := e.global(func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		res, err := tx.ExecContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		affected, err = res.RowsAffected()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.plain.QueryRow("SELECT last_value FROM " + seq).Scan(&calls); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := e.plain.Exec(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := plain.RowsAffected()
+	if calls != 2 || affected != want {
+		t.Fatalf("Exec: the condition ran %d times for 2 rows, %d rows affected (plain: %d)", calls, affected, want)
+	}
 }
