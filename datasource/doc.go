@@ -32,7 +32,9 @@
 //
 // # Phase 2 (the txc.BranchAT handler of the resource)
 //
-// Commit queues the branch's undo row for deletion in batches. Rollback
+// Commit deletes the branch's undo row in a batched DELETE and answers
+// the coordinator once that has committed (a failure is retried by the
+// coordinator). Rollback
 // restores the before images in one local transaction, newest record
 // first, after checking that the rows still equal the after images; rows
 // changed outside the global transaction are never overwritten: the
