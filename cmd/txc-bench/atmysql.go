@@ -17,37 +17,12 @@ import (
 // (two UPDATEs in one local transaction) run first as a plain local
 // transaction through go-sql-driver, then as an AT global transaction
 // through the proxy (begin → two imaged UPDATEs → register + undo log +
-// local commit → global commit → asynchronous undo cleanup), with the same
+// local commit → global commit → undo cleanup in phase 2), with the same
 // clients, in the same run. Each client moves money between its own two
 // rows, so the figures measure the cost of AT mode, not lock waits.
 func atMySQLCommand() *cobra.Command {
-	var (
-		lf  loadFlags
-		dsn string
-	)
-	cmd := &cobra.Command{
-		Use:   "at-mysql",
-		Short: "a two-row transfer on MariaDB/MySQL: plain local transaction vs AT global transaction",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lf.validate(); err != nil {
-				return err
-			}
-			stopProfile, err := lf.startProfile()
-			if err != nil {
-				return err
-			}
-			defer stopProfile()
-			return runATMySQL(cmd.Context(), cmd.OutOrStdout(), lf, dsn)
-		},
-	}
-	f := cmd.Flags()
-	lf.register(f, "client connections to the coordinator (each with its TM and RM)")
-	lf.registerOnly(f)
-	lf.clients = 16
-	f.Lookup("clients").DefValue = "16"
-	f.StringVar(&dsn, "dsn", "root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)")
-	return cmd
+	return atCommand("at-mysql", "a two-row transfer on MariaDB/MySQL: plain local transaction vs AT global transaction",
+		"root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)", runATMySQL)
 }
 
 func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
@@ -56,25 +31,24 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) erro
 	if err != nil {
 		return err
 	}
-	plain, err := sql.Open("mysql", dsn)
+	plain, err := openPlain(ctx, "mysql", dsn, lf.clients, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+			return err
+		}
+		if _, err := db.ExecContext(ctx, "CREATE TABLE "+table+" (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB"); err != nil {
+			return err
+		}
+		for i := 0; i < 2*lf.clients; i++ {
+			if _, err := db.ExecContext(ctx, "INSERT INTO "+table+" VALUES (?, 1000000000)", i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer plain.Close()
-	plain.SetMaxOpenConns(lf.clients + 8)
-	plain.SetMaxIdleConns(lf.clients + 8)
-	if _, err := plain.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
-		return err
-	}
-	if _, err := plain.ExecContext(ctx, "CREATE TABLE "+table+" (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB"); err != nil {
-		return err
-	}
-	for i := 0; i < 2*lf.clients; i++ {
-		if _, err := plain.ExecContext(ctx, "INSERT INTO "+table+" VALUES (?, 1000000000)", i); err != nil {
-			return err
-		}
-	}
-
 	return runATTransfer(ctx, w, lf, atTransfer{scenario: "at-mysql", table: table, plain: plain,
 		open: func(m *rm.Manager) (*sql.DB, error) {
 			return txcmysql.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable())

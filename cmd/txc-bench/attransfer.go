@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tm"
@@ -29,6 +31,54 @@ type atTransfer struct {
 	open func(m *rm.Manager) (*sql.DB, error)
 	// debit and credit are the two UPDATEs, each taking (amount, id).
 	debit, credit string
+}
+
+// atCommand is the command of an AT transfer scenario: the load flags
+// (16 clients by default) and --dsn, then run with them.
+func atCommand(use, short, dsnDefault, dsnUsage string, run func(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error) *cobra.Command {
+	var (
+		lf  loadFlags
+		dsn string
+	)
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lf.validate(); err != nil {
+				return err
+			}
+			stopProfile, err := lf.startProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
+			return run(cmd.Context(), cmd.OutOrStdout(), lf, dsn)
+		},
+	}
+	f := cmd.Flags()
+	lf.register(f, "client connections to the coordinator (each with its TM and RM)")
+	lf.registerOnly(f)
+	lf.clients = 16
+	f.Lookup("clients").DefValue = "16"
+	f.StringVar(&dsn, "dsn", dsnDefault, dsnUsage)
+	return cmd
+}
+
+// openPlain opens the plain run's pool on the wrapped driver, sized for
+// the clients, and runs setup on it (the table's creation and seeding).
+func openPlain(ctx context.Context, driverName, dsn string, clients int, setup func(*sql.DB) error) (*sql.DB, error) {
+	plain, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	plain.SetMaxOpenConns(clients + 8)
+	plain.SetMaxIdleConns(clients + 8)
+	if err := setup(plain); err != nil {
+		plain.Close()
+		return nil, err
+	}
+	return plain, nil
 }
 
 // atResult is the scenarios' last line.
