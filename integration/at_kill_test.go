@@ -6,20 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tm"
-)
-
-var (
-	atBuild    sync.Once
-	atBuildErr error
 )
 
 // atProc is one atparticipant process.
@@ -29,15 +22,7 @@ type atProc struct{ childProc }
 // ("mysql" or "postgres").
 func startATParticipant(t *testing.T, tcAddr, driver, table string) *atProc {
 	t.Helper()
-	atBuild.Do(func() {
-		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/atparticipant").CombinedOutput()
-		if err != nil {
-			atBuildErr = fmt.Errorf("building atparticipant: %v\n%s", err, out)
-		}
-	})
-	if atBuildErr != nil {
-		t.Fatal(atBuildErr)
-	}
+	buildTestdata(t, "atparticipant")
 	dsn := dbtest.MySQLDSN
 	if driver == "postgres" {
 		dsn = dbtest.PostgresDSN

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,32 @@ import (
 	"testing"
 	"time"
 )
+
+// builds remembers, per testdata program, the outcome of building it.
+var builds sync.Map // name → *built
+
+type built struct {
+	once sync.Once
+	err  error
+}
+
+// buildTestdata builds testdata/<name> into binDir once per test binary
+// (with -race, as the tests run); a failed build fails every test that
+// needs the program.
+func buildTestdata(t *testing.T, name string) {
+	t.Helper()
+	v, _ := builds.LoadOrStore(name, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/"+name).CombinedOutput()
+		if err != nil {
+			b.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+}
 
 // childProc is a helper program of these tests (built from
 // testdata/<name> into binDir) that prints "ready <host:port>" on stdout

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -16,11 +15,6 @@ import (
 	"time"
 
 	"github.com/txcio/txc/internal/dbtest"
-)
-
-var (
-	sagaEngineBuild sync.Once
-	sagaEngineErr   error
 )
 
 // tripService is one of the three services of the trip saga (flight,
@@ -113,15 +107,7 @@ type tripRig struct {
 // process (log on PostgreSQL).
 func newTripRig(t *testing.T) *tripRig {
 	t.Helper()
-	sagaEngineBuild.Do(func() {
-		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/sagaengine").CombinedOutput()
-		if err != nil {
-			sagaEngineErr = fmt.Errorf("building sagaengine: %v\n%s", err, out)
-		}
-	})
-	if sagaEngineErr != nil {
-		t.Fatal(sagaEngineErr)
-	}
+	buildTestdata(t, "sagaengine")
 	g := &tripRig{db: dbtest.MySQL(t)}
 	g.table = dbtest.Table(t, g.db, "it_saga_trip")
 	if _, err := g.db.Exec("CREATE TABLE " + g.table + " (k VARCHAR(200) NOT NULL PRIMARY KEY, service VARCHAR(16) NOT NULL, op VARCHAR(16) NOT NULL, body TEXT)"); err != nil {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,26 +136,13 @@ func newLocalParticipant(t *testing.T, addr string, d tcc.Dialect, delay func(ph
 	return r
 }
 
-var (
-	participantBuild sync.Once
-	participantErr   error
-)
-
 // participantProc is a testdata/tccparticipant process: resource
 // "tcc:stock", fenced on PostgreSQL, Try over HTTP.
 type participantProc struct{ childProc }
 
 func startParticipant(t *testing.T, tcAddr, biz, fence string) *participantProc {
 	t.Helper()
-	participantBuild.Do(func() {
-		out, err := exec.Command("go", "build", "-race", "-o", binDir+"/", "./testdata/tccparticipant").CombinedOutput()
-		if err != nil {
-			participantErr = fmt.Errorf("building tccparticipant: %v\n%s", err, out)
-		}
-	})
-	if participantErr != nil {
-		t.Fatal(participantErr)
-	}
+	buildTestdata(t, "tccparticipant")
 	p := &participantProc{childProc{t: t, name: "tccparticipant", args: []string{"--tc", tcAddr, "--biz-table", biz, "--fence-table", fence,
 		"--dsn", tccDatabases[tcc.Postgres].dsn}}}
 	p.start()
