@@ -319,20 +319,7 @@ func (r *Resource) lockRows(ctx context.Context, tx *sql.Tx, rec *undo.Record, c
 	if err != nil {
 		return nil, fmt.Errorf("datasource: lock rows of %s: %w", rec.Table, err)
 	}
-	defer res.Close()
-	types, err := res.ColumnTypes()
-	if err != nil {
-		return nil, err
-	}
-	var out []undo.Row
-	for res.Next() {
-		row, err := r.dialect.ScanRow(res, types)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, row)
-	}
-	return out, res.Err()
+	return r.scanRows(res)
 }
 
 func (r *Resource) columnList(cols []string) string {

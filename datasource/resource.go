@@ -167,17 +167,9 @@ func (r *Resource) forgetAll() {
 	r.metaMu.Unlock()
 }
 
-// home runs query on a phase-2 connection once and caches its rows.
-func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
-	r.homeMu.Lock()
-	defer r.homeMu.Unlock()
-	if rows, ok := r.homes[query]; ok {
-		return rows, nil
-	}
-	res, err := r.phase2.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("datasource: %s on a fresh connection of %q: %w", query, r.id, err)
-	}
+// scanRows reads every row of res as an image (the dialect's ScanRow)
+// and closes res.
+func (r *Resource) scanRows(res *sql.Rows) ([]undo.Row, error) {
 	defer res.Close()
 	types, err := res.ColumnTypes()
 	if err != nil {
@@ -191,7 +183,22 @@ func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
 		}
 		out = append(out, row)
 	}
-	if err := res.Err(); err != nil {
+	return out, res.Err()
+}
+
+// home runs query on a phase-2 connection once and caches its rows.
+func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
+	r.homeMu.Lock()
+	defer r.homeMu.Unlock()
+	if rows, ok := r.homes[query]; ok {
+		return rows, nil
+	}
+	res, err := r.phase2.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("datasource: %s on a fresh connection of %q: %w", query, r.id, err)
+	}
+	out, err := r.scanRows(res)
+	if err != nil {
 		return nil, err
 	}
 	if r.homes == nil {
