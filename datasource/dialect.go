@@ -163,6 +163,10 @@ type Table struct {
 	// inserts an unknown number of rows (INSERT … SELECT) gets
 	// consecutive generated values (InnoDB lock mode 0 or 1).
 	AutoIncrementBulkConsecutive bool
+	// Dialect holds what the dialect's LoadTable learned beyond these
+	// fields (column types, triggers, referential actions, …): set by
+	// LoadTable before the Table is shared, read only by that dialect.
+	Dialect any
 }
 
 // IsPK reports whether col is a primary-key column (case-insensitive, as

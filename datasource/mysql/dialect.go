@@ -189,7 +189,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
-	setMeta(t, in)
+	t.Dialect = in
 	return t, nil
 }
 

@@ -2,17 +2,14 @@ package mysql
 
 import (
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 
 	"github.com/txcio/txc/datasource"
 )
 
-// tableMeta is what LoadTable learns beyond datasource.Table: it lives as
-// long as its Table (a weak map keyed by the Table).
+// tableMeta is what LoadTable learns beyond datasource.Table (kept in its
+// Dialect field).
 type tableMeta struct {
 	schema, table string             // as the server stores them
 	types         map[string]colType // by lower-case column name
@@ -54,30 +51,11 @@ type colType struct {
 	nullable bool
 }
 
-var (
-	metaMu sync.Mutex
-	metas  = map[weak.Pointer[datasource.Table]]*tableMeta{}
-)
-
-func setMeta(t *datasource.Table, m *tableMeta) {
-	k := weak.Make(t)
-	metaMu.Lock()
-	metas[k] = m
-	metaMu.Unlock()
-	runtime.AddCleanup(t, func(k weak.Pointer[datasource.Table]) {
-		metaMu.Lock()
-		delete(metas, k)
-		metaMu.Unlock()
-	}, k)
-}
-
-// meta returns the extra metadata of t; a Table this dialect did not load
-// gets an empty one (nothing known, so every check that needs it refuses
-// or passes conservatively).
+// meta returns the extra metadata of t (see LoadTable); a Table this
+// dialect did not load gets an empty one (nothing known, so every check
+// that needs it refuses or passes conservatively).
 func meta(t *datasource.Table) *tableMeta {
-	metaMu.Lock()
-	defer metaMu.Unlock()
-	if m, ok := metas[weak.Make(t)]; ok {
+	if m, ok := t.Dialect.(*tableMeta); ok {
 		return m
 	}
 	return &tableMeta{types: map[string]colType{}}

@@ -5,11 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -208,31 +205,13 @@ type uniqueKey struct {
 	cols              []string
 }
 
-var (
-	infoMu sync.Mutex
-	infos  = map[weak.Pointer[datasource.Table]]*tableInfo{}
-)
-
-// info returns the extra metadata LoadTable recorded for t.
+// info returns the extra metadata LoadTable recorded for t (its Dialect
+// field).
 func info(t *datasource.Table) (*tableInfo, error) {
-	infoMu.Lock()
-	defer infoMu.Unlock()
-	if in, ok := infos[weak.Make(t)]; ok {
+	if in, ok := t.Dialect.(*tableInfo); ok {
 		return in, nil
 	}
 	return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: table %s was not loaded by this dialect", t.Name)
-}
-
-func setInfo(t *datasource.Table, in *tableInfo) {
-	k := weak.Make(t)
-	infoMu.Lock()
-	infos[k] = in
-	infoMu.Unlock()
-	runtime.AddCleanup(t, func(k weak.Pointer[datasource.Table]) {
-		infoMu.Lock()
-		delete(infos, k)
-		infoMu.Unlock()
-	}, k)
 }
 
 // hasColumn reports whether t has a stored column named exactly col
@@ -450,6 +429,6 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has inheritance children: its statements reach rows of other tables (and ONLY limits them), which AT mode cannot image and restore exactly", t.Name)
 	}
 	in.probe = pr
-	setInfo(t, in)
+	t.Dialect = in
 	return t, nil
 }
