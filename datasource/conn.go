@@ -283,11 +283,19 @@ func (c *conn) imaged(ctx context.Context, m mode, query string, do func(x *Exec
 	x := &Exec{c: c, xid: m.xid}
 	ran := false
 	err := do(x, &ran)
+	var changed *TableChangedError
+	if err != nil && !ran && errors.As(err, &changed) {
+		// Only the image's row locks were taken: the statement runs
+		// once more, with the table's metadata read afresh.
+		c.res.forgetAll()
+		x = &Exec{c: c, xid: m.xid}
+		err = do(x, &ran)
+	}
 	if err != nil {
 		if err == driver.ErrSkip {
 			return err
 		}
-		if c.res.dialect.Stale(err) {
+		if c.res.dialect.Stale(err) || errors.As(err, &changed) {
 			c.res.forgetAll()
 		}
 		if !ran && errors.Is(err, txc.ErrUnsupported) && !strings.Contains(err.Error(), refusedMark) {
@@ -451,6 +459,21 @@ func (c *conn) images(ctx context.Context, query string, args []driver.NamedValu
 		return nil, err
 	}
 	return c.readImages(rows)
+}
+
+// shapedImages is images that also returns the result's shape.
+func (c *conn) shapedImages(ctx context.Context, query string, args []driver.NamedValue) (Shape, []undo.Row, error) {
+	st, err := c.cached(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := queryStmt(ctx, st, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	shape := shapeOf(rows)
+	images, err := c.readImages(rows)
+	return shape, images, err
 }
 
 // textQuery runs a query without arguments unprepared (the text

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/txcio/txc/datasource/undo"
 )
@@ -90,6 +91,15 @@ type Committer interface {
 	// commit's outcome (nil: committed), and the caller must not use the
 	// driver's transaction object again.
 	ExecCommit(ctx context.Context, conn driver.Conn, query string, args []any) (handled bool, queryErr, commitErr error)
+}
+
+// MetadataAger is an optional interface of a Dialect whose statements
+// cannot see every change to a table's definition that matters to AT
+// mode (MySQL: a trigger, or a foreign key with a cascading action,
+// created after the metadata was read): its cached metadata is read again
+// once it is older than MetadataMaxAge (WithMetadataMaxAge overrides).
+type MetadataAger interface {
+	MetadataMaxAge() time.Duration
 }
 
 // SessionKeeper is an optional interface of a Dialect that keeps values

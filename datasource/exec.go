@@ -32,6 +32,15 @@ func (x *Exec) InGlobalTx() bool { return x.xid != "" }
 
 // Query runs an image query on the wrapped connection (see Querier).
 func (x *Exec) Query(ctx context.Context, query string, args ...any) ([]undo.Row, error) {
+	nv, err := x.args(args)
+	if err != nil {
+		return nil, err
+	}
+	return x.c.images(ctx, query, nv)
+}
+
+// args converts an image query's arguments for the wrapped driver.
+func (x *Exec) args(args []any) ([]driver.NamedValue, error) {
 	nv := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
@@ -39,7 +48,17 @@ func (x *Exec) Query(ctx context.Context, query string, args ...any) ([]undo.Row
 			return nil, fmt.Errorf("datasource: image query argument %d: %w", i+1, err)
 		}
 	}
-	return x.c.images(ctx, query, nv)
+	return nv, nil
+}
+
+// QueryShape is Query that also returns the result's columns as the
+// driver describes them (also when no row matched).
+func (x *Exec) QueryShape(ctx context.Context, query string, args ...any) (Shape, []undo.Row, error) {
+	nv, err := x.args(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x.c.shapedImages(ctx, query, nv)
 }
 
 // QueryText runs a query without arguments on the wrapped connection

@@ -23,10 +23,11 @@ type config struct {
 	retention   time.Duration
 	interpolate bool
 	dialect     Dialect
+	metaMaxAge  time.Duration // < 0: the dialect's default
 }
 
 func newConfig(opts []Option) config {
-	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour}
+	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour, metaMaxAge: -1}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -83,6 +84,15 @@ func WithLockRetry(min, max time.Duration) Option {
 // committed branch's log is deleted before its commit is acknowledged,
 // so none is left behind). Zero disables the sweep.
 func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
+
+// WithMetadataMaxAge sets how long a table's cached metadata (columns,
+// keys, triggers, referencing foreign keys) is used before a statement
+// reads it again. Zero keeps it until a statement finds it out of date.
+// The default is the dialect's (MetadataAger): MySQL 10s; PostgreSQL
+// none (it checks every table once per local transaction).
+func WithMetadataMaxAge(d time.Duration) Option {
+	return func(c *config) { c.metaMaxAge = max(d, 0) }
+}
 
 // WithDialect forces the dialect instead of detecting it from the
 // connector's driver.

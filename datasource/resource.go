@@ -29,8 +29,9 @@ type Resource struct {
 	lockBackoff client.Backoff
 	phase2      *sql.DB // the wrapped connector without the proxy
 
-	metaMu sync.RWMutex
-	meta   map[string]*Table
+	metaMu     sync.RWMutex
+	meta       map[string]metaEntry
+	metaMaxAge time.Duration // 0: kept until a statement finds it out of date
 
 	planMu sync.RWMutex
 	plans  map[string]planEntry
@@ -68,13 +69,18 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		id: id, dialect: d, cfg: cfg, log: cfg.log, undo: t,
 		lockBackoff: client.Backoff{Min: cfg.lockMin, Max: cfg.lockMax},
 		phase2:      sql.OpenDB(noClose{wrapped}),
-		meta:        map[string]*Table{},
+		meta:        map[string]metaEntry{},
+		metaMaxAge:  cfg.metaMaxAge,
 		plans:       map[string]planEntry{},
 		cleanup:     make(chan cleanupReq, 8192),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
 	r.keeper, _ = d.(SessionKeeper)
+	if a, ok := d.(MetadataAger); ok && cfg.metaMaxAge < 0 {
+		r.metaMaxAge = a.MetadataMaxAge()
+	}
+	r.metaMaxAge = max(r.metaMaxAge, 0)
 	if err := register(r); err != nil {
 		r.phase2.Close()
 		return nil, err
@@ -138,19 +144,26 @@ func (r *Resource) plan(query string) (Statement, error) {
 func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*Table, error) {
 	k := schema + "\x00" + name
 	r.metaMu.RLock()
-	t, ok := r.meta[k]
+	e, ok := r.meta[k]
 	r.metaMu.RUnlock()
-	if ok {
-		return t, nil
+	if ok && (r.metaMaxAge == 0 || time.Since(e.loaded) < r.metaMaxAge) {
+		return e.t, nil
 	}
+	loaded := time.Now()
 	t, err := r.dialect.LoadTable(ctx, q, schema, name)
 	if err != nil {
 		return nil, err
 	}
 	r.metaMu.Lock()
-	r.meta[k] = t
+	r.meta[k] = metaEntry{t: t, loaded: loaded}
 	r.metaMu.Unlock()
 	return t, nil
+}
+
+// metaEntry is a table's cached metadata and when its reading began.
+type metaEntry struct {
+	t      *Table
+	loaded time.Time
 }
 
 func (r *Resource) forget(schema, name string) {
@@ -163,7 +176,7 @@ func (r *Resource) forget(schema, name string) {
 // come from a changed table whose name is not known).
 func (r *Resource) forgetAll() {
 	r.metaMu.Lock()
-	r.meta = map[string]*Table{}
+	r.meta = map[string]metaEntry{}
 	r.metaMu.Unlock()
 }
 

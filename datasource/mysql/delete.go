@@ -104,7 +104,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	for ti, i := range d.targets {
 		m := metas[i]
 		q := &query{}
-		q.add("SELECT "+columns(d.refs[i].ref(), m.Columns)+" FROM ").frag(d.from, args)
+		q.add("SELECT "+allColumns(d.refs[i].ref(), m)+" FROM ").frag(d.from, args)
 		if !d.where.empty() {
 			q.add(" WHERE ").frag(d.where, args)
 		}
@@ -115,7 +115,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			q.add(" ").frag(d.limit, args)
 		}
 		q.add(" FOR UPDATE")
-		rows, err := x.Query(ctx, q.String(), q.args...)
+		rows, err := tableRows(ctx, x, m, q, 0, len(d.refs) > 1)
 		if err != nil {
 			return nil, err
 		}

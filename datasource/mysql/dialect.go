@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -92,6 +93,12 @@ func (Dialect) Stale(err error) bool {
 	}
 	return false
 }
+
+// MetadataMaxAge is how long cached table metadata is used before it is
+// read again (see datasource.MetadataAger): an image query shows a
+// changed column at once (see tableRows), but a trigger or a cascading
+// foreign key created since the metadata was read shows nowhere else.
+func (Dialect) MetadataMaxAge() time.Duration { return 10 * time.Second }
 
 // LoadTable reads a table's columns, keys, auto-increment settings,
 // triggers and the foreign keys that reference it from
@@ -188,6 +195,21 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			t.AutoIncrementStep = n
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
+	}
+	in.stored = storedIndexes(t)
+	if s, ok := q.(shaper); ok {
+		shape, _, err := s.QueryShape(ctx, "SELECT * FROM "+quoteIdent(realSchema)+"."+quoteIdent(realTable)+" LIMIT 0")
+		if err != nil {
+			return nil, err
+		}
+		names := make(datasource.Shape, len(t.AllColumns))
+		for i, c := range t.AllColumns {
+			names[i].Name = c
+		}
+		if d := shape.Diff(names); d != "" {
+			return nil, &datasource.TableChangedError{Table: t.Name, Detail: d + ", while its metadata was read"}
+		}
+		in.shape = shape
 	}
 	t.Dialect = in
 	return t, nil

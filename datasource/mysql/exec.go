@@ -136,7 +136,7 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 	for start := 0; start < len(keyRows); start += 500 {
 		chunk := keyRows[start:min(len(keyRows), start+500)]
 		q := &query{}
-		q.add("SELECT " + columns("", t.Columns) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
+		q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
 		if err := q.keyIn("", t.PK, chunk); err != nil {
 			return nil, err
 		}
@@ -144,7 +144,7 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 		// local transaction instead of the row the statement wrote.
 		q.add(" FOR UPDATE")
 		afterQueries.Add(1)
-		rows, err := x.Query(ctx, q.String(), q.args...)
+		rows, err := tableRows(ctx, x, t, q, 0, false)
 		if err != nil {
 			return nil, err
 		}

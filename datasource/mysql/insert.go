@@ -342,17 +342,21 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			if keys, err = generated(res, m, int64(len(ip.rows))); err != nil {
 				return nil, err
 			}
-			after, err := afterImage(ctx, x, m, keys)
+			after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
+				return afterImage(ctx, x, t, keys)
+			})
 			if err != nil {
 				return nil, err
 			}
 			return res, ip.inserted(ctx, x, m, after, len(keys))
 		}
-		q := &query{}
-		q.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE ")
-		ip.keyTerms(q, m.PK, len(ip.rows), v, args)
-		q.add(" FOR UPDATE")
-		after, err := x.Query(ctx, q.String(), q.args...)
+		after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
+			q := &query{}
+			q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
+			ip.keyTerms(q, t.PK, len(ip.rows), v, args)
+			q.add(" FOR UPDATE")
+			return tableRows(ctx, x, t, q, 0, false)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -385,9 +389,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		pred.add(")")
 	}
 	bq := &query{}
-	bq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
+	bq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	bq.args = pred.args
-	before, err := x.Query(ctx, bq.String(), bq.args...)
+	before, err := tableRows(ctx, x, m, bq, 0, false)
 	if err != nil {
 		return nil, err
 	}
@@ -399,9 +403,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		return nil, err
 	}
 	aq := &query{}
-	aq.add("SELECT " + columns("", m.Columns) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
+	aq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	aq.args = append([]any(nil), pred.args...)
-	after, err := x.Query(ctx, aq.String(), aq.args...)
+	after, err := tableRows(ctx, x, m, aq, 0, false)
 	if err != nil {
 		return nil, err
 	}

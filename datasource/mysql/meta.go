@@ -20,6 +20,10 @@ type tableMeta struct {
 	// referencing rows; cascadeDelete names those whose ON DELETE does.
 	cascadeUpdate map[string]string
 	cascadeDelete []string
+	// shape is `SELECT *` of the table as LoadTable found it (see
+	// tableRows); stored, the indexes in it of the stored columns.
+	shape  datasource.Shape
+	stored []int
 }
 
 // writable refuses a write to t that the server would extend to rows the

@@ -203,10 +203,12 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	for ti, t := range targets {
 		m := metas[t.i]
 		q := &query{}
-		q.add("SELECT " + columns(u.refs[t.i].ref(), m.Columns))
+		q.add("SELECT " + allColumns(u.refs[t.i].ref(), m))
+		extra := 0
 		for k, ai := range t.pkNew {
 			if ai >= 0 {
 				q.add(", (").frag(u.assigns[ai].expr, args).add(") AS " + quoteIdent("txc_new_"+strconv.Itoa(k)))
+				extra++
 			}
 		}
 		q.add(" FROM ").frag(u.from, args)
@@ -220,7 +222,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			q.add(" ").frag(u.limit, args)
 		}
 		q.add(" FOR UPDATE")
-		rows, err := x.Query(ctx, q.String(), q.args...)
+		rows, err := tableRows(ctx, x, m, q, extra, len(u.refs) > 1)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,104 @@
+package mysql_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+)
+
+// cacheMeta runs one committed global UPDATE of row 1 of tb, so that the
+// proxy holds tb's metadata before the DDL that follows.
+func (e *env) cacheMeta(t *testing.T, tb string) {
+	t.Helper()
+	xid, err := e.global(func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n WHERE id = 1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+}
+
+// DDL run after the proxy cached a table's metadata must not make a
+// rollback lose or miss anything.
+func TestDDLAfterMetadataCached(t *testing.T) {
+	e := newEnv(t, "")
+	t.Run("added column, DELETE", func(t *testing.T) {
+		tb := e.table("at_ddl1", kv, kvSeed)
+		e.cacheMeta(t, tb)
+		if _, err := e.plain.Exec("ALTER TABLE " + tb + " ADD COLUMN extra VARCHAR(20) NULL"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.plain.Exec("UPDATE " + tb + " SET extra = CONCAT('x', id)"); err != nil {
+			t.Fatal(err)
+		}
+		e.expect(t, undone, "", []string{tb}, "DELETE FROM "+tb+" WHERE id IN (1, 2)")
+	})
+	t.Run("added column, UPDATE of another column", func(t *testing.T) {
+		tb := e.table("at_ddl2", kv, kvSeed)
+		e.cacheMeta(t, tb)
+		if _, err := e.plain.Exec("ALTER TABLE " + tb + " ADD COLUMN extra INT NOT NULL DEFAULT 7"); err != nil {
+			t.Fatal(err)
+		}
+		e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1", "REPLACE INTO "+tb+" (id, n, s) VALUES (2, 5, 'r')")
+	})
+	t.Run("added column, INSERT first", func(t *testing.T) {
+		tb := e.table("at_ddl7", kv, kvSeed)
+		ai := e.table("at_ddl7a", "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, n INT)", "INSERT INTO {t} (n) VALUES (1)")
+		e.cacheMeta(t, tb)
+		e.cacheMeta(t, ai)
+		for _, q := range []string{"ALTER TABLE " + tb + " ADD COLUMN extra INT NOT NULL DEFAULT 7", "ALTER TABLE " + ai + " ADD COLUMN extra INT NOT NULL DEFAULT 7"} {
+			if _, err := e.plain.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The INSERT is the first statement on the table: its after
+		// image meets the new column and is read again.
+		e.expect(t, undone, "", []string{tb, ai}, "INSERT INTO "+tb+" (id, n, s) VALUES (9, 9, 'z')", "INSERT INTO "+ai+" (n) VALUES (2), (3)",
+			"UPDATE "+tb+" SET extra = 8 WHERE id = 1")
+	})
+	t.Run("dropped column", func(t *testing.T) {
+		tb := e.table("at_ddl3", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, s VARCHAR(20), gone INT)", "INSERT INTO {t} VALUES (1, 10, 'a', 1), (2, 20, 'b', 2)")
+		e.cacheMeta(t, tb)
+		if _, err := e.plain.Exec("ALTER TABLE " + tb + " DROP COLUMN gone"); err != nil {
+			t.Fatal(err)
+		}
+		e.expect(t, undone, "", []string{tb}, "DELETE FROM "+tb+" WHERE id = 1", "UPDATE "+tb+" SET s = 'q' WHERE id = 2")
+	})
+	t.Run("changed type", func(t *testing.T) {
+		tb := e.table("at_ddl4", kv, kvSeed)
+		e.cacheMeta(t, tb)
+		if _, err := e.plain.Exec("ALTER TABLE " + tb + " MODIFY s VARBINARY(20)"); err != nil {
+			t.Fatal(err)
+		}
+		e.expect(t, undone, "", []string{tb}, "DELETE FROM "+tb+" WHERE id = 1", "UPDATE "+tb+" SET s = 'q' WHERE id = 2")
+	})
+	// A trigger or a cascading foreign key shows in no image: they are
+	// seen once the metadata is older than its maximum age.
+	aged := newEnv(t, "")
+	aged.db = aged.open("", datasource.WithMetadataMaxAge(time.Millisecond))
+	t.Run("added trigger", func(t *testing.T) {
+		e := aged
+		tb := e.table("at_ddl5", kv, kvSeed)
+		counter := e.table("at_ddl5n", "CREATE TABLE {t} (id INT PRIMARY KEY, hits INT)", "INSERT INTO {t} VALUES (1, 0)")
+		e.cacheMeta(t, tb)
+		if _, err := e.plain.Exec("CREATE TRIGGER " + tb + "_trg AFTER DELETE ON " + tb + " FOR EACH ROW UPDATE " + counter + " SET hits = hits + 1"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		e.expect(t, refused, "trigger", []string{tb, counter}, "DELETE FROM "+tb+" WHERE id = 1")
+	})
+	t.Run("added cascading foreign key", func(t *testing.T) {
+		e := aged
+		tb := e.table("at_ddl6", kv, kvSeed)
+		e.cacheMeta(t, tb)
+		child := e.table("at_ddl6c", "CREATE TABLE {t} (id INT PRIMARY KEY, pid INT, CONSTRAINT {t}_fk FOREIGN KEY (pid) REFERENCES "+tb+" (id) ON DELETE CASCADE)", "INSERT INTO {t} VALUES (10, 1)")
+		t.Cleanup(func() { e.plain.Exec("DROP TABLE IF EXISTS " + child) })
+		time.Sleep(5 * time.Millisecond)
+		e.expect(t, refused, "ON DELETE CASCADE", []string{tb, child}, "DELETE FROM "+tb+" WHERE id = 1")
+	})
+}

@@ -1,0 +1,123 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/undo"
+)
+
+// Image queries select every column of the table as the server has it
+// now (`ref`.*), not the columns the cached metadata lists: a column
+// added since (ALTER TABLE ADD COLUMN) then shows in the result, where a
+// list of the cached columns would leave it out of the before image and
+// a rollback that re-inserts a deleted row would lose its value. The
+// result's columns (names, types, nullability) are compared with the
+// shape LoadTable recorded; a difference is a *datasource.TableChangedError
+// (the proxy reads the metadata again and runs the statement once more
+// when it came before the statement ran). Once a local transaction has
+// read a table this way, the table's definition cannot change until it
+// ends: its statements hold the table's metadata lock.
+
+// shaper is the Querier that also describes a result's columns
+// (datasource.Exec).
+type shaper interface {
+	QueryShape(ctx context.Context, query string, args ...any) (datasource.Shape, []undo.Row, error)
+}
+
+// allColumns is the select list of an image of a table the statement
+// names ref ("" for a query of the table alone, which names it t.Name).
+func allColumns(ref string, t *datasource.Table) string {
+	if ref == "" {
+		return Dialect{}.QuoteTable(t.Name) + ".*"
+	}
+	return quoteIdent(ref) + ".*"
+}
+
+// tableRows runs q, an image query whose select list is allColumns of t
+// followed by extra columns of its own, checks the table's columns
+// against t's metadata (their nullability only when joined is false: an
+// outer join reports its inner side's columns nullable), and returns the
+// rows cut to t's stored columns followed by the extra ones.
+func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *query, extra int, joined bool) ([]undo.Row, error) {
+	shape, rows, err := x.QueryShape(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	n := len(shape) - extra
+	if n < 0 {
+		return nil, txc.Errorf(txc.CodeInternal, "datasource/mysql: an image of %s returned %d columns, fewer than its %d extra ones", t.Name, len(shape), extra)
+	}
+	m := meta(t)
+	want := m.shape
+	if want == nil {
+		want = make(datasource.Shape, len(t.AllColumns))
+		for i, c := range t.AllColumns {
+			want[i].Name = c
+		}
+	}
+	if joined {
+		want = want.WithoutNull()
+	}
+	if d := shape[:n].Diff(want); d != "" {
+		return nil, &datasource.TableChangedError{Table: t.Name, Detail: d}
+	}
+	stored := m.stored
+	if stored == nil {
+		stored = storedIndexes(t)
+	}
+	if len(stored) == n {
+		return rows, nil
+	}
+	for i, r := range rows {
+		cut := make(undo.Row, 0, len(stored)+extra)
+		for _, k := range stored {
+			cut = append(cut, r[k])
+		}
+		rows[i] = append(cut, r[n:]...)
+	}
+	return rows, nil
+}
+
+// storedIndexes returns the indexes in t.AllColumns of t.Columns.
+func storedIndexes(t *datasource.Table) []int {
+	out := make([]int, 0, len(t.Columns))
+	for i, c := range t.AllColumns {
+		if slices.Contains(t.Columns, c) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// insertedRows reads the after image of an INSERT with read (an image
+// read through tableRows with the metadata it is given). An INSERT
+// without a before image may be its local transaction's first statement
+// on the table, which may then have changed since its metadata was read:
+// the image is read again with metadata read afresh (the definition
+// cannot change any more, the INSERT holds the table's metadata lock),
+// provided the primary key is the same and the table still takes the
+// write.
+func insertedRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, stmt string, read func(t *datasource.Table) ([]undo.Row, error)) ([]undo.Row, error) {
+	rows, err := read(t)
+	var changed *datasource.TableChangedError
+	if !errors.As(err, &changed) {
+		return rows, err
+	}
+	m := meta(t)
+	x.Forget(m.schema, m.table)
+	fresh, ferr := x.Table(ctx, m.schema, m.table)
+	if ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	if fresh.Name != t.Name || !slices.Equal(fresh.PK, t.PK) {
+		return nil, err
+	}
+	if werr := writable(stmt, fresh, false, nil); werr != nil {
+		return nil, werr
+	}
+	return read(fresh)
+}
