@@ -2,6 +2,10 @@ package mysql_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +105,47 @@ func TestDDLAfterMetadataCached(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		e.expect(t, refused, "ON DELETE CASCADE", []string{tb, child}, "DELETE FROM "+tb+" WHERE id = 1")
 	})
+}
+
+// MariaDB's INVISIBLE columns are left out of `SELECT *` but not of the
+// images: a DELETE's rollback restores them.
+func TestInvisibleColumnImaged(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_inv", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT NOT NULL, secret VARCHAR(20) INVISIBLE, gen INT AS (n * 2) VIRTUAL)",
+		"INSERT INTO {t} (id, n, secret) VALUES (1, 10, 's1'), (2, 20, 's2'), (3, 30, NULL)")
+	dump := func() string {
+		var sb strings.Builder
+		rows, err := e.plain.Query("SELECT id, n, secret, gen FROM " + tb + " ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, n, gen int
+			var s sql.NullString
+			if err := rows.Scan(&id, &n, &s, &gen); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&sb, "%d %d %v %d\n", id, n, s, gen)
+		}
+		return sb.String()
+	}
+	seed := dump()
+	xid, err := e.global(func(ctx context.Context) error {
+		for _, q := range []string{"DELETE FROM " + tb + " WHERE id = 1", "UPDATE " + tb + " SET secret = 'x', n = n + 1 WHERE id = 2", "INSERT INTO " + tb + " (id, n, secret) VALUES (4, 40, 's4')"} {
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
+		t.Fatalf("transaction ended %v", st)
+	}
+	if got := dump(); got != seed {
+		t.Fatalf("after rollback:\n%s\nseed:\n%s", got, seed)
+	}
 }

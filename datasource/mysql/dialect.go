@@ -128,6 +128,9 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	for _, c := range cols {
 		name, extra := c[0].Value.Str(), strings.ToLower(c[1].Value.Str())
 		t.AllColumns = append(t.AllColumns, name)
+		if strings.Contains(extra, "invisible") {
+			in.invisible = append(in.invisible, name)
+		}
 		in.types[strings.ToLower(name)] = colType{data: strings.ToLower(c[5].Value.Str()), full: strings.ToLower(c[6].Value.Str()), nullable: c[7].Value.Str() == "YES"}
 		if strings.Contains(extra, "generated") || strings.Contains(extra, "persistent") || strings.Contains(extra, "virtual") || strings.Contains(extra, "stored") {
 			continue
@@ -196,15 +199,16 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
-	in.stored = storedIndexes(t)
+	in.stored = storedIndexes(t, in.invisible)
 	if s, ok := q.(shaper); ok {
-		shape, _, err := s.QueryShape(ctx, "SELECT * FROM "+quoteIdent(realSchema)+"."+quoteIdent(realTable)+" LIMIT 0")
+		ref := quoteIdent(realSchema) + "." + quoteIdent(realTable)
+		shape, _, err := s.QueryShape(ctx, "SELECT "+selectAll(ref, in.invisible)+" FROM "+ref+" LIMIT 0")
 		if err != nil {
 			return nil, err
 		}
-		names := make(datasource.Shape, len(t.AllColumns))
-		for i, c := range t.AllColumns {
-			names[i].Name = c
+		names := make(datasource.Shape, 0, len(t.AllColumns))
+		for _, c := range imageOrder(t.AllColumns, in.invisible) {
+			names = append(names, datasource.ColumnShape{Name: c})
 		}
 		if d := shape.Diff(names); d != "" {
 			return nil, &datasource.TableChangedError{Table: t.Name, Detail: d + ", while its metadata was read"}

@@ -23,13 +23,14 @@
 // Table metadata (columns, primary and unique keys, auto-increment,
 // triggers, referencing foreign keys) comes from information_schema,
 // cached per resource, and is dropped when a statement fails with an
-// unknown column or table. Image queries select `t`.* and compare the
-// columns the server returns with the cached ones: a column added,
-// dropped or retyped since makes the statement run again with fresh
-// metadata (found before it ran), or an INSERT's after image be read
-// again with it, or else its local transaction roll back: never an image
-// without the column. A trigger or a cascading foreign key
-// created since shows in no result: the metadata is read again when it is
-// older than 10s (datasource.WithMetadataMaxAge), so a statement within
-// that time of such DDL can write what its undo log does not restore.
+// unknown column or table. Image queries select `t`.* (and the INVISIBLE
+// columns by name) and compare the columns the server returns with the
+// cached ones: a column added, dropped or retyped since makes the
+// statement run again with fresh metadata (found before it ran), or an
+// INSERT's after image be read again with it, or else its local
+// transaction roll back: never an image without the column. A trigger, a
+// cascading foreign key or an INVISIBLE column created since shows in no
+// result: the metadata is read again when it is older than 10s
+// (datasource.WithMetadataMaxAge), so a statement within that time of
+// such DDL can write what its undo log does not restore.
 package mysql

@@ -20,8 +20,12 @@ type tableMeta struct {
 	// referencing rows; cascadeDelete names those whose ON DELETE does.
 	cascadeUpdate map[string]string
 	cascadeDelete []string
-	// shape is `SELECT *` of the table as LoadTable found it (see
-	// tableRows); stored, the indexes in it of the stored columns.
+	// invisible names the INVISIBLE columns (MariaDB, MySQL 8), which
+	// `SELECT *` leaves out.
+	invisible []string
+	// shape is the table's columns as an image query returns them
+	// (allColumns) when LoadTable read them (see tableRows); stored, the
+	// index there of each of the Table's Columns.
 	shape  datasource.Shape
 	stored []int
 }

@@ -29,12 +29,34 @@ type shaper interface {
 }
 
 // allColumns is the select list of an image of a table the statement
-// names ref ("" for a query of the table alone, which names it t.Name).
+// names ref ("" for a query of the table alone, which names it t.Name):
+// every column `SELECT *` gives, then the INVISIBLE ones by name.
 func allColumns(ref string, t *datasource.Table) string {
 	if ref == "" {
-		return Dialect{}.QuoteTable(t.Name) + ".*"
+		return selectAll(Dialect{}.QuoteTable(t.Name), meta(t).invisible)
 	}
-	return quoteIdent(ref) + ".*"
+	return selectAll(quoteIdent(ref), meta(t).invisible)
+}
+
+// selectAll is quoted.*, then quoted.`c` for each invisible column c.
+func selectAll(quoted string, invisible []string) string {
+	s := quoted + ".*"
+	for _, c := range invisible {
+		s += ", " + quoted + "." + quoteIdent(c)
+	}
+	return s
+}
+
+// imageOrder is the order of all's columns in an image query: the
+// visible ones in table order, then the invisible ones.
+func imageOrder(all, invisible []string) []string {
+	out := make([]string, 0, len(all))
+	for _, c := range all {
+		if !slices.Contains(invisible, c) {
+			out = append(out, c)
+		}
+	}
+	return append(out, invisible...)
 }
 
 // tableRows runs q, an image query whose select list is allColumns of t
@@ -54,9 +76,8 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	m := meta(t)
 	want := m.shape
 	if want == nil {
-		want = make(datasource.Shape, len(t.AllColumns))
-		for i, c := range t.AllColumns {
-			want[i].Name = c
+		for _, c := range imageOrder(t.AllColumns, m.invisible) {
+			want = append(want, datasource.ColumnShape{Name: c})
 		}
 	}
 	if joined {
@@ -67,9 +88,9 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	}
 	stored := m.stored
 	if stored == nil {
-		stored = storedIndexes(t)
+		stored = storedIndexes(t, m.invisible)
 	}
-	if len(stored) == n {
+	if identity(stored, n) {
 		return rows, nil
 	}
 	for i, r := range rows {
@@ -82,15 +103,29 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	return rows, nil
 }
 
-// storedIndexes returns the indexes in t.AllColumns of t.Columns.
-func storedIndexes(t *datasource.Table) []int {
-	out := make([]int, 0, len(t.Columns))
-	for i, c := range t.AllColumns {
-		if slices.Contains(t.Columns, c) {
-			out = append(out, i)
-		}
+// storedIndexes returns the index of each of t.Columns in an image
+// query's columns (see imageOrder), so that images keep the table's
+// column order.
+func storedIndexes(t *datasource.Table, invisible []string) []int {
+	order := imageOrder(t.AllColumns, invisible)
+	out := make([]int, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = slices.Index(order, c)
 	}
 	return out
+}
+
+// identity reports whether stored is 0, 1, …, n-1.
+func identity(stored []int, n int) bool {
+	if len(stored) != n {
+		return false
+	}
+	for i, k := range stored {
+		if k != i {
+			return false
+		}
+	}
+	return true
 }
 
 // insertedRows reads the after image of an INSERT with read (an image
