@@ -32,21 +32,32 @@ type env struct {
 	rm    *rm.Manager
 	plain *sql.DB // go-sql-driver, no proxy
 	db    *sql.DB // through the proxy
+	dsn   string  // of the database both open
 }
 
 func newEnv(t *testing.T, dsnParams string) *env {
 	t.Helper()
 	plain := dbtest.MySQL(t)
 	conn := servertest.Start(t, "dsmy")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dbtest.MySQLDSN}
 	e.db = e.open(dsnParams)
+	return e
+}
+
+// newEnvAt is newEnv on the database at dsn (a private server).
+func newEnvAt(t *testing.T, dsn string) *env {
+	t.Helper()
+	plain := dbtest.Open(t, "mysql", dsn)
+	conn := servertest.Start(t, "dsmy")
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dsn}
+	e.db = e.open("")
 	return e
 }
 
 // open opens the test database through the proxy with extra DSN params.
 func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
 	e.t.Helper()
-	dsn := dbtest.MySQLDSN
+	dsn := e.dsn
 	if params != "" {
 		dsn += "?" + params
 	}

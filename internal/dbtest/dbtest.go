@@ -42,13 +42,19 @@ func Open(t testing.TB, driver, dsn string) *sql.DB {
 		cancel()
 	}
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("dbtest: %s at %s unreachable (CI=true): %v", driver, dsn, err)
-		}
-		t.Skipf("dbtest: %s at %s unreachable (start it with scripts/databases.sh): %v", driver, dsn, err)
+		unreachable(t, fmt.Sprintf("dbtest: %s at %s unreachable (start it with scripts/databases.sh): %v", driver, dsn, err))
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// unreachable fails the test when CI=true and skips it otherwise.
+func unreachable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true)")
+	}
+	t.Skip(msg)
 }
 
 // Name returns a table name that no concurrent test uses.
