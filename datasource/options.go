@@ -23,11 +23,12 @@ type config struct {
 	retention   time.Duration
 	interpolate bool
 	dialect     Dialect
-	metaMaxAge  time.Duration // < 0: the dialect's default
+	metaMaxAge  time.Duration
+	metaAgeSet  bool // else the dialect's default
 }
 
 func newConfig(opts []Option) config {
-	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour, metaMaxAge: -1}
+	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -89,9 +90,10 @@ func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.rete
 // keys, triggers, referencing foreign keys) is used before a statement
 // reads it again. Zero keeps it until a statement finds it out of date.
 // The default is the dialect's (MetadataAger): MySQL 10s; PostgreSQL
-// none (it checks every table once per local transaction).
+// none (it checks every table once per local transaction). A negative d
+// makes opening fail (InvalidArgument).
 func WithMetadataMaxAge(d time.Duration) Option {
-	return func(c *config) { c.metaMaxAge = max(d, 0) }
+	return func(c *config) { c.metaMaxAge, c.metaAgeSet = d, true }
 }
 
 // WithDialect forces the dialect instead of detecting it from the

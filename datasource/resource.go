@@ -61,6 +61,9 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	if id == "" || len(id) > txc.MaxResourceIDLen {
 		return nil, invalid("resource ID of %d bytes (1 to %d allowed)", len(id), txc.MaxResourceIDLen)
 	}
+	if cfg.metaMaxAge < 0 {
+		return nil, invalid("WithMetadataMaxAge(%v): the age must not be negative", cfg.metaMaxAge)
+	}
 	t, err := undo.NewTableIn(d.Undo(), cfg.undoSchema, cfg.undoTable, undo.Codec{})
 	if err != nil {
 		return nil, err
@@ -77,10 +80,9 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		stopped:     make(chan struct{}),
 	}
 	r.keeper, _ = d.(SessionKeeper)
-	if a, ok := d.(MetadataAger); ok && cfg.metaMaxAge < 0 {
+	if a, ok := d.(MetadataAger); ok && !cfg.metaAgeSet {
 		r.metaMaxAge = a.MetadataMaxAge()
 	}
-	r.metaMaxAge = max(r.metaMaxAge, 0)
 	if err := register(r); err != nil {
 		r.phase2.Close()
 		return nil, err

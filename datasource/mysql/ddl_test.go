@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
+	txcmysql "github.com/txcio/txc/datasource/mysql"
+	"github.com/txcio/txc/internal/dbtest"
 )
 
 // cacheMeta runs one committed global UPDATE of row 1 of tb, so that the
@@ -147,5 +151,19 @@ func TestInvisibleColumnImaged(t *testing.T) {
 	}
 	if got := dump(); got != seed {
 		t.Fatalf("after rollback:\n%s\nseed:\n%s", got, seed)
+	}
+}
+
+func TestNegativeMetadataMaxAgeRefused(t *testing.T) {
+	cfg, err := gomysql.ParseDSN(dbtest.MySQLDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := txcmysql.OpenDB(cfg, datasource.WithMetadataMaxAge(-time.Second), datasource.WithResourceID("mysql:negative-age"))
+	if err == nil {
+		db.Close()
+	}
+	if !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("err = %v, want InvalidArgument", err)
 	}
 }
