@@ -85,6 +85,10 @@ func (x *Exec) Table(ctx context.Context, schema, name string) (*Table, error) {
 // found it out of date); the next use reloads it.
 func (x *Exec) Forget(schema, name string) { x.c.res.forget(schema, name) }
 
+// ForgetAll drops every cached table's metadata (a table changed, and
+// the statements that name it may spell it several ways).
+func (x *Exec) ForgetAll() { x.c.res.forgetAll() }
+
 // TxValue returns what the dialect stored under key with SetTxValue in
 // the current local transaction (nil: nothing, or no local transaction).
 // Dialects keep there what holds until the transaction ends, such as

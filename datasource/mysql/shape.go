@@ -143,7 +143,7 @@ func insertedRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, 
 		return rows, err
 	}
 	m := meta(t)
-	x.Forget(m.schema, m.table)
+	x.ForgetAll()
 	fresh, ferr := x.Table(ctx, m.schema, m.table)
 	if ferr != nil {
 		return nil, errors.Join(err, ferr)
