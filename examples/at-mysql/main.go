@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	tc := flag.String("tc", "127.0.0.1:8091", "coordinator")
+	tc := flag.String("addr", "127.0.0.1:8091", "txc-server gRPC address")
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "MariaDB/MySQL DSN (go-sql-driver syntax)")
 	flag.Parse()
 	ctx := context.Background()

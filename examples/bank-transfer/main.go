@@ -32,7 +32,7 @@ import (
 )
 
 func main() {
-	tc := flag.String("tc", "127.0.0.1:8091", "coordinator")
+	tc := flag.String("addr", "127.0.0.1:8091", "txc-server gRPC address")
 	myDSN := flag.String("mysql", "root@tcp(127.0.0.1:3306)/test", "MariaDB/MySQL DSN (go-sql-driver syntax)")
 	pgDSN := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN (pgx syntax)")
 	flag.Parse()
