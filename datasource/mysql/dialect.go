@@ -66,8 +66,12 @@ func (Dialect) ScanRow(rows *sql.Rows, cols []*sql.ColumnType) (undo.Row, error)
 
 func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQLValue(typ, src) }
 
-// RollbackSession turns foreign-key checks off for the rollback
-// transaction (see datasource.RollbackSession). This is safe because the
+// RollbackSession sets the rollback connection's character sets to
+// utf8mb4 (images were read in it, see verifiedSession.lossless: the
+// DSN's may lack characters a row holds, which would then compare and
+// restore as '?'; the connection serves phase 2 only, so it stays so)
+// and turns foreign-key checks off for the rollback transaction (see
+// datasource.RollbackSession). Turning them off is safe because the
 // rollback writes back exactly the rows the branch changed, each locked
 // and compared with its after image first, to their state before the
 // branch: the branch's writes were themselves checked, and writes whose
@@ -77,7 +81,7 @@ func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQ
 // child first, rows of a self-referencing table re-inserted in image
 // order) and a restoring DELETE could cascade.
 func (Dialect) RollbackSession() (setup, restore []string) {
-	return []string{"SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
+	return []string{"SET NAMES utf8mb4", "SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
 }
 
 // Stale reports the errors of a statement that met a table other than its

@@ -63,6 +63,9 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 			if strings.EqualFold(v.Name, "time_zone") {
 				return nil, datasource.Unsupported(query, "changing time_zone inside a global transaction or global lock shifts the TIMESTAMP values of its images")
 			}
+			if charsetVariable(v.Name) {
+				return nil, datasource.Unsupported(query, "changing the connection's character set inside a global transaction or global lock could make its images lose characters")
+			}
 		}
 		return passthrough{}, nil
 	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
@@ -83,6 +86,17 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, datasource.Unsupported(query, "a stored procedure's writes cannot be imaged")
 	}
 	return nil, datasource.Unsupported(query, "%s statements are not understood by AT mode", kindName(stmts[0]))
+}
+
+// charsetVariable reports whether setting variable name (SET NAMES and SET
+// CHARACTER SET among them) changes a character set the session reads or
+// writes text in.
+func charsetVariable(name string) bool {
+	switch strings.ToLower(name) {
+	case strings.ToLower(ast.SetNames), strings.ToLower(ast.SetCharset), "character_set_client", "character_set_connection", "character_set_results", "collation_connection":
+		return true
+	}
+	return false
 }
 
 // executableComment returns the start of the first MySQL (/*!…*/) or

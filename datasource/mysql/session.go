@@ -18,8 +18,18 @@ type sessionChecked struct{}
 // database was the resource's, and its time zone (a verifiedSession).
 type sessionVerified struct{}
 
-// verifiedSession is the session state a check found acceptable.
-type verifiedSession struct{ timeZone string }
+// verifiedSession is the session state a check read: its database was
+// the resource's; its time zone; and its character sets (client,
+// connection, results), which a global transaction checks (see
+// lossless).
+type verifiedSession struct{ timeZone, charsets string }
+
+// lossless reports whether the session reads and writes text in utf8mb4
+// both ways: a column's every character then survives an image's trip
+// through the client. In any other character set, a character the set
+// lacks (an emoji, under utf8 = utf8mb3 or latin1) is read as '?', and a
+// rollback would write the '?' back.
+func (v verifiedSession) lossless() bool { return v.charsets == "utf8mb4/utf8mb4/utf8mb4" }
 
 // sessionQueries counts the session queries checkSession ran (tests read
 // it to see the check cached per connection).
@@ -60,9 +70,7 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 		return nil
 	}
 	if v, ok := x.ConnValue(sessionVerified{}).(verifiedSession); ok {
-		x.SetTimeZone(v.timeZone)
-		x.SetTxValue(sessionChecked{}, true)
-		return nil
+		return sessionChecks(x, query, v)
 	}
 	home, err := x.Home(ctx, "SELECT DATABASE()")
 	if err != nil {
@@ -72,20 +80,37 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	// it is prepared, and image statements are prepared once per
 	// connection.
 	sessionQueries.Add(1)
-	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone")
+	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone, @@session.character_set_client, @@session.character_set_connection, @@session.character_set_results")
 	if err != nil {
 		return err
 	}
-	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 2 {
+	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 5 {
 		return datasource.Unsupported(query, "the session's database and time zone could not be read")
 	}
 	want, cur := dbName(home[0][0].Value.IsNull(), home[0][0].Value.Str()), dbName(rows[0][0].Value.IsNull(), rows[0][0].Value.Str())
 	if cur != want {
 		return datasource.Unsupported(query, "the connection's current database is %s, not the resource's %s (USE ran on it outside a global transaction): its images, undo log and lock keys would name the other database's tables, which phase 2 never reads", cur, want)
 	}
-	tz := rows[0][1].Value.Str()
-	x.SetConnValue(sessionVerified{}, verifiedSession{timeZone: tz})
-	x.SetTimeZone(tz)
+	charset := func(i int) string {
+		if rows[0][i].Value.IsNull() {
+			return "NULL"
+		}
+		return strings.ToLower(rows[0][i].Value.Str())
+	}
+	v := verifiedSession{timeZone: rows[0][1].Value.Str(), charsets: charset(2) + "/" + charset(3) + "/" + charset(4)}
+	x.SetConnValue(sessionVerified{}, v)
+	return sessionChecks(x, query, v)
+}
+
+// sessionChecks applies a read (or kept) session state to the local
+// transaction: a global transaction needs it lossless (under a global
+// lock nothing is imaged, only keys checked); the time zone goes with the
+// undo log.
+func sessionChecks(x *datasource.Exec, query string, v verifiedSession) error {
+	if x.InGlobalTx() && !v.lossless() {
+		return datasource.Unsupported(query, "the connection's character sets (client/connection/results) are %s, not utf8mb4: text its images read would lose every character those lack, and a rollback would write the loss back (use the DSN's default charset, utf8mb4)", v.charsets)
+	}
+	x.SetTimeZone(v.timeZone)
 	x.SetTxValue(sessionChecked{}, true)
 	return nil
 }

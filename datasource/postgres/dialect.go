@@ -73,8 +73,8 @@ var _ datasource.RollbackSession = Dialect{}
 // way. The TimeZone, which phase 1 does not pin, is set per undo log
 // (see SetTimeZone).
 func (Dialect) RollbackSession() (setup, restore []string) {
-	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1"},
-		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits"}
+	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'"},
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding"}
 }
 
 var _ datasource.SessionTimeZone = Dialect{}
@@ -280,7 +280,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  (SELECT 1 FROM ` + rel + ` LIMIT 0),
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
  pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
- pg_catalog.current_setting('TimeZone')
+ pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding')
  FROM t`
 }
 
@@ -291,7 +291,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
 // timestamptz is imaged in UTC), is accepted whatever it is and recorded
 // with the undo log instead (see imageZone).
 type settings struct {
-	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone string
+	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding string
 }
 
 // check refuses a session whose settings would make the rebuilt
@@ -299,9 +299,14 @@ type settings struct {
 // off: the parser reads backslashes in '…' as PostgreSQL 9.1+ does by
 // default), or images read as text that another session would read back
 // as another value (DateStyle other than ISO, IntervalStyle other than
-// postgres, extra_float_digits below 1: rounded floats).
+// postgres, extra_float_digits below 1: rounded floats), or text in
+// another client_encoding than UTF8 (pgx reads text as UTF-8: a LATIN1
+// 'ü' would be imaged as another string, and a rollback would take the
+// row for changed).
 func (s settings) check() error {
 	switch {
+	case s.clientEncoding != "UTF8":
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: client_encoding is %q: images are read and restored as UTF-8 text", s.clientEncoding)
 	case s.standardStrings != "on":
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: standard_conforming_strings is %q: statements are rebuilt as PostgreSQL reads them with it on", s.standardStrings)
 	case !strings.HasPrefix(s.dateStyle, "ISO"):
@@ -321,11 +326,11 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, s
 	if err != nil {
 		return probe{}, settings{}, err
 	}
-	if len(rows) != 1 || len(rows[0]) != 16 {
+	if len(rows) != 1 || len(rows[0]) != 17 {
 		return probe{}, settings{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
 	}
 	r := rows[0]
-	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str(), timeZone: r[15].Value.Str()}
+	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str(), timeZone: r[15].Value.Str(), clientEncoding: r[16].Value.Str()}
 	return probe{
 		oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(), fingerprint: r[4].Value.Str(),
 		triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(), cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tm"
 )
@@ -267,6 +268,8 @@ func TestSessionSettingsRefused(t *testing.T) {
 		{"SET DateStyle = 'SQL, DMY'", "DateStyle"},
 		{"SET IntervalStyle = 'sql_standard'", "IntervalStyle"},
 		{"SET extra_float_digits = 0", "extra_float_digits"},
+		{"SET client_encoding = 'LATIN1'", "client_encoding"},
+		{"SET NAMES 'WIN1252'", "client_encoding"},
 	} {
 		db := e.open("")
 		db.SetMaxOpenConns(1)
@@ -433,5 +436,28 @@ func TestEveryReferentialActionRefused(t *testing.T) {
 		if got := e.dump(ch); got != chBefore {
 			t.Fatalf("%s: child before:\n%s\nafter:\n%s", c.action, chBefore, got)
 		}
+	}
+}
+
+// TestRollbackInUTF8: a rollback reads and writes in UTF8 whatever the
+// DSN's client_encoding: an undo log written by a session that set UTF8
+// itself is restored exactly by the LATIN1 connections of phase 2.
+func TestRollbackInUTF8(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("enc", "CREATE TABLE {t} (id int PRIMARY KEY, n int, s text)", "INSERT INTO {t} VALUES (1, 1, 'ü'), (2, 2, 'é')")
+	before := e.dump(tb)
+	// A resource ID of its own: rollbacks run on the first database open
+	// under an ID, which would be e.db (UTF8).
+	db := e.open("client_encoding=LATIN1", datasource.WithResourceID("postgres:latin1-"+dbtest.Name("enc")))
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SET client_encoding = 'UTF8'"); err != nil {
+		t.Fatal(err)
+	}
+	err, st := e.rollbackOne(db, "UPDATE "+tb+" SET n = n + 1, s = 'ß' WHERE id = 1", "DELETE FROM "+tb+" WHERE id = 2")
+	if err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("before:\n%s\nafter:\n%s", before, got)
 	}
 }
