@@ -57,7 +57,8 @@ func start(ctx context.Context, x *datasource.Exec, query string, nargs int, arg
 // resolves them in the resource's; the statement is refused before
 // anything runs. The session time zone, in which TIMESTAMP images are
 // read as text, is recorded with the undo log (Exec.SetTimeZone) and the
-// rollback runs under it.
+// rollback runs under it. A global transaction also needs the session's
+// character sets utf8mb4 (see verifiedSession.lossless).
 //
 // The session is read (one round trip) only when the connection holds no
 // verified state: its first check, or the first after a statement ran on
