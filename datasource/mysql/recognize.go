@@ -63,6 +63,9 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 			if strings.EqualFold(v.Name, "time_zone") {
 				return nil, datasource.Unsupported(query, "changing time_zone inside a global transaction or global lock shifts the TIMESTAMP values of its images")
 			}
+			if strings.EqualFold(v.Name, "sql_mode") {
+				return nil, datasource.Unsupported(query, "changing sql_mode inside a global transaction or global lock can change how the server reads the statements the proxy parsed")
+			}
 			if charsetVariable(v.Name) {
 				return nil, datasource.Unsupported(query, "changing the connection's character set inside a global transaction or global lock could make its images lose characters")
 			}

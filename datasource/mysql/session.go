@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -22,7 +23,7 @@ type sessionVerified struct{}
 // the resource's; its time zone; and its character sets (client,
 // connection, results), which a global transaction checks (see
 // lossless).
-type verifiedSession struct{ timeZone, charsets string }
+type verifiedSession struct{ timeZone, charsets, sqlMode string }
 
 // lossless reports whether the session reads and writes text in utf8mb4
 // both ways: a column's every character then survives an image's trip
@@ -30,6 +31,31 @@ type verifiedSession struct{ timeZone, charsets string }
 // lacks (an emoji, under utf8 = utf8mb3 or latin1) is read as '?', and a
 // rollback would write the '?' back.
 func (v verifiedSession) lossless() bool { return v.charsets == "utf8mb4/utf8mb4/utf8mb4" }
+
+// parseModes are the sql_mode flags under which the server reads a
+// statement's text otherwise than the proxy's parser (MySQL's default
+// modes) does: "x" an identifier (ANSI_QUOTES), || a concatenation,
+// NOT binding tighter, a backslash in '…' no escape, a space after a
+// function name, '' NULL, whole dialects (ORACLE, MSSQL, …). The image
+// would then select other rows than the statement writes: under
+// ANSI_QUOTES, DELETE … WHERE s = "n" imaged the rows holding 'n' while
+// the server deleted those where s equals column n. PAD_CHAR_TO_FULL_LENGTH
+// reads CHAR values padded, which phase 2 (reading them unpadded) would
+// take for changed.
+var parseModes = []string{"ANSI_QUOTES", "PIPES_AS_CONCAT", "HIGH_NOT_PRECEDENCE", "NO_BACKSLASH_ESCAPES", "IGNORE_SPACE",
+	"EMPTY_STRING_IS_NULL", "PAD_CHAR_TO_FULL_LENGTH", "ORACLE", "MSSQL", "DB2", "MAXDB", "POSTGRESQL", "ANSI"}
+
+// misparsed returns the flags of parseModes in the session's sql_mode,
+// joined by commas, or "".
+func (v verifiedSession) misparsed() string {
+	var found []string
+	for f := range strings.SplitSeq(v.sqlMode, ",") {
+		if f = strings.ToUpper(strings.TrimSpace(f)); slices.Contains(parseModes, f) {
+			found = append(found, f)
+		}
+	}
+	return strings.Join(found, ",")
+}
 
 // sessionQueries counts the session queries checkSession ran (tests read
 // it to see the check cached per connection).
@@ -81,11 +107,11 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	// it is prepared, and image statements are prepared once per
 	// connection.
 	sessionQueries.Add(1)
-	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone, @@session.character_set_client, @@session.character_set_connection, @@session.character_set_results")
+	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone, @@session.character_set_client, @@session.character_set_connection, @@session.character_set_results, @@session.sql_mode")
 	if err != nil {
 		return err
 	}
-	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 5 {
+	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 6 {
 		return datasource.Unsupported(query, "the session's database and time zone could not be read")
 	}
 	want, cur := dbName(home[0][0].Value.IsNull(), home[0][0].Value.Str()), dbName(rows[0][0].Value.IsNull(), rows[0][0].Value.Str())
@@ -98,7 +124,7 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 		}
 		return strings.ToLower(rows[0][i].Value.Str())
 	}
-	v := verifiedSession{timeZone: rows[0][1].Value.Str(), charsets: charset(2) + "/" + charset(3) + "/" + charset(4)}
+	v := verifiedSession{timeZone: rows[0][1].Value.Str(), charsets: charset(2) + "/" + charset(3) + "/" + charset(4), sqlMode: rows[0][5].Value.Str()}
 	x.SetConnValue(sessionVerified{}, v)
 	return sessionChecks(x, query, v)
 }
@@ -108,6 +134,9 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 // lock nothing is imaged, only keys checked); the time zone goes with the
 // undo log.
 func sessionChecks(x *datasource.Exec, query string, v verifiedSession) error {
+	if f := v.misparsed(); f != "" {
+		return datasource.Unsupported(query, "the session's sql_mode has %s, under which the server reads statements otherwise than the proxy's parser (MySQL's default modes), so images could be of other rows than the statement writes", f)
+	}
 	if x.InGlobalTx() && !v.lossless() {
 		return datasource.Unsupported(query, "the connection's character sets (client/connection/results) are %s, not utf8mb4: text its images read would lose every character those lack, and a rollback would write the loss back (use the DSN's default charset, utf8mb4)", v.charsets)
 	}
