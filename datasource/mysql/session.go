@@ -36,7 +36,7 @@ func (v verifiedSession) lossless() bool { return v.charsets == "utf8mb4/utf8mb4
 // statement's text otherwise than the proxy's parser (MySQL's default
 // modes) does: "x" an identifier (ANSI_QUOTES), || a concatenation,
 // NOT binding tighter, a backslash in '…' no escape, a space after a
-// function name, ” NULL, whole dialects (ORACLE, MSSQL, …). The image
+// function name, an empty string NULL, whole dialects (ORACLE, MSSQL, …). The image
 // would then select other rows than the statement writes: under
 // ANSI_QUOTES, DELETE … WHERE s = "n" imaged the rows holding 'n' while
 // the server deleted those where s equals column n. PAD_CHAR_TO_FULL_LENGTH
