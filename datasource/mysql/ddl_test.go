@@ -167,3 +167,15 @@ func TestNegativeMetadataMaxAgeRefused(t *testing.T) {
 		t.Fatalf("err = %v, want InvalidArgument", err)
 	}
 }
+
+// A table without transactions and row locks (MyISAM, MEMORY, Aria) can
+// change between the image and the write, and keeps its changes when the
+// local transaction rolls back: refused before anything runs.
+func TestNonTransactionalEngineRefused(t *testing.T) {
+	e := newEnv(t, "")
+	for _, engine := range []string{"MyISAM", "MEMORY", "Aria"} {
+		tb := e.table("at_eng", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT) ENGINE="+engine, "INSERT INTO {t} VALUES (1, 1), (2, 2)")
+		e.expect(t, refused, "storage engine "+engine, []string{tb}, "UPDATE "+tb+" SET n = 5 WHERE id = 1")
+		e.expect(t, refused, "storage engine "+engine, []string{tb}, "INSERT INTO "+tb+" VALUES (3, 3)")
+	}
+}

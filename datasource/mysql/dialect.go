@@ -168,6 +168,17 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if len(t.PK) == 0 {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has no primary key: AT mode cannot undo its rows exactly", qualified(schema, table))
 	}
+	eng, err := q.Query(ctx, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", realSchema, realTable)
+	if err != nil {
+		return nil, err
+	}
+	if len(eng) != 1 || !strings.EqualFold(eng[0][0].Value.Str(), "InnoDB") {
+		e := "none"
+		if len(eng) == 1 && !eng[0][0].Value.IsNull() {
+			e = eng[0][0].Value.Str()
+		}
+		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has storage engine %s, not InnoDB: without row locks and transactions its rows can change between the image and the write, and stay changed when the local transaction rolls back", qualified(schema, table), e)
+	}
 	trg, err := q.Query(ctx, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME", realSchema, realTable)
 	if err != nil {
 		return nil, err
