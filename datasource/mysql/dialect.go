@@ -215,6 +215,11 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
 	in.stored = storedIndexes(t, in.invisible)
+	for k, c := range imageOrder(t.AllColumns, in.invisible) {
+		if in.types[strings.ToLower(c)].data == "timestamp" {
+			in.timestamps = append(in.timestamps, k)
+		}
+	}
 	if s, ok := q.(shaper); ok {
 		ref := quoteIdent(realSchema) + "." + quoteIdent(realTable)
 		shape, _, err := s.QueryShape(ctx, "SELECT "+selectAll(ref, in.invisible)+" FROM "+ref+" LIMIT 0")

@@ -59,9 +59,12 @@ func columns(ref string, cols []string) string {
 	return sb.String()
 }
 
-// keyIn appends "(pk) IN ((…), …)" for the keys of rows (images holding
-// the pk columns).
-func (q *query) keyIn(ref string, pk []string, rows []undo.Row) error {
+// keyIn appends "(pk) IN ((…), …)" for the keys of rows (images of t
+// holding its pk columns). A TIMESTAMP key value is an instant in UTC
+// (see exactTimestamps), which the session reads in its own zone: it is
+// converted to that zone here.
+func (q *query) keyIn(ref string, t *datasource.Table, rows []undo.Row) error {
+	pk := t.PK
 	if len(pk) == 1 {
 		q.add(columns(ref, pk))
 	} else {
@@ -83,8 +86,15 @@ func (q *query) keyIn(ref string, pk []string, rows []undo.Row) error {
 			if !ok {
 				return txc.Errorf(txc.CodeInternal, "datasource/mysql: key image lacks column %q", c)
 			}
+			local := meta(t).types[strings.ToLower(c)].data == "timestamp" && !v.IsNull() && !strings.HasPrefix(v.Str(), "0000-00-00")
+			if local {
+				q.add("CONVERT_TZ(")
+			}
 			if err := q.value(v); err != nil {
 				return err
+			}
+			if local {
+				q.add(", '+00:00', @@session.time_zone)")
 			}
 		}
 		if len(pk) > 1 {
@@ -137,7 +147,7 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 		chunk := keyRows[start:min(len(keyRows), start+500)]
 		q := &query{}
 		q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
-		if err := q.keyIn("", t.PK, chunk); err != nil {
+		if err := q.keyIn("", t, chunk); err != nil {
 			return nil, err
 		}
 		// Locking read: a plain one could return the snapshot of the

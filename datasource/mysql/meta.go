@@ -28,6 +28,9 @@ type tableMeta struct {
 	// index there of each of the Table's Columns.
 	shape  datasource.Shape
 	stored []int
+	// timestamps are the indexes, in an image query's columns (see
+	// imageOrder), of the TIMESTAMP columns (see exactTimestamps).
+	timestamps []int
 }
 
 // writable refuses a write to t that the server would extend to rows the

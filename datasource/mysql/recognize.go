@@ -60,9 +60,6 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, datasource.Unsupported(query, "USE inside a global transaction or global lock would move images and the undo log to another database than the resource's")
 	case *ast.SetStmt:
 		for _, v := range s.Variables {
-			if strings.EqualFold(v.Name, "time_zone") {
-				return nil, datasource.Unsupported(query, "changing time_zone inside a global transaction or global lock shifts the TIMESTAMP values of its images")
-			}
 			if strings.EqualFold(v.Name, "sql_mode") {
 				return nil, datasource.Unsupported(query, "changing sql_mode inside a global transaction or global lock can change how the server reads the statements the proxy parsed")
 			}

@@ -77,8 +77,18 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 		if err != nil {
 			return err
 		}
+		// TIMESTAMP key columns are read as instants too (see
+		// exactTimestamps), so that their lock keys are the writes'.
+		var ts []int
+		list := columns(r.ref(), m.PK)
+		for k, c := range m.PK {
+			if meta(m).types[strings.ToLower(c)].data == "timestamp" {
+				ts = append(ts, k)
+				list += ", UNIX_TIMESTAMP(" + columns(r.ref(), []string{c}) + ")"
+			}
+		}
 		q := &query{}
-		q.add("SELECT "+columns(r.ref(), m.PK)+" FROM ").frag(l.from, args)
+		q.add("SELECT "+list+" FROM ").frag(l.from, args)
 		if !l.where.empty() {
 			q.add(" WHERE ").frag(l.where, args)
 		}
@@ -92,6 +102,12 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 		rows, err := x.Query(ctx, q.String(), q.args...)
 		if err != nil {
 			return err
+		}
+		for i, row := range rows {
+			if err := exactTimestamps(row, ts, len(m.PK)); err != nil {
+				return err
+			}
+			rows[i] = row[:len(m.PK)]
 		}
 		if err := x.Guard(ctx, m.Name, m.PK, dedupe(m.PK, rows), true); err != nil {
 			return err

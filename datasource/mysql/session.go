@@ -15,15 +15,15 @@ import (
 type sessionChecked struct{}
 
 // sessionVerified is the key of Exec.ConnValue under which a connection
-// keeps the result of its last successful session check: its current
-// database was the resource's, and its time zone (a verifiedSession).
+// keeps the result of its last session check whose database was the
+// resource's (a verifiedSession).
 type sessionVerified struct{}
 
-// verifiedSession is the session state a check read: its database was
-// the resource's; its time zone; and its character sets (client,
-// connection, results), which a global transaction checks (see
-// lossless).
-type verifiedSession struct{ timeZone, charsets, sqlMode string }
+// verifiedSession is the session state a check read, its database being
+// the resource's: its character sets (client, connection, results), which
+// a global transaction checks (see lossless), and its sql_mode (see
+// misparsed).
+type verifiedSession struct{ charsets, sqlMode string }
 
 // lossless reports whether the session reads and writes text in utf8mb4
 // both ways: a column's every character then survives an image's trip
@@ -57,6 +57,9 @@ func (v verifiedSession) misparsed() string {
 	return strings.Join(found, ",")
 }
 
+// utcZone is the time zone every MySQL undo log records.
+const utcZone = "+00:00"
+
 // sessionQueries counts the session queries checkSession ran (tests read
 // it to see the check cached per connection).
 var sessionQueries atomic.Int64
@@ -73,25 +76,27 @@ func start(ctx context.Context, x *datasource.Exec, query string, nargs int, arg
 // checkSession runs before the first image, metadata query or write of a
 // local transaction in a global transaction or under a global lock. The
 // proxy does not parse statements outside those, so a pooled connection
-// may come back from non-global code in another database (USE) or time
-// zone (SET time_zone); inside them both are refused.
+// may come back from non-global code in another database (USE), character
+// set or sql_mode; inside them, changing any of them is refused.
 //
 // The current database must be the resource's (the database of a fresh
 // connection of the connector): unqualified table names in the statement,
 // its images, the metadata cache, the undo records and the lock keys are
 // all resolved by the server in the session's database, while phase 2
 // resolves them in the resource's; the statement is refused before
-// anything runs. The session time zone, in which TIMESTAMP images are
-// read as text, is recorded with the undo log (Exec.SetTimeZone) and the
-// rollback runs under it. A global transaction also needs the session's
-// character sets utf8mb4 (see verifiedSession.lossless).
+// anything runs. A sql_mode under which the server reads statements
+// otherwise than the parser is refused (see verifiedSession.misparsed); a
+// global transaction also needs the session's character sets utf8mb4 (see
+// verifiedSession.lossless). The session's time zone does not matter:
+// TIMESTAMP images are instants (see exactTimestamps), and every undo log
+// records UTC, the zone the rollback writes them in.
 //
 // The session is read (one round trip) only when the connection holds no
 // verified state: its first check, or the first after a statement ran on
 // it that KeepsSession does not vouch for (see datasource.Exec.ConnValue).
 // A successful check is kept per connection; a failed one is not, so the
 // next local transaction reads the session again. Every local transaction
-// records the time zone and is checked once until it ends.
+// is checked once until it ends.
 func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	if x.TxValue(sessionChecked{}) != nil {
 		return nil
@@ -107,11 +112,11 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 	// it is prepared, and image statements are prepared once per
 	// connection.
 	sessionQueries.Add(1)
-	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.time_zone, @@session.character_set_client, @@session.character_set_connection, @@session.character_set_results, @@session.sql_mode")
+	rows, err := x.QueryText(ctx, "SELECT DATABASE(), @@session.character_set_client, @@session.character_set_connection, @@session.character_set_results, @@session.sql_mode")
 	if err != nil {
 		return err
 	}
-	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 6 {
+	if len(home) != 1 || len(home[0]) != 1 || len(rows) != 1 || len(rows[0]) != 5 {
 		return datasource.Unsupported(query, "the session's database and time zone could not be read")
 	}
 	want, cur := dbName(home[0][0].Value.IsNull(), home[0][0].Value.Str()), dbName(rows[0][0].Value.IsNull(), rows[0][0].Value.Str())
@@ -124,15 +129,15 @@ func checkSession(ctx context.Context, x *datasource.Exec, query string) error {
 		}
 		return strings.ToLower(rows[0][i].Value.Str())
 	}
-	v := verifiedSession{timeZone: rows[0][1].Value.Str(), charsets: charset(2) + "/" + charset(3) + "/" + charset(4), sqlMode: rows[0][5].Value.Str()}
+	v := verifiedSession{charsets: charset(1) + "/" + charset(2) + "/" + charset(3), sqlMode: rows[0][4].Value.Str()}
 	x.SetConnValue(sessionVerified{}, v)
 	return sessionChecks(x, query, v)
 }
 
 // sessionChecks applies a read (or kept) session state to the local
-// transaction: a global transaction needs it lossless (under a global
-// lock nothing is imaged, only keys checked); the time zone goes with the
-// undo log.
+// transaction: no sql_mode that misparses, and for a global transaction
+// lossless text (under a global lock nothing is imaged, only keys
+// checked). The undo log records UTC.
 func sessionChecks(x *datasource.Exec, query string, v verifiedSession) error {
 	if f := v.misparsed(); f != "" {
 		return datasource.Unsupported(query, "the session's sql_mode has %s, under which the server reads statements otherwise than the proxy's parser (MySQL's default modes), so images could be of other rows than the statement writes", f)
@@ -140,14 +145,16 @@ func sessionChecks(x *datasource.Exec, query string, v verifiedSession) error {
 	if x.InGlobalTx() && !v.lossless() {
 		return datasource.Unsupported(query, "the connection's character sets (client/connection/results) are %s, not utf8mb4: text its images read would lose every character those lack, and a rollback would write the loss back (use the DSN's default charset, utf8mb4)", v.charsets)
 	}
-	x.SetTimeZone(v.timeZone)
+	// TIMESTAMP images are UTC whatever the session's zone (see
+	// exactTimestamps): the rollback writes them under +00:00.
+	x.SetTimeZone(utcZone)
 	x.SetTxValue(sessionChecked{}, true)
 	return nil
 }
 
 // KeepsSession reports that query, run unparsed, cannot change the
-// session's current database or time zone, which checkSession keeps per
-// connection (see datasource.SessionKeeper). It is conservative: after
+// session's current database, character sets or sql_mode, which
+// checkSession keeps per connection (see datasource.SessionKeeper). It is conservative: after
 // leading ASCII whitespace the first word (ASCII letters, case-insensitive,
 // followed by whitespace, '(' or the end) must be one of SELECT, INSERT,
 // UPDATE, DELETE, REPLACE, BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT,
@@ -159,9 +166,10 @@ func sessionChecks(x *datasource.Exec, query string, v verifiedSession) error {
 // EXECUTE, LOAD, HANDLER, …) is not vouched for.
 //
 // Not seen: a stored function or trigger the statement runs that sets the
-// session's time_zone (USE is not allowed in stored programs). A SELECT
-// calling one outside a global transaction leaves the connection's kept
-// zone stale until the next statement that is not vouched for, as one run
+// session's character sets (USE is not allowed in stored programs, and
+// they run under the sql_mode they were created with). A SELECT calling
+// one outside a global transaction leaves the connection's kept state
+// stale until the next statement that is not vouched for, as one run
 // inside a global transaction always did for the rest of its local
 // transaction.
 func (Dialect) KeepsSession(query string) bool {
@@ -222,7 +230,9 @@ func dbName(null bool, s string) string {
 }
 
 // TimeZoneQuery and SetTimeZone make the rollback run in the time zone
-// phase 1 read its TIMESTAMP images in (see datasource.SessionTimeZone).
+// its undo log records (see datasource.SessionTimeZone): UTC, the zone of
+// TIMESTAMP images (see exactTimestamps), or, in logs written before
+// images held instants, the zone phase 1 read them in.
 func (Dialect) TimeZoneQuery() string { return "SELECT @@session.time_zone" }
 func (Dialect) SetTimeZone() string   { return "SET SESSION time_zone = ?" }
 

@@ -72,7 +72,7 @@ func (e *env) rolledBack(c *sql.Conn, tb, seed string, stmts ...string) string {
 // transactions of global transactions on one connection read the session
 // once, also across plain statements the dialect vouches for (run
 // directly, prepared, or passed through inside a global transaction),
-// and each still records the connection's time zone.
+// and each records UTC, the zone of its TIMESTAMP images.
 func TestSessionCheckedOncePerConnection(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_sc_once", tzTable, tzSeed)
@@ -145,61 +145,66 @@ func TestSessionCheckedOncePerConnection(t *testing.T) {
 	if got := e.dump(tb); got != seed {
 		t.Errorf("after rollback:\n%s\nseed:\n%s", got, seed)
 	}
+	// TIMESTAMP images are instants whatever the session's zone: every
+	// log records UTC, in which the rollback writes them.
 	for i, z := range zones {
-		if z != zone {
-			t.Errorf("local transaction %d recorded time zone %q, want the session's %q", i, z, zone)
+		if z != "+00:00" {
+			t.Errorf("local transaction %d (session zone %q) recorded time zone %q, want +00:00", i, zone, z)
 		}
 	}
 }
 
 // A statement on the connection the dialect does not vouch for makes the
-// next local transaction read the session again: it records the zone the
-// statement set (its TIMESTAMP images restore exactly), and a database
-// the statement moved to is refused.
+// next local transaction read the session again: character sets the
+// statement set that would lose text are refused (the witness here), a
+// database the statement moved to is refused, and a changed time zone
+// still restores TIMESTAMP values exactly.
 func TestSessionCheckedAgainAfterUnvouchedStatement(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_sc_again", tzTable, tzSeed)
 	seed := e.dump(tb)
 	ctx := context.Background()
-	proc := dbtest.Name("txc_tzproc")
-	if _, err := e.plain.Exec("CREATE PROCEDURE " + proc + "() SET time_zone = '+03:00'"); err != nil {
+	proc := dbtest.Name("txc_csproc")
+	if _, err := e.plain.Exec("CREATE PROCEDURE " + proc + "() SET character_set_results = latin1"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.plain.Exec("DROP PROCEDURE IF EXISTS " + proc) })
 	multi := e.open("multiStatements=true")
 
 	write := []string{"UPDATE " + tb + " SET ts = '2030-01-01 00:00:00', n = n + 1 WHERE id = 1", "DELETE FROM " + tb + " WHERE id = 2"}
-	const base = "+00:00" // the zone each case starts from: none sets it
+	const lossy = "character sets" // the refusal of a session whose text is not utf8mb4
 	for _, tc := range []struct {
-		name string
-		db   *sql.DB
-		run  func(c *sql.Conn) error
-		zone string // the zone the next local transaction must record
+		name   string
+		db     *sql.DB
+		run    func(c *sql.Conn) error
+		refuse string // what the next global write's refusal names; "": it runs
 	}{
-		{"SET time_zone", e.db, exec("SET time_zone = '+05:00'"), "+05:00"},
-		{"lower-case set", e.db, exec("set @@session.time_zone='+05:30'"), "+05:30"},
-		{"executable comment", e.db, exec("/*!40101 SET time_zone = '+04:00' */"), "+04:00"},
-		{"MariaDB executable comment", e.db, exec("/*M!100100 SET time_zone = '+04:30' */"), "+04:30"},
-		{"CALL", e.db, exec("CALL " + proc + "()"), "+03:00"},
-		{"semicolon in a literal", e.db, exec("SELECT ';'"), base},
-		{"multiStatements", multi, exec("SELECT 1; SET time_zone = '+02:00'"), "+02:00"},
-		{"SELECT then compound statement", multi, exec("UPDATE " + tb + " SET n = n WHERE id = 1;BEGIN NOT ATOMIC SET time_zone = '-02:00'; END"), "-02:00"},
+		{"SET NAMES", e.db, exec("SET NAMES latin1"), lossy},
+		{"lower-case set", e.db, exec("set @@session.character_set_results=latin1"), lossy},
+		{"executable comment", e.db, exec("/*!40101 SET character_set_results = latin1 */"), lossy},
+		{"MariaDB executable comment", e.db, exec("/*M!100100 SET character_set_results = latin1 */"), lossy},
+		{"CALL", e.db, exec("CALL " + proc + "()"), lossy},
+		{"semicolon in a literal", e.db, exec("SELECT ';'"), ""},
+		{"multiStatements", multi, exec("SELECT 1; SET character_set_results = latin1"), lossy},
+		{"SELECT then compound statement", multi, exec("UPDATE " + tb + " SET n = n WHERE id = 1;BEGIN NOT ATOMIC SET character_set_results = latin1; END"), lossy},
 		{"prepared SET", e.db, func(c *sql.Conn) error {
-			st, err := c.PrepareContext(ctx, "SET time_zone = ?")
+			st, err := c.PrepareContext(ctx, "SET character_set_results = ?")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			_, err = st.ExecContext(ctx, "+01:00")
+			_, err = st.ExecContext(ctx, "latin1")
 			return err
-		}, "+01:00"},
+		}, lossy},
+		{"sql_mode", e.db, exec("SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')"), "ANSI_QUOTES"},
+		{"SET time_zone", e.db, exec("SET time_zone = '+05:00'"), ""},
 		{"SET inside a global transaction", e.db, func(c *sql.Conn) error {
-			// Passed through (not time_zone), not vouched for: dropped
-			// after this local transaction's check.
+			// Passed through, not vouched for: dropped after this local
+			// transaction's check.
 			e.rolledBack(c, tb, seed, "DELETE FROM "+tb+" WHERE id = 3", "SET @x = 1")
 			return nil
-		}, base},
-		{"USE of the same database", e.db, exec("USE test"), base},
+		}, ""},
+		{"USE of the same database", e.db, exec("USE test"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := tc.db.Conn(ctx)
@@ -207,21 +212,35 @@ func TestSessionCheckedAgainAfterUnvouchedStatement(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.ExecContext(ctx, "SET time_zone = '"+base+"'"); err != nil {
-				t.Fatal(err)
+			for _, q := range []string{"SET NAMES utf8mb4", "SET sql_mode = DEFAULT", "SET time_zone = '+00:00'"} {
+				if _, err := c.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if z := e.rolledBack(c, tb, seed, write...); z != base {
-				t.Fatalf("priming transaction recorded %q, want %q", z, base)
-			}
+			e.rolledBack(c, tb, seed, write...)
 			if err := tc.run(c); err != nil {
 				t.Fatal(err)
 			}
-			var z string
-			if n := checks(func() { z = e.rolledBack(c, tb, seed, write...) }); n != 1 {
+			n := checks(func() {
+				if tc.refuse == "" {
+					e.rolledBack(c, tb, seed, write...)
+					return
+				}
+				var stmtErr error
+				xid, _ := e.global(func(ctx context.Context) error {
+					stmtErr = inTx(ctx, c, write...)
+					return stmtErr
+				})
+				e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed)
+				if !errors.Is(stmtErr, txc.ErrUnsupported) || !strings.Contains(stmtErr.Error(), tc.refuse) {
+					t.Errorf("err = %v, want a refusal naming %q", stmtErr, tc.refuse)
+				}
+			})
+			if n != 1 {
 				t.Errorf("%d session queries after the statement, want 1", n)
 			}
-			if z != tc.zone {
-				t.Errorf("recorded time zone %q, want %q", z, tc.zone)
+			if got := e.dump(tb); got != seed {
+				t.Errorf("%s changed:\n%s\nwant:\n%s", tb, got, seed)
 			}
 		})
 	}
@@ -296,19 +315,19 @@ func TestSessionCheckedAgainAfterUnvouchedStatement(t *testing.T) {
 			}
 			return zone
 		}
-		if _, err := db.ExecContext(ctx, "SET time_zone = '"+base+"'"); err != nil {
+		if _, err := db.ExecContext(ctx, "SET time_zone = '+06:00'"); err != nil {
 			t.Fatal(err)
 		}
 		autocommit()
 		var z string
-		if n := checks(func() { z = autocommit() }); n != 0 || z != base {
-			t.Errorf("reused connection: %d session queries, zone %q; want 0, %q", n, z, base)
+		if n := checks(func() { z = autocommit() }); n != 0 || z != "+00:00" {
+			t.Errorf("reused connection: %d session queries, zone %q; want 0, +00:00", n, z)
 		}
-		if _, err := db.ExecContext(ctx, "SET time_zone = '+06:00'"); err != nil {
+		if _, err := db.ExecContext(ctx, "SET time_zone = '-03:00'"); err != nil {
 			t.Fatal(err)
 		}
-		if n := checks(func() { z = autocommit() }); n != 1 || z != "+06:00" {
-			t.Errorf("after SET: %d session queries, zone %q; want 1, +06:00", n, z)
+		if n := checks(func() { z = autocommit() }); n != 1 || z != "+00:00" {
+			t.Errorf("after SET: %d session queries, zone %q; want 1, +00:00", n, z)
 		}
 	})
 }

@@ -147,8 +147,9 @@ func TestSessionInOtherDatabaseRefused(t *testing.T) {
 // (SET time_zone) read TIMESTAMP images as text in that zone; the
 // rollback, on another connection, wrote them back in its own zone (a
 // DELETE restored a shifted value) or found them different from the
-// current rows (an UPDATE parked as a dirty write). The zone is now
-// recorded with the undo log and the rollback runs under it.
+// current rows (an UPDATE parked as a dirty write). Images now hold
+// TIMESTAMP values as instants in UTC, the zone every log records and
+// the rollback runs under.
 func TestSessionTimeZoneRecorded(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_rg_tz", "CREATE TABLE {t} (id INT PRIMARY KEY, ts TIMESTAMP(6) NULL, n INT NOT NULL)",

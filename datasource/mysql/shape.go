@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
@@ -30,12 +33,19 @@ type shaper interface {
 
 // allColumns is the select list of an image of a table the statement
 // names ref ("" for a query of the table alone, which names it t.Name):
-// every column `SELECT *` gives, then the INVISIBLE ones by name.
+// every column `SELECT *` gives, then the INVISIBLE ones by name, then
+// UNIX_TIMESTAMP of each TIMESTAMP column (see exactTimestamps).
 func allColumns(ref string, t *datasource.Table) string {
+	quoted := quoteIdent(ref)
 	if ref == "" {
-		return selectAll(Dialect{}.QuoteTable(t.Name), meta(t).invisible)
+		quoted = Dialect{}.QuoteTable(t.Name)
 	}
-	return selectAll(quoteIdent(ref), meta(t).invisible)
+	m := meta(t)
+	s := selectAll(quoted, m.invisible)
+	for _, k := range m.timestamps {
+		s += ", UNIX_TIMESTAMP(" + quoted + "." + quoteIdent(imageOrder(t.AllColumns, m.invisible)[k]) + ")"
+	}
+	return s
 }
 
 // selectAll is quoted.*, then quoted.`c` for each invisible column c.
@@ -69,11 +79,11 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	if err != nil {
 		return nil, err
 	}
-	n := len(shape) - extra
-	if n < 0 {
-		return nil, txc.Errorf(txc.CodeInternal, "datasource/mysql: an image of %s returned %d columns, fewer than its %d extra ones", t.Name, len(shape), extra)
-	}
 	m := meta(t)
+	n := len(shape) - extra - len(m.timestamps)
+	if n < 0 {
+		return nil, txc.Errorf(txc.CodeInternal, "datasource/mysql: an image of %s returned %d columns, fewer than its %d extra ones", t.Name, len(shape), extra+len(m.timestamps))
+	}
 	want := m.shape
 	if want == nil {
 		for _, c := range imageOrder(t.AllColumns, m.invisible) {
@@ -85,6 +95,14 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	}
 	if d := shape[:n].Diff(want); d != "" {
 		return nil, &datasource.TableChangedError{Table: t.Name, Detail: d}
+	}
+	if len(m.timestamps) > 0 {
+		for i, r := range rows {
+			if err := exactTimestamps(r, m.timestamps, n); err != nil {
+				return nil, err
+			}
+			rows[i] = append(r[:n], r[n+len(m.timestamps):]...)
+		}
 	}
 	stored := m.stored
 	if stored == nil {
@@ -113,6 +131,50 @@ func storedIndexes(t *datasource.Table, invisible []string) []int {
 		out[i] = slices.Index(order, c)
 	}
 	return out
+}
+
+// exactTimestamps rewrites the TIMESTAMP values of row (at the indexes
+// cols) as UTC text, from the UNIX_TIMESTAMP of each found at row[at+k].
+// MySQL sends a TIMESTAMP as text in the session's time_zone, which in a
+// zone with daylight saving time names two instants during the hour the
+// clocks repeat: a rollback writing that text back stored the other one,
+// an hour off, also into rows whose TIMESTAMP the statement never set.
+// UNIX_TIMESTAMP of a TIMESTAMP column is its stored instant, so images
+// hold it as UTC text, which the rollback writes under time_zone +00:00
+// (the zone every MySQL undo log records). The fraction is kept as read:
+// zone offsets are whole minutes. The zero TIMESTAMP (0000-00-00 …,
+// UNIX_TIMESTAMP 0) is no instant and is kept as it is.
+func exactTimestamps(row undo.Row, cols []int, at int) error {
+	for k, c := range cols {
+		local, epoch := row[c].Value, row[at+k].Value
+		if local.IsNull() {
+			continue
+		}
+		var secs int64
+		switch epoch.Kind() {
+		case undo.KindInt:
+			secs = epoch.Int64()
+		case undo.KindUint:
+			secs = int64(epoch.Uint64())
+		default:
+			whole, _, _ := strings.Cut(epoch.Str(), ".")
+			var err error
+			if secs, err = strconv.ParseInt(whole, 10, 64); err != nil {
+				return txc.Errorf(txc.CodeInternal, "datasource/mysql: UNIX_TIMESTAMP of column %q is %v", row[c].Name, epoch)
+			}
+		}
+		if secs == 0 {
+			continue
+		}
+		text := local.Str()
+		_, frac, _ := strings.Cut(text, ".")
+		utc := time.Unix(secs, 0).UTC().Format("2006-01-02 15:04:05")
+		if frac != "" {
+			utc += "." + frac
+		}
+		row[c].Value = undo.Text(local.Type(), utc)
+	}
+	return nil
 }
 
 // identity reports whether stored is 0, 1, …, n-1.

@@ -31,8 +31,8 @@ import (
 // 15:04:05.999999"). With parseTime=true the driver turns the zero date
 // 0000-00-00 and the real date 0001-01-01 into the same time.Time, so a
 // zero time.Time is refused (txc.CodeUnsupported). TIMESTAMP text is in
-// the session's time_zone: write it back on a connection with the same
-// time_zone.
+// the time_zone of the session that read it: write it back on a
+// connection with the same time_zone (datasource/mysql makes it UTC).
 //
 // FLOAT: over the text protocol (a statement without placeholders, or
 // interpolateParams=true) the server formats FLOAT with 6 significant

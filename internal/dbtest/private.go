@@ -23,6 +23,14 @@ import (
 // fails when CI=true and skips otherwise.
 func PrivateMariaDB(t testing.TB, options ...string) string {
 	t.Helper()
+	return PrivateMariaDBEnv(t, nil, options...)
+}
+
+// PrivateMariaDBEnv is PrivateMariaDB with extra environment variables
+// for the server process (TZ=America/New_York makes its SYSTEM time zone
+// one with daylight saving time).
+func PrivateMariaDBEnv(t testing.TB, env []string, options ...string) string {
+	t.Helper()
 	install, err1 := exec.LookPath("mariadb-install-db")
 	server, err2 := lookSbin("mariadbd")
 	if err1 != nil || err2 != nil {
@@ -49,6 +57,7 @@ func PrivateMariaDB(t testing.TB, options ...string) string {
 		"--socket=" + filepath.Join(dir, "sock"), "--skip-log-bin", "--innodb-buffer-pool-size=16M"}, as...)
 	args = append(args, options...)
 	cmd := exec.Command(server, args...)
+	cmd.Env = append(os.Environ(), env...)
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
