@@ -209,8 +209,43 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	return c.read(ctx, m, query, args, func() (driver.Rows, error) { return q.QueryContext(ctx, query, args) })
 }
 
-// write runs a statement through Exec in mode m (on).
+// write runs a statement through Exec in mode m (on), unless its local
+// transaction can only roll back (see refuseFailed, noteAborted).
 func (c *conn) write(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	if err := c.refuseFailed(query); err != nil {
+		return nil, err
+	}
+	res, err := c.writeOn(ctx, m, query, args, run)
+	c.noteAborted(err)
+	return res, err
+}
+
+// refuseFailed refuses a statement of a local transaction that can only
+// roll back: one of its statements ran without an undo record, or the
+// server rolled it back whole (after which the server would run the
+// statement outside any transaction and commit it at once, without its
+// undo log).
+func (c *conn) refuseFailed(query string) error {
+	if c.tx == nil || c.tx.failed == nil {
+		return nil
+	}
+	return &txc.Error{Code: txc.CodeRolledBack, XID: c.tx.xid,
+		Message: "datasource: statement refused: its local transaction was rolled back or can only roll back (" + c.tx.failed.Error() + "): " + Shorten(query)}
+}
+
+// noteAborted fails the local transaction when err, returned by one of
+// its statements, means the server rolled the whole transaction back (see
+// TxAborter).
+func (c *conn) noteAborted(err error) {
+	if err == nil || c.tx == nil || c.tx.failed != nil {
+		return
+	}
+	if a, ok := c.res.dialect.(TxAborter); ok && a.TxAborted(err) {
+		c.tx.failed = &txc.Error{Code: txc.CodeRolledBack, XID: c.tx.xid, Message: "datasource: the server rolled the local transaction back: " + err.Error()}
+	}
+}
+
+func (c *conn) writeOn(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
 	st, err := c.res.plan(query)
 	if err != nil {
 		return nil, err
@@ -336,8 +371,18 @@ func (c *conn) autocommit(ctx context.Context, m mode, do func() error) error {
 	return t.Commit()
 }
 
-// read runs a query in mode m (on).
+// read runs a query in mode m (on), unless its local transaction can
+// only roll back (see write).
 func (c *conn) read(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
+	if err := c.refuseFailed(query); err != nil {
+		return nil, err
+	}
+	rows, err := c.readOn(ctx, m, query, args, run)
+	c.noteAborted(err)
+	return rows, err
+}
+
+func (c *conn) readOn(ctx context.Context, m mode, query string, args []driver.NamedValue, run func() (driver.Rows, error)) (driver.Rows, error) {
 	st, err := c.res.plan(query)
 	if err != nil {
 		return nil, err

@@ -102,6 +102,17 @@ type MetadataAger interface {
 	MetadataMaxAge() time.Duration
 }
 
+// TxAborter is an optional interface of a Dialect whose server may roll
+// a whole transaction back on a statement's error (MySQL: a deadlock),
+// where it otherwise undoes the statement alone. Its session then runs
+// the next statements outside any transaction, each committed at once:
+// in a global transaction or under a global lock the proxy fails the
+// local transaction instead, refusing its later statements
+// (txc.CodeRolledBack), and Commit rolls back.
+type TxAborter interface {
+	TxAborted(err error) bool
+}
+
 // SessionKeeper is an optional interface of a Dialect that keeps values
 // per connection (Exec.SetConnValue) describing the connection's session
 // state, and wants them to survive statements the proxy does not parse.

@@ -22,8 +22,9 @@ type txState struct {
 	// deferred are the records of recs whose After is read at commit
 	// (see Exec.AddDeferred).
 	deferred []deferredAfter
-	// failed is set when a statement ran without an undo record; the
-	// transaction can then only roll back.
+	// failed is set when a statement ran without an undo record, or the
+	// server rolled the transaction back (TxAborter); the transaction can
+	// then only roll back, and its statements are refused.
 	failed error
 	// vals holds what the dialect keeps for the length of the local
 	// transaction (see Exec.TxValue).

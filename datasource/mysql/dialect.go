@@ -98,6 +98,18 @@ func (Dialect) Stale(err error) bool {
 	return false
 }
 
+// TxAborted reports the errors after which InnoDB has rolled back the
+// whole transaction, not the statement alone (see datasource.TxAborter):
+// a deadlock (1213), and a lock wait timeout (1205), which does so under
+// innodb_rollback_on_timeout and is taken so whatever that says: a
+// global transaction that timed out on a row lock starts again.
+func (Dialect) TxAborted(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+var _ datasource.TxAborter = Dialect{}
+
 // MetadataMaxAge is how long cached table metadata is used before it is
 // read again (see datasource.MetadataAger): an image query shows a
 // changed column at once (see tableRows), but a trigger or a cascading
