@@ -179,3 +179,23 @@ func TestNonTransactionalEngineRefused(t *testing.T) {
 		e.expect(t, refused, "storage engine "+engine, []string{tb}, "INSERT INTO "+tb+" VALUES (3, 3)")
 	}
 }
+
+// MariaDB's system-versioned tables: the server appends the row-end
+// column to every key; images, lock keys and the rollback deal in current
+// rows, keyed by the declared columns. History keeps the versions the
+// rollback's own writes make.
+func TestSystemVersionedTable(t *testing.T) {
+	e := newEnv(t, "")
+	implicit := e.table("at_ver", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, s VARCHAR(10), UNIQUE KEY (s)) WITH SYSTEM VERSIONING", "INSERT INTO {t} VALUES (1, 1, 'a'), (2, 2, 'b')")
+	explicit := e.table("at_ver2", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, s VARCHAR(10), rs TIMESTAMP(6) AS ROW START INVISIBLE, re TIMESTAMP(6) AS ROW END INVISIBLE, PERIOD FOR SYSTEM_TIME(rs, re), UNIQUE KEY (s)) WITH SYSTEM VERSIONING",
+		"INSERT INTO {t} (id, n, s) VALUES (1, 1, 'a'), (2, 2, 'b')")
+	for _, tb := range []string{implicit, explicit} {
+		e.expect(t, undone, "", []string{tb},
+			"UPDATE "+tb+" SET n = 5 WHERE id = 1",
+			"DELETE FROM "+tb+" WHERE id = 2",
+			"INSERT INTO "+tb+" (id, n, s) VALUES (3, 3, 'c')",
+			"REPLACE INTO "+tb+" (id, n, s) VALUES (1, 9, 'z')",
+			"INSERT IGNORE INTO "+tb+" (id, n, s) VALUES (4, 4, 'c')")
+		e.expect(t, refused, "system-versioned", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (3, 0, 'q') ON DUPLICATE KEY UPDATE n = n + 100")
+	}
+}

@@ -180,9 +180,24 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if len(t.PK) == 0 {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has no primary key: AT mode cannot undo its rows exactly", qualified(schema, table))
 	}
-	eng, err := q.Query(ctx, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", realSchema, realTable)
+	eng, err := q.Query(ctx, "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", realSchema, realTable)
 	if err != nil {
 		return nil, err
+	}
+	if len(eng) == 1 && strings.EqualFold(eng[0][1].Value.Str(), "SYSTEM VERSIONED") {
+		in.versioned = true
+		// MariaDB appends the row-end column to every key of a
+		// system-versioned table (history rows share the key). Images,
+		// lock keys and the rollback deal in current rows, where the
+		// declared columns alone are unique; row start and end are the
+		// server's to set (generated, never imaged).
+		current := func(key []string) []string {
+			return slices.DeleteFunc(key, func(c string) bool { return !slices.Contains(t.Columns, c) })
+		}
+		t.PK = current(t.PK)
+		for i := range t.Unique {
+			t.Unique[i] = current(t.Unique[i])
+		}
 	}
 	if len(eng) != 1 || !strings.EqualFold(eng[0][0].Value.Str(), "InnoDB") {
 		e := "none"

@@ -307,6 +307,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
 		return nil, err
 	}
+	if len(ip.odku) > 0 && meta(m).versioned {
+		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
+	}
 	if ip.conflict {
 		if err := ip.checkConflict(m, v, auto, args); err != nil {
 			return nil, err

@@ -20,6 +20,8 @@ type tableMeta struct {
 	// referencing rows; cascadeDelete names those whose ON DELETE does.
 	cascadeUpdate map[string]string
 	cascadeDelete []string
+	// versioned: a MariaDB system-versioned table.
+	versioned bool
 	// invisible names the INVISIBLE columns (MariaDB, MySQL 8), which
 	// `SELECT *` leaves out.
 	invisible []string
