@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tm"
 )
@@ -127,4 +128,27 @@ func TestTimestampKeyLockedAcrossZones(t *testing.T) {
 
 func urlQuote(s string) string {
 	return strings.NewReplacer("'", "%27", "+", "%2B", ":", "%3A").Replace(s)
+}
+
+// Two processes may write one database with different DSNs: the one that
+// rolls a branch back can read date-times with parseTime=true when the
+// one that wrote it did not, or the other way round. Their images and
+// lock keys are the same text, and logs compare equal to rows either
+// reads.
+func TestTimeTextIndependentOfParseTime(t *testing.T) {
+	for _, c := range []struct{ rollback, write string }{{"parseTime=true", ""}, {"", "parseTime=true"}} {
+		t.Run("rollback "+c.rollback+" write "+c.write, func(t *testing.T) {
+			e := newEnv(t, "")
+			id := datasource.WithResourceID("mysql:parsetime-" + dbtest.Name("pt"))
+			e.open(c.rollback, id) // first open under the ID: it runs the rollbacks
+			e.db = e.open(c.write, id)
+			tb := e.table("at_pt", "CREATE TABLE {t} (ts TIMESTAMP(6) NOT NULL PRIMARY KEY, dt DATETIME(3) NULL, t0 TIMESTAMP NULL, n INT)",
+				"INSERT INTO {t} VALUES ('2024-03-01 12:00:00.123456', '2024-03-01 12:00:00.100', '2024-03-01 12:00:00', 1), ('2024-07-01 23:30:00', NULL, NULL, 2), ('2024-07-02 23:30:00.5', '2024-07-02 23:30:00', '2024-07-01 23:30:00', 3)")
+			e.expect(t, undone, "", []string{tb},
+				"UPDATE "+tb+" SET n = n + 1",
+				"DELETE FROM "+tb+" WHERE n = 3",
+				"UPDATE "+tb+" SET dt = '2030-01-01 00:00:00.2' WHERE n = 4",
+				"INSERT INTO "+tb+" VALUES ('2025-01-01 00:00:00.000001', '2025-01-01', NOW(), 9)")
+		})
+	}
 }

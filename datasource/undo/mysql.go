@@ -103,7 +103,10 @@ func mysqlBytes(typ string, unsigned bool, b []byte) (Value, error) {
 		var buf [8]byte
 		copy(buf[8-len(b):], b)
 		return Uint(binary.BigEndian.Uint64(buf[:])), nil
-	case "DATE", "DATETIME", "TIMESTAMP", "TIME":
+	case "DATETIME", "TIMESTAMP":
+		// Trimmed as under parseTime=true (see Value.Equal).
+		return Text(typ, trimFraction(string(b))), nil
+	case "DATE", "TIME":
 		return Text(typ, string(b)), nil
 	case "GEOMETRY":
 		if len(b) < 4 {

@@ -206,3 +206,39 @@ func TestMySQLValueRefuses(t *testing.T) {
 		t.Errorf("short geometry: %v", err)
 	}
 }
+
+// DATETIME and TIMESTAMP text is the same with and without parseTime, and
+// logs written with the column's digits compare equal to trimmed reads.
+func TestMySQLTimeTextTrimmed(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"2024-07-02 23:30:00.500000", "2024-07-02 23:30:00.5"},
+		{"2024-07-02 23:30:00.000000", "2024-07-02 23:30:00"},
+		{"2024-07-02 23:30:00.123456", "2024-07-02 23:30:00.123456"},
+		{"2024-07-02 23:30:00", "2024-07-02 23:30:00"},
+		{"0000-00-00 00:00:00.000", "0000-00-00 00:00:00"},
+	} {
+		for _, typ := range []string{"DATETIME", "TIMESTAMP"} {
+			v, err := MySQLValue(typ, []byte(c.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Str() != c.want {
+				t.Errorf("%s %q = %q, want %q", typ, c.in, v.Str(), c.want)
+			}
+			if old := Text(typ, c.in); !old.Equal(v) || !v.Equal(old) {
+				t.Errorf("%s %q (a log's) and %q (a read's) differ", typ, c.in, v.Str())
+			}
+		}
+	}
+	tm, _ := time.Parse("2006-01-02 15:04:05.999999", "2024-07-02 23:30:00.5")
+	if v, _ := MySQLValue("DATETIME", tm); v.Str() != "2024-07-02 23:30:00.5" {
+		t.Errorf("parseTime DATETIME = %q", v.Str())
+	}
+	// Other types keep comparing exactly.
+	if Text("TIME", "10:00:00.500").Equal(Text("TIME", "10:00:00.5")) || Text("VARCHAR", "1.50").Equal(Text("VARCHAR", "1.5")) {
+		t.Error("TIME or VARCHAR text compared trimmed")
+	}
+	if Text("DATETIME", "2024-07-02 23:30:00.5").Equal(Text("TIMESTAMP", "2024-07-02 23:30:00.5")) {
+		t.Error("DATETIME and TIMESTAMP text compared equal")
+	}
+}

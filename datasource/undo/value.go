@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Kind says how a Value holds its data.
@@ -163,7 +164,33 @@ func (v Value) ByteSlice() []byte {
 // Equal reports whether v and o are the same value in the same
 // representation: same kind, type tag and bits (so NaN equals the same NaN,
 // and -0 differs from 0).
-func (v Value) Equal(o Value) bool { return v == o }
+//
+// MySQL DATETIME and TIMESTAMP texts compare without trailing fractional
+// zeros: go-sql-driver gives them with the column's digits, or trimmed
+// under parseTime=true, and a log one process wrote may be compared with
+// rows another read (MySQLValue now trims them itself).
+func (v Value) Equal(o Value) bool {
+	if v == o {
+		return true
+	}
+	return v.kind == KindText && o.kind == KindText && v.typ == o.typ && mysqlTimeText(v.typ) &&
+		trimFraction(v.str) == trimFraction(o.str)
+}
+
+// mysqlTimeText reports whether typ tags MySQL date-time text with a
+// fraction (see MySQLValue).
+func mysqlTimeText(typ string) bool { return typ == "DATETIME" || typ == "TIMESTAMP" }
+
+// trimFraction drops trailing zeros of a fraction of seconds, and the
+// point if none is left: "12:00:00.500000" → "12:00:00.5".
+func trimFraction(s string) string {
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 || strings.ContainsAny(s[i:], " :-") {
+		return s
+	}
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
 
 // String formats v for logs and test failures; it is not a SQL literal.
 func (v Value) String() string {
@@ -218,7 +245,7 @@ func (r Row) Equal(o Row) bool {
 		return false
 	}
 	for i := range r {
-		if r[i] != o[i] {
+		if r[i].Name != o[i].Name || !r[i].Value.Equal(o[i].Value) {
 			return false
 		}
 	}
