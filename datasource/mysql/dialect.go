@@ -241,21 +241,21 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
-	in.stored = storedIndexes(t, in.invisible)
-	for k, c := range imageOrder(t.AllColumns, in.invisible) {
-		if in.types[strings.ToLower(c)].data == "timestamp" {
+	in.order = imageOrder(t.AllColumns, in.invisible)
+	in.stored = storedIndexes(t.Columns, in.order)
+	names := make(datasource.Shape, len(in.order))
+	for k, c := range in.order {
+		names[k].Name = c
+		if in.isTimestamp(c) {
 			in.timestamps = append(in.timestamps, k)
 		}
 	}
+	in.shape = names
 	if s, ok := q.(shaper); ok {
 		ref := quoteIdent(realSchema) + "." + quoteIdent(realTable)
 		shape, _, err := s.QueryShape(ctx, "SELECT "+selectAll(ref, in.invisible)+" FROM "+ref+" LIMIT 0")
 		if err != nil {
 			return nil, err
-		}
-		names := make(datasource.Shape, 0, len(t.AllColumns))
-		for _, c := range imageOrder(t.AllColumns, in.invisible) {
-			names = append(names, datasource.ColumnShape{Name: c})
 		}
 		if d := shape.Diff(names); d != "" {
 			return nil, &datasource.TableChangedError{Table: t.Name, Detail: d + ", while its metadata was read"}

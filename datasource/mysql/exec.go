@@ -86,7 +86,7 @@ func (q *query) keyIn(ref string, t *datasource.Table, rows []undo.Row) error {
 			if !ok {
 				return txc.Errorf(txc.CodeInternal, "datasource/mysql: key image lacks column %q", c)
 			}
-			local := meta(t).types[strings.ToLower(c)].data == "timestamp" && !v.IsNull() && !strings.HasPrefix(v.Str(), "0000-00-00")
+			local := meta(t).isTimestamp(c) && !v.IsNull() && !strings.HasPrefix(v.Str(), "0000-00-00")
 			if local {
 				q.add("CONVERT_TZ(")
 			}

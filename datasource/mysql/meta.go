@@ -25,9 +25,12 @@ type tableMeta struct {
 	// invisible names the INVISIBLE columns (MariaDB, MySQL 8), which
 	// `SELECT *` leaves out.
 	invisible []string
-	// shape is the table's columns as an image query returns them
-	// (allColumns) when LoadTable read them (see tableRows); stored, the
-	// index there of each of the Table's Columns.
+	// order names the table's columns in the order an image query
+	// returns them (allColumns, see imageOrder); shape is what such a
+	// query said of them when LoadTable read them (names only when its
+	// querier could not say more; see tableRows); stored, the index in
+	// order of each of the Table's Columns.
+	order  []string
 	shape  datasource.Shape
 	stored []int
 	// timestamps are the indexes, in an image query's columns (see
@@ -56,6 +59,11 @@ func writable(query string, t *datasource.Table, deletes bool, assigned []string
 		}
 	}
 	return nil
+}
+
+// isTimestamp reports whether col is a TIMESTAMP column.
+func (m *tableMeta) isTimestamp(col string) bool {
+	return m.types[strings.ToLower(col)].data == "timestamp"
 }
 
 type colType struct {

@@ -82,7 +82,7 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 		var ts []int
 		list := columns(r.ref(), m.PK)
 		for k, c := range m.PK {
-			if meta(m).types[strings.ToLower(c)].data == "timestamp" {
+			if meta(m).isTimestamp(c) {
 				ts = append(ts, k)
 				list += ", UNIX_TIMESTAMP(" + columns(r.ref(), []string{c}) + ")"
 			}

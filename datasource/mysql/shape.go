@@ -43,7 +43,7 @@ func allColumns(ref string, t *datasource.Table) string {
 	m := meta(t)
 	s := selectAll(quoted, m.invisible)
 	for _, k := range m.timestamps {
-		s += ", UNIX_TIMESTAMP(" + quoted + "." + quoteIdent(imageOrder(t.AllColumns, m.invisible)[k]) + ")"
+		s += ", UNIX_TIMESTAMP(" + quoted + "." + quoteIdent(m.order[k]) + ")"
 	}
 	return s
 }
@@ -81,15 +81,10 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	}
 	m := meta(t)
 	n := len(shape) - extra - len(m.timestamps)
-	if n < 0 {
-		return nil, txc.Errorf(txc.CodeInternal, "datasource/mysql: an image of %s returned %d columns, fewer than its %d extra ones", t.Name, len(shape), extra+len(m.timestamps))
+	if n < 0 || m.shape == nil {
+		return nil, txc.Errorf(txc.CodeInternal, "datasource/mysql: an image of %s returned %d columns for %d of the table (metadata loaded: %v) and %d extra ones", t.Name, len(shape), len(m.shape), m.shape != nil, extra+len(m.timestamps))
 	}
 	want := m.shape
-	if want == nil {
-		for _, c := range imageOrder(t.AllColumns, m.invisible) {
-			want = append(want, datasource.ColumnShape{Name: c})
-		}
-	}
 	if joined {
 		want = want.WithoutNull()
 	}
@@ -105,9 +100,6 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 		}
 	}
 	stored := m.stored
-	if stored == nil {
-		stored = storedIndexes(t, m.invisible)
-	}
 	if identity(stored, n) {
 		return rows, nil
 	}
@@ -121,13 +113,12 @@ func tableRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, q *
 	return rows, nil
 }
 
-// storedIndexes returns the index of each of t.Columns in an image
-// query's columns (see imageOrder), so that images keep the table's
+// storedIndexes returns the index in order (an image query's columns,
+// see imageOrder) of each of cols, so that images keep the table's
 // column order.
-func storedIndexes(t *datasource.Table, invisible []string) []int {
-	order := imageOrder(t.AllColumns, invisible)
-	out := make([]int, len(t.Columns))
-	for i, c := range t.Columns {
+func storedIndexes(cols, order []string) []int {
+	out := make([]int, len(cols))
+	for i, c := range cols {
 		out[i] = slices.Index(order, c)
 	}
 	return out
