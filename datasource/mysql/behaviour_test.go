@@ -184,19 +184,7 @@ func TestDirtyWriteNotOverwritten(t *testing.T) {
 func TestSelectForUpdateWaitsForGlobalLock(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_sfu", kv, kvSeed)
-	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := e.global(func(ctx context.Context) error {
-			if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 12 WHERE id = 1"); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-		done <- err
-	}()
-	<-holding
+	release := e.holdLock(e.db, "UPDATE "+tb+" SET n = 12 WHERE id = 1")
 	read := func(ctx context.Context) (int, error) {
 		tx, err := e.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -227,8 +215,7 @@ func TestSelectForUpdateWaitsForGlobalLock(t *testing.T) {
 	if _, err := read(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	var n int

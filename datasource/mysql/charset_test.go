@@ -62,18 +62,7 @@ func TestCharsetChangeSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	inGlobal := func(q string) error {
-		xid, err := e.global(func(ctx context.Context) error {
-			if _, err := c.ExecContext(ctx, q); err != nil {
-				return err
-			}
-			return errRollback
-		})
-		if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
-			t.Fatalf("%s: transaction ended %v", q, st)
-		}
-		return err
-	}
+	inGlobal := func(q string) error { return e.onConn(c, q) }
 	seed := e.dump(tb)
 	if err := inGlobal("UPDATE " + tb + " SET n = n + 1 WHERE id = 1"); !errors.Is(err, errRollback) {
 		t.Fatal(err)

@@ -171,3 +171,66 @@ func (e *env) dump(table string) string {
 	}
 	return sb.String()
 }
+
+// holdLock runs q through db in a global transaction that stays open,
+// its local transaction committed and its rows' global locks held, until
+// release is called; release ends it committed and returns its error.
+func (e *env) holdLock(db *sql.DB, q string) (release func() error) {
+	e.t.Helper()
+	holding, done, end := make(chan struct{}), make(chan error, 1), make(chan struct{})
+	go func() {
+		_, err := e.global(func(ctx context.Context) error {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return err
+			}
+			close(holding)
+			<-end
+			return nil
+		})
+		done <- err
+	}()
+	select {
+	case <-holding:
+	case err := <-done:
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return func() error {
+		close(end)
+		return <-done
+	}
+}
+
+// tryGlobal runs q in a local transaction of another global transaction
+// with a budget of 300ms (a lock conflict ends it) and returns its error.
+func (e *env) tryGlobal(q string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	return e.tm.WithGlobalTx(ctx, tm.Config{Name: "other", Timeout: 10 * time.Second}, func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// onConn runs q on c in a global transaction that then rolls back, waits
+// for the rollback to finish and returns q's error (errRollback if it
+// ran).
+func (e *env) onConn(c *sql.Conn, q string) error {
+	e.t.Helper()
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
+		e.t.Fatalf("%s: transaction ended %v", q, st)
+	}
+	return err
+}

@@ -1,15 +1,12 @@
 package mysql_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/dbtest"
-	"github.com/txcio/txc/tm"
 )
 
 // Under lower_case_table_names=1 ACCT, Acct and test.acct are one table:
@@ -20,43 +17,17 @@ func TestLowerCaseTableNames(t *testing.T) {
 	tb := e.table("Acct", kv, kvSeed)
 	up, low := strings.ToUpper(tb), strings.ToLower(tb)
 
-	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := e.global(func(ctx context.Context) error {
-			if _, err := e.db.ExecContext(ctx, "UPDATE "+up+" SET n = n + 1 WHERE id = 1"); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-		done <- err
-	}()
-	<-holding
+	release := e.holdLock(e.db, "UPDATE "+up+" SET n = n + 1 WHERE id = 1")
 	for _, q := range []string{
 		"UPDATE " + low + " SET n = n + 10 WHERE id = 1",
 		"DELETE FROM TEST." + tb + " WHERE id = 1",
 		"SELECT n FROM " + tb + " WHERE id = 1 FOR UPDATE",
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		err := e.tm.WithGlobalTx(ctx, tm.Config{Name: "other", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-			tx, err := e.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-			return tx.Commit()
-		})
-		cancel()
-		if !errors.Is(err, txc.ErrLockConflict) {
+		if err := e.tryGlobal(q); !errors.Is(err, txc.ErrLockConflict) {
 			t.Errorf("%s: %v, want a lock conflict with the transaction holding %s", q, err, up)
 		}
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,16 +1,13 @@
 package mysql_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/internal/dbtest"
-	"github.com/txcio/txc/tm"
 )
 
 // instants returns id:UNIX_TIMESTAMP(ts) of every row of tb: the stored
@@ -77,46 +74,16 @@ func TestTimestampKeyLockedAcrossZones(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_tsk", "CREATE TABLE {t} (ts TIMESTAMP(6) NOT NULL PRIMARY KEY, n INT)", "INSERT INTO {t} VALUES ('2024-01-01 00:00:00.5', 1)")
 	east := e.open("time_zone=" + urlQuote("'+05:00'"))
-	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := e.global(func(ctx context.Context) error {
-			if _, err := east.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE ts = '2024-01-01 05:00:00.5'"); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-		done <- err
-	}()
-	select {
-	case <-holding:
-	case err := <-done:
-		t.Fatalf("the write in +05:00: %v", err)
-	}
+	release := e.holdLock(east, "UPDATE "+tb+" SET n = n + 1 WHERE ts = '2024-01-01 05:00:00.5'")
 	for _, q := range []string{
 		"SELECT n FROM " + tb + " WHERE ts = '2024-01-01 00:00:00.5' FOR UPDATE",
 		"UPDATE " + tb + " SET n = n + 10 WHERE ts = '2024-01-01 00:00:00.5'",
 	} {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		err := e.tm.WithGlobalTx(ctx, tm.Config{Name: "utc", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-			tx, err := e.db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback()
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return err
-			}
-			return tx.Commit()
-		})
-		cancel()
-		if !errors.Is(err, txc.ErrLockConflict) {
+		if err := e.tryGlobal(q); !errors.Is(err, txc.ErrLockConflict) {
 			t.Errorf("%s: %v, want a lock conflict with the write made in +05:00", q, err)
 		}
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	var n int
