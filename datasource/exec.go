@@ -26,6 +26,12 @@ type Exec struct {
 // Dialect returns the connection's dialect.
 func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 
+// Driver returns the wrapped driver's connection, for a dialect that
+// reaches past database/sql (pipelining several statements in one round
+// trip). The statement's local transaction is the connection's: whatever
+// runs on it runs in that transaction.
+func (x *Exec) Driver() driver.Conn { return x.c.c }
+
 // InGlobalTx reports whether the statement belongs to a global
 // transaction (false: a local transaction under tm.WithGlobalLock).
 func (x *Exec) InGlobalTx() bool { return x.xid != "" }

@@ -66,7 +66,7 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := checkArgs(d.query, d.nargs, args); err != nil {
 		return nil, nil, err
 	}
-	m, in, err := table(ctx, x, d.rel)
+	m, in, err := table(ctx, x, d.rel, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -254,12 +255,14 @@ type probe struct {
 // probeSQL is the query of probeTable for a relation written rel. It
 // names rel in a sub-select, so it resolves rel exactly as a statement
 // would (through the connection's search_path when unqualified) and takes
-// the ACCESS SHARE lock a statement would: DDL cannot change the table
-// until the local transaction ends. Referential actions (CASCADE, SET NULL,
-// SET DEFAULT) are found through the action triggers PostgreSQL keeps on
-// the referenced table and each of its partitions (pg_trigger is indexed by
-// table; pg_constraint is not indexed by referenced table, and scanning it
-// once per local transaction was the probe's largest cost).
+// the ACCESS SHARE lock a statement would, which keeps DDL that rewrites
+// the table (ALTER TABLE, DROP, CREATE RULE) out until the local
+// transaction ends; a write also locks rel first (see probeTable).
+// Referential actions (CASCADE, SET NULL, SET DEFAULT) are found through
+// the action triggers PostgreSQL keeps on the referenced table and each of
+// its partitions (pg_trigger is indexed by table; pg_constraint is not
+// indexed by referenced table, and scanning it once per local transaction
+// was the probe's largest cost).
 func probeSQL(rel string) string {
 	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind FROM pg_catalog.pg_class c
  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
@@ -320,22 +323,86 @@ func (s settings) check() error {
 	return nil
 }
 
-// probeTable runs probeSQL for rel.
-func probeTable(ctx context.Context, q datasource.Querier, rel string) (probe, settings, error) {
-	rows, err := q.Query(ctx, probeSQL(rel), rel)
+// lockSQL takes the lock a write of rel takes, ROW EXCLUSIVE, which
+// conflicts with every DDL that adds what a write would do beyond the rows
+// it returns (CREATE TRIGGER, a foreign key referencing rel, which creates
+// its action triggers on rel, CREATE INDEX, and whatever takes a stronger
+// lock), and with no write: it only takes earlier the lock the statement
+// takes anyway.
+func lockSQL(rel string) string { return "LOCK TABLE " + rel + " IN ROW EXCLUSIVE MODE" }
+
+// probeTable runs probeSQL for rel, after lockSQL when lock is set, in one
+// round trip. Without the lock, DDL that only conflicts with a write's lock
+// could commit between the probe and the write it describes: a cascading
+// foreign key added to a child by a transaction still open at the probe
+// would then delete child rows that no image holds. With it, the probe
+// reads the catalogs once that DDL has committed or waits for the local
+// transaction to end.
+//
+// LOCK TABLE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the
+// table itself (column privileges are not enough) and a table or view: a
+// write it refuses is refused in AT mode, with the local transaction
+// aborted by the failed LOCK (as by a failed statement).
+//
+// Not kept out: DDL that takes SHARE UPDATE EXCLUSIVE on rel (ATTACH
+// PARTITION, CREATE TABLE … INHERITS, ALTER TABLE … INHERIT) conflicts
+// with no write; a partition attached, or a first inheritance child
+// created, while the local transaction runs is not seen by this probe.
+func probeTable(ctx context.Context, q datasource.Querier, rel string, lock bool) (probe, settings, error) {
+	d, ok := q.(interface{ Driver() driver.Conn })
+	if !ok {
+		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to its connection", q)
+	}
+	pc, ok := d.Driver().(pgxConn)
+	if !ok {
+		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", d.Driver())
+	}
+	b := &pgx.Batch{}
+	if lock {
+		b.Queue(lockSQL(rel))
+	}
+	b.Queue(probeSQL(rel), rel)
+	br := pc.Conn().SendBatch(ctx, b)
+	pr, set, err := readProbe(br, rel, lock)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return pr, set, err
+}
+
+// readProbe reads probeTable's answers from br.
+func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, error) {
+	if lock {
+		if _, err := br.Exec(); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42809") {
+				return probe{}, settings{}, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: %s cannot be locked against DDL while it is written (LOCK TABLE … IN ROW EXCLUSIVE MODE needs a table and INSERT, UPDATE, DELETE or TRUNCATE privilege on it; the local transaction is aborted): %s", rel, pe.Message)
+			}
+			return probe{}, settings{}, err
+		}
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return probe{}, settings{}, err
 	}
-	if len(rows) != 1 || len(rows[0]) != 17 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return probe{}, settings{}, err
+		}
 		return probe{}, settings{}, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", rel)
 	}
-	r := rows[0]
-	set := settings{standardStrings: r[11].Value.Str(), dateStyle: r[12].Value.Str(), intervalStyle: r[13].Value.Str(), floatDigits: r[14].Value.Str(), timeZone: r[15].Value.Str(), clientEncoding: r[16].Value.Str()}
-	return probe{
-		oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(), fingerprint: r[4].Value.Str(),
-		triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(), cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(),
-		inheritParent: r[9].Value.Boolean(),
-	}, set, nil
+	var (
+		pr     probe
+		set    settings
+		locked *int32
+	)
+	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
+		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding); err != nil {
+		return probe{}, settings{}, err
+	}
+	return pr, set, rows.Err()
 }
 
 // same reports whether two probes found the same table in the same state.
@@ -353,7 +420,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if schema != "" {
 		reg = quoteIdent(schema) + "." + reg
 	}
-	pr, _, err := probeTable(ctx, q, reg)
+	pr, _, err := probeTable(ctx, q, reg, false)
 	if err != nil {
 		return nil, err
 	}

@@ -299,8 +299,9 @@ type checkedKey struct{ schema, name string }
 // checked is the metadata of a table found current in this local
 // transaction.
 type checked struct {
-	m  *datasource.Table
-	in *tableInfo
+	m      *datasource.Table
+	in     *tableInfo
+	locked bool // the probe ran under a write's lock (see probeTable)
 }
 
 // table returns the metadata of the table r names on this connection.
@@ -314,15 +315,20 @@ type checked struct {
 // reloaded. The same query reads the session settings (see settings),
 // which are checked; the TimeZone is kept for imageZone. The answer is
 // then kept for the rest of the local transaction (see sessionStmt for
-// what clears it). The executors qualify the statements they run with the
+// what clears it). A write of a global transaction probes under the lock
+// it will take (write set, see probeTable), so that no DDL adding
+// triggers or referential actions to r commits between the probe and the
+// write; a locking read (write unset) needs only the lock the probe
+// takes, and a write after it probes again. The executors qualify the statements they run with the
 // schema found here, so that the write and its images hit the table the
 // metadata describes.
-func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table, *tableInfo, error) {
+func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*datasource.Table, *tableInfo, error) {
 	key := checkedKey{r.schema, r.name}
-	if c, ok := x.TxValue(key).(*checked); ok {
+	lock := write && x.InGlobalTx()
+	if c, ok := x.TxValue(key).(*checked); ok && (c.locked || !lock) {
 		return c.m, c.in, nil
 	}
-	pr, set, err := probeTable(ctx, x, r.String())
+	pr, set, err := probeTable(ctx, x, r.String(), lock)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -347,7 +353,7 @@ func table(ctx context.Context, x *datasource.Exec, r relRef) (*datasource.Table
 		}
 		x.Forget(pr.schema, pr.name)
 	}
-	x.SetTxValue(key, &checked{m: m, in: in})
+	x.SetTxValue(key, &checked{m: m, in: in, locked: lock})
 	return m, in, nil
 }
 

@@ -119,7 +119,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
 		return nil, nil, err
 	}
-	m, in, err := table(ctx, x, ip.rel)
+	m, in, err := table(ctx, x, ip.rel, true)
 	if err != nil {
 		return nil, nil, err
 	}

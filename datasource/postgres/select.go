@@ -166,7 +166,7 @@ func (l *lockPlan) prepare(ctx context.Context, x *datasource.Exec, args []drive
 	}
 	ms := make([]*datasource.Table, len(l.locked))
 	for i, r := range l.locked {
-		m, _, err := table(ctx, x, r)
+		m, _, err := table(ctx, x, r, false)
 		if err != nil {
 			return nil, nil, err
 		}

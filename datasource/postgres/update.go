@@ -103,7 +103,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := checkArgs(u.query, u.nargs, args); err != nil {
 		return nil, nil, err
 	}
-	m, in, err := table(ctx, x, u.rel)
+	m, in, err := table(ctx, x, u.rel, true)
 	if err != nil {
 		return nil, nil, err
 	}

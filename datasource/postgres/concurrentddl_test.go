@@ -1,0 +1,138 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/internal/dbtest"
+)
+
+// TestDDLCommittedDuringWrite: DDL that a table probe cannot see yet (a
+// cascading foreign key added by a transaction still open) commits while
+// the global write waits for its lock. The write must not cascade into
+// rows no image holds: its probe waits for the DDL and refuses it.
+func TestDDLCommittedDuringWrite(t *testing.T) {
+	e := newEnv(t)
+	parent := e.table("at_cdp", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10), (2, 20)")
+	child := e.table("at_cdc", "CREATE TABLE {t} (id int PRIMARY KEY, pid int)", "INSERT INTO {t} VALUES (1, 1), (2, 1), (3, 2)")
+	// Cache the parent's metadata.
+	if _, err := e.global(func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "UPDATE "+parent+" SET n = n + 1 WHERE id = 2")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	beforeParent, beforeChild := e.dump(parent), e.dump(child)
+
+	ddl, err := e.plain.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ddl.Rollback()
+	if _, err := ddl.Exec("ALTER TABLE " + child + " ADD FOREIGN KEY (pid) REFERENCES " + parent + " (id) ON DELETE CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	var xid txc.XID
+	go func() {
+		var err error
+		xid, err = e.global(func(ctx context.Context) error {
+			if _, err := e.db.ExecContext(ctx, "DELETE FROM "+parent+" WHERE id = 1"); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		done <- err
+	}()
+	// Let the global DELETE reach its lock wait behind the DDL, then
+	// commit the DDL.
+	waitForLockWait(t, e, parent)
+	if err := ddl.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("global transaction did not finish")
+	}
+	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "cascades") {
+		t.Fatalf("global transaction: %v, want the cascading delete refused", err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(parent); got != beforeParent {
+		t.Fatalf("parent after rollback:\n%s\nwant:\n%s", got, beforeParent)
+	}
+	if got := e.dump(child); got != beforeChild {
+		t.Fatalf("child after rollback:\n%s\nwant:\n%s", got, beforeChild)
+	}
+}
+
+// waitForLockWait waits until some session waits for a lock on a
+// statement naming table.
+func waitForLockWait(t *testing.T, e *env, table string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := e.plain.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session waits for a lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWriteWithoutTablePrivilegeRefused: a role that may update a column
+// but holds no table-level write privilege cannot take the lock that
+// keeps DDL out while AT mode writes the table: the write is refused with
+// a typed error and changes nothing.
+func TestWriteWithoutTablePrivilegeRefused(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_colpriv", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10)")
+	role := dbtest.Name("txc_colpriv")
+	e.exec("CREATE ROLE "+role+" LOGIN", "GRANT SELECT, UPDATE (n) ON "+tb+" TO "+role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO "+role)
+	t.Cleanup(func() {
+		e.plain.Exec("REVOKE ALL ON txc_undo_log FROM " + role)
+		e.plain.Exec("DROP OWNED BY " + role)
+		e.plain.Exec("DROP ROLE IF EXISTS " + role)
+	})
+	cfg, err := pgx.ParseConfig(strings.Replace(dbtest.PostgresDSN, "postgres@", role+"@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The role may write the column outside a global transaction.
+	if _, err := db.Exec("UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	before := e.dump(tb)
+	_, err = e.global(func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1")
+		return err
+	})
+	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "privilege") {
+		t.Fatalf("global write: %v, want a refusal naming the privilege", err)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("table after the refusal:\n%s\nwant:\n%s", got, before)
+	}
+}
