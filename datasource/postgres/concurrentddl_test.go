@@ -121,7 +121,7 @@ func TestWriteWithoutTablePrivilegeRefused(t *testing.T) {
 	}
 	defer db.Close()
 	// The role may write the column outside a global transaction.
-	if _, err := db.Exec("UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+	if _, err := db.Exec("UPDATE " + tb + " SET n = n + 1 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
 	before := e.dump(tb)
