@@ -136,3 +136,49 @@ func TestWriteWithoutTablePrivilegeRefused(t *testing.T) {
 		t.Fatalf("table after the refusal:\n%s\nwant:\n%s", got, before)
 	}
 }
+
+// TestChildCreatedDuringGlobalTx: a first inheritance child created while
+// a global transaction runs (CREATE TABLE … INHERITS conflicts with no
+// write's lock) is not seen by the probe its local transaction already
+// made. Later writes of that local transaction must not reach the child's
+// rows: a rollback
+// re-inserting a child row deleted through the parent would put it in the
+// parent.
+func TestChildCreatedDuringGlobalTx(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_inh", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10), (2, 20)")
+	child := tb + "_c"
+	t.Cleanup(func() { e.plain.Exec("DROP TABLE IF EXISTS " + child) })
+	before := e.dump("ONLY " + tb)
+	xid, err := e.global(func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		e.exec("CREATE TABLE "+child+" () INHERITS ("+tb+")", "INSERT INTO "+child+" VALUES (100, 1)")
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = n * 2"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+tb+" WHERE n >= 0"); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump("ONLY " + tb); got != before {
+		t.Fatalf("parent after rollback:\n%s\nwant:\n%s", got, before)
+	}
+	if got, want := e.dump(child), "(100,1)\n"; got != want {
+		t.Fatalf("child after rollback:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -359,12 +359,21 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 
 // qualify returns a copy of rv naming the schema of m explicitly, so that
 // a rebuilt statement writes the table its images are of whatever the
-// search_path.
+// search_path, and, for a plain table, ONLY that table. The probe refuses
+// a plain table with inheritance children, but a first child created
+// after it (CREATE TABLE … INHERITS and ALTER TABLE … INHERIT take a lock
+// no write conflicts with) would otherwise bring its rows into the later
+// writes of the local transaction and their images, and a rollback would
+// re-insert the child's deleted rows into the parent. (An INSERT reaches
+// no child and takes no ONLY: see rebuild.)
 func qualify(rv *pg.RangeVar, m *datasource.Table) *pg.RangeVar {
 	c := clone(rv)
 	if parts, ok := splitName(m.Name); ok && len(parts) == 2 {
 		c.Schemaname = parts[0]
 		c.Relname = parts[1]
+	}
+	if in, err := info(m); err == nil && in.kind == "r" {
+		c.Inh = false
 	}
 	return c
 }

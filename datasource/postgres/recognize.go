@@ -303,6 +303,7 @@ func rebuild(query string, stmt *pg.Node, m *datasource.Table, returning string)
 	switch s := c.Node.(type) {
 	case *pg.Node_InsertStmt:
 		s.InsertStmt.Relation = qualify(s.InsertStmt.Relation, m)
+		s.InsertStmt.Relation.Inh = true // INSERT INTO takes no ONLY
 	case *pg.Node_UpdateStmt:
 		s.UpdateStmt.Relation = qualify(s.UpdateStmt.Relation, m)
 	case *pg.Node_DeleteStmt:
