@@ -173,6 +173,13 @@ func (x *Exec) Home(ctx context.Context, query string) ([]undo.Row, error) {
 	return x.c.res.home(ctx, query)
 }
 
+// QueryPhase2 runs a read-only query on a connection of the resource's
+// phase-2 pool, uncached: for what a rollback's session will see (its
+// database user may differ, see WithPhase2Connector).
+func (x *Exec) QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error) {
+	return x.c.res.queryPhase2(ctx, query, args...)
+}
+
 // ClearTxValues drops every value SetTxValue stored in the current local
 // transaction (a session setting they depend on changed).
 func (x *Exec) ClearTxValues() {

@@ -1,6 +1,7 @@
 package datasource
 
 import (
+	"database/sql/driver"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type config struct {
 	dialect     Dialect
 	metaMaxAge  time.Duration
 	metaAgeSet  bool // else the dialect's default
+	phase2      driver.Connector
 }
 
 func newConfig(opts []Option) config {
@@ -46,6 +48,16 @@ func WithManager(m *rm.Manager) Option { return func(c *config) { c.manager = m 
 // logs. Dialects derive one from a DSN ("mysql:127.0.0.1:3306/test");
 // OpenDB with a connector whose configuration it cannot read needs this.
 func WithResourceID(id string) Option { return func(c *config) { c.resourceID = id } }
+
+// WithPhase2Connector makes phase 2 (rollbacks, undo-log cleanup, and the
+// checks a dialect makes of what a rollback will see) connect through c
+// instead of the wrapped connector. c must reach the same database, with a
+// user allowed to read and write every table AT mode writes and the undo
+// table. For a database user the application's own is not: on
+// PostgreSQL, one that row-level security does not filter (BYPASSRLS, or
+// the tables' owner without FORCE ROW LEVEL SECURITY), when it filters the
+// application's user. c is not closed by the resource.
+func WithPhase2Connector(c driver.Connector) Option { return func(cfg *config) { cfg.phase2 = c } }
 
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *slog.Logger) Option {

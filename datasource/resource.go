@@ -68,10 +68,14 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	if err != nil {
 		return nil, err
 	}
+	p2 := wrapped
+	if cfg.phase2 != nil {
+		p2 = cfg.phase2
+	}
 	r := &Resource{
 		id: id, dialect: d, cfg: cfg, log: cfg.log, undo: t,
 		lockBackoff: client.Backoff{Min: cfg.lockMin, Max: cfg.lockMax},
-		phase2:      sql.OpenDB(noClose{wrapped}),
+		phase2:      sql.OpenDB(noClose{p2}),
 		meta:        map[string]metaEntry{},
 		metaMaxAge:  cfg.metaMaxAge,
 		plans:       map[string]planEntry{},
@@ -208,11 +212,7 @@ func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
 	if rows, ok := r.homes[query]; ok {
 		return rows, nil
 	}
-	res, err := r.phase2.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("datasource: %s on a fresh connection of %q: %w", query, r.id, err)
-	}
-	out, err := r.scanRows(res)
+	out, err := r.queryPhase2(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +221,15 @@ func (r *Resource) home(ctx context.Context, query string) ([]undo.Row, error) {
 	}
 	r.homes[query] = out
 	return out, nil
+}
+
+// queryPhase2 runs query on a phase-2 connection and reads its rows.
+func (r *Resource) queryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error) {
+	res, err := r.phase2.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("datasource: %s on a phase-2 connection of %q: %w", query, r.id, err)
+	}
+	return r.scanRows(res)
 }
 
 // ensureUndoTable creates the undo-log table through c once, if asked to.
@@ -339,7 +348,7 @@ func (r *Resource) runCleanup() {
 }
 
 // noClose hides a connector's Close from the phase-2 pool: the wrapped
-// connector belongs to the caller.
+// connector (or WithPhase2Connector's) belongs to the caller.
 type noClose struct{ driver.Connector }
 
 // rawExecer runs DDL on a wrapped driver connection for undo.Table.Create.

@@ -7,12 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
-	"github.com/txcio/txc/internal/dbtest"
 )
 
 // TestDDLCommittedDuringWrite: DDL that a table probe cannot see yet (a
@@ -103,18 +100,7 @@ func waitForLockWait(t *testing.T, e *env, table string) {
 func TestWriteWithoutTablePrivilegeRefused(t *testing.T) {
 	e := newEnv(t)
 	tb := e.table("at_colpriv", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10)")
-	role := dbtest.Name("txc_colpriv")
-	e.exec("CREATE ROLE "+role+" LOGIN", "GRANT SELECT, UPDATE (n) ON "+tb+" TO "+role,
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO "+role)
-	t.Cleanup(func() {
-		e.plain.Exec("REVOKE ALL ON txc_undo_log FROM " + role)
-		e.plain.Exec("DROP OWNED BY " + role)
-		e.plain.Exec("DROP ROLE IF EXISTS " + role)
-	})
-	cfg, err := pgx.ParseConfig(strings.Replace(dbtest.PostgresDSN, "postgres@", role+"@", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := e.role("txc_colpriv", "GRANT SELECT, UPDATE (n) ON "+tb+" TO {r}", "GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO {r}")
 	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm))
 	if err != nil {
 		t.Fatal(err)

@@ -72,10 +72,15 @@ var _ datasource.RollbackSession = Dialect{}
 // under which phase 1 read its images as text (see settings.check), so
 // that the current rows are read, and the images written back, the same
 // way. The TimeZone, which phase 1 does not pin, is set per undo log
-// (see SetTimeZone).
+// (see SetTimeZone). row_security off makes a statement that row-level
+// security would filter fail instead (the rollback is then retried): phase
+// 1 refuses writes to tables it filters for the phase-2 user, but that
+// user's rights or the table's security may change before the rollback,
+// and a filtered read would take rows for deleted.
 func (Dialect) RollbackSession() (setup, restore []string) {
-	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'"},
-		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding"}
+	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
+			"SET row_security = off"},
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding", "RESET row_security"}
 }
 
 var _ datasource.SessionTimeZone = Dialect{}
@@ -192,10 +197,11 @@ func splitName(name string) ([]string, bool) {
 
 // tableInfo is what the executors need beyond datasource.Table.
 type tableInfo struct {
-	types          map[string]string // column → type as format_type prints it
-	identityAlways []string          // GENERATED ALWAYS AS IDENTITY columns
-	keys           []uniqueKey       // primary key first, then unique keys
-	probe                            // what the metadata was read from
+	types              map[string]string // column → type as format_type prints it
+	identityAlways     []string          // GENERATED ALWAYS AS IDENTITY columns
+	keys               []uniqueKey       // primary key first, then unique keys
+	hiddenFromRollback bool              // row-level security applies to the phase-2 user (see LoadTable)
+	probe                                // what the metadata was read from
 }
 
 // uniqueKey is a unique, non-partial index on plain columns (an ON
@@ -244,12 +250,13 @@ type probe struct {
 	oid           int64
 	schema, name  string
 	kind          string // relkind
-	fingerprint   string // md5 of columns, keys and constraints
+	fingerprint   string // md5 of columns, keys, constraints and row-level security
 	triggers      bool   // user triggers (enabled, not internal)
 	rules         bool   // rewrite rules
 	cascadeDelete bool   // referenced by a foreign key that cascades, or sets NULL/DEFAULT, on delete
 	cascadeUpdate bool   // … on update
 	inheritParent bool   // a plain table with inheritance children
+	rowSecurity   bool   // row-level security is enabled on the table (its owner, FORCE and enabling are fingerprinted)
 }
 
 // probeSQL is the query of probeTable for a relation written rel. It
@@ -264,10 +271,11 @@ type probe struct {
 // indexed by referenced table, and scanning it once per local transaction
 // was the probe's largest cost).
 func probeSQL(rel string) string {
-	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind FROM pg_catalog.pg_class c
+	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity,
+ c.relrowsecurity::text || c.relforcerowsecurity::text || ' ' || c.relowner AS rls FROM pg_catalog.pg_class c
  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
 tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)
-SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.concat_ws('|',
+SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.concat_ws('|', t.rls,
  (SELECT pg_catalog.string_agg(a.attnum || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.atttypmod || ' ' || a.attgenerated::text || a.attidentity::text || a.attisdropped || a.atthasdef || a.attnotnull, ',' ORDER BY a.attnum)
   FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0),
  (SELECT pg_catalog.string_agg(ic.relname || ' ' || i.indisunique || i.indisprimary || i.indisvalid || ' ' || i.indkey::text || ' ' || (i.indpred IS NULL) || (i.indexprs IS NULL), ',' ORDER BY ic.relname)
@@ -283,7 +291,8 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  (SELECT 1 FROM ` + rel + ` LIMIT 0),
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
  pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
- pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding')
+ pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
+ t.relrowsecurity
  FROM t`
 }
 
@@ -399,7 +408,7 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()
@@ -499,6 +508,25 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	}
 	if pr.inheritParent {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has inheritance children: its statements reach rows of other tables (and ONLY limits them), which AT mode cannot image and restore exactly", t.Name)
+	}
+	if pr.rowSecurity {
+		// Which rows a rollback sees is up to the policies for the
+		// phase-2 user, in a session the application never set up: one
+		// it filters might not see the rows to restore.
+		p2, ok := q.(interface {
+			QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error)
+		})
+		if !ok {
+			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to the phase-2 connections", q)
+		}
+		rows, err := p2.QueryPhase2(ctx, "SELECT pg_catalog.row_security_active($1::pg_catalog.oid)", pr.oid)
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) != 1 || len(rows[0]) != 1 {
+			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: row_security_active(%s) answered %d rows", t.Name, len(rows))
+		}
+		in.hiddenFromRollback = rows[0][0].Value.Boolean()
 	}
 	in.probe = pr
 	t.Dialect = in

@@ -71,6 +71,27 @@ func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
 	return db
 }
 
+// role creates a login role with grants (statements with {r} for the
+// role's name), dropped at the end of the test, and returns its name and
+// the test database's configuration for it.
+func (e *env) role(prefix string, grants ...string) (string, *pgx.ConnConfig) {
+	e.t.Helper()
+	role := dbtest.Name(prefix)
+	e.exec("CREATE ROLE " + role + " LOGIN")
+	e.t.Cleanup(func() {
+		e.plain.Exec("DROP OWNED BY " + role)
+		e.plain.Exec("DROP ROLE IF EXISTS " + role)
+	})
+	for _, g := range grants {
+		e.exec(strings.ReplaceAll(g, "{r}", role))
+	}
+	cfg, err := pgx.ParseConfig(strings.Replace(dbtest.PostgresDSN, "postgres@", role+"@", 1))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return role, cfg
+}
+
 // exec runs statements on the plain database, failing the test on error.
 func (e *env) exec(stmts ...string) {
 	e.t.Helper()

@@ -353,6 +353,9 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 		}
 		x.Forget(pr.schema, pr.name)
 	}
+	if lock && in.hiddenFromRollback {
+		return nil, nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: row-level security on %s applies to the database user a rollback connects as, which might not see the rows it must restore (give phase 2 a user it does not filter: datasource.WithPhase2Connector)", m.Name)
+	}
 	x.SetTxValue(key, &checked{m: m, in: in, locked: lock})
 	return m, in, nil
 }

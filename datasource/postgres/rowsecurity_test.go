@@ -1,0 +1,152 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/internal/dbtest"
+)
+
+// tenantTable makes a table whose row-level security shows a role the
+// rows of the tenant its session names (app.tenant), and a role subject
+// to it. It returns the table, the role and the role's configuration.
+func tenantTable(e *env) (string, string, *pgx.ConnConfig) {
+	e.t.Helper()
+	tb := e.table("at_rls", "CREATE TABLE {t} (id int PRIMARY KEY, tenant int NOT NULL, n int)",
+		"INSERT INTO {t} VALUES (1, 1, 10), (2, 2, 20), (3, 1, 30)")
+	role, cfg := e.role("txc_rls", "GRANT SELECT, INSERT, UPDATE, DELETE ON "+tb+" TO {r}",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO {r}")
+	e.exec("CREATE POLICY tenant ON " + tb + " USING (tenant = pg_catalog.current_setting('app.tenant', true)::int)")
+	return tb, role, cfg
+}
+
+// tenantWrite runs, in a global transaction that rolls back, one local
+// transaction of tenant 1 on db: writes (by default an UPDATE of every row
+// it sees, an INSERT and a DELETE); then, before the rollback, after (if
+// not nil).
+func tenantWrite(e *env, db *sql.DB, tb string, after func(), writes ...string) (txc.XID, error) {
+	if len(writes) == 0 {
+		writes = []string{"UPDATE " + tb + " SET n = n + 1", "INSERT INTO " + tb + " VALUES (4, 1, 40)", "DELETE FROM " + tb + " WHERE id = 3"}
+	}
+	return e.global(func(ctx context.Context) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, q := range append([]string{"SELECT pg_catalog.set_config('app.tenant', '1', true)"}, writes...) {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if after != nil {
+			after()
+		}
+		return errRollback
+	})
+}
+
+// TestRowSecurityRefused: when row-level security filters the database
+// user a rollback connects as, a rollback might not see the rows it must
+// restore, so a global write is refused before it runs; writes outside a
+// global transaction go on.
+func TestRowSecurityRefused(t *testing.T) {
+	e := newEnv(t)
+	tb, role, cfg := tenantTable(e)
+	e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY")
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := e.dump(tb)
+	_, err = tenantWrite(e, db, tb, nil)
+	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "row-level security") {
+		t.Fatalf("global write: %v, want a refusal naming row-level security", err)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("table after the refusal:\n%s\nwant:\n%s", got, before)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("SELECT pg_catalog.set_config('app.tenant', '2', true)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("UPDATE " + tb + " SET n = n + 1"); err != nil {
+		t.Fatalf("write outside a global transaction: %v", err)
+	}
+}
+
+// TestRowSecurityWithPhase2Connector: with a phase-2 user that row-level
+// security does not filter, the application's filtered user writes in
+// global transactions, and a rollback restores exactly.
+func TestRowSecurityWithPhase2Connector(t *testing.T) {
+	e := newEnv(t)
+	tb, role, cfg := tenantTable(e)
+	e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY")
+	owner, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role),
+		datasource.WithPhase2Connector(stdlib.GetConnector(*owner)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := e.dump(tb)
+	xid, err := tenantWrite(e, db, tb, nil)
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != before {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+	}
+}
+
+// TestRollbackUnderRowSecurityRetries: row-level security enabled after
+// phase 1 hides the updated rows from the rollback's user. The rollback
+// must not take the hidden rows for deleted (and park the transaction as
+// a dirty write): it fails and is retried, and completes once the rows
+// are visible again.
+func TestRollbackUnderRowSecurityRetries(t *testing.T) {
+	e := newEnv(t)
+	tb, role, cfg := tenantTable(e)
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := e.dump(tb)
+	xid, err := tenantWrite(e, db, tb, func() { e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY") }, "UPDATE "+tb+" SET n = n + 1")
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	// The rollback keeps failing while the rows are hidden.
+	time.Sleep(500 * time.Millisecond)
+	if st, err := e.conn.Status(context.Background(), xid); err != nil || (st != txc.GlobalRollbacking && st != txc.GlobalRollbackRetrying) {
+		t.Fatalf("status %v (%v) while row-level security hides the rows, want the rollback retrying", st, err)
+	}
+	e.exec("ALTER TABLE " + tb + " DISABLE ROW LEVEL SECURITY")
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != before {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+	}
+}
