@@ -184,10 +184,23 @@ type Table struct {
 	// inserts an unknown number of rows (INSERT … SELECT) gets
 	// consecutive generated values (InnoDB lock mode 0 or 1).
 	AutoIncrementBulkConsecutive bool
+	// LockName, when set, is the table name the rows' global lock keys
+	// use instead of Name: a dialect where one row is reachable under
+	// several names (a PostgreSQL partition and the partitioned tables
+	// above it) gives them one, so that every name locks the same row.
+	LockName string
 	// Dialect holds what the dialect's LoadTable learned beyond these
 	// fields (column types, triggers, referential actions, …): set by
 	// LoadTable before the Table is shared, read only by that dialect.
 	Dialect any
+}
+
+// LockTable returns the table name of the rows' global lock keys.
+func (t *Table) LockTable() string {
+	if t.LockName != "" {
+		return t.LockName
+	}
+	return t.Name
 }
 
 // IsPK reports whether col is a primary-key column (case-insensitive, as

@@ -130,8 +130,8 @@ func (c *conn) phaseOne(st *txState) (*undo.Log, string, []any, error) {
 	return l, q, args, nil
 }
 
-// lockKeys collects the primary keys of every imaged row, per table,
-// without duplicates, in first-seen order.
+// lockKeys collects the primary keys of every imaged row, per lock table
+// (Record.LockTable, else Table), without duplicates, in first-seen order.
 func lockKeys(recs []undo.Record) ([]txc.LockKey, error) {
 	var out []txc.LockKey
 	index := map[string]int{}
@@ -143,16 +143,20 @@ func lockKeys(recs []undo.Record) ([]txc.LockKey, error) {
 			if err != nil {
 				return nil, err
 			}
+			table := r.Table
+			if r.LockTable != "" {
+				table = r.LockTable
+			}
 			for _, k := range keys {
-				if seen[[2]string{r.Table, k}] {
+				if seen[[2]string{table, k}] {
 					continue
 				}
-				seen[[2]string{r.Table, k}] = true
-				i, ok := index[r.Table]
+				seen[[2]string{table, k}] = true
+				i, ok := index[table]
 				if !ok {
 					i = len(out)
-					index[r.Table] = i
-					out = append(out, txc.LockKey{Table: r.Table})
+					index[table] = i
+					out = append(out, txc.LockKey{Table: table})
 				}
 				out[i].Rows = append(out[i].Rows, k)
 				total++

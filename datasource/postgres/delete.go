@@ -98,6 +98,6 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, nil, err
 	}
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }

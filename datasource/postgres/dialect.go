@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -257,6 +258,10 @@ type probe struct {
 	cascadeUpdate bool   // … on update
 	inheritParent bool   // a plain table with inheritance children
 	rowSecurity   bool   // row-level security is enabled on the table (its owner, FORCE and enabling are fingerprinted)
+	// lockRoot is, for a partition, the schema and name of the topmost
+	// partitioned table above it with a primary key (the same key: a
+	// partition's is attached to it), which its rows' lock keys name.
+	lockRoot []string
 }
 
 // probeSQL is the query of probeTable for a relation written rel. It
@@ -271,7 +276,7 @@ type probe struct {
 // indexed by referenced table, and scanning it once per local transaction
 // was the probe's largest cost).
 func probeSQL(rel string) string {
-	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity,
+	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity, c.relispartition,
  c.relrowsecurity::text || c.relforcerowsecurity::text || ' ' || c.relowner AS rls FROM pg_catalog.pg_class c
  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
 tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)
@@ -292,7 +297,12 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
  pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
  pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
- t.relrowsecurity
+ t.relrowsecurity,
+ CASE WHEN t.relispartition THEN (SELECT ARRAY[an.nspname::text, ac.relname::text]
+  FROM pg_catalog.pg_partition_ancestors(t.oid) WITH ORDINALITY a(relid, ord)
+  JOIN pg_catalog.pg_class ac ON ac.oid = a.relid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
+  WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.relid AND i.indisprimary)
+  ORDER BY a.ord DESC LIMIT 1) END
  FROM t`
 }
 
@@ -408,7 +418,7 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()
@@ -417,7 +427,8 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 // same reports whether two probes found the same table in the same state.
 func (p probe) same(o probe) bool {
 	return p.oid == o.oid && p.fingerprint == o.fingerprint && p.triggers == o.triggers && p.rules == o.rules &&
-		p.cascadeDelete == o.cascadeDelete && p.cascadeUpdate == o.cascadeUpdate && p.inheritParent == o.inheritParent
+		p.cascadeDelete == o.cascadeDelete && p.cascadeUpdate == o.cascadeUpdate && p.inheritParent == o.inheritParent &&
+		slices.Equal(p.lockRoot, o.lockRoot)
 }
 
 // LoadTable reads a table's columns, keys and the features AT mode must
@@ -527,6 +538,11 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: row_security_active(%s) answered %d rows", t.Name, len(rows))
 		}
 		in.hiddenFromRollback = rows[0][0].Value.Boolean()
+	}
+	if len(pr.lockRoot) == 2 {
+		// One row, one lock, through the partition or any table above
+		// it that has the key.
+		t.LockName = nameOf(pr.lockRoot[0], pr.lockRoot[1])
 	}
 	in.probe = pr
 	t.Dialect = in

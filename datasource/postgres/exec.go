@@ -251,7 +251,7 @@ func keysOnly(pk []string, rows []undo.Row) []undo.Row {
 // another global transaction holds one past the wait, the local
 // transaction is aborted.
 func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *datasource.Table, rows []undo.Row) error {
-	if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
+	if err := x.Guard(ctx, m.LockTable(), m.PK, rows, false); err != nil {
 		return poison(ctx, x, query, err)
 	}
 	return nil

@@ -166,7 +166,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		if err != nil {
 			return nil, nil, err
 		}
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: rows, PK: m.PK})
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: rows, PK: m.PK, LockTable: m.LockName})
 		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
@@ -204,8 +204,8 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		ins = append(ins, after)
 	}
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }
 

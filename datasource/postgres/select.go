@@ -198,7 +198,7 @@ func (l *lockPlan) guard(ctx context.Context, x *datasource.Exec, ms []*datasour
 			keys = append(keys, k)
 		}
 		at += len(m.PK)
-		if err := x.Guard(ctx, m.Name, m.PK, dedupe(m.PK, keys), true); err != nil {
+		if err := x.Guard(ctx, m.LockTable(), m.PK, dedupe(m.PK, keys), true); err != nil {
 			return err
 		}
 	}

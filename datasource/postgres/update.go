@@ -119,7 +119,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			if err != nil {
 				return nil, nil, err
 			}
-			if err := x.Guard(ctx, m.Name, m.PK, old, false); err != nil {
+			if err := x.Guard(ctx, m.LockTable(), m.PK, old, false); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -150,7 +150,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 			before[i], after[i] = b, r[n:]
 		}
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
 		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
@@ -202,7 +202,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
 	}
 	if tx.newKey == nil {
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK})
+		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
 		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
@@ -215,9 +215,9 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	}
 	// Undone newest first: updates restored, new keys deleted, old rows
 	// re-inserted (so swapped keys never collide).
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK})
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }
 

@@ -45,6 +45,10 @@ type Record struct {
 	Before, After []Row
 	// PK names the primary-key columns, in key order.
 	PK []string
+	// LockTable, when set, is the table name of the rows' global lock
+	// keys (datasource.Table.LockName). Phase 1 only: not stored in the
+	// log, which a rollback reads for Table.
+	LockTable string
 }
 
 // Log is the undo log of one branch: its records in execution order.
