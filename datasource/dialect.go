@@ -65,6 +65,16 @@ type RollbackSession interface {
 	RollbackSession() (setup, restore []string)
 }
 
+// RestoreGuard is an optional interface of a Dialect: a check a rollback
+// makes, in its own transaction, before it writes a table back.
+type RestoreGuard interface {
+	// RestoreHazard returns why writing rows of table (named as undo
+	// records name it) back would do more than write them (triggers that
+	// would fire on the restore's statements, rewrite rules), or "" when
+	// nothing would.
+	RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error)
+}
+
 // SessionTimeZone is an optional interface of a Dialect whose images
 // depend on the session's time zone (MySQL reads and writes TIMESTAMP
 // values as text in the session's time_zone). Phase 1 records the zone

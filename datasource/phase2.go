@@ -114,6 +114,28 @@ type DirtyWriteError struct {
 	Rows []string
 }
 
+// RestoreError reports a rollback that would not, or did not, restore a
+// table exactly: the table now has what fires on the restore's own
+// writes (triggers, rewrite rules created since phase 1), or the rows
+// read back differ from the images written. Nothing was committed: the
+// rollback's transaction rolled back, and the transaction is parked as
+// needing manual action (remove the cause, then retry it).
+type RestoreError struct {
+	XID    txc.XID
+	Branch txc.BranchID
+	Table  string
+	Reason string
+	Rows   []string // differing rows, when read back
+}
+
+func (e *RestoreError) Error() string {
+	msg := fmt.Sprintf("datasource: rollback of branch %d of %s cannot restore %s exactly: %s", e.Branch, e.XID, e.Table, e.Reason)
+	if len(e.Rows) > 0 {
+		msg += ": " + strings.Join(e.Rows, "; ")
+	}
+	return msg + "; nothing was written back"
+}
+
 func (e *DirtyWriteError) Error() string {
 	return fmt.Sprintf("datasource: rollback of branch %d of %s: %d row(s) of %s changed outside the global transaction, not overwritten: %s",
 		e.Branch, e.XID, len(e.Rows), e.Table, strings.Join(e.Rows, "; "))
@@ -271,6 +293,24 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 	if err := r.checkReferences(ctx, tx, b, rec); err != nil {
 		return err
 	}
+	if g, ok := r.dialect.(RestoreGuard); ok {
+		reason, err := g.RestoreHazard(ctx, tx, rec.Table)
+		if err != nil {
+			return fmt.Errorf("datasource: rollback of %s: %w", rec.Table, err)
+		}
+		if reason != "" {
+			return txc.Permanent(&RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table, Reason: reason})
+		}
+	}
+	if err := r.restore(ctx, tx, rec); err != nil {
+		return err
+	}
+	return r.verifyRestored(ctx, tx, b, rec)
+}
+
+// restore writes rec's before state back: deletes the rows it inserted,
+// restores the rows it updated, re-inserts the rows it deleted.
+func (r *Resource) restore(ctx context.Context, tx *sql.Tx, rec *undo.Record) error {
 	switch rec.Kind {
 	case undo.Insert:
 		for start := 0; start < len(rec.After); start += rollbackChunk {
@@ -297,6 +337,57 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 		}
 	default:
 		return txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo record of unknown kind %v", rec.Kind))
+	}
+	return nil
+}
+
+// verifyRestored reads back, in the rollback's transaction, the rows rec
+// was restored to: the before images, exactly, or no row where rec
+// inserted one. Anything that changes what the restore writes (a trigger
+// or rewrite rule created since phase 1 that RestoreGuard missed, a
+// dialect without one) shows here, and the rollback's transaction rolls
+// back instead of committing other rows than the branch found.
+func (r *Resource) verifyRestored(ctx context.Context, tx *sql.Tx, b rm.Branch, rec *undo.Record) error {
+	want := rec.Before
+	keyRows, cols := rec.Before, rec.PK
+	if len(want) > 0 {
+		cols = names(want[0])
+	} else {
+		keyRows = rec.After
+	}
+	keys, err := rowKeys(rec.PK, keyRows)
+	if err != nil {
+		return txc.Permanent(err)
+	}
+	current := map[string]undo.Row{}
+	for start := 0; start < len(keyRows); start += rollbackChunk {
+		rows, err := r.lockRows(ctx, tx, rec, cols, keyRows[start:min(len(keyRows), start+rollbackChunk)])
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			k, err := rowKeys(rec.PK, []undo.Row{row})
+			if err != nil {
+				return err
+			}
+			current[k[0]] = row
+		}
+	}
+	bad := &RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table}
+	for i, k := range keys {
+		cur, ok := current[k]
+		switch {
+		case len(want) == 0 && ok:
+			bad.Rows = append(bad.Rows, fmt.Sprintf("key (%s): deleted, found %s", k, fmtRow(cur)))
+		case len(want) > 0 && !ok:
+			bad.Rows = append(bad.Rows, fmt.Sprintf("key (%s): restored %s, found no row", k, fmtRow(want[i])))
+		case len(want) > 0 && !cur.Equal(want[i]):
+			bad.Rows = append(bad.Rows, fmt.Sprintf("key (%s): restored %s, found %s", k, fmtRow(want[i]), fmtRow(cur)))
+		}
+	}
+	if len(bad.Rows) > 0 {
+		bad.Reason = "the rows read back differ from what the rollback wrote"
+		return txc.Permanent(bad)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -30,16 +32,17 @@ type env struct {
 	conn  *client.Conn
 	tm    *tm.Manager
 	rm    *rm.Manager
-	plain *sql.DB // go-sql-driver, no proxy
-	db    *sql.DB // through the proxy
-	dsn   string  // of the database both open
+	plain *sql.DB      // go-sql-driver, no proxy
+	db    *sql.DB      // through the proxy
+	dsn   string       // of the database both open
+	admin http.Handler // the coordinator's admin API
 }
 
 func newEnv(t *testing.T, dsnParams string) *env {
 	t.Helper()
 	plain := dbtest.MySQL(t)
-	conn := servertest.Start(t, "dsmy")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dbtest.MySQLDSN}
+	conn, admin := servertest.StartWithAdmin(t, "dsmy")
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dbtest.MySQLDSN, admin: admin}
 	e.db = e.open(dsnParams)
 	return e
 }
@@ -48,10 +51,21 @@ func newEnv(t *testing.T, dsnParams string) *env {
 func newEnvAt(t *testing.T, dsn string) *env {
 	t.Helper()
 	plain := dbtest.Open(t, "mysql", dsn)
-	conn := servertest.Start(t, "dsmy")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dsn}
+	conn, admin := servertest.StartWithAdmin(t, "dsmy")
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dsn, admin: admin}
 	e.db = e.open("")
 	return e
+}
+
+// retry resumes xid, parked as needing manual action, through the
+// coordinator's admin API.
+func (e *env) retry(xid txc.XID) {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/transactions/"+string(xid)+"/retry", nil))
+	if w.Code != http.StatusAccepted {
+		e.t.Fatalf("retry %s: %d %s", xid, w.Code, w.Body)
+	}
 }
 
 // open opens the test database through the proxy with extra DSN params.

@@ -548,3 +548,28 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	t.Dialect = in
 	return t, nil
 }
+
+var _ datasource.RestoreGuard = Dialect{}
+
+// RestoreHazard reports the user triggers that fire in the rollback's
+// session (enabled, or ALWAYS) and the rewrite rules on table and its
+// partitions: phase 1 refused writes to such tables, so these were
+// created since, and restoring would fire them (a BEFORE trigger writing
+// other values than the images, an audit row).
+func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+	var triggers, rules bool
+	err := tx.QueryRowContext(ctx, `WITH tree AS (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS relid
+ UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN')`,
+		Dialect{}.QuoteTable(table)).Scan(&triggers, &rules)
+	switch {
+	case err != nil:
+		return "", err
+	case triggers:
+		return "it has triggers (created since its rows were imaged) that writing the rows back would fire; drop or disable them, then retry the transaction", nil
+	case rules:
+		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction", nil
+	}
+	return "", nil
+}

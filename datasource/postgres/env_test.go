@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -28,9 +30,10 @@ type env struct {
 	conn  *client.Conn
 	tm    *tm.Manager
 	rm    *rm.Manager
-	plain *sql.DB // pgx stdlib, no proxy
-	db    *sql.DB // through the proxy
-	enum  string  // an enum type ('a', 'b') made by makeEnum
+	plain *sql.DB      // pgx stdlib, no proxy
+	db    *sql.DB      // through the proxy
+	enum  string       // an enum type ('a', 'b') made by makeEnum
+	admin http.Handler // the coordinator's admin API
 }
 
 // makeEnum creates the enum type of the wide tables.
@@ -45,8 +48,8 @@ func (e *env) makeEnum() {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	plain := dbtest.Postgres(t)
-	conn := servertest.Start(t, "dspg")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain}
+	conn, admin := servertest.StartWithAdmin(t, "dspg")
+	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, admin: admin}
 	e.db = e.open("")
 	return e
 }
@@ -143,6 +146,17 @@ func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
 			e.t.Fatalf("transaction %s: status %v (err %v), want one of %v", xid, st, err, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// retry resumes xid, parked as needing manual action, through the
+// coordinator's admin API.
+func (e *env) retry(xid txc.XID) {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/transactions/"+string(xid)+"/retry", nil))
+	if w.Code != http.StatusAccepted {
+		e.t.Fatalf("retry %s: %d %s", xid, w.Code, w.Body)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -24,6 +25,15 @@ import (
 // a Conn to it. Both are stopped when the test ends. The core's retries
 // run between 20 and 200 ms.
 func Start(t testing.TB, prefix string) *client.Conn {
+	t.Helper()
+	conn, _ := StartWithAdmin(t, prefix)
+	return conn
+}
+
+// StartWithAdmin is Start that also returns the coordinator's admin HTTP
+// handler (server.AdminHandler, without metrics): to read a transaction's
+// state or resume one parked as needing manual action.
+func StartWithAdmin(t testing.TB, prefix string) (*client.Conn, http.Handler) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	node := fmt.Sprintf("%s%d", prefix, rand.Uint32())
@@ -48,5 +58,5 @@ func Start(t testing.TB, prefix string) *client.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn
+	return conn, srv.AdminHandler(nil)
 }

@@ -1,0 +1,115 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/internal/dbtest"
+)
+
+// TestTriggerCreatedBeforeRollback: a trigger created between phase 1
+// and the rollback would fire on the rollback's own writes (here only
+// writing an audit row, so the rows read back would match). The rollback
+// writes nothing and parks the transaction; once the trigger is gone, a
+// retry restores the rows exactly.
+func TestTriggerCreatedBeforeRollback(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_trgrb", kv, kvSeed)
+	audit := e.table("at_audit", "CREATE TABLE {t} (id serial PRIMARY KEY, what text)")
+	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + tb + "_f() CASCADE") })
+	before := e.dump(tb)
+	var changed string
+	xid, err := e.global(func(ctx context.Context) error {
+		for _, q := range []string{"UPDATE " + tb + " SET n = n + 1 WHERE id = 1", "DELETE FROM " + tb + " WHERE id = 2", "INSERT INTO " + tb + " VALUES (5, 50, 'e')"} {
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		changed = e.dump(tb)
+		e.exec("CREATE FUNCTION "+tb+"_f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO "+audit+" (what) VALUES (TG_OP); RETURN NULL; END$$",
+			"CREATE TRIGGER "+tb+"_t AFTER UPDATE OR INSERT OR DELETE ON "+tb+" FOR EACH ROW EXECUTE FUNCTION "+tb+"_f()")
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbackFailed)
+	if got := e.dump(tb); got != changed {
+		t.Fatalf("after the refused rollback:\n%s\nwant the rows as phase 1 left them:\n%s", got, changed)
+	}
+	if got := e.dump(audit); got != "" {
+		t.Fatalf("the rollback fired the trigger: audit rows\n%s", got)
+	}
+	e.exec("DROP TRIGGER " + tb + "_t ON " + tb)
+	e.retry(xid)
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != before {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+	}
+}
+
+// TestRuleCreatedBeforeRollback: a rewrite rule created before the
+// rollback would turn the restoring UPDATE into something else; the
+// rollback writes nothing and parks.
+func TestRuleCreatedBeforeRollback(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_rulerb", kv, kvSeed)
+	var changed string
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		changed = e.dump(tb)
+		e.exec("CREATE RULE " + tb + "_r AS ON UPDATE TO " + tb + " DO INSTEAD NOTHING")
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbackFailed)
+	if got := e.dump(tb); got != changed {
+		t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, changed)
+	}
+}
+
+// noRestoreGuard is the PostgreSQL dialect with its RestoreGuard hidden,
+// to test what a rollback does with a dialect that has none.
+type noRestoreGuard struct{ txcpg.Dialect }
+
+func (noRestoreGuard) RestoreHazard(context.Context, *sql.Tx, string) (string, error) { return "", nil }
+
+// TestRestoreVerified: whatever makes the rows written back differ from
+// the images (here a trigger no RestoreGuard reports), the rollback reads
+// them back, rolls its own transaction back and parks.
+func TestRestoreVerified(t *testing.T) {
+	e := newEnv(t)
+	db := e.open("", datasource.WithDialect(noRestoreGuard{}), datasource.WithResourceID(dbtest.Name("pg-noguard")))
+	tb := e.table("at_verify", kv, kvSeed)
+	audit := e.table("at_audit", "CREATE TABLE {t} (id serial PRIMARY KEY, what text)")
+	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + tb + "_f() CASCADE") })
+	var changed string
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		changed = e.dump(tb)
+		e.exec("CREATE FUNCTION "+tb+"_f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.s := 'trig'; INSERT INTO "+audit+" (what) VALUES (TG_OP); RETURN NEW; END$$",
+			"CREATE TRIGGER "+tb+"_t BEFORE UPDATE ON "+tb+" FOR EACH ROW EXECUTE FUNCTION "+tb+"_f()")
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbackFailed)
+	if got := e.dump(tb); got != changed {
+		t.Fatalf("after the failed rollback:\n%s\nwant:\n%s", got, changed)
+	}
+	if got := e.dump(audit); got != "" {
+		t.Fatalf("the failed rollback committed the trigger's audit rows\n%s", got)
+	}
+}
