@@ -10,6 +10,7 @@ import (
 
 	"github.com/txcio/txc/datasource"
 	txcmysql "github.com/txcio/txc/datasource/mysql"
+	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/rm"
 )
 
@@ -55,5 +56,6 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) erro
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
 		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
+		floor:  mysqlFloor(table), floorDialect: undo.MySQL,
 	})
 }

@@ -3,14 +3,16 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", the plain run's driver
+	"github.com/jackc/pgx/v5/stdlib" // "pgx", the plain run's driver
 	"github.com/spf13/cobra"
 
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/rm"
 )
 
@@ -54,5 +56,62 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string) e
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - $1 WHERE id = $2",
 		credit: "UPDATE " + table + " SET balance = balance + $1 WHERE id = $2",
+		floor:  postgresFloor(table), floorDialect: undo.Postgres,
 	})
+}
+
+// postgresFloor is the at-postgres floor: the statements the PostgreSQL
+// proxy sends for the transfer, through pgx as the proxy sends them:
+// BEGIN; the table's lock and catalog probe in one batch; each UPDATE as
+// the one joined statement that locks, images and writes its row; the
+// undo insert and COMMIT in one batch. 5 round trips.
+func postgresFloor(table string) floorOpener {
+	return func(ctx context.Context, c *sql.Conn, undoRef string) (floorTx, error) {
+		rel := `"` + table + `"`
+		lock, probe := txcpg.TableProbe(rel)
+		joined := func(op string) string {
+			t := "public." + table
+			return "UPDATE ONLY " + t + " SET balance = balance " + op + " $1 FROM (SELECT " + table + ".id, " + table +
+				".balance FROM ONLY " + t + " WHERE id = $2 FOR UPDATE OF " + table + ") txc_old(txc_old_0, txc_old_1) WHERE " +
+				table + ".id = txc_old.txc_old_0 RETURNING txc_old.txc_old_0, txc_old.txc_old_1, " + table + ".id, " + table + ".balance"
+		}
+		debit, credit := joined("-"), joined("+")
+		insert := "INSERT INTO " + undoRef + " (xid, branch_id, state, log) VALUES ($1, $2, 0, $3)"
+		return func(ctx context.Context, from, to int, xid string, branch int64) error {
+			return c.Raw(func(dc any) error {
+				pc, ok := dc.(*stdlib.Conn)
+				if !ok {
+					return fmt.Errorf("floor: %T is not pgx's connection", dc)
+				}
+				conn := pc.Conn()
+				if _, err := conn.Exec(ctx, "begin"); err != nil {
+					return err
+				}
+				b := &pgx.Batch{}
+				b.Queue(lock)
+				b.Queue(probe, rel)
+				if err := conn.SendBatch(ctx, b).Close(); err != nil {
+					return err
+				}
+				for _, w := range []struct {
+					q  string
+					id int
+				}{{debit, from}, {credit, to}} {
+					rows, err := conn.Query(ctx, w.q, 1, w.id)
+					if err != nil {
+						return err
+					}
+					for rows.Next() {
+					}
+					if rows.Close(); rows.Err() != nil {
+						return rows.Err()
+					}
+				}
+				b = &pgx.Batch{}
+				b.Queue(insert, xid, branch, floorLog)
+				b.Queue("COMMIT")
+				return conn.SendBatch(ctx, b).Close()
+			})
+		}, nil
+	}
 }

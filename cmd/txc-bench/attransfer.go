@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tm"
 )
@@ -31,6 +32,10 @@ type atTransfer struct {
 	open func(m *rm.Manager) (*sql.DB, error)
 	// debit and credit are the two UPDATEs, each taking (amount, id).
 	debit, credit string
+	// floor and floorDialect are the --floor half: the SQL the proxy sends
+	// for the transfer, replayed on the plain driver (see runFloor).
+	floor        floorOpener
+	floorDialect undo.Dialect
 }
 
 // atCommand is the command of an AT transfer scenario: the load flags
@@ -93,6 +98,11 @@ type atResult struct {
 	ATP50      float64 `json:"at_p50_ms"`
 	ATP99      float64 `json:"at_p99_ms"`
 	Ratio      float64 `json:"ratio"`
+	// The --floor half: the AT transfer's SQL alone, and its ratio to plain.
+	FloorTxSec float64 `json:"floor_tx_per_sec,omitempty"`
+	FloorP50   float64 `json:"floor_p50_ms,omitempty"`
+	FloorP99   float64 `json:"floor_p99_ms,omitempty"`
+	FloorRatio float64 `json:"floor_ratio,omitempty"`
 	Errors     int64   `json:"errors"`
 }
 
@@ -152,10 +162,17 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 		}
 		return tx.Commit()
 	}
-	var pl, at load
+	var pl, at, fl load
 	if lf.only != "at" {
 		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
 		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, t.plain, id, n) })
+	}
+	if lf.floor {
+		fmt.Fprintf(w, "floor: the AT transfer's SQL alone on the plain driver, %d clients, %v\n", lf.clients, lf.duration)
+		var err error
+		if fl, err = runFloor(ctx, lf, t); err != nil {
+			return err
+		}
 	}
 	if lf.only != "plain" {
 		fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
@@ -176,12 +193,20 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 	secs := lf.duration.Seconds()
 	slices.Sort(pl.lat)
 	slices.Sort(at.lat)
+	slices.Sort(fl.lat)
 	r := atResult{Scenario: t.scenario, Clients: lf.clients, Seconds: secs,
 		PlainTxSec: float64(pl.measured) / secs, PlainP50: ms(pl.lat.percentile(0.5)), PlainP99: ms(pl.lat.percentile(0.99)),
 		ATTxSec: float64(at.measured) / secs, ATP50: ms(at.lat.percentile(0.5)), ATP99: ms(at.lat.percentile(0.99)),
-		Errors: pl.failed + at.failed}
+		Errors: pl.failed + at.failed + fl.failed}
 	if r.PlainTxSec > 0 {
 		r.Ratio = r.ATTxSec / r.PlainTxSec
+	}
+	if lf.floor {
+		r.FloorTxSec, r.FloorP50, r.FloorP99 = float64(fl.measured)/secs, ms(fl.lat.percentile(0.5)), ms(fl.lat.percentile(0.99))
+		if r.PlainTxSec > 0 {
+			r.FloorRatio = r.FloorTxSec / r.PlainTxSec
+		}
+		fmt.Fprintf(w, "floor      %.0f tx/s  p50 %.2f ms  p99 %.2f ms  (ratio %.2f)\n", r.FloorTxSec, r.FloorP50, r.FloorP99, r.FloorRatio)
 	}
 	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nAT         %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
 		r.PlainTxSec, r.PlainP50, r.PlainP99, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)

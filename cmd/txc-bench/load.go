@@ -19,6 +19,9 @@ type loadFlags struct {
 	// only, for the AT scenarios: "plain" or "at" runs just that half
 	// (to profile one of them); empty runs both.
 	only string
+	// floor, for the AT scenarios: also run the AT transfer's SQL alone
+	// (see atFloor).
+	floor bool
 }
 
 func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
@@ -30,9 +33,11 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 	f.StringVar(&l.cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
 }
 
-// registerOnly adds --only, for the scenarios that run two halves.
+// registerOnly adds --only and --floor, for the scenarios that run two
+// halves.
 func (l *loadFlags) registerOnly(f *pflag.FlagSet) {
 	f.StringVar(&l.only, "only", "", `run one half only: "plain" or "at" (for profiling); the ratio is then 0`)
+	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy sends for the AT transfer on the plain driver, without the coordinator or the proxy (the database's share of AT's cost)")
 }
 
 func (l *loadFlags) validate() error {

@@ -350,6 +350,12 @@ func (s settings) check() error {
 // takes anyway.
 func lockSQL(rel string) string { return "LOCK TABLE " + rel + " IN ROW EXCLUSIVE MODE" }
 
+// TableProbe returns the two statements a global write sends first for
+// the table rel (as the proxy quotes it) in each local transaction, in
+// one pipelined round trip: lockSQL's lock and probeSQL's catalog probe,
+// whose one parameter is rel. txc-bench's --floor replays them.
+func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), probeSQL(rel) }
+
 // probeTable runs probeSQL for rel, after lockSQL when lock is set, in one
 // round trip. Without the lock, DDL that only conflicts with a write's lock
 // could commit between the probe and the write it describes: a cascading

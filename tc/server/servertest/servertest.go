@@ -35,6 +35,29 @@ func Start(t testing.TB, prefix string) *client.Conn {
 // state or resume one parked as needing manual action.
 func StartWithAdmin(t testing.TB, prefix string) (*client.Conn, http.Handler) {
 	t.Helper()
+	addr, admin := serve(t, prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	conn, err := client.Dial(ctx, addr, client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, admin
+}
+
+// Addr runs a coordinator as Start does and returns its gRPC address, for
+// code that dials it itself (a load generator, a second process).
+func Addr(t testing.TB, prefix string) string {
+	t.Helper()
+	addr, _ := serve(t, prefix)
+	return addr
+}
+
+// serve runs the coordinator until the test ends and returns its address
+// and admin handler.
+func serve(t testing.TB, prefix string) (string, http.Handler) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	node := fmt.Sprintf("%s%d", prefix, rand.Uint32())
 	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: node, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
@@ -51,12 +74,5 @@ func StartWithAdmin(t testing.TB, prefix string) (*client.Conn, http.Handler) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
 	t.Cleanup(func() { cancel(); <-done })
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := client.Dial(dctx, lis.Addr().String(), client.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
-	dcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, srv.AdminHandler(nil)
+	return lis.Addr().String(), srv.AdminHandler(nil)
 }
