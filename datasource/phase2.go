@@ -260,22 +260,11 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 	if len(expect) > 0 {
 		cols = names(expect[0])
 	}
-	current := map[string]undo.Row{}
-	for start := 0; start < len(keyRows); start += rollbackChunk {
-		chunk := keyRows[start:min(len(keyRows), start+rollbackChunk)]
-		rows, err := r.lockRows(ctx, tx, rec, cols, chunk)
-		if err != nil {
-			return err
-		}
-		for _, row := range rows {
-			k, err := rowKeys(rec.PK, []undo.Row{row})
-			if err != nil {
-				return err
-			}
-			current[k[0]] = row
-		}
+	current, twice, err := r.currentRows(ctx, tx, rec, cols, keyRows)
+	if err != nil {
+		return err
 	}
-	dirty := &DirtyWriteError{XID: b.XID, Branch: b.ID, Table: rec.Table}
+	dirty := &DirtyWriteError{XID: b.XID, Branch: b.ID, Table: rec.Table, Rows: twice}
 	for i, k := range keys {
 		cur, ok := current[k]
 		switch {
@@ -359,21 +348,11 @@ func (r *Resource) verifyRestored(ctx context.Context, tx *sql.Tx, b rm.Branch, 
 	if err != nil {
 		return txc.Permanent(err)
 	}
-	current := map[string]undo.Row{}
-	for start := 0; start < len(keyRows); start += rollbackChunk {
-		rows, err := r.lockRows(ctx, tx, rec, cols, keyRows[start:min(len(keyRows), start+rollbackChunk)])
-		if err != nil {
-			return err
-		}
-		for _, row := range rows {
-			k, err := rowKeys(rec.PK, []undo.Row{row})
-			if err != nil {
-				return err
-			}
-			current[k[0]] = row
-		}
+	current, twice, err := r.currentRows(ctx, tx, rec, cols, keyRows)
+	if err != nil {
+		return err
 	}
-	bad := &RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table}
+	bad := &RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table, Rows: twice}
 	for i, k := range keys {
 		cur, ok := current[k]
 		switch {
@@ -390,6 +369,33 @@ func (r *Resource) verifyRestored(ctx context.Context, tx *sql.Tx, b rm.Branch, 
 		return txc.Permanent(bad)
 	}
 	return nil
+}
+
+// currentRows reads and locks, in chunks, the current rows of rec's table
+// with the keys of keyRows, by key. A key found in more than one row (a
+// table that reaches another's rows, such as an inheritance parent whose
+// child was created since phase 1) is listed in twice: whichever row a
+// comparison took, the restoring statements would write both.
+func (r *Resource) currentRows(ctx context.Context, tx *sql.Tx, rec *undo.Record, cols []string, keyRows []undo.Row) (map[string]undo.Row, []string, error) {
+	current := map[string]undo.Row{}
+	var twice []string
+	for start := 0; start < len(keyRows); start += rollbackChunk {
+		rows, err := r.lockRows(ctx, tx, rec, cols, keyRows[start:min(len(keyRows), start+rollbackChunk)])
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, row := range rows {
+			k, err := rowKeys(rec.PK, []undo.Row{row})
+			if err != nil {
+				return nil, nil, err
+			}
+			if first, ok := current[k[0]]; ok {
+				twice = append(twice, fmt.Sprintf("key (%s): found in two rows, %s and %s", k[0], fmtRow(first), fmtRow(row)))
+			}
+			current[k[0]] = row
+		}
+	}
+	return current, twice, nil
 }
 
 // lockRows reads and locks the current rows of table with the keys of

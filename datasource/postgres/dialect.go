@@ -559,16 +559,28 @@ var _ datasource.RestoreGuard = Dialect{}
 
 // RestoreHazard reports the user triggers that fire in the rollback's
 // session (enabled, or ALWAYS) and the rewrite rules on table and its
-// partitions: phase 1 refused writes to such tables, so these were
-// created since, and restoring would fire them (a BEFORE trigger writing
-// other values than the images, an audit row).
+// partitions, and inheritance children of a plain table: phase 1 refused
+// writes to such tables, so these were created since, and restoring would
+// fire them (a BEFORE trigger writing other values than the images, an
+// audit row) or reach the children's rows (the restoring statements name
+// the table without ONLY). It first takes the lock the restore's writes
+// take, ROW EXCLUSIVE, so that a trigger or rule (whose DDL conflicts with
+// it) cannot be created between this check and the restore; a child
+// created meanwhile (CREATE TABLE … INHERITS does not conflict) is left
+// to the rows read back and the duplicate-key check.
 func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
-	var triggers, rules bool
+	rel := Dialect{}.QuoteTable(table)
+	if _, err := tx.ExecContext(ctx, lockSQL(rel)); err != nil {
+		return "", err
+	}
+	var triggers, rules, children bool
 	err := tx.QueryRowContext(ctx, `WITH tree AS (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS relid
  UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')),
- EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN')`,
-		Dialect{}.QuoteTable(table)).Scan(&triggers, &rules)
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class c ON c.oid = h.inhparent
+  WHERE h.inhparent = $1::pg_catalog.regclass AND c.relkind = 'r')`,
+		rel).Scan(&triggers, &rules, &children)
 	switch {
 	case err != nil:
 		return "", err
@@ -576,6 +588,8 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tr
 		return "it has triggers (created since its rows were imaged) that writing the rows back would fire; drop or disable them, then retry the transaction", nil
 	case rules:
 		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction", nil
+	case children:
+		return "it has inheritance children (created since its rows were imaged) whose rows the restoring statements would reach; detach them (ALTER TABLE … NO INHERIT), then retry the transaction", nil
 	}
 	return "", nil
 }

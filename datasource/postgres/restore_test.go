@@ -54,18 +54,21 @@ func TestTriggerCreatedBeforeRollback(t *testing.T) {
 }
 
 // TestRuleCreatedBeforeRollback: a rewrite rule created before the
-// rollback would turn the restoring UPDATE into something else; the
-// rollback writes nothing and parks.
+// rollback would add to the restoring UPDATE (here an audit row, so the
+// rows read back would match). The rollback writes nothing and parks;
+// once the rule is gone, a retry restores the rows exactly.
 func TestRuleCreatedBeforeRollback(t *testing.T) {
 	e := newEnv(t)
 	tb := e.table("at_rulerb", kv, kvSeed)
+	audit := e.table("at_audit", "CREATE TABLE {t} (id serial PRIMARY KEY, what text)")
+	before := e.dump(tb)
 	var changed string
 	xid, err := e.global(func(ctx context.Context) error {
 		if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
 			return err
 		}
 		changed = e.dump(tb)
-		e.exec("CREATE RULE " + tb + "_r AS ON UPDATE TO " + tb + " DO INSTEAD NOTHING")
+		e.exec("CREATE RULE " + tb + "_r AS ON UPDATE TO " + tb + " DO ALSO INSERT INTO " + audit + " (what) VALUES ('update')")
 		return errRollback
 	})
 	if !errors.Is(err, errRollback) {
@@ -74,6 +77,15 @@ func TestRuleCreatedBeforeRollback(t *testing.T) {
 	e.wait(xid, txc.GlobalRollbackFailed)
 	if got := e.dump(tb); got != changed {
 		t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, changed)
+	}
+	if got := e.dump(audit); got != "" {
+		t.Fatalf("the rollback ran the rule: audit rows\n%s", got)
+	}
+	e.exec("DROP RULE " + tb + "_r ON " + tb)
+	e.retry(xid)
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != before {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
 	}
 }
 
@@ -111,5 +123,53 @@ func TestRestoreVerified(t *testing.T) {
 	}
 	if got := e.dump(audit); got != "" {
 		t.Fatalf("the failed rollback committed the trigger's audit rows\n%s", got)
+	}
+}
+
+// TestInheritanceChildCreatedBeforeRollback: an inheritance child created
+// between phase 1 and the rollback would have its rows reached by the
+// restoring statements, which name the parent without ONLY: a child row
+// with the key (and the values) of a row the branch inserted would be
+// deleted with it. Whether the child holds such a row or another one, the
+// rollback writes nothing and parks; once the child is detached, a retry
+// restores the parent and leaves the child's row alone.
+func TestInheritanceChildCreatedBeforeRollback(t *testing.T) {
+	for _, c := range []struct{ insert, childRow string }{{"(5, 50, 'e')", "(5,50,e)"}, {"(6, 60, 'f')", "(6,60,f)"}} {
+		childRow := c.childRow
+		t.Run(childRow, func(t *testing.T) {
+			e := newEnv(t)
+			tb := e.table("at_inhrb", kv, kvSeed)
+			child := dbtest.Name("at_inhc")
+			t.Cleanup(func() { e.plain.Exec(`DROP TABLE IF EXISTS "` + child + `"`) })
+			before := e.dump("ONLY " + tb)
+			var changed string
+			xid, err := e.global(func(ctx context.Context) error {
+				if _, err := e.db.ExecContext(ctx, "INSERT INTO "+tb+" VALUES (5, 50, 'e')"); err != nil {
+					return err
+				}
+				changed = e.dump("ONLY " + tb)
+				e.exec("CREATE TABLE "+child+" () INHERITS ("+tb+")", "INSERT INTO "+child+" VALUES "+c.insert)
+				return errRollback
+			})
+			if !errors.Is(err, errRollback) {
+				t.Fatal(err)
+			}
+			e.wait(xid, txc.GlobalRollbackFailed)
+			if got := e.dump("ONLY " + tb); got != changed {
+				t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, changed)
+			}
+			if got := e.dump(child); got != childRow+"\n" {
+				t.Fatalf("the child's rows: %q, want %q", got, childRow)
+			}
+			e.exec("ALTER TABLE " + child + " NO INHERIT " + tb)
+			e.retry(xid)
+			e.wait(xid, txc.GlobalRollbacked)
+			if got := e.dump("ONLY " + tb); got != before {
+				t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+			}
+			if got := e.dump(child); got != childRow+"\n" {
+				t.Fatalf("the child's rows after the rollback: %q, want %q", got, childRow)
+			}
+		})
 	}
 }
