@@ -173,11 +173,16 @@ func (x *Exec) Home(ctx context.Context, query string) ([]undo.Row, error) {
 	return x.c.res.home(ctx, query)
 }
 
-// QueryPhase2 runs a read-only query on a connection of the resource's
-// phase-2 pool, uncached: for what a rollback's session will see (its
-// database user may differ, see WithPhase2Connector).
+// QueryPhase2 runs a read-only query on a connection of the phase-2 pool
+// that serves the resource's rollbacks in this process (the first open
+// database with its ID), uncached: for what a rollback's session will see
+// (its database user may differ, see WithPhase2Connector).
 func (x *Exec) QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error) {
-	return x.c.res.queryPhase2(ctx, query, args...)
+	r := x.c.res
+	if s := serving(r.id); s != nil {
+		r = s
+	}
+	return r.queryPhase2(ctx, query, args...)
 }
 
 // ClearTxValues drops every value SetTxValue stored in the current local

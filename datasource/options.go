@@ -56,7 +56,11 @@ func WithResourceID(id string) Option { return func(c *config) { c.resourceID = 
 // table. For a database user the application's own is not: on
 // PostgreSQL, one that row-level security does not filter (BYPASSRLS, or
 // the tables' owner without FORCE ROW LEVEL SECURITY), when it filters the
-// application's user. c is not closed by the resource.
+// application's user. c is not closed by the resource. Databases open in
+// one process under one resource ID share their rollbacks (the first one
+// open runs them), so they must all be given the same connector value (a
+// comparable one, such as a pointer) or none: another is refused at open.
+// Every process serving the resource ID should use the same phase-2 user.
 func WithPhase2Connector(c driver.Connector) Option { return func(cfg *config) { cfg.phase2 = c } }
 
 // WithLogger sets the logger; the default discards.

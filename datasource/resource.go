@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -401,9 +402,23 @@ func register(r *Resource) error {
 		if !sameUndo(o.undo, r.undo) {
 			return invalid("resource %q is already open in this process with undo table %s; another database with that resource ID and undo table %s would have its rollbacks look for undo logs in %s (give it a resource ID of its own: WithResourceID)", r.id, o.undo.Ref(), r.undo.Ref(), o.undo.Ref())
 		}
+		if !sameConnector(o.cfg.phase2, r.cfg.phase2) {
+			return invalid("resource %q is already open in this process with another phase-2 connector (WithPhase2Connector); its rollbacks run on the first one open, as another user than the one this database's writes would be checked against (give both the same connector, or this one a resource ID of its own)", r.id)
+		}
 	}
 	live[r.id] = append(live[r.id], r)
 	return nil
+}
+
+// sameConnector reports whether a and b are both unset or the same
+// connector value (connectors of a type that cannot be compared are
+// taken for different ones).
+func sameConnector(a, b driver.Connector) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // sameUndo reports whether a and b may be one table: the same name, and

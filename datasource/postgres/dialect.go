@@ -202,6 +202,7 @@ type tableInfo struct {
 	identityAlways     []string          // GENERATED ALWAYS AS IDENTITY columns
 	keys               []uniqueKey       // primary key first, then unique keys
 	hiddenFromRollback bool              // row-level security applies to the phase-2 user (see LoadTable)
+	hiddenReferrer     string            // a table referencing this one that row-level security filters for the phase-2 user (see LoadTable)
 	probe                                // what the metadata was read from
 }
 
@@ -526,16 +527,19 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if pr.inheritParent {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has inheritance children: its statements reach rows of other tables (and ONLY limits them), which AT mode cannot image and restore exactly", t.Name)
 	}
+	// Which rows a rollback sees is up to the policies for the phase-2
+	// user, in a session the application never set up: one they filter
+	// might not see the rows to restore, or the rows of a referencing
+	// table that would still point at a row the rollback deletes or
+	// rekeys (its session reads them with row_security off, so such a
+	// read fails: the rollback would be retried until an operator acts).
+	p2, ok := q.(interface {
+		QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error)
+	})
+	if !ok {
+		return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to the phase-2 connections", q)
+	}
 	if pr.rowSecurity {
-		// Which rows a rollback sees is up to the policies for the
-		// phase-2 user, in a session the application never set up: one
-		// it filters might not see the rows to restore.
-		p2, ok := q.(interface {
-			QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error)
-		})
-		if !ok {
-			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to the phase-2 connections", q)
-		}
 		rows, err := p2.QueryPhase2(ctx, "SELECT pg_catalog.row_security_active($1::pg_catalog.oid)", pr.oid)
 		if err != nil {
 			return nil, err
@@ -544,6 +548,13 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: row_security_active(%s) answered %d rows", t.Name, len(rows))
 		}
 		in.hiddenFromRollback = rows[0][0].Value.Boolean()
+	}
+	rows, err := p2.QueryPhase2(ctx, hiddenReferrerSQL, pr.oid)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > 0 && len(rows[0]) == 2 {
+		in.hiddenReferrer = nameOf(rows[0][0].Value.Str(), rows[0][1].Value.Str())
 	}
 	if len(pr.lockRoot) == 2 {
 		// One row, one lock, through the partition or any table above
@@ -554,6 +565,17 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	t.Dialect = in
 	return t, nil
 }
+
+// hiddenReferrerSQL names a table with a foreign key referencing the
+// table $1 (or a partition ancestor of it, as referencesSQL lists them)
+// whose rows row-level security filters for the session's user: the
+// phase-2 user's, when run on a phase-2 connection.
+const hiddenReferrerSQL = `SELECT n.nspname, r.relname FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class r ON r.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+WHERE c.contype = 'f' AND c.conparentid = 0 AND r.relrowsecurity
+  AND c.confrelid IN (SELECT $1::pg_catalog.oid UNION SELECT relid FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid::pg_catalog.regclass))
+  AND pg_catalog.row_security_active(c.conrelid)
+ORDER BY n.nspname, r.relname LIMIT 1`
 
 var _ datasource.RestoreGuard = Dialect{}
 

@@ -127,6 +127,9 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := refuseHazards(ip.query, m, in, undo.Insert, false); err != nil {
 		return nil, nil, err
 	}
+	if in.hiddenReferrer != "" && x.InGlobalTx() {
+		return nil, nil, hiddenReferrer(ip.query, m, in)
+	}
 	if update {
 		for _, c := range ip.setCols {
 			if isPK(m, c) {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"strings"
 	"testing"
@@ -147,6 +148,103 @@ func TestRollbackUnderRowSecurityRetries(t *testing.T) {
 	e.exec("ALTER TABLE " + tb + " DISABLE ROW LEVEL SECURITY")
 	e.wait(xid, txc.GlobalRollbacked)
 	if got := e.dump(tb); got != before {
+		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+	}
+}
+
+// TestPhase2ConnectorSharedByResourceID: rollbacks of a resource ID run on
+// the first database open with it, so a second one with another phase-2
+// connector (or none where the first has one) is refused at open: its
+// writes would be checked against one user and rolled back as another.
+// The same connector value is accepted (a pointer: pgx's connector is a
+// struct that cannot be compared).
+func TestPhase2ConnectorSharedByResourceID(t *testing.T) {
+	e := newEnv(t)
+	owner, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := dbtest.Name("pg-p2")
+	p2 := &sharedConnector{stdlib.GetConnector(*owner)}
+	first := e.open("", datasource.WithResourceID(id), datasource.WithPhase2Connector(p2))
+	if err := first.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	for name, opts := range map[string][]datasource.Option{
+		"none":    {datasource.WithResourceID(id)},
+		"another": {datasource.WithResourceID(id), datasource.WithPhase2Connector(stdlib.GetConnector(*owner))},
+	} {
+		db, err := txcpg.OpenDB(owner, append([]datasource.Option{datasource.WithManager(e.rm)}, opts...)...)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s: a second database under %q with a different phase-2 connector was opened", name, id)
+		}
+		if !errors.Is(err, txc.ErrInvalidArgument) {
+			t.Fatalf("%s: %v, want an InvalidArgument error", name, err)
+		}
+	}
+	same := e.open("", datasource.WithResourceID(id), datasource.WithPhase2Connector(p2))
+	if err := same.Ping(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sharedConnector makes a connector comparable by address.
+type sharedConnector struct{ driver.Connector }
+
+// TestRowSecurityOnReferencingTable: a rollback that deletes a row its
+// branch inserted (or rekeys one back) must look for rows referencing it,
+// and with row-level security filtering the referencing table for the
+// rollback's user it cannot see them: it used to be retried forever,
+// holding the global locks. Such an INSERT, and an UPDATE of the
+// referenced key, are refused before they run; an UPDATE of other
+// columns, and everything with a phase-2 user the policies do not filter,
+// goes on and rolls back exactly.
+func TestRowSecurityOnReferencingTable(t *testing.T) {
+	e := newEnv(t)
+	parent := e.table("at_rlsp", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10), (2, 20)")
+	child := e.table("at_rlsc", "CREATE TABLE {t} (id int PRIMARY KEY, tenant int NOT NULL, p int REFERENCES "+parent+")",
+		"INSERT INTO {t} VALUES (1, 1, 1), (2, 2, 2)")
+	role, cfg := e.role("txc_rlsr", "GRANT SELECT, INSERT, UPDATE, DELETE ON "+parent+" TO {r}",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON "+child+" TO {r}", "GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO {r}")
+	e.exec("CREATE POLICY tenant ON "+child+" USING (tenant = pg_catalog.current_setting('app.tenant', true)::int)",
+		"ALTER TABLE "+child+" ENABLE ROW LEVEL SECURITY")
+	filtered, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer filtered.Close()
+	before := e.dump(parent)
+	for _, q := range []string{"INSERT INTO " + parent + " VALUES (3, 30)", "UPDATE " + parent + " SET id = 5 WHERE id = 2"} {
+		_, err := tenantWrite(e, filtered, parent, nil, q)
+		if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), child) {
+			t.Fatalf("%s: %v, want a refusal naming %s", q, err, child)
+		}
+		if got := e.dump(parent); got != before {
+			t.Fatalf("%s: table after the refusal:\n%s\nwant:\n%s", q, got, before)
+		}
+	}
+	xid, err := tenantWrite(e, filtered, parent, nil, "UPDATE "+parent+" SET n = n + 1")
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	owner, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unfiltered, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role+"-p2"),
+		datasource.WithPhase2Connector(stdlib.GetConnector(*owner)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unfiltered.Close()
+	xid, err = tenantWrite(e, unfiltered, parent, nil, "INSERT INTO "+parent+" VALUES (3, 30)", "UPDATE "+parent+" SET id = 4 WHERE id = 3")
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(parent); got != before {
 		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
 	}
 }

@@ -48,6 +48,9 @@ type updateTexts struct {
 	// joined is the UPDATE rewritten to read its before image itself
 	// (empty when the plan cannot be rewritten so): see joinedUpdate.
 	joined string
+	// uniqueSet: the UPDATE sets a column of the primary key or of a
+	// unique key, which a foreign key may reference.
+	uniqueSet bool
 }
 
 func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
@@ -110,6 +113,9 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	tx, err := u.textsFor(m, in)
 	if err != nil {
 		return nil, nil, err
+	}
+	if tx.uniqueSet && in.hiddenReferrer != "" && x.InGlobalTx() {
+		return nil, nil, hiddenReferrer(u.query, m, in)
 	}
 	if !x.InGlobalTx() {
 		if tx.newKey != nil {
@@ -248,7 +254,7 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 			return nil, err
 		}
 	}
-	tx := &updateTexts{t: m}
+	tx := &updateTexts{t: m, uniqueSet: uniqueSet}
 	var err error
 	if tx.write, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.Columns)); err != nil {
 		return nil, err
