@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -166,5 +167,68 @@ func TestChildCreatedDuringGlobalTx(t *testing.T) {
 	}
 	if got, want := e.dump(child), "(100,1)\n"; got != want {
 		t.Fatalf("child after rollback:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDDLAfterSnapshotRepeatableRead: in a REPEATABLE READ (or
+// SERIALIZABLE) local transaction the probe's catalog reads see the
+// transaction's snapshot, taken at its first statement. A cascading
+// foreign key committed after that, before the write's lock, was not seen,
+// and the DELETE cascaded into child rows no image held (lost on
+// rollback). The write is now refused, and nothing changes; without such
+// DDL the same transaction writes and rolls back exactly.
+func TestDDLAfterSnapshotRepeatableRead(t *testing.T) {
+	for _, iso := range []sql.IsolationLevel{sql.LevelRepeatableRead, sql.LevelSerializable} {
+		t.Run(iso.String(), func(t *testing.T) {
+			e := newEnv(t)
+			parent := e.table("at_rrp", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10), (2, 20)")
+			child := e.table("at_rrc", "CREATE TABLE {t} (id int PRIMARY KEY, pid int)", "INSERT INTO {t} VALUES (1, 1), (2, 1), (3, 2)")
+			other := e.table("at_rro", kv, kvSeed)
+			beforeParent, beforeChild := e.dump(parent), e.dump(child)
+			run := func(ddl ...string) (txc.XID, error) {
+				return e.global(func(ctx context.Context) error {
+					tx, err := e.db.BeginTx(ctx, &sql.TxOptions{Isolation: iso})
+					if err != nil {
+						return err
+					}
+					defer tx.Rollback()
+					if _, err := tx.ExecContext(ctx, "SELECT count(*) FROM "+other); err != nil {
+						return err
+					}
+					e.exec(ddl...)
+					if _, err := tx.ExecContext(ctx, "DELETE FROM "+parent+" WHERE id = 1"); err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(ctx, "DELETE FROM "+child+" WHERE pid = 1"); err != nil {
+						return err
+					}
+					if err := tx.Commit(); err != nil {
+						return err
+					}
+					return errRollback
+				})
+			}
+			// No DDL: the snapshot's catalogs are current.
+			xid, err := run()
+			if !errors.Is(err, errRollback) {
+				t.Fatal(err)
+			}
+			e.wait(xid, txc.GlobalRollbacked)
+			if got := e.dump(parent); got != beforeParent {
+				t.Fatalf("parent after rollback:\n%s\nwant:\n%s", got, beforeParent)
+			}
+			// A cascading foreign key committed after the snapshot.
+			xid, err = run("ALTER TABLE " + child + " ADD FOREIGN KEY (pid) REFERENCES " + parent + " (id) ON DELETE CASCADE")
+			if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), "snapshot") {
+				t.Fatalf("global transaction: %v, want the write refused for DDL after the snapshot", err)
+			}
+			e.wait(xid, txc.GlobalRollbacked)
+			if got := e.dump(parent); got != beforeParent {
+				t.Fatalf("parent after the refusal:\n%s\nwant:\n%s", got, beforeParent)
+			}
+			if got := e.dump(child); got != beforeChild {
+				t.Fatalf("child after the refusal:\n%s\nwant:\n%s", got, beforeChild)
+			}
+		})
 	}
 }

@@ -303,7 +303,8 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
   FROM pg_catalog.pg_partition_ancestors(t.oid) WITH ORDINALITY a(relid, ord)
   JOIN pg_catalog.pg_class ac ON ac.oid = a.relid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.relid AND i.indisprimary)
-  ORDER BY a.ord DESC LIMIT 1) END
+  ORDER BY a.ord DESC LIMIT 1) END,
+ pg_catalog.current_setting('transaction_isolation')
  FROM t`
 }
 
@@ -315,6 +316,8 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
 // with the undo log instead (see imageZone).
 type settings struct {
 	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding string
+	// isolation is transaction_isolation (see freshProbe).
+	isolation string
 }
 
 // check refuses a session whose settings would make the rebuilt
@@ -425,10 +428,40 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()
+}
+
+// freshProbe checks, for a write probed in a REPEATABLE READ or
+// SERIALIZABLE local transaction, that the catalogs its probe read are
+// current. There the probe's catalog reads see the transaction's
+// snapshot, taken at its first statement: DDL committed since (a
+// cascading foreign key, a trigger), before the write's lock was granted,
+// is invisible to it, yet the executor acts on it, and a cascade would
+// delete rows no image holds. The same probe, run on a phase-2 connection
+// (READ COMMITTED, a snapshot of its own, taken now that the lock is
+// held), sees the current catalogs; if they differ the write is refused
+// (CodeUnavailable: the transaction must start over to see them).
+func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation string) error {
+	rel := quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
+	rows, err := x.QueryPhase2(ctx, probeSQL(rel), rel)
+	if err != nil {
+		return err
+	}
+	if len(rows) != 1 || len(rows[0]) < 18 {
+		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s is not found as it was by this transaction's snapshot; retry the transaction", rel)
+	}
+	r := rows[0]
+	fresh := probe{oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(),
+		fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
+		cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(), inheritParent: r[9].Value.Boolean(),
+		rowSecurity: r[17].Value.Boolean(), lockRoot: pr.lockRoot}
+	if !fresh.same(pr) || fresh.rowSecurity != pr.rowSecurity {
+		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s was changed by DDL committed after this %s transaction's snapshot, which its catalog reads still see; the write could not be imaged exactly: retry the transaction", rel, strings.ToUpper(isolation))
+	}
+	return nil
 }
 
 // same reports whether two probes found the same table in the same state.
@@ -581,28 +614,26 @@ var _ datasource.RestoreGuard = Dialect{}
 
 // RestoreHazard reports the user triggers that fire in the rollback's
 // session (enabled, or ALWAYS) and the rewrite rules on table and its
-// partitions, and inheritance children of a plain table: phase 1 refused
-// writes to such tables, so these were created since, and restoring would
-// fire them (a BEFORE trigger writing other values than the images, an
-// audit row) or reach the children's rows (the restoring statements name
-// the table without ONLY). It first takes the lock the restore's writes
-// take, ROW EXCLUSIVE, so that a trigger or rule (whose DDL conflicts with
-// it) cannot be created between this check and the restore; a child
-// created meanwhile (CREATE TABLE … INHERITS does not conflict) is left
-// to the rows read back and the duplicate-key check.
+// partitions: phase 1 refused writes to such tables, so these were
+// created since, and restoring would fire them (a BEFORE trigger writing
+// other values than the images, an audit row). It first takes the lock
+// the restore's writes take, ROW EXCLUSIVE, so that no trigger or rule
+// (whose DDL conflicts with it) can be created between this check and
+// the restore. (Inheritance children created since are left to the
+// duplicate-key check of the rows the rollback locks: the restoring
+// statements reach a child's rows only by a key the table's own rows
+// have.)
 func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
 	rel := Dialect{}.QuoteTable(table)
 	if _, err := tx.ExecContext(ctx, lockSQL(rel)); err != nil {
 		return "", err
 	}
-	var triggers, rules, children bool
+	var triggers, rules bool
 	err := tx.QueryRowContext(ctx, `WITH tree AS (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS relid
  UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')),
- EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class c ON c.oid = h.inhparent
-  WHERE h.inhparent = $1::pg_catalog.regclass AND c.relkind = 'r')`,
-		rel).Scan(&triggers, &rules, &children)
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN')`,
+		rel).Scan(&triggers, &rules)
 	switch {
 	case err != nil:
 		return "", err
@@ -610,8 +641,6 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tr
 		return "it has triggers (created since its rows were imaged) that writing the rows back would fire; drop or disable them, then retry the transaction", nil
 	case rules:
 		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction", nil
-	case children:
-		return "it has inheritance children (created since its rows were imaged) whose rows the restoring statements would reach; detach them (ALTER TABLE … NO INHERIT), then retry the transaction", nil
 	}
 	return "", nil
 }

@@ -343,6 +343,11 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 	if err := set.check(); err != nil {
 		return nil, nil, err
 	}
+	if lock && set.isolation != "read committed" {
+		if err := freshProbe(ctx, x, pr, set.isolation); err != nil {
+			return nil, nil, err
+		}
+	}
 	x.SetTxValue(sessionZone{}, set.timeZone)
 	var m *datasource.Table
 	var in *tableInfo
