@@ -58,8 +58,8 @@ func WithResourceID(id string) Option { return func(c *config) { c.resourceID = 
 // the tables' owner without FORCE ROW LEVEL SECURITY), when it filters the
 // application's user. c is not closed by the resource. Databases open in
 // one process under one resource ID share their rollbacks (the first one
-// open runs them), so they must all be given the same connector value (a
-// comparable one, such as a pointer) or none: another is refused at open.
+// open runs them), so they must all be given the same connector, a
+// pointer, or none: another is refused at open.
 // Every process serving the resource ID should use the same phase-2 user.
 func WithPhase2Connector(c driver.Connector) Option { return func(cfg *config) { cfg.phase2 = c } }
 

@@ -411,14 +411,14 @@ func register(r *Resource) error {
 }
 
 // sameConnector reports whether a and b are both unset or the same
-// connector value (connectors of a type that cannot be compared are
-// taken for different ones).
+// pointer. Other connectors are taken for different ones: comparing two
+// struct values could panic on a field that cannot be compared.
 func sameConnector(a, b driver.Connector) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
 	ta := reflect.TypeOf(a)
-	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
+	return ta.Kind() == reflect.Pointer && ta == reflect.TypeOf(b) && a == b
 }
 
 // sameUndo reports whether a and b may be one table: the same name, and

@@ -232,3 +232,48 @@ func TestDDLAfterSnapshotRepeatableRead(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatableReadWriteWithQueuedDDL: a REPEATABLE READ transaction
+// that has read a table writes it while DDL needing ACCESS EXCLUSIVE
+// waits for the transaction's lock. The write's second probe, on a
+// phase-2 connection, must take no lock of its own: one queued behind the
+// DDL, which waits for the transaction, which waits for the probe, is a
+// deadlock PostgreSQL cannot see (the write hung until its context ended).
+func TestRepeatableReadWriteWithQueuedDDL(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_rrq", kv, kvSeed)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ddlDone := make(chan error, 1)
+	xid, err := e.global(func(gctx context.Context) error {
+		gctx, gcancel := context.WithTimeout(gctx, 15*time.Second)
+		defer gcancel()
+		tx, err := e.db.BeginTx(gctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(gctx, "SELECT count(*) FROM "+tb); err != nil {
+			return err
+		}
+		go func() {
+			_, err := e.plain.ExecContext(ctx, "ALTER TABLE "+tb+" ADD COLUMN extra int")
+			ddlDone <- err
+		}()
+		waitForLockWait(t, e, tb)
+		if _, err := tx.ExecContext(gctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("global transaction: %v", err)
+	}
+	if err := <-ddlDone; err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+}

@@ -77,11 +77,15 @@ var _ datasource.RollbackSession = Dialect{}
 // security would filter fail instead (the rollback is then retried): phase
 // 1 refuses writes to tables it filters for the phase-2 user, but that
 // user's rights or the table's security may change before the rollback,
-// and a filtered read would take rows for deleted.
+// and a filtered read would take rows for deleted. The rollback's
+// transaction is READ COMMITTED whatever the role's or database's default,
+// so that its catalog checks (RestoreHazard, after its lock) see the
+// catalogs its writes act on, not a snapshot taken before the lock.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
-			"SET row_security = off"},
-		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding", "RESET row_security"}
+			"SET row_security = off", "SET default_transaction_isolation = 'read committed'"},
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding", "RESET row_security",
+			"RESET default_transaction_isolation"}
 }
 
 var _ datasource.SessionTimeZone = Dialect{}
@@ -202,7 +206,8 @@ type tableInfo struct {
 	identityAlways     []string          // GENERATED ALWAYS AS IDENTITY columns
 	keys               []uniqueKey       // primary key first, then unique keys
 	hiddenFromRollback bool              // row-level security applies to the phase-2 user (see LoadTable)
-	hiddenReferrer     string            // a table referencing this one that row-level security filters for the phase-2 user (see LoadTable)
+	hiddenReferrer     string            // a table referencing this one whose rows the phase-2 user cannot all read (see LoadTable)
+	hiddenWhy          string            // why, as hiddenReferrerSQL says it
 	probe                                // what the metadata was read from
 }
 
@@ -276,11 +281,25 @@ type probe struct {
 // its partitions (pg_trigger is indexed by table; pg_constraint is not
 // indexed by referenced table, and scanning it once per local transaction
 // was the probe's largest cost).
-func probeSQL(rel string) string {
-	return `WITH t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity, c.relispartition,
+func probeSQL(rel string) string { return probeQuery(rel, false) }
+
+// probeQuery is probeSQL, or with lockFree a form that takes no lock on
+// the table or its partitions (pg_partition_tree and reading the table
+// would take ACCESS SHARE): for a second session asking while the first
+// holds the write's lock (see freshProbe), which must not queue behind
+// DDL that is itself waiting for the first. Its lock column is NULL.
+func probeQuery(rel string, lockFree bool) string {
+	with, tree := `WITH`, `tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)`
+	read := `(SELECT 1 FROM ` + rel + ` LIMIT 0)`
+	if lockFree {
+		with, tree = `WITH RECURSIVE`, `tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
+ JOIN pg_catalog.pg_inherits h ON h.inhparent = tree.relid JOIN pg_catalog.pg_class k ON k.oid = h.inhrelid AND k.relispartition)`
+		read = `NULL::int`
+	}
+	return with + ` t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity, c.relispartition,
  c.relrowsecurity::text || c.relforcerowsecurity::text || ' ' || c.relowner AS rls FROM pg_catalog.pg_class c
  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
-tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)
+` + tree + `
 SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.concat_ws('|', t.rls,
  (SELECT pg_catalog.string_agg(a.attnum || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.atttypmod || ' ' || a.attgenerated::text || a.attidentity::text || a.attisdropped || a.atthasdef || a.attnotnull, ',' ORDER BY a.attnum)
   FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0),
@@ -294,7 +313,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
   'pg_catalog."RI_FKey_cascade_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_upd"'::pg_catalog.regproc)),
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
- (SELECT 1 FROM ` + rel + ` LIMIT 0),
+ ` + read + `,
  pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('DateStyle'),
  pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
  pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
@@ -446,7 +465,7 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 // (CodeUnavailable: the transaction must start over to see them).
 func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation string) error {
 	rel := quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
-	rows, err := x.QueryPhase2(ctx, probeSQL(rel), rel)
+	rows, err := x.QueryPhase2(ctx, probeQuery(rel, true), rel)
 	if err != nil {
 		return err
 	}
@@ -586,8 +605,9 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) > 0 && len(rows[0]) == 2 {
+	if len(rows) > 0 && len(rows[0]) == 3 {
 		in.hiddenReferrer = nameOf(rows[0][0].Value.Str(), rows[0][1].Value.Str())
+		in.hiddenWhy = rows[0][2].Value.Str()
 	}
 	if len(pr.lockRoot) == 2 {
 		// One row, one lock, through the partition or any table above
@@ -601,13 +621,20 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 
 // hiddenReferrerSQL names a table with a foreign key referencing the
 // table $1 (or a partition ancestor of it, as referencesSQL lists them)
-// whose rows row-level security filters for the session's user: the
-// phase-2 user's, when run on a phase-2 connection.
-const hiddenReferrerSQL = `SELECT n.nspname, r.relname FROM pg_catalog.pg_constraint c
+// whose referencing rows the session's user (the phase-2 user's, when run
+// on a phase-2 connection) cannot all read, and why: row-level security
+// filters them, or the user lacks USAGE on its schema or SELECT on a
+// column of the key.
+const hiddenReferrerSQL = `SELECT n.nspname, r.relname,
+ CASE WHEN r.relrowsecurity AND pg_catalog.row_security_active(c.conrelid) THEN 'row-level security on it applies to'
+  ELSE 'it cannot be read (SELECT on its foreign-key columns, USAGE on its schema) by' END
+FROM pg_catalog.pg_constraint c
 JOIN pg_catalog.pg_class r ON r.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
-WHERE c.contype = 'f' AND c.conparentid = 0 AND r.relrowsecurity
+WHERE c.contype = 'f' AND c.conparentid = 0
   AND c.confrelid IN (SELECT $1::pg_catalog.oid UNION SELECT relid FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid::pg_catalog.regclass))
-  AND pg_catalog.row_security_active(c.conrelid)
+  AND ((r.relrowsecurity AND pg_catalog.row_security_active(c.conrelid))
+   OR NOT pg_catalog.has_schema_privilege(r.relnamespace, 'USAGE')
+   OR EXISTS (SELECT 1 FROM pg_catalog.unnest(c.conkey) k(a) WHERE NOT pg_catalog.has_column_privilege(c.conrelid, k.a, 'SELECT')))
 ORDER BY n.nspname, r.relname LIMIT 1`
 
 var _ datasource.RestoreGuard = Dialect{}
@@ -626,6 +653,10 @@ var _ datasource.RestoreGuard = Dialect{}
 func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
 	rel := Dialect{}.QuoteTable(table)
 	if _, err := tx.ExecContext(ctx, lockSQL(rel)); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42809") {
+			return "the rollback's database user cannot lock it against DDL while it writes the rows back (LOCK TABLE … IN ROW EXCLUSIVE MODE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the table itself): " + pe.Message + "; grant it, then retry the transaction", nil
+		}
 		return "", err
 	}
 	var triggers, rules bool

@@ -196,3 +196,24 @@ func (e *env) dump(table string, cols ...string) string {
 	}
 	return sb.String()
 }
+
+// rolledBack waits for xid to end rolled back and checks that table then
+// holds want (a dump).
+func (e *env) rolledBack(xid txc.XID, table, want string) {
+	e.t.Helper()
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(table); got != want {
+		e.t.Fatalf("rolled back:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// parked waits for xid's rollback to stop for an operator
+// (RollbackFailed) and checks that it wrote nothing: table still holds
+// want, the rows as phase 1 left them.
+func (e *env) parked(xid txc.XID, table, want string) {
+	e.t.Helper()
+	e.wait(xid, txc.GlobalRollbackFailed)
+	if got := e.dump(table); got != want {
+		e.t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, want)
+	}
+}

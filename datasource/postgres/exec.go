@@ -295,10 +295,11 @@ func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.R
 
 // hiddenReferrer refuses a write whose rollback must look for rows of
 // in.hiddenReferrer that still reference rows it deletes or rekeys (an
-// INSERT, an UPDATE of referenced columns), when row-level security
-// filters that table for the phase-2 user: the look could not see them.
+// INSERT, an UPDATE of referenced columns), when the phase-2 user cannot
+// read them all (row-level security, privileges): the look would fail
+// (row_security off) and be retried forever, holding the global locks.
 func hiddenReferrer(query string, m *datasource.Table, in *tableInfo) error {
-	return datasource.Unsupported(query, "row-level security on %s, which references %s, applies to the database user a rollback connects as: the rollback could not see the rows that reference the rows it would delete or rekey (give phase 2 a user it does not filter: datasource.WithPhase2Connector)", in.hiddenReferrer, m.Name)
+	return datasource.Unsupported(query, "%s references %s, and %s the database user a rollback connects as: the rollback could not see the rows that reference the rows it would delete or rekey (give phase 2 a user that can read them all: datasource.WithPhase2Connector)", in.hiddenReferrer, m.Name, in.hiddenWhy)
 }
 
 // checkedKey is the TxValue key of a relation as a statement names it.

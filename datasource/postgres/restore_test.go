@@ -6,7 +6,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/txcio/txc"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
@@ -38,19 +40,13 @@ func TestTriggerCreatedBeforeRollback(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	e.wait(xid, txc.GlobalRollbackFailed)
-	if got := e.dump(tb); got != changed {
-		t.Fatalf("after the refused rollback:\n%s\nwant the rows as phase 1 left them:\n%s", got, changed)
-	}
+	e.parked(xid, tb, changed)
 	if got := e.dump(audit); got != "" {
 		t.Fatalf("the rollback fired the trigger: audit rows\n%s", got)
 	}
 	e.exec("DROP TRIGGER " + tb + "_t ON " + tb)
 	e.retry(xid)
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-	}
+	e.rolledBack(xid, tb, before)
 }
 
 // TestRuleCreatedBeforeRollback: a rewrite rule created before the
@@ -74,19 +70,13 @@ func TestRuleCreatedBeforeRollback(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	e.wait(xid, txc.GlobalRollbackFailed)
-	if got := e.dump(tb); got != changed {
-		t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, changed)
-	}
+	e.parked(xid, tb, changed)
 	if got := e.dump(audit); got != "" {
 		t.Fatalf("the rollback ran the rule: audit rows\n%s", got)
 	}
 	e.exec("DROP RULE " + tb + "_r ON " + tb)
 	e.retry(xid)
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-	}
+	e.rolledBack(xid, tb, before)
 }
 
 // noRestoreGuard is the PostgreSQL dialect with its RestoreGuard hidden,
@@ -117,10 +107,7 @@ func TestRestoreVerified(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	e.wait(xid, txc.GlobalRollbackFailed)
-	if got := e.dump(tb); got != changed {
-		t.Fatalf("after the failed rollback:\n%s\nwant:\n%s", got, changed)
-	}
+	e.parked(xid, tb, changed)
 	if got := e.dump(audit); got != "" {
 		t.Fatalf("the failed rollback committed the trigger's audit rows\n%s", got)
 	}
@@ -158,23 +145,66 @@ func TestInheritanceChildCreatedBeforeRollback(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.park {
-				e.wait(xid, txc.GlobalRollbackFailed)
-				if got := e.dump("ONLY " + tb); got != changed {
-					t.Fatalf("after the refused rollback:\n%s\nwant:\n%s", got, changed)
-				}
+				e.parked(xid, "ONLY "+tb, changed)
 				if got := e.dump(child); got != c.childRow+"\n" {
 					t.Fatalf("the child's rows: %q, want %q", got, c.childRow)
 				}
 				e.exec("ALTER TABLE " + child + " NO INHERIT " + tb)
 				e.retry(xid)
 			}
-			e.wait(xid, txc.GlobalRollbacked)
-			if got := e.dump("ONLY " + tb); got != before {
-				t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-			}
+			e.rolledBack(xid, "ONLY "+tb, before)
 			if got := e.dump(child); got != c.childRow+"\n" {
 				t.Fatalf("the child's rows after the rollback: %q, want %q", got, c.childRow)
 			}
 		})
+	}
+}
+
+// TestRollbackReadCommittedWhateverTheDefault: the rollback's trigger
+// check runs after its lock and must read the current catalogs. With the
+// phase-2 session defaulting to REPEATABLE READ, its snapshot was taken at
+// the undo log's read, before the lock: a trigger created while the
+// rollback waited for a row was not seen, and fired on the restore (an
+// audit row committed). The rollback runs READ COMMITTED whatever the
+// default, sees the trigger and parks.
+func TestRollbackReadCommittedWhateverTheDefault(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_rbiso", kv, kvSeed)
+	audit := e.table("at_audit", "CREATE TABLE {t} (id serial PRIMARY KEY, what text)")
+	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + tb + "_f() CASCADE") })
+	p2, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.RuntimeParams["default_transaction_isolation"] = "repeatable read"
+	db := e.open("", datasource.WithResourceID(dbtest.Name("pg-rbiso")), datasource.WithPhase2Connector(&sharedConnector{stdlib.GetConnector(*p2)}))
+	hold, err := e.plain.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		// Keep the rollback waiting for the row, after its snapshot.
+		if _, err := hold.Exec("SELECT 1 FROM " + tb + " WHERE id = 1 FOR UPDATE"); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	changed := e.dump(tb)
+	waitForLockWait(t, e, tb)
+	e.exec("CREATE FUNCTION "+tb+"_f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO "+audit+" (what) VALUES (TG_OP); RETURN NULL; END$$",
+		"CREATE TRIGGER "+tb+"_t AFTER UPDATE ON "+tb+" FOR EACH ROW EXECUTE FUNCTION "+tb+"_f()")
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	e.parked(xid, tb, changed)
+	if got := e.dump(audit); got != "" {
+		t.Fatalf("the rollback fired the trigger: audit rows\n%s", got)
 	}
 }

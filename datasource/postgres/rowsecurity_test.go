@@ -116,10 +116,7 @@ func TestRowSecurityWithPhase2Connector(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-	}
+	e.rolledBack(xid, tb, before)
 }
 
 // TestRollbackUnderRowSecurityRetries: row-level security enabled after
@@ -146,10 +143,7 @@ func TestRollbackUnderRowSecurityRetries(t *testing.T) {
 		t.Fatalf("status %v (%v) while row-level security hides the rows, want the rollback retrying", st, err)
 	}
 	e.exec("ALTER TABLE " + tb + " DISABLE ROW LEVEL SECURITY")
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-	}
+	e.rolledBack(xid, tb, before)
 }
 
 // TestPhase2ConnectorSharedByResourceID: rollbacks of a resource ID run on
@@ -170,9 +164,11 @@ func TestPhase2ConnectorSharedByResourceID(t *testing.T) {
 	if err := first.Ping(); err != nil {
 		t.Fatal(err)
 	}
+	value := stdlib.GetConnector(*owner) // a struct, compared by no one
 	for name, opts := range map[string][]datasource.Option{
 		"none":    {datasource.WithResourceID(id)},
-		"another": {datasource.WithResourceID(id), datasource.WithPhase2Connector(stdlib.GetConnector(*owner))},
+		"another": {datasource.WithResourceID(id), datasource.WithPhase2Connector(&sharedConnector{stdlib.GetConnector(*owner)})},
+		"value":   {datasource.WithResourceID(id), datasource.WithPhase2Connector(valueConnector{value})},
 	} {
 		db, err := txcpg.OpenDB(owner, append([]datasource.Option{datasource.WithManager(e.rm)}, opts...)...)
 		if err == nil {
@@ -191,6 +187,10 @@ func TestPhase2ConnectorSharedByResourceID(t *testing.T) {
 
 // sharedConnector makes a connector comparable by address.
 type sharedConnector struct{ driver.Connector }
+
+// valueConnector is a connector struct value holding pgx's (which cannot
+// be compared): comparing two of them with == would panic.
+type valueConnector struct{ driver.Connector }
 
 // TestRowSecurityOnReferencingTable: a rollback that deletes a row its
 // branch inserted (or rekeys one back) must look for rows referencing it,
@@ -243,8 +243,77 @@ func TestRowSecurityOnReferencingTable(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(parent); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
+	e.rolledBack(xid, parent, before)
+}
+
+// TestUnreadableReferencingTable: without SELECT on a table that
+// references the written one, the rollback's look for referencing rows
+// fails and is retried forever; an INSERT is refused before it runs,
+// naming the table, and rolls back once the privilege is granted.
+func TestUnreadableReferencingTable(t *testing.T) {
+	e := newEnv(t)
+	parent := e.table("at_prvp", "CREATE TABLE {t} (id int PRIMARY KEY, n int)", "INSERT INTO {t} VALUES (1, 10)")
+	child := e.table("at_prvc", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+parent+")")
+	role, cfg := e.role("txc_prv", "GRANT SELECT, INSERT, UPDATE, DELETE ON "+parent+" TO {r}",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO {r}")
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
+	before := e.dump(parent)
+	insert := func() (txc.XID, error) {
+		return e.global(func(ctx context.Context) error {
+			if _, err := db.ExecContext(ctx, "INSERT INTO "+parent+" VALUES (2, 20)"); err != nil {
+				return err
+			}
+			return errRollback
+		})
+	}
+	if _, err := insert(); !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), child) || !strings.Contains(err.Error(), "cannot be read") {
+		t.Fatalf("global INSERT: %v, want a refusal naming %s", err, child)
+	}
+	if got := e.dump(parent); got != before {
+		t.Fatalf("table after the refusal:\n%s\nwant:\n%s", got, before)
+	}
+	e.exec("GRANT SELECT ON " + child + " TO " + role)
+	if err := db.Close(); err != nil { // the metadata is cached per open database
+		t.Fatal(err)
+	}
+	db, err = txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xid, err := insert()
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.rolledBack(xid, parent, before)
+}
+
+// TestRollbackLockWithoutTablePrivilege: the rollback locks the table
+// against DDL before it checks for triggers and rules, which needs
+// table-level write privilege. A phase-2 user with column privileges only
+// makes the rollback park, saying so, instead of being retried forever;
+// once granted, a retry restores the rows.
+func TestRollbackLockWithoutTablePrivilege(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_colpriv", kv, kvSeed)
+	role, cfg := e.role("txc_colpriv", "GRANT SELECT, UPDATE (n) ON "+tb+" TO {r}",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON txc_undo_log TO {r}")
+	db := e.open("", datasource.WithResourceID(role), datasource.WithPhase2Connector(&sharedConnector{stdlib.GetConnector(*cfg)}))
+	before := e.dump(tb)
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbackFailed)
+	e.exec("GRANT UPDATE ON " + tb + " TO " + role)
+	e.retry(xid)
+	e.rolledBack(xid, tb, before)
 }
