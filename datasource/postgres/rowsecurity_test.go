@@ -317,3 +317,29 @@ func TestRollbackLockWithoutTablePrivilege(t *testing.T) {
 	e.retry(xid)
 	e.rolledBack(xid, tb, before)
 }
+
+// TestRowSecurityCheckedAsTheServingUser: two databases open under one
+// resource ID without a phase-2 connector, as different users: rollbacks
+// of the ID run on the first one open, so a write through the second is
+// checked against the first one's user. A user row-level security filters
+// serves them: the owner's write is refused too (checked as itself, it
+// went through and its rollback could not see the rows).
+func TestRowSecurityCheckedAsTheServingUser(t *testing.T) {
+	e := newEnv(t)
+	tb, role, cfg := tenantTable(e)
+	e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY")
+	serving, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serving.Close() })
+	owner := e.open("", datasource.WithResourceID(role))
+	before := e.dump(tb)
+	_, err = tenantWrite(e, owner, tb, nil)
+	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "row-level security") {
+		t.Fatalf("global write as the owner: %v, want a refusal naming row-level security", err)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("table after the refusal:\n%s\nwant:\n%s", got, before)
+	}
+}
