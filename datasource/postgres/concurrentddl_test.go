@@ -213,19 +213,13 @@ func TestDDLAfterSnapshotRepeatableRead(t *testing.T) {
 			if !errors.Is(err, errRollback) {
 				t.Fatal(err)
 			}
-			e.wait(xid, txc.GlobalRollbacked)
-			if got := e.dump(parent); got != beforeParent {
-				t.Fatalf("parent after rollback:\n%s\nwant:\n%s", got, beforeParent)
-			}
+			e.rolledBack(xid, parent, beforeParent)
 			// A cascading foreign key committed after the snapshot.
 			xid, err = run("ALTER TABLE " + child + " ADD FOREIGN KEY (pid) REFERENCES " + parent + " (id) ON DELETE CASCADE")
 			if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), "snapshot") {
 				t.Fatalf("global transaction: %v, want the write refused for DDL after the snapshot", err)
 			}
-			e.wait(xid, txc.GlobalRollbacked)
-			if got := e.dump(parent); got != beforeParent {
-				t.Fatalf("parent after the refusal:\n%s\nwant:\n%s", got, beforeParent)
-			}
+			e.rolledBack(xid, parent, beforeParent)
 			if got := e.dump(child); got != beforeChild {
 				t.Fatalf("child after the refusal:\n%s\nwant:\n%s", got, beforeChild)
 			}

@@ -469,15 +469,16 @@ func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation str
 	if err != nil {
 		return err
 	}
-	if len(rows) != 1 || len(rows[0]) < 18 {
+	if len(rows) != 1 || len(rows[0]) < 10 {
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s is not found as it was by this transaction's snapshot; retry the transaction", rel)
 	}
+	// The columns same compares (the fingerprint covers row-level
+	// security); lockRoot is not read back.
 	r := rows[0]
-	fresh := probe{oid: r[0].Value.Int64(), schema: r[1].Value.Str(), name: r[2].Value.Str(), kind: r[3].Value.Str(),
-		fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
+	fresh := probe{oid: r[0].Value.Int64(), fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
 		cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(), inheritParent: r[9].Value.Boolean(),
-		rowSecurity: r[17].Value.Boolean(), lockRoot: pr.lockRoot}
-	if !fresh.same(pr) || fresh.rowSecurity != pr.rowSecurity {
+		lockRoot: pr.lockRoot}
+	if !fresh.same(pr) {
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s was changed by DDL committed after this %s transaction's snapshot, which its catalog reads still see; the write could not be imaged exactly: retry the transaction", rel, strings.ToUpper(isolation))
 	}
 	return nil

@@ -344,7 +344,9 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 	if err := set.check(); err != nil {
 		return nil, nil, err
 	}
-	if lock && set.isolation != "read committed" {
+	// READ UNCOMMITTED runs as READ COMMITTED in PostgreSQL: a snapshot
+	// per statement.
+	if lock && set.isolation != "read committed" && set.isolation != "read uncommitted" {
 		if err := freshProbe(ctx, x, pr, set.isolation); err != nil {
 			return nil, nil, err
 		}
