@@ -89,6 +89,13 @@ func (h handler) Rollback(ctx context.Context, b rm.Branch) error {
 		return err
 	}
 	err = r.rollback(ctx, b)
+	key := repeatKey{resource: h.id, xid: b.XID, branch: b.ID}
+	if n := rollbackRepeats.note(key, err, err != nil && !txc.IsPermanent(err) && r.persistent(err), maxRepeats); n >= maxRepeats {
+		rep := &RepeatedError{XID: b.XID, Branch: b.ID, Times: n, Err: err}
+		r.log.Error("datasource: rollback keeps failing with the same error; parked, needs manual action",
+			"resource", r.id, "xid", b.XID, "branch", b.ID, "err", rep)
+		return txc.Permanent(rep)
+	}
 	var dirty *DirtyWriteError
 	if errors.As(err, &dirty) {
 		r.log.Error("datasource: dirty write: rows changed outside the global transaction; not rolled back, needs manual action",
@@ -303,21 +310,12 @@ func (r *Resource) restore(ctx context.Context, tx *sql.Tx, rec *undo.Record) er
 	switch rec.Kind {
 	case undo.Insert:
 		for start := 0; start < len(rec.After); start += rollbackChunk {
-			chunk := rec.After[start:min(len(rec.After), start+rollbackChunk)]
-			q, args, err := r.keyPredicate(rec.PK, chunk, 0)
-			if err != nil {
+			if err := r.deleteRows(ctx, tx, rec, rec.After[start:min(len(rec.After), start+rollbackChunk)]); err != nil {
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.dialect.QuoteTable(rec.Table)+" WHERE "+q, args...); err != nil {
-				return fmt.Errorf("datasource: undo insert into %s: %w", rec.Table, err)
 			}
 		}
 	case undo.Update:
-		for _, row := range rec.Before {
-			if err := r.restoreRow(ctx, tx, rec, row); err != nil {
-				return err
-			}
-		}
+		return r.restoreUpdated(ctx, tx, rec)
 	case undo.Delete:
 		for start := 0; start < len(rec.Before); start += rollbackChunk {
 			if err := r.reinsert(ctx, tx, rec, rec.Before[start:min(len(rec.Before), start+rollbackChunk)]); err != nil {
@@ -473,6 +471,18 @@ func (r *Resource) inPredicate(cols, vals []string, rows []undo.Row, n int) (str
 	}
 	sb.WriteString(")")
 	return sb.String(), args, nil
+}
+
+// deleteRows deletes the rows of rec's table with the keys of rows.
+func (r *Resource) deleteRows(ctx context.Context, tx *sql.Tx, rec *undo.Record, rows []undo.Row) error {
+	q, args, err := r.keyPredicate(rec.PK, rows, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.dialect.QuoteTable(rec.Table)+" WHERE "+q, args...); err != nil {
+		return fmt.Errorf("datasource: undo: delete from %s: %w", rec.Table, err)
+	}
+	return nil
 }
 
 // restoreRow writes the non-key columns of before back to its row.

@@ -366,7 +366,9 @@ func TestSchemasAndSearchPath(t *testing.T) {
 }
 
 // TestOpenPaths: sql.Open("txc-postgres", dsn) with the default manager,
-// and datasource.OpenDB over a pgx stdlib connector.
+// the same with the name of a configuration registered with pgx
+// (stdlib.RegisterConnConfig), and datasource.OpenDB over a pgx stdlib
+// connector.
 func TestOpenPaths(t *testing.T) {
 	e := newEnv(t)
 	datasource.SetDefaultManager(e.rm)
@@ -392,7 +394,17 @@ func TestOpenPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer viaConnector.Close()
-	for name, db := range map[string]*sql.DB{"sql.Open": byName, "datasource.OpenDB": viaConnector} {
+	registered := stdlib.RegisterConnConfig(cfg)
+	defer stdlib.UnregisterConnConfig(registered)
+	byRegistered, err := sql.Open(txcpg.DriverName, registered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byRegistered.Close()
+	if _, err := sql.Open(txcpg.DriverName, "registeredConnConfig999999"); !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("an unregistered name: %v", err)
+	}
+	for name, db := range map[string]*sql.DB{"sql.Open": byName, "datasource.OpenDB": viaConnector, "stdlib.RegisterConnConfig": byRegistered} {
 		t.Run(name, func(t *testing.T) {
 			e.t = t
 			c := stmtCases[len(stmtCases)-1] // several statements

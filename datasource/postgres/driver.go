@@ -26,6 +26,9 @@ func init() {
 
 func dsnOptions(dsn string) ([]datasource.Option, error) {
 	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil && strings.HasPrefix(dsn, registeredPrefix) {
+		cfg, err = registeredConfig(dsn)
+	}
 	if err != nil {
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -16,6 +15,7 @@ import (
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/internal/logtest"
 )
 
 // tenantTable makes a table whose row-level security shows a role the
@@ -119,30 +119,36 @@ func TestRowSecurityWithPhase2Connector(t *testing.T) {
 	e.rolledBack(xid, tb, before)
 }
 
-// TestRollbackUnderRowSecurityRetries: row-level security enabled after
+// TestRollbackUnderRowSecurityParks: row-level security enabled after
 // phase 1 hides the updated rows from the rollback's user. The rollback
-// must not take the hidden rows for deleted (and park the transaction as
-// a dirty write): it fails and is retried, and completes once the rows
-// are visible again.
-func TestRollbackUnderRowSecurityRetries(t *testing.T) {
+// must not take the hidden rows for deleted (a dirty write): it fails
+// with PostgreSQL's own error, is retried, and parks after failing the
+// same way a few times, naming that error; once the rows are visible
+// again a retry restores them.
+func TestRollbackUnderRowSecurityParks(t *testing.T) {
 	e := newEnv(t)
 	tb, role, cfg := tenantTable(e)
-	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role))
+	var logged logtest.Buffer
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithResourceID(role), datasource.WithLogger(logged.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	before := e.dump(tb)
-	xid, err := tenantWrite(e, db, tb, func() { e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY") }, "UPDATE "+tb+" SET n = n + 1")
+	var changed string
+	xid, err := tenantWrite(e, db, tb, func() {
+		changed = e.dump(tb)
+		e.exec("ALTER TABLE " + tb + " ENABLE ROW LEVEL SECURITY")
+	}, "UPDATE "+tb+" SET n = n + 1")
 	if !errors.Is(err, errRollback) {
 		t.Fatal(err)
 	}
-	// The rollback keeps failing while the rows are hidden.
-	time.Sleep(500 * time.Millisecond)
-	if st, err := e.conn.Status(context.Background(), xid); err != nil || (st != txc.GlobalRollbacking && st != txc.GlobalRollbackRetrying) {
-		t.Fatalf("status %v (%v) while row-level security hides the rows, want the rollback retrying", st, err)
+	e.parked(xid, tb, changed)
+	if log := logged.String(); !strings.Contains(log, "failed 5 times in a row with the same error") || !strings.Contains(log, "row-level security") || strings.Contains(log, "dirty write") {
+		t.Fatalf("parked for another reason than the repeated row-level security error:\n%s", log)
 	}
 	e.exec("ALTER TABLE " + tb + " DISABLE ROW LEVEL SECURITY")
+	e.retry(xid)
 	e.rolledBack(xid, tb, before)
 }
 

@@ -1,0 +1,40 @@
+package mysql
+
+import (
+	"errors"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/txcio/txc/datasource"
+)
+
+var (
+	_ datasource.KeyExchange = Dialect{}
+	_ datasource.SQLStater   = Dialect{}
+)
+
+// DeferKeys: MySQL checks unique keys row by row and cannot defer them.
+func (Dialect) DeferKeys() string { return "" }
+
+// DuplicateKey reports a duplicate entry for a unique key (1062, 1586,
+// 1022). The rollback then deletes and re-inserts the record's rows,
+// which its session (foreign_key_checks off) makes cascade nothing.
+func (Dialect) DuplicateKey(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1062, 1586, 1022:
+			return true
+		}
+	}
+	return false
+}
+
+// SQLState is the SQLSTATE of a server error, or "".
+func (Dialect) SQLState(err error) string {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) && me.SQLState != [5]byte{} {
+		return string(me.SQLState[:])
+	}
+	return ""
+}
