@@ -139,6 +139,9 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
 			return nil, nil, err
 		}
+		if err := refuseIdentitySet(ip.query, m, in, ip.setCols); err != nil {
+			return nil, nil, err
+		}
 		if in.cascadeUpdate {
 			for _, k := range in.keys {
 				for _, c := range ip.setCols {
@@ -207,7 +210,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		ins = append(ins, after)
 	}
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
+	x.Add(updateRecord(m, in, ub, ua))
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }

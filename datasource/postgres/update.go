@@ -156,7 +156,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 			before[i], after[i] = b, r[n:]
 		}
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
+		x.Add(updateRecord(m, in, before, after))
 		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
@@ -208,7 +208,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
 	}
 	if tx.newKey == nil {
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
+		x.Add(updateRecord(m, in, before, after))
 		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
@@ -223,7 +223,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	// re-inserted (so swapped keys never collide).
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
+	x.Add(updateRecord(m, in, ub, ua))
 	return w.done(len(rows))
 }
 
@@ -244,6 +244,9 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 		}
 	}
 	if err := refuseHazards(u.query, m, in, undo.Update, keyChange); err != nil {
+		return nil, err
+	}
+	if err := refuseIdentitySet(u.query, m, in, u.set); err != nil {
 		return nil, err
 	}
 	if uniqueSet && in.cascadeUpdate {
