@@ -58,6 +58,7 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"SELECT * INTO " + created + " FROM " + kvt, "INTO creates a table"},
 		{"UPDATE " + kvt + " SET id = (random() * 100)::int WHERE id = 1", "not made of columns"},
 		{"UPDATE " + kvt + " k SET id = k.id + 10 FROM " + nopk + " WHERE k.id = 1", "FROM that changes a primary key"},
+		{"UPDATE " + kvt + " SET (n, id) = (SELECT 1, 9) WHERE id = 1", "comes from a sub-select"},
 		{"INSERT INTO " + kvt + " SELECT * FROM " + kvt + " ON CONFLICT (id) DO UPDATE SET n = 0", "INSERT … SELECT … ON CONFLICT DO UPDATE"},
 		{"INSERT INTO " + kvt + " VALUES ((random() * 10)::int, 1, 'q') ON CONFLICT (id) DO UPDATE SET n = 0", "not a constant"},
 		{"INSERT INTO " + kvt + " VALUES (1, 1, 'q') ON CONFLICT (id) DO UPDATE SET id = 0", "sets primary-key column"},
