@@ -261,6 +261,13 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 		if err != nil {
 			return nil, err
 		}
+		for _, c := range key {
+			if !hasColumn(m, c) {
+				// Never given, computed from the row: a conflict
+				// would be found only once the statement ran.
+				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE on generated column %q: the rows it would update cannot be looked up before it runs", c)
+			}
+		}
 		cols := ip.cols
 		if len(cols) == 0 {
 			cols = m.AllColumns
