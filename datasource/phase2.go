@@ -530,11 +530,11 @@ func (r *Resource) restoreRow(ctx context.Context, tx *sql.Tx, rec *undo.Record,
 	return nil
 }
 
-// reinsert inserts deleted rows back.
+// reinsert inserts deleted rows back (see Reinserter).
 func (r *Resource) reinsert(ctx context.Context, tx *sql.Tx, rec *undo.Record, rows []undo.Row) error {
 	cols := names(rows[0])
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + r.dialect.QuoteTable(rec.Table) + " (" + r.columnList(cols) + ") VALUES ")
+	sb.WriteString("INSERT INTO " + r.dialect.QuoteTable(rec.Table) + " (" + r.columnList(cols) + ")" + r.reinsertClause() + " VALUES ")
 	var args []any
 	n := 0
 	for i, row := range rows {

@@ -32,10 +32,11 @@ func TestRefusedBeforeRunning(t *testing.T) {
 	parent := e.table("at_par", kv, kvSeed)
 	e.table("at_child", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+parent+" (id) ON DELETE CASCADE)", "INSERT INTO {t} VALUES (1, 1)")
 	always := e.table("at_always", identityAlways, "INSERT INTO {t} (n) VALUES (1)")
+	gen := e.table("at_gen", "CREATE TABLE {t} (id int PRIMARY KEY, n int, g int GENERATED ALWAYS AS (n * 2) STORED UNIQUE)", "INSERT INTO {t} (id, n) VALUES (1, 1)")
 	created := kvt + "_x"
 	t.Cleanup(func() { e.plain.Exec("DROP TABLE IF EXISTS " + created) })
 	dumps := map[string]string{}
-	for _, tb := range []string{nopk, kvt, trig, parent, always} {
+	for _, tb := range []string{nopk, kvt, trig, parent, always, gen} {
 		dumps[tb] = e.dump(tb)
 	}
 	for _, c := range []struct{ q, reason string }{
@@ -58,13 +59,16 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"SELECT * INTO " + created + " FROM " + kvt, "INTO creates a table"},
 		{"UPDATE " + kvt + " SET id = (random() * 100)::int WHERE id = 1", "not made of columns"},
 		{"UPDATE " + kvt + " k SET id = k.id + 10 FROM " + nopk + " WHERE k.id = 1", "FROM that changes a primary key"},
+		{"UPDATE " + kvt + " SET (n, id) = (SELECT 1, 9) WHERE id = 1", "comes from a sub-select"},
 		{"INSERT INTO " + kvt + " SELECT * FROM " + kvt + " ON CONFLICT (id) DO UPDATE SET n = 0", "INSERT … SELECT … ON CONFLICT DO UPDATE"},
 		{"INSERT INTO " + kvt + " VALUES ((random() * 10)::int, 1, 'q') ON CONFLICT (id) DO UPDATE SET n = 0", "not a constant"},
 		{"INSERT INTO " + kvt + " VALUES (1, 1, 'q') ON CONFLICT (id) DO UPDATE SET id = 0", "sets primary-key column"},
 		{"INSERT INTO " + kvt + " VALUES (1, 1, 'q') ON CONFLICT (n) DO UPDATE SET n = 0", "no unique key"},
 		{"UPDATE " + trig + " SET n = 5", "triggers"},
 		{"DELETE FROM " + parent + " WHERE id = 1", "cascades"},
-		{"DELETE FROM " + always + " WHERE id = 1", "GENERATED ALWAYS"},
+		{"UPDATE " + always + " SET id = DEFAULT WHERE id = 1", "GENERATED ALWAYS AS IDENTITY"},
+		{"INSERT INTO " + gen + " (id, n) VALUES (2, 1) ON CONFLICT (g) DO UPDATE SET n = 5", "generated column"},
+		{"INSERT INTO " + always + " (id, n) OVERRIDING SYSTEM VALUE VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET id = DEFAULT", "sets primary-key column"},
 		{"UPDATE " + kvt + " SET n = 1 WHERE CURRENT OF c", "CURRENT OF"},
 		{"INSERT INTO " + kvt + " VALUES (9, 9, 'z') RETURNING $1", "only in the RETURNING"},
 		{"FROBNICATE " + kvt, "does not parse"},

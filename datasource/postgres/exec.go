@@ -258,7 +258,8 @@ func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *data
 }
 
 // refuseHazards refuses a write whose effects reach beyond the rows it
-// returns, or whose undo PostgreSQL would refuse.
+// returns, or whose images could be restored as other values (money).
+// (Identity columns: see identity.go.)
 func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.RecordKind, keyChange bool) error {
 	for _, c := range m.Columns {
 		if strings.HasPrefix(in.types[c], "money") {
@@ -274,21 +275,6 @@ func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.R
 		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on delete references %s: the rows it changes cannot be imaged", m.Name)
 	case kind == undo.Update && keyChange && in.cascadeUpdate:
 		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on update references %s: the rows it changes cannot be imaged", m.Name)
-	}
-	if len(in.identityAlways) > 0 {
-		// Rollback writes these columns back, which GENERATED ALWAYS
-		// forbids: re-inserting a deleted row, or restoring a non-key
-		// column.
-		switch {
-		case kind == undo.Delete || (kind == undo.Update && keyChange):
-			return datasource.Unsupported(query, "rollback could not re-insert rows of %s: column %q is GENERATED ALWAYS AS IDENTITY", m.Name, in.identityAlways[0])
-		case kind == undo.Update:
-			for _, c := range in.identityAlways {
-				if !isPK(m, c) {
-					return datasource.Unsupported(query, "rollback could not restore column %q of %s: it is GENERATED ALWAYS AS IDENTITY", c, m.Name)
-				}
-			}
-		}
 	}
 	return nil
 }

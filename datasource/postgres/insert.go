@@ -45,8 +45,11 @@ type insertTexts struct {
 	t          *datasource.Table
 	write      string // the INSERT with RETURNING every column
 	keys       string // … with RETURNING the key (under a global lock)
-	before     string // DO UPDATE: the before image, locked
+	before     string // DO UPDATE: the before image, locked ("": no row gives its arbiter)
 	beforeArgs []int
+	// defaults: DO UPDATE of rows of which some leave an arbiter column
+	// to its default (see arbiterValues).
+	defaults bool
 }
 
 func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
@@ -139,6 +142,9 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
 			return nil, nil, err
 		}
+		if err := refuseIdentitySet(ip.query, m, in, ip.setCols); err != nil {
+			return nil, nil, err
+		}
 		if in.cascadeUpdate {
 			for _, k := range in.keys {
 				for _, c := range ip.setCols {
@@ -172,11 +178,13 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: rows, PK: m.PK, LockTable: m.LockName})
 		return w.done(len(rows))
 	}
-	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
-	if err != nil {
-		return nil, nil, err
+	var before []undo.Row
+	if tx.before != "" {
+		if before, err = x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs)); err != nil {
+			return nil, nil, err
+		}
+		before = dedupe(m.PK, before)
 	}
-	before = dedupe(m.PK, before)
 	rows, err := w.run(ctx, x, tx.write, len(m.Columns)+1, args)
 	if err != nil {
 		return nil, nil, err
@@ -202,14 +210,28 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 			flag = undo.Bool(flags[rowKey(m.PK, after)])
 		}
 		if flag.Kind() != undo.KindBool || !flag.Boolean() {
-			return nil, nil, poison(ctx, x, ip.query, txc.Errorf(txc.CodeLockConflict,
-				"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", rowKey(m.PK, after), m.Name))
+			return nil, nil, poison(ctx, x, ip.query, unimagedUpdate(m, after, tx.defaults))
 		}
 		ins = append(ins, after)
 	}
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
+	x.Add(updateRecord(m, in, ub, ua))
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
+}
+
+// unimagedUpdate is the error of an ON CONFLICT DO UPDATE that updated a
+// row its before image did not hold: a row inserted concurrently with a
+// key the statement gives (retry), or, when some new rows leave an
+// arbiter column to its default, possibly a default that gave the key of
+// an existing row (a sequence behind the keys written without it, a
+// constant default), which a retry would meet again.
+func unimagedUpdate(m *datasource.Table, row undo.Row, defaults bool) error {
+	if defaults {
+		return txc.Errorf(txc.CodeUnsupported,
+			"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which its before image did not hold: a new row left an arbiter column to its default and the default gave an existing row's key (or the row was inserted concurrently)", rowKey(m.PK, row), m.Name)
+	}
+	return txc.Errorf(txc.CodeLockConflict,
+		"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", rowKey(m.PK, row), m.Name)
 }
 
 // textsFor builds (once per table metadata) the statements of the plan.
@@ -239,6 +261,13 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 		if err != nil {
 			return nil, err
 		}
+		for _, c := range key {
+			if !hasColumn(m, c) {
+				// Never given, computed from the row: a conflict
+				// would be found only once the statement ran.
+				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE on generated column %q: the rows it would update cannot be looked up before it runs", c)
+			}
+		}
 		cols := ip.cols
 		if len(cols) == 0 {
 			cols = m.AllColumns
@@ -247,20 +276,16 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 		for i, c := range key {
 			refs[i] = colRef(ip.rel.ref, c)
 		}
-		var rows [][]*pg.Node
-		for _, vals := range ip.values {
-			row := make([]*pg.Node, len(key))
-			for i, c := range key {
-				j := slices.Index(cols, c)
-				if j < 0 || j >= len(vals) {
-					return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the new rows do not give arbiter column %q", c)
-				}
-				if !pure(vals[j], false) {
-					return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the value of arbiter column %q is not a constant or placeholder", c)
-				}
-				row[i] = clone(vals[j])
-			}
-			rows = append(rows, row)
+		rows, err := ip.arbiterValues(key, cols)
+		if err != nil {
+			return nil, err
+		}
+		tx.defaults = len(rows) < len(ip.values)
+		if len(rows) == 0 {
+			// Every row leaves its arbiter to the default: none can be
+			// looked up, and any row the statement updates fails it.
+			ip.texts.Store(tx)
+			return tx, nil
 		}
 		targets := make([]*pg.Node, len(m.Columns))
 		for i, c := range m.Columns {
@@ -278,6 +303,41 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 	}
 	ip.texts.Store(tx)
 	return tx, nil
+}
+
+// arbiterValues returns, for each VALUES row that gives every arbiter
+// column (of key, among the insert's columns cols) a constant or
+// placeholder, those values: the keys the before image looks up. A row
+// that leaves an arbiter column to its default (not in the column list,
+// or DEFAULT) is left out: its key is known only once it is inserted
+// (a sequence, gen_random_uuid()), and such a row can only conflict when
+// the default gives an existing key (see exec). Any other value of an
+// arbiter column is refused.
+func (ip *insertPlan) arbiterValues(key, cols []string) ([][]*pg.Node, error) {
+	var rows [][]*pg.Node
+	for _, vals := range ip.values {
+		row := make([]*pg.Node, 0, len(key))
+		for _, c := range key {
+			j := slices.Index(cols, c)
+			switch {
+			case j < 0 || (j < len(vals) && vals[j].GetSetToDefault() != nil):
+				row = nil
+			case j >= len(vals):
+				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the new rows have fewer values than columns")
+			case !pure(vals[j], false):
+				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE: the value of arbiter column %q is not a constant, placeholder or DEFAULT", c)
+			case row != nil:
+				row = append(row, clone(vals[j]))
+			}
+			if row == nil {
+				break
+			}
+		}
+		if row != nil {
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
 }
 
 // arbiter returns the columns of the unique key ON CONFLICT names.

@@ -34,8 +34,13 @@ type updatePlan struct {
 	// the target's.
 	retJoined string
 	set       []string // assigned columns
-	exprs     map[string]*pg.Node
-	texts     atomic.Pointer[updateTexts]
+	// exprs is the expression each column the statement sets whole is
+	// set to, also from a row of several (SET (a, b) = (x, y) or ROW(x,
+	// y) sets a to x); fromSelect holds the columns set from a row
+	// sub-select (SET (a, b) = (SELECT …)).
+	exprs      map[string]*pg.Node
+	fromSelect map[string]bool
+	texts      atomic.Pointer[updateTexts]
 }
 
 type updateTexts struct {
@@ -60,15 +65,21 @@ func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
 	if s.WhereClause.GetCurrentOfExpr() != nil {
 		return nil, datasource.Unsupported(p.query, "UPDATE … WHERE CURRENT OF a cursor")
 	}
-	u := &updatePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}}
+	u := &updatePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}, fromSelect: map[string]bool{}}
 	for _, t := range s.TargetList {
 		rt := t.GetResTarget()
 		if rt == nil {
 			return nil, datasource.Unsupported(p.query, "an UPDATE SET entry of kind %s", nodeName(t))
 		}
 		u.set = append(u.set, rt.Name)
-		if len(rt.Indirection) == 0 && rt.Val.GetMultiAssignRef() == nil {
-			u.exprs[rt.Name] = rt.Val
+		if len(rt.Indirection) > 0 {
+			continue
+		}
+		switch e, sub := assigned(rt.Val); {
+		case sub:
+			u.fromSelect[rt.Name] = true
+		case e != nil:
+			u.exprs[rt.Name] = e
 		}
 	}
 	ret, base, err := p.withoutReturning(&pg.Node{Node: &pg.Node_UpdateStmt{UpdateStmt: s}}, &s.ReturningList)
@@ -156,7 +167,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 			before[i], after[i] = b, r[n:]
 		}
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
+		x.Add(updateRecord(m, in, before, after))
 		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
@@ -208,7 +219,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
 	}
 	if tx.newKey == nil {
-		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: before, After: after, PK: m.PK, LockTable: m.LockName})
+		x.Add(updateRecord(m, in, before, after))
 		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
@@ -223,7 +234,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	// re-inserted (so swapped keys never collide).
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
-	x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK, LockTable: m.LockName})
+	x.Add(updateRecord(m, in, ub, ua))
 	return w.done(len(rows))
 }
 
@@ -244,6 +255,9 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 		}
 	}
 	if err := refuseHazards(u.query, m, in, undo.Update, keyChange); err != nil {
+		return nil, err
+	}
+	if err := refuseIdentitySet(u.query, m, in, u.set); err != nil {
 		return nil, err
 	}
 	if uniqueSet && in.cascadeUpdate {
@@ -277,6 +291,9 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 			tx.newKey[k] = -1
 			if !slices.Contains(u.set, c) {
 				continue
+			}
+			if u.fromSelect[c] {
+				return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q comes from a sub-select (SET (…) = (SELECT …)): the rows' new keys cannot be computed before it runs (set the key with an expression, SET (…) = (…))", c)
 			}
 			e, ok := u.exprs[c]
 			if !ok || !pure(e, true) {
@@ -390,4 +407,23 @@ func starOf(list []*pg.Node, ref string) []*pg.Node {
 		}
 	}
 	return out
+}
+
+// assigned returns the expression a SET entry's value gives its column:
+// the value itself, or, in a multiple-column assignment from a row
+// (SET (a, b) = (x, y), or ROW(x, y)), the row's member for the column;
+// sub is set for a multiple-column assignment from a sub-select. Anything
+// else (a row of the wrong length, which PostgreSQL refuses) gives nil.
+func assigned(val *pg.Node) (e *pg.Node, sub bool) {
+	ma := val.GetMultiAssignRef()
+	if ma == nil {
+		return val, false
+	}
+	if ma.Source.GetSubLink() != nil {
+		return nil, true
+	}
+	if row := ma.Source.GetRowExpr(); row != nil && ma.Colno >= 1 && int(ma.Colno) <= len(row.Args) && int(ma.Ncolumns) == len(row.Args) {
+		return row.Args[ma.Colno-1], false
+	}
+	return nil, false
 }
