@@ -1,0 +1,191 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+
+	"github.com/txcio/txc/tc/store"
+)
+
+const pkg = "sqlstore"
+
+// Dialect is the database a store lives in.
+type Dialect uint8
+
+// Dialects.
+const (
+	MySQL    Dialect = iota + 1 // MySQL and MariaDB (InnoDB)
+	Postgres                    // PostgreSQL
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case MySQL:
+		return "mysql"
+	case Postgres:
+		return "postgres"
+	}
+	return fmt.Sprintf("Dialect(%d)", uint8(d))
+}
+
+// ParseDialect maps "mysql" and "postgres" to their Dialect.
+func ParseDialect(s string) (Dialect, error) {
+	switch s {
+	case "mysql":
+		return MySQL, nil
+	case "postgres":
+		return Postgres, nil
+	}
+	return 0, fmt.Errorf("%w: unknown dialect %q (want mysql or postgres)", ErrInvalid, s)
+}
+
+// DefaultTablePrefix begins the names of the store's tables when
+// Options.TablePrefix is empty.
+const DefaultTablePrefix = "txc_tc_"
+
+var tablePrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
+
+// ErrInvalid is matched by errors about bad options: an unknown dialect,
+// a malformed DSN or table prefix.
+var ErrInvalid = errors.New(pkg + ": invalid options")
+
+// Options say where a store lives.
+type Options struct {
+	Dialect Dialect
+	// DSN is the database to use: a go-sql-driver/mysql DSN
+	// (user:password@tcp(host:3306)/db) or a PostgreSQL URL or keyword
+	// string, as pgx parses it. It is never logged or put in an error.
+	DSN string
+	// TablePrefix begins every table name (lower-case letters, digits,
+	// underscores; at most 40 bytes). Empty means DefaultTablePrefix.
+	// Stores with different prefixes share a database without meeting.
+	TablePrefix string
+	// Logger receives schema creation at Info level. Nil discards.
+	Logger *slog.Logger
+}
+
+// tables are the names of a store's tables.
+type tables struct {
+	prefix, schema, global, branch, sequence string
+}
+
+func newTables(prefix string) tables {
+	return tables{prefix: prefix, schema: prefix + "schema", global: prefix + "global",
+		branch: prefix + "branch", sequence: prefix + "sequence"}
+}
+
+// backend is one dialect's half of a store. A backend that fails drops its
+// connection; the next call connects again.
+type backend interface {
+	apply(ctx context.Context, p *plan) error
+	load(ctx context.Context) (*store.State, error)
+	close() error
+}
+
+// Store is a store.Store on a SQL database. It is safe for concurrent use;
+// calls are serialised.
+type Store struct {
+	mu       sync.Mutex
+	b        backend
+	secret   string
+	closed   bool
+	failNext *injected // set by tests
+}
+
+var _ store.Store = (*Store)(nil)
+
+// injected is a simulated crash: keepAll commits the batch and then fails,
+// otherwise the batch is sent and a statement that fails aborts its
+// transaction before the commit.
+type injected struct {
+	err     error
+	keepAll bool
+}
+
+// Open connects to the database, creates the tables when they are missing
+// and checks the schema version: a store this build does not know fails
+// with a *SchemaVersionError and is left as it is.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	prefix := opts.TablePrefix
+	if prefix == "" {
+		prefix = DefaultTablePrefix
+	}
+	if !tablePrefix.MatchString(prefix) {
+		return nil, fmt.Errorf("%w: table prefix %q is not 1..40 of a-z 0-9 _ beginning with a letter or _", ErrInvalid, prefix)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	secret, err := Password(opts.Dialect, opts.DSN)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{secret: secret}
+	t := newTables(prefix)
+	var b backend
+	switch opts.Dialect {
+	case MySQL:
+		b, err = openMySQL(ctx, opts.DSN, t, log)
+	case Postgres:
+		b, err = openPostgres(ctx, opts.DSN, t, log)
+	default:
+		return nil, fmt.Errorf("%w: unknown dialect %v", ErrInvalid, opts.Dialect)
+	}
+	if err != nil {
+		return nil, s.scrub(err)
+	}
+	s.b = b
+	return s, nil
+}
+
+// Apply implements store.Store: one SQL transaction per batch.
+func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	p := newPlan(b)
+	if f := s.failNext; f != nil {
+		s.failNext = nil
+		p.abort = !f.keepAll
+		if err := s.b.apply(ctx, p); err != nil && f.keepAll {
+			return s.scrub(err)
+		}
+		return f.err
+	}
+	if p.empty() {
+		return nil
+	}
+	return s.scrub(s.b.apply(ctx, p))
+}
+
+// Load implements store.Store. It reads one consistent snapshot.
+func (s *Store) Load(ctx context.Context) (*store.State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	st, err := s.b.load(ctx)
+	if err != nil {
+		return nil, s.scrub(err)
+	}
+	return st, nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.scrub(s.b.close())
+}
