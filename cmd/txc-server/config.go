@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store/sqlstore"
 )
 
 // config is everything txc-server can be told. Each field is one setting,
@@ -24,6 +25,8 @@ type config struct {
 	Listen         string
 	AdminListen    string
 	DataDir        string
+	Store          string // embedded, mysql or postgres
+	StoreDSN       string // secret: never printed
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
 	RetryMin       time.Duration
@@ -42,6 +45,9 @@ type setting struct {
 	help string
 	def  string
 	set  func(c *config, v string) error
+	// secret settings are never shown: errors name them without their
+	// value.
+	secret bool
 }
 
 func durationSetting(key, help, def string, field func(*config) *time.Duration) setting {
@@ -85,6 +91,21 @@ var settings = []setting{
 				return fmt.Errorf("must not be empty")
 			}
 			c.DataDir = v
+			return nil
+		}},
+	{key: "store", help: "where the coordinator keeps its state: embedded (a log in --data-dir), mysql or postgres (a database shared by nodes, see --store-dsn)", def: "embedded",
+		set: func(c *config, v string) error {
+			switch v {
+			case "embedded", "mysql", "postgres":
+				c.Store = v
+				return nil
+			}
+			return fmt.Errorf("must be embedded, mysql or postgres")
+		}},
+	{key: "store_dsn", help: "database of a mysql or postgres store: user:password@tcp(host:3306)/db or postgres://user:password@host:5432/db; never printed (prefer the env var or the config file to keep it out of ps)", def: "",
+		secret: true,
+		set: func(c *config, v string) error {
+			c.StoreDSN = v
 			return nil
 		}},
 	durationSetting("default_timeout", "timeout of a global transaction that asks for none", "60s", func(c *config) *time.Duration { return &c.DefaultTimeout }),
@@ -169,7 +190,11 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) 
 			v, from = f.Value.String(), "--"+flagName(s.key)
 		}
 		if err := s.set(c, v); err != nil {
-			errs = append(errs, fmt.Errorf("setting %s = %q (from %s): %w", s.key, v, from, err))
+			shown := fmt.Sprintf("%q", v)
+			if s.secret {
+				shown = "(not shown)"
+			}
+			errs = append(errs, fmt.Errorf("setting %s = %s (from %s): %w", s.key, shown, from, err))
 		}
 	}
 	if len(errs) == 0 {
@@ -178,6 +203,9 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) 
 		}
 		if c.DefaultTimeout > c.MaxTimeout {
 			errs = append(errs, fmt.Errorf("setting default_timeout (%v) is above max_timeout (%v)", c.DefaultTimeout, c.MaxTimeout))
+		}
+		if err := checkStore(c); err != nil {
+			errs = append(errs, err)
 		}
 		if c.Listen == c.AdminListen {
 			errs = append(errs, fmt.Errorf("settings listen and admin_listen are both %s", c.Listen))
@@ -222,4 +250,26 @@ func readYAML(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("config file %s: unknown setting(s) %s", path, strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+// checkStore checks that store and store_dsn agree and that the DSN
+// parses, without ever quoting it.
+func checkStore(c *config) error {
+	if c.Store == "embedded" {
+		if c.StoreDSN != "" {
+			return fmt.Errorf("setting store_dsn is set but store is embedded (set store to mysql or postgres)")
+		}
+		return nil
+	}
+	if c.StoreDSN == "" {
+		return fmt.Errorf("setting store is %s and needs store_dsn", c.Store)
+	}
+	d, err := sqlstore.ParseDialect(c.Store)
+	if err == nil {
+		_, err = sqlstore.Password(d, c.StoreDSN)
+	}
+	if err != nil {
+		return fmt.Errorf("setting store_dsn: %w", err)
+	}
+	return nil
 }

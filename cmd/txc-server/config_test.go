@@ -94,3 +94,64 @@ func TestMissingConfigFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+const dsnPassword = "pw-Secret-42"
+
+func TestStoreSettings(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil || c.Store != "embedded" || c.StoreDSN != "" {
+		t.Fatalf("default store = %q %q, %v", c.Store, c.StoreDSN, err)
+	}
+	pg := "postgres://txc:" + dsnPassword + "@db:5432/txc"
+	c, err = parse(t, []string{"--store", "postgres", "--store-dsn", pg}, nil)
+	if err != nil || c.Store != "postgres" || c.StoreDSN != pg {
+		t.Fatalf("flags: %+v, %v", c, err)
+	}
+	my := "txc:" + dsnPassword + "@tcp(db:3306)/txc"
+	c, err = parse(t, nil, map[string]string{"TXC_STORE": "mysql", "TXC_STORE_DSN": my})
+	if err != nil || c.Store != "mysql" || c.StoreDSN != my {
+		t.Fatalf("env: %+v, %v", c, err)
+	}
+	c, err = parse(t, []string{"--config", writeFile(t, "store: postgres\nstore_dsn: "+pg+"\n")}, nil)
+	if err != nil || c.Store != "postgres" || c.StoreDSN != pg {
+		t.Fatalf("file: %+v, %v", c, err)
+	}
+}
+
+// TestStoreSettingsRefused: bad store settings are named, and the DSN's
+// password never shows in the error.
+func TestStoreSettingsRefused(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		file string
+		want []string
+	}{
+		{args: []string{"--store", "sqlite"}, want: []string{"store", "embedded, mysql or postgres"}},
+		{args: []string{"--store", "postgres"}, want: []string{"store", "needs store_dsn"}},
+		{args: []string{"--store-dsn", "postgres://u:" + dsnPassword + "@db/x"}, want: []string{"store_dsn", "store is embedded"}},
+		{args: []string{"--store", "mysql", "--store-dsn", "u:" + dsnPassword + "@tcp(db:3306/x"}, want: []string{"store_dsn", "malformed mysql DSN"}},
+		{env: map[string]string{"TXC_STORE": "postgres", "TXC_STORE_DSN": "postgres://u:" + dsnPassword + "@db:port/x"}, want: []string{"store_dsn", "malformed postgres DSN"}},
+		{file: "store: mysql\nstore_dsn: \"u:" + dsnPassword + "@tcp(db\"\n", want: []string{"store_dsn", "malformed"}},
+		{file: "store_dsn: [\"" + dsnPassword + "\"]\n", want: []string{"store_dsn", "single value"}},
+	}
+	for _, c := range cases {
+		args := c.args
+		if c.file != "" {
+			args = append(args, "--config", writeFile(t, c.file))
+		}
+		_, err := parse(t, args, c.env)
+		if err == nil {
+			t.Errorf("%v %v %q: accepted", c.args, c.env, c.file)
+			continue
+		}
+		if strings.Contains(err.Error(), dsnPassword) {
+			t.Errorf("%v %v %q: the error shows the password: %v", c.args, c.env, c.file, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %v %q: error %q does not mention %q", c.args, c.env, c.file, err, w)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Command txc-server is the txc transaction coordinator.
 //
 //	txc-server [--listen 127.0.0.1:8091] [--admin-listen 127.0.0.1:7091] [--data-dir ./txc-data] [--config file.yaml]
+//	           [--store embedded|mysql|postgres] [--store-dsn DSN]
 //
 // Every setting can also come from a YAML file (--config) or a TXC_*
 // environment variable; see --help. Bad settings are refused at start with
@@ -69,7 +70,7 @@ func newLogger(cfg *config) *slog.Logger {
 
 func run(ctx context.Context, cfg *config) error {
 	log := newLogger(cfg)
-	st, err := openStore(cfg.DataDir, log)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

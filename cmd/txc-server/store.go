@@ -1,13 +1,26 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/logstore"
+	"github.com/txcio/txc/tc/store/sqlstore"
 )
 
-// openStore opens the embedded store in dir, creating it when missing.
-func openStore(dir string, log *slog.Logger) (store.Store, error) {
-	return logstore.Open(dir, logstore.Options{Logger: log})
+// openStore opens the store the settings name: the embedded log in the
+// data dir (created when missing), or a SQL store (its tables created when
+// missing). The DSN is logged with its password replaced.
+func openStore(ctx context.Context, cfg *config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store == "embedded" {
+		log.Info("store", "kind", "embedded", "data_dir", cfg.DataDir)
+		return logstore.Open(cfg.DataDir, logstore.Options{Logger: log})
+	}
+	d, err := sqlstore.ParseDialect(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store", "kind", cfg.Store, "dsn", sqlstore.Redact(d, cfg.StoreDSN))
+	return sqlstore.Open(ctx, sqlstore.Options{Dialect: d, DSN: cfg.StoreDSN, Logger: log})
 }
