@@ -105,6 +105,9 @@ var settings = []setting{
 	{key: "store_dsn", help: "database of a mysql or postgres store: user:password@tcp(host:3306)/db or postgres://user:password@host:5432/db; never printed (prefer the env var or the config file to keep it out of ps)", def: "",
 		secret: true,
 		set: func(c *config, v string) error {
+			if strings.TrimSpace(v) != v || strings.ContainsAny(v, "\n\r\x00") {
+				return fmt.Errorf("must not begin or end with spaces or hold line breaks")
+			}
 			c.StoreDSN = v
 			return nil
 		}},

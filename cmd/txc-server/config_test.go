@@ -134,6 +134,8 @@ func TestStoreSettingsRefused(t *testing.T) {
 		{env: map[string]string{"TXC_STORE": "postgres", "TXC_STORE_DSN": "postgres://u:" + dsnPassword + "@db:port/x"}, want: []string{"store_dsn", "malformed postgres DSN"}},
 		{file: "store: mysql\nstore_dsn: \"u:" + dsnPassword + "@tcp(db\"\n", want: []string{"store_dsn", "malformed"}},
 		{file: "store_dsn: [\"" + dsnPassword + "\"]\n", want: []string{"store_dsn", "single value"}},
+		{args: []string{"--store", "postgres", "--store-dsn", "postgres://u:" + dsnPassword + "@db/x "}, want: []string{"store_dsn", "--store-dsn", "not shown", "spaces"}},
+		{env: map[string]string{"TXC_STORE": "mysql", "TXC_STORE_DSN": "u:" + dsnPassword + "@tcp(db)/x\n"}, want: []string{"store_dsn", "TXC_STORE_DSN", "line breaks"}},
 	}
 	for _, c := range cases {
 		args := c.args
