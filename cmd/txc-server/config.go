@@ -27,6 +27,7 @@ type config struct {
 	DataDir        string
 	Store          string // embedded, mysql or postgres
 	StoreDSN       string // secret: never printed
+	StorePrefix    string
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
 	RetryMin       time.Duration
@@ -109,6 +110,14 @@ var settings = []setting{
 				return fmt.Errorf("must not begin or end with spaces or hold line breaks")
 			}
 			c.StoreDSN = v
+			return nil
+		}},
+	{key: "store_table_prefix", help: "beginning of the names of a mysql or postgres store's tables; nodes of one cluster share it", def: sqlstore.DefaultTablePrefix,
+		set: func(c *config, v string) error {
+			if err := sqlstore.CheckTablePrefix(v); err != nil {
+				return fmt.Errorf("must be 1..40 of a-z 0-9 _ beginning with a letter or _")
+			}
+			c.StorePrefix = v
 			return nil
 		}},
 	durationSetting("default_timeout", "timeout of a global transaction that asks for none", "60s", func(c *config) *time.Duration { return &c.DefaultTimeout }),

@@ -99,7 +99,7 @@ const dsnPassword = "pw-Secret-42"
 
 func TestStoreSettings(t *testing.T) {
 	c, err := parse(t, nil, nil)
-	if err != nil || c.Store != "embedded" || c.StoreDSN != "" {
+	if err != nil || c.Store != "embedded" || c.StoreDSN != "" || c.StorePrefix != "txc_tc_" {
 		t.Fatalf("default store = %q %q, %v", c.Store, c.StoreDSN, err)
 	}
 	pg := "postgres://txc:" + dsnPassword + "@db:5432/txc"
@@ -112,8 +112,8 @@ func TestStoreSettings(t *testing.T) {
 	if err != nil || c.Store != "mysql" || c.StoreDSN != my {
 		t.Fatalf("env: %+v, %v", c, err)
 	}
-	c, err = parse(t, []string{"--config", writeFile(t, "store: postgres\nstore_dsn: "+pg+"\n")}, nil)
-	if err != nil || c.Store != "postgres" || c.StoreDSN != pg {
+	c, err = parse(t, []string{"--config", writeFile(t, "store: postgres\nstore_dsn: "+pg+"\nstore_table_prefix: blue_\n")}, nil)
+	if err != nil || c.Store != "postgres" || c.StoreDSN != pg || c.StorePrefix != "blue_" {
 		t.Fatalf("file: %+v, %v", c, err)
 	}
 }
@@ -128,6 +128,7 @@ func TestStoreSettingsRefused(t *testing.T) {
 		want []string
 	}{
 		{args: []string{"--store", "sqlite"}, want: []string{"store", "embedded, mysql or postgres"}},
+		{args: []string{"--store-table-prefix", "Blue-"}, want: []string{"store_table_prefix", "a-z"}},
 		{args: []string{"--store", "postgres"}, want: []string{"store", "needs store_dsn"}},
 		{args: []string{"--store-dsn", "postgres://u:" + dsnPassword + "@db/x"}, want: []string{"store_dsn", "store is embedded"}},
 		{args: []string{"--store", "mysql", "--store-dsn", "u:" + dsnPassword + "@tcp(db:3306/x"}, want: []string{"store_dsn", "malformed mysql DSN"}},

@@ -21,6 +21,6 @@ func openStore(ctx context.Context, cfg *config, log *slog.Logger) (store.Store,
 	if err != nil {
 		return nil, err
 	}
-	log.Info("store", "kind", cfg.Store, "dsn", sqlstore.Redact(d, cfg.StoreDSN))
-	return sqlstore.Open(ctx, sqlstore.Options{Dialect: d, DSN: cfg.StoreDSN, Logger: log})
+	log.Info("store", "kind", cfg.Store, "dsn", sqlstore.Redact(d, cfg.StoreDSN), "table_prefix", cfg.StorePrefix)
+	return sqlstore.Open(ctx, sqlstore.Options{Dialect: d, DSN: cfg.StoreDSN, TablePrefix: cfg.StorePrefix, Logger: log})
 }

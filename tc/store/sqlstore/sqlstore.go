@@ -49,6 +49,15 @@ const DefaultTablePrefix = "txc_tc_"
 
 var tablePrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
 
+// CheckTablePrefix returns an error matching ErrInvalid unless p can
+// begin the store's table names.
+func CheckTablePrefix(p string) error {
+	if !tablePrefix.MatchString(p) {
+		return fmt.Errorf("%w: table prefix %q is not 1..40 of a-z 0-9 _ beginning with a letter or _", ErrInvalid, p)
+	}
+	return nil
+}
+
 // ErrInvalid is matched by errors about bad options: an unknown dialect,
 // a malformed DSN or table prefix.
 var ErrInvalid = errors.New(pkg + ": invalid options")
@@ -114,8 +123,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
-	if !tablePrefix.MatchString(prefix) {
-		return nil, fmt.Errorf("%w: table prefix %q is not 1..40 of a-z 0-9 _ beginning with a letter or _", ErrInvalid, prefix)
+	if err := CheckTablePrefix(prefix); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
