@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tc"
 )
@@ -107,8 +109,42 @@ func waitQuiet(t *testing.T, p *tcProcess, within time.Duration) tc.Stats {
 	return st
 }
 
-func TestKill9DuringLoadLosesNothing(t *testing.T) {
-	p := startTC(t, "--default-timeout", "3s", "--retry-min", "50ms", "--retry-max", "500ms", "--ack-timeout", "5s")
+func TestKill9DuringLoadLosesNothing(t *testing.T) { kill9DuringLoad(t) }
+
+// TestKill9DuringLoadLosesNothingSQLStore runs the same test on servers
+// whose store is the machine's PostgreSQL or MariaDB, on tables of the
+// test's own.
+func TestKill9DuringLoadLosesNothingSQLStore(t *testing.T) {
+	for _, c := range []struct {
+		store, dsn string
+		db         func(testing.TB) *sql.DB
+	}{
+		{"postgres", dbtest.PostgresDSN, dbtest.Postgres},
+		{"mysql", dbtest.MySQLDSN, dbtest.MySQL},
+	} {
+		t.Run(c.store, func(t *testing.T) {
+			db := c.db(t)
+			prefix := dbtest.Name("itc") + "_"
+			t.Cleanup(func() {
+				for _, name := range []string{"schema", "global", "branch", "sequence"} {
+					db.Exec("DROP TABLE IF EXISTS " + prefix + name)
+				}
+			})
+			kill9DuringLoad(t, "--store", c.store, "--store-dsn", c.dsn, "--store-table-prefix", prefix)
+			var rows int
+			if err := db.QueryRow("SELECT COUNT(*) FROM " + prefix + "branch").Scan(&rows); err != nil || rows != 0 {
+				t.Fatalf("%d branch rows left in the store (%v); every transaction finished", rows, err)
+			}
+		})
+	}
+}
+
+// kill9DuringLoad kills a server three times with SIGKILL under a
+// 16-client load and restarts it; then every acknowledged outcome must be
+// carried out branch by branch and the server must end with no
+// transaction and no lock. storeArgs choose the server's store.
+func kill9DuringLoad(t *testing.T, storeArgs ...string) {
+	p := startTC(t, append([]string{"--default-timeout", "3s", "--retry-min", "50ms", "--retry-max", "500ms", "--ack-timeout", "5s"}, storeArgs...)...)
 	rmConn := dial(t, p.addr, "rm")
 	led := newLedger()
 	mgr := rm.New(rmConn, rm.WithLockRetry(5*time.Millisecond, 50*time.Millisecond))
