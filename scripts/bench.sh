@@ -5,6 +5,8 @@
 #   BENCH_ARGS  extra txc-bench flags for the scenario (e.g. "--wait-begin")
 #   BENCH_PROFILE=dir  also writes the server's and the load generator's CPU profiles there
 #   BENCH_SERVER_PROCS=n  runs the server with GOMAXPROCS=n (default: the runtime's choice)
+#   BENCH_STORE=embedded|postgres|mysql  the server's store (default embedded); a SQL store
+#     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,12 +19,28 @@ grpc_port=$((20000 + RANDOM % 20000))
 admin_port=$((grpc_port + 1))
 log="$data/server.log"
 
+store=${BENCH_STORE:-embedded}
+store_args=()
+drop_tables() { :; }
+prefix="bench_$$_${RANDOM}_"
+tables="${prefix}schema, ${prefix}global, ${prefix}branch, ${prefix}sequence"
+case "$store" in
+  embedded) ;;
+  postgres)
+    store_args=(--store postgres --store-dsn "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" --store-table-prefix "$prefix")
+    drop_tables() { psql -q -h 127.0.0.1 -U postgres test -c "DROP TABLE IF EXISTS $tables" >/dev/null 2>&1 || true; } ;;
+  mysql)
+    store_args=(--store mysql --store-dsn "root@tcp(127.0.0.1:3306)/test" --store-table-prefix "$prefix")
+    drop_tables() { mariadb -h 127.0.0.1 -u root test -e "DROP TABLE IF EXISTS $tables" >/dev/null 2>&1 || true; } ;;
+  *) echo "BENCH_STORE must be embedded, postgres or mysql" >&2; exit 2 ;;
+esac
+
 server_env=()
 [ -n "${BENCH_SERVER_PROCS:-}" ] && server_env=(env GOMAXPROCS="$BENCH_SERVER_PROCS")
 "${server_env[@]}" bin/txc-server --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
-  --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true >"$log" 2>&1 &
+  --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true "${store_args[@]}" >"$log" 2>&1 &
 server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; drop_tables; }
 trap cleanup EXIT
 wait_port "$admin_port" 30 || { cat "$log"; exit 1; }
 
@@ -35,7 +53,7 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   (sleep 3; curl -s -o "$BENCH_PROFILE/server.cpu" "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=$((secs > 4 ? secs - 2 : 2))") &
   profiler=$!
 fi
-echo "txc-server (embedded store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
+echo "txc-server ($store store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
 bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}"
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
