@@ -15,7 +15,7 @@
 // first. On PostgreSQL the statements take arrays (unnest), so their text
 // is constant and prepared once, and they are sent as one pgx pipeline: one
 // round trip, run by the server as one implicit transaction. On MySQL the
-// statements, framed by START TRANSACTION and COMMIT, go in one
+// statements, framed by ROLLBACK; START TRANSACTION and COMMIT, go in one
 // multi-statement query with the parameters interpolated by the driver:
 // one round trip, split only when a batch is larger than maxQueryBytes.
 //

@@ -88,10 +88,13 @@ type myStmt struct {
 }
 
 // statements returns the plan as statements, in Batch order, framed by
-// START TRANSACTION and COMMIT.
+// START TRANSACTION and COMMIT. A ROLLBACK comes first: START TRANSACTION
+// would commit a transaction left open on the connection, and a failed
+// Apply's connection is discarded, but a torn batch must never be
+// committed by the next one even if one were not.
 func (b *myBackend) statements(p *plan) []myStmt {
 	t := b.t
-	out := []myStmt{{sql: "START TRANSACTION", size: 20}}
+	out := []myStmt{{sql: "ROLLBACK", size: 9}, {sql: "START TRANSACTION", size: 20}}
 	out = append(out, multiRow("INSERT INTO "+t.global+" (xid, name, status, begun, deadline, updated) VALUES ",
 		" ON DUPLICATE KEY UPDATE name = VALUES(name), status = VALUES(status), begun = VALUES(begun),"+
 			" deadline = VALUES(deadline), updated = VALUES(updated)",

@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
+	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tc/store/storetest"
+)
+
+// largeBatch is bigger than one MySQL query (maxQueryBytes) and than one
+// statement (maxRowsPerStatement), in every list.
+func largeBatch(tag string, n int) *store.Batch {
+	b := &store.Batch{NextID: uint64(n)}
+	data := bytes.Repeat([]byte{'\'', 0, '\\', 0xff}, 512)
+	for i := range n {
+		x := txc.NewXID(tag, uint64(i))
+		b.PutGlobals = append(b.PutGlobals, store.Global{XID: x, Name: "large", Status: txc.GlobalBegin})
+		b.PutBranches = append(b.PutBranches, store.Branch{XID: x, ID: txc.BranchID(i), Type: txc.BranchAT,
+			ResourceID: "r", Status: txc.BranchRegistered, ApplicationData: data,
+			LockKeys: []txc.LockKey{{Table: "t", Rows: []string{fmt.Sprint(i)}}}})
+	}
+	return b
+}
+
+// TestLargeBatches: batches that MySQL needs several queries and
+// statements for are applied whole; a failure in the middle of one leaves
+// none of it, even for a store that goes on applying batches (its
+// connection, inside the failed transaction, must not be reused).
+func TestLargeBatches(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
+		p := freshPrefix(t, db)
+		s := openStore(t, d, dsn, p)
+		model := memstore.New()
+		apply := func(b *store.Batch) {
+			t.Helper()
+			if err := s.Apply(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+			_ = model.Apply(t.Context(), b)
+		}
+		const n = 5000
+		apply(largeBatch("big", n))
+		next := &store.Batch{}
+		for i := range n {
+			x := txc.NewXID("big", uint64(i))
+			switch i % 3 {
+			case 0:
+				next.SetBranchStatus = append(next.SetBranchStatus, store.BranchStatus{XID: x, ID: txc.BranchID(i), Status: txc.BranchPhaseOneDone})
+			case 1:
+				next.DeleteBranches = append(next.DeleteBranches, x)
+			case 2:
+				next.DeleteGlobals = append(next.DeleteGlobals, x)
+			}
+		}
+		apply(next)
+
+		crash := errors.New("simulated crash")
+		s.failNext = &injected{err: crash}
+		torn := largeBatch("torn", n)
+		torn.DeleteGlobals = []txc.XID{txc.NewXID("big", 0)}
+		if err := s.Apply(t.Context(), torn); !errors.Is(err, crash) {
+			t.Fatalf("Apply with an injected failure = %v", err)
+		}
+		// The same store goes on.
+		apply(&store.Batch{PutGlobals: []store.Global{{XID: "after:1", Name: "after", Status: txc.GlobalBegin}}})
+		for _, s := range []*Store{s, openStore(t, d, dsn, p)} {
+			got, err := s.Load(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := model.Load(t.Context())
+			if diff := storetest.Diff(got, want); diff != "" {
+				t.Fatalf("Load differs from the applied batches:\n%s", diff)
+			}
+		}
+	})
+}
+
+// TestStatementsPerBatch: a Batch with every kind of change is sent as
+// one query on MySQL, framed by its transaction.
+func TestStatementsPerBatch(t *testing.T) {
+	b := &myBackend{t: newTables("p_")}
+	var g storetest.MutationStream
+	var batch store.Batch
+	for range 40 {
+		g.Fill(&batch, 64)
+	}
+	batch.SetBranchStatus = []store.BranchStatus{{XID: "x:1", ID: 1, Status: 2}}
+	batch.DeleteBranches = []txc.XID{"y:1"}
+	stmts := b.statements(newPlan(&batch))
+	if len(stmts) != 9 {
+		t.Fatalf("%d statements, want 9 (rollback, begin, 5 changes, next ID, commit)", len(stmts))
+	}
+	if q := packQueries(stmts); len(q) != 1 {
+		t.Fatalf("%d queries, want 1", len(q))
+	}
+}
