@@ -22,7 +22,8 @@
 // Apply is durable when it returns as far as the database's commit is:
 // that assumes synchronous_commit=on (and fsync=on) on PostgreSQL, and
 // innodb_flush_log_at_trx_commit=1 (and sync_binlog=1 when the binary log
-// is on) on MySQL/MariaDB, the defaults of both.
+// is on) on MySQL/MariaDB, the defaults of both. Open reads these settings
+// and logs a warning for each one that breaks the assumption.
 //
 // Times are stored as milliseconds since the Unix epoch (NULL for the zero
 // time); names, resource IDs, lock keys and application data as bytes, so

@@ -51,14 +51,23 @@ func openMySQL(ctx context.Context, dsn string, t tables, log *slog.Logger) (*my
 func (b *myBackend) close() error { return b.db.Close() }
 
 // ensureSchema runs the schema check on one connection, which holds the
-// schema lock.
+// schema lock, and warns about settings that make commits not durable.
 func (b *myBackend) ensureSchema(ctx context.Context, log *slog.Logger) error {
 	conn, err := b.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: connect to mysql: %w", pkg, err)
 	}
 	defer conn.Close()
-	return ensureSchema(ctx, &mySchema{conn: conn, t: b.t}, MySQL, b.t, log)
+	m := &mySchema{conn: conn, t: b.t}
+	if err := ensureSchema(ctx, m, MySQL, b.t, log); err != nil {
+		return err
+	}
+	bad, err := m.myDurability(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: read settings: %w", pkg, err)
+	}
+	warnNotDurable(log, MySQL, bad)
+	return nil
 }
 
 // apply sends the plan as START TRANSACTION, its statements and COMMIT, in

@@ -62,6 +62,12 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 		b.close()
 		return nil, err
 	}
+	bad, err := b.pgDurability(ctx)
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	warnNotDurable(log, Postgres, bad)
 	return b, nil
 }
 

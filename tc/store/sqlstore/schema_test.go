@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -147,4 +149,33 @@ func TestBadTablePrefix(t *testing.T) {
 			t.Errorf("prefix %q: err = %v, want ErrInvalid naming the prefix", p, err)
 		}
 	}
+}
+
+// TestWarnsWhenNotDurable: a session whose commits are not durable is
+// reported at Open; this machine's defaults are not.
+func TestWarnsWhenNotDurable(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		s, err := Open(t.Context(), Options{Dialect: d, DSN: dsn, TablePrefix: freshPrefix(t, db), Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if strings.Contains(logs.String(), "WARN") {
+			t.Fatalf("warned with the defaults: %s", logs.String())
+		}
+		if d != Postgres {
+			return // MySQL's settings are global: the test cannot change them
+		}
+		logs.Reset()
+		s, err = Open(t.Context(), Options{Dialect: d, DSN: dsn + "&synchronous_commit=off", TablePrefix: freshPrefix(t, db), Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "synchronous_commit=off") {
+			t.Fatalf("no warning with synchronous_commit=off: %s", logs.String())
+		}
+	})
 }
