@@ -32,3 +32,7 @@ func TestConformanceTinySegments(t *testing.T) { storetest.Run(t, harness(minSeg
 // BenchmarkApply measures Apply on the coordinator's write pattern; see
 // storetest.Bench.
 func BenchmarkApply(b *testing.B) { storetest.Bench(b, harness(0)) }
+
+// BenchmarkApplyLatencyShared is storetest's latency benchmark, for
+// comparison with the other backends.
+func BenchmarkApplyLatencyShared(b *testing.B) { storetest.BenchLatency(b, harness(0)) }

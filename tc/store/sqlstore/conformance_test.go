@@ -22,3 +22,11 @@ func BenchmarkApply(b *testing.B) {
 		b.Run(c.d.String(), func(b *testing.B) { storetest.Bench(b, harness(b, c.d, c.dsn, c.db(b))) })
 	}
 }
+
+// BenchmarkApplyLatency reports Apply's latency distribution; see
+// storetest.BenchLatency.
+func BenchmarkApplyLatency(b *testing.B) {
+	for _, c := range dialects {
+		b.Run(c.d.String(), func(b *testing.B) { storetest.BenchLatency(b, harness(b, c.d, c.dsn, c.db(b))) })
+	}
+}

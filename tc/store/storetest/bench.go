@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -58,6 +59,39 @@ func Bench(b *testing.B, h Harness) {
 			if c := cpuNanos(); c >= 0 && cpu >= 0 {
 				b.ReportMetric(float64(c-cpu)/mutations, "cpu-ns/mutation")
 			}
+		})
+	}
+}
+
+// BenchLatency reports the distribution of Apply latency on the
+// coordinator's write pattern (see Bench) in batches of 1 and 64
+// mutations: p50-µs, p99-µs and max-µs.
+func BenchLatency(b *testing.B, h Harness) {
+	for _, size := range []int{1, 64} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s, err := h.Open(b.TempDir())
+			if err != nil {
+				b.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			var g MutationStream
+			var batch store.Batch
+			lat := make([]time.Duration, 0, 1<<14)
+			for b.Loop() {
+				batch.Reset()
+				g.Fill(&batch, size)
+				t0 := time.Now()
+				if err := s.Apply(b.Context(), &batch); err != nil {
+					b.Fatalf("Apply: %v", err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+			b.ReportMetric(q(0.5), "p50-µs")
+			b.ReportMetric(q(0.99), "p99-µs")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 		})
 	}
 }
