@@ -52,13 +52,41 @@ func TestPrecedenceFileEnvFlag(t *testing.T) {
 	}
 }
 
+// badSetting is a configuration that must be refused with an error
+// mentioning every string of want and never secret (if set).
+type badSetting struct {
+	args []string
+	env  map[string]string
+	file string
+	want []string
+}
+
+// checkRefused parses each case and checks its error.
+func checkRefused(t *testing.T, cases []badSetting, secret string) {
+	t.Helper()
+	for _, c := range cases {
+		args := c.args
+		if c.file != "" {
+			args = append(args, "--config", writeFile(t, c.file))
+		}
+		_, err := parse(t, args, c.env)
+		if err == nil {
+			t.Errorf("%v %v %q: accepted", c.args, c.env, c.file)
+			continue
+		}
+		if secret != "" && strings.Contains(err.Error(), secret) {
+			t.Errorf("%v %v %q: the error shows the secret: %v", c.args, c.env, c.file, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %v %q: error %q does not mention %q", c.args, c.env, c.file, err, w)
+			}
+		}
+	}
+}
+
 func TestBadSettingsAreNamed(t *testing.T) {
-	cases := []struct {
-		args []string
-		env  map[string]string
-		file string
-		want []string
-	}{
+	checkRefused(t, []badSetting{
 		{args: []string{"--default-timeout", "soon"}, want: []string{"default_timeout", "--default-timeout"}},
 		{env: map[string]string{"TXC_LISTEN": "nowhere"}, want: []string{"listen", "TXC_LISTEN"}},
 		{args: []string{"--node", "a:b"}, want: []string{"node"}},
@@ -70,23 +98,7 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{file: "retry_min: [1, 2]\n", want: []string{"retry_min", "single value"}},
 		{file: "max_timeout: -5s\n", want: []string{"max_timeout", "positive", "config file"}},
 		{file: ": : :\n", want: []string{"config file"}},
-	}
-	for _, c := range cases {
-		args := c.args
-		if c.file != "" {
-			args = append(args, "--config", writeFile(t, c.file))
-		}
-		_, err := parse(t, args, c.env)
-		if err == nil {
-			t.Errorf("%v %v %q: accepted", c.args, c.env, c.file)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v %v %q: error %q does not mention %q", c.args, c.env, c.file, err, w)
-			}
-		}
-	}
+	}, "")
 }
 
 func TestMissingConfigFile(t *testing.T) {
@@ -121,12 +133,7 @@ func TestStoreSettings(t *testing.T) {
 // TestStoreSettingsRefused: bad store settings are named, and the DSN's
 // password never shows in the error.
 func TestStoreSettingsRefused(t *testing.T) {
-	cases := []struct {
-		args []string
-		env  map[string]string
-		file string
-		want []string
-	}{
+	checkRefused(t, []badSetting{
 		{args: []string{"--store", "sqlite"}, want: []string{"store", "embedded, mysql or postgres"}},
 		{args: []string{"--store-table-prefix", "Blue-"}, want: []string{"store_table_prefix", "a-z"}},
 		{args: []string{"--store", "postgres"}, want: []string{"store", "needs store_dsn"}},
@@ -137,24 +144,5 @@ func TestStoreSettingsRefused(t *testing.T) {
 		{file: "store_dsn: [\"" + dsnPassword + "\"]\n", want: []string{"store_dsn", "single value"}},
 		{args: []string{"--store", "postgres", "--store-dsn", "postgres://u:" + dsnPassword + "@db/x "}, want: []string{"store_dsn", "--store-dsn", "not shown", "spaces"}},
 		{env: map[string]string{"TXC_STORE": "mysql", "TXC_STORE_DSN": "u:" + dsnPassword + "@tcp(db)/x\n"}, want: []string{"store_dsn", "TXC_STORE_DSN", "line breaks"}},
-	}
-	for _, c := range cases {
-		args := c.args
-		if c.file != "" {
-			args = append(args, "--config", writeFile(t, c.file))
-		}
-		_, err := parse(t, args, c.env)
-		if err == nil {
-			t.Errorf("%v %v %q: accepted", c.args, c.env, c.file)
-			continue
-		}
-		if strings.Contains(err.Error(), dsnPassword) {
-			t.Errorf("%v %v %q: the error shows the password: %v", c.args, c.env, c.file, err)
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v %v %q: error %q does not mention %q", c.args, c.env, c.file, err, w)
-			}
-		}
-	}
+	}, dsnPassword)
 }

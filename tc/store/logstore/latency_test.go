@@ -2,7 +2,6 @@ package logstore
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -61,11 +60,7 @@ func BenchmarkApplyLatency(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 			}
 			b.StopTimer()
-			slices.Sort(lat)
-			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
-			b.ReportMetric(q(0.5), "p50-µs")
-			b.ReportMetric(q(0.99), "p99-µs")
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+			storetest.ReportLatency(b, lat)
 			b.ReportMetric(float64(s.segNo-startSeg), "rotations")
 		})
 	}

@@ -30,27 +30,14 @@ import (
 func Bench(b *testing.B, h Harness) {
 	for _, size := range []int{1, 64, 512} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			s, err := h.Open(b.TempDir())
-			if err != nil {
-				b.Fatalf("Open: %v", err)
-			}
-			defer s.Close()
-			var g MutationStream
-			var batch store.Batch
-			ctx := b.Context()
-			written, cpu := writeBytes(), cpuNanos()
-			start := time.Now()
+			var written, cpu int64
+			var start, end time.Time
 			batches := 0
-			for b.Loop() {
-				batches++
-				batch.Reset()
-				g.Fill(&batch, size)
-				if err := s.Apply(ctx, &batch); err != nil {
-					b.Fatalf("Apply: %v", err)
-				}
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
+			applyStream(b, h, size, func() {
+				written, cpu = writeBytes(), cpuNanos()
+				start = time.Now()
+			}, func(time.Duration) { batches++; end = time.Now() })
+			elapsed := end.Sub(start)
 			mutations := float64(batches * size)
 			b.ReportMetric(mutations/elapsed.Seconds(), "mutations/s")
 			if w := writeBytes(); w >= 0 && written >= 0 {
@@ -63,37 +50,55 @@ func Bench(b *testing.B, h Harness) {
 	}
 }
 
+// applyStream opens a store, calls start, then applies batches of size
+// mutations of a MutationStream for as long as b runs, passing each
+// Apply's latency to each. The timer is stopped when it returns.
+func applyStream(b *testing.B, h Harness, size int, start func(), each func(time.Duration)) {
+	s, err := h.Open(b.TempDir())
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	var g MutationStream
+	var batch store.Batch
+	ctx := b.Context()
+	start()
+	for b.Loop() {
+		batch.Reset()
+		g.Fill(&batch, size)
+		t0 := time.Now()
+		if err := s.Apply(ctx, &batch); err != nil {
+			b.Fatalf("Apply: %v", err)
+		}
+		each(time.Since(t0))
+	}
+	b.StopTimer()
+}
+
 // BenchLatency reports the distribution of Apply latency on the
 // coordinator's write pattern (see Bench) in batches of 1 and 64
-// mutations: p50-µs, p99-µs and max-µs.
+// mutations, as ReportLatency does.
 func BenchLatency(b *testing.B, h Harness) {
 	for _, size := range []int{1, 64} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			s, err := h.Open(b.TempDir())
-			if err != nil {
-				b.Fatalf("Open: %v", err)
-			}
-			defer s.Close()
-			var g MutationStream
-			var batch store.Batch
 			lat := make([]time.Duration, 0, 1<<14)
-			for b.Loop() {
-				batch.Reset()
-				g.Fill(&batch, size)
-				t0 := time.Now()
-				if err := s.Apply(b.Context(), &batch); err != nil {
-					b.Fatalf("Apply: %v", err)
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			b.StopTimer()
-			slices.Sort(lat)
-			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
-			b.ReportMetric(q(0.5), "p50-µs")
-			b.ReportMetric(q(0.99), "p99-µs")
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+			applyStream(b, h, size, func() {}, func(d time.Duration) { lat = append(lat, d) })
+			ReportLatency(b, lat)
 		})
 	}
+}
+
+// ReportLatency reports the median, 99th percentile and largest of lat
+// as p50-µs, p99-µs and max-µs. It sorts lat.
+func ReportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(q(0.5), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 }
 
 // writeBytes returns the bytes this process has caused to be written to
