@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/memstore"
 	"github.com/txcio/txc/tc/store/storetest"
@@ -99,5 +101,26 @@ func TestStatementsPerBatch(t *testing.T) {
 	}
 	if q := packQueries(stmts); len(q) != 1 {
 		t.Fatalf("%d queries, want 1", len(q))
+	}
+}
+
+// TestMySQLNeverTruncates: even in a session whose sql_mode is not strict,
+// a value too large for its column fails the batch instead of being
+// stored cut.
+func TestMySQLNeverTruncates(t *testing.T) {
+	db := dbtest.MySQL(t)
+	for _, dsn := range []string{dbtest.MySQLDSN + "?sql_mode=%27%27", dbtest.MySQLDSN + "?sql_mode=%27ANSI_QUOTES%27"} {
+		s := openStore(t, MySQL, dsn, freshPrefix(t, db))
+		b := &store.Batch{PutGlobals: []store.Global{{XID: "long:1", Name: strings.Repeat("n", 2000), Status: txc.GlobalBegin}}}
+		if err := s.Apply(t.Context(), b); err == nil {
+			t.Errorf("%s: a 2000-byte name in a 1024-byte column was accepted", dsn)
+		}
+		st, err := s.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Globals) != 0 {
+			t.Errorf("%s: stored %d globals, name %d bytes", dsn, len(st.Globals), len(st.Globals[0].Name))
+		}
 	}
 }

@@ -35,6 +35,7 @@ func openMySQL(ctx context.Context, dsn string, t tables, log *slog.Logger) (*my
 	}
 	cfg.InterpolateParams = true
 	cfg.MultiStatements = true
+	strictMode(cfg)
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: mysql: %w", pkg, err)
@@ -46,6 +47,20 @@ func openMySQL(ctx context.Context, dsn string, t tables, log *slog.Logger) (*my
 		return nil, err
 	}
 	return b, nil
+}
+
+// strictMode makes the store's sessions refuse, rather than truncate, a
+// value too large for its column (MySQL does the latter without a strict
+// sql_mode), whatever sql_mode the server or the DSN sets.
+func strictMode(cfg *mysql.Config) {
+	cur := "@@sql_mode"
+	if v, ok := cfg.Params["sql_mode"]; ok {
+		cur = v
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(" + cur + ", ''), 'STRICT_ALL_TABLES')"
 }
 
 func (b *myBackend) close() error { return b.db.Close() }
