@@ -20,9 +20,8 @@
 // ran aborts its local transaction on the server, so that it can only roll
 // back.
 //
-// Limits of the current proxy: a write run with QueryContext (its
-// RETURNING rows read by the caller) is refused inside a global
-// transaction; run it with ExecContext. The undo-log table is named
+// A write run with QueryContext returns exactly the rows its own
+// RETURNING list gives (see datasource.Returner). The undo-log table is named
 // qualified (UndoSchema unless datasource.WithUndoSchema). Each table a
 // local transaction names is resolved once (through the connection's
 // search_path), locked against DDL and checked against the cached
