@@ -76,8 +76,7 @@ func main() {
 	}
 	fmt.Println("transfer 30:", transfer(ctx, 30, false))
 	show(db)
-	fmt.Println("transfer 50, then fail:", transfer(ctx, 50, true))
-	time.Sleep(500 * time.Millisecond) // phase 2 runs in the background
+	fmt.Println("transfer 50, then fail:", transfer(ctx, 50, true)) // returns once the rows are restored
 	show(db)
 }
 
