@@ -15,6 +15,7 @@ import (
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/undo"
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tm"
 )
 
@@ -53,24 +54,6 @@ func (e *env) undoSummary(xid txc.XID) string {
 	return sb.String()
 }
 
-// script runs stmts ({t}: table) in one local transaction of tx's
-// connection; a statement starting with '!' must fail, the others must
-// run.
-func script(ctx context.Context, tx *sql.Tx, table string, stmts []string) error {
-	for _, q := range stmts {
-		q = strings.ReplaceAll(q, "{t}", table)
-		fails := strings.HasPrefix(q, "!")
-		_, err := tx.ExecContext(ctx, strings.TrimPrefix(q, "!"))
-		switch {
-		case fails && err == nil:
-			return fmt.Errorf("%s: ran, want an error", q)
-		case !fails && err != nil:
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return nil
-}
-
 // savepointCase runs stmts through the proxy in one local transaction of
 // a global transaction, twice: rolled back, which must restore the table
 // exactly, and committed, which must leave it as the same statements run
@@ -86,7 +69,7 @@ func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := script(ctx, ptx, ref, stmts); err != nil {
+	if err := dbtest.Script(ctx, ptx, ref, stmts); err != nil {
 		ptx.Rollback()
 		t.Fatalf("plainly: %v", err)
 	}
@@ -100,7 +83,7 @@ func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
 			return err
 		}
 		defer tx.Rollback()
-		if err := script(ctx, tx, tb, stmts); err != nil {
+		if err := dbtest.Script(ctx, tx, tb, stmts); err != nil {
 			return err
 		}
 		if err := tx.Commit(); err != nil {
@@ -153,59 +136,8 @@ func (e *env) rollsBack(t *testing.T, table string, fn func(ctx context.Context)
 // plainly.
 func TestSavepoints(t *testing.T) {
 	e := newEnv(t, "")
-	for _, c := range []struct {
-		name, log string
-		stmts     []string
-	}{
-		{"deferred after image of a row written again after the savepoint", "Update (1,10,a)>(1,11,a)\n", []string{
-			"UPDATE {t} SET n = n + 1 WHERE id = 1",
-			"SAVEPOINT a",
-			"UPDATE {t} SET n = n * 10 WHERE id = 1",
-			"UPDATE {t} SET n = 0 WHERE id = 2",
-			"ROLLBACK TO SAVEPOINT a",
-		}},
-		{"row written again after rollback to", "Update (1,10,a)>(1,11,a)\nUpdate (1,11,a)>(1,16,a)\n", []string{
-			"UPDATE {t} SET n = n + 1 WHERE id = 1",
-			"SAVEPOINT a",
-			"UPDATE {t} SET n = n * 10, s = 'x' WHERE id = 1",
-			"ROLLBACK TO SAVEPOINT a",
-			"UPDATE {t} SET n = n + 5 WHERE id = 1",
-		}},
-		{"insert and delete after the savepoint", "Insert >(5,55,f)\n", []string{
-			"SAVEPOINT a",
-			"INSERT INTO {t} VALUES (5, 50, 'e')",
-			"DELETE FROM {t} WHERE id = 4",
-			"ROLLBACK TO SAVEPOINT a",
-			"INSERT INTO {t} VALUES (5, 55, 'f')",
-		}},
-		{"nested savepoints", "Update (1,10,a)>(1,11,a)\nUpdate (2,20,b)>(2,22,b)\n", []string{
-			"UPDATE {t} SET n = n + 1 WHERE id = 1",
-			"SAVEPOINT a",
-			"UPDATE {t} SET n = n + 1 WHERE id = 2",
-			"SAVEPOINT b",
-			"DELETE FROM {t} WHERE id = 3",
-			"ROLLBACK TO SAVEPOINT b",
-			"UPDATE {t} SET n = n + 1 WHERE id = 4",
-			"ROLLBACK TO SAVEPOINT b", // b stays after a rollback to it
-			"UPDATE {t} SET n = n + 1 WHERE id = 3",
-			"RELEASE SAVEPOINT b",
-			"!ROLLBACK TO SAVEPOINT b", // released: the server refuses, nothing changes
-			"ROLLBACK TO SAVEPOINT a",
-			"UPDATE {t} SET n = n + 2 WHERE id = 2",
-		}},
-		{"release keeps the changes", "Update (1,10,a)>(1,11,a)\nInsert >(6,60,g)\nUpdate (2,20,b)>(2,21,b)\n", []string{
-			"SAVEPOINT a",
-			"UPDATE {t} SET n = n + 1 WHERE id = 1",
-			"SAVEPOINT b",
-			"INSERT INTO {t} VALUES (6, 60, 'g')",
-			"RELEASE SAVEPOINT a", // a and b
-			"SAVEPOINT z",
-			"!ROLLBACK TO SAVEPOINT b",
-			"!ROLLBACK TO SAVEPOINT a",
-			"ROLLBACK TO SAVEPOINT z",
-			"UPDATE {t} SET n = n + 1 WHERE id = 2",
-		}},
-		{"reused name replaces the older savepoint", "Update (4,40,d)>(4,41,d)\n", []string{
+	scripts := append([]dbtest.SavepointScript{
+		{Name: "reused name replaces the older savepoint", Log: "Update (4,40,d)>(4,41,d)\n", Stmts: []string{
 			"SAVEPOINT a",
 			"SAVEPOINT b",
 			"UPDATE {t} SET n = n + 1 WHERE id = 1",
@@ -217,7 +149,7 @@ func TestSavepoints(t *testing.T) {
 			"!ROLLBACK TO SAVEPOINT a",
 			"UPDATE {t} SET n = n + 1 WHERE id = 4",
 		}},
-		{"reused name released", "Update (1,10,a)>(1,11,a)\nUpdate (3,30,c)>(3,31,c)\nUpdate (4,40,d)>(4,41,d)\n", []string{
+		{Name: "reused name released", Log: "Update (1,10,a)>(1,11,a)\nUpdate (3,30,c)>(3,31,c)\nUpdate (4,40,d)>(4,41,d)\n", Stmts: []string{
 			"SAVEPOINT a",
 			"UPDATE {t} SET n = n + 1 WHERE id = 1",
 			"SAVEPOINT a",
@@ -228,21 +160,9 @@ func TestSavepoints(t *testing.T) {
 			"!ROLLBACK TO SAVEPOINT a",
 			"UPDATE {t} SET n = n + 1 WHERE id = 4",
 		}},
-		{"failed statement undone", "Insert >(5,1,e)\n", []string{
-			"SAVEPOINT a",
-			"UPDATE {t} SET n = 0 WHERE id = 1",
-			"!INSERT INTO {t} VALUES (5, 1, 'a')", // duplicate s
-			"ROLLBACK TO SAVEPOINT a",
-			"INSERT INTO {t} VALUES (5, 1, 'e')",
-		}},
-		{"everything rolled back", "", []string{
-			"SAVEPOINT Sp1",
-			"UPDATE {t} SET n = n + 1 WHERE id = 1",
-			"INSERT INTO {t} VALUES (5, 1, 'e')",
-			"ROLLBACK TO sp1",
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) { e.savepointCase(t, c.log, c.stmts...) })
+	}, dbtest.SavepointScripts...)
+	for _, c := range scripts {
+		t.Run(c.Name, func(t *testing.T) { e.savepointCase(t, c.Log, c.Stmts...) })
 	}
 }
 
@@ -263,7 +183,7 @@ func TestSavepointClearsFailure(t *testing.T) {
 			return err
 		}
 		defer tx.Rollback()
-		if err := script(ctx, tx, dt, []string{"UPDATE {t} SET n = n + 1 WHERE id = 1", "SAVEPOINT a", "!" + poison,
+		if err := dbtest.Script(ctx, tx, dt, []string{"UPDATE {t} SET n = n + 1 WHERE id = 1", "SAVEPOINT a", "!" + poison,
 			"!UPDATE {t} SET n = n + 1 WHERE id = 1", // refused: the transaction can only roll back
 			"ROLLBACK TO SAVEPOINT a"}); err != nil {
 			return err
@@ -291,7 +211,7 @@ func TestSavepointClearsFailure(t *testing.T) {
 			return err
 		}
 		defer tx.Rollback()
-		if err := script(ctx, tx, dt, []string{"UPDATE {t} SET n = n + 1 WHERE id = 1", "!" + poison, "SAVEPOINT b", "ROLLBACK TO SAVEPOINT b"}); err != nil {
+		if err := dbtest.Script(ctx, tx, dt, []string{"UPDATE {t} SET n = n + 1 WHERE id = 1", "!" + poison, "SAVEPOINT b", "ROLLBACK TO SAVEPOINT b"}); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE "+dt+" SET n = n + 1 WHERE id = 1")
