@@ -15,8 +15,9 @@ import (
 
 // Recognize parses query with PostgreSQL's own parser and returns its plan
 // (see datasource.Dialect). Writes it cannot undo exactly, DDL,
-// transaction control in SQL text and anything it does not understand are
-// refused with txc.CodeUnsupported before they run.
+// transaction control in SQL text other than savepoints and anything it
+// does not understand are refused with txc.CodeUnsupported before they
+// run.
 func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	defer func() {
 		if r := recover(); r != nil {
