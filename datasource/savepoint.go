@@ -95,7 +95,13 @@ func (c *conn) isSavepoint(query string) bool {
 // the proxy has (a server that lost it, an outcome unknown), the proxy no
 // longer knows which changes remain, and the local transaction can only
 // roll back. A failed SAVEPOINT forgets the savepoint of that name: the
-// server may have set it anew or not.
+// server may have set it anew or not. A failed RELEASE changes nothing:
+// had the server released the savepoints after all, the proxy would hold
+// marks the server lacks, and a ROLLBACK TO one of them would fail on the
+// server and fail the transaction as above. So every savepoint both hold
+// stands at the same statement on both, and the server holds one the
+// proxy lacks only after a failed SAVEPOINT of its name: a ROLLBACK TO or
+// RELEASE reaching it fails the transaction for good.
 func (c *conn) savepoint(query string, st Statement, run func() error) error {
 	sp, ok := st.(*SavepointStmt)
 	if !ok {
