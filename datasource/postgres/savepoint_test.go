@@ -16,6 +16,7 @@ import (
 	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/tm"
 )
 
 // undoLog returns xid's undo log (nil when it has none).
@@ -118,17 +119,8 @@ func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
 	t.Helper()
 	tb := e.table("at_sp", kv, kvSeed)
 	ref := e.table("at_spref", kv, kvSeed)
-	ctx := context.Background()
-	ptx, err := e.plain.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dbtest.Script(ctx, ptx, ref, stmts); err != nil {
-		ptx.Rollback()
+	if err := dbtest.ScriptTx(context.Background(), e.plain, ref, stmts); err != nil {
 		t.Fatalf("plainly: %v", err)
-	}
-	if err := ptx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 	body := func(ctx context.Context) error { return e.inLocalTx(ctx, t, e.db, tb, log, stmts...) }
 	e.rollsBack(t, tb, body)
@@ -186,6 +178,26 @@ func TestSavepoints(t *testing.T) {
 	}, dbtest.SavepointScripts...)
 	for _, c := range scripts {
 		t.Run(c.Name, func(t *testing.T) { e.savepointCase(t, c.Log, c.Stmts...) })
+	}
+}
+
+// TestSavepointsUnderGlobalLock: under tm.WithGlobalLock (no undo
+// records) savepoint statements run as the server has them.
+func TestSavepointsUnderGlobalLock(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range dbtest.SavepointScripts {
+		tb, ref := e.table("at_spl", kv, kvSeed), e.table("at_splref", kv, kvSeed)
+		ctx := context.Background()
+		if err := dbtest.ScriptTx(ctx, e.plain, ref, c.Stmts); err != nil {
+			t.Fatalf("%s plainly: %v", c.Name, err)
+		}
+		err := tm.WithGlobalLock(ctx, func(ctx context.Context) error { return dbtest.ScriptTx(ctx, e.db, tb, c.Stmts) })
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		if got, want := e.dump(tb), e.dump(ref); got != want {
+			t.Errorf("%s:\n%swant (run plainly):\n%s", c.Name, got, want)
+		}
 	}
 }
 

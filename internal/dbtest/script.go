@@ -30,3 +30,17 @@ func Script(ctx context.Context, db Execer, table string, stmts []string) error 
 	}
 	return nil
 }
+
+// ScriptTx runs stmts (see Script) in one transaction of db and commits
+// it; on a failure it rolls back.
+func ScriptTx(ctx context.Context, db *sql.DB, table string, stmts []string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := Script(ctx, tx, table, stmts); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
