@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"io"
 	"maps"
+	"slices"
 
 	"github.com/txcio/txc"
 )
@@ -80,9 +81,9 @@ func (c *conn) isSavepoint(query string) bool {
 }
 
 // savepoint runs query, whose plan st is of Kind Savepoint, through run
-// (which runs it on the server) and keeps the local transaction's proxy state
-// in step with the server's savepoints. The state changes only once the
-// server has accepted the statement.
+// (which runs it on the server) and keeps the local transaction's proxy
+// state in step with the server's savepoints. The state changes only
+// once the server has accepted the statement.
 //
 // Outside a local transaction (autocommit) and in one that is not bound
 // to a global transaction (under a global lock, whose statements are not
@@ -94,14 +95,17 @@ func (c *conn) isSavepoint(query string) bool {
 // the server accepts it instead, or fails a ROLLBACK TO of a savepoint
 // the proxy has (a server that lost it, an outcome unknown), the proxy no
 // longer knows which changes remain, and the local transaction can only
-// roll back. A failed SAVEPOINT forgets the savepoint of that name: the
-// server may have set it anew or not. A failed RELEASE changes nothing:
-// had the server released the savepoints after all, the proxy would hold
-// marks the server lacks, and a ROLLBACK TO one of them would fail on the
-// server and fail the transaction as above. So every savepoint both hold
-// stands at the same statement on both, and the server holds one the
-// proxy lacks only after a failed SAVEPOINT of its name: a ROLLBACK TO or
-// RELEASE reaching it fails the transaction for good.
+// roll back. A failed SAVEPOINT forgets every savepoint of that name: the
+// server may have set it anew or not, so a ROLLBACK TO the name could
+// mean either (were the newest forgotten alone, an older one of the name
+// would be taken where the server may take the newest). A failed RELEASE
+// changes nothing: had the server released the savepoints after all, the
+// proxy would hold marks the server lacks, and a ROLLBACK TO one of them
+// would fail on the server and fail the transaction as above. So every
+// savepoint both hold stands at the same statement on both, and the
+// server holds one the proxy lacks only after a failed SAVEPOINT of its
+// name: a ROLLBACK TO or RELEASE reaching it fails the transaction for
+// good.
 func (c *conn) savepoint(query string, st Statement, run func() error) error {
 	sp, ok := st.(*SavepointStmt)
 	if !ok {
@@ -116,10 +120,13 @@ func (c *conn) savepoint(query string, st Statement, run func() error) error {
 	err := run()
 	switch sp.Op {
 	case SetSavepoint:
-		if i >= 0 && (err != nil || !sp.Shadows) {
+		switch {
+		case err != nil:
+			t.forgetMarks(sp.Name)
+		case i >= 0 && !sp.Shadows:
 			t.marks = append(t.marks[:i], t.marks[i+1:]...)
-		}
-		if err == nil {
+			t.setMark(sp.Name)
+		default:
 			t.setMark(sp.Name)
 		}
 	case RollbackToSavepoint:
@@ -151,6 +158,11 @@ func (st *txState) findMark(name string) int {
 		}
 	}
 	return -1
+}
+
+// forgetMarks drops every savepoint named name.
+func (st *txState) forgetMarks(name string) {
+	st.marks = slices.DeleteFunc(st.marks, func(m savepointMark) bool { return m.name == name })
 }
 
 // setMark records a savepoint set now.

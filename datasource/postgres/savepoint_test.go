@@ -201,6 +201,50 @@ func TestSavepointsUnderGlobalLock(t *testing.T) {
 	}
 }
 
+// TestSavepointFailedReuse: a SAVEPOINT that fails (here: in a
+// transaction an error aborted) leaves the proxy unsure whether the name
+// now means a new savepoint: a later ROLLBACK TO the name, which the
+// server takes to the newest one it holds, leaves the local transaction
+// able only to roll back, where taking the older savepoint of the name
+// would have dropped the undo record of a change that stays.
+func TestSavepointFailedReuse(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_spfr", kv, kvSeed)
+	seed := e.dump(tb)
+	xid, err := e.global(func(ctx context.Context) error {
+		tx, err := e.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := dbtest.Script(ctx, tx, tb, []string{
+			"SAVEPOINT a",
+			"UPDATE {t} SET n = n + 1 WHERE id = 1",
+			"SAVEPOINT a",
+			"UPDATE {t} SET n = n + 1 WHERE id = 2",
+			"!INSERT INTO {t} VALUES (5, 1, 'a')", // duplicate s: aborts the transaction
+			"!SAVEPOINT a",                        // refused in an aborted transaction
+			"ROLLBACK TO SAVEPOINT a",             // the server's newest a: after id 1's update
+		}); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 3"); !errors.Is(err, txc.ErrRolledBack) {
+			return fmt.Errorf("a statement after the rollback to: %v, want it refused", err)
+		}
+		if err := tx.Commit(); err == nil {
+			return errors.New("the local transaction committed")
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	if got := e.dump(tb); got != seed {
+		t.Fatalf("after the global transaction:\n%sseed:\n%s", got, seed)
+	}
+}
+
 // TestSavepointSessionState: PostgreSQL undoes the session settings made
 // since a savepoint on ROLLBACK TO it, and so does the proxy with what it
 // found about the session in the local transaction: the table an
