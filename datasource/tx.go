@@ -24,8 +24,18 @@ type txState struct {
 	deferred []deferredAfter
 	// failed is set when a statement ran without an undo record, or the
 	// server rolled the transaction back (TxAborter); the transaction can
-	// then only roll back, and its statements are refused.
+	// then only roll back, and its statements are refused, but for
+	// savepoint statements: a ROLLBACK TO a savepoint set before the
+	// failure undoes the statement and clears it (see rollbackTo).
 	failed error
+	// doomed is set with failed when no ROLLBACK TO can clear it: the
+	// server rolled the whole transaction back, its savepoints with it,
+	// or the proxy lost track of the server's savepoints (see outOfStep).
+	// Savepoint statements are then refused too.
+	doomed bool
+	// marks are the savepoints set in the transaction, oldest first (see
+	// conn.savepoint); kept in a global transaction only.
+	marks []savepointMark
 	// vals holds what the dialect keeps for the length of the local
 	// transaction (see Exec.TxValue).
 	vals map[any]any

@@ -10,9 +10,11 @@
 // before the insert), INSERT … SELECT; UPDATE (expressions, ORDER BY …
 // LIMIT, primary-key changes whose new value is computable from the old
 // row), multi-table UPDATE … JOIN; DELETE (ORDER BY … LIMIT), multi-table
-// DELETE; SELECT … FOR UPDATE (global locks waited for). Reads without
-// locks, SHOW, SET and EXPLAIN pass through. Everything else is refused
-// before it runs.
+// DELETE; SELECT … FOR UPDATE (global locks waited for); SAVEPOINT,
+// ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT (names of ASCII letters,
+// digits, _ and $; see datasource.SavepointStmt). Reads without locks,
+// SHOW, SET and EXPLAIN pass through. Everything else is refused before
+// it runs.
 //
 // Statements with ORDER BY … LIMIT are checked after they run by their row
 // count against the image; a mismatch (an order that is not total) fails

@@ -78,7 +78,16 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return p.delete(s)
 	case *ast.LoadDataStmt:
 		return nil, datasource.Unsupported(query, "LOAD DATA cannot be imaged")
-	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt, *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
+	case *ast.SavepointStmt:
+		return savepoint(query, datasource.SetSavepoint, s.Name)
+	case *ast.ReleaseSavepointStmt:
+		return savepoint(query, datasource.ReleaseSavepoint, s.Name)
+	case *ast.RollbackStmt:
+		if s.SavepointName != "" {
+			return savepoint(query, datasource.RollbackToSavepoint, s.SavepointName)
+		}
+		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
+	case *ast.BeginStmt, *ast.CommitStmt:
 		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
 	case ast.DDLNode:
 		return nil, datasource.Unsupported(query, "DDL cannot be undone")
