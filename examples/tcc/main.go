@@ -52,7 +52,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	conn, err := client.Dial(ctx, *addr)
+	conn, err := client.Dial(context.Background(), *addr) // gives up after client.DefaultDialTimeout
 	if err != nil {
 		log.Fatal(err)
 	}
