@@ -3,6 +3,8 @@ package mysql_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -85,6 +87,11 @@ func TestRollbackFailingForGoodParks(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "failed 5 times in a row with the same error") || !strings.Contains(logged.String(), "CONSTRAINT") {
 		t.Fatalf("the parking names no repeated error:\n%s", logged.String())
+	}
+	w := httptest.NewRecorder()
+	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/transactions/"+string(xid), nil))
+	if body := w.Body.String(); !strings.Contains(body, `"last_error": "datasource: rollback of branch`) || !strings.Contains(body, "failed 5 times in a row") {
+		t.Fatalf("the admin view does not give the RM's reason: %d %s", w.Code, body)
 	}
 	if _, err := e.plain.Exec("ALTER TABLE " + tb + " DROP CONSTRAINT " + tb + "_big"); err != nil {
 		t.Fatal(err)
