@@ -76,6 +76,9 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		// messages, on this connection only.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
 			grpc.ForceCodecV2(txcv1.Codec{})),
+		// Fixed windows: no bandwidth-estimation pings (see txcv1.StreamWindow).
+		grpc.WithInitialWindowSize(txcv1.StreamWindow),
+		grpc.WithInitialConnWindowSize(txcv1.ConnWindow),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
 			MinConnectTimeout: o.connectTimeout,
