@@ -28,6 +28,10 @@ func TestUniqueSwapRestored(t *testing.T) {
 			"REPLACE INTO {t} VALUES (1, 'b', 11), (2, 'c', 21), (3, 'a', 31)"},
 		{"keys move", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20)",
 			"REPLACE INTO {t} VALUES (2, 'a', 12), (1, 'b', 11)"},
+		{"primary key shift", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)",
+			"UPDATE {t} SET id = id + 1 ORDER BY id DESC"},
+		{"primary key and unique rotation", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)",
+			"REPLACE INTO {t} VALUES (3, 'a', 10), (1, 'b', 20), (2, 'c', 30)"},
 		{"many", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30), (4, 'd', 40)",
 			"REPLACE INTO {t} VALUES (4, 'a', 41), (3, 'b', 31), (2, 'c', 21), (1, 'd', 11)"},
 	} {
