@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/txcio/txc"
@@ -26,7 +25,8 @@ type insertPlan struct {
 	rows     [][]value
 	conflict bool // IGNORE, ON DUPLICATE KEY UPDATE or REPLACE
 	replace  bool
-	odku     []string // the columns ON DUPLICATE KEY UPDATE assigns
+	upsert   bool     // ON DUPLICATE KEY UPDATE
+	odku     []string // the columns it assigns, but for those assigned themselves (see selfAssigned)
 	rowsMode rowsMode
 	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
 	// selVaries, for INSERT … SELECT, says why its SELECT may give other
@@ -40,8 +40,8 @@ type insertPlan struct {
 // value is what an INSERT puts in one column of one row.
 type value struct {
 	kind valueKind
-	f    frag   // valConst: the constant expression; valParam: "?" and its argument
-	lit  string // valConst: the decimal text of an integer literal, else empty
+	f    frag    // valConst: the constant expression; valParam: "?" and its argument
+	lit  literal // valConst: the literal it is, if one
 }
 
 type valueKind uint8
@@ -60,9 +60,11 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 		return nil, datasource.Unsupported(p.query, "INSERT into %d tables", len(refs))
 	}
 	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0,
-		replace: s.IsReplace, rowsMode: p.rowsMode}
+		replace: s.IsReplace, upsert: len(s.OnDuplicate) > 0, rowsMode: p.rowsMode}
 	for _, a := range s.OnDuplicate {
-		ip.odku = append(ip.odku, a.Column.Name.O)
+		if !selfAssigned(a, refs[0]) {
+			ip.odku = append(ip.odku, a.Column.Name.O)
+		}
 	}
 	for _, c := range s.Columns {
 		ip.columns = append(ip.columns, c.Name.O)
@@ -128,33 +130,7 @@ func (p *planner) classify(e ast.ExprNode) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
-	return value{kind: valConst, f: f, lit: intLiteral(e)}, nil
-}
-
-// intLiteral returns the decimal text of an integer literal (optionally
-// negated or in parentheses), else "".
-func intLiteral(e ast.ExprNode) string {
-	switch x := e.(type) {
-	case *ast.ParenthesesExpr:
-		return intLiteral(x.Expr)
-	case *ast.UnaryOperationExpr:
-		if x.Op == opcode.Minus {
-			if s := intLiteral(x.V); s != "" && !strings.HasPrefix(s, "-") {
-				if s == "0" {
-					return s
-				}
-				return "-" + s
-			}
-		}
-	case *test_driver.ValueExpr:
-		switch x.Datum.Kind() {
-		case test_driver.KindInt64:
-			return strconv.FormatInt(x.Datum.GetInt64(), 10)
-		case test_driver.KindUint64:
-			return strconv.FormatUint(x.Datum.GetUint64(), 10)
-		}
-	}
-	return ""
+	return value{kind: valConst, f: f, lit: literalOf(e)}, nil
 }
 
 // constant accepts literals, placeholders and operators only.
@@ -192,35 +168,14 @@ func isNull(v value, args []driver.NamedValue) bool {
 	return v.kind == valNull || (v.kind == valParam && args[v.f.args[0]].Value == nil)
 }
 
-// intText returns the decimal text of a known integer value (a literal or
-// an integer argument), or false when v is not one.
-func intText(v value, args []driver.NamedValue) (string, bool) {
-	switch v.kind {
-	case valConst:
-		return v.lit, v.lit != ""
-	case valParam:
-		switch a := args[v.f.args[0]].Value.(type) {
-		case int64:
-			return strconv.FormatInt(a, 10), true
-		case uint64:
-			return strconv.FormatUint(a, 10), true
-		case string:
-			return a, true
-		case []byte:
-			return string(a), true
-		}
-	}
-	return "", false
-}
-
 // zero reports whether v may be a zero (or empty) value, which MySQL
 // turns into a generated value in an AUTO_INCREMENT column unless
 // sql_mode has NO_AUTO_VALUE_ON_ZERO.
 func zero(v value, args []driver.NamedValue) bool {
 	switch v.kind {
 	case valConst:
-		if v.lit != "" {
-			return v.lit == "0"
+		if v.lit.kind == litInt {
+			return v.lit.text == "0"
 		}
 		return true // an expression: its value is unknown here
 	case valParam:
@@ -307,11 +262,14 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
 		return nil, err
 	}
-	if len(ip.odku) > 0 && meta(m).versioned {
+	if ip.upsert && meta(m).versioned {
 		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
 	}
 	if ip.conflict {
 		if err := ip.checkConflict(m, v, auto, args); err != nil {
+			return nil, err
+		}
+		if err := ip.repeatedKey(ctx, x, m, v, args); err != nil {
 			return nil, err
 		}
 	}
@@ -356,7 +314,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
 			q := &query{}
 			q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
-			ip.keyTerms(q, t.PK, len(ip.rows), v, args)
+			ip.keyTerms(q, t, t.PK, len(ip.rows), v, args)
 			q.add(" FOR UPDATE")
 			return tableRows(ctx, x, t, q, 0, false)
 		})
@@ -370,16 +328,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	pred := &query{}
 	terms := 0
 	for _, key := range append([][]string{m.PK}, m.Unique...) {
-		var rows []int
-		for r := range ip.rows {
-			all := true
-			for _, c := range key {
-				all = all && known(v(r, c), args)
-			}
-			if all {
-				rows = append(rows, r)
-			}
-		}
+		rows := ip.knownRows(key, v, args)
 		if len(rows) == 0 {
 			continue
 		}
@@ -388,7 +337,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		terms++
 		pred.add("(")
-		ip.keyTermsRows(pred, key, rows, v, args)
+		ip.keyTermsRows(pred, m, key, rows, v, args)
 		pred.add(")")
 	}
 	bq := &query{}
@@ -428,7 +377,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	switch {
 	case ip.replace:
 		ok = n == int64(d.ins+d.del+2*(d.upd+d.same))
-	case len(ip.odku) > 0:
+	case ip.upsert:
 		lo := int64(d.ins + 2*d.upd)
 		ok = d.del == 0 && (n == lo || (ip.rowsMode != rowsChanged && n > lo && n <= lo+int64(d.same)))
 	default: // IGNORE
@@ -500,8 +449,8 @@ func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) val
 				if !isInt {
 					continue
 				}
-				if s, ok := intText(cv, args); !ok || !fitsInt(s, lo, hi) {
-					return datasource.Unsupported(ip.query, "the value of integer key column %q is not an integer literal or argument within the column's range, so the key the server stores (rounded or clamped) may differ from the one looked up", c)
+				if s, ok := storedInt(cv, args); !ok || !fitsInt(s, lo, hi) {
+					return datasource.Unsupported(ip.query, "the value of integer key column %q is not an integer, decimal or string literal or argument (nor a float argument off the halfway point between two integers) within the column's range, so the key the server stores (rounded or clamped) may differ from the one looked up", c)
 				}
 			}
 		}
@@ -521,16 +470,19 @@ func (ip *insertPlan) inserted(ctx context.Context, x *datasource.Exec, m *datas
 	return nil
 }
 
-// keyTerms appends "(key) IN ((…), …)" for every row's values of key.
-func (ip *insertPlan) keyTerms(q *query, key []string, n int, v func(int, string) value, args []driver.NamedValue) {
+// keyTerms appends "(key) IN ((…), …)" for every row's values of key of
+// table m, each as the column stores it (see storedTerm).
+func (ip *insertPlan) keyTerms(q *query, m *datasource.Table, key []string, n int, v func(int, string) value, args []driver.NamedValue) {
 	rows := make([]int, n)
 	for i := range rows {
 		rows[i] = i
 	}
-	ip.keyTermsRows(q, key, rows, v, args)
+	ip.keyTermsRows(q, m, key, rows, v, args)
 }
 
-func (ip *insertPlan) keyTermsRows(q *query, key []string, rows []int, v func(int, string) value, args []driver.NamedValue) {
+// keyTermsRows is keyTerms for the rows numbered rows.
+func (ip *insertPlan) keyTermsRows(q *query, m *datasource.Table, key []string, rows []int, v func(int, string) value, args []driver.NamedValue) {
+	types := meta(m).types
 	if len(key) == 1 {
 		q.add(columns("", key))
 	} else {
@@ -548,7 +500,7 @@ func (ip *insertPlan) keyTermsRows(q *query, key []string, rows []int, v func(in
 			if j > 0 {
 				q.add(", ")
 			}
-			q.frag(v(r, c).f, args)
+			storedTerm(q, types[strings.ToLower(c)], v(r, c), args)
 		}
 		if len(key) > 1 {
 			q.add(")")
@@ -647,4 +599,34 @@ func (ip *insertPlan) execSelect(ctx context.Context, x *datasource.Exec, m *dat
 		return nil, err
 	}
 	return res, ip.inserted(ctx, x, m, after, len(keys))
+}
+
+// selfAssigned reports whether a, an ON DUPLICATE KEY UPDATE assignment
+// of the table ref, assigns a column its own value (`c = c`, `t.c = t.c`,
+// `c = (c)`): a no-op, which GORM sends to have an INSERT ignore a row
+// that exists (it leaves the row as it is, so the server counts it
+// unchanged). Only a column named the same on both sides, each unqualified
+// or qualified by the table's own name (and schema, when the statement
+// names one), is: `c = VALUES(c)` may change a key when the row met is met
+// on another unique key.
+func selfAssigned(a *ast.Assignment, ref tableRef) bool {
+	rhs := a.Expr
+	for {
+		p, ok := rhs.(*ast.ParenthesesExpr)
+		if !ok {
+			break
+		}
+		rhs = p.Expr
+	}
+	c, ok := rhs.(*ast.ColumnNameExpr)
+	if !ok || !strings.EqualFold(c.Name.Name.O, a.Column.Name.O) {
+		return false
+	}
+	own := func(n *ast.ColumnName) bool {
+		if n.Schema.O != "" && (ref.schema == "" || !strings.EqualFold(n.Schema.O, ref.schema)) {
+			return false
+		}
+		return n.Table.O == "" || strings.EqualFold(n.Table.O, ref.name)
+	}
+	return own(a.Column) && own(c.Name)
 }

@@ -146,12 +146,18 @@ func (c stmtCase) run(ctx context.Context, db *sql.DB, t, u string, prepared boo
 // client-interpolated placeholders and with explicit prepared statements,
 // commits to exactly what the same statements do without the proxy, and
 // rolls back to exactly the rows before (full table dumps compared).
-func TestStatements(t *testing.T) {
+func TestStatements(t *testing.T) { runStmtCases(t, stmtCases) }
+
+// runStmtCases runs each case with server-prepared and client-interpolated
+// placeholders and with explicit prepared statements: committed, the
+// tables must equal those of the same statements run without the proxy;
+// rolled back, their seed.
+func runStmtCases(t *testing.T, cases []stmtCase) {
 	for _, mode := range []struct{ name, params string }{{"prepared", ""}, {"interpolated", "interpolateParams=true"}, {"explicit-prepare", ""}} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.params)
 			explicit := mode.name == "explicit-prepare"
-			for _, c := range stmtCases {
+			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					e.t = t
 					// Commit: the proxy changes what a plain run changes.
