@@ -351,3 +351,32 @@ func TestAddedColumnReloaded(t *testing.T) {
 	e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" SET extra = 5, n = 2 WHERE id = 1", "INSERT INTO "+tb+" (id, n, s, extra) VALUES (9, 9, 'z', 9)")
 	e.expect(t, refused, "not a column", []string{tb}, "UPDATE "+tb+" SET nosuch = 5 WHERE id = 1")
 }
+
+// Item: GORM saves associations with ON DUPLICATE KEY UPDATE `id`=`id`
+// (a do-nothing upsert), refused as assigning the primary key. A column
+// assigned itself is a no-op and runs, with found rows counted or not;
+// any other assignment to a key column, VALUES(c) included (the row met
+// on another unique key would take another key), is refused.
+func TestODKUSelfAssignment(t *testing.T) {
+	for _, params := range []string{"", "clientFoundRows=true"} {
+		t.Run(params, func(t *testing.T) {
+			e := newEnv(t, params)
+			tb := e.table("at_rgself", kv, kvSeed)
+			for _, set := range []string{"id = id", "`id`=`id`", tb + ".id = " + tb + ".id", "id = (" + tb + ".id)", "s = s, id = id", "ID = Id, n = n + 1"} {
+				e.expect(t, undone, "", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1, 99, 'zz'), (9, 9, 'z9'), (8, 8, 'b') ON DUPLICATE KEY UPDATE "+set)
+			}
+			e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO test."+tb+" (id, n, s) VALUES (?, ?, ?), (?, ?, ?) ON DUPLICATE KEY UPDATE test."+tb+".id = id", 2, 0, "b", 7, 7, "g"))
+			comp := e.table("at_rgselfc", composite, "INSERT INTO {t} VALUES (1, 'x', 1), (2, 'y', 2)")
+			e.expect(t, undone, "", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'x', 5), (1, 'y', 6) ON DUPLICATE KEY UPDATE a = a")
+			for _, c := range []struct{ set, reason string }{
+				{"id = VALUES(id)", "primary-key column"},
+				{"id = id + 0", "primary-key column"},
+				{"id = n", "primary-key column"},
+				{"n = n, s = VALUES(s)", "unique key"},
+				{"s = id", "unique key"},
+			} {
+				e.expect(t, refused, c.reason, []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1, 99, 'zz') ON DUPLICATE KEY UPDATE "+c.set)
+			}
+		})
+	}
+}
