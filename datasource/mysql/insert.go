@@ -417,10 +417,14 @@ func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) val
 		for _, c := range m.PK {
 			pkKnown = pkKnown && known(v(r, c), args)
 		}
-		if !pkKnown && !(auto && generates(v(r, m.PK[0]), args)) {
+		gen := !pkKnown && auto && generates(v(r, m.PK[0]), args)
+		if !pkKnown && !gen {
 			return datasource.Unsupported(ip.query, "the primary key of an inserted row is not known before the insert, so the row it may meet cannot be found")
 		}
-		anyKnown := pkKnown
+		// A row with a generated key in a table without other unique
+		// keys meets no row, and is found by the key generated (as GORM
+		// inserts a new associated row, with ON DUPLICATE KEY UPDATE).
+		anyKnown := pkKnown || (gen && len(m.Unique) == 0)
 		for _, key := range m.Unique {
 			all, null := true, false
 			for _, c := range key {

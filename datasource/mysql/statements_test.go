@@ -3,7 +3,6 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 	"testing"
 
@@ -185,16 +184,7 @@ func runStmtCases(t *testing.T, cases []stmtCase) {
 					if ru != "" {
 						seed2 = e.dump(ru)
 					}
-					xid, err = e.global(func(ctx context.Context) error {
-						if err := c.run(ctx, e.db, rt, ru, explicit); err != nil {
-							return err
-						}
-						return errRollback
-					})
-					if !errors.Is(err, errRollback) {
-						t.Fatalf("global run: %v", err)
-					}
-					e.wait(xid, txc.GlobalRollbacked)
+					xid = e.rollBack(func(ctx context.Context) error { return c.run(ctx, e.db, rt, ru, explicit) })
 					if got := e.dump(rt); got != seed {
 						t.Fatalf("rolled back:\n%s\nbefore:\n%s", got, seed)
 					}
