@@ -3,8 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -172,28 +172,18 @@ func isNull(v value, args []driver.NamedValue) bool {
 // turns into a generated value in an AUTO_INCREMENT column unless
 // sql_mode has NO_AUTO_VALUE_ON_ZERO.
 func zero(v value, args []driver.NamedValue) bool {
+	if n, ok := storedInt(v, args); ok {
+		return n == "0" // 0.4 is stored as 0 too
+	}
 	switch v.kind {
 	case valConst:
-		if v.lit.kind == litInt {
-			return v.lit.text == "0"
-		}
 		return true // an expression: its value is unknown here
 	case valParam:
 		switch a := args[v.f.args[0]].Value.(type) {
-		case int64:
-			return a == 0
-		case uint64:
-			return a == 0
 		case float64:
-			return a == 0
-		case string:
-			n, err := strconv.ParseFloat(strings.TrimSpace(a), 64)
-			return err != nil || n == 0
-		case []byte:
-			n, err := strconv.ParseFloat(strings.TrimSpace(string(a)), 64)
-			return err != nil || n == 0
-		case bool:
-			return !a
+			return math.Abs(a) < 1 // ±0.5, halfway, may be stored as 0
+		case string, []byte:
+			return true // not a plain number: how the server reads it is not known here
 		}
 	}
 	return false
@@ -258,6 +248,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 				return nil, datasource.Unsupported(ip.query, "AUTO_INCREMENT column %q is given 0 or a value that may be 0, which the server stores as 0 or replaces with a generated key depending on sql_mode; omit the column or pass NULL to generate", m.PK[0])
 			}
 		}
+	}
+	if err := ip.halfwayKeys(m, v, args); err != nil {
+		return nil, err
 	}
 	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
 		return nil, err

@@ -89,3 +89,25 @@ func TestRepeatedKeyRefused(t *testing.T) {
 	nt := e.table("at_rkn", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, s VARCHAR(20) NULL UNIQUE)", "INSERT INTO {t} VALUES (1, 1, NULL)")
 	e.expect(t, undone, "", []string{nt}, "REPLACE INTO "+nt+" (id, n, s) VALUES (2, 5, NULL), (3, 3, NULL)")
 }
+
+// Item: key values whose stored key is not known before the insert are
+// refused before it runs, where they failed the transaction after it: a
+// float argument halfway between two integers (rounded to even as a
+// double, away from zero as interpolated text) and a fraction below one
+// into an AUTO_INCREMENT key (stored as 0, which generates a key).
+func TestUnknownStoredKeyRefused(t *testing.T) {
+	for _, params := range []string{"", "interpolateParams=true"} {
+		t.Run(params, func(t *testing.T) {
+			e := newEnv(t, params)
+			tb := e.table("at_sk", kv, kvSeed)
+			e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.5))
+			e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (7, 1, 'g'), (?, 1, 'h')", -8.5))
+			e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.51))
+			ai := e.table("at_ska", "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, n INT)", "INSERT INTO {t} VALUES (1, 1), (2, 2)")
+			e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", 0.4))
+			e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", "0.4"))
+			e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT INTO "+ai+" (id, n) VALUES ('-0.3', 5)")
+			e.expectArgs(t, undone, "", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5), ('7.6', 6)", 5.2))
+		})
+	}
+}
