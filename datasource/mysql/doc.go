@@ -7,10 +7,16 @@
 // transaction: INSERT (single and multi-row, given or auto-increment keys,
 // composite keys, DEFAULT, constant expressions), INSERT IGNORE, INSERT …
 // ON DUPLICATE KEY UPDATE and REPLACE (every row needs a unique key known
-// before the insert), INSERT … SELECT; UPDATE (expressions, ORDER BY …
+// before the insert, or a generated key in a table without other unique
+// keys; no two rows of one ON DUPLICATE KEY UPDATE or REPLACE may hold one
+// unique key; an assignment may give a key column only itself, `id = id`),
+// INSERT … SELECT; UPDATE (expressions, ORDER BY …
 // LIMIT, primary-key changes whose new value is computable from the old
 // row), multi-table UPDATE … JOIN; DELETE (ORDER BY … LIMIT), multi-table
-// DELETE; SELECT … FOR UPDATE (global locks waited for). Reads without
+// DELETE; SELECT … FOR UPDATE (global locks waited for). An INSERT's keys
+// are looked up as the columns store them (fractions rounded into integer
+// and DECIMAL keys, BINARY(n) padded, CHAR without trailing spaces, time
+// fractions cut), see stored.go. Reads without
 // locks, SHOW, SET and EXPLAIN pass through. Everything else is refused
 // before it runs.
 //
