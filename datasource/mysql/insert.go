@@ -27,8 +27,11 @@ type insertPlan struct {
 	replace  bool
 	upsert   bool     // ON DUPLICATE KEY UPDATE
 	odku     []string // the columns it assigns, but for those assigned themselves (see selfAssigned)
-	rowsMode rowsMode
-	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
+	// odkuValues are the columns of odku assigned VALUES(themselves),
+	// a no-op on some tables (see assignedColumns).
+	odkuValues []string
+	rowsMode   rowsMode
+	sel        frag // INSERT … SELECT: the SELECT, with a shared lock
 	// selVaries, for INSERT … SELECT, says why its SELECT may give other
 	// rows to the proxy's read than to the insert (nil: it cannot): the
 	// keys the proxy read would then not be the keys inserted, and the
@@ -62,8 +65,12 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0,
 		replace: s.IsReplace, upsert: len(s.OnDuplicate) > 0, rowsMode: p.rowsMode}
 	for _, a := range s.OnDuplicate {
-		if !selfAssigned(a, refs[0]) {
-			ip.odku = append(ip.odku, a.Column.Name.O)
+		if selfAssigned(a, refs[0]) {
+			continue
+		}
+		ip.odku = append(ip.odku, a.Column.Name.O)
+		if valuesAssigned(a, refs[0]) {
+			ip.odkuValues = append(ip.odkuValues, a.Column.Name.O)
 		}
 	}
 	for _, c := range s.Columns {
@@ -252,14 +259,15 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err := ip.halfwayKeys(m, v, args); err != nil {
 		return nil, err
 	}
-	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
+	odku := ip.assignedColumns(m)
+	if err := writable(ip.query, m, ip.replace, odku); err != nil {
 		return nil, err
 	}
 	if ip.upsert && meta(m).versioned {
 		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
 	}
 	if ip.conflict {
-		if err := ip.checkConflict(m, v, auto, args); err != nil {
+		if err := ip.checkConflict(m, odku, v, auto, args); err != nil {
 			return nil, err
 		}
 		if err := ip.repeatedKey(ctx, x, m, v, args); err != nil {
@@ -388,12 +396,13 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 // (the primary key included) of every row must be known exactly as the
 // server will store it, or (a non-primary key) hold an explicit NULL in
 // a nullable column, which meets no row.
-func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) value, auto bool, args []driver.NamedValue) error {
+// odku are the columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
+func (ip *insertPlan) checkConflict(m *datasource.Table, odku []string, v func(int, string) value, auto bool, args []driver.NamedValue) error {
 	mt := meta(m)
 	if len(mt.prefixKeys) > 0 {
 		return datasource.Unsupported(ip.query, "unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", mt.prefixKeys[0], m.Name)
 	}
-	for _, c := range ip.odku {
+	for _, c := range odku {
 		if m.IsPK(c) {
 			return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns primary-key column %q", c)
 		}
@@ -596,34 +605,4 @@ func (ip *insertPlan) execSelect(ctx context.Context, x *datasource.Exec, m *dat
 		return nil, err
 	}
 	return res, ip.inserted(ctx, x, m, after, len(keys))
-}
-
-// selfAssigned reports whether a, an ON DUPLICATE KEY UPDATE assignment
-// of the table ref, assigns a column its own value (`c = c`, `t.c = t.c`,
-// `c = (c)`): a no-op, which GORM sends to have an INSERT ignore a row
-// that exists (it leaves the row as it is, so the server counts it
-// unchanged). Only a column named the same on both sides, each unqualified
-// or qualified by the table's own name (and schema, when the statement
-// names one), is: `c = VALUES(c)` may change a key when the row met is met
-// on another unique key.
-func selfAssigned(a *ast.Assignment, ref tableRef) bool {
-	rhs := a.Expr
-	for {
-		p, ok := rhs.(*ast.ParenthesesExpr)
-		if !ok {
-			break
-		}
-		rhs = p.Expr
-	}
-	c, ok := rhs.(*ast.ColumnNameExpr)
-	if !ok || !strings.EqualFold(c.Name.Name.O, a.Column.Name.O) {
-		return false
-	}
-	own := func(n *ast.ColumnName) bool {
-		if n.Schema.O != "" && (ref.schema == "" || !strings.EqualFold(n.Schema.O, ref.schema)) {
-			return false
-		}
-		return n.Table.O == "" || strings.EqualFold(n.Table.O, ref.name)
-	}
-	return own(a.Column) && own(c.Name)
 }

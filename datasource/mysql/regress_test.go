@@ -368,6 +368,12 @@ func TestODKUSelfAssignment(t *testing.T) {
 			e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO test."+tb+" (id, n, s) VALUES (?, ?, ?), (?, ?, ?) ON DUPLICATE KEY UPDATE test."+tb+".id = id", 2, 0, "b", 7, 7, "g"))
 			comp := e.table("at_rgselfc", composite, "INSERT INTO {t} VALUES (1, 'x', 1), (2, 'y', 2)")
 			e.expect(t, undone, "", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'x', 5), (1, 'y', 6) ON DUPLICATE KEY UPDATE a = a")
+			// VALUES(c) into a primary-key column is a no-op only where the
+			// primary key is the table's one unique key and compares exactly.
+			pk := e.table("at_rgselfv", "CREATE TABLE {t} (id INT PRIMARY KEY, d DECIMAL(5,1), n INT)", "INSERT INTO {t} VALUES (1, 1.0, 1), (2, 2.0, 2)")
+			e.expect(t, undone, "", []string{pk}, "INSERT INTO "+pk+" (id, d, n) VALUES (1, 5, 5), (1.6, 6, 6), (3, 3, 3) ON DUPLICATE KEY UPDATE id = VALUES(id), n = VALUES(n), d = d + 1")
+			e.expect(t, undone, "", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'x', 5), (3, 'z', 6) ON DUPLICATE KEY UPDATE a = VALUES(a), n = VALUES(n)")
+			e.expect(t, refused, "primary-key column \"b\"", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'X', 5) ON DUPLICATE KEY UPDATE b = VALUES(b)")
 			for _, c := range []struct{ set, reason string }{
 				{"id = VALUES(id)", "primary-key column"},
 				{"id = id + 0", "primary-key column"},
