@@ -8,8 +8,9 @@
 // composite keys, DEFAULT, constant expressions), INSERT IGNORE, INSERT …
 // ON DUPLICATE KEY UPDATE and REPLACE (every row needs a unique key known
 // before the insert, or a generated key in a table without other unique
-// keys; no two rows of one ON DUPLICATE KEY UPDATE or REPLACE may hold one
-// unique key; an assignment may give a key column only itself, `id = id`),
+// keys, where given and generated keys may mix; no two rows of one ON
+// DUPLICATE KEY UPDATE or REPLACE may hold one unique key; an assignment
+// may give a key column only itself, `id = id`),
 // INSERT … SELECT; UPDATE (expressions, ORDER BY …
 // LIMIT, primary-key changes whose new value is computable from the old
 // row), multi-table UPDATE … JOIN; DELETE (ORDER BY … LIMIT), multi-table

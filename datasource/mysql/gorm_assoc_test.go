@@ -140,6 +140,24 @@ var gormWork = []struct {
 		bob.Languages = append(bob.Languages, assocLanguage{Code: "fr", Name: "French"})
 		return g.Session(&gorm.Session{FullSaveAssociations: true}).Save(&bob).Error
 	}},
+	{"save-new-and-existing-children", func(g *gorm.DB) error {
+		// GORM writes the pets in one upsert: (…, 3), (…, DEFAULT).
+		var ann assocUser
+		if err := g.Preload("Pets").First(&ann, 1).Error; err != nil {
+			return err
+		}
+		ann.Pets[1].Name = "tim"
+		ann.Pets = append(ann.Pets, assocPet{Name: "new"}, assocPet{Name: "newer"})
+		if err := g.Session(&gorm.Session{FullSaveAssociations: true}).Save(&ann).Error; err != nil {
+			return err
+		}
+		var bob assocUser
+		if err := g.Preload("Pets").First(&bob, 2).Error; err != nil {
+			return err
+		}
+		bob.Pets = append(bob.Pets, assocPet{Name: "pup"})
+		return g.Save(&bob).Error
+	}},
 	{"delete-with-associations", func(g *gorm.DB) error {
 		return g.Select(clause.Associations).Delete(&assocUser{ID: 1}).Error
 	}},

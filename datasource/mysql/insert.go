@@ -290,8 +290,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if nKnown+nGen < len(ip.rows) {
 		return nil, datasource.Unsupported(ip.query, "the primary key of an inserted row is an expression known only after the insert")
 	}
-	if nGen > 0 && nKnown > 0 {
-		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys")
+	mixed := nGen > 0 && nKnown > 0
+	if mixed && !ip.mixable(m) {
+		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys (only IGNORE, ON DUPLICATE KEY UPDATE and REPLACE into a table without other unique keys, under innodb_autoinc_lock_mode 0 or 1, may)")
 	}
 	if !ip.conflict || (nGen == len(ip.rows) && len(m.Unique) == 0) {
 		// No row can meet an existing one.
@@ -355,11 +356,20 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err != nil {
 		return nil, err
 	}
+	var gen []undo.Row
+	if mixed {
+		if gen, err = ip.mixedGenerated(res, m, nGen, v, args); err != nil {
+			return nil, err
+		}
+	}
 	aq := &query{}
 	aq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	aq.args = append([]any(nil), pred.args...)
 	after, err := tableRows(ctx, x, m, aq, 0, false)
 	if err != nil {
+		return nil, err
+	}
+	if after, err = ip.withGenerated(ctx, x, m, after, gen); err != nil {
 		return nil, err
 	}
 	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {

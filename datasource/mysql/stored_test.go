@@ -173,3 +173,26 @@ func TestStoredIntMatchesServer(t *testing.T) {
 		}
 	}
 }
+
+// Item: GORM saves a parent's associated rows, new and existing, in one
+// INSERT … ON DUPLICATE KEY UPDATE giving the existing ones their key and
+// DEFAULT to the new ones: refused as mixing given and generated keys. It
+// runs where the generated keys are consecutive from LAST_INSERT_ID (a
+// table without other unique keys, every given key below the first
+// generated one, checked after the run).
+func TestMixedGivenAndGeneratedKeys(t *testing.T) {
+	e := newEnv(t, "")
+	tb := e.table("at_mix", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)", "INSERT INTO {t} (n) VALUES (1), (2), (3), (4)", "DELETE FROM {t} WHERE id = 3")
+	e.expect(t, undone, "", []string{tb},
+		"INSERT INTO "+tb+" (id, n) VALUES (2, 20), (DEFAULT, 5), (NULL, 6) ON DUPLICATE KEY UPDATE n = VALUES(n)",
+		"INSERT INTO "+tb+" (n, id) VALUES (7, DEFAULT), (20, 1), (8, DEFAULT), (30, 3) ON DUPLICATE KEY UPDATE n = n + 1",
+		"REPLACE INTO "+tb+" (id, n) VALUES (DEFAULT, 9), (4, 40)",
+		"INSERT IGNORE INTO "+tb+" (id, n) VALUES (1, 0), (DEFAULT, 10)")
+	e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO "+tb+" (id, n) VALUES (?, ?), (?, ?) ON DUPLICATE KEY UPDATE n = VALUES(n), id = id", 2, 21, nil, 11))
+	// A given key above the counter moves it: DEFAULT, 100, DEFAULT stores
+	// 5, 100, 101, not consecutive keys.
+	e.expect(t, poisoned, "not below the first key", []string{tb}, "INSERT INTO "+tb+" (id, n) VALUES (DEFAULT, 1), (100, 2), (DEFAULT, 3) ON DUPLICATE KEY UPDATE n = 0")
+	e.expect(t, refused, "mixes given and generated", []string{tb}, "INSERT INTO "+tb+" (id, n) VALUES (50, 1), (DEFAULT, 2)")
+	uk := e.table("at_mixu", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, s VARCHAR(5) UNIQUE)", "INSERT INTO {t} (n, s) VALUES (1, 'a')")
+	e.expect(t, refused, "mixes given and generated", []string{uk}, "INSERT INTO "+uk+" (id, n, s) VALUES (1, 1, 'a'), (DEFAULT, 2, 'b') ON DUPLICATE KEY UPDATE n = 0")
+}
