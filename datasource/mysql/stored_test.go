@@ -62,8 +62,9 @@ func TestStoredKeys(t *testing.T) { runStmtCases(t, storedCases) }
 // then failed its local transaction. It is refused before it runs, also
 // when the two values are equal only as stored (compared here for integer
 // keys, by the server for others).
-func TestRepeatedKeyRefused(t *testing.T) {
-	e := newEnv(t, "")
+func TestRepeatedKeyRefused(t *testing.T) { inArgModes(t, testRepeatedKeyRefused) }
+
+func testRepeatedKeyRefused(t *testing.T, e *env) {
 	tb := e.table("at_rk", kv, kvSeed)
 	dec := e.table("at_rkd", "CREATE TABLE {t} (id INT PRIMARY KEY, d DECIMAL(5,1) UNIQUE, n INT)", "INSERT INTO {t} VALUES (1, 1.0, 1)")
 	bin := e.table("at_rkb", "CREATE TABLE {t} (b BINARY(4) PRIMARY KEY, n INT)", "INSERT INTO {t} VALUES ('a', 1)")
@@ -103,20 +104,17 @@ func TestRepeatedKeyRefused(t *testing.T) {
 // double, away from zero as interpolated text) and a fraction below one
 // into an AUTO_INCREMENT key (stored as 0, which generates a key).
 func TestUnknownStoredKeyRefused(t *testing.T) {
-	for _, params := range []string{"", "interpolateParams=true"} {
-		t.Run(params, func(t *testing.T) {
-			e := newEnv(t, params)
-			tb := e.table("at_sk", kv, kvSeed)
-			e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.5))
-			e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (7, 1, 'g'), (?, 1, 'h')", -8.5))
-			e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.51))
-			ai := e.table("at_ska", "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, n INT)", "INSERT INTO {t} VALUES (1, 1), (2, 2)")
-			e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", 0.4))
-			e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", "0.4"))
-			e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT INTO "+ai+" (id, n) VALUES ('-0.3', 5)")
-			e.expectArgs(t, undone, "", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5), ('7.6', 6)", 5.2))
-		})
-	}
+	inArgModes(t, func(t *testing.T, e *env) {
+		tb := e.table("at_sk", kv, kvSeed)
+		e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.5))
+		e.expectArgs(t, refused, "halfway", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (7, 1, 'g'), (?, 1, 'h')", -8.5))
+		e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 1, 'h')", 6.51))
+		ai := e.table("at_ska", "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, n INT)", "INSERT INTO {t} VALUES (1, 1), (2, 2)")
+		e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", 0.4))
+		e.expectArgs(t, refused, "AUTO_INCREMENT", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5)", "0.4"))
+		e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT INTO "+ai+" (id, n) VALUES ('-0.3', 5)")
+		e.expectArgs(t, undone, "", []string{ai}, s("INSERT INTO "+ai+" (id, n) VALUES (?, 5), ('7.6', 6)", 5.2))
+	})
 }
 
 // The integer the proxy expects the server to store for decimal text (a
@@ -180,8 +178,9 @@ func TestStoredIntMatchesServer(t *testing.T) {
 // runs where the generated keys are consecutive from LAST_INSERT_ID (a
 // table without other unique keys, every given key below the first
 // generated one, checked after the run).
-func TestMixedGivenAndGeneratedKeys(t *testing.T) {
-	e := newEnv(t, "")
+func TestMixedGivenAndGeneratedKeys(t *testing.T) { inArgModes(t, testMixedGivenAndGeneratedKeys) }
+
+func testMixedGivenAndGeneratedKeys(t *testing.T, e *env) {
 	tb := e.table("at_mix", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)", "INSERT INTO {t} (n) VALUES (1), (2), (3), (4)", "DELETE FROM {t} WHERE id = 3")
 	e.expect(t, undone, "", []string{tb},
 		"INSERT INTO "+tb+" (id, n) VALUES (2, 20), (DEFAULT, 5), (NULL, 6) ON DUPLICATE KEY UPDATE n = VALUES(n)",
@@ -195,4 +194,13 @@ func TestMixedGivenAndGeneratedKeys(t *testing.T) {
 	e.expect(t, refused, "mixes given and generated", []string{tb}, "INSERT INTO "+tb+" (id, n) VALUES (50, 1), (DEFAULT, 2)")
 	uk := e.table("at_mixu", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL, s VARCHAR(5) UNIQUE)", "INSERT INTO {t} (n, s) VALUES (1, 'a')")
 	e.expect(t, refused, "mixes given and generated", []string{uk}, "INSERT INTO "+uk+" (id, n, s) VALUES (1, 1, 'a'), (DEFAULT, 2, 'b') ON DUPLICATE KEY UPDATE n = 0")
+}
+
+// inArgModes runs fn with arguments sent to prepared statements and
+// interpolated by the driver (which sends a float argument as decimal
+// text).
+func inArgModes(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, m := range []struct{ name, params string }{{"prepared", ""}, {"interpolated", "interpolateParams=true"}} {
+		t.Run(m.name, func(t *testing.T) { fn(t, newEnv(t, m.params)) })
+	}
 }
