@@ -18,19 +18,25 @@ import (
 // DUPLICATE KEY UPDATE may meet) as the column stores them, not as they
 // were written: the server rounds a fraction given to an integer or a
 // DECIMAL column, pads a BINARY(n) value with zero bytes, drops a CHAR
-// value's trailing spaces and cuts a time's fraction to the column's
-// digits, and a lookup by the value as written finds no row (or misses the
-// row a conflict meets).
+// value's trailing spaces and cuts (or, under TIME_ROUND_FRACTIONAL,
+// rounds) a time's fraction to the column's digits, and a lookup by the
+// value as written finds no row (or misses the row a conflict meets).
 //
 // Integer columns are converted here, by the server's rules on store
-// (MariaDB and MySQL alike): an integer is kept; a decimal literal and a
+// (MariaDB's, checked by TestStoredIntMatchesServer): an integer is kept; a decimal literal and a
 // string (a literal or an argument) holding a plain decimal number round
 // half away from zero; a double (a float literal or a float64 argument)
 // rounds half to even. A float64 argument exactly halfway between two
 // integers is not converted: the server receives it as a double over the
 // binary protocol and as decimal text when the driver interpolates
 // arguments, and rounds the two differently. Other column types are
-// converted by the server itself in the lookup (storedCast).
+// converted by the server itself in the lookup (storedCast), whose CAST
+// follows the session's sql_mode as the store does. Types not listed
+// there (TIMESTAMP, FLOAT, DOUBLE, YEAR, BIT, ENUM, SET, VARCHAR under a
+// NO PAD collation given more trailing spaces than it keeps) are looked up
+// as given: a value stored otherwise is not found, and the statement
+// fails its local transaction after it ran (the affected-rows and
+// found-rows checks), never restores wrongly.
 
 // literalKind is how the server types a literal.
 type literalKind uint8
