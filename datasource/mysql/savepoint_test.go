@@ -183,10 +183,10 @@ func TestSavepointsUnderGlobalLock(t *testing.T) {
 // does not.
 func TestSavepointClearsFailure(t *testing.T) {
 	e := newEnv(t, "")
-	// 1.24 is stored as 1.2 and meets the row the image looked up as 1.24:
+	// Two rows meeting one existing row through different unique keys:
 	// caught by the affected-rows check after the statement ran.
 	dt := e.table("at_spf", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, d DECIMAL(5,1) UNIQUE)", "INSERT INTO {t} VALUES (1, 1, 1.2)")
-	poison := "INSERT INTO " + dt + " (id, n, d) VALUES (9, 1, 1.24) ON DUPLICATE KEY UPDATE n = n + 100"
+	poison := "INSERT INTO " + dt + " (id, n, d) VALUES (1, 0, 5.0), (9, 0, 1.2) ON DUPLICATE KEY UPDATE n = n + 100"
 	seed := e.dump(dt)
 	xid, err := e.global(func(ctx context.Context) error {
 		tx, err := e.db.BeginTx(ctx, nil)
