@@ -201,7 +201,14 @@ const (
 	fragQuery                 // a whole SELECT
 )
 
-const restoreFlags = format.DefaultRestoreFlags
+// restoreFlags write restored text as the server reads it in the
+// sessions the proxy works in: a literal's backslashes doubled, since
+// the server reads a backslash in '…' as an escape (sessions with
+// sql_mode NO_BACKSLASH_ESCAPES are refused, see misparsed), and quotes
+// doubled; every other byte of a literal is written as it is, which the
+// server reads as itself (NUL, Ctrl-Z, line ends and bytes that are not
+// UTF-8 included). Identifiers are back-quoted with backquotes doubled.
+const restoreFlags = format.DefaultRestoreFlags | format.RestoreStringEscapeBackslash
 
 func restore(n ast.Node) (string, error) {
 	var sb strings.Builder
