@@ -1,6 +1,7 @@
 package mysql_test
 
 import (
+	"database/sql"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ import (
 // text (escaped as a user would: backslash escapes, doubled quotes, a
 // charset introducer, hexadecimal) or as an argument, is found, locked and
 // restored by the proxy (see keyfuzz), on a VARBINARY key and on a
-// VARCHAR utf8mb4_bin key, through INSERT, UPDATE, INSERT … ON DUPLICATE
+// VARCHAR utf8mb4_bin key, with server-prepared arguments and with
+// arguments the driver interpolates (interpolateParams), through INSERT, UPDATE, INSERT … ON DUPLICATE
 // KEY UPDATE, DELETE and an UPDATE of the key. The seeds run in go test;
 // go test -fuzz=FuzzKeyRoundTrip explores further.
 func FuzzKeyRoundTrip(f *testing.F) {
@@ -38,12 +40,19 @@ func newKeyFixture(f *testing.F) *keyfuzz.Fixture {
 	if err != nil {
 		f.Fatal(err)
 	}
-	db, err := txcmysql.OpenDB(cfg, datasource.WithManager(rm.New(conn)), datasource.WithCreateUndoTable())
-	if err != nil {
-		f.Fatal(err)
+	manager := rm.New(conn)
+	open := func(cfg *gomysql.Config) *sql.DB {
+		db, err := txcmysql.OpenDB(cfg, datasource.WithManager(manager), datasource.WithCreateUndoTable())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Cleanup(func() { db.Close() })
+		return db
 	}
-	f.Cleanup(func() { db.Close() })
-	fx := &keyfuzz.Fixture{Conn: conn, TM: tm.New(conn), Plain: plain, DB: db, Resource: txcmysql.ResourceID(cfg),
+	// The driver writing arguments into the text itself.
+	interpolating := cfg.Clone()
+	interpolating.InterpolateParams = true
+	fx := &keyfuzz.Fixture{Conn: conn, TM: tm.New(conn), Plain: plain, DB: open(cfg), ArgDBs: []*sql.DB{open(interpolating)}, Resource: txcmysql.ResourceID(cfg),
 		Insert: "INSERT INTO {t} (k, n) VALUES (?, ?)", Placeholder: "?", Literal: mysqlLiteral,
 		Steps: []keyfuzz.Step{
 			{Q: "INSERT INTO {t} (k, n) VALUES ({k}, 10)", Rows: 1},

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -22,6 +23,8 @@ import (
 // E'…', a dollar-quoted string, a Unicode-escape string U&'…'; bytea in
 // hex and escape formats) or as an argument, is found, locked and
 // restored by the proxy (see keyfuzz), on a bytea key and on a text key,
+// with arguments sent apart and with pgx's simple protocol (arguments
+// written into the text by pgx),
 // through INSERT, UPDATE, INSERT … ON CONFLICT DO UPDATE, DELETE and an
 // UPDATE of the key. The seeds run in go test; go test
 // -fuzz=FuzzKeyRoundTrip explores further.
@@ -36,16 +39,23 @@ func FuzzKeyRoundTrip(f *testing.F) {
 func newKeyFixture(f *testing.F) *keyfuzz.Fixture {
 	plain := dbtest.Postgres(f)
 	conn := servertest.Start(f, "dspgk")
-	cfg, err := pgx.ParseConfig(dbtest.PostgresDSN)
-	if err != nil {
-		f.Fatal(err)
+	manager := rm.New(conn)
+	open := func(dsn string) (*sql.DB, *pgx.ConnConfig) {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		db, err := txcpg.OpenDB(cfg, datasource.WithManager(manager), datasource.WithCreateUndoTable())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Cleanup(func() { db.Close() })
+		return db, cfg
 	}
-	db, err := txcpg.OpenDB(cfg, datasource.WithManager(rm.New(conn)), datasource.WithCreateUndoTable())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { db.Close() })
-	fx := &keyfuzz.Fixture{Conn: conn, TM: tm.New(conn), Plain: plain, DB: db, Resource: txcpg.ResourceID(cfg),
+	db, cfg := open(dbtest.PostgresDSN)
+	// pgx writing arguments into the text itself.
+	simple, _ := open(dbtest.PostgresDSN + "&default_query_exec_mode=simple_protocol")
+	fx := &keyfuzz.Fixture{Conn: conn, TM: tm.New(conn), Plain: plain, DB: db, ArgDBs: []*sql.DB{simple}, Resource: txcpg.ResourceID(cfg),
 		Insert: "INSERT INTO {t} (k, n) VALUES ($1, $2)", Placeholder: "$1", Literal: pgLiteral,
 		Steps: []keyfuzz.Step{
 			{Q: "INSERT INTO {t} (k, n) VALUES ({k}, 10)", Rows: 1},

@@ -8,7 +8,9 @@
 // proxied database, a table keyed by bytes and one keyed by text) and
 // Check runs one input: on each table whose column can hold the key, one
 // global transaction runs the dialect's Steps with the key as literals
-// (a form per step) and one with the key as an argument; every step must
+// (a form per step, each step a local transaction of its own), one with
+// the key as an argument (all steps in one local transaction), and one
+// per further database with the key as an argument; every step must
 // affect the rows it names, the key's row lock must be held by the
 // transaction before it rolls back, and after the rollback the table must
 // equal its state before, byte for byte.
@@ -58,11 +60,14 @@ type Table struct {
 
 // Fixture is what Check needs of a dialect.
 type Fixture struct {
-	Conn     *client.Conn
-	TM       *tm.Manager
-	Plain    *sql.DB // no proxy
-	DB       *sql.DB // through the proxy
-	Resource string  // the proxy's resource ID
+	Conn  *client.Conn
+	TM    *tm.Manager
+	Plain *sql.DB // no proxy
+	DB    *sql.DB // through the proxy
+	// ArgDBs are further proxied databases (other driver settings, such
+	// as client-side interpolation) the argument runs also use.
+	ArgDBs   []*sql.DB
+	Resource string // the proxy's resource ID
 	Tables   []Table
 	Steps    []Step
 	// Insert inserts a row with arguments k, n (a base row).
@@ -102,13 +107,33 @@ func (f *Fixture) Check(t *testing.T, key []byte) {
 		}
 		f.reset(t, tb)
 		before := f.dump(t, tb)
-		for _, literal := range []bool{true, false} {
-			f.roundTrip(t, tb, v, literal)
+		runs := []run{{db: f.DB, literal: true}, {db: f.DB, tx: true, name: "argument, one local transaction"}}
+		for i, db := range f.ArgDBs {
+			runs = append(runs, run{db: db, name: fmt.Sprintf("argument, database %d", i+1)})
+		}
+		for _, r := range runs {
+			f.roundTrip(t, tb, v, r)
 			if got := f.dump(t, tb); got != before {
-				t.Fatalf("%s key %s (literal %v): rolled back to\n%s\nwant\n%s", tb.Name, quoted(v), literal, got, before)
+				t.Fatalf("%s key %s (%s): rolled back to\n%s\nwant\n%s", tb.Name, quoted(v), r, got, before)
 			}
 		}
 	}
+}
+
+// run is one transaction of Check: the database, how the key is given,
+// and whether the steps share one local transaction.
+type run struct {
+	db      *sql.DB
+	literal bool
+	tx      bool
+	name    string
+}
+
+func (r run) String() string {
+	if r.literal {
+		return "literal"
+	}
+	return r.name
 }
 
 // fit returns key as the table's column holds it (cut to its length),
@@ -172,33 +197,23 @@ func (f *Fixture) dump(t *testing.T, tb Table) string {
 // roundTrip runs the steps with key v in one global transaction, checks
 // the lock of v is held by it, and rolls it back. A key whose lock key
 // (txc.RowKey: a byte that is not UTF-8 takes four) is longer than the
-// coordinator takes (txc.MaxLockKeyLen) must fail the first step with
-// txc.ErrInvalidArgument.
-func (f *Fixture) roundTrip(t *testing.T, tb Table, v string, literal bool) {
+// coordinator takes (txc.MaxLockKeyLen) must fail the registration of
+// its branch with txc.ErrInvalidArgument.
+func (f *Fixture) roundTrip(t *testing.T, tb Table, v string, r run) {
 	t.Helper()
 	var xid txc.XID
 	tooLong := len(txc.RowKey(v)) > txc.MaxLockKeyLen
 	err := f.TM.WithGlobalTx(context.Background(), tm.Config{Name: "keyfuzz", Timeout: 30 * time.Second}, func(ctx context.Context) error {
 		xid, _ = tm.XIDFromContext(ctx)
-		for i, s := range f.Steps {
-			q := strings.ReplaceAll(s.Q, "{t}", tb.Name)
-			var args []any
-			if literal {
-				q = strings.ReplaceAll(q, "{k}", f.Literal(v, i, tb.Binary))
-			} else {
-				q = strings.ReplaceAll(q, "{k}", f.Placeholder)
-				args = append(args, keyArg(v, tb.Binary))
-			}
-			res, err := f.DB.ExecContext(ctx, q, args...)
-			if tooLong && errors.Is(err, txc.ErrInvalidArgument) {
+		err := f.write(ctx, tb, v, r)
+		if tooLong {
+			if errors.Is(err, txc.ErrInvalidArgument) {
 				return errRollback
 			}
-			if err != nil || tooLong {
-				return fmt.Errorf("%s: %v (key too long for a lock: %v)", datasource.Shorten(q), err, tooLong)
-			}
-			if n, err := res.RowsAffected(); err != nil || n != s.Rows {
-				return fmt.Errorf("%s: %d rows affected (%v), want %d", datasource.Shorten(q), n, err, s.Rows)
-			}
+			return fmt.Errorf("a key too long for a lock: %v, want txc.ErrInvalidArgument", err)
+		}
+		if err != nil {
+			return err
 		}
 		key := txc.LockKey{Table: tb.LockTable, Rows: []string{txc.RowKey(v)}}
 		locked, holder, err := f.Conn.LockQuery(ctx, "", f.Resource, []txc.LockKey{key})
@@ -211,9 +226,53 @@ func (f *Fixture) roundTrip(t *testing.T, tb Table, v string, literal bool) {
 		return errRollback
 	})
 	if !errors.Is(err, errRollback) {
-		t.Fatalf("%s key %s (literal %v): %v", tb.Name, quoted(v), literal, err)
+		t.Fatalf("%s key %s (%s): %v", tb.Name, quoted(v), r, err)
 	}
 	f.waitRolledBack(t, xid)
+}
+
+// write runs the steps with key v, each in a local transaction of its
+// own, or all in one when r.tx.
+func (f *Fixture) write(ctx context.Context, tb Table, v string, r run) error {
+	if !r.tx {
+		return f.steps(ctx, r.db, tb, v, r.literal)
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f.steps(ctx, tx, tb, v, r.literal); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// steps runs f.Steps on ex with key v written as a literal or given as
+// an argument, and checks the rows each affects.
+func (f *Fixture) steps(ctx context.Context, ex execer, tb Table, v string, literal bool) error {
+	for i, s := range f.Steps {
+		q := strings.ReplaceAll(s.Q, "{t}", tb.Name)
+		var args []any
+		if literal {
+			q = strings.ReplaceAll(q, "{k}", f.Literal(v, i, tb.Binary))
+		} else {
+			q = strings.ReplaceAll(q, "{k}", f.Placeholder)
+			args = append(args, keyArg(v, tb.Binary))
+		}
+		res, err := ex.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", datasource.Shorten(q), err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != s.Rows {
+			return fmt.Errorf("%s: %d rows affected (%v), want %d", datasource.Shorten(q), n, err, s.Rows)
+		}
+	}
+	return nil
 }
 
 // waitRolledBack waits until xid is rolled back; any other end fails t.
