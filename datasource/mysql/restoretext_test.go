@@ -47,7 +47,7 @@ func TestRestoredLiteralsReadAlike(t *testing.T) {
 func readLiteral(t *testing.T, db *sql.DB, literal string) string {
 	t.Helper()
 	var bytes, cs, coll sql.NullString
-	err := db.QueryRow("SELECT HEX(CONCAT(" + literal + ")), CHARSET(" + literal + "), COLLATION(" + literal + ")").Scan(&bytes, &cs, &coll)
+	err := db.QueryRow("SELECT HEX(CONCAT("+literal+")), CHARSET("+literal+"), COLLATION("+literal+")").Scan(&bytes, &cs, &coll)
 	if err != nil {
 		t.Fatalf("%s: %v", literal, err)
 	}
