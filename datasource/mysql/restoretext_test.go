@@ -15,7 +15,8 @@ import (
 // character set and collation as the user's text (checked by the server
 // itself): escapes, \% and \_, doubled and double quotes, adjacent
 // strings, introducers, national strings, hexadecimal and bit literals,
-// bytes that are not UTF-8, decimals with trailing zeros and numbers.
+// bytes that are not UTF-8, decimals with trailing zeros and numbers,
+// and patterns (LIKE with and without ESCAPE, REGEXP).
 func TestRestoredLiteralsReadAlike(t *testing.T) {
 	// A collation other than utf8mb4's default: a literal without an
 	// introducer takes the connection's, one with an introducer the
@@ -27,6 +28,10 @@ func TestRestoredLiteralsReadAlike(t *testing.T) {
 		"_binary'\xff\\''", `_utf8mb4'😀\\' COLLATE utf8mb4_bin`, `_latin1 X'E95C'`, `X'00FF5C27'`, `x''`, `0x415C`, `b'0101'`,
 		`B''`, `0b1011100`, `1.50`, `-0.0`, `1e3`, `-1.5e-300`, `.5`, `18446744073709551615`, `18446744073709551616`,
 		`-9223372036854775808`, `TRUE`, `NULL`, `'trailing  '`, `_binary ''`,
+		// Expressions whose strings are patterns: LIKE and its ESCAPE,
+		// REGEXP, each with backslashes.
+		`'a%' LIKE 'a\%'`, `'a\\b' LIKE 'a\\\\b'`, `'a\\%' LIKE 'a\\\\\%'`, `'a|%' LIKE 'a||%' ESCAPE '|'`, `'a\\' LIKE 'a\\\\' ESCAPE '\\'`,
+		`'a%' LIKE 'a!%' ESCAPE '!'`, `'a1' REGEXP '^a\\d$'`, `'a\\d' REGEXP 'a\\\\d'`, `REPLACE('a\\b', '\\', '\\\\')`,
 	} {
 		stmts, err := parse("SELECT " + lit)
 		if err != nil {
