@@ -19,12 +19,12 @@ import (
 
 // FuzzKeyRoundTrip: any key a statement writes, given as a literal in the
 // text (escaped as a user would: backslash escapes, doubled quotes, a
-// charset introducer, hexadecimal) or as an argument, is found, locked and
-// restored by the proxy (see keyfuzz), on a VARBINARY key and on a
-// VARCHAR utf8mb4_bin key, with server-prepared arguments and with
-// arguments the driver interpolates (interpolateParams), through INSERT, UPDATE, INSERT … ON DUPLICATE
-// KEY UPDATE, DELETE and an UPDATE of the key. The seeds run in go test;
-// go test -fuzz=FuzzKeyRoundTrip explores further.
+// charset introducer, hexadecimal) or as an argument (server-prepared, or
+// interpolated by the driver under interpolateParams), is found, locked
+// and restored by the proxy (see keyfuzz), on a VARBINARY key and on a
+// VARCHAR utf8mb4_bin key, through INSERT, UPDATE, INSERT … ON DUPLICATE
+// KEY UPDATE, DELETE, an UPDATE of the key and SELECT … FOR UPDATE. The
+// seeds run in go test; go test -fuzz=FuzzKeyRoundTrip explores further.
 func FuzzKeyRoundTrip(f *testing.F) {
 	for _, s := range keyfuzz.Seeds() {
 		f.Add([]byte(s))
@@ -60,6 +60,7 @@ func newKeyFixture(f *testing.F) *keyfuzz.Fixture {
 			{Q: "INSERT INTO {t} (k, n) VALUES ({k}, 20) ON DUPLICATE KEY UPDATE n = n + 100", Rows: 2},
 			{Q: "DELETE FROM {t} WHERE k = {k}", Rows: 1},
 			{Q: "UPDATE {t} SET k = {k} WHERE k = 'base0'", Rows: 1},
+			{Q: "SELECT n FROM {t} WHERE k = {k} FOR UPDATE", Rows: 0},
 		}}
 	for _, tb := range []keyfuzz.Table{{Binary: true, MaxLen: 3072}, {MaxLen: 768}} {
 		col := "VARCHAR(768) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"

@@ -21,12 +21,11 @@ import (
 // FuzzKeyRoundTrip: any key a statement writes, given as a literal in the
 // text (written as a user would: a standard string, an escape string
 // E'…', a dollar-quoted string, a Unicode-escape string U&'…'; bytea in
-// hex and escape formats) or as an argument, is found, locked and
-// restored by the proxy (see keyfuzz), on a bytea key and on a text key,
-// with arguments sent apart and with pgx's simple protocol (arguments
-// written into the text by pgx),
-// through INSERT, UPDATE, INSERT … ON CONFLICT DO UPDATE, DELETE and an
-// UPDATE of the key. The seeds run in go test; go test
+// hex and escape formats) or as an argument (sent apart, or written into
+// the text by pgx's simple protocol), is found, locked and restored by
+// the proxy (see keyfuzz), on a bytea key and on a text key, through
+// INSERT, UPDATE, INSERT … ON CONFLICT DO UPDATE, DELETE, an UPDATE of
+// the key and SELECT … FOR UPDATE. The seeds run in go test; go test
 // -fuzz=FuzzKeyRoundTrip explores further.
 func FuzzKeyRoundTrip(f *testing.F) {
 	for _, s := range keyfuzz.Seeds() {
@@ -63,6 +62,7 @@ func newKeyFixture(f *testing.F) *keyfuzz.Fixture {
 			{Q: "INSERT INTO {t} AS x (k, n) VALUES ({k}, 20) ON CONFLICT (k) DO UPDATE SET n = x.n + 100", Rows: 1},
 			{Q: "DELETE FROM {t} WHERE k = {k}", Rows: 1},
 			{Q: "UPDATE {t} SET k = {k} WHERE k = 'base0'", Rows: 1},
+			{Q: "SELECT n FROM {t} WHERE k = {k} FOR UPDATE", Rows: 1},
 		}}
 	// A B-tree entry holds at most about 2700 bytes.
 	for _, tb := range []keyfuzz.Table{{Binary: true, MaxLen: 2600, Hex: "encode(k, 'hex')"}, {MaxLen: 600, Hex: "encode(convert_to(k, 'UTF8'), 'hex')",
