@@ -101,6 +101,13 @@ var (
 	ErrNotInTransaction   = &Error{Code: CodeNotInTransaction}
 )
 
+// ErrRefused matches, besides its code's sentinel, an error that refused a
+// statement before it ran: nothing was changed and the local transaction
+// can go on (an AT-mode refusal matches ErrUnsupported and ErrRefused). An
+// ErrUnsupported without ErrRefused is a statement that ran and then
+// failed: its local transaction can only roll back.
+var ErrRefused = errors.New("txc: refused before it ran; nothing was changed")
+
 // Errorf makes an *Error with code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -54,13 +54,21 @@ type Conn struct {
 // Dial connects to the coordinator at target (a gRPC target such as
 // "127.0.0.1:8091" or "dns:///tc.example:8091"), opens the Session stream
 // and exchanges Hello. It retries with the configured backoff until ctx is
-// done, then fails with an error wrapping txc.ErrUnavailable. A Hello the
-// coordinator refuses for another reason fails Dial at once with that
-// typed error. The returned Conn lives until Close; ctx only bounds Dial.
+// done (a ctx without deadline: until DefaultDialTimeout has passed) or
+// the WithDialTimeout bound passes, then fails with an error wrapping
+// txc.ErrUnavailable that names the target. A
+// Hello the coordinator refuses for another reason fails Dial at once with
+// that typed error. The returned Conn lives until Close; ctx only bounds
+// Dial.
 func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	o := defaultOptions()
 	for _, f := range opts {
 		f(&o)
+	}
+	if _, hasDeadline := ctx.Deadline(); o.dialTimeout > 0 && (o.dialTimeoutSet || !hasDeadline) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.dialTimeout)
+		defer cancel()
 	}
 	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -68,6 +76,9 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		// messages, on this connection only.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
 			grpc.ForceCodecV2(txcv1.Codec{})),
+		// Fixed windows: no bandwidth-estimation pings (see txcv1.StreamWindow).
+		grpc.WithInitialWindowSize(txcv1.StreamWindow),
+		grpc.WithInitialConnWindowSize(txcv1.ConnWindow),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
 			MinConnectTimeout: o.connectTimeout,
@@ -90,6 +101,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		handlers: make(map[string]CommandHandler),
 		work:     make(chan commandJob),
 	}
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		s, node, ver, permanent, err := c.connect(ctx)
 		if err == nil {
@@ -101,12 +113,12 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 			if permanent {
 				return nil, err
 			}
-			return nil, unavailable(err, "client: dial %s", target)
+			return nil, unavailable(err, "client: dial %s: no coordinator answered in %s", target, time.Since(start).Round(time.Millisecond))
 		}
 		c.opts.log.Debug("client: connect attempt failed", "target", target, "attempt", attempt, "err", err)
 		if !sleep(ctx, c.opts.backoff.Delay(attempt)) {
 			c.shutdown()
-			return nil, unavailable(err, "client: dial %s", target)
+			return nil, unavailable(err, "client: dial %s: no coordinator answered in %s", target, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	c.wg.Add(1)

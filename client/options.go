@@ -21,7 +21,13 @@ type options struct {
 	dialOpts       []grpc.DialOption
 	maxMsg         int
 	connectTimeout time.Duration
+	dialTimeout    time.Duration
+	dialTimeoutSet bool // by WithDialTimeout: applies whatever ctx's deadline
 }
+
+// DefaultDialTimeout is how long Dial keeps trying to reach a coordinator
+// unless WithDialTimeout says otherwise.
+const DefaultDialTimeout = 5 * time.Second
 
 func defaultOptions() options {
 	return options{
@@ -30,6 +36,7 @@ func defaultOptions() options {
 		backoff:        Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second},
 		maxMsg:         DefaultMaxMessageSize,
 		connectTimeout: 10 * time.Second,
+		dialTimeout:    DefaultDialTimeout,
 	}
 }
 
@@ -83,4 +90,14 @@ func WithConnectTimeout(d time.Duration) Option {
 			o.connectTimeout = d
 		}
 	}
+}
+
+// WithDialTimeout bounds how long Dial keeps trying to reach the
+// coordinator, whatever its ctx allows. Without it, a Dial whose ctx has
+// no deadline gives up after DefaultDialTimeout, so that a coordinator
+// that is down or a wrong address fails fast instead of silently retrying
+// forever. Either way the error wraps txc.ErrUnavailable and names the
+// target and the last failure. Zero or less: only Dial's ctx bounds it.
+func WithDialTimeout(d time.Duration) Option {
+	return func(o *options) { o.dialTimeout, o.dialTimeoutSet = max(d, 0), true }
 }

@@ -224,9 +224,13 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 // roll back: one of its statements ran without an undo record, or the
 // server rolled it back whole (after which the server would run the
 // statement outside any transaction and commit it at once, without its
-// undo log).
+// undo log). Savepoint statements still run unless the transaction is
+// doomed: a ROLLBACK TO a savepoint set before the failure may clear it.
 func (c *conn) refuseFailed(query string) error {
 	if c.tx == nil || c.tx.failed == nil {
+		return nil
+	}
+	if !c.tx.doomed && c.isSavepoint(query) {
 		return nil
 	}
 	return &txc.Error{Code: txc.CodeRolledBack, XID: c.tx.xid,
@@ -237,11 +241,12 @@ func (c *conn) refuseFailed(query string) error {
 // its statements, means the server rolled the whole transaction back (see
 // TxAborter).
 func (c *conn) noteAborted(err error) {
-	if err == nil || c.tx == nil || c.tx.failed != nil {
+	if err == nil || c.tx == nil || c.tx.doomed {
 		return
 	}
 	if a, ok := c.res.dialect.(TxAborter); ok && a.TxAborted(err) {
 		c.tx.failed = &txc.Error{Code: txc.CodeRolledBack, XID: c.tx.xid, Message: "datasource: the server rolled the local transaction back: " + err.Error()}
+		c.tx.doomed = true
 	}
 }
 
@@ -254,6 +259,13 @@ func (c *conn) writeOn(ctx context.Context, m mode, query string, args []driver.
 	case Passthrough:
 		c.unparsed(query)
 		return run()
+	case Savepoint:
+		var res driver.Result
+		err := c.savepoint(query, st, func() (err error) {
+			res, err = run()
+			return err
+		})
+		return res, err
 	case LockingRead:
 		if r, ok := st.(Returner); ok {
 			// Once, as through Query; the rows are counted, as the
@@ -401,6 +413,17 @@ func (c *conn) readOn(ctx context.Context, m mode, query string, args []driver.N
 		if err := c.lockingRead(ctx, m, st, args); err != nil {
 			return nil, err
 		}
+	case Savepoint:
+		var rows driver.Rows
+		err := c.savepoint(query, st, func() error {
+			r, err := run()
+			if err != nil {
+				return err
+			}
+			rows, err = drained(r)
+			return err
+		})
+		return rows, err
 	case Passthrough:
 		c.unparsed(query)
 	}

@@ -77,8 +77,11 @@ func OpenDB(connector driver.Connector, opts ...Option) (*sql.DB, error) {
 // Resource returns the AT resource of the connector.
 func (c *Connector) Resource() *Resource { return c.res }
 
-// Connect opens a connection of the wrapped connector and wraps it. With
-// WithCreateUndoTable the first connection creates the undo-log table.
+// Connect opens a connection of the wrapped connector and wraps it. The
+// first connection creates the undo-log table (WithCreateUndoTable) or
+// checks that it exists: a missing table fails the connection, so the
+// first use of the database (db.PingContext right after opening shows it
+// at once) with an *undo.MissingTableError that names its DDL.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.wrapped.Connect(ctx)
 	if err != nil {

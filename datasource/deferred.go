@@ -32,7 +32,11 @@ type deferredAfter struct {
 // record of the same table that holds the row's key (the state the next
 // statement found, read under the row lock this transaction holds), or,
 // when no later record does, the row as read by read at commit (all such
-// rows of a table in one call). check then runs with the completed After;
+// rows of a table in one call). A ROLLBACK TO SAVEPOINT drops the
+// records of the statements it undid (see txState.rollbackTo): a later
+// record is then always of a statement whose changes remain, and a row
+// the undone statements alone wrote again is read at commit as it is,
+// back in the state the deferred statement left it in. check then runs with the completed After;
 // an error from it or from read refuses the commit, and the local
 // transaction rolls back.
 //

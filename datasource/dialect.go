@@ -152,6 +152,10 @@ const (
 	// checked (waiting while another global transaction holds them)
 	// before the rows are returned.
 	LockingRead
+	// Savepoint: SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT,
+	// always a *SavepointStmt: run as is, the local transaction's undo
+	// records kept in step (see SavepointStmt).
+	Savepoint
 )
 
 // Statement is a recognized statement. It is immutable and shared by every

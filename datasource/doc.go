@@ -14,6 +14,10 @@
 // DDL, LOAD DATA, a statement the dialect does not understand) is refused
 // with an error matching txc.ErrUnsupported before it runs. A statement
 // run outside an explicit local transaction gets one of its own.
+// Savepoints (SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT, as in
+// GORM's nested transactions) keep the undo records in step with the
+// server: after a ROLLBACK TO, the undo log holds the images of exactly
+// the changes that remain (see SavepointStmt).
 //
 // At local commit, in the same local transaction: the AT branch is
 // registered with the lock keys of every imaged row (a lock conflict is

@@ -11,10 +11,27 @@ func invalid(format string, args ...any) error {
 }
 
 // Unsupported makes the typed refusal of a statement AT mode cannot undo
-// exactly: it matches txc.ErrUnsupported and names the reason and the
+// exactly, before it runs: a *RefusedError naming the reason and the
 // statement (shortened). Dialect packages use it for their refusals.
 func Unsupported(query, format string, args ...any) error {
-	return txc.Errorf(txc.CodeUnsupported, "datasource: %s; "+refusedMark+": %s", fmt.Sprintf(format, args...), Shorten(query))
+	return &RefusedError{Reason: fmt.Sprintf(format, args...), Statement: Shorten(query)}
+}
+
+// RefusedError is a statement refused before it ran: nothing was changed,
+// and the local transaction can go on. It matches txc.ErrUnsupported and
+// txc.ErrRefused, and errors.As finds its *txc.Error (CodeUnsupported).
+type RefusedError struct {
+	Reason    string
+	Statement string // shortened
+}
+
+func (e *RefusedError) Error() string {
+	return "datasource: " + e.Reason + "; " + refusedMark + ": " + e.Statement
+}
+
+// Unwrap returns the *txc.Error of code CodeUnsupported and txc.ErrRefused.
+func (e *RefusedError) Unwrap() []error {
+	return []error{&txc.Error{Code: txc.CodeUnsupported, Message: e.Error()}, txc.ErrRefused}
 }
 
 const refusedMark = "statement refused before it ran"

@@ -99,7 +99,9 @@ func (x *Exec) ForgetAll() { x.c.res.forgetAll() }
 // the current local transaction (nil: nothing, or no local transaction).
 // Dialects keep there what holds until the transaction ends, such as
 // metadata checked once per table while the statement's locks keep it
-// from changing.
+// from changing. A ROLLBACK TO SAVEPOINT sets every value back to what
+// it was when the savepoint was set (PostgreSQL undoes the session
+// settings made and releases the locks taken since).
 func (x *Exec) TxValue(key any) any {
 	if t := x.c.tx; t != nil {
 		return t.vals[key]
@@ -196,7 +198,9 @@ func (x *Exec) ClearTxValues() {
 // Fail marks the current local transaction as one that must not commit
 // (its Commit rolls back and returns err): a dialect calls it when a
 // statement may have changed rows without undo records, whether or not
-// it could also abort the transaction on the server.
+// it could also abort the transaction on the server. A ROLLBACK TO a
+// savepoint set before the call clears it: the server undoes the
+// statement's changes.
 func (x *Exec) Fail(err error) {
 	if t := x.c.tx; t != nil && t.failed == nil {
 		t.failed = err

@@ -38,7 +38,7 @@ type Resource struct {
 	plans  map[string]planEntry
 
 	createOnce sync.Mutex
-	created    bool
+	created    bool // the undo-log table was found or created
 
 	homeMu sync.Mutex
 	homes  map[string][]undo.Row // see Exec.Home
@@ -233,18 +233,26 @@ func (r *Resource) queryPhase2(ctx context.Context, query string, args ...any) (
 	return r.scanRows(res)
 }
 
-// ensureUndoTable creates the undo-log table through c once, if asked to.
+// ensureUndoTable makes sure, through c, that the undo-log table exists:
+// with WithCreateUndoTable it creates it, else it checks for it and fails
+// with an *undo.MissingTableError (naming the DDL) when it is missing.
+// Once it succeeded it costs nothing; until then every new connection
+// tries again, so creating the table later is enough.
 func (r *Resource) ensureUndoTable(ctx context.Context, c driver.Conn) error {
-	if !r.cfg.createUndo {
-		return nil
-	}
 	r.createOnce.Lock()
 	defer r.createOnce.Unlock()
 	if r.created {
 		return nil
 	}
-	if err := r.undo.Create(ctx, rawExecer{c}); err != nil {
-		return err
+	ex := rawExecer{c}
+	var err error
+	if r.cfg.createUndo {
+		err = r.undo.Create(ctx, ex)
+	} else {
+		err = r.undo.Check(ctx, ex)
+	}
+	if err != nil {
+		return fmt.Errorf("datasource: resource %q: %w", r.id, err)
 	}
 	r.created = true
 	return nil

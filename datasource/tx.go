@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
@@ -24,8 +25,18 @@ type txState struct {
 	deferred []deferredAfter
 	// failed is set when a statement ran without an undo record, or the
 	// server rolled the transaction back (TxAborter); the transaction can
-	// then only roll back, and its statements are refused.
+	// then only roll back, and its statements are refused, but for
+	// savepoint statements: a ROLLBACK TO a savepoint set before the
+	// failure undoes the statement and clears it (see rollbackTo).
 	failed error
+	// doomed is set with failed when no ROLLBACK TO can clear it: the
+	// server rolled the whole transaction back, its savepoints with it,
+	// or the proxy lost track of the server's savepoints (see outOfStep).
+	// Savepoint statements are then refused too.
+	doomed bool
+	// marks are the savepoints set in the transaction, oldest first (see
+	// conn.savepoint); kept in a global transaction only.
+	marks []savepointMark
 	// vals holds what the dialect keeps for the length of the local
 	// transaction (see Exec.TxValue).
 	vals map[any]any
@@ -49,8 +60,8 @@ type tx struct {
 // log under the branch ID; then commits (with a Committer dialect the
 // insert and the commit go in one round trip). The undo log is durable
 // exactly when the changes are. If any step before the commit fails, the local
-// transaction is rolled back and the error returned (the branch, if
-// registered, finds no undo log at rollback and leaves a finished marker).
+// transaction is rolled back and the error returned; a branch already
+// registered is reported PhaseOneFailed (see failed).
 // If the commit itself fails the outcome is the wrapped driver's.
 func (t *tx) Commit() error {
 	defer t.done()
@@ -60,6 +71,9 @@ func (t *tx) Commit() error {
 	}
 	if st.xid != "" && len(st.recs) > 0 {
 		l, q, args, err := t.c.phaseOne(st)
+		if err != nil && l != nil {
+			return t.failed(l, t.abort(err))
+		}
 		if err != nil {
 			return t.abort(err)
 		}
@@ -67,7 +81,7 @@ func (t *tx) Commit() error {
 			handled, qerr, cerr := cm.ExecCommit(st.ctx, t.c.c, q, args)
 			if handled {
 				if qerr != nil {
-					return t.abort(t.c.res.undo.InsertError(l, qerr))
+					return t.failed(l, t.abort(t.c.res.undo.InsertError(l, qerr)))
 				}
 				return cerr
 			}
@@ -77,10 +91,35 @@ func (t *tx) Commit() error {
 			nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 		}
 		if _, err := t.c.execCached(st.ctx, q, nv); err != nil {
-			return t.abort(t.c.res.undo.InsertError(l, err))
+			return t.failed(l, t.abort(t.c.res.undo.InsertError(l, err)))
 		}
 	}
 	return t.t.Commit()
+}
+
+// reportTimeout bounds the report of a branch whose local transaction
+// rolled back after it registered.
+const reportTimeout = 5 * time.Second
+
+// failed reports the branch of l as PhaseOneFailed to the coordinator:
+// its local transaction rolled back after the branch registered (the undo
+// log could not be written), so it has nothing to undo and its row locks
+// can go at once, and the global transaction's rollback does not wait for
+// an RM to undo it. A report that fails only costs that wait (the
+// rollback then finds no undo row and leaves a finished marker); it is
+// logged. Returns err.
+func (t *tx) failed(l *undo.Log, err error) error {
+	m, merr := t.c.res.manager()
+	if merr != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.st.ctx), reportTimeout)
+	defer cancel()
+	if rerr := m.Conn().Report(ctx, l.XID, l.BranchID, txc.BranchPhaseOneFailed); rerr != nil {
+		t.c.res.log.Warn("datasource: reporting a branch whose local transaction rolled back failed; its global rollback will look for an undo log that is not there",
+			"resource", t.c.res.id, "xid", l.XID, "branch", l.BranchID, "err", rerr)
+	}
+	return err
 }
 
 func (t *tx) Rollback() error {
@@ -102,7 +141,8 @@ func (t *tx) abort(err error) error {
 }
 
 // phaseOne completes the undo log of st, registers its branch, and
-// returns the log with the statement (and arguments) that inserts it.
+// returns the log with the statement (and arguments) that inserts it. On
+// an error after the branch registered, the log comes back too.
 func (c *conn) phaseOne(st *txState) (*undo.Log, string, []any, error) {
 	if err := c.fillDeferred(st.ctx, st); err != nil {
 		return nil, "", nil, err
@@ -125,7 +165,7 @@ func (c *conn) phaseOne(st *txState) (*undo.Log, string, []any, error) {
 	l := &undo.Log{XID: st.xid, BranchID: bid, Records: st.recs, TimeZone: st.timeZone}
 	q, args, err := c.res.undo.InsertStatement(l)
 	if err != nil {
-		return nil, "", nil, err
+		return l, "", nil, err // registered: the caller reports it failed
 	}
 	return l, q, args, nil
 }

@@ -14,7 +14,10 @@ import (
 // A txc.ErrLockConflict is retried with capped exponential backoff and
 // jitter until ctx is done (give ctx the transaction's remaining budget);
 // then the last lock-conflict error is returned, wrapped: errors.As finds
-// the *txc.Error whose Holder names the transaction holding the lock. A
+// the *txc.Error whose Holder names the transaction holding the lock. If
+// the transaction ends while it waits (the coordinator rolls it back at
+// its deadline), the error wraps both that conflict and the ending (so it
+// matches txc.ErrLockConflict and, say, txc.ErrTimedOut). A
 // retry whose answer could not arrive before ctx's deadline (less than
 // two delays, or a delay and two round trips, left) is not attempted: it
 // would end with an unknown outcome instead of the conflict. Every other
@@ -32,6 +35,13 @@ func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.Bran
 			// were locked when last asked, which is the answer.
 			return 0, fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
 				b.Type, b.XID, b.ResourceID, attempt, conflict)
+		}
+		if err != nil && conflict != nil && !errors.Is(err, txc.ErrLockConflict) {
+			// The transaction ended while it waited (the coordinator
+			// rolled it back at its deadline): the lock it waited for is
+			// why, and the end is what happened.
+			return 0, fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w; then: %w",
+				b.Type, b.XID, b.ResourceID, attempt, conflict, err)
 		}
 		if err == nil || !errors.Is(err, txc.ErrLockConflict) {
 			return id, err

@@ -53,8 +53,21 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   (sleep 3; curl -s -o "$BENCH_PROFILE/server.cpu" "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=$((secs > 4 ? secs - 2 : 2))") &
   profiler=$!
 fi
+# procstat pid: the process's read and write system calls and context
+# switches (all threads) so far, "syscr syscw ctxsw".
+procstat() {
+  local io sw=0 t
+  io=$(awk '/^syscr/ {r=$2} /^syscw/ {w=$2} END {print r+0, w+0}' "/proc/$1/io" 2>/dev/null || echo "0 0")
+  for t in /proc/"$1"/task/*/status; do
+    sw=$((sw + $(awk '/ctxt_switches/ {n+=$2} END {print n+0}' "$t" 2>/dev/null || echo 0)))
+  done
+  echo "$io $sw"
+}
 echo "txc-server ($store store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
-bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}"
+before=$(procstat "$server")
+bench_start=$(date +%s.%N)
+/usr/bin/time -f "%U %S" -o "$data/bench.time" bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}"
+after=$(procstat "$server")
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
 echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')" >&2
@@ -63,5 +76,11 @@ curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
   /^txc_store_batch_items_sum/ {bs=$2}
   /^process_cpu_seconds_total/ {cpu=$2} /^txc_transactions_begun_total/ {begun=$2}
   END { if (sc > 0) printf "store      %d synced batches, mean %.3f ms per sync, mean %.1f changes per batch\n", sc, 1000*ss/sc, bs/sc
-        if (begun > 0) printf "server     %.1f s of CPU, %.0f µs per transaction begun (%d)\n", cpu, 1e6*cpu/begun, begun }' >&2
+        if (begun > 0) printf "server     %.1f s of CPU, %.0f µs per transaction begun (%d), %.2f syncs per transaction\n", cpu, 1e6*cpu/begun, begun, sc/begun }' >&2
+begun=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^txc_transactions_begun_total/ {print $2}')
+read -r r0 w0 c0 <<<"$before"
+read -r r1 w1 c1 <<<"$after"
+read -r bu bs <"$data/bench.time"
+awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v b="${begun:-0}" -v u="$bu" -v s="$bs" 'BEGIN {
+  if (b > 0) printf "per tx     server: %.1f read + %.1f write syscalls, %.1f context switches; load generator (and its RM): %.0f µs CPU\n", r/b, w/b, c/b, 1e6*(u+s)/b }' >&2
 

@@ -134,6 +134,10 @@ type branch struct {
 	ackBy    time.Time
 	retryAt  time.Time
 	attempts int
+	// lastErr is why the last phase-2 attempt failed or waits (the RM's
+	// text, or no RM connected), for the admin views; kept in memory
+	// only: a restart starts it empty.
+	lastErr string
 }
 
 // New returns an empty core. Use Restore to load a store's state.

@@ -289,6 +289,10 @@ func TestUnretryableRollbackParksAndKeepsLocks(t *testing.T) {
 	if !strings.Contains(msg, "dirty write on t/2") {
 		t.Fatalf("event does not carry the RM's reason: %q", msg)
 	}
+	v, _ := h.core.Transaction(xid)
+	if b := v.Branches[1]; b.LastError != "dirty write on t/2" || b.Attempts != 1 {
+		t.Fatalf("view of the parked branch: %+v, want the RM's reason and 1 attempt", b)
+	}
 	h.tick(time.Hour)
 	if len(h.takeSent()) != 0 {
 		t.Fatal("a parked rollback went on")

@@ -2,6 +2,7 @@ package tc
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/txcio/txc"
@@ -102,6 +103,7 @@ func (c *Core) advance(now time.Time, b *branch, a Action, wake *time.Time) {
 			set.waiting = make(map[*global]struct{})
 		}
 		set.waiting[b.g] = struct{}{}
+		b.failed(fmt.Sprintf("no RM connected for resource %q", b.rec.ResourceID))
 		if b.attempts == 1 || b.attempts%10 == 0 {
 			c.event(Event{Kind: EventRetry, XID: b.rec.XID, BranchID: b.rec.ID, Status: b.g.rec.Status,
 				Message: fmt.Sprintf("no RM connected for resource %q; %s waits (attempt %d)", b.rec.ResourceID, a, b.attempts)})
@@ -195,18 +197,22 @@ func (c *Core) branchResult(now time.Time, m Msg) {
 		c.release(b)
 	case commit && s == txc.BranchCommitFailedUnretryable, !commit && s == txc.BranchRollbackFailedUnretryable:
 		b.rec.Status = s
+		b.attempts++
+		b.failed(m.Text)
 		c.putBranchStatus(b)
 		c.setStatus(now, g, parked(g.rec.Status))
 		c.event(Event{Kind: EventManualAction, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
 			Message: fmt.Sprintf("branch %d on %s failed unretryably: %s; needs manual action", b.rec.ID, b.rec.ResourceID, m.Text)})
 	case commit && s == txc.BranchCommitFailedRetryable, !commit && s == txc.BranchRollbackFailedRetryable:
 		b.attempts++
+		b.failed(m.Text)
 		b.retryAt = now.Add(c.backoff(b.attempts))
 		c.retrying(now, g)
 		c.event(Event{Kind: EventRetry, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
 			Message: fmt.Sprintf("branch %d on %s failed (attempt %d), retrying in %v: %s", b.rec.ID, b.rec.ResourceID, b.attempts, b.retryAt.Sub(now), m.Text)})
 	default:
 		b.attempts++
+		b.failed(fmt.Sprintf("RM answered %v: %s", s, m.Text))
 		b.retryAt = now.Add(c.backoff(b.attempts))
 		c.event(Event{Kind: EventAnomaly, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
 			Message: fmt.Sprintf("RM answered %v to a %s command; treated as a retryable failure", s, map[bool]string{true: "commit", false: "rollback"}[commit])})
@@ -267,4 +273,15 @@ func (c *Core) finish(now time.Time, g *global, s txc.GlobalStatus) {
 	c.rd.Batch.DeleteBranches = append(c.rd.Batch.DeleteBranches, g.rec.XID)
 	c.finished.add(g.rec.XID, s, g.rec.Updated)
 	c.event(Event{Kind: EventFinished, XID: g.rec.XID, Status: s})
+}
+
+// maxReason bounds the failure text a branch keeps for the admin views.
+const maxReason = 4096
+
+// failed records why b's last phase-2 attempt failed (see branch.lastErr).
+func (b *branch) failed(reason string) {
+	if len(reason) > maxReason {
+		reason = strings.ToValidUTF8(reason[:maxReason], "") + "…"
+	}
+	b.lastErr = reason
 }

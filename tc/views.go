@@ -32,6 +32,11 @@ type BranchView struct {
 	LockedRows int          `json:"locked_rows"`
 	Attempts   int          `json:"attempts"`
 	InFlight   bool         `json:"in_flight"`
+	// LastError is why the last phase-2 attempt failed or waits: the
+	// text the RM reported, or that no RM serves the resource. Kept in
+	// the coordinator's memory: empty after a restart until the next
+	// attempt.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Stats counts what the core holds.
@@ -96,7 +101,7 @@ func view(g *global) TxView {
 			rows += len(k.Rows)
 		}
 		v.Branches = append(v.Branches, BranchView{ID: b.rec.ID, Type: b.rec.Type.String(), ResourceID: b.rec.ResourceID,
-			Status: b.rec.Status.String(), LockedRows: rows, Attempts: b.attempts, InFlight: b.cmdID != 0})
+			Status: b.rec.Status.String(), LockedRows: rows, Attempts: b.attempts, InFlight: b.cmdID != 0, LastError: b.lastErr})
 	}
 	return v
 }

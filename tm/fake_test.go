@@ -33,6 +33,7 @@ type fakeCoordinator struct {
 	badXID   bool    // Begin returns a malformed XID
 	commit   []reply
 	rollback []reply
+	statuses []reply // replies to successive Status calls, then status
 	status   reply
 	// commitForever, if set, is the reply to every Commit once the script is done.
 	commitForever *reply
@@ -92,6 +93,11 @@ func (f *fakeCoordinator) Status(ctx context.Context, xid txc.XID) (txc.GlobalSt
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record(ctx, call{op: "status", xid: xid})
+	if len(f.statuses) > 0 {
+		r := f.statuses[0]
+		f.statuses = f.statuses[1:]
+		return r.st, r.err
+	}
 	return f.status.st, f.status.err
 }
 
@@ -116,11 +122,12 @@ func unavailable() error {
 	return txc.Errorf(txc.CodeUnavailable, "txc: stream broken")
 }
 
-// newTestManager returns a Manager on a fresh fake with fast retries and
+// newTestManager returns a Manager on a fresh fake with fast retries, no
+// wait after rollbacks unless opts set one (see rollbackwait_test.go), and
 // the waits it makes recorded in *waits.
 func newTestManager(opts ...Option) (*Manager, *fakeCoordinator, *[]time.Duration) {
 	f := &fakeCoordinator{}
-	m := New(f, append([]Option{WithRetryBackoff(time.Millisecond, 8*time.Millisecond)}, opts...)...)
+	m := New(f, append([]Option{WithRetryBackoff(time.Millisecond, 8*time.Millisecond), WithRollbackWait(0)}, opts...)...)
 	var mu sync.Mutex
 	waits := &[]time.Duration{}
 	m.sleep = func(ctx context.Context, d time.Duration) error {

@@ -87,28 +87,40 @@ func (g *GlobalTx) Commit(ctx context.Context) error {
 // in the background. If commit was already decided the error matches
 // txc.ErrNotActive. Unavailability is retried as for Commit.
 func (g *GlobalTx) Rollback(ctx context.Context) error {
+	_, err := g.rollback(ctx)
+	return err
+}
+
+// rollback is Rollback, also returning the status the coordinator replied
+// with when the rollback was decided (txc.GlobalRollbacked when there is
+// nothing to wait for).
+func (g *GlobalTx) rollback(ctx context.Context) (txc.GlobalStatus, error) {
 	st, err := g.decide(ctx, "rollback", g.m.c.Rollback)
 	if err != nil {
 		switch txc.CodeOf(err) {
 		case txc.CodeTimedOut, txc.CodeRolledBack:
 			g.m.log.DebugContext(ctx, "tm: already rolled back", "xid", g.xid, "err", err)
-			return nil
+			var te *txc.Error
+			if errors.As(err, &te) && te.Status.IsRollback() {
+				return te.Status, nil
+			}
+			return txc.GlobalRollbacked, nil
 		case txc.CodeUnknownTransaction:
 			if g.wait != nil && g.wait(ctx) != nil {
 				// The pipelined Begin failed or was lost, and the
 				// coordinator does not know the transaction: nothing began.
 				g.m.log.DebugContext(ctx, "tm: rollback of a transaction that never began", "xid", g.xid)
-				return nil
+				return txc.GlobalRollbacked, nil
 			}
 		}
-		return err
+		return st, err
 	}
 	if st.IsCommit() {
-		return &txc.Error{Code: txc.CodeNotActive, XID: g.xid, Status: st,
+		return st, &txc.Error{Code: txc.CodeNotActive, XID: g.xid, Status: st,
 			Message: "tm: rollback " + string(g.xid) + ": commit was already decided (" + st.String() + ")"}
 	}
 	g.m.log.DebugContext(ctx, "tm: rolled back", "xid", g.xid, "status", st)
-	return nil
+	return st, nil
 }
 
 // Status asks the coordinator for the transaction's status. It changes
@@ -121,10 +133,17 @@ func (g *GlobalTx) Status(ctx context.Context) (txc.GlobalStatus, error) {
 	return st, nil
 }
 
+// rollbackDetached rolls g back on ctx detached from its cancellation
+// (bounded by the rollback timeout), then waits for the branches to be
+// rolled back (see WithRollbackWait).
 func (g *GlobalTx) rollbackDetached(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.m.rollbackTimeout)
 	defer cancel()
-	return g.Rollback(rctx)
+	st, err := g.rollback(rctx)
+	if err != nil {
+		return err
+	}
+	return g.waitRolledBack(context.WithoutCancel(ctx), st)
 }
 
 // decide calls an idempotent coordinator method, retrying while the

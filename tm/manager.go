@@ -19,6 +19,7 @@ type Manager struct {
 	minBackoff      time.Duration
 	maxBackoff      time.Duration
 	rollbackTimeout time.Duration
+	rollbackWait    time.Duration
 	noPipeline      bool
 	// sleep waits d or until ctx is done; replaced in tests.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -36,6 +37,7 @@ func New(c Coordinator, opts ...Option) *Manager {
 		minBackoff:      DefaultMinBackoff,
 		maxBackoff:      DefaultMaxBackoff,
 		rollbackTimeout: DefaultRollbackTimeout,
+		rollbackWait:    DefaultRollbackWait,
 		sleep:           sleepCtx,
 	}
 	for _, o := range opts {
@@ -64,7 +66,11 @@ func New(c Coordinator, opts ...Option) *Manager {
 //     with the original value.
 //
 // The rollbacks above run on ctx detached from its cancellation and bounded
-// by WithRollbackTimeout.
+// by WithRollbackTimeout. Then WithGlobalTx waits (WithRollbackWait,
+// default DefaultRollbackWait) until every branch is rolled back, so that
+// the rows are restored when it returns; if they are not by then, or the
+// rollback stopped for manual action, the error is a *RollbackError
+// wrapping fn's error and a *RollbackPendingError.
 //
 // When it joins the outer transaction (Required, Supports, Mandatory with
 // an XID in ctx), fn runs with ctx unchanged and its error is returned as is:

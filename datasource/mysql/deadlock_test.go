@@ -17,7 +17,9 @@ import (
 // outside any transaction, committing each at once. The proxy fails the
 // local transaction instead: its next statements are refused and Commit
 // rolls back, so no write of a global transaction commits without its
-// undo log, and none that the deadlock undid is reported committed.
+// undo log, and none that the deadlock undid is reported committed. A
+// ROLLBACK TO a savepoint set before the deadlock is refused too: the
+// savepoint went with the transaction.
 func TestDeadlockFailsLocalTransaction(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_dl", kv, kvSeed)
@@ -42,7 +44,7 @@ func TestDeadlockFailsLocalTransaction(t *testing.T) {
 	if _, err := other.Exec("UPDATE " + tb + " SET n = n + 100 WHERE id = 2"); err != nil {
 		t.Fatal(err)
 	}
-	var deadlock, after, commit error
+	var deadlock, after, rollbackTo, commit error
 	xid, gerr := e.global(func(ctx context.Context) error {
 		tx, err := e.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -50,6 +52,9 @@ func TestDeadlockFailsLocalTransaction(t *testing.T) {
 		}
 		defer tx.Rollback()
 		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT s"); err != nil {
 			return err
 		}
 		blocked := make(chan error, 1)
@@ -81,6 +86,9 @@ func TestDeadlockFailsLocalTransaction(t *testing.T) {
 		// Code that carries on after the error, as an upsert that
 		// catches one error and tries something else would.
 		_, after = tx.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 3")
+		// The deadlock took the savepoints with the transaction: no
+		// ROLLBACK TO clears the failure.
+		_, rollbackTo = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT s")
 		commit = tx.Commit()
 		return nil
 	})
@@ -93,6 +101,9 @@ func TestDeadlockFailsLocalTransaction(t *testing.T) {
 	}
 	if !errors.Is(after, txc.ErrRolledBack) || !strings.Contains(after.Error(), "rolled back") {
 		t.Errorf("a statement after the deadlock: %v, want a refusal saying the local transaction was rolled back", after)
+	}
+	if !errors.Is(rollbackTo, txc.ErrRolledBack) {
+		t.Errorf("ROLLBACK TO SAVEPOINT after the deadlock: %v, want a refusal saying the local transaction was rolled back", rollbackTo)
 	}
 	if commit == nil {
 		t.Errorf("Commit after the deadlock succeeded")

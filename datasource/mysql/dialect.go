@@ -126,7 +126,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if strings.ContainsAny(schema+table, ".`") {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table name %q.%q contains '.' or '`'", schema, table)
 	}
-	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE(), c.TABLE_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE FROM information_schema.COLUMNS c "+
+	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE(), c.TABLE_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, c.CHARACTER_SET_NAME, c.COLLATION_NAME FROM information_schema.COLUMNS c "+
 		"WHERE c.TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION", schema, schema, table)
 	if err != nil {
 		return nil, err
@@ -148,7 +148,11 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		if strings.Contains(extra, "invisible") {
 			in.invisible = append(in.invisible, name)
 		}
-		in.types[strings.ToLower(name)] = colType{data: strings.ToLower(c[5].Value.Str()), full: strings.ToLower(c[6].Value.Str()), nullable: c[7].Value.Str() == "YES"}
+		ct := colType{data: strings.ToLower(c[5].Value.Str()), full: strings.ToLower(c[6].Value.Str()), nullable: c[7].Value.Str() == "YES"}
+		if !c[8].Value.IsNull() && !c[9].Value.IsNull() {
+			ct.charset, ct.collation = c[8].Value.Str(), c[9].Value.Str()
+		}
+		in.types[strings.ToLower(name)] = ct
 		if strings.Contains(extra, "generated") || strings.Contains(extra, "persistent") || strings.Contains(extra, "virtual") || strings.Contains(extra, "stored") {
 			continue
 		}

@@ -7,12 +7,20 @@
 // transaction: INSERT (single and multi-row, given or auto-increment keys,
 // composite keys, DEFAULT, constant expressions), INSERT IGNORE, INSERT …
 // ON DUPLICATE KEY UPDATE and REPLACE (every row needs a unique key known
-// before the insert), INSERT … SELECT; UPDATE (expressions, ORDER BY …
+// before the insert, or a generated key in a table without other unique
+// keys, where given and generated keys may mix; no two rows of one ON
+// DUPLICATE KEY UPDATE or REPLACE may hold one unique key; an assignment
+// may give a key column only itself, `id = id`),
+// INSERT … SELECT; UPDATE (expressions, ORDER BY …
 // LIMIT, primary-key changes whose new value is computable from the old
 // row), multi-table UPDATE … JOIN; DELETE (ORDER BY … LIMIT), multi-table
-// DELETE; SELECT … FOR UPDATE (global locks waited for). Reads without
-// locks, SHOW, SET and EXPLAIN pass through. Everything else is refused
-// before it runs.
+// DELETE; SELECT … FOR UPDATE (global locks waited for); SAVEPOINT,
+// ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT (names of ASCII letters,
+// digits, _ and $; see datasource.SavepointStmt). An INSERT's keys are
+// looked up as the columns store them (fractions rounded into integer
+// and DECIMAL keys, BINARY(n) padded, CHAR without trailing spaces, time
+// fractions cut), see stored.go. Reads without locks, SHOW, SET and
+// EXPLAIN pass through. Everything else is refused before it runs.
 //
 // Statements with ORDER BY … LIMIT are checked after they run by their row
 // count against the image; a mismatch (an order that is not total) fails

@@ -114,6 +114,24 @@ func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
 
 var errRollback = errors.New("test: roll back")
 
+// rollBack runs fn in a global transaction that then rolls back, waits
+// until the rollback has finished and returns the transaction's XID; an
+// error of fn fails the test.
+func (e *env) rollBack(fn func(ctx context.Context) error) txc.XID {
+	e.t.Helper()
+	xid, err := e.global(func(ctx context.Context) error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		e.t.Fatalf("global run: %v", err)
+	}
+	e.wait(xid, txc.GlobalRollbacked)
+	return xid
+}
+
 // wait waits until xid reaches one of the statuses (or is forgotten).
 func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
 	e.t.Helper()
@@ -148,7 +166,14 @@ func (e *env) undoRows(xid txc.XID) int {
 // quoted, NULL as nil).
 func (e *env) dump(table string) string {
 	e.t.Helper()
-	st, err := e.plain.Prepare("SELECT * FROM " + table + " WHERE 1 = ? ORDER BY 1")
+	return e.dumpBy(table, "1")
+}
+
+// dumpBy is dump with the rows ordered by orderBy (a key of more than
+// one column: "1, 2").
+func (e *env) dumpBy(table, orderBy string) string {
+	e.t.Helper()
+	st, err := e.plain.Prepare("SELECT * FROM " + table + " WHERE 1 = ? ORDER BY " + orderBy)
 	if err != nil {
 		e.t.Fatal(err)
 	}

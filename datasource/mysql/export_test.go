@@ -6,3 +6,7 @@ func SessionQueries() int64 { return sessionQueries.Load() }
 
 // AfterQueries returns how many after-image queries this process has run.
 func AfterQueries() int64 { return afterQueries.Load() }
+
+// RoundedText is roundedText: the integer the server stores for decimal
+// text in an integer column.
+var RoundedText = roundedText

@@ -3,12 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/txcio/txc"
@@ -26,9 +25,13 @@ type insertPlan struct {
 	rows     [][]value
 	conflict bool // IGNORE, ON DUPLICATE KEY UPDATE or REPLACE
 	replace  bool
-	odku     []string // the columns ON DUPLICATE KEY UPDATE assigns
-	rowsMode rowsMode
-	sel      frag // INSERT … SELECT: the SELECT, with a shared lock
+	upsert   bool     // ON DUPLICATE KEY UPDATE
+	odku     []string // the columns it assigns, but for those assigned themselves (see selfAssigned)
+	// odkuValues are the columns of odku assigned VALUES(themselves),
+	// a no-op on some tables (see assignedColumns).
+	odkuValues []string
+	rowsMode   rowsMode
+	sel        frag // INSERT … SELECT: the SELECT, with a shared lock
 	// selVaries, for INSERT … SELECT, says why its SELECT may give other
 	// rows to the proxy's read than to the insert (nil: it cannot): the
 	// keys the proxy read would then not be the keys inserted, and the
@@ -40,8 +43,8 @@ type insertPlan struct {
 // value is what an INSERT puts in one column of one row.
 type value struct {
 	kind valueKind
-	f    frag   // valConst: the constant expression; valParam: "?" and its argument
-	lit  string // valConst: the decimal text of an integer literal, else empty
+	f    frag    // valConst: the constant expression; valParam: "?" and its argument
+	lit  literal // valConst: the literal it is, if one
 }
 
 type valueKind uint8
@@ -60,9 +63,15 @@ func (p *planner) insert(s *ast.InsertStmt) (datasource.Statement, error) {
 		return nil, datasource.Unsupported(p.query, "INSERT into %d tables", len(refs))
 	}
 	ip := &insertPlan{query: p.query, nargs: p.nargs, table: refs[0], conflict: s.IgnoreErr || s.IsReplace || len(s.OnDuplicate) > 0,
-		replace: s.IsReplace, rowsMode: p.rowsMode}
+		replace: s.IsReplace, upsert: len(s.OnDuplicate) > 0, rowsMode: p.rowsMode}
 	for _, a := range s.OnDuplicate {
+		if selfAssigned(a, refs[0]) {
+			continue
+		}
 		ip.odku = append(ip.odku, a.Column.Name.O)
+		if valuesAssigned(a, refs[0]) {
+			ip.odkuValues = append(ip.odkuValues, a.Column.Name.O)
+		}
 	}
 	for _, c := range s.Columns {
 		ip.columns = append(ip.columns, c.Name.O)
@@ -128,33 +137,7 @@ func (p *planner) classify(e ast.ExprNode) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
-	return value{kind: valConst, f: f, lit: intLiteral(e)}, nil
-}
-
-// intLiteral returns the decimal text of an integer literal (optionally
-// negated or in parentheses), else "".
-func intLiteral(e ast.ExprNode) string {
-	switch x := e.(type) {
-	case *ast.ParenthesesExpr:
-		return intLiteral(x.Expr)
-	case *ast.UnaryOperationExpr:
-		if x.Op == opcode.Minus {
-			if s := intLiteral(x.V); s != "" && !strings.HasPrefix(s, "-") {
-				if s == "0" {
-					return s
-				}
-				return "-" + s
-			}
-		}
-	case *test_driver.ValueExpr:
-		switch x.Datum.Kind() {
-		case test_driver.KindInt64:
-			return strconv.FormatInt(x.Datum.GetInt64(), 10)
-		case test_driver.KindUint64:
-			return strconv.FormatUint(x.Datum.GetUint64(), 10)
-		}
-	}
-	return ""
+	return value{kind: valConst, f: f, lit: literalOf(e)}, nil
 }
 
 // constant accepts literals, placeholders and operators only.
@@ -192,53 +175,22 @@ func isNull(v value, args []driver.NamedValue) bool {
 	return v.kind == valNull || (v.kind == valParam && args[v.f.args[0]].Value == nil)
 }
 
-// intText returns the decimal text of a known integer value (a literal or
-// an integer argument), or false when v is not one.
-func intText(v value, args []driver.NamedValue) (string, bool) {
-	switch v.kind {
-	case valConst:
-		return v.lit, v.lit != ""
-	case valParam:
-		switch a := args[v.f.args[0]].Value.(type) {
-		case int64:
-			return strconv.FormatInt(a, 10), true
-		case uint64:
-			return strconv.FormatUint(a, 10), true
-		case string:
-			return a, true
-		case []byte:
-			return string(a), true
-		}
-	}
-	return "", false
-}
-
 // zero reports whether v may be a zero (or empty) value, which MySQL
 // turns into a generated value in an AUTO_INCREMENT column unless
 // sql_mode has NO_AUTO_VALUE_ON_ZERO.
 func zero(v value, args []driver.NamedValue) bool {
+	if n, ok := storedInt(v, args); ok {
+		return n == "0" // 0.4 is stored as 0 too
+	}
 	switch v.kind {
 	case valConst:
-		if v.lit != "" {
-			return v.lit == "0"
-		}
 		return true // an expression: its value is unknown here
 	case valParam:
 		switch a := args[v.f.args[0]].Value.(type) {
-		case int64:
-			return a == 0
-		case uint64:
-			return a == 0
 		case float64:
-			return a == 0
-		case string:
-			n, err := strconv.ParseFloat(strings.TrimSpace(a), 64)
-			return err != nil || n == 0
-		case []byte:
-			n, err := strconv.ParseFloat(strings.TrimSpace(string(a)), 64)
-			return err != nil || n == 0
-		case bool:
-			return !a
+			return math.Abs(a) < 1 // ±0.5, halfway, may be stored as 0
+		case string, []byte:
+			return true // not a plain number: how the server reads it is not known here
 		}
 	}
 	return false
@@ -304,14 +256,21 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			}
 		}
 	}
-	if err := writable(ip.query, m, ip.replace, ip.odku); err != nil {
+	if err := ip.halfwayKeys(m, v, args); err != nil {
 		return nil, err
 	}
-	if len(ip.odku) > 0 && meta(m).versioned {
+	odku := ip.assignedColumns(m)
+	if err := writable(ip.query, m, ip.replace, odku); err != nil {
+		return nil, err
+	}
+	if ip.upsert && meta(m).versioned {
 		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
 	}
 	if ip.conflict {
-		if err := ip.checkConflict(m, v, auto, args); err != nil {
+		if err := ip.checkConflict(m, odku, v, auto, args); err != nil {
+			return nil, err
+		}
+		if err := ip.repeatedKey(ctx, x, m, v, args); err != nil {
 			return nil, err
 		}
 	}
@@ -331,8 +290,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if nKnown+nGen < len(ip.rows) {
 		return nil, datasource.Unsupported(ip.query, "the primary key of an inserted row is an expression known only after the insert")
 	}
-	if nGen > 0 && nKnown > 0 {
-		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys")
+	mixed := nGen > 0 && nKnown > 0
+	if mixed && !ip.mixable(m) {
+		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys (only IGNORE, ON DUPLICATE KEY UPDATE and REPLACE into a table without other unique keys, under innodb_autoinc_lock_mode 0 or 1, may)")
 	}
 	if !ip.conflict || (nGen == len(ip.rows) && len(m.Unique) == 0) {
 		// No row can meet an existing one.
@@ -356,7 +316,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
 			q := &query{}
 			q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
-			ip.keyTerms(q, t.PK, len(ip.rows), v, args)
+			ip.keyTerms(q, t, t.PK, len(ip.rows), v, args)
 			q.add(" FOR UPDATE")
 			return tableRows(ctx, x, t, q, 0, false)
 		})
@@ -370,16 +330,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	pred := &query{}
 	terms := 0
 	for _, key := range append([][]string{m.PK}, m.Unique...) {
-		var rows []int
-		for r := range ip.rows {
-			all := true
-			for _, c := range key {
-				all = all && known(v(r, c), args)
-			}
-			if all {
-				rows = append(rows, r)
-			}
-		}
+		rows := ip.knownRows(key, v, args)
 		if len(rows) == 0 {
 			continue
 		}
@@ -388,7 +339,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		terms++
 		pred.add("(")
-		ip.keyTermsRows(pred, key, rows, v, args)
+		ip.keyTermsRows(pred, m, key, rows, v, args)
 		pred.add(")")
 	}
 	bq := &query{}
@@ -405,11 +356,20 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if err != nil {
 		return nil, err
 	}
+	var gen []undo.Row
+	if mixed {
+		if gen, err = ip.mixedGenerated(res, m, nGen, v, args); err != nil {
+			return nil, err
+		}
+	}
 	aq := &query{}
 	aq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
 	aq.args = append([]any(nil), pred.args...)
 	after, err := tableRows(ctx, x, m, aq, 0, false)
 	if err != nil {
+		return nil, err
+	}
+	if after, err = ip.withGenerated(ctx, x, m, after, gen); err != nil {
 		return nil, err
 	}
 	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {
@@ -428,7 +388,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	switch {
 	case ip.replace:
 		ok = n == int64(d.ins+d.del+2*(d.upd+d.same))
-	case len(ip.odku) > 0:
+	case ip.upsert:
 		lo := int64(d.ins + 2*d.upd)
 		ok = d.del == 0 && (n == lo || (ip.rowsMode != rowsChanged && n > lo && n <= lo+int64(d.same)))
 	default: // IGNORE
@@ -446,12 +406,13 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 // (the primary key included) of every row must be known exactly as the
 // server will store it, or (a non-primary key) hold an explicit NULL in
 // a nullable column, which meets no row.
-func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) value, auto bool, args []driver.NamedValue) error {
+// odku are the columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
+func (ip *insertPlan) checkConflict(m *datasource.Table, odku []string, v func(int, string) value, auto bool, args []driver.NamedValue) error {
 	mt := meta(m)
 	if len(mt.prefixKeys) > 0 {
 		return datasource.Unsupported(ip.query, "unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", mt.prefixKeys[0], m.Name)
 	}
-	for _, c := range ip.odku {
+	for _, c := range odku {
 		if m.IsPK(c) {
 			return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns primary-key column %q", c)
 		}
@@ -468,10 +429,14 @@ func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) val
 		for _, c := range m.PK {
 			pkKnown = pkKnown && known(v(r, c), args)
 		}
-		if !pkKnown && !(auto && generates(v(r, m.PK[0]), args)) {
+		gen := !pkKnown && auto && generates(v(r, m.PK[0]), args)
+		if !pkKnown && !gen {
 			return datasource.Unsupported(ip.query, "the primary key of an inserted row is not known before the insert, so the row it may meet cannot be found")
 		}
-		anyKnown := pkKnown
+		// A row with a generated key in a table without other unique
+		// keys meets no row, and is found by the key generated (as GORM
+		// inserts a new associated row, with ON DUPLICATE KEY UPDATE).
+		anyKnown := pkKnown || (gen && len(m.Unique) == 0)
 		for _, key := range m.Unique {
 			all, null := true, false
 			for _, c := range key {
@@ -500,8 +465,8 @@ func (ip *insertPlan) checkConflict(m *datasource.Table, v func(int, string) val
 				if !isInt {
 					continue
 				}
-				if s, ok := intText(cv, args); !ok || !fitsInt(s, lo, hi) {
-					return datasource.Unsupported(ip.query, "the value of integer key column %q is not an integer literal or argument within the column's range, so the key the server stores (rounded or clamped) may differ from the one looked up", c)
+				if s, ok := storedInt(cv, args); !ok || !fitsInt(s, lo, hi) {
+					return datasource.Unsupported(ip.query, "the value of integer key column %q is not an integer, decimal or string literal or argument (nor a float argument off the halfway point between two integers) within the column's range, so the key the server stores (rounded or clamped) may differ from the one looked up", c)
 				}
 			}
 		}
@@ -521,16 +486,19 @@ func (ip *insertPlan) inserted(ctx context.Context, x *datasource.Exec, m *datas
 	return nil
 }
 
-// keyTerms appends "(key) IN ((…), …)" for every row's values of key.
-func (ip *insertPlan) keyTerms(q *query, key []string, n int, v func(int, string) value, args []driver.NamedValue) {
+// keyTerms appends "(key) IN ((…), …)" for every row's values of key of
+// table m, each as the column stores it (see storedTerm).
+func (ip *insertPlan) keyTerms(q *query, m *datasource.Table, key []string, n int, v func(int, string) value, args []driver.NamedValue) {
 	rows := make([]int, n)
 	for i := range rows {
 		rows[i] = i
 	}
-	ip.keyTermsRows(q, key, rows, v, args)
+	ip.keyTermsRows(q, m, key, rows, v, args)
 }
 
-func (ip *insertPlan) keyTermsRows(q *query, key []string, rows []int, v func(int, string) value, args []driver.NamedValue) {
+// keyTermsRows is keyTerms for the rows numbered rows.
+func (ip *insertPlan) keyTermsRows(q *query, m *datasource.Table, key []string, rows []int, v func(int, string) value, args []driver.NamedValue) {
+	types := meta(m).types
 	if len(key) == 1 {
 		q.add(columns("", key))
 	} else {
@@ -548,7 +516,7 @@ func (ip *insertPlan) keyTermsRows(q *query, key []string, rows []int, v func(in
 			if j > 0 {
 				q.add(", ")
 			}
-			q.frag(v(r, c).f, args)
+			storedTerm(q, types[strings.ToLower(c)], v(r, c), args)
 		}
 		if len(key) > 1 {
 			q.add(")")

@@ -70,6 +70,8 @@ type colType struct {
 	data     string // DATA_TYPE, lower case: int, varchar, …
 	full     string // COLUMN_TYPE, lower case: int(11) unsigned, …
 	nullable bool
+	// charset and collation of a character column (else empty).
+	charset, collation string
 }
 
 // meta returns the extra metadata of t (see LoadTable); a Table this

@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
 	"github.com/pingcap/tidb/pkg/parser/test_driver" // the parser's value and placeholder nodes
 
 	"github.com/txcio/txc/datasource"
@@ -16,7 +17,8 @@ import (
 
 var parsers = sync.Pool{New: func() any { return parser.New() }}
 
-// parse parses text as MySQL statements. A panic inside the parser is
+// parse parses text as MySQL statements, string literals without an
+// introducer left without a character set (see connectionLiterals). A panic inside the parser is
 // turned into an error: no input may crash the proxy.
 func parse(text string) (stmts []ast.StmtNode, err error) {
 	p := parsers.Get().(*parser.Parser)
@@ -28,6 +30,9 @@ func parse(text string) (stmts []ast.StmtNode, err error) {
 		parsers.Put(p)
 	}()
 	stmts, _, err = p.Parse(text, "", "")
+	for _, s := range stmts {
+		s.Accept(connectionLiterals{})
+	}
 	return stmts, err
 }
 
@@ -78,7 +83,16 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return p.delete(s)
 	case *ast.LoadDataStmt:
 		return nil, datasource.Unsupported(query, "LOAD DATA cannot be imaged")
-	case *ast.BeginStmt, *ast.CommitStmt, *ast.RollbackStmt, *ast.SavepointStmt, *ast.ReleaseSavepointStmt:
+	case *ast.SavepointStmt:
+		return savepoint(query, datasource.SetSavepoint, s.Name)
+	case *ast.ReleaseSavepointStmt:
+		return savepoint(query, datasource.ReleaseSavepoint, s.Name)
+	case *ast.RollbackStmt:
+		if s.SavepointName != "" {
+			return savepoint(query, datasource.RollbackToSavepoint, s.SavepointName)
+		}
+		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
+	case *ast.BeginStmt, *ast.CommitStmt:
 		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
 	case ast.DDLNode:
 		return nil, datasource.Unsupported(query, "DDL cannot be undone")
@@ -201,7 +215,33 @@ const (
 	fragQuery                 // a whole SELECT
 )
 
-const restoreFlags = format.DefaultRestoreFlags
+// restoreFlags write restored text as the server reads it in the
+// sessions the proxy works in: a literal's backslashes doubled, since
+// the server reads a backslash in '…' as an escape (sessions with
+// sql_mode NO_BACKSLASH_ESCAPES are refused, see misparsed), and quotes
+// doubled; every other byte of a literal is written as it is, which the
+// server reads as itself (NUL, Ctrl-Z, line ends and bytes that are not
+// UTF-8 included). Identifiers are back-quoted with backquotes doubled.
+const restoreFlags = format.DefaultRestoreFlags | format.RestoreStringEscapeBackslash
+
+// connectionLiterals clears the character set the parser gives every
+// string literal written without an introducer, so that it is restored
+// without one: the server reads such a literal in the connection's
+// character set and collation (utf8mb4, see verifiedSession, and
+// whichever collation the connection chose), where an introducer
+// _utf8mb4 would give it utf8mb4's default collation, and comparisons of
+// literals could then differ between the statement and its image query.
+// A literal written with an introducer keeps it.
+type connectionLiterals struct{}
+
+func (connectionLiterals) Enter(n ast.Node) (ast.Node, bool) {
+	if v, ok := n.(*test_driver.ValueExpr); ok && v.Kind() == test_driver.KindString && v.Type.GetFlag()&mysql.UnderScoreCharsetFlag == 0 {
+		v.Type.SetCharset("")
+		v.Type.SetCollate("")
+	}
+	return n, false
+}
+func (connectionLiterals) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func restore(n ast.Node) (string, error) {
 	var sb strings.Builder

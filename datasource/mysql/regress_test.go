@@ -31,14 +31,24 @@ const (
 // checks the outcome and that every table equals its seed.
 func (e *env) expect(t *testing.T, want outcome, reason string, tables []string, stmts ...string) {
 	t.Helper()
+	withArgs := make([]sqlArgs, len(stmts))
+	for i, q := range stmts {
+		withArgs[i] = s(q)
+	}
+	e.expectArgs(t, want, reason, tables, withArgs...)
+}
+
+// expectArgs is expect with statements that take arguments.
+func (e *env) expectArgs(t *testing.T, want outcome, reason string, tables []string, stmts ...sqlArgs) {
+	t.Helper()
 	seeds := make([]string, len(tables))
 	for i, tb := range tables {
 		seeds[i] = e.dump(tb)
 	}
 	var stmtErr error
 	xid, err := e.global(func(ctx context.Context) error {
-		for _, q := range stmts {
-			if _, err := e.db.ExecContext(ctx, q); err != nil {
+		for _, st := range stmts {
+			if _, err := e.db.ExecContext(ctx, st.q, st.args...); err != nil {
 				stmtErr = err
 				return err
 			}
@@ -102,12 +112,15 @@ func TestConflictKeyStoredDifferently(t *testing.T) {
 	e.expect(t, refused, "AUTO_INCREMENT", []string{ai}, "INSERT INTO "+ai+" (id, n, s) VALUES (0, 5, 'z')")
 	e.expect(t, undone, "", []string{ai}, "REPLACE INTO "+ai+" (id, n, s) VALUES (NULL, 5, 'z'), (NULL, 6, 'b')")
 	tb := e.table("at_rg3", kv, kvSeed)
-	e.expect(t, refused, "integer key column", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1.6, 5, 'zz') ON DUPLICATE KEY UPDATE n = n + 1")
 	e.expect(t, refused, "integer key column", []string{tb}, "INSERT IGNORE INTO "+tb+" (id, n, s) VALUES (3000000000, 5, 'zz')")
-	// Caught only by the affected-rows check: 1.24 is stored as 1.2 and
-	// meets the row the image looked up as 1.24.
+	e.expect(t, refused, "integer key column", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1 + 0.6, 5, 'zz') ON DUPLICATE KEY UPDATE n = n + 1")
+	// A float argument halfway between two integers: a double (binary
+	// protocol) rounds to even, decimal text (interpolated) away from zero.
+	e.expectArgs(t, refused, "integer key column", []string{tb}, s("INSERT INTO "+tb+" (id, n, s) VALUES (?, 5, 'zz') ON DUPLICATE KEY UPDATE n = n + 1", 2.5))
+	// Looked up as stored (see TestStoredKeys): 1.6 is key 2, 1.24 is 1.2.
+	e.expect(t, undone, "", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1.6, 5, 'zz') ON DUPLICATE KEY UPDATE n = n + 1")
 	dt := e.table("at_rg3d", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT, d DECIMAL(5,1) UNIQUE)", "INSERT INTO {t} VALUES (1, 1, 1.2)")
-	e.expect(t, poisoned, "affected 2 rows", []string{dt}, "INSERT INTO "+dt+" (id, n, d) VALUES (9, 1, 1.24) ON DUPLICATE KEY UPDATE n = n + 100")
+	e.expect(t, undone, "", []string{dt}, "INSERT INTO "+dt+" (id, n, d) VALUES (9, 1, 1.24) ON DUPLICATE KEY UPDATE n = n + 100")
 }
 
 // Item: ON DUPLICATE KEY UPDATE assigning a key column left both rows at
@@ -337,4 +350,39 @@ func TestAddedColumnReloaded(t *testing.T) {
 	}
 	e.expect(t, undone, "", []string{tb}, "UPDATE "+tb+" SET extra = 5, n = 2 WHERE id = 1", "INSERT INTO "+tb+" (id, n, s, extra) VALUES (9, 9, 'z', 9)")
 	e.expect(t, refused, "not a column", []string{tb}, "UPDATE "+tb+" SET nosuch = 5 WHERE id = 1")
+}
+
+// Item: GORM saves associations with ON DUPLICATE KEY UPDATE `id`=`id`
+// (a do-nothing upsert), refused as assigning the primary key. A column
+// assigned itself is a no-op and runs, with found rows counted or not;
+// any other assignment to a key column, VALUES(c) included (the row met
+// on another unique key would take another key), is refused.
+func TestODKUSelfAssignment(t *testing.T) {
+	for _, params := range []string{"", "clientFoundRows=true"} {
+		t.Run(params, func(t *testing.T) {
+			e := newEnv(t, params)
+			tb := e.table("at_rgself", kv, kvSeed)
+			for _, set := range []string{"id = id", "`id`=`id`", tb + ".id = " + tb + ".id", "id = (" + tb + ".id)", "s = s, id = id", "ID = Id, n = n + 1"} {
+				e.expect(t, undone, "", []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1, 99, 'zz'), (9, 9, 'z9'), (8, 8, 'b') ON DUPLICATE KEY UPDATE "+set)
+			}
+			e.expectArgs(t, undone, "", []string{tb}, s("INSERT INTO test."+tb+" (id, n, s) VALUES (?, ?, ?), (?, ?, ?) ON DUPLICATE KEY UPDATE test."+tb+".id = id", 2, 0, "b", 7, 7, "g"))
+			comp := e.table("at_rgselfc", composite, "INSERT INTO {t} VALUES (1, 'x', 1), (2, 'y', 2)")
+			e.expect(t, undone, "", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'x', 5), (1, 'y', 6) ON DUPLICATE KEY UPDATE a = a")
+			// VALUES(c) into a primary-key column is a no-op only where the
+			// primary key is the table's one unique key and compares exactly.
+			pk := e.table("at_rgselfv", "CREATE TABLE {t} (id INT PRIMARY KEY, d DECIMAL(5,1), n INT)", "INSERT INTO {t} VALUES (1, 1.0, 1), (2, 2.0, 2)")
+			e.expect(t, undone, "", []string{pk}, "INSERT INTO "+pk+" (id, d, n) VALUES (1, 5, 5), (1.6, 6, 6), (3, 3, 3) ON DUPLICATE KEY UPDATE id = VALUES(id), n = VALUES(n), d = d + 1")
+			e.expect(t, undone, "", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'x', 5), (3, 'z', 6) ON DUPLICATE KEY UPDATE a = VALUES(a), n = VALUES(n)")
+			e.expect(t, refused, "primary-key column \"b\"", []string{comp}, "INSERT INTO "+comp+" (a, b, n) VALUES (1, 'X', 5) ON DUPLICATE KEY UPDATE b = VALUES(b)")
+			for _, c := range []struct{ set, reason string }{
+				{"id = VALUES(id)", "primary-key column"},
+				{"id = id + 0", "primary-key column"},
+				{"id = n", "primary-key column"},
+				{"n = n, s = VALUES(s)", "unique key"},
+				{"s = id", "unique key"},
+			} {
+				e.expect(t, refused, c.reason, []string{tb}, "INSERT INTO "+tb+" (id, n, s) VALUES (1, 99, 'zz') ON DUPLICATE KEY UPDATE "+c.set)
+			}
+		})
+	}
 }

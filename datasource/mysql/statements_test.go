@@ -3,7 +3,6 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 	"testing"
 
@@ -146,12 +145,18 @@ func (c stmtCase) run(ctx context.Context, db *sql.DB, t, u string, prepared boo
 // client-interpolated placeholders and with explicit prepared statements,
 // commits to exactly what the same statements do without the proxy, and
 // rolls back to exactly the rows before (full table dumps compared).
-func TestStatements(t *testing.T) {
+func TestStatements(t *testing.T) { runStmtCases(t, stmtCases) }
+
+// runStmtCases runs each case with server-prepared and client-interpolated
+// placeholders and with explicit prepared statements: committed, the
+// tables must equal those of the same statements run without the proxy;
+// rolled back, their seed.
+func runStmtCases(t *testing.T, cases []stmtCase) {
 	for _, mode := range []struct{ name, params string }{{"prepared", ""}, {"interpolated", "interpolateParams=true"}, {"explicit-prepare", ""}} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, mode.params)
 			explicit := mode.name == "explicit-prepare"
-			for _, c := range stmtCases {
+			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					e.t = t
 					// Commit: the proxy changes what a plain run changes.
@@ -179,16 +184,7 @@ func TestStatements(t *testing.T) {
 					if ru != "" {
 						seed2 = e.dump(ru)
 					}
-					xid, err = e.global(func(ctx context.Context) error {
-						if err := c.run(ctx, e.db, rt, ru, explicit); err != nil {
-							return err
-						}
-						return errRollback
-					})
-					if !errors.Is(err, errRollback) {
-						t.Fatalf("global run: %v", err)
-					}
-					e.wait(xid, txc.GlobalRollbacked)
+					xid = e.rollBack(func(ctx context.Context) error { return c.run(ctx, e.db, rt, ru, explicit) })
 					if got := e.dump(rt); got != seed {
 						t.Fatalf("rolled back:\n%s\nbefore:\n%s", got, seed)
 					}

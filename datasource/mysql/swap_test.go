@@ -3,6 +3,8 @@ package mysql_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -26,6 +28,10 @@ func TestUniqueSwapRestored(t *testing.T) {
 			"REPLACE INTO {t} VALUES (1, 'b', 11), (2, 'c', 21), (3, 'a', 31)"},
 		{"keys move", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20)",
 			"REPLACE INTO {t} VALUES (2, 'a', 12), (1, 'b', 11)"},
+		{"primary key shift", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)",
+			"UPDATE {t} SET id = id + 1 ORDER BY id DESC"},
+		{"primary key and unique rotation", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30)",
+			"REPLACE INTO {t} VALUES (3, 'a', 10), (1, 'b', 20), (2, 'c', 30)"},
 		{"many", "INSERT INTO {t} VALUES (1, 'a', 10), (2, 'b', 20), (3, 'c', 30), (4, 'd', 40)",
 			"REPLACE INTO {t} VALUES (4, 'a', 41), (3, 'b', 31), (2, 'c', 21), (1, 'd', 11)"},
 	} {
@@ -85,6 +91,11 @@ func TestRollbackFailingForGoodParks(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "failed 5 times in a row with the same error") || !strings.Contains(logged.String(), "CONSTRAINT") {
 		t.Fatalf("the parking names no repeated error:\n%s", logged.String())
+	}
+	w := httptest.NewRecorder()
+	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/transactions/"+string(xid), nil))
+	if body := w.Body.String(); !strings.Contains(body, `"last_error": "datasource: rollback of branch`) || !strings.Contains(body, "failed 5 times in a row") {
+		t.Fatalf("the admin view does not give the RM's reason: %d %s", w.Code, body)
 	}
 	if _, err := e.plain.Exec("ALTER TABLE " + tb + " DROP CONSTRAINT " + tb + "_big"); err != nil {
 		t.Fatal(err)

@@ -50,7 +50,6 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"COPY " + kvt + " FROM STDIN", "COPY FROM"},
 		{"UPDATE " + kvt + " SET n = 1; DELETE FROM " + kvt, "2 statements"},
 		{"COMMIT", "transaction control"},
-		{"ROLLBACK TO SAVEPOINT a", "ROLLBACK TO SAVEPOINT"},
 		{"CALL p()", "procedure"},
 		{"DO $$BEGIN DELETE FROM " + kvt + "; END$$", "code block"},
 		{"MERGE INTO " + kvt + " k USING " + nopk + " n ON k.id = n.a WHEN MATCHED THEN DELETE", "MERGE"},

@@ -14,15 +14,16 @@
 // DEFAULT VALUES, ON CONFLICT DO NOTHING / DO UPDATE), UPDATE (with FROM,
 // WITH, key changes) and DELETE (with USING, WITH). SELECT … FOR UPDATE,
 // FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE wait for the global locks
-// of the rows they lock. Statements that cannot be undone exactly are
+// of the rows they lock. SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE
+// SAVEPOINT (ASCII names) keep the undo records in step (see
+// datasource.SavepointStmt). Statements that cannot be undone exactly are
 // refused before they run with an error matching txc.ErrUnsupported that
 // names the reason and the statement. A write whose images fail after it
 // ran aborts its local transaction on the server, so that it can only roll
 // back.
 //
-// Limits of the current proxy: a write run with QueryContext (its
-// RETURNING rows read by the caller) is refused inside a global
-// transaction; run it with ExecContext. The undo-log table is named
+// A write run with QueryContext returns exactly the rows its own
+// RETURNING list gives (see datasource.Returner). The undo-log table is named
 // qualified (UndoSchema unless datasource.WithUndoSchema). Each table a
 // local transaction names is resolved once (through the connection's
 // search_path), locked against DDL and checked against the cached

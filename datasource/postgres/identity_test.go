@@ -20,7 +20,7 @@ func TestIdentityAlwaysRollback(t *testing.T) {
 	tb := e.table("at_idal", identityTwice, "INSERT INTO {t} (n) VALUES (1), (2), (3)", "ALTER TABLE {t} ADD UNIQUE (k)")
 	e.table("at_idal_ch", "CREATE TABLE {t} (id int PRIMARY KEY, pk bigint REFERENCES "+tb+" (k))", "INSERT INTO {t} VALUES (1, 101)")
 	seed := e.dump(tb)
-	e.rollsBack(tb, seed, "DELETE FROM "+tb+" WHERE id IN (1, 3)", "UPDATE "+tb+" SET n = 20 WHERE id = 2")
+	e.stmtsRollBack(tb, seed, "DELETE FROM "+tb+" WHERE id IN (1, 3)", "UPDATE "+tb+" SET n = 20 WHERE id = 2")
 	var id, k int64
 	if err := e.plain.QueryRow("INSERT INTO "+tb+" (n) VALUES (4) RETURNING id, k").Scan(&id, &k); err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestIdentityAlwaysRollback(t *testing.T) {
 	}
 	// A rolled-back insert leaves its ids drawn.
 	seed = e.dump(tb)
-	e.rollsBack(tb, seed, "INSERT INTO "+tb+" (n) VALUES (5), (6)", "DELETE FROM "+tb+" WHERE id = 4")
+	e.stmtsRollBack(tb, seed, "INSERT INTO "+tb+" (n) VALUES (5), (6)", "DELETE FROM "+tb+" WHERE id = 4")
 	if err := e.plain.QueryRow("INSERT INTO "+tb+" (n) VALUES (7) RETURNING id, k").Scan(&id, &k); err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +39,9 @@ func TestIdentityAlwaysRollback(t *testing.T) {
 	}
 }
 
-// rollsBack runs stmts through the proxy in a global transaction that
+// stmtsRollBack runs stmts through the proxy in a global transaction that
 // then rolls back, and checks that table holds want (a dump) afterwards.
-func (e *env) rollsBack(table, want string, stmts ...string) {
+func (e *env) stmtsRollBack(table, want string, stmts ...string) {
 	e.t.Helper()
 	if err, st := e.rollbackOne(e.db, stmts...); err != nil || st != txc.GlobalRollbacked {
 		e.t.Fatalf("global run: %v, %v", err, st)

@@ -41,7 +41,7 @@ func TestOnConflictDefaultKeyCollision(t *testing.T) {
 	// statement inserts, commits and rolls back.
 	e.exec("SELECT setval(pg_get_serial_sequence('" + part + "', 'id'), 10)")
 	seed := e.dump(part)
-	e.rollsBack(part, seed, "INSERT INTO "+part+" (n) VALUES (9), (10) ON CONFLICT (id) DO UPDATE SET n = excluded.n")
+	e.stmtsRollBack(part, seed, "INSERT INTO "+part+" (n) VALUES (9), (10) ON CONFLICT (id) DO UPDATE SET n = excluded.n")
 	if _, err := e.global(func(ctx context.Context) error {
 		_, err := e.db.ExecContext(ctx, "INSERT INTO "+part+" AS x (id, n) VALUES (1, 5), (DEFAULT, 11) ON CONFLICT (id) DO UPDATE SET n = x.n + excluded.n")
 		return err

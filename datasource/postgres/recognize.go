@@ -15,8 +15,9 @@ import (
 
 // Recognize parses query with PostgreSQL's own parser and returns its plan
 // (see datasource.Dialect). Writes it cannot undo exactly, DDL,
-// transaction control in SQL text and anything it does not understand are
-// refused with txc.CodeUnsupported before they run.
+// transaction control in SQL text other than savepoints and anything it
+// does not understand are refused with txc.CodeUnsupported before they
+// run.
 func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -58,11 +59,8 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	case *pg.Node_DeleteStmt:
 		return p.delete(s.DeleteStmt)
 	case *pg.Node_TransactionStmt:
-		switch s.TransactionStmt.Kind {
-		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE:
-			return passthrough{}, nil
-		case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
-			return nil, datasource.Unsupported(query, "ROLLBACK TO SAVEPOINT would discard changes whose undo images are already taken")
+		if op, ok := savepointOps[s.TransactionStmt.Kind]; ok {
+			return savepoint(query, op, s.TransactionStmt.SavepointName)
 		}
 		return nil, datasource.Unsupported(query, "transaction control in SQL text bypasses the proxy (use database/sql's Tx)")
 	case *pg.Node_VariableSetStmt:

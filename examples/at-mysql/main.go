@@ -39,17 +39,30 @@ func main() {
 	tm.SetDefault(tm.New(conn))
 	datasource.SetDefaultManager(rm.New(conn)) // registers branches, serves phase 2
 
+	// Set-up on a plain connection: AT mode needs the undo-log table
+	// (datasource/undo/schema/mysql.sql) before the proxy's first
+	// connection, which checks for it; mysql.OpenDB(cfg,
+	// datasource.WithCreateUndoTable()) creates it instead.
+	setup, err := sql.Open("mysql", *dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	must(setup.Exec(`CREATE TABLE IF NOT EXISTS txc_undo_log (xid VARCHAR(128) NOT NULL, branch_id BIGINT NOT NULL, state TINYINT NOT NULL,
+		log LONGBLOB NOT NULL, created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+		updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+		PRIMARY KEY (xid, branch_id), KEY txc_undo_log_created_idx (created_at)) ENGINE=InnoDB`))
+	must(setup.Exec(`CREATE TABLE IF NOT EXISTS txc_example_account (id VARCHAR(16) PRIMARY KEY, balance BIGINT NOT NULL)`))
+	must(setup.Exec(`INSERT INTO txc_example_account VALUES ('alice', 100), ('bob', 0) ON DUPLICATE KEY UPDATE balance = VALUES(balance)`))
+	setup.Close()
+
 	db, err := sql.Open("txc-mysql", *dsn)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	must(db.Exec(`CREATE TABLE IF NOT EXISTS txc_example_account (id VARCHAR(16) PRIMARY KEY, balance BIGINT NOT NULL)`))
-	must(db.Exec(`CREATE TABLE IF NOT EXISTS txc_undo_log (xid VARCHAR(128) NOT NULL, branch_id BIGINT NOT NULL, state TINYINT NOT NULL,
-		log LONGBLOB NOT NULL, created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-		updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
-		PRIMARY KEY (xid, branch_id), KEY txc_undo_log_created_idx (created_at)) ENGINE=InnoDB`))
-	must(db.Exec(`INSERT INTO txc_example_account VALUES ('alice', 100), ('bob', 0) ON DUPLICATE KEY UPDATE balance = VALUES(balance)`))
+	if err := db.PingContext(ctx); err != nil { // a missing undo-log table shows here, with its DDL
+		log.Fatal(err)
+	}
 
 	transfer := func(ctx context.Context, amount int64, fail bool) error {
 		return tm.WithGlobalTx(ctx, tm.Config{Name: "transfer", Timeout: 10 * time.Second}, func(ctx context.Context) error {
@@ -76,8 +89,7 @@ func main() {
 	}
 	fmt.Println("transfer 30:", transfer(ctx, 30, false))
 	show(db)
-	fmt.Println("transfer 50, then fail:", transfer(ctx, 50, true))
-	time.Sleep(500 * time.Millisecond) // phase 2 runs in the background
+	fmt.Println("transfer 50, then fail:", transfer(ctx, 50, true)) // returns once the rows are restored
 	show(db)
 }
 

@@ -25,7 +25,9 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	conn, err := client.Dial(ctx, *addr) // one multiplexed stream per process
+	// One multiplexed stream per process; gives up after client.DefaultDialTimeout
+	// (5 s) when no coordinator answers.
+	conn, err := client.Dial(context.Background(), *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,8 +36,15 @@ func main() {
 
 	// A resource whose phase 2 is plain Go (AT, TCC and saga handlers plug in the same way).
 	inventory := rm.New(conn)
+	// A commit's phase 2 runs after WithGlobalTx returns (committed is only
+	// for this example's output order); a rollback's runs before it returns.
+	committed := make(chan struct{}, 1)
 	inventory.AddResource("inventory", txc.BranchGeneric, rm.HandlerFuncs{
-		CommitFunc:   func(_ context.Context, b rm.Branch) error { fmt.Println("commit  ", b.XID, b.ID); return nil },
+		CommitFunc: func(_ context.Context, b rm.Branch) error {
+			fmt.Println("commit  ", b.XID, b.ID)
+			committed <- struct{}{}
+			return nil
+		},
 		RollbackFunc: func(_ context.Context, b rm.Branch) error { fmt.Println("rollback", b.XID, b.ID); return nil },
 	})
 
@@ -50,6 +59,7 @@ func main() {
 		return reserve(ctx, "apple")
 	})
 	fmt.Println("first transaction:", err)
+	<-committed
 
 	out := errors.New("out of pears")
 	err = tm.WithGlobalTx(ctx, tm.Config{Name: "order"}, func(ctx context.Context) error {
@@ -58,6 +68,5 @@ func main() {
 		}
 		return out // any error rolls the global transaction back
 	})
-	fmt.Println("second transaction:", err)
-	time.Sleep(500 * time.Millisecond) // let phase 2 print before exiting
+	fmt.Println("second transaction:", err) // its rollback has run
 }

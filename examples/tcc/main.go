@@ -52,13 +52,24 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	conn, err := client.Dial(ctx, *addr)
+	conn, err := client.Dial(context.Background(), *addr) // gives up after client.DefaultDialTimeout
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer conn.Close()
 	tm.SetDefault(tm.New(conn))
 	mgr := rm.New(conn)
+
+	// A commit's phase 2 (Confirm) runs after WithGlobalTx returns; a
+	// rollback's (Cancel) before it returns. The example waits for both
+	// Confirms of the first order so that its output comes in order.
+	confirms := make(chan struct{}, 16)
+	confirmed := func() {
+		select {
+		case confirms <- struct{}{}:
+		default:
+		}
+	}
 
 	// --- the stock service: a fenced participant behind HTTP -------------
 	db, err := sql.Open(*driver, *dsn)
@@ -82,6 +93,7 @@ func main() {
 			return nil
 		},
 		Confirm: func(ctx context.Context, tx *sql.Tx, r Reservation) error {
+			defer confirmed()
 			fmt.Printf("stock   confirm ship %d %s\n", r.N, r.SKU)
 			return nil
 		},
@@ -108,13 +120,6 @@ func main() {
 	stockURL := "http://" + l.Addr().String()
 
 	// --- the payment participant, no database ----------------------------
-	phase2 := make(chan struct{}, 16) // one signal per payment Confirm/Cancel delivery
-	signal := func() {
-		select {
-		case phase2 <- struct{}{}:
-		default:
-		}
-	}
 	payRes, err := tcc.NewResource(mgr, "tcc:payment")
 	if err != nil {
 		log.Fatal(err)
@@ -125,13 +130,12 @@ func main() {
 			return nil
 		},
 		Confirm: func(ctx context.Context, c Charge) error { // idempotent: capturing a hold twice is harmless
-			defer signal()
+			defer confirmed()
 			b, _ := tcc.BranchFromContext(ctx)
 			fmt.Printf("payment confirm capture %d cents on %s (%s branch %d)\n", c.Cents, c.Account, b.XID, b.ID)
 			return nil
 		},
 		Cancel: func(ctx context.Context, c Charge) error { // idempotent; must accept a Try that never ran
-			defer signal()
 			fmt.Printf("payment cancel  release %d cents on %s\n", c.Cents, c.Account)
 			return nil
 		},
@@ -160,9 +164,9 @@ func main() {
 		})
 	}
 	fmt.Println("first order:", order("apple", 2, 300, nil))
-	fmt.Println("second order:", order("pear", 1, 150, errors.New("out of pears")))
-	for range 2 { // phase 2 runs after WithGlobalTx returns: wait for it before exiting
-		<-phase2
+	for range 2 {
+		<-confirms
 	}
-	time.Sleep(200 * time.Millisecond) // and for the stock service's
+	// WithGlobalTx returns once both Cancels have run.
+	fmt.Println("second order:", order("pear", 1, 150, errors.New("out of pears")))
 }

@@ -129,6 +129,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Reflection-free encoding of the protocol's messages (the health
 		// service's go through proto); this server only, not registered.
 		grpc.ForceServerCodecV2(txcv1.Codec{}),
+		// Fixed flow-control windows: with them gRPC sends no
+		// bandwidth-estimation pings, which at low load cost a read and a
+		// write per message on both ends (txcv1.StreamWindow).
+		grpc.InitialWindowSize(txcv1.StreamWindow),
+		grpc.InitialConnWindowSize(txcv1.ConnWindow),
 	)
 	txcv1.RegisterCoordinatorServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
