@@ -124,3 +124,60 @@ func TestMySQLNeverTruncates(t *testing.T) {
 		}
 	}
 }
+
+// killSession ends the store's database session from db, as a database
+// restart or a network cut would.
+func killSession(t *testing.T, s *Store, db *sql.DB) {
+	t.Helper()
+	switch b := s.b.(type) {
+	case *pgBackend:
+		if _, err := db.Exec("SELECT pg_terminate_backend($1)", b.conn.PgConn().PID()); err != nil {
+			t.Fatal(err)
+		}
+	case *myBackend:
+		var id int64
+		if err := b.db.QueryRow("SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSessionLost: when the database ends the store's session, the next
+// Apply either fails or (MySQL, the loss seen before anything was sent)
+// runs on a new session; either way the store goes on and holds exactly
+// the batches acknowledged.
+func TestSessionLost(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
+		s := openStore(t, d, dsn, freshPrefix(t, db))
+		model := memstore.New()
+		for i := range uint64(4) {
+			killSession(t, s, db)
+			b := someBatch(txc.NewXID("lost", i))
+			b.NextID = i + 10
+			err := s.Apply(t.Context(), b)
+			t.Logf("Apply after the session was killed: %v", err)
+			if err == nil {
+				_ = model.Apply(t.Context(), b)
+			}
+			b = someBatch(txc.NewXID("after", i))
+			if err := s.Apply(t.Context(), b); err != nil {
+				t.Fatalf("the Apply after that: %v", err)
+			}
+			_ = model.Apply(t.Context(), b)
+			killSession(t, s, db)
+			_, err = s.Load(t.Context()) // may fail, and then drops the session
+			t.Logf("Load after the session was killed: %v", err)
+			got, err := s.Load(t.Context())
+			if err != nil {
+				t.Fatalf("the Load after a failed one: %v", err)
+			}
+			want, _ := model.Load(t.Context())
+			if diff := storetest.Diff(got, want); diff != "" {
+				t.Fatalf("Load differs from the acknowledged batches:\n%s", diff)
+			}
+		}
+	})
+}

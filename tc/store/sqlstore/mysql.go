@@ -28,11 +28,12 @@ type myBackend struct {
 	t  tables
 }
 
-func openMySQL(ctx context.Context, dsn string, t tables, log *slog.Logger) (*myBackend, error) {
+func openMySQL(ctx context.Context, dsn, secret string, t tables, log *slog.Logger) (*myBackend, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, malformed(MySQL)
 	}
+	cfg.Logger = driverLog{log: log, secret: secret}
 	cfg.InterpolateParams = true
 	cfg.MultiStatements = true
 	strictMode(cfg)
@@ -47,6 +48,18 @@ func openMySQL(ctx context.Context, dsn string, t tables, log *slog.Logger) (*my
 		return nil, err
 	}
 	return b, nil
+}
+
+// driverLog sends the driver's notes (a dead idle connection closed, …)
+// to the store's logger at Debug level, scrubbed of the password, instead
+// of the driver's default standard-error logger.
+type driverLog struct {
+	log    *slog.Logger
+	secret string
+}
+
+func (l driverLog) Print(v ...any) {
+	l.log.Debug("sqlstore: mysql driver", "note", scrubString(fmt.Sprint(v...), l.secret))
 }
 
 // strictMode makes the store's sessions refuse, rather than truncate, a

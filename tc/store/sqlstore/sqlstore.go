@@ -139,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	var b backend
 	switch opts.Dialect {
 	case MySQL:
-		b, err = openMySQL(ctx, opts.DSN, t, log)
+		b, err = openMySQL(ctx, opts.DSN, secret, t, log)
 	case Postgres:
 		b, err = openPostgres(ctx, opts.DSN, t, log)
 	default:
