@@ -16,7 +16,7 @@ import (
 func (b *pgBackend) pgDurability(ctx context.Context) ([]string, error) {
 	var syncCommit, fsync string
 	if err := b.conn.QueryRow(ctx, "SELECT current_setting('synchronous_commit'), current_setting('fsync')").Scan(&syncCommit, &fsync); err != nil {
-		return nil, b.fail("read settings", err)
+		return nil, err
 	}
 	var bad []string
 	if syncCommit == "off" {
@@ -45,8 +45,15 @@ func (m *mySchema) myDurability(ctx context.Context) ([]string, error) {
 	return bad, nil
 }
 
-// warnNotDurable logs the settings found.
-func warnNotDurable(log *slog.Logger, d Dialect, bad []string) {
+// warnNotDurable logs the settings found, or that they could not be read
+// (a server that speaks the protocol without having them): that is not a
+// reason to refuse the store.
+func warnNotDurable(log *slog.Logger, d Dialect, bad []string, err error) {
+	if err != nil {
+		log.Warn("sqlstore: cannot read the settings that make commits durable; check them by hand",
+			"dialect", d.String(), "err", err)
+		return
+	}
 	if len(bad) > 0 {
 		log.Warn("sqlstore: the database may acknowledge a commit before it is on stable storage; a crash of the database can lose acknowledged decisions",
 			"dialect", d.String(), "settings", strings.Join(bad, ", "))

@@ -91,10 +91,7 @@ func (b *myBackend) ensureSchema(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	bad, err := m.myDurability(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: read settings: %w", pkg, err)
-	}
-	warnNotDurable(log, MySQL, bad)
+	warnNotDurable(log, MySQL, bad, err)
 	return nil
 }
 

@@ -63,11 +63,7 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 		return nil, err
 	}
 	bad, err := b.pgDurability(ctx)
-	if err != nil {
-		b.close()
-		return nil, err
-	}
-	warnNotDurable(log, Postgres, bad)
+	warnNotDurable(log, Postgres, bad, err)
 	return b, nil
 }
 
