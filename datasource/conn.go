@@ -329,7 +329,18 @@ func (c *conn) imaged(ctx context.Context, m mode, query string, do func(x *Exec
 	}
 	x := &Exec{c: c, xid: m.xid}
 	ran := false
+	failedBefore := c.tx.failed
 	err := do(x, &ran)
+	// An executor that runs the write itself (Exec.Query*) and then fails
+	// the transaction (Exec.Fail) has run it, run callback or not; its
+	// error stands as it is (a lock conflict found after running stays
+	// one), and is never a refusal.
+	if c.tx.failed != failedBefore && err != nil {
+		if c.res.dialect.Stale(err) {
+			c.res.forgetAll()
+		}
+		return err
+	}
 	var changed *TableChangedError
 	if err != nil && !ran && errors.As(err, &changed) {
 		// Only the image's row locks were taken: the statement runs

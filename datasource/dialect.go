@@ -95,11 +95,12 @@ type SessionTimeZone interface {
 type Committer interface {
 	// ExecCommit runs query (the insert of the undo log) with args on
 	// conn, inside its open local transaction, and then COMMIT, sent
-	// together. handled false: the driver cannot (nothing was sent). A
-	// failed query leaves the COMMIT unrun and the transaction open
-	// (queryErr; the caller rolls back); otherwise commitErr is the
-	// commit's outcome (nil: committed), and the caller must not use the
-	// driver's transaction object again.
+	// together. handled false: the driver cannot (nothing was sent).
+	// queryErr only when the COMMIT certainly did not run (the server
+	// refused the query, or nothing was sent): the transaction is open
+	// and the caller rolls back. Otherwise commitErr is the commit's
+	// outcome (nil: committed; an error that leaves it unknown included),
+	// and the caller must not use the driver's transaction object again.
 	ExecCommit(ctx context.Context, conn driver.Conn, query string, args []any) (handled bool, queryErr, commitErr error)
 }
 

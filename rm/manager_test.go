@@ -292,3 +292,45 @@ func TestRegisterOtherErrorsNotRetried(t *testing.T) {
 		t.Fatalf("RegisterBranch: %v after %d attempts", err, calls.Load())
 	}
 }
+
+// conflictsThen answers n registrations with a lock conflict, then every
+// one with last.
+func conflictsThen(n int64, calls *atomic.Int64, last *txc.Error) clienttest.Hook {
+	return func(msg *txcv1.ClientMessage) (*txcv1.Reply, bool) {
+		r := msg.GetRegister()
+		if r == nil {
+			return nil, false
+		}
+		if calls.Add(1) <= n {
+			return clienttest.ErrorReply(&txc.Error{Code: txc.CodeLockConflict, Message: "tc: row locked",
+				XID: txc.XID(r.GetXid()), Holder: "fake-1:99"}), true
+		}
+		return clienttest.ErrorReply(last), true
+	}
+}
+
+// TestRegisterConflictThenEnd: a registration that waited on a lock until
+// its transaction ended gives both (the conflict naming the holder, and
+// the end); one whose last attempt's outcome is unknown gives that alone,
+// not a lock conflict.
+func TestRegisterConflictThenEnd(t *testing.T) {
+	for _, c := range []struct {
+		last         *txc.Error
+		want         error
+		wantConflict bool
+	}{
+		{&txc.Error{Code: txc.CodeTimedOut, Message: "tc: timed out"}, txc.ErrTimedOut, true},
+		{&txc.Error{Code: txc.CodeUnavailable, Message: "tc: shutting down"}, txc.ErrUnavailable, false},
+	} {
+		srv := clienttest.NewServer(t)
+		var calls atomic.Int64
+		srv.SetHook(conflictsThen(2, &calls, c.last))
+		m := rm.New(dial(t, srv), rm.WithLockRetry(time.Millisecond, 2*time.Millisecond))
+		_, err := m.RegisterBranch(t.Context(), client.Branch{XID: "fake-1:1", Type: txc.BranchAT, ResourceID: "db"})
+		var te *txc.Error
+		conflict := errors.Is(err, txc.ErrLockConflict) && errors.As(err, &te) && te.Holder == "fake-1:99"
+		if !errors.Is(err, c.want) || conflict != c.wantConflict {
+			t.Fatalf("after conflicts then %v: %v (lock conflict naming the holder: %v)", c.last.Code, err, conflict)
+		}
+	}
+}

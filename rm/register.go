@@ -36,7 +36,7 @@ func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.Bran
 			return 0, fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
 				b.Type, b.XID, b.ResourceID, attempt, conflict)
 		}
-		if err != nil && conflict != nil && !errors.Is(err, txc.ErrLockConflict) {
+		if err != nil && conflict != nil && ended(err) {
 			// The transaction ended while it waited (the coordinator
 			// rolled it back at its deadline): the lock it waited for is
 			// why, and the end is what happened.
@@ -68,4 +68,15 @@ func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.Bran
 			return 0, giveUp()
 		}
 	}
+}
+
+// ended reports an error saying the transaction ended (rolled back, at
+// its deadline or not): the lock it waited for is why. An error whose
+// outcome is unknown (txc.ErrUnavailable) is returned as it is.
+func ended(err error) bool {
+	switch txc.CodeOf(err) {
+	case txc.CodeTimedOut, txc.CodeRolledBack, txc.CodeNotActive:
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package tm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/txcio/txc"
@@ -42,7 +43,9 @@ func (e *OutcomeUnknownError) Unwrap() []error {
 }
 
 // RollbackError is returned by WithGlobalTx when fn failed (Err) and the
-// rollback that followed failed too (RollbackErr). errors.Is and errors.As
+// rollback that followed failed too, or was decided but not yet carried
+// out when WithGlobalTx stopped waiting (RollbackErr, a
+// *RollbackPendingError). errors.Is and errors.As
 // look into both, Err first. The coordinator rolls the transaction back at
 // its deadline if the rollback never reached it.
 type RollbackError struct {
@@ -52,6 +55,10 @@ type RollbackError struct {
 }
 
 func (e *RollbackError) Error() string {
+	var pending *RollbackPendingError
+	if errors.As(e.RollbackErr, &pending) {
+		return fmt.Sprintf("tm: global transaction %s failed: %v; %v", e.XID, e.Err, e.RollbackErr)
+	}
 	return fmt.Sprintf("tm: global transaction %s failed: %v; and its rollback failed: %v", e.XID, e.Err, e.RollbackErr)
 }
 

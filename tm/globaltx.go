@@ -134,16 +134,17 @@ func (g *GlobalTx) Status(ctx context.Context) (txc.GlobalStatus, error) {
 }
 
 // rollbackDetached rolls g back on ctx detached from its cancellation
-// (bounded by the rollback timeout), then waits for the branches to be
-// rolled back (see WithRollbackWait).
+// (bounded by the rollback timeout), then, while ctx lasts, waits for the
+// branches to be rolled back (see WithRollbackWait): a caller whose ctx
+// is done has stopped waiting for anything.
 func (g *GlobalTx) rollbackDetached(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.m.rollbackTimeout)
 	defer cancel()
 	st, err := g.rollback(rctx)
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	return g.waitRolledBack(context.WithoutCancel(ctx), st)
+	return g.waitRolledBack(ctx, st)
 }
 
 // decide calls an idempotent coordinator method, retrying while the

@@ -40,10 +40,11 @@ func (e *RollbackPendingError) Error() string {
 }
 
 // WithRollbackWait sets how long WithGlobalTx waits, after it rolled a
-// transaction back (fn failed or panicked, or ctx was done), until the
-// coordinator reports every branch rolled back, so that what follows
-// WithGlobalTx sees the rows restored. A wait that ends first makes the
-// error a *RollbackError whose RollbackErr is a *RollbackPendingError.
+// transaction back because fn failed or panicked, until the coordinator
+// reports every branch rolled back, so that what follows WithGlobalTx
+// sees the rows restored; the caller's ctx bounds the wait too (with ctx
+// already done there is no wait). A wait that ends first makes the error
+// a *RollbackError whose RollbackErr is a *RollbackPendingError.
 // Zero or less: no wait; WithGlobalTx returns once the rollback is
 // decided, and branches are rolled back in the background.
 func WithRollbackWait(d time.Duration) Option {
@@ -52,7 +53,7 @@ func WithRollbackWait(d time.Duration) Option {
 
 // waitRolledBack polls the coordinator until the rollback of g, decided
 // with status st, is done (a final rollback status), stops for manual
-// action, or m.rollbackWait passes; ctx bounds it too.
+// action, or m.rollbackWait passes or ctx is done.
 func (g *GlobalTx) waitRolledBack(ctx context.Context, st txc.GlobalStatus) error {
 	if g.m.rollbackWait <= 0 {
 		return nil

@@ -71,3 +71,24 @@ func TestRollbackAlreadyFinishedNotPolled(t *testing.T) {
 		t.Fatalf("calls = %v", ops)
 	}
 }
+
+// TestRollbackWaitEndsWithCallersCtx: the wait ends when the caller's ctx
+// does, and a caller whose ctx is already done does not wait at all.
+func TestRollbackWaitEndsWithCallersCtx(t *testing.T) {
+	m, f, _ := newTestManager(WithRollbackWait(time.Minute))
+	f.status = reply{st: txc.GlobalRollbackRetrying}
+	boom := errors.New("boom")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := m.WithGlobalTx(ctx, Config{}, func(context.Context) error { return boom })
+	var pending *RollbackPendingError
+	if !errors.Is(err, boom) || !errors.As(err, &pending) || ctx.Err() == nil {
+		t.Fatalf("err = %v, want fn's error and a pending rollback once ctx is done", err)
+	}
+	m, f, _ = newTestManager(WithRollbackWait(time.Minute))
+	f.status = reply{st: txc.GlobalRollbackRetrying}
+	err = m.WithGlobalTx(ctx, Config{}, func(ctx context.Context) error { return ctx.Err() })
+	if ops := f.ops(); !errors.Is(err, context.DeadlineExceeded) || slices.Contains(ops, "status") {
+		t.Fatalf("err = %v, calls %v: a caller whose ctx is done waited", err, ops)
+	}
+}

@@ -30,11 +30,17 @@ func (Dialect) DuplicateKey(err error) bool {
 	return false
 }
 
-// SQLState is the SQLSTATE of a server error, or "".
+// SQLState is the SQLSTATE of a server error, or "". Per-user resource
+// limits (1203 and 1226: max_user_connections, max_queries_per_hour, …)
+// report class 42 although they pass: they get "", transient.
 func (Dialect) SQLState(err error) string {
 	var me *gomysql.MySQLError
-	if errors.As(err, &me) && me.SQLState != [5]byte{} {
-		return string(me.SQLState[:])
+	if !errors.As(err, &me) || me.SQLState == [5]byte{} {
+		return ""
 	}
-	return ""
+	switch me.Number {
+	case 1203, 1226:
+		return ""
+	}
+	return string(me.SQLState[:])
 }

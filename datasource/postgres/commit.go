@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/txcio/txc"
 )
 
@@ -16,8 +19,11 @@ type pgxConn interface{ Conn() *pgx.Conn }
 
 // ExecCommit sends the undo log's insert and COMMIT as one pipelined batch
 // (one round trip instead of two). After an error the server skips the
-// rest of the batch, so a failed insert leaves the COMMIT unrun and the
-// transaction open (aborted) for the caller's rollback. A COMMIT of a
+// rest of the batch, so an insert the server refused leaves the COMMIT
+// unrun and the transaction open (aborted) for the caller's rollback. An
+// error that did not come from the server after the batch was sent (a
+// timeout, a lost connection) may follow a COMMIT that ran: it is
+// returned as the commit's outcome, unknown, never as a failed insert. A COMMIT of a
 // transaction the server had already aborted answers ROLLBACK: that is a
 // failed commit. A connection that is not pgx's is not handled.
 func (Dialect) ExecCommit(ctx context.Context, conn driver.Conn, query string, args []any) (bool, error, error) {
@@ -33,7 +39,13 @@ func (Dialect) ExecCommit(ctx context.Context, conn driver.Conn, query string, a
 	_, qerr := br.Exec()
 	if qerr != nil {
 		br.Close()
-		return true, qerr, nil
+		var pe *pgconn.PgError
+		if errors.As(qerr, &pe) || pgconn.SafeToRetry(qerr) {
+			return true, qerr, nil // the server refused the insert, or nothing was sent: no COMMIT ran
+		}
+		// A timeout or a lost connection after the batch left: the
+		// COMMIT may have run. Its outcome is unknown, not a failure.
+		return true, nil, fmt.Errorf("datasource/postgres: the outcome of the local commit is unknown: %w", qerr)
 	}
 	tag, cerr := br.Exec()
 	if err := br.Close(); cerr == nil {

@@ -63,8 +63,17 @@ func (e *env) rollbackOne(db *sql.DB, stmts ...string) (error, txc.GlobalStatus)
 
 func wantRefused(t *testing.T, err error, reason string) {
 	t.Helper()
-	if !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), reason) {
-		t.Fatalf("err = %v, want ErrUnsupported naming %q", err, reason)
+	if !errors.Is(err, txc.ErrUnsupported) || !errors.Is(err, txc.ErrRefused) || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("err = %v, want a refusal before running (ErrUnsupported, ErrRefused) naming %q", err, reason)
+	}
+}
+
+// wantRanAndFailed checks that err is a statement that ran and then
+// could not be imaged: ErrUnsupported but not ErrRefused, naming reason.
+func wantRanAndFailed(t *testing.T, err error, reason string) {
+	t.Helper()
+	if !errors.Is(err, txc.ErrUnsupported) || errors.Is(err, txc.ErrRefused) || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("err = %v, want a failure after running (ErrUnsupported without ErrRefused) naming %q", err, reason)
 	}
 }
 
