@@ -137,6 +137,9 @@ const (
 	// EventAnomaly: something that should not happen (a result for an
 	// unknown command, conflicting locks at restore). Investigate.
 	EventAnomaly
+	// EventOperator: an operator retried or resolved a parked transaction;
+	// Message says who and why. Log it for the audit trail.
+	EventOperator
 )
 
 // Event is something noteworthy that happened inside the core.

@@ -201,6 +201,7 @@ func (c *Core) branchResult(now time.Time, m Msg) {
 		b.failed(m.Text)
 		c.putBranchStatus(b)
 		c.setStatus(now, g, parked(g.rec.Status))
+		g.noteLast(fmt.Sprintf("branch %d on %s: %s", b.rec.ID, b.rec.ResourceID, b.lastErr))
 		c.event(Event{Kind: EventManualAction, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
 			Message: fmt.Sprintf("branch %d on %s failed unretryably: %s; needs manual action", b.rec.ID, b.rec.ResourceID, m.Text)})
 	case commit && s == txc.BranchCommitFailedRetryable, !commit && s == txc.BranchRollbackFailedRetryable:
@@ -272,6 +273,10 @@ func (c *Core) finish(now time.Time, g *global, s txc.GlobalStatus) {
 	c.putGlobal(g)
 	c.rd.Batch.DeleteBranches = append(c.rd.Batch.DeleteBranches, g.rec.XID)
 	c.finished.add(g.rec.XID, s, g.rec.Updated)
+	if g.parked {
+		g.record(HistoryEntry{At: g.rec.Updated, Status: s.String(), Action: ActionStatus})
+		c.finished.keepView(g.rec.XID, view(g, true))
+	}
 	c.event(Event{Kind: EventFinished, XID: g.rec.XID, Status: s})
 }
 

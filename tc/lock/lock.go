@@ -131,3 +131,24 @@ func containsBranch(bs []txc.BranchID, b txc.BranchID) bool {
 	}
 	return false
 }
+
+// Row is one locked row, as Each reports it.
+type Row struct {
+	Resource string         `json:"resource_id"`
+	Table    string         `json:"table"`
+	Key      string         `json:"row"`
+	Holder   txc.XID        `json:"holder"`
+	Branches []txc.BranchID `json:"branches"`
+}
+
+// Each calls fn for every locked row, in no particular order, until fn
+// returns false. fn must not change the table; Row.Branches is a copy.
+func (t *Table) Each(fn func(Row) bool) {
+	for k, h := range t.rows {
+		res, rest, _ := strings.Cut(k, "\x00")
+		table, row, _ := strings.Cut(rest, "\x00")
+		if !fn(Row{Resource: res, Table: table, Key: row, Holder: h.xid, Branches: append([]txc.BranchID(nil), h.branches...)}) {
+			return
+		}
+	}
+}

@@ -76,6 +76,8 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *Metrics
+	readies readyCount
+	totals  totals
 
 	ready    atomic.Bool
 	stopping chan struct{}
@@ -240,6 +242,7 @@ func (s *Server) loop(persist chan<- tc.Ready, persisted <-chan tc.Ready) {
 			select {
 			case persist <- s.core.Ready():
 				busy = true
+				s.readies.taken++
 			case <-s.stopping:
 				return
 			}
@@ -292,6 +295,7 @@ func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- t
 			}
 			s.metrics.observeSync(time.Since(start), &rd.Batch)
 		}
+		s.readies.persisted()
 		s.dispatch(&rd, &box)
 		out <- rd
 	}
@@ -304,6 +308,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	for i := range rd.Replies {
 		r := &rd.Replies[i]
 		s.metrics.observeReply(r)
+		s.totals.reply(r)
 		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
@@ -314,6 +319,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	out.flush(&s.hub)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
+		s.totals.event(&e)
 		s.logEvent(&e)
 	}
 }
@@ -369,6 +375,8 @@ func (s *Server) logEvent(e *tc.Event) {
 	switch e.Kind {
 	case tc.EventManualAction:
 		s.log.Error("NEEDS MANUAL ACTION: "+e.Message, attrs...)
+	case tc.EventOperator:
+		s.log.Warn(e.Message, attrs...)
 	case tc.EventAnomaly:
 		s.log.Warn(e.Message, attrs...)
 	case tc.EventRetry, tc.EventTimeout:
