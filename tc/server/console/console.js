@@ -146,17 +146,13 @@ async function refreshTransactions() {
     return;
   }
   state.total = res.total;
-  const rows = res.body.map((t) => {
-    const errs = (t.branches || []).map((b) => b.last_error).filter(Boolean);
-    const tr = row([el("code", t.xid), t.name, t.status, when(t.begun), (t.branches || []).length,
-      el("span", errs[0] || "", "last-error")]);
-    tr.dataset.xid = t.xid;
-    if (t.needs_manual_action) tr.classList.add("manual");
-    if (t.xid === state.selected) tr.classList.add("selected");
-    tr.addEventListener("click", () => openTx(t.xid));
-    return tr;
-  });
-  fill($("#tx-list tbody"), rows);
+  const rows = res.body.map(txRow);
+  const keep = new Set(res.body.map((t) => t.xid));
+  for (const xid of rowsByXid.keys()) if (!keep.has(xid)) rowsByXid.delete(xid);
+  const tbody = $("#tx-list tbody");
+  if (rows.length !== tbody.children.length || rows.some((r, i) => tbody.children[i] !== r)) {
+    tbody.replaceChildren(...rows);
+  }
   const last = Math.min(state.offset + PAGE, state.total);
   $("#page-info").textContent = state.total === 0 ? "no transactions" :
     (state.offset + 1) + "–" + last + " of " + state.total;
@@ -164,8 +160,34 @@ async function refreshTransactions() {
   $("#next").disabled = last >= state.total;
 }
 
+// rowsByXid keeps one <tr> per listed transaction, updated in place, so
+// that a refresh does not replace the row an operator is about to click.
+const rowsByXid = new Map();
+
+function txRow(t) {
+  let tr = rowsByXid.get(t.xid);
+  if (!tr) {
+    tr = document.createElement("tr");
+    tr.dataset.xid = t.xid;
+    tr.addEventListener("click", () => openTx(t.xid));
+    rowsByXid.set(t.xid, tr);
+  }
+  const errs = (t.branches || []).map((b) => b.last_error).filter(Boolean);
+  const cells = [t.xid, t.name, t.status, when(t.begun), (t.branches || []).length, errs[0] || ""];
+  const key = JSON.stringify(cells);
+  if (tr.dataset.key !== key) {
+    tr.dataset.key = key;
+    const r = row([el("code", cells[0]), cells[1], cells[2], cells[3], cells[4], el("span", cells[5], "last-error")]);
+    tr.replaceChildren(...r.children);
+  }
+  tr.classList.toggle("manual", t.needs_manual_action);
+  tr.classList.toggle("selected", t.xid === state.selected);
+  return tr;
+}
+
 async function openTx(xid) {
   state.selected = xid;
+  state.detailKey = null;
   $("#action-msg").textContent = "";
   $("#action-msg").className = "";
   for (const tr of document.querySelectorAll("#tx-list tbody tr")) {
@@ -187,6 +209,9 @@ async function refreshDetail() {
   }
   if (state.selected !== xid) return;
   $("#tx-detail").hidden = false;
+  const key = JSON.stringify(t);
+  if (state.detailKey === key) return;
+  state.detailKey = key;
   $("#detail-xid").textContent = t.xid;
   $("#detail-status").textContent = t.status;
   $("#detail-status").className = "status" + (t.needs_manual_action ? " manual" : "");
