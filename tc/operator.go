@@ -144,5 +144,5 @@ func (c *Core) operatorActed(now time.Time, g *global, action string, op Operato
 	if op.Comment != "" {
 		msg += ": " + op.Comment
 	}
-	c.event(Event{Kind: EventOperator, XID: g.rec.XID, Status: g.rec.Status, Message: msg})
+	c.event(Event{Kind: EventOperator, XID: g.rec.XID, Status: g.rec.Status, Name: g.rec.Name, Message: msg, Op: action})
 }

@@ -84,6 +84,7 @@ func run(ctx context.Context, cfg *config) error {
 		st.Close()
 		return err
 	}
+	reg.MustRegister(srv.StateCollector())
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()

@@ -92,6 +92,18 @@ func (t *Table) Acquire(xid txc.XID, branch txc.BranchID, resource string, keys 
 	return "", true
 }
 
+// ConflictTable returns the table of the first row of keys held by a
+// transaction other than xid ("" when none is), to say where a refused
+// Acquire conflicted.
+func (t *Table) ConflictTable(xid txc.XID, resource string, keys []txc.LockKey) string {
+	for _, k := range keys {
+		if _, held := t.Query(xid, resource, []txc.LockKey{k}); held {
+			return k.Table
+		}
+	}
+	return ""
+}
+
 // Release frees the rows of keys held by branch of xid. Rows held by other
 // branches of xid stay held; rows held by others are not touched.
 func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) {

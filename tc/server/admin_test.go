@@ -31,9 +31,9 @@ func adminCall(h http.Handler, method, path, body string) (int, string, http.Hea
 	return w.Code, w.Body.String(), w.Header()
 }
 
-// parkOnServer begins a transaction with one branch on "db" whose rollback
-// fails unretryably, rolls it back and waits until it is parked.
-func parkOnServer(t *testing.T, addr string) txc.XID {
+// parkOnServer begins a transaction with one branch on resource whose
+// rollback fails unretryably, rolls it back and waits until it is parked.
+func parkOnServer(t *testing.T, addr, resource string) txc.XID {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	conn, err := client.Dial(ctx, addr, client.WithName("rm-under-test"), client.WithBackoff(10*time.Millisecond, 200*time.Millisecond))
@@ -43,7 +43,7 @@ func parkOnServer(t *testing.T, addr string) txc.XID {
 	}
 	t.Cleanup(func() { conn.Close() })
 	m := rm.New(conn)
-	m.AddResource("db", txc.BranchGeneric, rm.HandlerFuncs{
+	m.AddResource(resource, txc.BranchGeneric, rm.HandlerFuncs{
 		RollbackFunc: func(context.Context, rm.Branch) error {
 			return txc.Permanent(errors.New("row t/7 changed behind our back"))
 		},
@@ -53,7 +53,7 @@ func parkOnServer(t *testing.T, addr string) txc.XID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.RegisterBranch(ctx, client.Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: "db",
+	if _, err := m.RegisterBranch(ctx, client.Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: resource,
 		LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"7"}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestAdminResolveIsDurableAndAudited(t *testing.T) {
 	}
 	r := start(t, st, tc.Config{Node: "adm1"})
 	h := r.srv.AdminHandler(nil)
-	xid := parkOnServer(t, r.addr)
+	xid := parkOnServer(t, r.addr, "db")
 
 	code, body, hdr := adminCall(h, "GET", "/v1/transactions?status=RollbackFailed&resource=db&name=trans", "")
 	if code != 200 || hdr.Get("X-Total-Count") != "1" || !strings.Contains(body, string(xid)) ||

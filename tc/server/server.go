@@ -313,7 +313,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	}
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
-		s.metrics.observeCommand()
+		s.metrics.observeCommand(cmd)
 		out.addCommand(cmd.Conn, commandToProto(cmd), cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
 	out.flush(&s.hub)
@@ -368,6 +368,9 @@ func (o *outbox) flush(h *hub) {
 }
 
 func (s *Server) logEvent(e *tc.Event) {
+	if e.Message == "" && e.Kind != tc.EventFinished {
+		return // counted only
+	}
 	attrs := []any{"xid", e.XID, "status", e.Status.String()}
 	if e.BranchID != 0 {
 		attrs = append(attrs, "branch", e.BranchID)
