@@ -37,8 +37,10 @@ import (
 // header and defaults to "admin@" and the client's address. They answer
 // only once the change is durable in the store; each is recorded in the
 // transaction's history and logged with who did it and why. Errors are
-// {"error": text, "code": txc code name} with 400 (bad input), 404
-// (unknown transaction), 409 (not in a state for this), 503 (stopping).
+// {"error": text, "code": txc code name} with 400 (bad input), 403 (an
+// action sent by a browser from a page of another origin), 404 (unknown
+// transaction), 409 (not in a state for this), 503 (stopping). The API has
+// no authentication yet: bind the admin address to a trusted network.
 //
 // It binds nothing itself; the caller serves it on the admin address.
 func (s *Server) AdminHandler(gatherer prometheus.Gatherer) http.Handler {

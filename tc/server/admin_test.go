@@ -107,6 +107,14 @@ func TestAdminResolveIsDurableAndAudited(t *testing.T) {
 			t.Fatalf("resolve with body %q: %d %s", b, code, body)
 		}
 	}
+	// A page of another site cannot make an operator's browser act.
+	w := httptest.NewRecorder()
+	forged := httptest.NewRequest("POST", path, strings.NewReader(`{"operator": "x", "comment": "forged"}`))
+	forged.Header.Set("Origin", "http://evil.example")
+	h.ServeHTTP(w, forged)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("cross-site resolve: %d %s", w.Code, w.Body)
+	}
 	code, body, _ = adminCall(h, "POST", path, `{"operator": "alice", "comment": "restored row 7 by hand"}`)
 	if code != 200 || !strings.Contains(body, `"Rollbacked"`) {
 		t.Fatalf("resolve: %d %s", code, body)

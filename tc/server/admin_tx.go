@@ -161,6 +161,10 @@ func (s *Server) resolveTransaction(w http.ResponseWriter, r *http.Request) {
 // durable, with {"xid", "result", "transaction"}.
 func (s *Server) operatorAction(w http.ResponseWriter, r *http.Request, code int, result string,
 	act func(*tc.Core, time.Time, txc.XID, tc.Operator) error) {
+	if err := sameOrigin(r); err != nil {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error(), "code": txc.CodeInvalidArgument.String()})
+		return
+	}
 	xid, err := pathXID(r)
 	if err != nil {
 		writeError(w, err)
@@ -243,4 +247,20 @@ func parseStatus(name string) (txc.GlobalStatus, bool) {
 		}
 	}
 	return 0, false
+}
+
+// sameOrigin refuses an action a browser sends from another site's page
+// (cross-site request forgery against an operator's browser that can
+// reach the admin port): such a request carries an Origin that is not this
+// server. Requests without Origin (txcctl, curl, scripts) pass.
+func sameOrigin(r *http.Request) error {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host != r.Host {
+		return txc.Errorf(txc.CodeInvalidArgument, "server: refused an action from a page of %q, not of this console", o)
+	}
+	return nil
 }
