@@ -75,11 +75,22 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(ctx, server.Config{
+	tp, err := newTracerProvider(ctx, os.Getenv, cfg.Node)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	srvCfg := server.Config{
 		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
 		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
-	})
+	}
+	if tp != nil {
+		srvCfg.TracerProvider = tp
+		defer shutdownTracing(ctx, tp, log)
+		log.Info("tracing: exporting spans over OTLP")
+	}
+	srv, err := server.New(ctx, srvCfg)
 	if err != nil {
 		st.Close()
 		return err

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -61,6 +62,9 @@ type Config struct {
 	TickInterval time.Duration
 	// Metrics, when set, counts what the server does.
 	Metrics *Metrics
+	// TracerProvider, when set, gets the coordinator's OpenTelemetry spans
+	// (see tracing.go); nil makes none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a running coordinator node.
@@ -78,6 +82,7 @@ type Server struct {
 	metrics *Metrics
 	readies readyCount
 	totals  totals
+	trace   *tracing
 
 	ready    atomic.Bool
 	stopping chan struct{}
@@ -122,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:  cfg.Metrics,
 		stopping: make(chan struct{}),
 		health:   health.NewServer(),
+		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
 	}
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
@@ -309,17 +315,23 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		r := &rd.Replies[i]
 		s.metrics.observeReply(r)
 		s.totals.reply(r)
+		s.trace.reply(r)
 		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
 		s.metrics.observeCommand(cmd)
-		out.addCommand(cmd.Conn, commandToProto(cmd), cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
+		pm := commandToProto(cmd)
+		pm.TraceContext = s.trace.command(time.Now(), cmd)
+		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
 	out.flush(&s.hub)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
 		s.totals.event(&e)
+		if e.Kind == tc.EventFinished {
+			s.trace.finished(e.XID)
+		}
 		s.logEvent(&e)
 	}
 }
@@ -448,6 +460,7 @@ func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 			c.push(errorReply(m.GetId(), err))
 			continue
 		}
+		s.trace.request(&msg, m.GetTraceContext())
 		batch = append(batch, msg)
 	}
 	if len(batch) > 0 && !s.enqueue(batch) {
