@@ -124,7 +124,8 @@ type global struct {
 	branches []*branch
 	wake     time.Time
 	heapIdx  int
-	history  []HistoryEntry // see HistoryEntry; in memory only
+	history  []HistoryEntry  // see HistoryEntry; in memory only
+	histBuf  [2]HistoryEntry // history's first entries, without an allocation of their own
 	// parked is set once the transaction needed manual action: its view
 	// is kept among the finished ones, so the operator sees how it ended.
 	parked bool

@@ -42,6 +42,9 @@ const maxHistory = 64
 
 // record appends an entry to g's history.
 func (g *global) record(e HistoryEntry) {
+	if g.history == nil {
+		g.history = g.histBuf[:0]
+	}
 	if len(g.history) >= maxHistory {
 		n := copy(g.history, g.history[len(g.history)-maxHistory+1:])
 		clear(g.history[n:])

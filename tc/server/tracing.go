@@ -26,10 +26,11 @@ type tracing struct {
 	tr      trace.Tracer
 	maxWait time.Duration
 
-	mu   sync.Mutex
-	reqs map[reqKey]trace.Span
-	cmds map[uint64]cmdSpan
-	txs  map[txc.XID]trace.SpanContext
+	mu    sync.Mutex
+	swept time.Time // last look for unanswered commands
+	reqs  map[reqKey]trace.Span
+	cmds  map[uint64]cmdSpan
+	txs   map[txc.XID]trace.SpanContext
 }
 
 type reqKey struct {
@@ -126,11 +127,14 @@ func (t *tracing) command(now time.Time, c *tc.Command) []byte {
 		txctrace.BranchType.String(c.BranchType.String()), txctrace.Action.String(c.Action.String())))
 	t.mu.Lock()
 	t.cmds[c.ID] = cmdSpan{span: span, at: now}
-	for id, cs := range t.cmds {
-		if now.Sub(cs.at) > t.maxWait {
-			cs.span.SetAttributes(txctrace.Status.String("unanswered"))
-			cs.span.End()
-			delete(t.cmds, id)
+	if now.Sub(t.swept) > t.maxWait/2 {
+		t.swept = now
+		for id, cs := range t.cmds {
+			if now.Sub(cs.at) > t.maxWait {
+				cs.span.SetAttributes(txctrace.Status.String("unanswered"))
+				cs.span.End()
+				delete(t.cmds, id)
+			}
 		}
 	}
 	t.mu.Unlock()
