@@ -211,3 +211,23 @@ func TestTransactionsFilterAndPage(t *testing.T) {
 }
 
 func itoa(id txc.BranchID) string { return strconv.FormatUint(uint64(id), 10) }
+
+func TestHistoryAfterRestartSaysRestored(t *testing.T) {
+	h := newHarness(t, Config{})
+	xid := h.parkOne()
+	h.restart()
+	v, ok := h.core.Transaction(xid)
+	if !ok || len(v.History) != 2 || v.History[0].Action != ActionBegin || v.History[1].Action != ActionRestored ||
+		v.History[1].Status != "RollbackFailed" || !v.Manual {
+		t.Fatalf("history after restart = %+v", v.History)
+	}
+	// A parked transaction restored is resolved like any other, and kept
+	// among the finished with its history.
+	if err := h.core.Resolve(h.now, xid, Operator{Who: "ops", Comment: "fixed"}); err != nil {
+		t.Fatal(err)
+	}
+	h.flush()
+	if v, _ := h.core.Transaction(xid); !v.Finished || len(v.History) != 5 {
+		t.Fatalf("after resolve = %+v", v)
+	}
+}

@@ -6,6 +6,11 @@
 // environment variable; see --help. Bad settings are refused at start with
 // a message naming the setting. The process exits non-zero when its store
 // fails; restarting it resumes every unfinished transaction.
+//
+// The admin address serves /healthz, /readyz, Prometheus /metrics, the /v1
+// admin API (what txcctl uses) and the web console at /. Spans are
+// exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, and not made at all otherwise.
 package main
 
 import (
