@@ -57,7 +57,7 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 			return "", nil, err
 		}
 		m := &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Begin{
-			Begin: &txcv1.BeginRequest{Name: name, TimeoutMs: ms, Xid: string(xid)}}}
+			Begin: &txcv1.BeginRequest{Name: name, TimeoutMs: ms, Xid: string(xid)}}, TraceContext: traceContext(ctx)}
 		size, err := c.checkSize("begin", m)
 		if err != nil {
 			return "", nil, err

@@ -4,7 +4,10 @@ import (
 	"context"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 )
 
@@ -63,6 +66,7 @@ func (c *Conn) checkSize(op string, m *txcv1.ClientMessage) (int, error) {
 // A request about xid (empty for none) first waits for a pipelined Begin of
 // xid sent on another stream (see BeginPipelined).
 func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.ClientMessage) (*txcv1.Reply, error) {
+	m.TraceContext = traceContext(ctx)
 	size, err := c.checkSize(op, m)
 	if err != nil {
 		return nil, err
@@ -104,4 +108,10 @@ func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.C
 		}
 		return r.reply, nil
 	}
+}
+
+// traceContext is the trace context a request carries to the coordinator:
+// the span of ctx (an OpenTelemetry span the caller started), or nothing.
+func traceContext(ctx context.Context) []byte {
+	return txctrace.Encode(trace.SpanContextFromContext(ctx))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 )
 
@@ -40,6 +41,9 @@ type Command struct {
 	Type            txc.BranchType
 	ResourceID      string
 	ApplicationData []byte
+	// trace is the coordinator's phase-2 span (protocol form); the
+	// handler's ctx carries it as the remote parent of its spans.
+	trace []byte
 }
 
 // CommandHandler finishes a branch and returns its new status with a
@@ -143,7 +147,7 @@ func (c *Conn) announce(s *session, resources []string) {
 // worker that finished waits workerIdle for the next command before it
 // exits, so a busy RM reuses goroutines whose stacks have already grown
 // instead of growing a fresh one per command.
-func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand) {
+func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand, trace []byte) {
 	j := commandJob{s: s, cmd: Command{
 		ID:              id,
 		Action:          Action(pc.GetAction()),
@@ -153,6 +157,7 @@ func (c *Conn) dispatch(s *session, id uint64, pc *txcv1.BranchCommand) {
 		ResourceID:      pc.GetResourceId(),
 		ApplicationData: pc.GetApplicationData(),
 	}}
+	j.cmd.trace = trace
 	select {
 	case c.work <- j: // an idle worker took it
 	default:
@@ -237,7 +242,7 @@ func (c *Conn) handle(cmd Command) (status txc.BranchStatus, msg string) {
 			status, msg = retry, fmt.Sprintf("client: handler panicked: %v", p)
 		}
 	}()
-	status, msg = h(c.ctx, cmd)
+	status, msg = h(txctrace.WithRemote(c.ctx, cmd.trace), cmd)
 	if status != ok && status != retry && status != fatal {
 		return retry, fmt.Sprintf("client: handler returned status %v for %v: %s", status, cmd.Action, msg)
 	}

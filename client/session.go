@@ -223,7 +223,7 @@ func (s *session) readLoop() {
 			switch b := m.GetBody().(type) {
 			case *txcv1.ServerMessage_Reply:
 			case *txcv1.ServerMessage_Command:
-				s.c.dispatch(s, m.GetId(), b.Command)
+				s.c.dispatch(s, m.GetId(), b.Command, m.GetTraceContext())
 			default:
 				s.c.opts.log.Warn("client: ignoring unknown message from coordinator", "id", m.GetId())
 			}

@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // Manager is a resource manager: it serves phase-2 commands for the
@@ -22,6 +25,7 @@ type Manager struct {
 	mu       sync.RWMutex
 	handlers map[handlerKey]Handler
 	served   map[string]bool // resources announced through conn
+	tracer   trace.Tracer    // nil: no spans
 }
 
 type handlerKey struct {
@@ -93,7 +97,13 @@ func (m *Manager) handle(ctx context.Context, cmd client.Command) (txc.BranchSta
 		return retry, fmt.Sprintf("rm: no %v handler for resource %q", cmd.Type, cmd.ResourceID)
 	}
 	b := Branch{XID: cmd.XID, ID: cmd.BranchID, Type: cmd.Type, ResourceID: cmd.ResourceID, ApplicationData: cmd.ApplicationData}
+	ctx, span := txctrace.Start(m.tracer, ctx, "txc.rm.phase2", trace.SpanKindServer)
+	if span != nil {
+		span.SetAttributes(txctrace.XID.String(string(cmd.XID)), txctrace.BranchID.Int64(int64(cmd.BranchID)),
+			txctrace.ResourceID.String(cmd.ResourceID), txctrace.BranchType.String(cmd.Type.String()), txctrace.Action.String(cmd.Action.String()))
+	}
 	err := run(ctx, h, cmd.Action, b)
+	txctrace.Finish(span, err)
 	switch {
 	case err == nil:
 		return ok, ""

@@ -3,6 +3,10 @@ package rm
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // Option configures New.
@@ -27,4 +31,14 @@ func WithLockRetry(min, max time.Duration) Option {
 // duration in [0, n). For deterministic tests.
 func WithJitter(f func(n time.Duration) time.Duration) Option {
 	return func(m *Manager) { m.backoff.Jitter = f }
+}
+
+// WithTracerProvider makes the Manager trace with tp (OpenTelemetry): a
+// span for each RegisterBranch (txc.rm.register, the child of the caller's
+// span and the parent of the coordinator's) and for each phase-2 command it
+// handles (txc.rm.phase2, the child of the coordinator's phase-2 span, and
+// the parent of the handler's own spans through its ctx), with the XID as
+// txc.xid. Without it (or with nil) no span is made, at no cost.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(m *Manager) { m.tracer = txctrace.Tracer(tp) }
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // RegisterBranch registers b at the coordinator, taking its lock keys.
@@ -24,7 +27,20 @@ import (
 // error is returned at once. Like client.Conn.Register it is not
 // idempotent: after an error wrapping txc.ErrUnavailable the branch may or
 // may not be registered.
-func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (txc.BranchID, error) {
+func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (id txc.BranchID, err error) {
+	ctx, span := txctrace.Start(m.tracer, ctx, "txc.rm.register", trace.SpanKindClient)
+	if span != nil {
+		span.SetAttributes(txctrace.XID.String(string(b.XID)), txctrace.ResourceID.String(b.ResourceID), txctrace.BranchType.String(b.Type.String()))
+		defer func() {
+			span.SetAttributes(txctrace.BranchID.Int64(int64(id)))
+			txctrace.End(span, err)
+		}()
+	}
+	return m.register(ctx, b)
+}
+
+// register is RegisterBranch without its span.
+func (m *Manager) register(ctx context.Context, b client.Branch) (txc.BranchID, error) {
 	var conflict error // the lock conflict of the previous attempt
 	for attempt := 0; ; attempt++ {
 		sent := time.Now()

@@ -74,7 +74,7 @@ echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | 
 curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
   /^txc_store_sync_seconds_sum/ {ss=$2} /^txc_store_sync_seconds_count/ {sc=$2}
   /^txc_store_batch_items_sum/ {bs=$2}
-  /^process_cpu_seconds_total/ {cpu=$2} /^txc_transactions_begun_total/ {begun=$2}
+  /^process_cpu_seconds_total/ {cpu=$2} /^txc_transactions_begun_total/ {begun+=$2}
   END { if (sc > 0) printf "store      %d synced batches, mean %.3f ms per sync, mean %.1f changes per batch\n", sc, 1000*ss/sc, bs/sc
         if (begun > 0) printf "server     %.1f s of CPU, %.0f µs per transaction begun (%d), %.2f syncs per transaction\n", cpu, 1e6*cpu/begun, begun, sc/begun }' >&2
 begun=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^txc_transactions_begun_total/ {print $2}')

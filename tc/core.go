@@ -124,6 +124,11 @@ type global struct {
 	branches []*branch
 	wake     time.Time
 	heapIdx  int
+	history  []HistoryEntry  // see HistoryEntry; in memory only
+	histBuf  [2]HistoryEntry // history's first entries, without an allocation of their own
+	// parked is set once the transaction needed manual action: its view
+	// is kept among the finished ones, so the operator sees how it ended.
+	parked bool
 }
 
 type branch struct {
@@ -183,7 +188,9 @@ func (c *Core) Restore(st *store.State) error {
 			finished = append(finished, r)
 			continue
 		}
-		c.globals[r.XID] = &global{rec: r, heapIdx: -1}
+		g := &global{rec: r, heapIdx: -1, parked: r.Status.NeedsManualAction()}
+		g.record(HistoryEntry{At: r.Updated, Status: r.Status.String(), Action: ActionRestored})
+		c.globals[r.XID] = g
 	}
 	slices.SortFunc(finished, func(a, b store.Global) int { return a.Updated.Compare(b.Updated) })
 	for _, r := range finished {
@@ -354,6 +361,8 @@ func (c *Core) setStatus(now time.Time, g *global, s txc.GlobalStatus) {
 	}
 	g.rec.Status = s
 	g.rec.Updated = wall(now)
+	g.parked = g.parked || s.NeedsManualAction()
+	g.record(HistoryEntry{At: g.rec.Updated, Status: s.String(), Action: ActionStatus})
 	c.putGlobal(g)
 }
 

@@ -568,22 +568,18 @@ func TestRestoreResumesEveryStage(t *testing.T) {
 
 func TestOperatorRetryResumesParkedRollback(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.rm(10, "db")
-	xid := h.begin(0)
-	h.mustRegister(xid, "db", "1")
-	h.do(Msg{Kind: KindRollback, XID: xid})
-	h.answer(h.takeSent()[0], txc.BranchRollbackFailedUnretryable, "dirty")
+	xid := h.parkOne()
 	if v, _ := h.core.Transaction(xid); !v.Manual || h.core.Stats().Manual != 1 {
 		t.Fatalf("view = %+v", v)
 	}
-	if err := h.core.Retry(h.now, "n1:424242"); !errors.Is(err, txc.ErrUnknownTransaction) {
+	if err := h.core.Retry(h.now, "n1:424242", Operator{Who: "ops"}); !errors.Is(err, txc.ErrUnknownTransaction) {
 		t.Fatalf("retry of unknown: %v", err)
 	}
-	if err := h.core.Retry(h.now, xid); err != nil {
+	if err := h.core.Retry(h.now, xid, Operator{Who: "ops"}); err != nil {
 		t.Fatal(err)
 	}
 	h.flush()
-	if err := h.core.Retry(h.now, xid); !errors.Is(err, txc.ErrNotActive) {
+	if err := h.core.Retry(h.now, xid, Operator{Who: "ops"}); !errors.Is(err, txc.ErrNotActive) {
 		t.Fatalf("second retry: %v", err)
 	}
 	h.ackAll()

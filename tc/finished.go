@@ -11,8 +11,12 @@ import (
 // the final status, until expire forgets them.
 type finishedSet struct {
 	status map[txc.XID]txc.GlobalStatus
-	queue  []finishedEntry
-	head   int
+	// views keeps the last view of the finished transactions that once
+	// needed manual action (rare), for the admin views; forgotten with
+	// the status.
+	views map[txc.XID]*TxView
+	queue []finishedEntry
+	head  int
 }
 
 type finishedEntry struct {
@@ -29,6 +33,15 @@ func (f *finishedSet) add(xid txc.XID, s txc.GlobalStatus, now time.Time) {
 	f.queue = append(f.queue, finishedEntry{xid, now})
 }
 
+// keepView remembers v, the view of a finished transaction, until the
+// transaction is forgotten.
+func (f *finishedSet) keepView(xid txc.XID, v TxView) {
+	if f.views == nil {
+		f.views = make(map[txc.XID]*TxView)
+	}
+	f.views[xid] = &v
+}
+
 func (f *finishedSet) get(xid txc.XID) (txc.GlobalStatus, bool) {
 	s, ok := f.status[xid]
 	return s, ok
@@ -43,6 +56,7 @@ func (f *finishedSet) expire(now time.Time, age time.Duration, max int, forget f
 			break
 		}
 		delete(f.status, e.xid)
+		delete(f.views, e.xid)
 		forget(e.xid)
 		f.queue[f.head] = finishedEntry{}
 		f.head++

@@ -180,3 +180,16 @@ func (h *harness) hasEvent(k EventKind, xid txc.XID) bool {
 	}
 	return false
 }
+
+// parkOne begins a transaction with one branch on row "1" of "db" (served
+// by RM conn 10), rolls it back and has the rollback fail unretryably
+// with "dirty": the transaction is parked as needing manual action.
+func (h *harness) parkOne() txc.XID {
+	h.t.Helper()
+	h.rm(10, "db")
+	xid := h.begin(0)
+	h.mustRegister(xid, "db", "1")
+	h.do(Msg{Kind: KindRollback, XID: xid})
+	h.answer(h.takeSent()[0], txc.BranchRollbackFailedUnretryable, "dirty")
+	return xid
+}

@@ -85,6 +85,7 @@ type Reply struct {
 	Locked   bool             // LockQuery
 	Holder   txc.XID          // LockQuery
 	Node     string           // Hello, Reserve
+	Name     string           // Begin: the transaction's name, for metrics
 	First    uint64           // Reserve: the first sequence number
 	Count    uint64           // Reserve
 }
@@ -137,15 +138,42 @@ const (
 	// EventAnomaly: something that should not happen (a result for an
 	// unknown command, conflicting locks at restore). Investigate.
 	EventAnomaly
+	// EventOperator: an operator retried or resolved a parked transaction;
+	// Message says who and why. Log it for the audit trail.
+	EventOperator
+	// EventPhase2: an RM answered a phase-2 command (BranchStatus, after
+	// Latency since the command was sent). For metrics; not worth a log line.
+	EventPhase2
+	// EventLockConflict: a branch registration was refused because rows of
+	// ResourceID's Table are held by another transaction (Message names
+	// it). For metrics.
+	EventLockConflict
 )
 
-// Event is something noteworthy that happened inside the core.
+// Event is something noteworthy that happened inside the core. Which
+// fields beyond Kind and XID are set depends on Kind.
 type Event struct {
 	Kind     EventKind
 	XID      txc.XID
 	BranchID txc.BranchID
 	Status   txc.GlobalStatus
-	Message  string
+	// Message is the text to log; empty for an event that is only counted
+	// (a repeated retry, Phase2, LockConflict).
+	Message string
+	// Name is the transaction's name (Timeout, ManualAction, Finished).
+	Name string
+	// ResourceID and BranchType are the branch's (Retry, ManualAction,
+	// Phase2; ResourceID also for LockConflict), Table the conflicting
+	// rows' table (LockConflict).
+	ResourceID string
+	BranchType txc.BranchType
+	Table      string
+	// Action, BranchStatus and Latency describe a phase-2 answer (Phase2).
+	Action       Action
+	BranchStatus txc.BranchStatus
+	Latency      time.Duration
+	// Op is the operator's action, ActionRetry or ActionResolve (Operator).
+	Op string
 }
 
 // Ready is the output of the core since the last call to Ready. The shell

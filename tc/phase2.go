@@ -22,7 +22,7 @@ import (
 
 func (c *Core) timeout(now time.Time, g *global) {
 	c.setStatus(now, g, txc.GlobalTimeoutRollbacking)
-	c.event(Event{Kind: EventTimeout, XID: g.rec.XID, Status: g.rec.Status,
+	c.event(Event{Kind: EventTimeout, XID: g.rec.XID, Status: g.rec.Status, Name: g.rec.Name,
 		Message: fmt.Sprintf("deadline %s passed; rolling back", g.rec.Deadline.UTC().Format(time.RFC3339Nano))})
 	c.drive(now, g)
 }
@@ -82,6 +82,7 @@ func (c *Core) advance(now time.Time, b *branch, a Action, wake *time.Time) {
 		b.cmdID = 0
 		b.attempts++
 		c.event(Event{Kind: EventRetry, XID: b.rec.XID, BranchID: b.rec.ID, Status: b.g.rec.Status,
+			ResourceID: b.rec.ResourceID, BranchType: b.rec.Type,
 			Message: fmt.Sprintf("no %s result within %v; sending again", a, c.cfg.AckTimeout)})
 	}
 	if now.Before(b.retryAt) {
@@ -104,10 +105,12 @@ func (c *Core) advance(now time.Time, b *branch, a Action, wake *time.Time) {
 		}
 		set.waiting[b.g] = struct{}{}
 		b.failed(fmt.Sprintf("no RM connected for resource %q", b.rec.ResourceID))
+		e := Event{Kind: EventRetry, XID: b.rec.XID, BranchID: b.rec.ID, Status: b.g.rec.Status,
+			ResourceID: b.rec.ResourceID, BranchType: b.rec.Type}
 		if b.attempts == 1 || b.attempts%10 == 0 {
-			c.event(Event{Kind: EventRetry, XID: b.rec.XID, BranchID: b.rec.ID, Status: b.g.rec.Status,
-				Message: fmt.Sprintf("no RM connected for resource %q; %s waits (attempt %d)", b.rec.ResourceID, a, b.attempts)})
+			e.Message = fmt.Sprintf("no RM connected for resource %q; %s waits (attempt %d)", b.rec.ResourceID, a, b.attempts)
 		}
+		c.event(e)
 		return
 	}
 	c.nextCmd++
@@ -188,6 +191,12 @@ func (c *Core) branchResult(now time.Time, m Msg) {
 	b.cmdID = 0
 	g := b.g
 	commit := g.rec.Status.IsCommit()
+	action := ActionRollback
+	if commit {
+		action = ActionCommit
+	}
+	c.event(Event{Kind: EventPhase2, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status, ResourceID: b.rec.ResourceID,
+		BranchType: b.rec.Type, Action: action, BranchStatus: m.BranchStatus, Latency: now.Sub(b.ackBy.Add(-c.cfg.AckTimeout))})
 	switch s := m.BranchStatus; {
 	case commit && s == txc.BranchCommitted:
 		b.rec.Status = s // not stored: after a restart the commit is simply delivered again
@@ -201,7 +210,9 @@ func (c *Core) branchResult(now time.Time, m Msg) {
 		b.failed(m.Text)
 		c.putBranchStatus(b)
 		c.setStatus(now, g, parked(g.rec.Status))
-		c.event(Event{Kind: EventManualAction, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
+		g.noteLast(fmt.Sprintf("branch %d on %s: %s", b.rec.ID, b.rec.ResourceID, b.lastErr))
+		c.event(Event{Kind: EventManualAction, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status, Name: g.rec.Name,
+			ResourceID: b.rec.ResourceID, BranchType: b.rec.Type,
 			Message: fmt.Sprintf("branch %d on %s failed unretryably: %s; needs manual action", b.rec.ID, b.rec.ResourceID, m.Text)})
 	case commit && s == txc.BranchCommitFailedRetryable, !commit && s == txc.BranchRollbackFailedRetryable:
 		b.attempts++
@@ -209,6 +220,7 @@ func (c *Core) branchResult(now time.Time, m Msg) {
 		b.retryAt = now.Add(c.backoff(b.attempts))
 		c.retrying(now, g)
 		c.event(Event{Kind: EventRetry, XID: g.rec.XID, BranchID: b.rec.ID, Status: g.rec.Status,
+			ResourceID: b.rec.ResourceID, BranchType: b.rec.Type,
 			Message: fmt.Sprintf("branch %d on %s failed (attempt %d), retrying in %v: %s", b.rec.ID, b.rec.ResourceID, b.attempts, b.retryAt.Sub(now), m.Text)})
 	default:
 		b.attempts++
@@ -272,7 +284,11 @@ func (c *Core) finish(now time.Time, g *global, s txc.GlobalStatus) {
 	c.putGlobal(g)
 	c.rd.Batch.DeleteBranches = append(c.rd.Batch.DeleteBranches, g.rec.XID)
 	c.finished.add(g.rec.XID, s, g.rec.Updated)
-	c.event(Event{Kind: EventFinished, XID: g.rec.XID, Status: s})
+	if g.parked {
+		g.record(HistoryEntry{At: g.rec.Updated, Status: s.String(), Action: ActionStatus})
+		c.finished.keepView(g.rec.XID, view(g, true))
+	}
+	c.event(Event{Kind: EventFinished, XID: g.rec.XID, Status: s, Name: g.rec.Name})
 }
 
 // maxReason bounds the failure text a branch keeps for the admin views.

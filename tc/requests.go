@@ -85,7 +85,7 @@ func (c *Core) begin(now time.Time, m Msg) {
 	c.globals[xid] = g
 	c.putGlobal(g)
 	c.schedule(g, g.rec.Deadline)
-	c.reply(Reply{Conn: m.Conn, ID: m.ID, Kind: m.Kind, XID: xid})
+	c.reply(Reply{Conn: m.Conn, ID: m.ID, Kind: m.Kind, XID: xid, Name: m.Name})
 }
 
 // lookup finds the live transaction xid. When it is not live, it returns
@@ -243,6 +243,8 @@ func (c *Core) register(now time.Time, m Msg) {
 	}
 	id := txc.BranchID(c.newSeq())
 	if holder, ok := c.locks.Acquire(g.rec.XID, id, m.ResourceID, m.LockKeys); !ok {
+		c.event(Event{Kind: EventLockConflict, XID: g.rec.XID, ResourceID: m.ResourceID,
+			Table: c.locks.ConflictTable(g.rec.XID, m.ResourceID, m.LockKeys)})
 		c.fail(m, &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: holder,
 			Message: fmt.Sprintf("tc: lock conflict on resource %s: rows held by %s", m.ResourceID, holder)})
 		return

@@ -6,7 +6,10 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // GlobalTx is a global transaction begun by Manager.Begin. Its methods are
@@ -150,7 +153,19 @@ func (g *GlobalTx) rollbackDetached(ctx context.Context) error {
 // decide calls an idempotent coordinator method, retrying while the
 // coordinator is unavailable and ctx is not done. Errors come back wrapped
 // with op and the XID; when the outcome is unknown, as *OutcomeUnknownError.
-func (g *GlobalTx) decide(ctx context.Context, op string, call func(context.Context, txc.XID) (txc.GlobalStatus, error)) (txc.GlobalStatus, error) {
+func (g *GlobalTx) decide(ctx context.Context, op string, call func(context.Context, txc.XID) (txc.GlobalStatus, error)) (st txc.GlobalStatus, err error) {
+	ctx, span := txctrace.Start(g.m.tracer, ctx, "txc."+op, trace.SpanKindClient)
+	if span != nil {
+		span.SetAttributes(txctrace.XID.String(string(g.xid)), txctrace.TxName.String(g.name))
+		defer func() {
+			span.SetAttributes(txctrace.Status.String(st.String()))
+			txctrace.End(span, err)
+		}()
+	}
+	return g.decideUntraced(ctx, op, call)
+}
+
+func (g *GlobalTx) decideUntraced(ctx context.Context, op string, call func(context.Context, txc.XID) (txc.GlobalStatus, error)) (txc.GlobalStatus, error) {
 	backoff := g.m.minBackoff
 	for attempt := 1; ; attempt++ {
 		st, err := call(ctx, g.xid)

@@ -3,12 +3,14 @@ package tm
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // MetadataKey is the gRPC metadata key that carries the XID between
@@ -22,7 +24,9 @@ const MetadataKey = "txc-xid"
 // fails with codes.InvalidArgument rather than send two transactions. A
 // call without an XID passes through untouched. If the transaction's
 // pipelined Begin is not answered yet, the call waits for it (WaitBegun)
-// and fails with the Begin's error if it failed.
+// and fails with the Begin's error if it failed. With the XID goes the
+// W3C trace context (traceparent) of ctx's OpenTelemetry span, if ctx has
+// one and the metadata carries none yet.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, err := outgoingXID(ctx)
@@ -52,6 +56,7 @@ func outgoingXID(ctx context.Context) (context.Context, error) {
 	if err := WaitBegun(ctx); err != nil {
 		return ctx, err
 	}
+	ctx = injectTrace(ctx)
 	if md, ok := metadata.FromOutgoingContext(ctx); ok {
 		if vals := md.Get(MetadataKey); len(vals) > 0 {
 			for _, v := range vals {
@@ -66,11 +71,49 @@ func outgoingXID(ctx context.Context) (context.Context, error) {
 	return metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid)), nil
 }
 
+// injectTrace adds the W3C trace context of ctx's span (if any) to the
+// outgoing metadata, unless it carries one already.
+func injectTrace(ctx context.Context) context.Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	md = md.Copy()
+	carrier := metadataCarrier(md)
+	if carrier.Get("traceparent") != "" {
+		return ctx
+	}
+	txctrace.Inject(ctx, carrier)
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// metadataCarrier adapts gRPC metadata to the OpenTelemetry propagators.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if vs := metadata.MD(c).Get(key); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // UnaryServerInterceptor returns an interceptor that reads the XID from the
 // incoming metadata (MetadataKey) and gives the handler a ctx carrying it
 // (ContextWithXID). The XID is never trusted: a malformed one, or several
 // different ones, fail the call with codes.InvalidArgument before the
-// handler runs. A call without an XID passes through untouched.
+// handler runs. A call without an XID passes through untouched. A
+// traceparent sent with the XID becomes the remote parent span of the
+// handler's ctx, unless ctx already has a span.
 func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := incomingXID(ctx)
@@ -116,6 +159,7 @@ func incomingXID(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, status.Errorf(codes.InvalidArgument, "tm: %s metadata: %v", MetadataKey, err)
 	}
+	ctx = txctrace.Extract(ctx, metadataCarrier(md))
 	return ContextWithXID(ctx, xid), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -25,6 +26,7 @@ type seen struct {
 	xid   txc.XID
 	hasID bool
 	md    metadata.MD
+	span  trace.SpanContext
 }
 
 type recorder struct {
@@ -36,7 +38,7 @@ func (r *recorder) add(ctx context.Context) {
 	xid, ok := XIDFromContext(ctx)
 	md, _ := metadata.FromIncomingContext(ctx)
 	r.mu.Lock()
-	r.seen = append(r.seen, seen{xid: xid, hasID: ok, md: md})
+	r.seen = append(r.seen, seen{xid: xid, hasID: ok, md: md, span: trace.SpanContextFromContext(ctx)})
 	r.mu.Unlock()
 }
 

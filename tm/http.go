@@ -3,7 +3,10 @@ package tm
 import (
 	"net/http"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // Header is the HTTP header that carries the XID between processes.
@@ -14,7 +17,8 @@ const Header = "Txc-Xid"
 // (ContextWithXID). The XID is never trusted: a malformed one, or several
 // different ones, get 400 Bad Request with a plain-text body saying why,
 // and next is not called. A request without the header passes through
-// untouched.
+// untouched. A traceparent header sent with the XID becomes the remote
+// parent span of the request's context, unless it already has a span.
 func HTTPMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		vals := r.Header.Values(Header)
@@ -27,7 +31,8 @@ func HTTPMiddleware(next http.Handler) http.Handler {
 			http.Error(w, "tm: bad "+Header+" header: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(ContextWithXID(r.Context(), xid)))
+		ctx := txctrace.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		next.ServeHTTP(w, r.WithContext(ContextWithXID(ctx, xid)))
 	})
 }
 
@@ -36,8 +41,9 @@ func HTTPMiddleware(next http.Handler) http.Handler {
 // request; the caller's request is never modified. If the request already
 // has the same XID in Header it is sent as is; if it has a different one,
 // RoundTrip fails rather than send two transactions. A request without an
-// XID in its context passes through untouched. A nil base means
-// http.DefaultTransport.
+// XID in its context passes through untouched. With the XID goes the W3C
+// traceparent of the context's OpenTelemetry span, if it has one and the
+// request has none. A nil base means http.DefaultTransport.
 func RoundTripper(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -72,6 +78,7 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	clone := req.Clone(req.Context())
 	clone.Header.Set(Header, string(xid))
+	txctrace.Inject(req.Context(), propagation.HeaderCarrier(clone.Header))
 	return t.base.RoundTrip(clone)
 }
 

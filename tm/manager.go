@@ -7,7 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // Manager begins and ends global transactions through a Coordinator. It is
@@ -21,6 +24,7 @@ type Manager struct {
 	rollbackTimeout time.Duration
 	rollbackWait    time.Duration
 	noPipeline      bool
+	tracer          trace.Tracer // nil: no spans
 	// sleep waits d or until ctx is done; replaced in tests.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -181,10 +185,15 @@ func (m *Manager) Begin(ctx context.Context, cfg Config) (*GlobalTx, context.Con
 		wait func(context.Context) error
 		err  error
 	)
+	sctx, span := txctrace.Start(m.tracer, ctx, "txc.begin", trace.SpanKindClient)
 	if p, ok := m.c.(Pipeliner); ok && !m.noPipeline {
-		xid, wait, err = p.BeginPipelined(ctx, name, cfg.Timeout)
+		xid, wait, err = p.BeginPipelined(sctx, name, cfg.Timeout)
 	} else {
-		xid, err = m.c.Begin(ctx, name, cfg.Timeout)
+		xid, err = m.c.Begin(sctx, name, cfg.Timeout)
+	}
+	if span != nil {
+		span.SetAttributes(txctrace.XID.String(string(xid)), txctrace.TxName.String(name))
+		txctrace.End(span, err)
 	}
 	if err != nil {
 		return nil, ctx, &txError{op: "begin", name: name, err: err}

@@ -3,6 +3,10 @@ package tm
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/txcio/txc/internal/txctrace"
 )
 
 // Defaults of the Manager options.
@@ -67,4 +71,16 @@ func WithRollbackTimeout(d time.Duration) Option {
 // XID leaves the process by a path of your own that cannot call WaitBegun.
 func WithPipelinedBegin(on bool) Option {
 	return func(m *Manager) { m.noPipeline = !on }
+}
+
+// WithTracerProvider makes the Manager trace with tp (OpenTelemetry): a
+// span for each Begin, Commit and Rollback (txc.begin, txc.commit,
+// txc.rollback, with the XID as txc.xid), the child of the caller's span,
+// and the parent of the coordinator's span for the request (the trace
+// context travels in the session protocol). Without it (or with nil) the
+// Manager makes no span and tracing costs nothing. The gRPC interceptors
+// and the HTTP middleware and RoundTripper carry the caller's W3C trace
+// context next to the XID whatever this option says.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(m *Manager) { m.tracer = txctrace.Tracer(tp) }
 }

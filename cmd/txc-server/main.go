@@ -7,6 +7,11 @@
 // environment variable; see --help. Bad settings are refused at start with
 // a message naming the setting. The process exits non-zero when its store
 // fails; restarting it resumes every unfinished transaction.
+//
+// The admin address serves /healthz, /readyz, Prometheus /metrics, the /v1
+// admin API (what txcctl uses) and the web console at /. Spans are
+// exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, and not made at all otherwise.
 package main
 
 import (
@@ -76,15 +81,27 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := server.New(ctx, server.Config{
-		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
-			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
-		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
-	})
+	tp, err := newTracerProvider(ctx, os.Getenv, cfg.Node)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	srvCfg := server.Config{
+		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
+			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
+		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
+	}
+	if tp != nil {
+		srvCfg.TracerProvider = tp
+		defer shutdownTracing(ctx, tp, log)
+		log.Info("tracing: exporting spans over OTLP")
+	}
+	srv, err := server.New(ctx, srvCfg)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	reg.MustRegister(srv.StateCollector())
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()

@@ -92,6 +92,18 @@ func (t *Table) Acquire(xid txc.XID, branch txc.BranchID, resource string, keys 
 	return "", true
 }
 
+// ConflictTable returns the table of the first row of keys held by a
+// transaction other than xid ("" when none is), to say where a refused
+// Acquire conflicted.
+func (t *Table) ConflictTable(xid txc.XID, resource string, keys []txc.LockKey) string {
+	for _, k := range keys {
+		if _, held := t.Query(xid, resource, []txc.LockKey{k}); held {
+			return k.Table
+		}
+	}
+	return ""
+}
+
 // Release frees the rows of keys held by branch of xid. Rows held by other
 // branches of xid stay held; rows held by others are not touched.
 func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) {
@@ -130,4 +142,25 @@ func containsBranch(bs []txc.BranchID, b txc.BranchID) bool {
 		}
 	}
 	return false
+}
+
+// Row is one locked row, as Each reports it.
+type Row struct {
+	Resource string         `json:"resource_id"`
+	Table    string         `json:"table"`
+	Key      string         `json:"row"`
+	Holder   txc.XID        `json:"holder"`
+	Branches []txc.BranchID `json:"branches"`
+}
+
+// Each calls fn for every locked row, in no particular order, until fn
+// returns false. fn must not change the table; Row.Branches is a copy.
+func (t *Table) Each(fn func(Row) bool) {
+	for k, h := range t.rows {
+		res, rest, _ := strings.Cut(k, "\x00")
+		table, row, _ := strings.Cut(rest, "\x00")
+		if !fn(Row{Resource: res, Table: table, Key: row, Holder: h.xid, Branches: append([]txc.BranchID(nil), h.branches...)}) {
+			return
+		}
+	}
 }

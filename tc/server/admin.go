@@ -5,25 +5,42 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/txcio/txc"
-	"github.com/txcio/txc/tc"
 )
 
-// AdminHandler serves the admin HTTP endpoints:
+// AdminHandler serves the admin HTTP endpoints and the web console:
 //
+//	GET  /                               the web console (see console.go)
 //	GET  /healthz                        200 while the process runs
 //	GET  /readyz                         200 when serving, 503 otherwise
 //	GET  /metrics                        Prometheus metrics from gatherer (if not nil)
-//	GET  /v1/stats                       counts of live state
-//	GET  /v1/transactions[?manual=1&limit=N]  live transactions, oldest first
-//	GET  /v1/transactions/{xid}          one live transaction
+//	GET  /v1/stats                       counts of live state and totals since start
+//	GET  /v1/transactions                live transactions, oldest first (filters below)
+//	GET  /v1/transactions/{xid}          one transaction: branches, lock keys, last_error, history
 //	POST /v1/transactions/{xid}/retry    resume one parked as needing manual action
+//	POST /v1/transactions/{xid}/resolve  settle a parked one by hand (comment required)
+//	GET  /v1/locks                       locked rows with their holder
+//	GET  /v1/rms                         RM streams and the resources they serve
+//
+// Lists are JSON arrays; the X-Total-Count header says how many matched
+// before limit and offset. /v1/transactions takes status (comma-separated
+// names), name (substring), resource, min_age (a duration: begun at least
+// that long ago), manual=1, limit (default 1000) and offset; /v1/locks
+// takes resource, table, holder and limit.
+//
+// The two actions take an optional JSON body {"operator": "...",
+// "comment": "..."}; the operator may also come from the X-Txc-Operator
+// header and defaults to "admin@" and the client's address. They answer
+// only once the change is durable in the store; each is recorded in the
+// transaction's history and logged with who did it and why. Errors are
+// {"error": text, "code": txc code name} with 400 (bad input), 403 (an
+// action sent by a browser from a page of another origin), 404 (unknown
+// transaction), 409 (not in a state for this), 503 (stopping). The API has
+// no authentication yet: bind the admin address to a trusted network.
 //
 // It binds nothing itself; the caller serves it on the admin address.
 func (s *Server) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
@@ -41,75 +58,20 @@ func (s *Server) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
 	if gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, r *http.Request) {
-		var st tc.Stats
-		if err := s.query(r.Context(), func(c *tc.Core) { st = c.Stats() }); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
-	})
-	mux.HandleFunc("GET /v1/transactions", func(w http.ResponseWriter, r *http.Request) {
-		manual := r.URL.Query().Get("manual") == "1"
-		limit := 1000
-		if l := r.URL.Query().Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n <= 0 {
-				writeError(w, txc.Errorf(txc.CodeInvalidArgument, "server: limit must be a positive integer"))
-				return
-			}
-			limit = n
-		}
-		var out []tc.TxView
-		if err := s.query(r.Context(), func(c *tc.Core) { out = c.Transactions(manual, limit) }); err != nil {
-			writeError(w, err)
-			return
-		}
-		if out == nil {
-			out = []tc.TxView{}
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
-	mux.HandleFunc("GET /v1/transactions/{xid}", func(w http.ResponseWriter, r *http.Request) {
-		xid := txc.XID(r.PathValue("xid"))
-		if _, _, err := xid.Parse(); err != nil {
-			writeError(w, err)
-			return
-		}
-		var v tc.TxView
-		var ok bool
-		if err := s.query(r.Context(), func(c *tc.Core) { v, ok = c.Transaction(xid) }); err != nil {
-			writeError(w, err)
-			return
-		}
-		if !ok {
-			writeError(w, &txc.Error{Code: txc.CodeUnknownTransaction, XID: xid, Message: "server: no live transaction " + string(xid)})
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
-	mux.HandleFunc("POST /v1/transactions/{xid}/retry", func(w http.ResponseWriter, r *http.Request) {
-		xid := txc.XID(r.PathValue("xid"))
-		if _, _, err := xid.Parse(); err != nil {
-			writeError(w, err)
-			return
-		}
-		var rerr error
-		if err := s.query(r.Context(), func(c *tc.Core) { rerr = c.Retry(time.Now(), xid) }); err != nil {
-			writeError(w, err)
-			return
-		}
-		if rerr != nil {
-			writeError(w, rerr)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"xid": string(xid), "result": "retry scheduled"})
-	})
+	mux.HandleFunc("GET /v1/stats", s.getStats)
+	mux.HandleFunc("GET /v1/transactions", s.listTransactions)
+	mux.HandleFunc("GET /v1/transactions/{xid}", s.getTransaction)
+	mux.HandleFunc("POST /v1/transactions/{xid}/retry", s.retryTransaction)
+	mux.HandleFunc("POST /v1/transactions/{xid}/resolve", s.resolveTransaction)
+	mux.HandleFunc("GET /v1/locks", s.listLocks)
+	mux.HandleFunc("GET /v1/rms", s.listRMs)
+	mux.Handle("GET /", consoleHandler())
 	return mux
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

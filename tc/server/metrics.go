@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,51 +11,77 @@ import (
 	"github.com/txcio/txc/tc/store"
 )
 
-// Metrics are the server's Prometheus instruments. A nil *Metrics counts
-// nothing.
+// Metrics are the server's Prometheus instruments, counted as the
+// persister sends what the core decided. A nil *Metrics counts nothing.
+//
+// Transaction names become the "name" label: at most MaxNameLabels
+// distinct names are kept, later ones count as "other", so a program that
+// names every transaction differently cannot blow up the series count.
 type Metrics struct {
-	begun      prometheus.Counter
+	begun      *prometheus.CounterVec
 	finished   *prometheus.CounterVec
 	requests   *prometheus.CounterVec
-	conflicts  prometheus.Counter
-	commands   prometheus.Counter
-	retries    prometheus.Counter
-	manual     prometheus.Counter
-	timeouts   prometheus.Counter
+	conflicts  *prometheus.CounterVec
+	commands   *prometheus.CounterVec
+	phase2     *prometheus.HistogramVec
+	retries    *prometheus.CounterVec
+	manual     *prometheus.CounterVec
+	timeouts   *prometheus.CounterVec
+	operator   *prometheus.CounterVec
 	streams    prometheus.Gauge
 	syncs      prometheus.Histogram
 	batchItems prometheus.Histogram
+
+	namesMu sync.Mutex
+	names   map[string]struct{}
 }
+
+// MaxNameLabels bounds the distinct transaction names used as labels.
+const MaxNameLabels = 200
 
 // NewMetrics creates the instruments and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
 	m := &Metrics{
-		begun: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_transactions_begun_total",
-			Help: "Global transactions begun."}),
-		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "txc_transactions_finished_total",
-			Help: "Global transactions that reached a final status, by status."}, []string{"status"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "txc_requests_total",
-			Help: "Requests answered, by kind and error code."}, []string{"kind", "code"}),
-		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_lock_conflicts_total",
-			Help: "Branch registrations refused for a lock held by another transaction."}),
-		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_phase2_commands_total",
-			Help: "Phase-2 commands sent to resource managers."}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_phase2_retries_total",
-			Help: "Phase-2 attempts that failed or found no resource manager and will be retried."}),
-		manual: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_manual_action_total",
-			Help: "Transactions parked as needing manual action."}),
-		timeouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "txc_timeouts_total",
-			Help: "Transactions rolled back because their deadline passed."}),
+		begun:     counter("txc_transactions_begun_total", "Global transactions begun, by name.", "name"),
+		finished:  counter("txc_transactions_finished_total", "Global transactions that reached a final status (Committed, Rollbacked, TimeoutRollbacked), by name and status.", "name", "status"),
+		requests:  counter("txc_requests_total", "Requests answered, by kind and error code.", "kind", "code"),
+		conflicts: counter("txc_lock_conflicts_total", "Branch registrations refused for rows held by another transaction, by resource and table.", "resource", "table"),
+		commands:  counter("txc_phase2_commands_total", "Phase-2 commands sent to resource managers, by action.", "action"),
+		phase2: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "txc_phase2_seconds",
+			Help:    "Time from sending a phase-2 command to the RM's answer, by resource, branch type, action and outcome (done, retryable, unretryable).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"resource", "branch_type", "action", "outcome"}),
+		retries:  counter("txc_phase2_retries_total", "Phase-2 attempts that failed, went unanswered or found no RM, and will be retried; by resource and branch type.", "resource", "branch_type"),
+		manual:   counter("txc_manual_action_total", "Transactions parked as needing manual action, by name, resource and branch type of the failed branch.", "name", "resource", "branch_type"),
+		timeouts: counter("txc_timeouts_total", "Transactions rolled back because their deadline passed, by name.", "name"),
+		operator: counter("txc_operator_actions_total", "Operator actions on parked transactions (retry, resolve).", "action"),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{Name: "txc_streams",
 			Help: "Client sessions connected."}),
 		syncs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "txc_store_sync_seconds",
 			Help: "Time to make one batch durable.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
 		batchItems: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "txc_store_batch_items",
 			Help: "Changes per durable batch (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		names: make(map[string]struct{}),
 	}
-	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.retries, m.manual,
-		m.timeouts, m.streams, m.syncs, m.batchItems)
+	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.phase2, m.retries, m.manual,
+		m.timeouts, m.operator, m.streams, m.syncs, m.batchItems)
 	return m
+}
+
+// nameLabel is the label for transaction name n (see Metrics).
+func (m *Metrics) nameLabel(n string) string {
+	m.namesMu.Lock()
+	defer m.namesMu.Unlock()
+	if _, ok := m.names[n]; ok {
+		return n
+	}
+	if len(m.names) >= MaxNameLabels {
+		return "other"
+	}
+	m.names[n] = struct{}{}
+	return n
 }
 
 func (m *Metrics) observeSync(d time.Duration, b *store.Batch) {
@@ -72,18 +99,26 @@ func (m *Metrics) observeReply(r *tc.Reply) {
 	}
 	code := txc.CodeOf(r.Err)
 	m.requests.WithLabelValues(r.Kind.String(), code.String()).Inc()
-	switch {
-	case r.Kind == tc.KindBegin && code == txc.CodeOK:
-		m.begun.Inc()
-	case code == txc.CodeLockConflict:
-		m.conflicts.Inc()
+	if r.Kind == tc.KindBegin && code == txc.CodeOK {
+		m.begun.WithLabelValues(m.nameLabel(r.Name)).Inc()
 	}
 }
 
-func (m *Metrics) observeCommand() {
+func (m *Metrics) observeCommand(cmd *tc.Command) {
 	if m != nil {
-		m.commands.Inc()
+		m.commands.WithLabelValues(cmd.Action.String()).Inc()
 	}
+}
+
+// phase2Outcome names what an RM's phase-2 answer means.
+func phase2Outcome(s txc.BranchStatus) string {
+	switch s {
+	case txc.BranchCommitted, txc.BranchRollbacked:
+		return "done"
+	case txc.BranchCommitFailedUnretryable, txc.BranchRollbackFailedUnretryable:
+		return "unretryable"
+	}
+	return "retryable"
 }
 
 func (m *Metrics) observeEvent(e *tc.Event) {
@@ -92,13 +127,19 @@ func (m *Metrics) observeEvent(e *tc.Event) {
 	}
 	switch e.Kind {
 	case tc.EventFinished:
-		m.finished.WithLabelValues(e.Status.String()).Inc()
+		m.finished.WithLabelValues(m.nameLabel(e.Name), e.Status.String()).Inc()
 	case tc.EventRetry:
-		m.retries.Inc()
+		m.retries.WithLabelValues(e.ResourceID, e.BranchType.String()).Inc()
 	case tc.EventManualAction:
-		m.manual.Inc()
+		m.manual.WithLabelValues(m.nameLabel(e.Name), e.ResourceID, e.BranchType.String()).Inc()
 	case tc.EventTimeout:
-		m.timeouts.Inc()
+		m.timeouts.WithLabelValues(m.nameLabel(e.Name)).Inc()
+	case tc.EventPhase2:
+		m.phase2.WithLabelValues(e.ResourceID, e.BranchType.String(), e.Action.String(), phase2Outcome(e.BranchStatus)).Observe(e.Latency.Seconds())
+	case tc.EventLockConflict:
+		m.conflicts.WithLabelValues(e.ResourceID, e.Table).Inc()
+	case tc.EventOperator:
+		m.operator.WithLabelValues(e.Op).Inc()
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -61,6 +62,9 @@ type Config struct {
 	TickInterval time.Duration
 	// Metrics, when set, counts what the server does.
 	Metrics *Metrics
+	// TracerProvider, when set, gets the coordinator's OpenTelemetry spans
+	// (see tracing.go); nil makes none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a running coordinator node.
@@ -76,6 +80,9 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *Metrics
+	readies readyCount
+	totals  totals
+	trace   *tracing
 
 	ready    atomic.Bool
 	stopping chan struct{}
@@ -120,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:  cfg.Metrics,
 		stopping: make(chan struct{}),
 		health:   health.NewServer(),
+		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
 	}
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
@@ -245,6 +253,7 @@ func (s *Server) loop(persist chan<- tc.Ready, persisted <-chan tc.Ready) {
 			select {
 			case persist <- s.core.Ready():
 				busy = true
+				s.readies.taken++
 			case <-s.stopping:
 				return
 			}
@@ -297,6 +306,7 @@ func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- t
 			}
 			s.metrics.observeSync(time.Since(start), &rd.Batch)
 		}
+		s.readies.persisted()
 		s.dispatch(&rd, &box)
 		out <- rd
 	}
@@ -309,16 +319,24 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 	for i := range rd.Replies {
 		r := &rd.Replies[i]
 		s.metrics.observeReply(r)
+		s.totals.reply(r)
+		s.trace.reply(r)
 		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
-		s.metrics.observeCommand()
-		out.addCommand(cmd.Conn, commandToProto(cmd), cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
+		s.metrics.observeCommand(cmd)
+		pm := commandToProto(cmd)
+		pm.TraceContext = s.trace.command(time.Now(), cmd)
+		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
 	out.flush(&s.hub)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
+		s.totals.event(&e)
+		if e.Kind == tc.EventFinished {
+			s.trace.finished(e.XID)
+		}
 		s.logEvent(&e)
 	}
 }
@@ -367,6 +385,9 @@ func (o *outbox) flush(h *hub) {
 }
 
 func (s *Server) logEvent(e *tc.Event) {
+	if e.Message == "" && e.Kind != tc.EventFinished {
+		return // counted only
+	}
 	attrs := []any{"xid", e.XID, "status", e.Status.String()}
 	if e.BranchID != 0 {
 		attrs = append(attrs, "branch", e.BranchID)
@@ -374,6 +395,8 @@ func (s *Server) logEvent(e *tc.Event) {
 	switch e.Kind {
 	case tc.EventManualAction:
 		s.log.Error("NEEDS MANUAL ACTION: "+e.Message, attrs...)
+	case tc.EventOperator:
+		s.log.Warn(e.Message, attrs...)
 	case tc.EventAnomaly:
 		s.log.Warn(e.Message, attrs...)
 	case tc.EventRetry, tc.EventTimeout:
@@ -442,6 +465,7 @@ func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 			c.push(errorReply(m.GetId(), err))
 			continue
 		}
+		s.trace.request(&msg, m.GetTraceContext())
 		batch = append(batch, msg)
 	}
 	if len(batch) > 0 && !s.enqueue(batch) {

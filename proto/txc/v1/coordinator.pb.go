@@ -490,7 +490,11 @@ type ClientMessage struct {
 	//	*ClientMessage_LockQuery
 	//	*ClientMessage_BranchResult
 	//	*ClientMessage_Reserve
-	Body          isClientMessage_Body `protobuf_oneof:"body"`
+	Body isClientMessage_Body `protobuf_oneof:"body"`
+	// The caller's trace context (OpenTelemetry, W3C): trace id (16 bytes),
+	// span id (8 bytes) and trace flags (1 byte); empty when the caller is not
+	// traced. The coordinator's span for the request is its child.
+	TraceContext  []byte `protobuf:"bytes,12,opt,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,6 +633,13 @@ func (x *ClientMessage) GetReserve() *ReserveRequest {
 	return nil
 }
 
+func (x *ClientMessage) GetTraceContext() []byte {
+	if x != nil {
+		return x.TraceContext
+	}
+	return nil
+}
+
 type isClientMessage_Body interface {
 	isClientMessage_Body()
 }
@@ -702,7 +713,11 @@ type ServerMessage struct {
 	//
 	//	*ServerMessage_Reply
 	//	*ServerMessage_Command
-	Body          isServerMessage_Body `protobuf_oneof:"body"`
+	Body isServerMessage_Body `protobuf_oneof:"body"`
+	// For a command: the coordinator's phase-2 span (as in
+	// ClientMessage.trace_context), so that the RM's span for the command is
+	// its child; empty when the coordinator does not trace.
+	TraceContext  []byte `protobuf:"bytes,4,opt,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -765,6 +780,13 @@ func (x *ServerMessage) GetCommand() *BranchCommand {
 		if x, ok := x.Body.(*ServerMessage_Command); ok {
 			return x.Command
 		}
+	}
+	return nil
+}
+
+func (x *ServerMessage) GetTraceContext() []byte {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -2130,7 +2152,7 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\vClientFrame\x121\n" +
 	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ClientMessageR\bmessages\"@\n" +
 	"\vServerFrame\x121\n" +
-	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ServerMessageR\bmessages\"\xa9\x04\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.txc.v1.ServerMessageR\bmessages\"\xce\x04\n" +
 	"\rClientMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12%\n" +
 	"\x05hello\x18\x02 \x01(\v2\r.txc.v1.HelloH\x00R\x05hello\x12,\n" +
@@ -2144,12 +2166,14 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"lock_query\x18\t \x01(\v2\x18.txc.v1.LockQueryRequestH\x00R\tlockQuery\x12;\n" +
 	"\rbranch_result\x18\n" +
 	" \x01(\v2\x14.txc.v1.BranchResultH\x00R\fbranchResult\x122\n" +
-	"\areserve\x18\v \x01(\v2\x16.txc.v1.ReserveRequestH\x00R\areserveB\x06\n" +
-	"\x04body\"\x81\x01\n" +
+	"\areserve\x18\v \x01(\v2\x16.txc.v1.ReserveRequestH\x00R\areserve\x12#\n" +
+	"\rtrace_context\x18\f \x01(\fR\ftraceContextB\x06\n" +
+	"\x04body\"\xa6\x01\n" +
 	"\rServerMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12%\n" +
 	"\x05reply\x18\x02 \x01(\v2\r.txc.v1.ReplyH\x00R\x05reply\x121\n" +
-	"\acommand\x18\x03 \x01(\v2\x15.txc.v1.BranchCommandH\x00R\acommandB\x06\n" +
+	"\acommand\x18\x03 \x01(\v2\x15.txc.v1.BranchCommandH\x00R\acommand\x12#\n" +
+	"\rtrace_context\x18\x04 \x01(\fR\ftraceContextB\x06\n" +
 	"\x04body\"e\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1f\n" +
