@@ -71,7 +71,8 @@ func TestLargeBatches(t *testing.T) {
 		}
 		// The same store goes on.
 		apply(&store.Batch{PutGlobals: []store.Global{{XID: "after:1", Name: "after", Status: txc.GlobalBegin}}})
-		for _, s := range []*Store{s, openStore(t, d, dsn, p)} {
+		check := func(s *Store) {
+			t.Helper()
 			got, err := s.Load(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -81,6 +82,9 @@ func TestLargeBatches(t *testing.T) {
 				t.Fatalf("Load differs from the applied batches:\n%s", diff)
 			}
 		}
+		check(s)
+		s.Close() // one session owns the store at a time
+		check(openStore(t, d, dsn, p))
 	})
 }
 

@@ -41,7 +41,7 @@ func openMySQL(ctx context.Context, dsn, secret string, t tables, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("%s: mysql: %w", pkg, err)
 	}
-	b := &myBackend{db: sql.OpenDB(conn), t: t}
+	b := &myBackend{db: sql.OpenDB(ownedConnector{conn, t}), t: t}
 	b.db.SetMaxOpenConns(1)
 	if err := b.ensureSchema(ctx, log); err != nil {
 		b.db.Close()

@@ -67,7 +67,8 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 	return b, nil
 }
 
-// connect returns the connection, opening one if there is none.
+// connect returns the connection, opening one if there is none; a new
+// one first takes the store's owner lock (see owner.go).
 func (b *pgBackend) connect(ctx context.Context) (*pgx.Conn, error) {
 	if b.conn != nil && !b.conn.IsClosed() {
 		return b.conn, nil
@@ -75,6 +76,10 @@ func (b *pgBackend) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, b.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect to postgres: %w", pkg, err)
+	}
+	if err := ownPostgres(ctx, conn, b.t); err != nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, err
 	}
 	b.conn = conn
 	return conn, nil

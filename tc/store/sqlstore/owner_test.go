@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestOneSessionOwnsTheStore: while a store is open, a second Open on the
+// same tables waits for it and, cut short, fails with ErrInUse having
+// changed nothing; once the first is closed (its session gone), it opens
+// and sees the first one's batches.
+func TestOneSessionOwnsTheStore(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
+		p := freshPrefix(t, db)
+		first := openStore(t, d, dsn, p)
+		if err := first.Apply(t.Context(), someBatch("o:1")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		if s, err := Open(ctx, Options{Dialect: d, DSN: dsn, TablePrefix: p}); !errors.Is(err, ErrInUse) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("second Open while the first is open: %v, want ErrInUse", err)
+		}
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		second := openStore(t, d, dsn, p)
+		st, err := second.Load(t.Context())
+		if err != nil || len(st.Globals) != 1 {
+			t.Fatalf("Load after the first closed: %+v, %v", st, err)
+		}
+	})
+}
