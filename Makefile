@@ -21,7 +21,9 @@ run: build
 test: databases proto-check lint
 	$(GO) test $(TESTFLAGS) ./...
 
-## test-short: pure-logic tests only, fast
+## test-short: the tests that need no database, private MariaDB or subprocess (seconds once built): they
+##   skip under -short (dbtest.SkipShort, storetest's kill test, integration's TestMain); in-process coordinators on
+##   loopback still run, TestCrashAnywhere runs 30 seeds instead of 300. No -race.
 test-short:
 	$(GO) test -short -count=1 ./...
 

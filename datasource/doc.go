@@ -7,13 +7,16 @@
 //
 // A local transaction begun with BeginTx(ctx) is bound to ctx's global
 // transaction. Each DML statement in it is recognized by the dialect
-// (datasource/mysql) and run by an executor that reads a before image
-// (SELECT … FOR UPDATE with the statement's own WHERE), runs the
-// statement once, reads an after image by primary key and appends an
-// undo record. Anything that cannot be undone exactly (no primary key,
-// DDL, LOAD DATA, a statement the dialect does not understand) is refused
-// with an error matching txc.ErrUnsupported before it runs. A statement
-// run outside an explicit local transaction gets one of its own.
+// (datasource/mysql, datasource/postgres) and run by an executor that
+// takes a before image (MySQL: SELECT … FOR UPDATE with the statement's
+// own WHERE; PostgreSQL: the rebuilt statement's RETURNING, or a locked
+// read first), runs the statement once, takes an after image by primary
+// key (or RETURNING) and appends an undo record. Anything that cannot be
+// undone exactly (no primary key, DDL, a statement the dialect does not
+// understand, …) is refused before it runs with an error matching
+// txc.ErrRefused and txc.ErrUnsupported; ARCHITECTURE.md lists, per
+// dialect, where each refusal is decided. A statement run outside an
+// explicit local transaction gets one of its own.
 // Savepoints (SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT, as in
 // GORM's nested transactions) keep the undo records in step with the
 // server: after a ROLLBACK TO, the undo log holds the images of exactly
@@ -55,7 +58,8 @@
 // wrapped driver has accepted a statement (inside a global transaction a
 // statement with arguments goes through PrepareContext unless the driver
 // interpolates them itself); ResetSession clears the proxy's state.
-// Images are read as server-prepared statements, so every value is exact.
+// MySQL images are read as server-prepared statements (binary protocol),
+// so every value is exact.
 //
 // The resource ID names the database (dialect packages derive it from the
 // DSN without credentials); every process writing to one database must use

@@ -1,11 +1,13 @@
 // Package integration runs end-to-end tests against real txc-server
 // processes (built from this tree), with real resource managers over the
 // protocol. Tests here never skip: every component they need is built or
-// started by the tests themselves.
+// started by the tests themselves. Under go test -short (make test-short)
+// the package runs nothing: every test needs a subprocess.
 package integration
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +23,11 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("integration: -short: every test needs txc-server processes; none run")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "txc-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

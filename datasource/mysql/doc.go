@@ -19,8 +19,10 @@
 // digits, _ and $; see datasource.SavepointStmt). An INSERT's keys are
 // looked up as the columns store them (fractions rounded into integer
 // and DECIMAL keys, BINARY(n) padded, CHAR without trailing spaces, time
-// fractions cut), see stored.go. Reads without locks, SHOW, SET and
-// EXPLAIN pass through. Everything else is refused before it runs.
+// fractions cut), see stored.go. Reads without locks, SHOW, SET (but for
+// SET NAMES, character sets and sql_mode) and EXPLAIN pass through.
+// Everything else is refused before it runs, and so is a write run with
+// QueryContext (MySQL has no RETURNING to image it from: use Exec).
 //
 // Statements with ORDER BY … LIMIT are checked after they run by their row
 // count against the image; a mismatch (an order that is not total) fails

@@ -28,5 +28,6 @@
 // local transaction names is resolved once (through the connection's
 // search_path), locked against DDL and checked against the cached
 // metadata by one catalog query; sessions whose settings would change the
-// rebuilt text or the images' text are refused (see ARCHITECTURE.md).
+// rebuilt text or the images' text are refused (ARCHITECTURE.md lists
+// where each refusal is decided; docs/at-postgres.md says why).
 package postgres

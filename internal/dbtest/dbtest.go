@@ -4,7 +4,9 @@
 // user postgres, database test).
 //
 // A database that cannot be reached fails the test when CI=true, and skips
-// it otherwise: under CI a skipped test would be a hidden failure.
+// it otherwise: under CI a skipped test would be a hidden failure. Under
+// go test -short (make test-short) every test that asks for a database, a
+// private server or a subprocess skips before touching it (SkipShort).
 package dbtest
 
 import (
@@ -35,6 +37,7 @@ func Postgres(t testing.TB) *sql.DB { return Open(t, "pgx", PostgresDSN) }
 // Open opens and pings a database, closed when the test ends.
 func Open(t testing.TB, driver, dsn string) *sql.DB {
 	t.Helper()
+	SkipShort(t, driver+" database")
 	db, err := sql.Open(driver, dsn)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -46,6 +49,17 @@ func Open(t testing.TB, driver, dsn string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// SkipShort skips the test under go test -short, which runs only the
+// tests that need no database, private server or subprocess; what names
+// the component the test needs. It skips even when CI=true: -short asks
+// for a subset, and CI runs the full suite without it.
+func SkipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("dbtest: -short: the test needs a %s", what)
+	}
 }
 
 // unreachable fails the test when CI=true and skips it otherwise.

@@ -31,6 +31,7 @@ func PrivateMariaDB(t testing.TB, options ...string) string {
 // one with daylight saving time).
 func PrivateMariaDBEnv(t testing.TB, env []string, options ...string) string {
 	t.Helper()
+	SkipShort(t, "private MariaDB server")
 	install, err1 := exec.LookPath("mariadb-install-db")
 	server, err2 := lookSbin("mariadbd")
 	if err1 != nil || err2 != nil {
