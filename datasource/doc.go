@@ -54,7 +54,9 @@
 // driver.ErrSkip is returned unwrapped; no image work happens before the
 // wrapped driver has accepted a statement (inside a global transaction a
 // statement with arguments goes through PrepareContext unless the driver
-// interpolates them itself); ResetSession clears the proxy's state.
+// interpolates them itself; a driver that answers driver.ErrSkip only
+// after the images were read gets the statement prepared by the proxy,
+// so that it is not imaged twice); ResetSession clears the proxy's state.
 // Images are read as server-prepared statements, so every value is exact.
 //
 // The resource ID names the database (dialect packages derive it from the

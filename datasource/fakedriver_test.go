@@ -138,7 +138,7 @@ type legacyStmt struct {
 	query string
 }
 
-func (s *legacyStmt) Close() error  { return nil }
+func (s *legacyStmt) Close() error  { s.db.record("stmt.close %s", s.query); return nil }
 func (s *legacyStmt) NumInput() int { return strings.Count(s.query, "?") }
 
 func (s *legacyStmt) Exec(args []driver.Value) (driver.Result, error) {
@@ -330,8 +330,9 @@ func (r *fullRows) ColumnTypeScanType(int) reflect.Type {
 
 // fakeDialect is the smallest Dialect: it recognizes a statement
 // beginning with UPDATE as a Write whose executor reads one image query
-// ("SELECT image", no rows) before running the statement, and anything
-// else as Passthrough. It reads no metadata and restores nothing.
+// ("SELECT image", no rows) before running the statement, one ending with
+// FOR UPDATE as a LockingRead that reads the same image query for its
+// keys, and anything else as Passthrough. It reads no metadata and restores nothing.
 type fakeDialect struct{}
 
 func (fakeDialect) Name() string                  { return "fake" }
@@ -343,8 +344,11 @@ func (fakeDialect) QuoteColumn(n string) string   { return n }
 func (fakeDialect) Placeholder(int) string        { return "?" }
 
 func (fakeDialect) Recognize(query string) (Statement, error) {
-	if strings.HasPrefix(query, "UPDATE") {
+	switch {
+	case strings.HasPrefix(query, "UPDATE"):
 		return imagedWrite{}, nil
+	case strings.HasSuffix(query, "FOR UPDATE"):
+		return lockingRead{}, nil
 	}
 	return passthrough{}, nil
 }
@@ -382,6 +386,20 @@ func (imagedWrite) Exec(ctx context.Context, x *Exec, _ []driver.NamedValue, run
 
 func (imagedWrite) LockKeys(context.Context, *Exec, []driver.NamedValue) error { return nil }
 
+// lockingRead reads its rows' keys (none) with the image query.
+type lockingRead struct{}
+
+func (lockingRead) Kind() Kind { return LockingRead }
+
+func (lockingRead) Exec(context.Context, *Exec, []driver.NamedValue, func() (driver.Result, error)) (driver.Result, error) {
+	return nil, invalid("locking reads are not executed through Exec")
+}
+
+func (lockingRead) LockKeys(ctx context.Context, x *Exec, _ []driver.NamedValue) error {
+	_, err := x.Query(ctx, imageQuery)
+	return err
+}
+
 // passthrough is a statement run as it is.
 type passthrough struct{}
 
@@ -393,11 +411,12 @@ func (passthrough) Exec(context.Context, *Exec, []driver.NamedValue, func() (dri
 
 func (passthrough) LockKeys(context.Context, *Exec, []driver.NamedValue) error { return nil }
 
-// openFake returns the proxy's connector on db with the fake dialect and
-// a resource ID no other test uses; closed when the test ends.
-func openFake(t *testing.T, db *fakeDB) *Connector {
+// openFake returns the proxy's connector on db with the fake dialect, a
+// resource ID no other test uses and opts; closed when the test ends.
+func openFake(t *testing.T, db *fakeDB, opts ...Option) *Connector {
 	t.Helper()
-	c, err := NewConnector(fakeConnector{db}, fakeDialect{}, WithResourceID("fake-"+strings.ReplaceAll(t.Name(), "/", "-")))
+	opts = append([]Option{WithResourceID("fake-" + strings.ReplaceAll(t.Name(), "/", "-"))}, opts...)
+	c, err := NewConnector(fakeConnector{db}, fakeDialect{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
