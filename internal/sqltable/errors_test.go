@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/txcio/txc/internal/sqltable"
 )
 
@@ -42,7 +44,11 @@ func TestErrorClasses(t *testing.T) {
 			{"not a database error", sql.ErrNoRows, class{}},
 		}
 		if d.dialect == sqltable.Postgres {
-			_, noSchema := d.db.ExecContext(ctx, "SELECT 1 FROM txc_no_such_schema.t WHERE 1 = 0")
+			// (a SELECT names the relation, 42P01; creating in the schema names it, 3F000)
+			_, noSchema := d.db.ExecContext(ctx, "CREATE TABLE txc_no_such_schema.t (id INT)")
+			if !pgCode(noSchema, "3F000") {
+				t.Fatalf("creating a table in a missing schema: %v, want SQLSTATE 3F000", noSchema)
+			}
 			cases = append(cases, struct {
 				what string
 				err  error
@@ -61,6 +67,12 @@ func TestErrorClasses(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pgCode reports a PostgreSQL error with SQLSTATE code.
+func pgCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
 }
 
 // conflict makes the database abort a transaction for a lock conflict and
