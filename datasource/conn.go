@@ -183,7 +183,44 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	return c.write(ctx, m, query, args, func() (driver.Result, error) { return ex.ExecContext(ctx, query, args) })
+	return c.write(ctx, m, query, args, func() (driver.Result, error) { return c.execImaged(ctx, ex, query, args) })
+}
+
+// execImaged runs a statement of a global transaction on the wrapped
+// connection once its images are read. A wrapped driver that answers
+// driver.ErrSkip (it wants the statement prepared) gets it prepared here,
+// within the same imaged run: handed back to database/sql, the ErrSkip
+// would send the statement through the prepare path and image it again.
+func (c *conn) execImaged(ctx context.Context, ex driver.ExecerContext, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := ex.ExecContext(ctx, query, args)
+	if err != driver.ErrSkip {
+		return res, err
+	}
+	st, err := c.userStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return execStmt(ctx, st, args)
+}
+
+// queryImaged is execImaged for a query (a locking read, its keys
+// checked first). The statement it prepares is its own, closed with the
+// rows: rows may stay open while the connection runs other statements.
+func (c *conn) queryImaged(ctx context.Context, q driver.QueryerContext, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := q.QueryContext(ctx, query, args)
+	if err != driver.ErrSkip {
+		return rows, err
+	}
+	st, err := prepare(ctx, c.c, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = queryStmt(ctx, st, args)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &wrappedRows{r: rows, stmt: st}, nil
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -206,7 +243,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok || (len(args) > 0 && !c.interpolate) {
 		return nil, driver.ErrSkip
 	}
-	return c.read(ctx, m, query, args, func() (driver.Rows, error) { return q.QueryContext(ctx, query, args) })
+	return c.read(ctx, m, query, args, func() (driver.Rows, error) { return c.queryImaged(ctx, q, query, args) })
 }
 
 // write runs a statement through Exec in mode m (on), unless its local

@@ -53,11 +53,15 @@
 // # The wrapped driver
 //
 // Every optional interface of database/sql/driver is forwarded (a method
-// the wrapped driver lacks behaves as database/sql does without it);
+// the wrapped driver lacks behaves as database/sql does without it),
+// except the deprecated context-free driver.Execer and driver.Queryer:
+// without a context there is no XID to join a global transaction with;
 // driver.ErrSkip is returned unwrapped; no image work happens before the
 // wrapped driver has accepted a statement (inside a global transaction a
 // statement with arguments goes through PrepareContext unless the driver
-// interpolates them itself); ResetSession clears the proxy's state.
+// interpolates them itself; a driver that answers driver.ErrSkip only
+// after the images were read gets the statement prepared by the proxy,
+// so that it is not imaged twice); ResetSession clears the proxy's state.
 // MySQL images are read as server-prepared statements (binary protocol),
 // so every value is exact.
 //

@@ -18,10 +18,24 @@ var (
 
 // wrappedRows forwards a result set of the wrapped driver. A method the
 // wrapped rows lack answers as database/sql does without it.
-type wrappedRows struct{ r driver.Rows }
+type wrappedRows struct {
+	r    driver.Rows
+	stmt driver.Stmt // if set, the statement of r, closed with it
+}
 
-func (w *wrappedRows) Columns() []string              { return w.r.Columns() }
-func (w *wrappedRows) Close() error                   { return w.r.Close() }
+func (w *wrappedRows) Columns() []string { return w.r.Columns() }
+
+// Close closes the rows, then their statement if they own one.
+func (w *wrappedRows) Close() error {
+	err := w.r.Close()
+	if w.stmt != nil {
+		if serr := w.stmt.Close(); err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
 func (w *wrappedRows) Next(dest []driver.Value) error { return w.r.Next(dest) }
 
 func (w *wrappedRows) HasNextResultSet() bool {

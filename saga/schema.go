@@ -5,9 +5,8 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"reflect"
-	"regexp"
-	"strings"
+
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 //go:embed schema/mysql.sql schema/postgres.sql
@@ -18,28 +17,24 @@ type Dialect uint8
 
 // Dialects. DialectAuto picks one from the *sql.DB's driver.
 const (
-	DialectAuto Dialect = iota
-	MySQL               // MySQL and MariaDB (InnoDB)
-	Postgres            // PostgreSQL
+	DialectAuto Dialect = 0
+	MySQL               = Dialect(sqltable.MySQL)    // MySQL and MariaDB (InnoDB)
+	Postgres            = Dialect(sqltable.Postgres) // PostgreSQL
 )
 
 func (d Dialect) String() string {
-	switch d {
-	case DialectAuto:
+	if d == DialectAuto {
 		return "auto"
-	case MySQL:
-		return "mysql"
-	case Postgres:
-		return "postgres"
 	}
-	return fmt.Sprintf("Dialect(%d)", uint8(d))
+	return sqltable.Dialect(d).String()
 }
 
 // DefaultTablePrefix names the log's tables: <prefix>_instance and
 // <prefix>_step.
 const DefaultTablePrefix = "txc_saga"
 
-var tablePrefix = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,40}$`)
+// maxTablePrefix is the longest table prefix, in bytes.
+const maxTablePrefix = 41
 
 // Schema returns the SQL that creates the log's tables for dialect d with
 // the given prefix (empty: DefaultTablePrefix): the shipped
@@ -48,23 +43,17 @@ func Schema(d Dialect, prefix string) (string, error) {
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
-	if !tablePrefix.MatchString(prefix) {
+	if !sqltable.Plain(prefix, maxTablePrefix) {
 		return "", invalid("table prefix %q is not a plain identifier of at most 41 bytes", prefix)
 	}
-	var file string
-	switch d {
-	case MySQL:
-		file = "schema/mysql.sql"
-	case Postgres:
-		file = "schema/postgres.sql"
-	default:
+	if d != MySQL && d != Postgres {
 		return "", invalid("unknown dialect %v", d)
 	}
-	b, err := schemaFS.ReadFile(file)
+	s, err := sqltable.ReadScript(schemaFS, "schema/"+d.String()+".sql", DefaultTablePrefix+"_", prefix+"_")
 	if err != nil {
 		return "", fmt.Errorf("saga: %w", err)
 	}
-	return strings.ReplaceAll(string(b), DefaultTablePrefix+"_", prefix+"_"), nil
+	return s, nil
 }
 
 // createTables runs the schema one statement at a time. Idempotent.
@@ -73,35 +62,17 @@ func createTables(ctx context.Context, db *sql.DB, d Dialect, prefix string) err
 	if err != nil {
 		return err
 	}
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
-		if stmt = strings.TrimSpace(stmt); stmt == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("saga: create log tables %s_*: %w", prefix, err)
-		}
+	if err := sqltable.Apply(ctx, db, s); err != nil {
+		return fmt.Errorf("saga: create log tables %s_*: %w", prefix, err)
 	}
 	return nil
 }
 
-// detectDialect recognises go-sql-driver/mysql, pgx's stdlib and lib/pq.
+// detectDialect recognises the drivers by package (sqltable.Detect).
 func detectDialect(db *sql.DB) (Dialect, error) {
-	t := reflect.TypeOf(db.Driver())
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	d, driver := sqltable.Detect(db)
+	if d == 0 {
+		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s; set SQLOptions.Dialect", driver)
 	}
-	switch pkg := t.PkgPath(); {
-	case pkg == "github.com/go-sql-driver/mysql":
-		return MySQL, nil
-	case strings.HasPrefix(pkg, "github.com/jackc/pgx/"), pkg == "github.com/lib/pq":
-		return Postgres, nil
-	default:
-		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s.%s; set SQLOptions.Dialect", pkg, t.Name())
-	}
+	return Dialect(d), nil
 }

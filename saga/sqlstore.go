@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 // SQLOptions configures NewSQLStore.
@@ -75,7 +76,7 @@ func NewSQLStore(ctx context.Context, db *sql.DB, o SQLOptions) (*SQLStore, erro
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
-	if !tablePrefix.MatchString(prefix) {
+	if !sqltable.Plain(prefix, maxTablePrefix) {
 		return nil, invalid("table prefix %q is not a plain identifier of at most 41 bytes", prefix)
 	}
 	if o.CreateTables {

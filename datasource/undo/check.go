@@ -2,13 +2,10 @@ package undo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 // MissingTableError reports that the undo-log table does not exist. AT
@@ -35,19 +32,8 @@ func (t *Table) Check(ctx context.Context, ex Execer) error {
 	switch {
 	case err == nil:
 		return nil
-	case isMissing(err):
+	case sqltable.IsMissingTable(err):
 		return &MissingTableError{Table: t.ref, DDL: t.Schema()}
 	}
 	return fmt.Errorf("undo: checking the undo-log table %s: %w", t.ref, err)
-}
-
-// isMissing reports a table that does not exist (MySQL 1146, PostgreSQL
-// 42P01), or a schema that does not exist (PostgreSQL 3F000).
-func isMissing(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1146
-	}
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000")
 }

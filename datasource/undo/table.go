@@ -6,15 +6,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 //go:embed schema/mysql.sql schema/postgres.sql
@@ -28,19 +24,11 @@ type Dialect uint8
 
 // Dialects.
 const (
-	MySQL    Dialect = 1 // MySQL / MariaDB through github.com/go-sql-driver/mysql
-	Postgres Dialect = 2 // PostgreSQL through github.com/jackc/pgx/v5/stdlib
+	MySQL    = Dialect(sqltable.MySQL)    // MySQL / MariaDB through github.com/go-sql-driver/mysql
+	Postgres = Dialect(sqltable.Postgres) // PostgreSQL through github.com/jackc/pgx/v5/stdlib
 )
 
-func (d Dialect) String() string {
-	switch d {
-	case MySQL:
-		return "mysql"
-	case Postgres:
-		return "postgres"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
+func (d Dialect) String() string { return sqltable.Dialect(d).String() }
 
 // State is the state of an undo-log row.
 type State uint8
@@ -90,7 +78,8 @@ type queries struct {
 	insert, selectForUpdate, delete, insertFinished, deleteOld string
 }
 
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+// maxName is the longest table or schema name, in bytes.
+const maxName = 48
 
 // NewTable returns the undo-log table named name (empty means
 // DefaultTable) in dialect d, encoding logs with codec. Table names are
@@ -108,20 +97,13 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 	if name == "" {
 		name = DefaultTable
 	}
-	if !tableName.MatchString(name) {
+	if !sqltable.Plain(name, maxName) {
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: table name %q is not a plain identifier of at most 48 bytes", name)
 	}
-	ref := name
-	if schema != "" {
-		if !tableName.MatchString(schema) {
-			return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: schema name %q is not a plain identifier of at most 48 bytes", schema)
-		}
-		q := `"`
-		if d == MySQL {
-			q = "`"
-		}
-		ref = q + schema + q + "." + q + name + q
+	if schema != "" && !sqltable.Plain(schema, maxName) {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: schema name %q is not a plain identifier of at most 48 bytes", schema)
 	}
+	ref := sqltable.Dialect(d).Qualify(schema, name)
 	t := &Table{dialect: d, name: name, ref: ref, codec: codec}
 	name = ref // the statements below name the table qualified
 	switch d {
@@ -160,15 +142,10 @@ func (t *Table) Name() string { return t.name }
 // Schema returns the SQL that creates the table: the shipped
 // schema/mysql.sql or schema/postgres.sql with the name substituted.
 func (t *Table) Schema() string {
-	file := "schema/mysql.sql"
-	if t.dialect == Postgres {
-		file = "schema/postgres.sql"
-	}
-	b, err := schemaFS.ReadFile(file)
+	out, err := sqltable.ReadScript(schemaFS, "schema/"+t.dialect.String()+".sql", DefaultTable, t.name)
 	if err != nil {
 		panic("undo: embedded schema missing: " + err.Error()) // a build defect
 	}
-	out := strings.ReplaceAll(string(b), DefaultTable, t.name)
 	if t.ref != t.name {
 		out = strings.ReplaceAll(out, "EXISTS "+t.name+" (", "EXISTS "+t.ref+" (")
 		out = strings.ReplaceAll(out, " ON "+t.name+" (", " ON "+t.ref+" (")
@@ -179,19 +156,8 @@ func (t *Table) Schema() string {
 // Create creates the table and its index if they do not exist, one
 // statement at a time. Idempotent.
 func (t *Table) Create(ctx context.Context, ex Execer) error {
-	var lines []string
-	for _, l := range strings.Split(t.Schema(), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
-		if stmt = strings.TrimSpace(stmt); stmt == "" {
-			continue
-		}
-		if _, err := ex.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("undo: create table %s: %w", t.name, err)
-		}
+	if err := sqltable.Apply(ctx, ex, t.Schema()); err != nil {
+		return fmt.Errorf("undo: create table %s: %w", t.name, err)
 	}
 	return nil
 }
@@ -244,7 +210,7 @@ func (t *Table) InsertError(l *Log, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isDuplicate(err) {
+	if sqltable.IsDuplicateKey(err) {
 		return &txc.Error{Code: txc.CodeRolledBack, XID: l.XID, Message: fmt.Sprintf("undo: branch %d of %s already has an undo-log row (finished by a rollback, or inserted twice); its local transaction must not commit", l.BranchID, l.XID)}
 	}
 	return fmt.Errorf("undo: insert undo log of branch %d of %s: %w", l.BranchID, l.XID, err)
@@ -393,14 +359,4 @@ func (t *Table) DeleteOlderThan(ctx context.Context, ex Execer, age time.Duratio
 		return 0, fmt.Errorf("undo: delete old undo logs: %w", err)
 	}
 	return n, nil
-}
-
-// isDuplicate reports a primary-key violation of either driver.
-func isDuplicate(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1062
-	}
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
 }

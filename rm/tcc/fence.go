@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 // Fence statuses stored in the status column (see schema/*.sql).
@@ -260,7 +261,10 @@ func checkBranch(b Branch) error {
 func (f *Fence) insert(ctx context.Context, tx *sql.Tx, b Branch, st int) (bool, error) {
 	res, err := tx.ExecContext(ctx, f.sql.insert, string(b.XID), int64(b.ID), b.Participant, st)
 	if err != nil {
-		if isDuplicateKey(err) {
+		// MySQL's duplicate key undoes only this statement; the
+		// transaction goes on. (PostgreSQL's insert says ON CONFLICT DO
+		// NOTHING and does not raise it.)
+		if sqltable.IsDuplicateKey(err) {
 			return false, nil
 		}
 		return false, err

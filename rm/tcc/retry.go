@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 // maxConflictRetries bounds how often a fence transaction aborted by a
@@ -14,7 +16,7 @@ const maxConflictRetries = 4
 func retryConflicts(ctx context.Context, run func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := run()
-		if err == nil || attempt >= maxConflictRetries || !isConflict(err) {
+		if err == nil || attempt >= maxConflictRetries || !sqltable.IsConflict(err) {
 			return err
 		}
 		d := time.Duration(1+rand.IntN(5<<attempt)) * time.Millisecond

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"regexp"
-	"strings"
+
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 //go:embed schema/mysql.sql schema/postgres.sql
@@ -15,7 +15,8 @@ var schemaFS embed.FS
 // DefaultTable is the fence table's default name.
 const DefaultTable = "txc_tcc_fence"
 
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+// maxTableName is the longest fence table name, in bytes.
+const maxTableName = 48
 
 // Schema returns the SQL that creates the fence table named table (empty
 // means DefaultTable) for dialect d: the shipped schema/mysql.sql or
@@ -25,23 +26,17 @@ func Schema(d Dialect, table string) (string, error) {
 	if table == "" {
 		table = DefaultTable
 	}
-	if !tableName.MatchString(table) {
+	if !sqltable.Plain(table, maxTableName) {
 		return "", invalid("fence table name %q is not a plain identifier of at most 48 bytes", table)
 	}
-	var file string
-	switch d {
-	case MySQL:
-		file = "schema/mysql.sql"
-	case Postgres:
-		file = "schema/postgres.sql"
-	default:
+	if d != MySQL && d != Postgres {
 		return "", invalid("unknown dialect %v", d)
 	}
-	b, err := schemaFS.ReadFile(file)
+	s, err := sqltable.ReadScript(schemaFS, "schema/"+d.String()+".sql", DefaultTable, table)
 	if err != nil {
 		return "", fmt.Errorf("tcc: %w", err)
 	}
-	return strings.ReplaceAll(string(b), DefaultTable, table), nil
+	return s, nil
 }
 
 // createTable runs the schema, one statement at a time (drivers differ on
@@ -51,19 +46,8 @@ func createTable(ctx context.Context, db *sql.DB, d Dialect, table string) error
 	if err != nil {
 		return err
 	}
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
-		if stmt = strings.TrimSpace(stmt); stmt == "" {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("tcc: create fence table %s: %w", table, err)
-		}
+	if err := sqltable.Apply(ctx, db, s); err != nil {
+		return fmt.Errorf("tcc: create fence table %s: %w", table, err)
 	}
 	return nil
 }

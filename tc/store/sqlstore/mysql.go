@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -354,10 +355,8 @@ func (m *mySchema) schemaVersion(ctx context.Context) (int, error) {
 }
 
 func (m *mySchema) upgrade(ctx context.Context, stmts []string, to int) error {
-	for _, s := range stmts {
-		if _, err := m.conn.ExecContext(ctx, s); err != nil {
-			return err
-		}
+	if err := sqltable.Run(ctx, m.conn, stmts); err != nil {
+		return err
 	}
 	_, err := m.conn.ExecContext(ctx, "INSERT INTO "+m.t.schema+" (id, version) VALUES (1, ?) ON DUPLICATE KEY UPDATE version = VALUES(version)", to)
 	return err

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 //go:embed schema
@@ -82,21 +83,9 @@ func ensureSchema(ctx context.Context, db schemaDB, d Dialect, t tables, log *sl
 // schemaScript returns the statements of script n for dialect d with the
 // table names carrying prefix.
 func schemaScript(d Dialect, n int, prefix string) ([]string, error) {
-	b, err := schemaFS.ReadFile(fmt.Sprintf("schema/%s/%d.sql", d, n))
+	s, err := sqltable.ReadScript(schemaFS, fmt.Sprintf("schema/%s/%d.sql", d, n), DefaultTablePrefix, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pkg, err)
 	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	var stmts []string
-	for _, s := range strings.Split(strings.Join(lines, "\n"), ";") {
-		if s = strings.TrimSpace(s); s != "" {
-			stmts = append(stmts, strings.ReplaceAll(s, DefaultTablePrefix, prefix))
-		}
-	}
-	return stmts, nil
+	return sqltable.Statements(s), nil
 }

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"strings"
 	"sync"
 
+	"github.com/txcio/txc/internal/sqltable"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -18,19 +19,11 @@ type Dialect uint8
 
 // Dialects.
 const (
-	MySQL    Dialect = iota + 1 // MySQL and MariaDB (InnoDB)
-	Postgres                    // PostgreSQL
+	MySQL    = Dialect(sqltable.MySQL)    // MySQL and MariaDB (InnoDB)
+	Postgres = Dialect(sqltable.Postgres) // PostgreSQL
 )
 
-func (d Dialect) String() string {
-	switch d {
-	case MySQL:
-		return "mysql"
-	case Postgres:
-		return "postgres"
-	}
-	return fmt.Sprintf("Dialect(%d)", uint8(d))
-}
+func (d Dialect) String() string { return sqltable.Dialect(d).String() }
 
 // ParseDialect maps "mysql" and "postgres" to their Dialect.
 func ParseDialect(s string) (Dialect, error) {
@@ -47,12 +40,13 @@ func ParseDialect(s string) (Dialect, error) {
 // Options.TablePrefix is empty.
 const DefaultTablePrefix = "txc_tc_"
 
-var tablePrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
+// maxTablePrefix is the longest table prefix, in bytes.
+const maxTablePrefix = 40
 
 // CheckTablePrefix returns an error matching ErrInvalid unless p can
 // begin the store's table names.
 func CheckTablePrefix(p string) error {
-	if !tablePrefix.MatchString(p) {
+	if !sqltable.Plain(p, maxTablePrefix) || strings.ToLower(p) != p {
 		return fmt.Errorf("%w: table prefix %q is not 1..40 of a-z 0-9 _ beginning with a letter or _", ErrInvalid, p)
 	}
 	return nil
