@@ -218,10 +218,12 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	for _, r := range trg {
 		in.triggers = append(in.triggers, r[0].Value.Str())
 	}
+	// Both sides of the join skip information_schema (see notInfoSchema).
 	refs, err := q.Query(ctx, "SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.REFERENCED_COLUMN_NAME "+
 		"FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "+
 		"ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME "+
-		"WHERE rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", realSchema, realTable)
+		"WHERE "+notInfoSchema("rc.CONSTRAINT_SCHEMA")+" AND "+notInfoSchema("k.TABLE_SCHEMA")+
+		" AND rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", realSchema, realTable)
 	if err != nil {
 		return nil, err
 	}

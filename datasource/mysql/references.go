@@ -14,7 +14,8 @@ var _ datasource.Referrers = Dialect{}
 // information_schema (InnoDB's foreign keys, across databases). A table
 // name without a database is the connection's current one (phase 2 runs
 // in the resource's database); referencing tables in it are named without
-// it, as undo records name tables.
+// it, as undo records name tables. The scan skips information_schema
+// (see notInfoSchema).
 func (Dialect) References(ctx context.Context, tx *sql.Tx, table string) ([]datasource.Reference, error) {
 	var schema any
 	if s, t, ok := strings.Cut(table, "."); ok {
@@ -22,7 +23,7 @@ func (Dialect) References(ctx context.Context, tx *sql.Tx, table string) ([]data
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, k.TABLE_SCHEMA = DATABASE()
 		FROM information_schema.KEY_COLUMN_USAGE k
-		WHERE k.REFERENCED_TABLE_SCHEMA = COALESCE(?, DATABASE()) AND k.REFERENCED_TABLE_NAME = ?
+		WHERE `+notInfoSchema("k.TABLE_SCHEMA")+` AND k.REFERENCED_TABLE_SCHEMA = COALESCE(?, DATABASE()) AND k.REFERENCED_TABLE_NAME = ?
 		ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema, table)
 	if err != nil {
 		return nil, err

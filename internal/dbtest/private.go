@@ -16,11 +16,12 @@ import (
 // PrivateMariaDB starts a MariaDB server of the test's own, with extra
 // server options (settings fixed at start, such as
 // --lower-case-table-names=1, that the shared server cannot change), in a
-// temporary directory on a free loopback port, and returns the DSN of its
-// empty database test (root, no password). The server stops when the test
-// ends. It needs this machine's mariadb-install-db and mariadbd (installed
-// with the shared server by scripts/databases.sh); without them the test
-// fails when CI=true and skips otherwise.
+// temporary directory (also its tmpdir) on a free loopback port, and
+// returns the DSN of its empty database test (root, no password). The
+// server stops when the test ends. It needs this machine's
+// mariadb-install-db and mariadbd (installed with the shared server by
+// scripts/databases.sh); without them the test fails when CI=true and
+// skips otherwise.
 func PrivateMariaDB(t testing.TB, options ...string) string {
 	t.Helper()
 	return PrivateMariaDBEnv(t, nil, options...)
@@ -39,6 +40,15 @@ func PrivateMariaDBEnv(t testing.TB, env []string, options ...string) string {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	// Its own tmpdir: a MariaDB server that starts (mariadb-install-db's
+	// bootstrap too) deletes every #sql* file in its tmpdir. In the shared
+	// default (/tmp) those are the live temporary tables of every other
+	// server, the shared one included, and MariaDB 10.11 crashes (signal
+	// 11) when one vanishes between its creation and its opening.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	var as []string
 	if os.Geteuid() == 0 {
 		// mariadbd refuses to run as root unless told to.
@@ -48,13 +58,13 @@ func PrivateMariaDBEnv(t testing.TB, env []string, options ...string) string {
 		}
 		as = []string{"--user=" + u.Username}
 	}
-	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}, as...)
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp, "--auth-root-authentication-method=normal", "--skip-test-db"}, as...)
 	args = append(args, options...)
 	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
 		t.Fatalf("dbtest: mariadb-install-db: %v\n%s", err, out)
 	}
 	port := freePort(t)
-	args = append([]string{"--no-defaults", "--datadir=" + data, fmt.Sprintf("--port=%d", port), "--bind-address=127.0.0.1",
+	args = append([]string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp, fmt.Sprintf("--port=%d", port), "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(dir, "sock"), "--skip-log-bin", "--innodb-buffer-pool-size=16M"}, as...)
 	args = append(args, options...)
 	cmd := exec.Command(server, args...)

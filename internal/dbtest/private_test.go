@@ -1,0 +1,36 @@
+package dbtest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/txcio/txc/internal/dbtest"
+)
+
+// A MariaDB server that starts deletes every #sql* file in its tmpdir:
+// the live temporary tables of any other server sharing that directory
+// (MariaDB crashes when one vanishes between its creation and its
+// opening). A private server keeps a tmpdir of its own, so starting one
+// leaves the files of the others alone.
+func TestPrivateMariaDBKeepsOthersTemporaryFiles(t *testing.T) {
+	first := dbtest.Open(t, "mysql", dbtest.PrivateMariaDB(t))
+	var tmpdir string
+	if err := first.QueryRow("SELECT @@tmpdir").Scan(&tmpdir); err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Clean(tmpdir) == filepath.Clean(os.TempDir()) {
+		t.Errorf("the private server's tmpdir is the shared %s", tmpdir)
+	}
+	// A stand-in for a temporary table of the first server.
+	canary := filepath.Join(tmpdir, "#sql-"+dbtest.Name("canary")+".MAI")
+	if err := os.WriteFile(canary, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(canary)
+
+	dbtest.Open(t, "mysql", dbtest.PrivateMariaDB(t))
+	if _, err := os.Stat(canary); err != nil {
+		t.Errorf("starting a second private server removed a file of the first one's tmpdir: %v", err)
+	}
+}
