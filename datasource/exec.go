@@ -81,6 +81,18 @@ func (x *Exec) QueryArgs(ctx context.Context, query string, args []driver.NamedV
 	return x.c.images(ctx, query, args)
 }
 
+// ExecArgs runs, on the wrapped connection (prepared once per
+// connection), a write the dialect built to run in place of the
+// application's statement (see datasource/mysql keyed.go). The statement
+// has then run: a failure after it must Fail the local transaction.
+func (x *Exec) ExecArgs(ctx context.Context, query string, args ...any) (driver.Result, error) {
+	nv, err := x.args(args)
+	if err != nil {
+		return nil, err
+	}
+	return x.c.execCached(ctx, query, nv)
+}
+
 // Table returns the cached metadata of schema.name, loading it through the
 // wrapped connection on first use.
 func (x *Exec) Table(ctx context.Context, schema, name string) (*Table, error) {

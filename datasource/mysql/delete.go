@@ -20,6 +20,7 @@ type deletePlan struct {
 	targets                   []int      // the ones rows are deleted from
 	from, where, order, limit frag
 	orderBy                   []orderItem
+	keyed                     bool // its WHERE reads through a subquery: see keyed.go
 }
 
 func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
@@ -30,9 +31,15 @@ func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
 	if len(d.refs) == 0 {
 		return nil, datasource.Unsupported(p.query, "DELETE from no base table")
 	}
-	if err := p.choosesRowsDeterministically(s.TableRefs, s.Where, s.Order, s.Limit); err != nil {
+	if err := p.choosesRowsDeterministically(s.TableRefs, s.Order, s.Limit); err != nil {
 		return nil, err
 	}
+	keyable := len(d.refs) == 1 && !s.IsMultiTable && s.Order == nil && s.Limit == nil && !s.IgnoreErr
+	keyed, err := p.whereKeyed(s.Where, keyable)
+	if err != nil {
+		return nil, err
+	}
+	d.keyed = keyed
 	if s.IsMultiTable && s.Tables != nil {
 		for _, tn := range s.Tables.Tables {
 			found := -1
@@ -50,7 +57,6 @@ func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
 	} else {
 		d.targets = []int{0}
 	}
-	var err error
 	if d.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
 		return nil, err
 	}
@@ -125,6 +131,9 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		}
 		befores[ti] = rows
 		total += len(rows)
+	}
+	if d.keyed {
+		return d.execKeyed(ctx, x, metas[0], befores[0], args)
 	}
 	res, err := run()
 	if err != nil {

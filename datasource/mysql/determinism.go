@@ -42,6 +42,9 @@ func init() {
 // purity walks the parts of an UPDATE or DELETE that choose its rows.
 type purity struct {
 	bad string // what was found, empty if nothing
+	// keyed: a subquery is allowed (and not walked into) and noted in
+	// sub: the statement runs keyed (see keyed.go).
+	keyed, sub bool
 }
 
 func (p *purity) Enter(n ast.Node) (ast.Node, bool) {
@@ -50,7 +53,11 @@ func (p *purity) Enter(n ast.Node) (ast.Node, bool) {
 	}
 	switch x := n.(type) {
 	case *ast.SubqueryExpr, *ast.SelectStmt, *ast.SetOprStmt, *ast.ExistsSubqueryExpr:
-		p.bad = "a subquery (its rows are read from a snapshot by the image but current by the statement, and are not locked)"
+		if p.keyed {
+			p.sub = true
+			return n, true
+		}
+		p.bad = "a subquery (its rows are read from a snapshot by the image but current by the statement, and are not locked; only a single-table UPDATE or DELETE without ORDER BY, LIMIT or IGNORE may read one in its WHERE)"
 	case *ast.FuncCallExpr:
 		if !deterministic[x.FnName.L] || (x.FnName.L == "unix_timestamp" && len(x.Args) == 0) {
 			p.bad = "function " + strings.ToUpper(x.FnName.O) + " (not known to give the same value to the image and the statement)"

@@ -22,6 +22,7 @@ type updatePlan struct {
 	orderBy                   []orderItem
 	assigns                   []assignment
 	rowsMode                  rowsMode
+	keyed                     bool // its WHERE reads through a subquery: see keyed.go
 }
 
 type assignment struct {
@@ -39,14 +40,18 @@ func (p *planner) update(s *ast.UpdateStmt) (datasource.Statement, error) {
 	if len(u.refs) == 0 {
 		return nil, datasource.Unsupported(p.query, "UPDATE of no base table")
 	}
-	parts := []ast.Node{s.TableRefs, s.Where, s.Order, s.Limit}
+	parts := []ast.Node{s.TableRefs, s.Order, s.Limit}
 	for _, a := range s.List {
 		parts = append(parts, subqueryOnly{a.Expr})
 	}
 	if err := p.choosesRowsDeterministically(parts...); err != nil {
 		return nil, err
 	}
+	keyable := len(u.refs) == 1 && !s.MultipleTable && s.Order == nil && s.Limit == nil && !s.IgnoreErr
 	var err error
+	if u.keyed, err = p.whereKeyed(s.Where, keyable); err != nil {
+		return nil, err
+	}
 	if u.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
 		return nil, err
 	}
@@ -170,6 +175,9 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		if t.pkNew == nil {
 			continue
 		}
+		if u.keyed {
+			return nil, datasource.Unsupported(u.query, "an UPDATE whose WHERE reads through a subquery may not change a primary key")
+		}
 		if len(u.refs) > 1 {
 			return nil, datasource.Unsupported(u.query, "a multi-table UPDATE that changes a primary key")
 		}
@@ -252,6 +260,9 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
 			return nil, err
 		}
+	}
+	if u.keyed {
+		return u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
 	}
 	res, err := run()
 	if err != nil {
