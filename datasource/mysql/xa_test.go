@@ -1,0 +1,355 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/tm"
+)
+
+// openXA opens the test database through the proxy in XA mode. At the
+// end of the test, branches of its coordinator still prepared (by a
+// failed test) are rolled back: they would hold their locks on the shared
+// server.
+func (e *env) openXA() *sql.DB {
+	e.t.Helper()
+	db := e.open("", datasource.WithMode(datasource.XA))
+	e.t.Cleanup(func() {
+		node := e.conn.Node()
+		rows, err := e.plain.Query("XA RECOVER")
+		if err != nil {
+			return
+		}
+		var names []string
+		for rows.Next() {
+			var format, gl, bl int
+			var data []byte
+			if rows.Scan(&format, &gl, &bl, &data) == nil && string(data[:gl]) == node {
+				names = append(names, fmt.Sprintf("X'%x',X'%x',%d", data[:gl], data[gl:gl+bl], format))
+			}
+		}
+		rows.Close()
+		for _, n := range names {
+			e.plain.Exec("XA ROLLBACK " + n)
+		}
+	})
+	return db
+}
+
+// preparedOf returns the txc branches of xid the server holds prepared
+// (XA RECOVER).
+func (e *env) preparedOf(xid txc.XID) []string {
+	e.t.Helper()
+	rows, err := e.plain.Query("XA RECOVER")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	node, seq, _ := strings.Cut(string(xid), ":")
+	var out []string
+	for rows.Next() {
+		var format, gl, bl int
+		var data []byte
+		if err := rows.Scan(&format, &gl, &bl, &data); err != nil {
+			e.t.Fatal(err)
+		}
+		if string(data[:gl]) == node && strings.HasPrefix(string(data[gl:]), seq+":") {
+			out = append(out, string(data))
+		}
+	}
+	return out
+}
+
+// waitNoPrepared waits until the server holds no prepared branch of xid.
+func (e *env) waitNoPrepared(xid txc.XID) {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(e.preparedOf(xid)) > 0 {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("branches of %s still prepared: %v", xid, e.preparedOf(xid))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// value reads v of row id, or -1 when the row is missing.
+func (e *env) value(table string, id int) int {
+	e.t.Helper()
+	var v int
+	err := e.plain.QueryRow("SELECT v FROM "+table+" WHERE id = ?", id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return -1
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// TestXACommitAndRollback: statements AT mode refuses (a table without a
+// primary key, LIMIT without ORDER BY, INSERT … SELECT of anything) run
+// as written in XA mode; a commit makes them visible, a rollback leaves
+// nothing, and no prepared branch is left behind either way. While the
+// branch is prepared, other sessions see none of its changes.
+func TestXACommitAndRollback(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10), (2, 20)")
+	run := func(ctx context.Context) error {
+		seen := e.dump(tbl)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, q := range []string{
+			"UPDATE " + tbl + " SET v = v + 1 LIMIT 1",
+			"INSERT INTO " + tbl + " SELECT id + 10, v FROM " + tbl,
+			"DELETE FROM " + tbl + " WHERE id = 2",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		// Prepared, not committed: other sessions see the old rows.
+		if got := e.dump(tbl); got != seen {
+			return fmt.Errorf("another session sees the changes of a prepared branch:\n%s\nwant\n%s", got, seen)
+		}
+		return nil
+	}
+	xid, err := e.global(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	e.waitNoPrepared(xid)
+	if n := e.count(tbl); n != 3 || e.value(tbl, 2) != -1 || e.value(tbl, 11) < 0 {
+		t.Fatalf("after commit: %s", e.dump(tbl))
+	}
+	before := e.dump(tbl)
+	xid = e.rollBack(run)
+	e.waitNoPrepared(xid)
+	if got := e.dump(tbl); got != before {
+		t.Fatalf("after rollback:\n%s\nwant\n%s", got, before)
+	}
+}
+
+// count returns the rows of table, read by a plain session.
+func (e *env) count(table string) int {
+	e.t.Helper()
+	var n int
+	if err := e.plain.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestXAAutocommitAndQuery: a statement outside a local transaction is a
+// branch of its own, prepared at once; a query's rows are read before
+// its branch is prepared and returned whole.
+func TestXAAutocommitAndQuery(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	xid, err := e.global(func(ctx context.Context) error {
+		if _, err := db.ExecContext(ctx, "UPDATE "+tbl+" SET v = ? WHERE id = ?", 11, 1); err != nil {
+			return err
+		}
+		var v int
+		if err := db.QueryRowContext(ctx, "SELECT v FROM "+tbl+" WHERE id = ?", 1).Scan(&v); err != nil {
+			return err
+		}
+		if v != 10 {
+			return fmt.Errorf("a branch of its own read %d: the other branch's prepared change is not visible, want 10", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	e.waitNoPrepared(xid)
+	if v := e.value(tbl, 1); v != 11 {
+		t.Fatalf("v = %d, want 11", v)
+	}
+	xid = e.rollBack(func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "UPDATE "+tbl+" SET v = 12 WHERE id = 1")
+		return err
+	})
+	e.waitNoPrepared(xid)
+	if v := e.value(tbl, 1); v != 11 {
+		t.Fatalf("after rollback v = %d, want 11", v)
+	}
+}
+
+// TestXAEmptyAndLocalRollback: a local transaction that ran no statement
+// registers no branch; one rolled back locally leaves no prepared branch
+// and does not stop the global transaction from committing.
+func TestXAEmptyAndLocalRollback(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	xid, err := e.global(func(ctx context.Context) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		tx, err = db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = 99"); err != nil {
+			return err
+		}
+		if err := tx.Rollback(); err != nil {
+			return err
+		}
+		xid, _ := tm.XIDFromContext(ctx)
+		if got := e.branchStatuses(xid); got != "PhaseOneFailed" {
+			return fmt.Errorf("branches %q, want one PhaseOneFailed (none for the empty local transaction)", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	if p := e.preparedOf(xid); len(p) > 0 {
+		t.Fatalf("prepared: %v", p)
+	}
+	if v := e.value(tbl, 1); v != 10 {
+		t.Fatalf("v = %d, want 10", v)
+	}
+}
+
+// branchStatuses returns the statuses of the branches of open
+// transaction xid, joined by spaces.
+func (e *env) branchStatuses(xid txc.XID) string {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/transactions/"+string(xid), nil))
+	var v struct {
+		Branches []struct{ Status string } `json:"branches"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		e.t.Fatalf("%v: %s", err, w.Body)
+	}
+	var out []string
+	for _, b := range v.Branches {
+		out = append(out, b.Status)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestXARollbackBeforeEnd: the global transaction rolls back while a
+// branch is still active (before XA END): the coordinator's rollback
+// finds no prepared branch, and the branch prepared afterwards is rolled
+// back as soon as the coordinator answers its report. Nothing is left
+// prepared and the row keeps its value.
+func TestXARollbackBeforeEnd(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	xid, err := e.global(func(ctx context.Context) error {
+		xid, _ := tm.XIDFromContext(ctx)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = 11"); err != nil {
+			return err
+		}
+		if _, err := e.conn.Rollback(context.Background(), xid); err != nil {
+			return err
+		}
+		e.wait(xid, txc.GlobalRollbacked)
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return nil
+	})
+	if !errors.Is(err, txc.ErrRolledBack) && !errors.Is(err, txc.ErrNotActive) {
+		t.Fatalf("global commit after its rollback: %v", err)
+	}
+	e.waitNoPrepared(xid)
+	if v := e.value(tbl, 1); v != 10 {
+		t.Fatalf("v = %d, want 10", v)
+	}
+}
+
+// TestXASessionBound: MariaDB keeps a prepared branch bound to the
+// session that prepared it while that session lives (another session's
+// XA COMMIT answers "unknown XID"). Phase 2 still commits: on the held
+// session, on a fresh one when the application's prepared statements
+// kept the session from being held (it is ended instead), and on a fresh
+// one when the held session was killed between prepare and phase 2.
+func TestXASessionBound(t *testing.T) {
+	e := newEnv(t, "")
+	db := e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 0)")
+	for _, c := range []struct {
+		name     string
+		prepared bool // the application prepares a statement in the local transaction
+		kill     bool // the session is killed after XA PREPARE
+	}{{"held", false, false}, {"ended", true, false}, {"killed", false, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			want := e.value(tbl, 1) + 1
+			xid, err := e.global(func(ctx context.Context) error {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				var session int64
+				if err := tx.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&session); err != nil {
+					return err
+				}
+				q := "UPDATE " + tbl + " SET v = v + 1"
+				if c.prepared {
+					st, err := tx.PrepareContext(ctx, q)
+					if err != nil {
+						return err
+					}
+					_, err = st.ExecContext(ctx)
+				} else {
+					_, err = tx.ExecContext(ctx, q)
+				}
+				if err != nil {
+					return err
+				}
+				if err := tx.Commit(); err != nil {
+					return err
+				}
+				if c.kill {
+					if _, err := e.plain.Exec(fmt.Sprintf("KILL CONNECTION %d", session)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.wait(xid, txc.GlobalCommitted)
+			e.waitNoPrepared(xid)
+			if v := e.value(tbl, 1); v != want {
+				t.Fatalf("v = %d, want %d", v, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,248 @@
+package datasource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/rm"
+)
+
+// xaHandler is the XA phase-2 handler of one resource ID, installed once
+// per (rm.Manager, ID); it runs on any open XA resource with that ID.
+type xaHandler struct{ id string }
+
+func (h xaHandler) Commit(ctx context.Context, b rm.Branch) error {
+	return h.finish(ctx, b, true)
+}
+
+func (h xaHandler) Rollback(ctx context.Context, b rm.Branch) error {
+	return h.finish(ctx, b, false)
+}
+
+func (h xaHandler) finish(ctx context.Context, b rm.Branch, commit bool) error {
+	r := servingXA(h.id)
+	if r == nil {
+		return txc.Errorf(txc.CodeUnavailable, "datasource: no database open in XA mode serves resource %q in this process", h.id)
+	}
+	return r.xaFinish(ctx, XAID{XID: b.XID, Branch: b.ID}, commit)
+}
+
+// xaFinish commits (or rolls back) prepared branch id. Idempotent: a
+// branch the database no longer holds prepared is done, whether it was
+// finished before or never prepared (its local transaction rolled back).
+// A branch still held by the session that prepared it in this process is
+// finished on that session; one the database lists as prepared but
+// cannot finish from this session (MariaDB, while the preparing session
+// of another process lives) is a retryable failure: the coordinator
+// sends the command again, perhaps to that process.
+func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
+	xd := r.xa()
+	if h := takeHeld(r.id, id); h != nil {
+		err := xd.XAFinish(ctx, h.raw, id, commit)
+		if err == nil || errors.Is(err, ErrXANotPrepared) {
+			h.r.spare(h.raw)
+			return nil
+		}
+		h.raw.Close() // the branch stays prepared, now for any session
+		return fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
+	}
+	err := r.onPhase2(ctx, func(c driver.Conn) error {
+		err := xd.XAFinish(ctx, c, id, commit)
+		if !errors.Is(err, ErrXANotPrepared) {
+			return err
+		}
+		ids, rerr := xd.XARecover(ctx, c)
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if slices.Contains(ids, id) {
+			return txc.Errorf(txc.CodeUnavailable, "datasource: XA branch %s is prepared but still bound to the session that prepared it; retried", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("datasource: %s XA branch %s: %w", verb(commit), id, err)
+	}
+	return nil
+}
+
+func verb(commit bool) string {
+	if commit {
+		return "commit"
+	}
+	return "roll back"
+}
+
+// onPhase2 runs f on a connection of the phase-2 pool.
+func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) error {
+	conn, err := r.phase2.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return f(dc.(driver.Conn)) })
+}
+
+// xaPrepared runs after branch id was prepared on c. On a dialect whose
+// prepared branches stay bound to their session, the session is taken
+// from c (which database/sql then discards) and held until phase 2
+// finishes the branch on it, or for xaHold at most, after which it is
+// closed and the branch can be finished from any session. Either way the
+// branch is reported PhaseOneDone, in the background: a coordinator that
+// answers that the transaction has been decided meanwhile (a rollback
+// that came before XA END found no branch to roll back) gets the branch
+// finished as it decided, here and now, so that no prepared branch is
+// left behind.
+func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
+	if r.xa().XASessionBound() {
+		raw := c.c
+		c.dropStmts()
+		c.c = badConn{}
+		if c.open > 0 {
+			// Statements the application prepared still refer to the
+			// session: it cannot be handed to phase 2. Ending it frees
+			// the branch for any session.
+			raw.Close()
+		} else {
+			hold(r, id, raw)
+		}
+	}
+	go r.xaConfirm(context.WithoutCancel(ctx), id)
+}
+
+// xaHold bounds how long a session holding a prepared branch waits for
+// the branch's phase 2.
+const xaHold = 30 * time.Second
+
+// xaConfirm reports prepared branch id PhaseOneDone and, if the
+// coordinator answers that the transaction is already decided, finishes
+// the branch that way.
+func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
+	err := r.xaReport(ctx, id, txc.BranchPhaseOneDone)
+	if err == nil {
+		return
+	}
+	var te *txc.Error
+	if !errors.As(err, &te) || (!te.Status.IsCommit() && !te.Status.IsRollback()) {
+		r.log.Warn("datasource: reporting a prepared XA branch failed; its phase 2 (or recovery) finishes it",
+			"resource", r.id, "branch", id.String(), "err", err)
+		return
+	}
+	commit := te.Status.IsCommit()
+	fctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
+	if ferr := r.xaFinish(fctx, id, commit); ferr != nil {
+		r.log.Warn("datasource: finishing an XA branch prepared after its transaction was decided failed; recovery finishes it",
+			"resource", r.id, "branch", id.String(), "status", te.Status, "err", ferr)
+	}
+}
+
+// heldConn is a session of the wrapped driver holding a prepared branch.
+type heldConn struct {
+	r     *Resource
+	raw   driver.Conn
+	timer *time.Timer
+}
+
+type heldKey struct {
+	resource string
+	id       XAID
+}
+
+var (
+	heldMu sync.Mutex
+	held   = map[heldKey]*heldConn{}
+)
+
+func hold(r *Resource, id XAID, raw driver.Conn) {
+	k := heldKey{r.id, id}
+	h := &heldConn{r: r, raw: raw}
+	heldMu.Lock()
+	held[k] = h
+	h.timer = time.AfterFunc(xaHold, func() {
+		if h := takeHeld(k.resource, k.id); h != nil {
+			h.raw.Close()
+		}
+	})
+	heldMu.Unlock()
+}
+
+// takeHeld removes and returns the session holding branch id of resource,
+// if this process has it; the caller then owns the session.
+func takeHeld(resource string, id XAID) *heldConn {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	k := heldKey{resource, id}
+	h := held[k]
+	if h == nil {
+		return nil
+	}
+	delete(held, k)
+	h.timer.Stop()
+	return h
+}
+
+// releaseHeld closes the held sessions of r (at close): their branches
+// stay prepared, for any session to finish.
+func releaseHeld(r *Resource) {
+	heldMu.Lock()
+	var hs []*heldConn
+	for k, h := range held {
+		if h.r == r {
+			delete(held, k)
+			h.timer.Stop()
+			hs = append(hs, h)
+		}
+	}
+	heldMu.Unlock()
+	for _, h := range hs {
+		h.raw.Close()
+	}
+}
+
+// maxSpares bounds the sessions kept for new connections after phase 2
+// finished the branch they held.
+const maxSpares = 64
+
+// spare keeps raw, whose branch is finished, for the next connection.
+func (r *Resource) spare(raw driver.Conn) {
+	r.spareMu.Lock()
+	if len(r.spares) < maxSpares && !r.isClosedSpare {
+		r.spares = append(r.spares, raw)
+		raw = nil
+	}
+	r.spareMu.Unlock()
+	if raw != nil {
+		raw.Close()
+	}
+}
+
+// takeSpare returns a kept session, or nil.
+func (r *Resource) takeSpare() driver.Conn {
+	r.spareMu.Lock()
+	defer r.spareMu.Unlock()
+	n := len(r.spares)
+	if n == 0 {
+		return nil
+	}
+	raw := r.spares[n-1]
+	r.spares = r.spares[:n-1]
+	return raw
+}
+
+// closeSpares closes the kept sessions and keeps no more.
+func (r *Resource) closeSpares() {
+	r.spareMu.Lock()
+	s := r.spares
+	r.spares, r.isClosedSpare = nil, true
+	r.spareMu.Unlock()
+	for _, raw := range s {
+		raw.Close()
+	}
+}
