@@ -3,6 +3,7 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource"
+	txcmysql "github.com/txcio/txc/datasource/mysql"
 	"github.com/txcio/txc/tm"
 )
 
@@ -352,4 +357,120 @@ func TestXASessionBound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// prepareBranch leaves branch (xid, id) prepared on the server with v of
+// row 1 of table set to v, by a session that then ends: a branch of an
+// RM process that died between prepare and phase 2.
+func (e *env) prepareBranch(xid txc.XID, id txc.BranchID, table string, v int) {
+	e.t.Helper()
+	c, err := e.plain.Conn(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	defer c.Raw(func(any) error { return driver.ErrBadConn }) // end the session
+	name := txcmysql.XAName(datasource.XAID{XID: xid, Branch: id})
+	for _, q := range []string{"XA START " + name, fmt.Sprintf("UPDATE %s SET v = %d WHERE id = 1", table, v), "XA END " + name, "XA PREPARE " + name} {
+		if _, err := c.ExecContext(context.Background(), q); err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestXAPhase2FromAnyProcess: a branch prepared by a session that has
+// ended (its process died) is committed by the coordinator's phase 2
+// through this process, which did not prepare it.
+func TestXAPhase2FromAnyProcess(t *testing.T) {
+	e := newEnv(t, "")
+	e.openXA()
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	ctx := context.Background()
+	xid, err := e.conn.Begin(ctx, "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := e.conn.Register(ctx, client.Branch{XID: xid, Type: txc.BranchXA, ResourceID: txcmysql.ResourceID(mustDSN(t, e.dsn))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.prepareBranch(xid, bid, tbl, 42)
+	if _, err := e.conn.Commit(ctx, xid); err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	e.waitNoPrepared(xid)
+	if v := e.value(tbl, 1); v != 42 {
+		t.Fatalf("v = %d, want 42", v)
+	}
+}
+
+// TestXARecoverAtOpen: prepared branches whose transaction the
+// coordinator has finished, or does not know although the XID is its
+// node's, are finished when a database opens in XA mode, as the
+// coordinator decided (an unknown one rolled back); the branch of a
+// transaction still open is left to its phase 2.
+func TestXARecoverAtOpen(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	resource := txcmysql.ResourceID(mustDSN(t, e.dsn))
+	// A branch the coordinator skips in phase 2 (reported failed), so
+	// that only recovery can finish it.
+	orphan := func(commit bool) (txc.XID, string) {
+		tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+		xid, err := e.conn.Begin(ctx, "test", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bid, err := e.conn.Register(ctx, client.Branch{XID: xid, Type: txc.BranchXA, ResourceID: resource})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.prepareBranch(xid, bid, tbl, 42)
+		if err := e.conn.Report(ctx, xid, bid, txc.BranchPhaseOneFailed); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			_, err = e.conn.Commit(ctx, xid)
+		} else {
+			_, err = e.conn.Rollback(ctx, xid)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return xid, tbl
+	}
+	committed, tblC := orphan(true)
+	rolledBack, tblR := orphan(false)
+	tblU := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	unknown := txc.XID(e.conn.Node() + ":999999999")
+	e.prepareBranch(unknown, 7, tblU, 42)
+	open, err := e.conn.Begin(ctx, "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tblO := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	e.prepareBranch(open, 8, tblO, 42)
+
+	e.openXA() // recovers in the background
+	for _, xid := range []txc.XID{committed, rolledBack, unknown} {
+		e.waitNoPrepared(xid)
+	}
+	for tbl, want := range map[string]int{tblC: 42, tblR: 10, tblU: 10} {
+		if v := e.value(tbl, 1); v != want {
+			t.Errorf("%s: v = %d, want %d", tbl, v, want)
+		}
+	}
+	if p := e.preparedOf(open); len(p) != 1 {
+		t.Fatalf("the branch of an open transaction: prepared %v, want it left alone", p)
+	}
+}
+
+func mustDSN(t *testing.T, dsn string) *gomysql.Config {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
