@@ -58,11 +58,19 @@ func xaPrepared(t *testing.T, db *sql.DB, driver string, xid txc.XID) int {
 	return n
 }
 
-// TestXARMKilledBetweenPhases: an RM whose XA branches (MariaDB) are
-// prepared is killed (-9) before phase 2; the coordinator decides, and
-// once the RM is restarted the prepared branches end as it decided.
+// TestXARMKilledBetweenPhases: an RM whose XA branches are prepared
+// (MariaDB; then PostgreSQL, a private server with
+// max_prepared_transactions set) is killed (-9) before phase 2; the
+// coordinator decides, and once the RM is restarted the prepared
+// branches end as it decided.
 func TestXARMKilledBetweenPhases(t *testing.T) {
-	xaKilledBetweenPhases(t, "mysql", dbtest.MySQL(t), dbtest.MySQLDSN)
+	t.Run("mysql", func(t *testing.T) {
+		xaKilledBetweenPhases(t, "mysql", dbtest.MySQL(t), dbtest.MySQLDSN)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := dbtest.PrivatePostgres(t, "max_prepared_transactions=20")
+		xaKilledBetweenPhases(t, "postgres", dbtest.Open(t, "pgx", dsn), dsn)
+	})
 }
 
 func xaKilledBetweenPhases(t *testing.T, driver string, db *sql.DB, dsn string) {
