@@ -43,14 +43,30 @@ func (h xaHandler) finish(ctx context.Context, b rm.Branch, commit bool) error {
 // sends the command again, perhaps to that process.
 func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
 	xd := r.xa()
-	if h := takeHeld(r.id, id); h != nil {
+	h, busy := takeHeld(r.id, id)
+	if h != nil {
 		err := xd.XAFinish(ctx, h.raw, id, commit)
 		if err == nil || errors.Is(err, ErrXANotPrepared) {
+			err = nil
 			h.r.spare(h.raw)
-			return nil
+		} else {
+			h.raw.Close() // the branch stays prepared, now for any session
+			err = fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
 		}
-		h.raw.Close() // the branch stays prepared, now for any session
-		return fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
+		h.finished(err)
+		return err
+	}
+	if busy != nil {
+		// Being finished on its own session (by phase 2 and by the
+		// report's answer at once): that outcome is this one's.
+		select {
+		case <-busy.done:
+			if busy.err == nil {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	err := r.onPhase2(ctx, func(c driver.Conn) error {
 		err := xd.XAFinish(ctx, c, id, commit)
@@ -144,10 +160,31 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 }
 
 // heldConn is a session of the wrapped driver holding a prepared branch.
+// Once taken (takeHeld), it stays listed until finished is called, so
+// that a second finisher of the branch waits for the first one's outcome
+// instead of meeting the branch still bound to the session.
 type heldConn struct {
 	r     *Resource
 	raw   driver.Conn
 	timer *time.Timer
+	taken bool
+	done  chan struct{} // closed by finished
+	err   error         // set before done is closed
+}
+
+// finished records the outcome of the finish of a taken session and
+// unlists it.
+func (h *heldConn) finished(err error) {
+	heldMu.Lock()
+	for k, x := range held {
+		if x == h {
+			delete(held, k)
+			break
+		}
+	}
+	heldMu.Unlock()
+	h.err = err
+	close(h.done)
 }
 
 type heldKey struct {
@@ -162,30 +199,39 @@ var (
 
 func hold(r *Resource, id XAID, raw driver.Conn) {
 	k := heldKey{r.id, id}
-	h := &heldConn{r: r, raw: raw}
+	h := &heldConn{r: r, raw: raw, done: make(chan struct{})}
 	heldMu.Lock()
 	held[k] = h
 	h.timer = time.AfterFunc(xaHold, func() {
-		if h := takeHeld(k.resource, k.id); h != nil {
+		if h, _ := takeHeld(k.resource, k.id); h != nil {
 			h.raw.Close()
+			h.finished(errReleased)
 		}
 	})
 	heldMu.Unlock()
 }
 
-// takeHeld removes and returns the session holding branch id of resource,
-// if this process has it; the caller then owns the session.
-func takeHeld(resource string, id XAID) *heldConn {
+// errReleased is the outcome of a held session closed unfinished: the
+// branch stays prepared for any session.
+var errReleased = errors.New("datasource: the session holding the prepared branch was released")
+
+// takeHeld takes the session holding branch id of resource, if this
+// process has it and nobody took it yet: the caller then owns the
+// session and must call its finished. Else busy is the session being
+// finished by another caller, if any.
+func takeHeld(resource string, id XAID) (h, busy *heldConn) {
 	heldMu.Lock()
 	defer heldMu.Unlock()
-	k := heldKey{resource, id}
-	h := held[k]
+	h = held[heldKey{resource, id}]
 	if h == nil {
-		return nil
+		return nil, nil
 	}
-	delete(held, k)
+	if h.taken {
+		return nil, h
+	}
+	h.taken = true
 	h.timer.Stop()
-	return h
+	return h, nil
 }
 
 // releaseHeld closes the held sessions of r (at close): their branches
@@ -193,9 +239,9 @@ func takeHeld(resource string, id XAID) *heldConn {
 func releaseHeld(r *Resource) {
 	heldMu.Lock()
 	var hs []*heldConn
-	for k, h := range held {
-		if h.r == r {
-			delete(held, k)
+	for _, h := range held {
+		if h.r == r && !h.taken {
+			h.taken = true
 			h.timer.Stop()
 			hs = append(hs, h)
 		}
@@ -203,6 +249,7 @@ func releaseHeld(r *Resource) {
 	heldMu.Unlock()
 	for _, h := range hs {
 		h.raw.Close()
+		h.finished(errReleased)
 	}
 }
 

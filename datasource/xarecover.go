@@ -98,7 +98,7 @@ func (r *Resource) xaRecoverLogged(ctx context.Context) {
 func isHeld(resource string, id XAID) bool {
 	heldMu.Lock()
 	defer heldMu.Unlock()
-	return held[heldKey{resource, id}] != nil
+	return held[heldKey{resource, id}] != nil // taken or not: its finish is under way
 }
 
 // xaCheckTimeout bounds the check of the server made at open.
