@@ -106,6 +106,12 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		return nil, err
 	}
 	r.phase2.SetMaxIdleConns(4)
+	if cfg.mode == XA {
+		// Phase 2 finishes each branch with a statement of its own, many
+		// at once: a pool that closed its connections after each would
+		// open one per branch (a new backend per COMMIT PREPARED).
+		r.phase2.SetMaxIdleConns(xaPhase2Idle)
+	}
 	go r.runCleanup()
 	return r, nil
 }

@@ -95,6 +95,10 @@ func verb(commit bool) string {
 	return "roll back"
 }
 
+// xaPhase2Idle is the idle connections the phase-2 pool of an XA
+// resource keeps.
+const xaPhase2Idle = 32
+
 // onPhase2 runs f on a connection of the phase-2 pool.
 func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) error {
 	conn, err := r.phase2.Conn(ctx)
@@ -114,7 +118,10 @@ func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) er
 // answers that the transaction has been decided meanwhile (a rollback
 // that came before XA END found no branch to roll back) gets the branch
 // finished as it decided, here and now, so that no prepared branch is
-// left behind.
+// left behind: on the rollback side always (the rollback may have passed
+// the branch by), on the commit side once the transaction is committed
+// (before that, the coordinator's own phase 2 still commits the branch,
+// which is registered: finishing it here too would only race with it).
 func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
 	if r.xa().XASessionBound() {
 		raw := c.c
@@ -145,6 +152,9 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 		return
 	}
 	var te *txc.Error
+	if errors.As(err, &te) && te.Status.IsCommit() && te.Status != txc.GlobalCommitted {
+		return
+	}
 	if !errors.As(err, &te) || (!te.Status.IsCommit() && !te.Status.IsRollback()) {
 		r.log.Warn("datasource: reporting a prepared XA branch failed; its phase 2 (or recovery) finishes it",
 			"resource", r.id, "branch", id.String(), "err", err)
