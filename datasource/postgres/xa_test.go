@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/internal/logtest"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tc/server/servertest"
 	"github.com/txcio/txc/tm"
@@ -283,6 +285,50 @@ func TestXA(t *testing.T) {
 			t.Fatalf("the branch of an open transaction: %d prepared, want it left alone", n)
 		}
 	})
+}
+
+// TestXAPhase2Once: many XA global transactions at once each get their
+// branch committed by one phase-2 attempt: the branch's PhaseOneDone
+// report, answered after the global commit, does not finish the branch a
+// second time beside the coordinator's own phase 2 (which made phase 2
+// fail and wait for a retry).
+func TestXAPhase2Once(t *testing.T) {
+	e := newXAEnv(t)
+	var logged logtest.Buffer
+	e.rm = rm.New(e.conn, rm.WithLogger(logged.Logger()))
+	db := e.openXA()
+	tbl := e.table("CREATE TABLE %s (id INT, v INT)", "INSERT INTO %s SELECT g, 0 FROM generate_series(0, 3) g")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				xid, err := e.global(func(ctx context.Context) error {
+					_, err := db.ExecContext(ctx, "UPDATE "+tbl+" SET v = v + 1 WHERE id = $1", g)
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				e.wait(xid, txc.GlobalCommitted)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var sum int
+	if err := e.plain.QueryRow("SELECT SUM(v) FROM " + tbl).Scan(&sum); err != nil || sum != 100 {
+		t.Fatalf("sum %d (%v), want 100", sum, err)
+	}
+	if strings.Contains(logged.String(), "will retry") {
+		t.Fatalf("phase 2 failed and was retried:\n%s", logged.String())
+	}
 }
 
 // TestXANeedsPreparedTransactions: the shared server runs with
