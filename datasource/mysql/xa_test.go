@@ -474,3 +474,34 @@ func mustDSN(t *testing.T, dsn string) *gomysql.Config {
 	}
 	return cfg
 }
+
+// TestXAByDSN: sql.Open("txc-mysql", dsn) with txc_mode=xa in the DSN
+// runs XA mode (a table without a primary key is written and committed);
+// go-sql-driver never sees the parameter (it would set it as a session
+// variable and fail); another value fails sql.Open.
+func TestXAByDSN(t *testing.T) {
+	e := newEnv(t, "")
+	datasource.SetDefaultManager(e.rm)
+	db, err := sql.Open(txcmysql.DriverName, e.dsn+"?txc_mode=xa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e.openXA() // its cleanup rolls back what a failure leaves prepared
+	tbl := e.table("xa", "CREATE TABLE {t} (id INT, v INT)", "INSERT INTO {t} VALUES (1, 10)")
+	xid, err := e.global(func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "UPDATE "+tbl+" SET v = 11")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(xid, txc.GlobalCommitted)
+	e.waitNoPrepared(xid)
+	if v := e.value(tbl, 1); v != 11 {
+		t.Fatalf("v = %d", v)
+	}
+	if _, err := sql.Open(txcmysql.DriverName, e.dsn+"?txc_mode=saga"); !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("txc_mode=saga: %v", err)
+	}
+}
