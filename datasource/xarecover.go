@@ -11,18 +11,20 @@ import (
 
 // RecoverXA finishes the prepared txc branches the database holds (XA
 // RECOVER, pg_prepared_xacts) whose global transaction the coordinator
-// has decided: committed on the commit side, rolled back on the rollback
-// side. A transaction the coordinator does not know although the XID is
-// its own node's (finished and forgotten, or never committed) is rolled
-// back: the coordinator records a commit before any branch commits and
-// forgets it only after every branch acknowledged, so a branch still
+// knows as finished: committed (the branch is committed) or rolled back
+// (rolled back). A transaction the coordinator does not know although the
+// XID is its own node's (finished and forgotten, or never committed) is
+// rolled back: the coordinator records a commit before any branch commits
+// and forgets it only after every branch acknowledged, so a branch still
 // prepared cannot belong to a forgotten commit (presumed abort). A
-// transaction still open, an XID of another coordinator node, and a
-// coordinator that cannot answer leave the branch alone, as does a
-// branch the session that prepared it still holds: nothing is guessed.
-// It returns how many branches it finished. Opening a database in XA
-// mode runs it in the background (again when SetDefaultManager gives the
-// database its manager).
+// transaction still open or in its phase 2 (the coordinator delivers that
+// itself), one parked for manual action, an XID of another coordinator
+// node, and a coordinator that cannot answer leave the branch alone, as
+// does a branch the session that prepared it still holds: nothing is
+// guessed. It returns how many branches it finished. Opening a database
+// in XA mode runs it in the background (again when SetDefaultManager
+// gives the database its manager), then every xaRecoverEvery while the
+// database is open.
 func (r *Resource) RecoverXA(ctx context.Context) (int, error) {
 	xd := r.xa()
 	if xd == nil {
@@ -74,13 +76,32 @@ func decision(st txc.GlobalStatus, err error, node string, xid txc.XID) (commit,
 			return false, errors.Is(err, txc.ErrUnknownTransaction) && node != "" && xnode == node
 		}
 	}
-	switch {
-	case st.IsCommit():
+	switch st {
+	case txc.GlobalCommitted:
 		return true, true
-	case st.IsRollback():
+	case txc.GlobalRollbacked, txc.GlobalTimeoutRollbacked:
 		return false, true
 	}
 	return false, false
+}
+
+// xaRecoverEvery is how often an open XA database runs RecoverXA.
+const xaRecoverEvery = 5 * time.Minute
+
+// runXARecovery runs RecoverXA every xaRecoverEvery until r closes.
+func (r *Resource) runXARecovery() {
+	t := time.NewTicker(xaRecoverEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if _, err := r.manager(); err == nil {
+				r.xaRecoverLogged(context.Background())
+			}
+		case <-r.stop:
+			return
+		}
+	}
 }
 
 // recoverTimeout bounds the recovery run at open.
@@ -121,6 +142,7 @@ func (r *Resource) xaOpen(connector driver.Connector) error {
 	if _, err := r.manager(); err == nil {
 		go r.xaRecoverLogged(context.Background())
 	}
+	go r.runXARecovery()
 	return nil
 }
 
