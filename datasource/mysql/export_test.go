@@ -13,3 +13,6 @@ var RoundedText = roundedText
 
 // XAName is xaName: the XA identifier of a branch in SQL.
 var XAName = xaName
+
+// XADurable is xaDurable.
+var XADurable = xaDurable

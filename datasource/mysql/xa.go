@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -33,8 +34,34 @@ func xaName(id datasource.XAID) string {
 	return fmt.Sprintf("X'%s',X'%s',%d", hex.EncodeToString([]byte(id.Node())), hex.EncodeToString([]byte(id.Tail())), xaFormat)
 }
 
-// XACheck accepts every server: MySQL and MariaDB (InnoDB) run XA.
-func (Dialect) XACheck(context.Context, driver.Conn) error { return nil }
+// XACheck refuses servers whose prepared branches do not survive the end
+// of the session that prepared them (MariaDB before 10.5, MySQL before
+// 5.7.7): there a killed RM process would take its prepared branches with
+// it, even when the coordinator has decided to commit them.
+func (Dialect) XACheck(ctx context.Context, c driver.Conn) error {
+	rows, err := datasource.QueryRaw(ctx, c, "SELECT VERSION()")
+	if err != nil {
+		return err
+	}
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		return txc.Errorf(txc.CodeInternal, "datasource/mysql: SELECT VERSION() returned %d rows", len(rows))
+	}
+	if v := string(toBytes(rows[0][0])); !xaDurable(v) {
+		return &datasource.XAUnavailableError{Reason: "server " + v + " rolls a prepared XA branch back when the session that prepared it ends (MariaDB 10.5 and MySQL 5.7.7 keep it): a killed RM would lose branches the coordinator commits"}
+	}
+	return nil
+}
+
+// xaDurable reports whether a server of version v (SELECT VERSION())
+// keeps prepared branches across the end of their session.
+func xaDurable(v string) bool {
+	var major, minor, patch int
+	fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch)
+	if strings.Contains(strings.ToLower(v), "mariadb") {
+		return major > 10 || major == 10 && minor >= 5
+	}
+	return major > 5 || major == 5 && (minor > 7 || minor == 7 && patch >= 7)
+}
 
 // XAStart runs XA START, after SET TRANSACTION ISOLATION LEVEL when opts
 // asks for one. A read-only transaction is refused: XA START has no

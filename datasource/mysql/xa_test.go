@@ -505,3 +505,16 @@ func TestXAByDSN(t *testing.T) {
 		t.Fatalf("txc_mode=saga: %v", err)
 	}
 }
+
+// TestXADurableVersions: XA mode opens only on servers that keep a
+// prepared branch when its session ends.
+func TestXADurableVersions(t *testing.T) {
+	for v, want := range map[string]bool{
+		"10.11.19-MariaDB-0+deb12u1": true, "10.5.0-MariaDB": true, "10.4.32-MariaDB": false, "11.4.2-MariaDB": true,
+		"8.0.36": true, "5.7.7-log": true, "5.7.6": false, "5.6.51": false,
+	} {
+		if got := txcmysql.XADurable(v); got != want {
+			t.Errorf("%s: %v, want %v", v, got, want)
+		}
+	}
+}
