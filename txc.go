@@ -35,9 +35,14 @@ const (
 	// BranchGeneric is a branch whose phase 2 is whatever its RM handler
 	// does; used by tests, benchmarks and custom resources.
 	BranchGeneric BranchType = 4
+	// BranchXA is a branch driven by the database's own two-phase commit
+	// (MySQL XA, PostgreSQL PREPARE TRANSACTION): phase 1 leaves it
+	// prepared, holding its database locks; phase 2 commits or rolls back
+	// the prepared transaction.
+	BranchXA BranchType = 5
 )
 
-var branchTypeNames = [...]string{"Unknown", "AT", "TCC", "Saga", "Generic"}
+var branchTypeNames = [...]string{"Unknown", "AT", "TCC", "Saga", "Generic", "XA"}
 
 func (t BranchType) String() string {
 	if int(t) < len(branchTypeNames) {
@@ -48,7 +53,7 @@ func (t BranchType) String() string {
 
 // Valid reports whether t is one of the defined branch types other than
 // BranchTypeUnknown.
-func (t BranchType) Valid() bool { return t >= BranchAT && t <= BranchGeneric }
+func (t BranchType) Valid() bool { return t >= BranchAT && t <= BranchXA }
 
 // ParseBranchType is the inverse of BranchType.String (case-insensitive).
 func ParseBranchType(s string) (BranchType, error) {

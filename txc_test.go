@@ -101,7 +101,13 @@ func TestErrorMatching(t *testing.T) {
 	if _, err := ParseBranchType("tcc"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseBranchType("xa"); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatal("ParseBranchType accepted xa")
+	if bt, err := ParseBranchType("xa"); err != nil || bt != BranchXA || !bt.Valid() {
+		t.Fatalf("ParseBranchType(xa) = %v, %v", bt, err)
+	}
+	if _, err := ParseBranchType("bogus"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatal("ParseBranchType accepted bogus")
+	}
+	if BranchType(6).Valid() {
+		t.Fatal("BranchType(6) is valid")
 	}
 }

@@ -39,6 +39,7 @@ type conn struct {
 	stmts map[string]driver.Stmt // prepared image queries
 	users map[string]driver.Stmt // prepared statements of global transactions
 	vals  map[any]any            // what the dialect keeps per connection (see Exec.ConnValue)
+	open  int                    // statements prepared by the application and not closed
 }
 
 // unparsed runs before a statement the proxy does not parse runs on c
@@ -102,6 +103,7 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.open++
 	return &stmt{s: s, c: c, query: query, keeps: c.keeps(query)}, nil
 }
 
@@ -110,10 +112,18 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
+	c.open++
 	return &stmt{s: s, c: c, query: query, keeps: c.keeps(query)}, nil
 }
 
 func (c *conn) Close() error {
+	c.dropStmts()
+	c.tx, c.vals = nil, nil
+	return c.c.Close()
+}
+
+// dropStmts closes the statements the proxy prepared on the connection.
+func (c *conn) dropStmts() {
 	for _, s := range c.stmts {
 		s.Close()
 	}
@@ -121,8 +131,6 @@ func (c *conn) Close() error {
 		s.Close()
 	}
 	c.stmts, c.users = nil, nil
-	c.tx, c.vals = nil, nil
-	return c.c.Close()
 }
 
 // Begin begins a plain local transaction (no context, so no global one).
@@ -142,6 +150,9 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	m, err := c.mode(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if m.xid != "" && c.res.xa() != nil {
+		return c.xaBegin(ctx, m.xid, opts)
 	}
 	var t driver.Tx
 	if b, ok := c.c.(driver.ConnBeginTx); ok {
@@ -168,6 +179,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		}
 		c.unparsed(query)
 		return ex.ExecContext(ctx, query, args)
+	}
+	if c.res.xa() != nil {
+		return c.xaExec(ctx, m, func() (driver.Result, error) { return c.execPlain(ctx, ex, query, args) })
 	}
 	if len(args) > 0 && !c.interpolate {
 		// The wrapped driver would prepare. The statement is prepared
@@ -239,6 +253,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 			return nil, err
 		}
 		return &wrappedRows{r: rows}, nil
+	}
+	if c.res.xa() != nil {
+		return c.xaQuery(ctx, m, func() (driver.Rows, error) { return c.queryPlain(ctx, q, query, args) })
 	}
 	if !ok || (len(args) > 0 && !c.interpolate) {
 		return nil, driver.ErrSkip

@@ -42,6 +42,12 @@ func NewConnector(connector driver.Connector, d Dialect, opts ...Option) (*Conne
 		res.close()
 		return nil, err
 	}
+	if cfg.mode == XA {
+		if err := res.xaOpen(connector); err != nil {
+			res.close()
+			return nil, err
+		}
+	}
 	c := &Connector{wrapped: connector, res: res, interpolate: cfg.interpolate}
 	c.drv = &Driver{wrapped: connector.Driver(), dialect: d}
 	return c, nil
@@ -83,6 +89,9 @@ func (c *Connector) Resource() *Resource { return c.res }
 // first use of the database (db.PingContext right after opening shows it
 // at once) with an *undo.MissingTableError that names its DDL.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.res.cfg.mode == XA {
+		return c.connectXA(ctx)
+	}
 	dc, err := c.wrapped.Connect(ctx)
 	if err != nil {
 		return nil, err

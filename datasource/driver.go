@@ -31,15 +31,21 @@ func NewDriver(wrapped driver.Driver, d Dialect, options func(dsn string) ([]Opt
 }
 
 // OpenConnector returns a Connector for dsn (database/sql calls it once
-// per sql.Open).
+// per sql.Open). A DSNModeParam in dsn picks the mode and is removed
+// before the wrapped driver reads dsn.
 func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 	if d.options == nil {
 		return nil, invalid("driver of %s cannot open a DSN", d.dialect.Name())
+	}
+	dsn, mode, err := dsnMode(dsn)
+	if err != nil {
+		return nil, err
 	}
 	opts, err := d.options(dsn)
 	if err != nil {
 		return nil, err
 	}
+	opts = append(opts, WithMode(mode))
 	var wc driver.Connector
 	if dc, ok := d.wrapped.(driver.DriverContext); ok {
 		wc, err = dc.OpenConnector(dsn)

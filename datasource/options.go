@@ -27,6 +27,7 @@ type config struct {
 	metaMaxAge  time.Duration
 	metaAgeSet  bool // else the dialect's default
 	phase2      driver.Connector
+	mode        Mode
 }
 
 func newConfig(opts []Option) config {

@@ -48,6 +48,13 @@ type Resource struct {
 	stopped  chan struct{}
 	closeMu  sync.Mutex
 	isClosed bool
+
+	// XA mode: sessions whose branch phase 2 finished, kept for new
+	// connections (see spare), and whether the server was checked.
+	spareMu       sync.Mutex
+	spares        []driver.Conn
+	isClosedSpare bool
+	xaChecked     bool
 }
 
 type planEntry struct {
@@ -64,6 +71,12 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	}
 	if cfg.metaMaxAge < 0 {
 		return nil, invalid("WithMetadataMaxAge(%v): the age must not be negative", cfg.metaMaxAge)
+	}
+	if cfg.mode == XA {
+		if _, ok := d.(XADialect); !ok {
+			return nil, invalid("dialect %s cannot run XA mode", d.Name())
+		}
+		cfg.retention = 0 // no undo log to sweep
 	}
 	t, err := undo.NewTableIn(d.Undo(), cfg.undoSchema, cfg.undoTable, undo.Codec{})
 	if err != nil {
@@ -93,6 +106,12 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		return nil, err
 	}
 	r.phase2.SetMaxIdleConns(4)
+	if cfg.mode == XA {
+		// Phase 2 finishes each branch with a statement of its own, many
+		// at once: a pool that closed its connections after each would
+		// open one per branch (a new backend per COMMIT PREPARED).
+		r.phase2.SetMaxIdleConns(xaPhase2Idle)
+	}
 	go r.runCleanup()
 	return r, nil
 }
@@ -127,6 +146,8 @@ func (r *Resource) close() error {
 	unregister(r)
 	close(r.stop)
 	<-r.stopped
+	releaseHeld(r)
+	r.closeSpares()
 	return r.phase2.Close()
 }
 
@@ -394,8 +415,9 @@ var (
 )
 
 type announceKey struct {
-	m  *rm.Manager
-	id string
+	m    *rm.Manager
+	id   string
+	mode Mode
 }
 
 // register adds r to the open resources. Several open databases may share
@@ -460,17 +482,24 @@ func (r *Resource) announce() error {
 	if err != nil {
 		return nil
 	}
-	return announceOn(m, r.id)
+	return announceOn(m, r.id, r.cfg.mode)
 }
 
-func announceOn(m *rm.Manager, id string) error {
+// announceOn installs the phase-2 handler of mode (AT or XA) for id on m.
+func announceOn(m *rm.Manager, id string, mode Mode) error {
 	regMu.Lock()
 	defer regMu.Unlock()
-	k := announceKey{m, id}
+	k := announceKey{m, id, mode}
 	if announced[k] {
 		return nil
 	}
-	if err := m.AddResource(id, txc.BranchAT, handler{id}); err != nil {
+	var err error
+	if mode == XA {
+		err = m.AddResource(id, txc.BranchXA, xaHandler{id})
+	} else {
+		err = m.AddResource(id, txc.BranchAT, handler{id})
+	}
+	if err != nil {
 		return fmt.Errorf("datasource: %w", err)
 	}
 	announced[k] = true
@@ -479,27 +508,39 @@ func announceOn(m *rm.Manager, id string) error {
 
 func announceAll(m *rm.Manager) {
 	regMu.Lock()
-	var ids []string
-	for id, rs := range live {
-		for _, r := range rs {
-			if r.cfg.manager == nil {
-				ids = append(ids, id)
-				break
+	seen := map[announceKey]bool{}
+	var rs []*Resource
+	for _, all := range live {
+		for _, r := range all {
+			k := announceKey{nil, r.id, r.cfg.mode}
+			if r.cfg.manager == nil && !seen[k] {
+				seen[k] = true
+				rs = append(rs, r)
 			}
 		}
 	}
 	regMu.Unlock()
-	for _, id := range ids {
-		announceOn(m, id) // a failure here is a duplicate handler of another kind; nothing to undo
+	for _, r := range rs {
+		announceOn(m, r.id, r.cfg.mode) // a failure here is a duplicate handler of another kind; nothing to undo
+		if r.cfg.mode == XA {
+			go r.xaRecoverLogged(context.Background())
+		}
 	}
 }
 
-// serving returns an open resource with ID id.
-func serving(id string) *Resource {
+// serving returns an open resource with ID id in AT mode.
+func serving(id string) *Resource { return servingIn(id, AT) }
+
+// servingXA returns an open resource with ID id in XA mode.
+func servingXA(id string) *Resource { return servingIn(id, XA) }
+
+func servingIn(id string, mode Mode) *Resource {
 	regMu.Lock()
 	defer regMu.Unlock()
-	if rs := live[id]; len(rs) > 0 {
-		return rs[0]
+	for _, r := range live[id] {
+		if r.cfg.mode == mode {
+			return r
+		}
 	}
 	return nil
 }

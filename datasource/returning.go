@@ -85,17 +85,7 @@ func (c *conn) split(rows driver.Rows, at, n int, always bool) ([]undo.Row, driv
 			userCols = append(userCols, i)
 		}
 	}
-	user := &bufferedRows{types: make([]columnType, len(userCols))}
-	w := &wrappedRows{r: rows}
-	for k, i := range userCols {
-		user.cols = append(user.cols, cols[i])
-		t := &user.types[k]
-		t.name = types[i]
-		t.length, t.hasLength = w.ColumnTypeLength(i)
-		t.nullable, t.hasNullable = w.ColumnTypeNullable(i)
-		t.precision, t.scale, t.hasPrecision = w.ColumnTypePrecisionScale(i)
-		t.scan = w.ColumnTypeScanType(i)
-	}
+	user := bufferFor(rows, types, userCols)
 	dest := make([]driver.Value, len(cols))
 	var images []undo.Row
 	for {
@@ -153,6 +143,24 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*bufferedRows)(nil)
 	_ driver.RowsColumnTypeScanType         = (*bufferedRows)(nil)
 )
+
+// bufferFor returns an empty bufferedRows for columns cols of rows (whose
+// database type names are types), with their column types.
+func bufferFor(rows driver.Rows, types []string, cols []int) *bufferedRows {
+	all := rows.Columns()
+	b := &bufferedRows{types: make([]columnType, len(cols))}
+	w := &wrappedRows{r: rows}
+	for k, i := range cols {
+		b.cols = append(b.cols, all[i])
+		t := &b.types[k]
+		t.name = types[i]
+		t.length, t.hasLength = w.ColumnTypeLength(i)
+		t.nullable, t.hasNullable = w.ColumnTypeNullable(i)
+		t.precision, t.scale, t.hasPrecision = w.ColumnTypePrecisionScale(i)
+		t.scan = w.ColumnTypeScanType(i)
+	}
+	return b
+}
 
 // bufferedRows is a result set read in full, with the column types the
 // wrapped driver reported for it.

@@ -214,18 +214,7 @@ func (st *txState) outOfStep(sp *SavepointStmt) {
 // returns an empty result in its place.
 func drained(rows driver.Rows) (driver.Rows, error) {
 	cols := rows.Columns()
-	dest := make([]driver.Value, len(cols))
-	var err error
-	for err == nil {
-		err = rows.Next(dest)
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if _, err := readAll(rows); err != nil {
 		return nil, err
 	}
 	return noRows(cols), nil

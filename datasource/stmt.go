@@ -31,7 +31,11 @@ func (s *stmt) unparsed() {
 	}
 }
 
-func (s *stmt) Close() error  { return s.s.Close() }
+// Close closes the wrapped statement.
+func (s *stmt) Close() error {
+	s.c.open--
+	return s.s.Close()
+}
 func (s *stmt) NumInput() int { return s.s.NumInput() }
 
 // Exec and Query without a context run plainly (no XID can reach them);
@@ -59,6 +63,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		s.unparsed()
 		return execStmt(ctx, s.s, args)
 	}
+	if s.c.res.xa() != nil {
+		return s.c.xaExec(ctx, m, func() (driver.Result, error) { return execStmt(ctx, s.s, args) })
+	}
 	return s.c.write(ctx, m, s.query, args, func() (driver.Result, error) { return execStmt(ctx, s.s, args) })
 }
 
@@ -74,6 +81,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 			return nil, err
 		}
 		return &wrappedRows{r: rows}, nil
+	}
+	if s.c.res.xa() != nil {
+		return s.c.xaQuery(ctx, m, func() (driver.Rows, error) { return wrapRows(queryStmt(ctx, s.s, args)) })
 	}
 	return s.c.read(ctx, m, s.query, args, func() (driver.Rows, error) { return queryStmt(ctx, s.s, args) })
 }

@@ -43,6 +43,8 @@ type txState struct {
 	// timeZone is the session time zone the images were read in (see
 	// Exec.SetTimeZone); it goes with the undo log.
 	timeZone string
+	// xa is set for a local transaction of a global one in XA mode.
+	xa *xaBranch
 }
 
 // tx wraps a local transaction of the wrapped driver.
@@ -66,6 +68,9 @@ type tx struct {
 func (t *tx) Commit() error {
 	defer t.done()
 	st := t.st
+	if st.xa != nil {
+		return t.xaCommit()
+	}
 	if st.failed != nil {
 		return t.abort(st.failed)
 	}
@@ -124,6 +129,9 @@ func (t *tx) failed(l *undo.Log, err error) error {
 
 func (t *tx) Rollback() error {
 	defer t.done()
+	if t.st.xa != nil {
+		return t.xaRollback()
+	}
 	return t.t.Rollback()
 }
 

@@ -23,10 +23,25 @@ import (
 // rows, so the figures measure the cost of AT mode, not lock waits.
 func atMySQLCommand() *cobra.Command {
 	return atCommand("at-mysql", "a two-row transfer on MariaDB/MySQL: plain local transaction vs AT global transaction",
-		"root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)", runATMySQL)
+		"root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)", runMySQLTransfer(datasource.AT))
 }
 
-func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+// xaMySQLCommand is the "xa-mysql" scenario: the at-mysql transfer with
+// the proxy in XA mode (begin → register + XA START → two UPDATEs → XA
+// END + XA PREPARE → global commit → XA COMMIT in phase 2).
+func xaMySQLCommand() *cobra.Command {
+	return atCommand("xa-mysql", "a two-row transfer on MariaDB/MySQL: plain local transaction vs XA global transaction",
+		"root@tcp(127.0.0.1:3306)/test", "MySQL/MariaDB DSN (go-sql-driver syntax)", runMySQLTransfer(datasource.XA))
+}
+
+// runMySQLTransfer runs the MySQL transfer with the proxy in mode.
+func runMySQLTransfer(mode datasource.Mode) func(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+	return func(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+		return runATMySQL(ctx, w, lf, dsn, mode)
+	}
+}
+
+func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
 	const table = "txc_bench_account"
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
@@ -50,12 +65,38 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string) erro
 		return err
 	}
 	defer plain.Close()
-	return runATTransfer(ctx, w, lf, atTransfer{scenario: "at-mysql", table: table, plain: plain,
+	var prepared func(context.Context, *sql.DB) (int, error)
+	if mode == datasource.XA {
+		prepared = mysqlPrepared
+	}
+	return runATTransfer(ctx, w, lf, atTransfer{scenario: scenarioName(mode, "mysql"), mode: mode, prepared: prepared, table: table, plain: plain,
 		open: func(m *rm.Manager) (*sql.DB, error) {
-			return txcmysql.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable())
+			return txcmysql.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable(), datasource.WithMode(mode))
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
 		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
 		floor:  mysqlFloor(table), floorDialect: undo.MySQL,
 	})
+}
+
+// mysqlPrepared counts the txc XA branches (formatID "txc") the server
+// holds prepared.
+func mysqlPrepared(ctx context.Context, db *sql.DB) (int, error) {
+	rows, err := db.QueryContext(ctx, "XA RECOVER")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var format, gl, bl int
+		var data []byte
+		if err := rows.Scan(&format, &gl, &bl, &data); err != nil {
+			return 0, err
+		}
+		if format == 0x747863 {
+			n++
+		}
+	}
+	return n, rows.Err()
 }

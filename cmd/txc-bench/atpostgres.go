@@ -27,10 +27,26 @@ import (
 // AT mode, not lock waits.
 func atPostgresCommand() *cobra.Command {
 	return atCommand("at-postgres", "a two-row transfer on PostgreSQL: plain local transaction vs AT global transaction",
-		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN (pgx syntax)", runATPostgres)
+		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN (pgx syntax)", runPostgresTransfer(datasource.AT))
 }
 
-func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+// xaPostgresCommand is the "xa-postgres" scenario: the at-postgres
+// transfer with the proxy in XA mode (begin → register + BEGIN → two
+// UPDATEs → PREPARE TRANSACTION → global commit → COMMIT PREPARED in
+// phase 2). The server needs max_prepared_transactions ≥ the clients.
+func xaPostgresCommand() *cobra.Command {
+	return atCommand("xa-postgres", "a two-row transfer on PostgreSQL: plain local transaction vs XA global transaction",
+		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN (pgx syntax); the server needs max_prepared_transactions > 0", runPostgresTransfer(datasource.XA))
+}
+
+// runPostgresTransfer runs the PostgreSQL transfer with the proxy in mode.
+func runPostgresTransfer(mode datasource.Mode) func(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+	return func(ctx context.Context, w io.Writer, lf loadFlags, dsn string) error {
+		return runATPostgres(ctx, w, lf, dsn, mode)
+	}
+}
+
+func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
 	const table = "txc_bench_pg_account"
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -50,9 +66,16 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string) e
 		return err
 	}
 	defer plain.Close()
-	return runATTransfer(ctx, w, lf, atTransfer{scenario: "at-postgres", table: table, plain: plain,
+	var prepared func(context.Context, *sql.DB) (int, error)
+	if mode == datasource.XA {
+		prepared = func(ctx context.Context, db *sql.DB) (n int, err error) {
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE 'txc:%'").Scan(&n)
+			return n, err
+		}
+	}
+	return runATTransfer(ctx, w, lf, atTransfer{scenario: scenarioName(mode, "postgres"), mode: mode, prepared: prepared, table: table, plain: plain,
 		open: func(m *rm.Manager) (*sql.DB, error) {
-			return txcpg.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable())
+			return txcpg.OpenDB(cfg, datasource.WithManager(m), datasource.WithCreateUndoTable(), datasource.WithMode(mode))
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - $1 WHERE id = $2",
 		credit: "UPDATE " + table + " SET balance = balance + $1 WHERE id = $2",

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tm"
@@ -26,6 +27,10 @@ import (
 // so the figures measure the cost of AT mode, not lock waits.
 type atTransfer struct {
 	scenario string
+	mode     datasource.Mode // of the proxy: AT, or XA for xa-mysql and xa-postgres
+	// prepared counts the XA branches the database holds prepared (XA
+	// mode): the run waits for their phase 2 before its RMs go.
+	prepared func(ctx context.Context, db *sql.DB) (int, error)
 	table    string  // created and seeded by the caller: rows 0 … 2·clients−1
 	plain    *sql.DB // the wrapped driver, for the plain run and the final check
 	// open opens the proxy for one RM.
@@ -86,7 +91,36 @@ func openPlain(ctx context.Context, driverName, dsn string, clients int, setup f
 	return plain, nil
 }
 
-// atResult is the scenarios' last line.
+// waitPhase2 waits, in XA mode, until phase 2 has finished every branch
+// the run prepared: a branch left prepared would keep its rows locked
+// after the run, with no RM left to finish it.
+func (t atTransfer) waitPhase2(ctx context.Context) error {
+	if t.prepared == nil {
+		return nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := t.prepared(ctx, t.plain)
+		if err != nil || n == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d branches still prepared a minute after the run", t.scenario, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scenarioName is "at-" or "xa-" and the database.
+func scenarioName(mode datasource.Mode, db string) string {
+	if mode == datasource.XA {
+		return "xa-" + db
+	}
+	return "at-" + db
+}
+
+// atResult is the scenarios' last line (in the xa scenarios the at_
+// fields are the XA half's).
 type atResult struct {
 	Scenario   string  `json:"scenario"`
 	Clients    int     `json:"clients"`
@@ -109,6 +143,9 @@ type atResult struct {
 // runATTransfer runs both halves of the scenario, checks that no money was
 // created or lost, and reports.
 func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer) error {
+	if lf.floor && t.mode != datasource.AT {
+		return fmt.Errorf("%s: --floor replays AT mode's SQL; it has no meaning in %v mode", t.scenario, t.mode)
+	}
 	var conns []*client.Conn
 	defer func() {
 		for _, c := range conns {
@@ -175,13 +212,16 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 		}
 	}
 	if lf.only != "plain" {
-		fmt.Fprintf(w, "AT global transactions, %d clients, %v\n", lf.clients, lf.duration)
+		fmt.Fprintf(w, "%v global transactions, %d clients, %v\n", t.mode, lf.clients, lf.duration)
 		at = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
 			k := id % len(tms)
 			return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
 				return transfer(ctx, dbs[k], id, n)
 			})
 		})
+	}
+	if err := t.waitPhase2(ctx); err != nil {
+		return err
 	}
 	var total int64
 	if err := t.plain.QueryRowContext(ctx, "SELECT SUM(balance) FROM "+t.table).Scan(&total); err != nil {
@@ -208,8 +248,8 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 		}
 		fmt.Fprintf(w, "floor      %.0f tx/s  p50 %.2f ms  p99 %.2f ms  (ratio %.2f)\n", r.FloorTxSec, r.FloorP50, r.FloorP99, r.FloorRatio)
 	}
-	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nAT         %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
-		r.PlainTxSec, r.PlainP50, r.PlainP99, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)
+	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\n%-10v %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
+		r.PlainTxSec, r.PlainP50, r.PlainP99, t.mode, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err

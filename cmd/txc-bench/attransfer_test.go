@@ -56,3 +56,42 @@ func TestATScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestXAScenarios runs xa-mysql (the shared MariaDB) and xa-postgres (a
+// private PostgreSQL with max_prepared_transactions set) briefly: both
+// halves commit transfers without an error, the money adds up, and no
+// branch is left prepared (the scenario waits for phase 2).
+func TestXAScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  func() *cobra.Command
+		dsn  func(testing.TB) string
+	}{
+		{"xa-mysql", xaMySQLCommand, func(testing.TB) string { return dbtest.MySQLDSN }},
+		{"xa-postgres", xaPostgresCommand, func(t testing.TB) string {
+			return dbtest.PrivatePostgres(t, "max_prepared_transactions=20")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := tc.dsn(t)
+			addr := servertest.Addr(t, "bench")
+			var out bytes.Buffer
+			cmd := tc.cmd()
+			cmd.SetOut(&out)
+			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "300ms", "--warmup", "0s"})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := cmd.ExecuteContext(ctx); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			var r atResult
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+				t.Fatalf("last line is not the result: %v\n%s", err, out.String())
+			}
+			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.Ratio <= 0 || r.Scenario != tc.name {
+				t.Fatalf("result %+v\n%s", r, out.String())
+			}
+		})
+	}
+}

@@ -10,3 +10,9 @@ func AfterQueries() int64 { return afterQueries.Load() }
 // RoundedText is roundedText: the integer the server stores for decimal
 // text in an integer column.
 var RoundedText = roundedText
+
+// XAName is xaName: the XA identifier of a branch in SQL.
+var XAName = xaName
+
+// XADurable is xaDurable.
+var XADurable = xaDurable

@@ -34,3 +34,16 @@ func TestPrivateMariaDBKeepsOthersTemporaryFiles(t *testing.T) {
 		t.Errorf("starting a second private server removed a file of the first one's tmpdir: %v", err)
 	}
 }
+
+// A private PostgreSQL runs with the settings it was given: here the one
+// the shared server has at 0, which XA mode needs.
+func TestPrivatePostgresSettings(t *testing.T) {
+	db := dbtest.Open(t, "pgx", dbtest.PrivatePostgres(t, "max_prepared_transactions=5"))
+	var n string
+	if err := db.QueryRow("SHOW max_prepared_transactions").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != "5" {
+		t.Fatalf("max_prepared_transactions = %s, want 5", n)
+	}
+}

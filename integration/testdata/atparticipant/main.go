@@ -5,6 +5,9 @@
 // the AT branch is registered by this process and its phase 2 reaches
 // this process's RM stream (or, after a kill -9, its restarted successor).
 //
+// With --mode xa the database runs XA mode: each /update is an XA branch
+// of its own, prepared before the answer.
+//
 // It prints "ready <http address>" once serving and runs until killed.
 package main
 
@@ -37,6 +40,7 @@ func main() {
 	drv := flag.String("driver", "mysql", `"mysql" or "postgres"`)
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "DSN (go-sql-driver syntax for mysql, pgx for postgres)")
 	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
+	mode := flag.String("mode", "at", `"at" or "xa"`)
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
@@ -47,6 +51,9 @@ func main() {
 		log.Fatal(err)
 	}
 	opts := []datasource.Option{datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger)}
+	if *mode == "xa" {
+		opts = append(opts, datasource.WithMode(datasource.XA))
+	}
 	var db *sql.DB
 	update := "UPDATE " + *table + " SET n = n + ? WHERE id = ?"
 	switch *drv {

@@ -261,6 +261,7 @@ const (
 	BranchType_BRANCH_TYPE_TCC         BranchType = 2
 	BranchType_BRANCH_TYPE_SAGA        BranchType = 3
 	BranchType_BRANCH_TYPE_GENERIC     BranchType = 4
+	BranchType_BRANCH_TYPE_XA          BranchType = 5
 )
 
 // Enum value maps for BranchType.
@@ -271,6 +272,7 @@ var (
 		2: "BRANCH_TYPE_TCC",
 		3: "BRANCH_TYPE_SAGA",
 		4: "BRANCH_TYPE_GENERIC",
+		5: "BRANCH_TYPE_XA",
 	}
 	BranchType_value = map[string]int32{
 		"BRANCH_TYPE_UNSPECIFIED": 0,
@@ -278,6 +280,7 @@ var (
 		"BRANCH_TYPE_TCC":         2,
 		"BRANCH_TYPE_SAGA":        3,
 		"BRANCH_TYPE_GENERIC":     4,
+		"BRANCH_TYPE_XA":          5,
 	}
 )
 
@@ -2294,14 +2297,15 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"'BRANCH_STATUS_COMMIT_FAILED_UNRETRYABLE\x10\x06\x12\x1c\n" +
 	"\x18BRANCH_STATUS_ROLLBACKED\x10\a\x12+\n" +
 	"'BRANCH_STATUS_ROLLBACK_FAILED_RETRYABLE\x10\b\x12-\n" +
-	")BRANCH_STATUS_ROLLBACK_FAILED_UNRETRYABLE\x10\t*\x81\x01\n" +
+	")BRANCH_STATUS_ROLLBACK_FAILED_UNRETRYABLE\x10\t*\x95\x01\n" +
 	"\n" +
 	"BranchType\x12\x1b\n" +
 	"\x17BRANCH_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eBRANCH_TYPE_AT\x10\x01\x12\x13\n" +
 	"\x0fBRANCH_TYPE_TCC\x10\x02\x12\x14\n" +
 	"\x10BRANCH_TYPE_SAGA\x10\x03\x12\x17\n" +
-	"\x13BRANCH_TYPE_GENERIC\x10\x04*\xe5\x02\n" +
+	"\x13BRANCH_TYPE_GENERIC\x10\x04\x12\x12\n" +
+	"\x0eBRANCH_TYPE_XA\x10\x05*\xe5\x02\n" +
 	"\tErrorCode\x12\x11\n" +
 	"\rERROR_CODE_OK\x10\x00\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\"\n" +

@@ -1,0 +1,305 @@
+package datasource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/rm"
+)
+
+// xaHandler is the XA phase-2 handler of one resource ID, installed once
+// per (rm.Manager, ID); it runs on any open XA resource with that ID.
+type xaHandler struct{ id string }
+
+func (h xaHandler) Commit(ctx context.Context, b rm.Branch) error {
+	return h.finish(ctx, b, true)
+}
+
+func (h xaHandler) Rollback(ctx context.Context, b rm.Branch) error {
+	return h.finish(ctx, b, false)
+}
+
+func (h xaHandler) finish(ctx context.Context, b rm.Branch, commit bool) error {
+	r := servingXA(h.id)
+	if r == nil {
+		return txc.Errorf(txc.CodeUnavailable, "datasource: no database open in XA mode serves resource %q in this process", h.id)
+	}
+	return r.xaFinish(ctx, XAID{XID: b.XID, Branch: b.ID}, commit)
+}
+
+// xaFinish commits (or rolls back) prepared branch id. Idempotent: a
+// branch the database no longer holds prepared is done, whether it was
+// finished before or never prepared (its local transaction rolled back).
+// A branch still held by the session that prepared it in this process is
+// finished on that session; one the database lists as prepared but
+// cannot finish from this session (MariaDB, while the preparing session
+// of another process lives) is a retryable failure: the coordinator
+// sends the command again, perhaps to that process.
+func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
+	xd := r.xa()
+	h, busy := takeHeld(r.id, id)
+	if h != nil {
+		err := xd.XAFinish(ctx, h.raw, id, commit)
+		if err == nil || errors.Is(err, ErrXANotPrepared) {
+			err = nil
+			h.r.spare(h.raw)
+		} else {
+			h.raw.Close() // the branch stays prepared, now for any session
+			err = fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
+		}
+		h.finished(err)
+		return err
+	}
+	if busy != nil {
+		// Being finished on its own session (by phase 2 and by the
+		// report's answer at once): that outcome is this one's.
+		select {
+		case <-busy.done:
+			if busy.err == nil {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := r.onPhase2(ctx, func(c driver.Conn) error {
+		err := xd.XAFinish(ctx, c, id, commit)
+		if !errors.Is(err, ErrXANotPrepared) {
+			return err
+		}
+		ids, rerr := xd.XARecover(ctx, c)
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if slices.Contains(ids, id) {
+			return txc.Errorf(txc.CodeUnavailable, "datasource: XA branch %s is prepared but still bound to the session that prepared it; retried", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("datasource: %s XA branch %s: %w", verb(commit), id, err)
+	}
+	return nil
+}
+
+func verb(commit bool) string {
+	if commit {
+		return "commit"
+	}
+	return "roll back"
+}
+
+// xaPhase2Idle is the idle connections the phase-2 pool of an XA
+// resource keeps.
+const xaPhase2Idle = 32
+
+// onPhase2 runs f on a connection of the phase-2 pool.
+func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) error {
+	conn, err := r.phase2.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return f(dc.(driver.Conn)) })
+}
+
+// xaPrepared runs after branch id was prepared on c. On a dialect whose
+// prepared branches stay bound to their session, the session is taken
+// from c (which database/sql then discards) and held until phase 2
+// finishes the branch on it, or for xaHold at most, after which it is
+// closed and the branch can be finished from any session. Either way the
+// branch is reported PhaseOneDone, in the background: a coordinator that
+// answers that the transaction has been decided meanwhile (a rollback
+// that came before XA END found no branch to roll back) gets the branch
+// finished as it decided, here and now, so that no prepared branch is
+// left behind: on the rollback side always (the rollback may have passed
+// the branch by), on the commit side once the transaction is committed
+// (before that, the coordinator's own phase 2 still commits the branch,
+// which is registered: finishing it here too would only race with it).
+func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
+	if r.xa().XASessionBound() {
+		raw := c.c
+		c.dropStmts()
+		c.c = badConn{}
+		if c.open > 0 {
+			// Statements the application prepared still refer to the
+			// session: it cannot be handed to phase 2. Ending it frees
+			// the branch for any session.
+			raw.Close()
+		} else {
+			hold(r, id, raw)
+		}
+	}
+	go r.xaConfirm(context.WithoutCancel(ctx), id)
+}
+
+// xaHold bounds how long a session holding a prepared branch waits for
+// the branch's phase 2.
+const xaHold = 30 * time.Second
+
+// xaConfirm reports prepared branch id PhaseOneDone and, if the
+// coordinator answers that the transaction is already decided, finishes
+// the branch that way.
+func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
+	err := r.xaReport(ctx, id, txc.BranchPhaseOneDone)
+	if err == nil {
+		return
+	}
+	var te *txc.Error
+	if errors.As(err, &te) && te.Status.IsCommit() && te.Status != txc.GlobalCommitted {
+		return
+	}
+	if !errors.As(err, &te) || (!te.Status.IsCommit() && !te.Status.IsRollback()) {
+		r.log.Warn("datasource: reporting a prepared XA branch failed; its phase 2 (or recovery) finishes it",
+			"resource", r.id, "branch", id.String(), "err", err)
+		return
+	}
+	commit := te.Status.IsCommit()
+	fctx, cancel := context.WithTimeout(ctx, reportTimeout)
+	defer cancel()
+	if ferr := r.xaFinish(fctx, id, commit); ferr != nil {
+		r.log.Warn("datasource: finishing an XA branch prepared after its transaction was decided failed; recovery finishes it",
+			"resource", r.id, "branch", id.String(), "status", te.Status, "err", ferr)
+	}
+}
+
+// heldConn is a session of the wrapped driver holding a prepared branch.
+// Once taken (takeHeld), it stays listed until finished is called, so
+// that a second finisher of the branch waits for the first one's outcome
+// instead of meeting the branch still bound to the session.
+type heldConn struct {
+	r     *Resource
+	raw   driver.Conn
+	timer *time.Timer
+	taken bool
+	done  chan struct{} // closed by finished
+	err   error         // set before done is closed
+}
+
+// finished records the outcome of the finish of a taken session and
+// unlists it.
+func (h *heldConn) finished(err error) {
+	heldMu.Lock()
+	for k, x := range held {
+		if x == h {
+			delete(held, k)
+			break
+		}
+	}
+	heldMu.Unlock()
+	h.err = err
+	close(h.done)
+}
+
+type heldKey struct {
+	resource string
+	id       XAID
+}
+
+var (
+	heldMu sync.Mutex
+	held   = map[heldKey]*heldConn{}
+)
+
+func hold(r *Resource, id XAID, raw driver.Conn) {
+	k := heldKey{r.id, id}
+	h := &heldConn{r: r, raw: raw, done: make(chan struct{})}
+	heldMu.Lock()
+	held[k] = h
+	h.timer = time.AfterFunc(xaHold, func() {
+		if h, _ := takeHeld(k.resource, k.id); h != nil {
+			h.raw.Close()
+			h.finished(errReleased)
+		}
+	})
+	heldMu.Unlock()
+}
+
+// errReleased is the outcome of a held session closed unfinished: the
+// branch stays prepared for any session.
+var errReleased = errors.New("datasource: the session holding the prepared branch was released")
+
+// takeHeld takes the session holding branch id of resource, if this
+// process has it and nobody took it yet: the caller then owns the
+// session and must call its finished. Else busy is the session being
+// finished by another caller, if any.
+func takeHeld(resource string, id XAID) (h, busy *heldConn) {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	h = held[heldKey{resource, id}]
+	if h == nil {
+		return nil, nil
+	}
+	if h.taken {
+		return nil, h
+	}
+	h.taken = true
+	h.timer.Stop()
+	return h, nil
+}
+
+// releaseHeld closes the held sessions of r (at close): their branches
+// stay prepared, for any session to finish.
+func releaseHeld(r *Resource) {
+	heldMu.Lock()
+	var hs []*heldConn
+	for _, h := range held {
+		if h.r == r && !h.taken {
+			h.taken = true
+			h.timer.Stop()
+			hs = append(hs, h)
+		}
+	}
+	heldMu.Unlock()
+	for _, h := range hs {
+		h.raw.Close()
+		h.finished(errReleased)
+	}
+}
+
+// maxSpares bounds the sessions kept for new connections after phase 2
+// finished the branch they held.
+const maxSpares = 64
+
+// spare keeps raw, whose branch is finished, for the next connection.
+func (r *Resource) spare(raw driver.Conn) {
+	r.spareMu.Lock()
+	if len(r.spares) < maxSpares && !r.isClosedSpare {
+		r.spares = append(r.spares, raw)
+		raw = nil
+	}
+	r.spareMu.Unlock()
+	if raw != nil {
+		raw.Close()
+	}
+}
+
+// takeSpare returns a kept session, or nil.
+func (r *Resource) takeSpare() driver.Conn {
+	r.spareMu.Lock()
+	defer r.spareMu.Unlock()
+	n := len(r.spares)
+	if n == 0 {
+		return nil
+	}
+	raw := r.spares[n-1]
+	r.spares = r.spares[:n-1]
+	return raw
+}
+
+// closeSpares closes the kept sessions and keeps no more.
+func (r *Resource) closeSpares() {
+	r.spareMu.Lock()
+	s := r.spares
+	r.spares, r.isClosedSpare = nil, true
+	r.spareMu.Unlock()
+	for _, raw := range s {
+		raw.Close()
+	}
+}
