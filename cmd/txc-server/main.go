@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,6 +91,12 @@ func run(ctx context.Context, cfg *config) error {
 		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
 		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
+		MaxStreamsPerConn: uint32(cfg.MaxStreams),
+	}
+	adminTLS, err := security(cfg, &srvCfg, log)
+	if err != nil {
+		st.Close()
+		return err
 	}
 	if tp != nil {
 		srvCfg.TracerProvider = tp
@@ -124,6 +131,9 @@ func run(ctx context.Context, cfg *config) error {
 		handler = mux
 	}
 	admin := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if adminTLS != nil {
+		adminLis = tls.NewListener(adminLis, adminTLS)
+	}
 	go func() {
 		if err := admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server failed", "err", err)

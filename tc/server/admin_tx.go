@@ -136,6 +136,13 @@ func operator(r *http.Request) (tc.Operator, error) {
 		}
 	}
 	who := b.Operator
+	if id := authenticatedOperator(r); id != "" {
+		// The credential, not what the caller says, names who acted.
+		who = id
+		if b.Operator != "" && b.Operator != id {
+			who = id + " (as " + b.Operator + ")"
+		}
+	}
 	if who == "" {
 		who = r.Header.Get("X-Txc-Operator")
 	}

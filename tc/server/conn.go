@@ -14,6 +14,8 @@ import (
 type conn struct {
 	id   tc.ConnID
 	name string
+	// identity is the authenticated caller ("" without Access).
+	identity string
 
 	mu     sync.Mutex
 	out    []*txcv1.ServerMessage

@@ -17,6 +17,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -65,7 +67,21 @@ type Config struct {
 	// TracerProvider, when set, gets the coordinator's OpenTelemetry spans
 	// (see tracing.go); nil makes none, at no cost.
 	TracerProvider trace.TracerProvider
+	// TLS, when set, is the gRPC port's TLS configuration (see
+	// NewTLSConfig): plaintext connections are then refused.
+	TLS *tls.Config
+	// Access, when set, authenticates every stream and admin request and
+	// applies its policy to each request (see access.go); nil lets
+	// everyone reaching the ports do everything.
+	Access *Access
+	// MaxStreamsPerConn bounds the concurrent gRPC streams of one client
+	// connection. Default DefaultMaxStreamsPerConn.
+	MaxStreamsPerConn uint32
 }
+
+// DefaultMaxStreamsPerConn bounds concurrent streams on one connection:
+// a client needs one Session stream (and a health check).
+const DefaultMaxStreamsPerConn = 16
 
 // Server is a running coordinator node.
 type Server struct {
@@ -103,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
+	if cfg.MaxStreamsPerConn == 0 {
+		cfg.MaxStreamsPerConn = DefaultMaxStreamsPerConn
+	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
 	}
@@ -129,8 +148,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		health:   health.NewServer(),
 		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
 	}
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
+		grpc.MaxConcurrentStreams(cfg.MaxStreamsPerConn),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -142,7 +162,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// write per message on both ends (txcv1.StreamWindow).
 		grpc.InitialWindowSize(txcv1.StreamWindow),
 		grpc.InitialConnWindowSize(txcv1.ConnWindow),
-	)
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	txcv1.RegisterCoordinatorServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	return s, nil
@@ -416,7 +440,12 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 	if len(msgs) == 0 || msgs[0].GetHello() == nil {
 		return status.Error(codes.InvalidArgument, "server: the first message on a session must be a Hello")
 	}
+	identity, err := s.admit(stream, msgs[0])
+	if err != nil {
+		return err
+	}
 	c := s.hub.add(msgs[0].GetHello().GetClientName())
+	c.identity = identity
 	s.metrics.connected(+1)
 	defer s.metrics.connected(-1)
 	writeErr := make(chan error, 1)
@@ -460,6 +489,10 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 	batch := getBatch(len(f.GetMessages()))
 	for _, m := range f.GetMessages() {
+		if err := s.permit(c.identity, c.name, m); err != nil {
+			c.push(errorReply(m.GetId(), err))
+			continue
+		}
 		msg, err := toMsg(c.id, m)
 		if err != nil {
 			c.push(errorReply(m.GetId(), err))
