@@ -33,10 +33,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-race", "-o", dir+"/", "../cmd/txc-server")
+	build := exec.Command("go", "build", "-race", "-o", dir+"/", "../cmd/txc-server", "../cmd/txcctl")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: building txc-server:", err)
+		fmt.Fprintln(os.Stderr, "integration: building txc-server and txcctl:", err)
 		os.Exit(1)
 	}
 	binDir = dir

@@ -298,3 +298,51 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestCertificatesReloadWithoutRestart(t *testing.T) {
+	ca := newTestCA(t, "txc-test-ca")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	install := func(cn string) {
+		c, k := ca.valid(cn, true)
+		for src, dst := range map[string]string{c: certFile, k: keyFile} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dst, string(b))
+		}
+	}
+	install("first-server")
+	p := startTCWith(t, func(p *tcProcess) {
+		p.httpc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool()}}}
+		p.scheme = "https"
+	}, "--tls-cert", certFile, "--tls-key", keyFile)
+	servedCN := func(addr string) string {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := servedCN(p.addr); cn != "first-server" {
+		t.Fatalf("served %q", cn)
+	}
+	install("second-server")
+	deadline := time.Now().Add(10 * time.Second)
+	for servedCN(p.addr) != "second-server" || servedCN(p.admin) != "second-server" {
+		if time.Now().After(deadline) {
+			t.Fatal("the new certificate was not served within 10s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Connections made before and after keep working.
+	c, err := tryDial(t, p.addr, client.WithTLS(clientTLS(t, ca, "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Begin(context.Background(), "after-reload", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

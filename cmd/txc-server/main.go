@@ -2,10 +2,15 @@
 //
 //	txc-server [--listen 127.0.0.1:8091] [--admin-listen 127.0.0.1:7091] [--data-dir ./txc-data] [--config file.yaml]
 //	           [--store embedded|mysql|postgres] [--store-dsn DSN]
+//	           [--tls-cert F --tls-key F [--client-ca F]] [--tokens-file F] [--policy-file F]
 //
 // Every setting can also come from a YAML file (--config) or a TXC_*
 // environment variable; see --help. Bad settings are refused at start with
-// a message naming the setting. The process exits non-zero when its store
+// a message naming the setting. Secrets (the store DSN, tokens) are never
+// printed. With --tls-cert both ports speak TLS only; --client-ca makes the
+// gRPC port require client certificates; --tokens-file, --policy-file or
+// --client-ca make every client and admin request authenticate (see
+// package server's Access). The process exits non-zero when its store
 // fails; restarting it resumes every unfinished transaction.
 //
 // The admin address serves /healthz, /readyz, Prometheus /metrics, the /v1
