@@ -346,3 +346,78 @@ func TestCertificatesReloadWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestActiveTransactionsPerClientAreLimited(t *testing.T) {
+	ca := newTestCA(t, "txc-test-ca")
+	tokens, policy := tokenPolicySetup(t)
+	p := startTLSTC(t, ca, nil, "--tokens-file", tokens, "--policy-file", policy, "--max-active-per-client", "2")
+	tlsOpt := client.WithTLS(clientTLS(t, ca, "", ""))
+	ctx := context.Background()
+	a, err := tryDial(t, p.addr, tlsOpt, client.WithToken("orders-token-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tryDial(t, p.addr, tlsOpt, client.WithToken("orders-token-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x1, err := a.Begin(ctx, "limited", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Begin(ctx, "limited", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The identity's third, on either stream, is refused.
+	if _, err := b.Begin(ctx, "limited", 30*time.Second); !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("third Begin = %v, want the limit's ErrUnavailable", err)
+	}
+	if _, err := a.Commit(ctx, x1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := a.Begin(ctx, "limited", 30*time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Begin after one finished: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestClientCertificateNamesTheIdentity(t *testing.T) {
+	ca := newTestCA(t, "txc-test-ca")
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, policy, "identities:\n  orders-service:\n    tm: true\n    resources: [orders-db]\n  ops:\n    admin: read\n")
+	opsCert, opsKey := ca.valid("ops", false)
+	opsPair, err := tls.LoadX509KeyPair(opsCert, opsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startTLSTC(t, ca, &opsPair, "--client-ca", ca.certFile(), "--policy-file", policy)
+	ordersCert, ordersKey := ca.valid("orders-service", false)
+	payCert, payKey := ca.valid("payments-service", false)
+	orders, err := tryDial(t, p.addr, client.WithTLS(clientTLS(t, ca, ordersCert, ordersKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orders.Begin(context.Background(), "by-cert", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pay, err := tryDial(t, p.addr, client.WithTLS(clientTLS(t, ca, payCert, payKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pay.Begin(context.Background(), "by-cert", 10*time.Second); !errors.Is(err, txc.ErrPermissionDenied) || !strings.Contains(err.Error(), "payments-service") {
+		t.Fatalf("payments-service Begin = %v, want ErrPermissionDenied naming it", err)
+	}
+	if code, body := adminCall(t, p, "GET", "/v1/stats", ""); code != 200 {
+		t.Fatalf("admin read with the ops certificate: %d %s", code, body)
+	}
+	if code, body := adminCall(t, p, "POST", "/v1/transactions/txc1:5/retry", ""); code != 403 {
+		t.Fatalf("admin action with a read-only certificate: %d %s", code, body)
+	}
+}

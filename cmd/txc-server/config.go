@@ -45,6 +45,7 @@ type config struct {
 	PolicyFile     string
 	OpenAdminReads bool
 	MaxStreams     int
+	MaxActive      int
 }
 
 // setting describes one configurable value.
@@ -181,6 +182,15 @@ var settings = []setting{
 	fileSetting("tokens_file", "YAML map of identity to bearer token (16+ characters); clients send 'authorization: Bearer TOKEN'; reloaded when the file changes", func(c *config) *string { return &c.TokensFile }),
 	fileSetting("policy_file", "YAML policy of what each identity may do (identities: {NAME: {tm: true, resources: [ID, PREFIX*], admin: read|write}}); reloaded when the file changes; without it every authenticated identity may do everything", func(c *config) *string { return &c.PolicyFile }),
 	boolSetting("admin_open_reads", "with credentials configured, let admin API views and /metrics through without one (actions always need one)", "false", func(c *config) *bool { return &c.OpenAdminReads }),
+	{key: "max_active_per_client", help: "global transactions one client (an identity, or a stream without credentials) may have open, from begin to a final status; 0: no limit", def: "0",
+		set: func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be an integer, 0 or more")
+			}
+			c.MaxActive = n
+			return nil
+		}},
 	{key: "max_streams_per_conn", help: "concurrent gRPC streams one client connection may open", def: "16",
 		set: func(c *config, v string) error {
 			n, err := strconv.Atoi(v)

@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg *config) error {
 		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
 		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
-		MaxStreamsPerConn: uint32(cfg.MaxStreams),
+		MaxStreamsPerConn: uint32(cfg.MaxStreams), MaxActivePerClient: cfg.MaxActive,
 	}
 	adminTLS, err := security(cfg, &srvCfg, log)
 	if err != nil {

@@ -77,6 +77,11 @@ type Config struct {
 	// MaxStreamsPerConn bounds the concurrent gRPC streams of one client
 	// connection. Default DefaultMaxStreamsPerConn.
 	MaxStreamsPerConn uint32
+	// MaxActivePerClient bounds the global transactions one client (an
+	// identity, or a stream without Access) has open, from Begin to a
+	// final status; a Begin over it fails with txc.ErrUnavailable and
+	// changes nothing. 0: no limit.
+	MaxActivePerClient int
 }
 
 // DefaultMaxStreamsPerConn bounds concurrent streams on one connection:
@@ -99,6 +104,7 @@ type Server struct {
 	readies readyCount
 	totals  totals
 	trace   *tracing
+	limit   *txLimiter
 
 	ready    atomic.Bool
 	stopping chan struct{}
@@ -147,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stopping: make(chan struct{}),
 		health:   health.NewServer(),
 		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
+		limit:    newTxLimiter(cfg.MaxActivePerClient),
 	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
@@ -345,6 +352,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		s.metrics.observeReply(r)
 		s.totals.reply(r)
 		s.trace.reply(r)
+		s.limit.replied(r)
 		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
@@ -360,6 +368,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		s.totals.event(&e)
 		if e.Kind == tc.EventFinished {
 			s.trace.finished(e.XID)
+			s.limit.finished(e.XID)
 		}
 		s.logEvent(&e)
 	}
@@ -494,6 +503,9 @@ func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 			continue
 		}
 		msg, err := toMsg(c.id, m)
+		if err == nil && msg.Kind == tc.KindBegin {
+			err = s.limit.begin(c, msg.ID)
+		}
 		if err != nil {
 			c.push(errorReply(m.GetId(), err))
 			continue
