@@ -227,7 +227,7 @@ func TestPolicyRefusesWrongIdentityAndChangesNothing(t *testing.T) {
 func TestAdminAPINeedsCredential(t *testing.T) {
 	ca := newTestCA(t, "txc-test-ca")
 	tokens, policy := tokenPolicySetup(t)
-	p := startTLSTC(t, ca, nil, "--tokens-file", tokens, "--policy-file", policy)
+	p := startTLSTC(t, ca, nil, "--tokens-file", tokens, "--policy-file", policy, "--pprof", "true")
 	const xidPath = "/v1/transactions/txc1:999/retry"
 	cases := []struct {
 		method, path, token string
@@ -242,6 +242,9 @@ func TestAdminAPINeedsCredential(t *testing.T) {
 		{"GET", "/v1/stats", "ops-ro-token-0123456789", 200},
 		{"POST", xidPath, "ops-ro-token-0123456789", 403},
 		{"POST", xidPath, "ops-rw-token-0123456789", 404}, // allowed; no such transaction
+		{"GET", "/debug/pprof/", "", 401},                 // profiles hold secrets: write rights only
+		{"GET", "/debug/pprof/", "ops-ro-token-0123456789", 403},
+		{"GET", "/debug/pprof/", "ops-rw-token-0123456789", 200},
 	}
 	for _, c := range cases {
 		if code, body := adminCall(t, p, c.method, c.path, c.token); code != c.want {
@@ -249,7 +252,7 @@ func TestAdminAPINeedsCredential(t *testing.T) {
 		}
 	}
 	_, metrics := adminCall(t, p, "GET", "/metrics", "ops-ro-token-0123456789")
-	if !strings.Contains(metrics, `txc_permission_denied_total{kind="POST /v1/transactions/{xid}/retry",port="admin"} 2`) {
+	if !strings.Contains(metrics, `txc_permission_denied_total{kind="write",port="admin"} 4`) {
 		t.Errorf("admin refusals not counted:\n%s", grepLines(metrics, "permission_denied"))
 	}
 }
