@@ -74,11 +74,18 @@ func TestNoPlantedSecretInLogsMetricsViewsOrErrors(t *testing.T) {
 	if _, err := orders.Commit(ctx, xid); err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{opsTok, wrongTok} {
-		out := txcctl(t, []string{"TXC_TOKEN=" + tok, "TXC_TLS_CA=" + ca.certFile()}, "--admin", "https://"+p.admin, "tx", "list", "-o", "json")
+	for tok, wantExit := range map[string]int{opsTok: 0, wrongTok: 6} {
+		out, code := txcctl(t, []string{"TXC_TOKEN=" + tok, "TXC_TLS_CA=" + ca.certFile()}, "--admin", "https://"+p.admin, "tx", "list", "-o", "json")
+		if code != wantExit {
+			t.Errorf("txcctl tx list: exit %d, want %d\n%s", code, wantExit, out)
+		}
 		note("txcctl", out)
 	}
-	note("txcctl flag", txcctl(t, nil, "--admin", "http://10.255.255.1:7091", "--token", wrongTok, "status"))
+	out, code := txcctl(t, nil, "--admin", "http://10.255.255.1:7091", "--token", wrongTok, "status")
+	if code != 2 || !strings.Contains(out, "plain http") {
+		t.Errorf("txcctl sent a token over plain http: exit %d\n%s", code, out)
+	}
+	note("txcctl flag", out)
 	time.Sleep(200 * time.Millisecond)
 	log, err := os.ReadFile(p.logPath)
 	if err != nil {
@@ -96,13 +103,18 @@ func TestNoPlantedSecretInLogsMetricsViewsOrErrors(t *testing.T) {
 	}
 }
 
-// txcctl runs the txcctl binary and returns its combined output.
-func txcctl(t *testing.T, env []string, args ...string) string {
+// txcctl runs the txcctl binary and returns its combined output and exit
+// code.
+func txcctl(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "txcctl"), args...)
 	cmd.Env = append(os.Environ(), env...)
-	out, _ := cmd.CombinedOutput()
-	return string(out)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
 }
 
 // storeSecretOutput starts txc-server with store DSNs holding the planted

@@ -424,3 +424,15 @@ func TestClientCertificateNamesTheIdentity(t *testing.T) {
 		t.Fatalf("admin action with a read-only certificate: %d %s", code, body)
 	}
 }
+
+func TestAdminOpenReadsStillGuardActions(t *testing.T) {
+	ca := newTestCA(t, "txc-test-ca")
+	tokens, policy := tokenPolicySetup(t)
+	p := startTLSTC(t, ca, nil, "--tokens-file", tokens, "--policy-file", policy, "--admin-open-reads", "true")
+	if code, body := adminCall(t, p, "GET", "/v1/stats", ""); code != 200 {
+		t.Fatalf("an open read: %d %s", code, body)
+	}
+	if code, body := adminCall(t, p, "POST", "/v1/transactions/txc1:7/retry", ""); code != 401 {
+		t.Fatalf("an action without a credential: %d %s", code, body)
+	}
+}
