@@ -69,6 +69,9 @@ func TestNoPlantedSecretInLogsMetricsViewsOrErrors(t *testing.T) {
 		_, body = adminCall(t, p, "GET", path, wrongTok)
 		note(path+" refused", body)
 	}
+	if _, rms := adminCall(t, p, "GET", "/v1/rms", opsTok); !strings.Contains(rms, `"identity": "orders"`) {
+		t.Errorf("/v1/rms does not name the stream's identity:\n%s", rms)
+	}
 	_, body := adminCall(t, p, "POST", "/v1/transactions/"+string(xid)+"/retry", wrongTok)
 	note("refused action", body)
 	if _, err := orders.Commit(ctx, xid); err != nil {
