@@ -34,9 +34,15 @@ func (s *Server) permit(id, client string, m *txcv1.ClientMessage) *txc.Error {
 	}
 	err := s.cfg.Access.permit(id, m)
 	if err != nil {
-		kind := messageKind(m)
-		s.metrics.refused("grpc", kind)
-		s.log.Warn("permission denied", "identity", id, "request", kind, "client", client, "err", err.Message)
+		s.refused(id, client, m, err)
 	}
 	return err
+}
+
+// refused counts and logs a refused message (identity, request, client
+// name: never a credential).
+func (s *Server) refused(id, client string, m *txcv1.ClientMessage, err *txc.Error) {
+	kind := messageKind(m)
+	s.metrics.refused("grpc", kind)
+	s.log.Warn("permission denied", "identity", id, "request", kind, "client", client, "err", err.Message)
 }

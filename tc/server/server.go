@@ -362,7 +362,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		pm.TraceContext = s.trace.command(time.Now(), cmd)
 		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
-	out.flush(&s.hub)
+	out.flush(&s.hub, s.cfg.Access != nil)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
 		s.totals.event(&e)
@@ -402,9 +402,16 @@ func (o *outbox) addCommand(id tc.ConnID, m *txcv1.ServerMessage, lazy bool) {
 	o.eager[len(o.conns)-1] = !lazy
 }
 
-func (o *outbox) flush(h *hub) {
+func (o *outbox) flush(h *hub, track bool) {
 	for i, id := range o.conns {
 		if c := h.get(id); c != nil {
+			if track {
+				for _, m := range o.msgs[i] {
+					if m.GetCommand() != nil {
+						c.expect(m.GetId())
+					}
+				}
+			}
 			if o.eager[i] {
 				c.push(o.msgs[i]...)
 			} else {
@@ -500,6 +507,12 @@ func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 	for _, m := range f.GetMessages() {
 		if err := s.permit(c.identity, c.name, m); err != nil {
 			c.push(errorReply(m.GetId(), err))
+			continue
+		}
+		if err := s.permitBranch(c, m); err != nil {
+			if m.GetBranchResult() == nil { // a result gets no reply
+				c.push(errorReply(m.GetId(), err))
+			}
 			continue
 		}
 		msg, err := toMsg(c.id, m)
