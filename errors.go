@@ -43,13 +43,18 @@ const (
 	// CodeNotInTransaction: the call needs a global transaction in its
 	// context and there is none.
 	CodeNotInTransaction Code = 11
+	// CodePermissionDenied: the caller's identity may not make this
+	// request (act as TM, serve or register branches on this resource,
+	// use the admin API). Nothing was changed.
+	CodePermissionDenied Code = 12
 
-	codeCount = 12
+	codeCount = 13
 )
 
 var codeNames = [codeCount]string{
 	"OK", "InvalidArgument", "UnknownTransaction", "NotActive", "LockConflict", "TimedOut",
 	"RolledBack", "Unavailable", "UnknownBranch", "Unsupported", "Internal", "NotInTransaction",
+	"PermissionDenied",
 }
 
 func (c Code) String() string {
@@ -99,6 +104,7 @@ var (
 	ErrUnsupported        = &Error{Code: CodeUnsupported}
 	ErrInternal           = &Error{Code: CodeInternal}
 	ErrNotInTransaction   = &Error{Code: CodeNotInTransaction}
+	ErrPermissionDenied   = &Error{Code: CodePermissionDenied}
 )
 
 // ErrRefused matches, besides its code's sentinel, an error that refused a

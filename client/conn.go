@@ -12,6 +12,7 @@ import (
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -70,8 +71,15 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		ctx, cancel = context.WithTimeout(ctx, o.dialTimeout)
 		defer cancel()
 	}
+	if o.token != "" && o.tls == nil {
+		return nil, invalid("client: dial %q: a token is sent only over TLS (WithTLS)", target)
+	}
+	creds := insecure.NewCredentials()
+	if o.tls != nil {
+		creds = credentials.NewTLS(o.tls)
+	}
 	dopts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// txcv1.Codec: generated, reflection-free encoding of the protocol's
 		// messages, on this connection only.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
@@ -83,6 +91,9 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
 			MinConnectTimeout: o.connectTimeout,
 		}),
+	}
+	if o.token != "" {
+		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer(o.token)))
 	}
 	dopts = append(dopts, o.dialOpts...)
 	cc, err := grpc.NewClient(target, dopts...)

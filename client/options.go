@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -23,6 +24,8 @@ type options struct {
 	connectTimeout time.Duration
 	dialTimeout    time.Duration
 	dialTimeoutSet bool // by WithDialTimeout: applies whatever ctx's deadline
+	tls            *tls.Config
+	token          string
 }
 
 // DefaultDialTimeout is how long Dial keeps trying to reach a coordinator
@@ -65,8 +68,9 @@ func WithJitter(f func(n time.Duration) time.Duration) Option {
 	return func(o *options) { o.backoff.Jitter = f }
 }
 
-// WithDialOptions adds gRPC dial options (credentials, keepalive, …). The
-// default transport is insecure (plaintext), meant for loopback.
+// WithDialOptions adds gRPC dial options (keepalive, …). The default
+// transport is plaintext, meant for loopback; WithTLS and WithToken set
+// the credentials.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
 }

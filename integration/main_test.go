@@ -33,10 +33,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-race", "-o", dir+"/", "../cmd/txc-server")
+	build := exec.Command("go", "build", "-race", "-o", dir+"/", "../cmd/txc-server", "../cmd/txcctl")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: building txc-server:", err)
+		fmt.Fprintln(os.Stderr, "integration: building txc-server and txcctl:", err)
 		os.Exit(1)
 	}
 	binDir = dir
@@ -55,6 +55,10 @@ type tcProcess struct {
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan error
+	// httpc and scheme reach the admin port (plain http by default; see
+	// startTCWith for TLS).
+	httpc  *http.Client
+	scheme string
 }
 
 func freeAddr(t *testing.T) string {
@@ -70,7 +74,18 @@ func freeAddr(t *testing.T) string {
 // startTC starts a server on fresh ports and data dir and waits until ready.
 func startTC(t *testing.T, extra ...string) *tcProcess {
 	t.Helper()
-	p := &tcProcess{t: t, dataDir: t.TempDir(), addr: freeAddr(t), admin: freeAddr(t), args: extra}
+	return startTCWith(t, nil, extra...)
+}
+
+// startTCWith is startTC with setup run on the process before it starts
+// (to set its admin client and scheme, or arguments naming its ports).
+func startTCWith(t *testing.T, setup func(*tcProcess), extra ...string) *tcProcess {
+	t.Helper()
+	p := &tcProcess{t: t, dataDir: t.TempDir(), addr: freeAddr(t), admin: freeAddr(t), args: extra,
+		httpc: http.DefaultClient, scheme: "http"}
+	if setup != nil {
+		setup(p)
+	}
 	p.logPath = filepath.Join(t.TempDir(), "txc-server.log")
 	p.start()
 	t.Cleanup(func() {
@@ -113,7 +128,7 @@ func (p *tcProcess) start() {
 			p.t.Fatalf("txc-server exited at start: %v\n%s", err, tail(string(b), 4000))
 		default:
 		}
-		resp, err := http.Get("http://" + p.admin + "/readyz")
+		resp, err := p.httpc.Get(p.scheme + "://" + p.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

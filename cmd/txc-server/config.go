@@ -38,6 +38,14 @@ type config struct {
 	LogLevel       string
 	LogFormat      string
 	Pprof          bool
+	TLSCert        string
+	TLSKey         string
+	ClientCA       string
+	TokensFile     string
+	PolicyFile     string
+	OpenAdminReads bool
+	MaxStreams     int
+	MaxActive      int
 }
 
 // setting describes one configurable value.
@@ -61,6 +69,29 @@ func durationSetting(key, help, def string, field func(*config) *time.Duration) 
 			return fmt.Errorf("must be positive")
 		}
 		*field(c) = d
+		return nil
+	}}
+}
+
+func fileSetting(key, help string, field func(*config) *string) setting {
+	return setting{key: key, help: help, set: func(c *config, v string) error {
+		if v != "" {
+			if fi, err := os.Stat(v); err != nil || fi.IsDir() {
+				return fmt.Errorf("not a readable file")
+			}
+		}
+		*field(c) = v
+		return nil
+	}}
+}
+
+func boolSetting(key, help, def string, field func(*config) *bool) setting {
+	return setting{key: key, help: help, def: def, set: func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		*field(c) = b
 		return nil
 	}}
 }
@@ -144,13 +175,29 @@ var settings = []setting{
 			}
 			return fmt.Errorf("must be debug, info, warn or error")
 		}},
-	{key: "pprof", help: "serve /debug/pprof/ on the admin address (true or false)", def: "false",
+	boolSetting("pprof", "serve /debug/pprof/ on the admin address (true or false)", "false", func(c *config) *bool { return &c.Pprof }),
+	fileSetting("tls_cert", "PEM certificate chain of both ports; with tls_key, turns TLS on (plaintext is then refused); reloaded when the file changes", func(c *config) *string { return &c.TLSCert }),
+	fileSetting("tls_key", "PEM private key of tls_cert; reloaded when the file changes", func(c *config) *string { return &c.TLSKey }),
+	fileSetting("client_ca", "PEM CA certificates of client certificates: the gRPC port then requires one (mutual TLS), the admin port verifies one if given; its URI SAN or common name is the client's identity", func(c *config) *string { return &c.ClientCA }),
+	fileSetting("tokens_file", "YAML map of identity to bearer token (16+ characters); clients send 'authorization: Bearer TOKEN'; reloaded when the file changes", func(c *config) *string { return &c.TokensFile }),
+	fileSetting("policy_file", "YAML policy of what each identity may do (identities: {NAME: {tm: true, resources: [ID, PREFIX*], admin: read|write}}); reloaded when the file changes; without it every authenticated identity may do everything", func(c *config) *string { return &c.PolicyFile }),
+	boolSetting("admin_open_reads", "with credentials configured, let admin API views and /metrics through without one (actions always need one)", "false", func(c *config) *bool { return &c.OpenAdminReads }),
+	{key: "max_active_per_client", help: "global transactions one client (an identity, or a stream without credentials) may have open, from begin to a final status; 0: no limit", def: "0",
 		set: func(c *config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("must be true or false")
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("must be an integer, 0 or more")
 			}
-			c.Pprof = b
+			c.MaxActive = n
+			return nil
+		}},
+	{key: "max_streams_per_conn", help: "concurrent gRPC streams one client connection may open", def: "16",
+		set: func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1024 {
+				return fmt.Errorf("must be an integer from 1 to 1024")
+			}
+			c.MaxStreams = n
 			return nil
 		}},
 	{key: "log_format", help: "text or json", def: "text",
@@ -219,6 +266,9 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) 
 		if err := checkStore(c); err != nil {
 			errs = append(errs, err)
 		}
+		if err := checkSecurity(c); err != nil {
+			errs = append(errs, err)
+		}
 		if c.Listen == c.AdminListen {
 			errs = append(errs, fmt.Errorf("settings listen and admin_listen are both %s", c.Listen))
 		}
@@ -284,4 +334,23 @@ func checkStore(c *config) error {
 		return fmt.Errorf("setting store_dsn: %w", err)
 	}
 	return nil
+}
+
+// checkSecurity checks that the TLS and access settings agree.
+func checkSecurity(c *config) error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("settings tls_cert and tls_key go together: set both or neither")
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		return fmt.Errorf("setting client_ca needs tls_cert and tls_key (mutual TLS is TLS)")
+	}
+	if c.PolicyFile != "" && c.TokensFile == "" && c.ClientCA == "" {
+		return fmt.Errorf("setting policy_file needs a way to know identities: tokens_file or client_ca")
+	}
+	return nil
+}
+
+// accessConfigured reports whether clients must authenticate.
+func (c *config) accessConfigured() bool {
+	return c.TokensFile != "" || c.PolicyFile != "" || c.ClientCA != ""
 }

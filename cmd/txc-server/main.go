@@ -2,10 +2,15 @@
 //
 //	txc-server [--listen 127.0.0.1:8091] [--admin-listen 127.0.0.1:7091] [--data-dir ./txc-data] [--config file.yaml]
 //	           [--store embedded|mysql|postgres] [--store-dsn DSN]
+//	           [--tls-cert F --tls-key F [--client-ca F]] [--tokens-file F] [--policy-file F]
 //
 // Every setting can also come from a YAML file (--config) or a TXC_*
 // environment variable; see --help. Bad settings are refused at start with
-// a message naming the setting. The process exits non-zero when its store
+// a message naming the setting. Secrets (the store DSN, tokens) are never
+// printed. With --tls-cert both ports speak TLS only; --client-ca makes the
+// gRPC port require client certificates; --tokens-file, --policy-file or
+// --client-ca make every client and admin request authenticate (see
+// package server's Access). The process exits non-zero when its store
 // fails; restarting it resumes every unfinished transaction.
 //
 // The admin address serves /healthz, /readyz, Prometheus /metrics, the /v1
@@ -16,6 +21,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,6 +96,12 @@ func run(ctx context.Context, cfg *config) error {
 		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
 		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
+		MaxStreamsPerConn: uint32(cfg.MaxStreams), MaxActivePerClient: cfg.MaxActive,
+	}
+	adminTLS, err := security(cfg, &srvCfg, log)
+	if err != nil {
+		st.Close()
+		return err
 	}
 	if tp != nil {
 		srvCfg.TracerProvider = tp
@@ -117,13 +129,18 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.Pprof {
 		mux := http.NewServeMux()
 		mux.Handle("/", handler)
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		debug := http.NewServeMux()
+		debug.HandleFunc("/debug/pprof/", pprof.Index)
+		debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		debug.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		debug.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/", srv.GuardAdmin(debug))
 		handler = mux
 	}
 	admin := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if adminTLS != nil {
+		adminLis = tls.NewListener(adminLis, adminTLS)
+	}
 	go func() {
 		if err := admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server failed", "err", err)

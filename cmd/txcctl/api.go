@@ -18,14 +18,19 @@ type api struct {
 	base    *url.URL
 	client  *http.Client
 	timeout time.Duration
+	token   string
 }
 
-func newAPI(admin string, timeout time.Duration) (*api, error) {
+func newAPI(admin string, timeout time.Duration, cred credentials) (*api, error) {
 	u, err := url.Parse(admin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, withCode(exitUsage, fmt.Errorf("admin address %q is not an http(s)://host:port URL", admin))
 	}
-	return &api{base: u, client: &http.Client{}, timeout: timeout}, nil
+	c, err := cred.httpClient(u)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return &api{base: u, client: c, timeout: timeout, token: cred.token}, nil
 }
 
 // apiError is an error answer of the admin API.
@@ -53,6 +58,8 @@ func exitFor(status int) int {
 		return exitConflict
 	case http.StatusServiceUnavailable:
 		return exitUnavailable
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return exitDenied
 	}
 	return exitFailed
 }
@@ -78,6 +85,9 @@ func (a *api) do(ctx context.Context, method, path string, query url.Values, bod
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	res, err := a.client.Do(req)
 	if err != nil {

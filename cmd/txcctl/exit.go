@@ -10,6 +10,7 @@ const (
 	exitNotFound    = 3
 	exitConflict    = 4
 	exitUnavailable = 5
+	exitDenied      = 6
 )
 
 // exitError is an error with the exit code it gives.

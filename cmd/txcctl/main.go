@@ -14,6 +14,12 @@
 // JSON. undo show reads an AT undo-log row from the database directly (it
 // never prints the DSN's password).
 //
+// A coordinator that requires a credential gets a bearer token from
+// TXC_TOKEN (or --token, which other users may see in ps) or a client
+// certificate (--cert, --key; env TXC_TLS_CERT, TXC_TLS_KEY); --ca (env
+// TXC_TLS_CA) names the CA of its https certificate. A token is sent only
+// over https, or over http to a loopback address.
+//
 // Exit codes, for scripts:
 //
 //	0  done
@@ -22,6 +28,7 @@
 //	3  not found: no such transaction or undo-log row
 //	4  conflict: the transaction is not in a state for this action
 //	5  unavailable: the coordinator or database cannot be reached, or is not ready
+//	6  denied: no credential, or the credential's identity may not do this
 package main
 
 import (

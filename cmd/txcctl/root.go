@@ -23,6 +23,7 @@ type globals struct {
 	output  string
 	timeout time.Duration
 	getenv  func(string) string
+	cred    credentials
 }
 
 // api returns the admin API client the flags name.
@@ -30,7 +31,7 @@ func (g *globals) api() (*api, error) {
 	if g.output != "table" && g.output != "json" {
 		return nil, withCode(exitUsage, fmt.Errorf("-o must be table or json, not %q", g.output))
 	}
-	return newAPI(g.admin, g.timeout)
+	return newAPI(g.admin, g.timeout, g.cred)
 }
 
 func (g *globals) json() bool { return g.output == "json" }
@@ -43,8 +44,13 @@ func newRoot(getenv func(string) string) *cobra.Command {
 		Long: `txcctl talks to a txc coordinator's admin HTTP API (--admin, TXC_ADMIN,
 default ` + defaultAdmin + `).
 
+A coordinator that requires a credential takes a bearer token (TXC_TOKEN,
+or --token) or a client certificate (--cert and --key); --ca names the CA
+of its https certificate.
+
 Exit codes: 0 done, 1 failed, 2 usage or refused input, 3 not found,
-4 conflict (not in a state for this action), 5 unavailable.`,
+4 conflict (not in a state for this action), 5 unavailable, 6 no
+credential or not allowed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -55,6 +61,7 @@ Exit codes: 0 done, 1 failed, 2 usage or refused input, 3 not found,
 	root.PersistentFlags().StringVar(&g.admin, "admin", admin, "coordinator admin URL (env TXC_ADMIN)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 10*time.Second, "how long to wait for an answer")
+	g.cred.flags(root, getenv)
 	root.AddCommand(newStatusCmd(g), newTxCmd(g), newLocksCmd(g), newRMsCmd(g), newUndoCmd(g))
 	return root
 }

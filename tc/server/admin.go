@@ -39,8 +39,11 @@ import (
 // transaction's history and logged with who did it and why. Errors are
 // {"error": text, "code": txc code name} with 400 (bad input), 403 (an
 // action sent by a browser from a page of another origin), 404 (unknown
-// transaction), 409 (not in a state for this), 503 (stopping). The API has
-// no authentication yet: bind the admin address to a trusted network.
+// transaction), 409 (not in a state for this), 503 (stopping). With
+// Config.Access, requests need a credential (401 without one, 403 with
+// an identity the policy does not allow; see GuardAdmin) and the
+// operator recorded is the authenticated identity; without it the API is
+// open to whoever reaches the admin address.
 //
 // It binds nothing itself; the caller serves it on the admin address.
 func (s *Server) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
@@ -66,7 +69,7 @@ func (s *Server) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
 	mux.HandleFunc("GET /v1/locks", s.listLocks)
 	mux.HandleFunc("GET /v1/rms", s.listRMs)
 	mux.Handle("GET /", consoleHandler())
-	return mux
+	return s.GuardAdmin(mux)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -136,6 +136,13 @@ func operator(r *http.Request) (tc.Operator, error) {
 		}
 	}
 	who := b.Operator
+	if id := authenticatedOperator(r); id != "" {
+		// The credential, not what the caller says, names who acted.
+		who = id
+		if b.Operator != "" && b.Operator != id {
+			who = id + " (as " + b.Operator + ")"
+		}
+	}
 	if who == "" {
 		who = r.Header.Get("X-Txc-Operator")
 	}
@@ -213,6 +220,9 @@ func (s *Server) listLocks(w http.ResponseWriter, r *http.Request) {
 type RMStream struct {
 	tc.StreamView
 	Name string `json:"name"`
+	// Identity is the stream's authenticated identity ("" without
+	// credentials configured).
+	Identity string `json:"identity,omitempty"`
 }
 
 // RMsView is what GET /v1/rms answers.
@@ -230,11 +240,11 @@ func (s *Server) listRMs(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Streams = make([]RMStream, 0, len(streams))
 	for _, st := range streams {
-		name := ""
+		rs := RMStream{StreamView: st}
 		if c := s.hub.get(st.Conn); c != nil {
-			name = c.name
+			rs.Name, rs.Identity = c.name, c.identity
 		}
-		v.Streams = append(v.Streams, RMStream{StreamView: st, Name: name})
+		v.Streams = append(v.Streams, rs)
 	}
 	writeJSON(w, http.StatusOK, v)
 }

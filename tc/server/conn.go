@@ -14,6 +14,8 @@ import (
 type conn struct {
 	id   tc.ConnID
 	name string
+	// identity is the authenticated caller ("" without Access).
+	identity string
 
 	mu     sync.Mutex
 	out    []*txcv1.ServerMessage
@@ -22,6 +24,7 @@ type conn struct {
 	armed  bool        // linger is set and nothing has been sent since
 	wake   chan struct{}
 	done   chan struct{}
+	sent   map[uint64]struct{} // commands not yet answered; kept only with Access (branchguard.go)
 }
 
 // lazyLinger bounds how long a lazy message (see pushLazy) waits for a

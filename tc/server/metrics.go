@@ -28,6 +28,7 @@ type Metrics struct {
 	manual     *prometheus.CounterVec
 	timeouts   *prometheus.CounterVec
 	operator   *prometheus.CounterVec
+	denied     *prometheus.CounterVec
 	streams    prometheus.Gauge
 	syncs      prometheus.Histogram
 	batchItems prometheus.Histogram
@@ -57,6 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		manual:   counter("txc_manual_action_total", "Transactions parked as needing manual action, by name, resource and branch type of the failed branch.", "name", "resource", "branch_type"),
 		timeouts: counter("txc_timeouts_total", "Transactions rolled back because their deadline passed, by name.", "name"),
 		operator: counter("txc_operator_actions_total", "Operator actions on parked transactions (retry, resolve).", "action"),
+		denied:   counter("txc_permission_denied_total", "Requests refused by the access policy or for want of a credential, by port (grpc, admin) and request kind.", "port", "kind"),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{Name: "txc_streams",
 			Help: "Client sessions connected."}),
 		syncs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "txc_store_sync_seconds",
@@ -66,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		names: make(map[string]struct{}),
 	}
 	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.phase2, m.retries, m.manual,
-		m.timeouts, m.operator, m.streams, m.syncs, m.batchItems)
+		m.timeouts, m.operator, m.denied, m.streams, m.syncs, m.batchItems)
 	return m
 }
 
@@ -146,5 +148,12 @@ func (m *Metrics) observeEvent(e *tc.Event) {
 func (m *Metrics) connected(delta float64) {
 	if m != nil {
 		m.streams.Add(delta)
+	}
+}
+
+// refused counts a request refused by access control.
+func (m *Metrics) refused(port, kind string) {
+	if m != nil {
+		m.denied.WithLabelValues(port, kind).Inc()
 	}
 }

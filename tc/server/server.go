@@ -17,6 +17,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -65,7 +67,26 @@ type Config struct {
 	// TracerProvider, when set, gets the coordinator's OpenTelemetry spans
 	// (see tracing.go); nil makes none, at no cost.
 	TracerProvider trace.TracerProvider
+	// TLS, when set, is the gRPC port's TLS configuration (see
+	// NewTLSConfig): plaintext connections are then refused.
+	TLS *tls.Config
+	// Access, when set, authenticates every stream and admin request and
+	// applies its policy to each request (see access.go); nil lets
+	// everyone reaching the ports do everything.
+	Access *Access
+	// MaxStreamsPerConn bounds the concurrent gRPC streams of one client
+	// connection. Default DefaultMaxStreamsPerConn.
+	MaxStreamsPerConn uint32
+	// MaxActivePerClient bounds the global transactions one client (an
+	// identity, or a stream without Access) has open, from Begin to a
+	// final status; a Begin over it fails with txc.ErrUnavailable and
+	// changes nothing. 0: no limit.
+	MaxActivePerClient int
 }
+
+// DefaultMaxStreamsPerConn bounds concurrent streams on one connection:
+// a client needs one Session stream (and a health check).
+const DefaultMaxStreamsPerConn = 16
 
 // Server is a running coordinator node.
 type Server struct {
@@ -83,6 +104,7 @@ type Server struct {
 	readies readyCount
 	totals  totals
 	trace   *tracing
+	limit   *txLimiter
 
 	ready    atomic.Bool
 	stopping chan struct{}
@@ -102,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.MaxStreamsPerConn == 0 {
+		cfg.MaxStreamsPerConn = DefaultMaxStreamsPerConn
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
@@ -128,9 +153,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		stopping: make(chan struct{}),
 		health:   health.NewServer(),
 		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
+		limit:    newTxLimiter(cfg.MaxActivePerClient),
 	}
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
+		grpc.MaxConcurrentStreams(cfg.MaxStreamsPerConn),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -142,7 +169,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// write per message on both ends (txcv1.StreamWindow).
 		grpc.InitialWindowSize(txcv1.StreamWindow),
 		grpc.InitialConnWindowSize(txcv1.ConnWindow),
-	)
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	txcv1.RegisterCoordinatorServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	return s, nil
@@ -321,6 +352,7 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		s.metrics.observeReply(r)
 		s.totals.reply(r)
 		s.trace.reply(r)
+		s.limit.replied(r)
 		out.add(r.Conn, replyToProto(r))
 	}
 	for i := range rd.Commands {
@@ -330,12 +362,13 @@ func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
 		pm.TraceContext = s.trace.command(time.Now(), cmd)
 		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}
-	out.flush(&s.hub)
+	out.flush(&s.hub, s.cfg.Access != nil)
 	for _, e := range rd.Events {
 		s.metrics.observeEvent(&e)
 		s.totals.event(&e)
 		if e.Kind == tc.EventFinished {
 			s.trace.finished(e.XID)
+			s.limit.finished(e.XID)
 		}
 		s.logEvent(&e)
 	}
@@ -369,9 +402,16 @@ func (o *outbox) addCommand(id tc.ConnID, m *txcv1.ServerMessage, lazy bool) {
 	o.eager[len(o.conns)-1] = !lazy
 }
 
-func (o *outbox) flush(h *hub) {
+func (o *outbox) flush(h *hub, track bool) {
 	for i, id := range o.conns {
 		if c := h.get(id); c != nil {
+			if track {
+				for _, m := range o.msgs[i] {
+					if m.GetCommand() != nil {
+						c.expect(m.GetId())
+					}
+				}
+			}
 			if o.eager[i] {
 				c.push(o.msgs[i]...)
 			} else {
@@ -416,7 +456,12 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 	if len(msgs) == 0 || msgs[0].GetHello() == nil {
 		return status.Error(codes.InvalidArgument, "server: the first message on a session must be a Hello")
 	}
+	identity, err := s.admit(stream, msgs[0])
+	if err != nil {
+		return err
+	}
 	c := s.hub.add(msgs[0].GetHello().GetClientName())
+	c.identity = identity
 	s.metrics.connected(+1)
 	defer s.metrics.connected(-1)
 	writeErr := make(chan error, 1)
@@ -460,7 +505,20 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
 	batch := getBatch(len(f.GetMessages()))
 	for _, m := range f.GetMessages() {
+		if err := s.permit(c.identity, c.name, m); err != nil {
+			c.push(errorReply(m.GetId(), err))
+			continue
+		}
+		if err := s.permitBranch(c, m); err != nil {
+			if m.GetBranchResult() == nil { // a result gets no reply
+				c.push(errorReply(m.GetId(), err))
+			}
+			continue
+		}
 		msg, err := toMsg(c.id, m)
+		if err == nil && msg.Kind == tc.KindBegin {
+			err = s.limit.begin(c, msg.ID)
+		}
 		if err != nil {
 			c.push(errorReply(m.GetId(), err))
 			continue

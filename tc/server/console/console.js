@@ -43,8 +43,27 @@ function when(t) {
   return d.toLocaleString();
 }
 
-async function api(path, opts) {
-  const res = await fetch(path, Object.assign({ cache: "no-store" }, opts || {}));
+// The console's session: a bearer token the operator types once, kept in
+// this tab's sessionStorage (gone when the tab closes) and sent as a
+// header, never as a cookie, so that other sites' pages cannot use it.
+function authHeaders(opts) {
+  const h = Object.assign({}, (opts && opts.headers) || {});
+  const tok = sessionStorage.getItem("txc-token");
+  if (tok) h["Authorization"] = "Bearer " + tok;
+  return h;
+}
+
+async function api(path, opts, retried) {
+  const o = Object.assign({ cache: "no-store" }, opts || {});
+  o.headers = authHeaders(opts);
+  const res = await fetch(path, o);
+  if ((res.status === 401 || res.status === 403) && !retried) {
+    const tok = window.prompt(res.status === 401 ? "This coordinator needs a credential: admin token" : "This token may not do that: another admin token");
+    if (tok) {
+      sessionStorage.setItem("txc-token", tok.trim());
+      return api(path, opts, true);
+    }
+  }
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
   if (!res.ok) {

@@ -1,0 +1,87 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+)
+
+// WithTLS makes Dial use TLS with cfg (a client certificate in it is
+// presented for mutual TLS) instead of plaintext. See TLSFromFiles.
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *options) { o.tls = cfg.Clone() }
+}
+
+// WithToken sends token as "authorization: Bearer TOKEN" on the session
+// stream, for a coordinator configured with a tokens file. It needs TLS
+// (WithTLS): Dial refuses to send a token over plaintext.
+func WithToken(token string) Option {
+	return func(o *options) { o.token = token }
+}
+
+// bearer is the per-stream credential of WithToken.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return true }
+
+// TLSFromFiles builds a client TLS configuration: caFile (PEM) holds the
+// CAs that may sign the coordinator's certificate (empty: the system's);
+// certFile and keyFile, when set, are the client certificate for mutual
+// TLS; serverName, when set, is the name to verify instead of the
+// target's host.
+func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: CA file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: CA file %s holds no PEM certificate", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("client: a client certificate needs both its certificate and its key file")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: client certificate %s and key %s: %w", certFile, keyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// OptionsFromEnv reads the security options of programs that take them
+// from the environment (the examples, txcctl's gRPC peers):
+//
+//	TXC_TLS_CA          PEM CAs of the coordinator's certificate; set (or
+//	                    TXC_TLS=true with the system's CAs) turns TLS on
+//	TXC_TLS_CERT/_KEY   client certificate and key (mutual TLS)
+//	TXC_TLS_SERVER_NAME name to verify instead of the target's host
+//	TXC_TOKEN           bearer token (needs TLS)
+//
+// getenv is os.Getenv in programs. Nothing set: no options, plaintext.
+func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
+	var opts []Option
+	ca, cert := getenv("TXC_TLS_CA"), getenv("TXC_TLS_CERT")
+	if ca != "" || cert != "" || getenv("TXC_TLS") == "true" {
+		cfg, err := TLSFromFiles(ca, cert, getenv("TXC_TLS_KEY"), getenv("TXC_TLS_SERVER_NAME"))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, WithTLS(cfg))
+	}
+	if tok := getenv("TXC_TOKEN"); tok != "" {
+		opts = append(opts, WithToken(tok))
+	}
+	return opts, nil
+}
