@@ -163,7 +163,7 @@ func (r *Resource) xaReport(ctx context.Context, id XAID, s txc.BranchStatus) er
 	err = m.Conn().Report(ctx, id.XID, id.Branch, s)
 	if err != nil && s == txc.BranchPhaseOneFailed {
 		r.log.Warn("datasource: reporting a failed XA branch failed; the global rollback will find nothing to roll back",
-			"resource", r.id, "branch", id.String(), "err", err)
+			"resource", r.id, "xid", id.XID, "branch", id.String(), "err", err)
 	}
 	return err
 }

@@ -157,7 +157,7 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 	}
 	if !errors.As(err, &te) || (!te.Status.IsCommit() && !te.Status.IsRollback()) {
 		r.log.Warn("datasource: reporting a prepared XA branch failed; its phase 2 (or recovery) finishes it",
-			"resource", r.id, "branch", id.String(), "err", err)
+			"resource", r.id, "xid", id.XID, "branch", id.String(), "err", err)
 		return
 	}
 	commit := te.Status.IsCommit()
@@ -165,7 +165,7 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 	defer cancel()
 	if ferr := r.xaFinish(fctx, id, commit); ferr != nil {
 		r.log.Warn("datasource: finishing an XA branch prepared after its transaction was decided failed; recovery finishes it",
-			"resource", r.id, "branch", id.String(), "status", te.Status, "err", ferr)
+			"resource", r.id, "xid", id.XID, "branch", id.String(), "status", te.Status, "err", ferr)
 	}
 }
 

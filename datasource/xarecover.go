@@ -59,7 +59,7 @@ func (r *Resource) RecoverXA(ctx context.Context) (int, error) {
 			continue
 		}
 		done++
-		r.log.Info("datasource: recovered a prepared XA branch", "resource", r.id, "branch", id.String(), "commit", commit)
+		r.log.Info("datasource: recovered a prepared XA branch", "resource", r.id, "xid", id.XID, "branch", id.String(), "commit", commit)
 	}
 	return done, errors.Join(errs...)
 }

@@ -416,7 +416,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := e.execute(ctx, envelope{V: 1, ID: in.ID, Def: in.Definition, Input: in.Input}, in.XID, in.BranchID); err != nil {
-				e.log.Warn("saga: recovery did not finish the instance; the coordinator will retry", "instance", in.ID, "err", err)
+				e.log.Warn("saga: recovery did not finish the instance; the coordinator will retry", "instance", in.ID, "xid", in.XID, "err", err)
 			}
 		}()
 	}

@@ -86,7 +86,7 @@ func (e *Engine) execute(ctx context.Context, env envelope, xid txc.XID, bid txc
 			if m.inFlightCount() > 0 && def.recovery == Backward {
 				m.abandon()
 			}
-			e.log.Info("saga: resuming instance", "instance", inst.ID, "definition", def.name, "status", inst.Status,
+			e.log.Info("saga: resuming instance", "instance", inst.ID, "xid", inst.XID, "definition", def.name, "status", inst.Status,
 				"recovery", def.recovery, "compensating", m.compensating)
 		}
 	}
