@@ -35,7 +35,7 @@ func TestATScenarios(t *testing.T) {
 			var out bytes.Buffer
 			cmd := tc.cmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--clients", "3", "--duration", "300ms", "--warmup", "0s", "--floor"})
+			cmd.SetArgs([]string{"--addr", addr, "--clients", "3", "--duration", "700ms", "--warmup", "300ms", "--floor"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := cmd.ExecuteContext(ctx); err != nil {
@@ -78,7 +78,7 @@ func TestXAScenarios(t *testing.T) {
 			var out bytes.Buffer
 			cmd := tc.cmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "300ms", "--warmup", "0s"})
+			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "700ms", "--warmup", "300ms"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := cmd.ExecuteContext(ctx); err != nil {
