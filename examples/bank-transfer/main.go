@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -39,7 +40,11 @@ func main() {
 	ctx := context.Background()
 
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := client.Dial(dctx, *tc)
+	sec, err := client.OptionsFromEnv(os.Getenv) // TXC_TLS_CA, TXC_TOKEN, …: see README "Security"
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := client.Dial(dctx, *tc, sec...)
 	cancel()
 	if err != nil {
 		log.Fatal(err)

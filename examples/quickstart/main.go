@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/txcio/txc"
@@ -27,7 +28,11 @@ func main() {
 
 	// One multiplexed stream per process; gives up after client.DefaultDialTimeout
 	// (5 s) when no coordinator answers.
-	conn, err := client.Dial(context.Background(), *addr)
+	sec, err := client.OptionsFromEnv(os.Getenv) // TXC_TLS_CA, TXC_TOKEN, …: see README "Security"
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := client.Dial(context.Background(), *addr, sec...)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -70,7 +70,11 @@ func run(ctx context.Context, addr, driver, dsn string) error {
 	}
 	defer store.Close()
 
-	conn, err := client.Dial(context.Background(), addr) // gives up after client.DefaultDialTimeout
+	sec, err := client.OptionsFromEnv(os.Getenv) // TXC_TLS_CA, TXC_TOKEN, …: see README "Security"
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := client.Dial(context.Background(), addr, sec...) // gives up after client.DefaultDialTimeout
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -52,7 +53,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	conn, err := client.Dial(context.Background(), *addr) // gives up after client.DefaultDialTimeout
+	sec, err := client.OptionsFromEnv(os.Getenv) // TXC_TLS_CA, TXC_TOKEN, …: see README "Security"
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := client.Dial(context.Background(), *addr, sec...) // gives up after client.DefaultDialTimeout
 	if err != nil {
 		log.Fatal(err)
 	}
