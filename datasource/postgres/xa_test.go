@@ -331,16 +331,13 @@ func TestXAPhase2Once(t *testing.T) {
 	}
 }
 
-// TestXANeedsPreparedTransactions: the shared server runs with
-// max_prepared_transactions = 0; opening it in XA mode fails with a typed
-// error that says so.
+// TestXANeedsPreparedTransactions: opening a server that runs with
+// max_prepared_transactions = 0 (a private one, whatever the shared
+// server's setting) in XA mode fails with a typed error that says so.
 func TestXANeedsPreparedTransactions(t *testing.T) {
 	e := newEnv(t)
-	var n int
-	if err := e.plain.QueryRow("SHOW max_prepared_transactions").Scan(&n); err != nil || n != 0 {
-		t.Skipf("the shared server has max_prepared_transactions = %d (%v)", n, err)
-	}
-	cfg, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	dsn := dbtest.PrivatePostgres(t, "max_prepared_transactions=0")
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
