@@ -88,17 +88,26 @@ func PrivateMariaDBEnv(t testing.TB, env []string, options ...string) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	execWhenUp(t, db, "CREATE DATABASE IF NOT EXISTS test", dir, "MariaDB")
+	return root + "test"
+}
+
+// execWhenUp runs stmt on db as soon as the private server (of kind what,
+// logging to dir/server.log) answers, failing the test with its log if it
+// does not within 30 s.
+func execWhenUp(t testing.TB, db *sql.DB, stmt, dir, what string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS test")
+		_, err := db.ExecContext(ctx, stmt)
 		cancel()
 		if err == nil {
-			return root + "test"
+			return
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("dbtest: the private MariaDB did not start: %v\n%s", err, log)
+			t.Fatalf("dbtest: the private %s did not start: %v\n%s", what, err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

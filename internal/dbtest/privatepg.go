@@ -1,7 +1,6 @@
 package dbtest
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // pgBin is where Debian installs the PostgreSQL 15 server programs.
@@ -71,20 +69,8 @@ func PrivatePostgres(t testing.TB, settings ...string) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err = db.ExecContext(ctx, "CREATE DATABASE test")
-		cancel()
-		if err == nil {
-			return base + "test?sslmode=disable"
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("dbtest: the private PostgreSQL did not start: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	execWhenUp(t, db, "CREATE DATABASE test", dir, "PostgreSQL")
+	return base + "test?sslmode=disable"
 }
 
 // pgCredential returns the OS user the server runs as: the postgres user
