@@ -116,6 +116,53 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := start(ctx, x, u.query, u.nargs, args); err != nil {
 		return nil, err
 	}
+	metas, err := u.tables(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := u.targets(metas)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.keyChanges(targets); err != nil {
+		return nil, err
+	}
+	if len(u.refs) == 1 {
+		if err := totalOrder(u.query, !u.limit.empty(), u.orderBy, u.refs[0].ref(), metas[0]); err != nil {
+			return nil, err
+		}
+	}
+	befores, newKeys, err := u.beforeImages(ctx, x, metas, targets, args)
+	if err != nil {
+		return nil, err
+	}
+	if u.keyed {
+		return u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 1 && targets[0].pkNew == nil && x.InGlobalTx() {
+		return u.deferAfter(x, metas[targets[0].i], befores[0], n, res)
+	}
+	matched, changed, err := u.record(ctx, x, metas, targets, befores, newKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.counted(n, matched, changed); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// tables loads the metadata of the statement's tables (of a single-table
+// statement, with the columns it assigns).
+func (u *updatePlan) tables(ctx context.Context, x *datasource.Exec) ([]*datasource.Table, error) {
 	metas, err := loadTables(ctx, x, u.refs)
 	if err != nil {
 		return nil, err
@@ -129,6 +176,12 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 	}
+	return metas, nil
+}
+
+// targets groups the assignments by the table they write, and refuses a
+// table written under two names or one AT mode cannot write.
+func (u *updatePlan) targets(metas []*datasource.Table) ([]*updTarget, error) {
 	var targets []*updTarget
 	byRef := map[int]*updTarget{}
 	for ai, a := range u.assigns {
@@ -171,15 +224,21 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 	}
+	return targets, nil
+}
+
+// keyChanges refuses a primary-key change whose new value cannot be
+// computed from the old row before the statement runs.
+func (u *updatePlan) keyChanges(targets []*updTarget) error {
 	for _, t := range targets {
 		if t.pkNew == nil {
 			continue
 		}
 		if u.keyed {
-			return nil, datasource.Unsupported(u.query, "an UPDATE whose WHERE reads through a subquery may not change a primary key")
+			return datasource.Unsupported(u.query, "an UPDATE whose WHERE reads through a subquery may not change a primary key")
 		}
 		if len(u.refs) > 1 {
-			return nil, datasource.Unsupported(u.query, "a multi-table UPDATE that changes a primary key")
+			return datasource.Unsupported(u.query, "a multi-table UPDATE that changes a primary key")
 		}
 		// MySQL evaluates a single-table SET list left to right: a key's
 		// new value is computed here from the old row, so it must not
@@ -190,24 +249,24 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 			a := u.assigns[ai]
 			if !a.pure {
-				return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q calls a function or reads a variable", a.col)
+				return datasource.Unsupported(u.query, "the new value of primary-key column %q calls a function or reads a variable", a.col)
 			}
 			for _, r := range a.reads {
 				for _, prev := range u.assigns[:ai] {
 					if strings.EqualFold(prev.col, r) {
-						return nil, datasource.Unsupported(u.query, "the new value of primary-key column %q reads column %q assigned before it", a.col, r)
+						return datasource.Unsupported(u.query, "the new value of primary-key column %q reads column %q assigned before it", a.col, r)
 					}
 				}
 			}
 		}
 	}
-	if len(u.refs) == 1 {
-		if err := totalOrder(u.query, !u.limit.empty(), u.orderBy, u.refs[0].ref(), metas[0]); err != nil {
-			return nil, err
-		}
-	}
-	befores := make([][]undo.Row, len(targets))
-	newKeys := make([][]undo.Row, len(targets))
+	return nil
+}
+
+// beforeImages reads and locks the rows each target will write (with,
+// for a key change, each row's new key) and checks their global locks.
+func (u *updatePlan) beforeImages(ctx context.Context, x *datasource.Exec, metas []*datasource.Table, targets []*updTarget, args []driver.NamedValue) (befores, newKeys [][]undo.Row, err error) {
+	befores, newKeys = make([][]undo.Row, len(targets)), make([][]undo.Row, len(targets))
 	for ti, t := range targets {
 		m := metas[t.i]
 		q := &query{}
@@ -232,7 +291,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		q.add(" FOR UPDATE")
 		rows, err := tableRows(ctx, x, m, q, extra, len(u.refs) > 1)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if t.pkNew != nil {
 			keys := make([]undo.Row, len(rows))
@@ -258,24 +317,16 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		}
 		befores[ti] = rows
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if u.keyed {
-		return u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
-	}
-	res, err := run()
-	if err != nil {
-		return nil, err
-	}
-	n, err := rowsAffected(res)
-	if err != nil {
-		return nil, err
-	}
-	if len(targets) == 1 && targets[0].pkNew == nil && x.InGlobalTx() {
-		return u.deferAfter(x, metas[targets[0].i], befores[0], n, res)
-	}
-	matched, changed := 0, 0
+	return befores, newKeys, nil
+}
+
+// record reads the after images of the targets and adds their undo
+// records (a key change as delete + insert + update); it returns the rows
+// matched and changed, for the count check.
+func (u *updatePlan) record(ctx context.Context, x *datasource.Exec, metas []*datasource.Table, targets []*updTarget, befores, newKeys [][]undo.Row) (matched, changed int, err error) {
 	for ti, t := range targets {
 		m := metas[t.i]
 		before := befores[ti]
@@ -285,11 +336,11 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		}
 		after, err := afterImage(ctx, x, m, keys)
 		if err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 		after, err = pairAfter(m, keys, after)
 		if err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 		matched += len(before)
 		for r := range before {
@@ -313,13 +364,10 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK})
 		x.Add(undo.Record{Table: m.Name, Kind: undo.Update, Before: ub, After: ua, PK: m.PK})
 		if err := x.Guard(ctx, m.Name, m.PK, ins, false); err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 	}
-	if err := u.counted(n, matched, changed); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return matched, changed, nil
 }
 
 // counted checks the server's count of the rows an UPDATE wrote against
