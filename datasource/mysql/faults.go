@@ -6,6 +6,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 var (
@@ -16,19 +17,10 @@ var (
 // DeferKeys: MySQL checks unique keys row by row and cannot defer them.
 func (Dialect) DeferKeys() string { return "" }
 
-// DuplicateKey reports a duplicate entry for a unique key (1062, 1586,
-// 1022). The rollback then deletes and re-inserts the record's rows,
-// which its session (foreign_key_checks off) makes cascade nothing.
-func (Dialect) DuplicateKey(err error) bool {
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1062, 1586, 1022:
-			return true
-		}
-	}
-	return false
-}
+// DuplicateKey reports a duplicate entry for a unique key. The rollback
+// then deletes and re-inserts the record's rows, which its session
+// (foreign_key_checks off) makes cascade nothing.
+func (Dialect) DuplicateKey(err error) bool { return sqltable.IsDuplicateKey(err) }
 
 // SQLState is the SQLSTATE of a server error, or "". Per-user resource
 // limits (1203 and 1226: max_user_connections, max_queries_per_hour, …)

@@ -2,16 +2,18 @@ package sqltable
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// IsDuplicateKey reports a unique-key violation: MySQL error 1062 or
-// PostgreSQL SQLSTATE 23505. MySQL undoes only the statement and keeps
+// IsDuplicateKey reports a unique-key violation: MySQL error 1062 (1586
+// with the key's name, 1022 for a duplicate key on write) or PostgreSQL
+// SQLSTATE 23505. MySQL undoes only the statement and keeps
 // the transaction open; PostgreSQL aborts the transaction.
 func IsDuplicateKey(err error) bool {
-	return mysqlNumber(err, 1062) || pgCode(err, "23505")
+	return mysqlNumber(err, 1062, 1586, 1022) || pgCode(err, "23505")
 }
 
 // IsMissingTable reports a table that does not exist (MySQL 1146,
@@ -29,9 +31,9 @@ func IsConflict(err error) bool {
 }
 
 // mysqlNumber reports an error of go-sql-driver/mysql with number n.
-func mysqlNumber(err error, n uint16) bool {
+func mysqlNumber(err error, ns ...uint16) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == n
+	return errors.As(err, &me) && slices.Contains(ns, me.Number)
 }
 
 // pgCode reports an error of pgx whose SQLSTATE is one of codes.
