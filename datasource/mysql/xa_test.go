@@ -561,8 +561,16 @@ func TestXAPhase2Once(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// A commit's phase 2 runs after WithGlobalTx returns: wait for it.
 	var sum int
-	if err := e.plain.QueryRow("SELECT SUM(v) FROM " + tbl).Scan(&sum); err != nil || sum != 52 {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err = e.plain.QueryRow("SELECT SUM(v) FROM " + tbl).Scan(&sum)
+		if (err == nil && sum == 52) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || sum != 52 {
 		t.Fatalf("sum %d (%v), want 52", sum, err)
 	}
 	if strings.Contains(logged.String(), "will retry") {

@@ -322,8 +322,16 @@ func TestXAPhase2Once(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// A commit's phase 2 runs after WithGlobalTx returns: wait for it.
 	var sum int
-	if err := e.plain.QueryRow("SELECT SUM(v) FROM " + tbl).Scan(&sum); err != nil || sum != 100 {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err = e.plain.QueryRow("SELECT SUM(v) FROM " + tbl).Scan(&sum)
+		if (err == nil && sum == 100) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || sum != 100 {
 		t.Fatalf("sum %d (%v), want 100", sum, err)
 	}
 	if strings.Contains(logged.String(), "will retry") {
