@@ -143,6 +143,8 @@ type branch struct {
 	// text, or no RM connected), for the admin views; kept in memory
 	// only: a restart starts it empty.
 	lastErr string
+	// repeat is what the branch's next phase-2 command is (see Repeat).
+	repeat Repeat
 }
 
 // New returns an empty core. Use Restore to load a store's state.
@@ -215,7 +217,11 @@ func (c *Core) Restore(st *store.State) error {
 			c.event(Event{Kind: EventAnomaly, XID: r.XID, BranchID: r.ID, Message: "stored branch without its transaction; ignored"})
 			continue
 		}
-		g.branches = append(g.branches, &branch{g: g, rec: r})
+		b := &branch{g: g, rec: r}
+		if g.rec.Status != txc.GlobalBegin {
+			b.repeat = RepeatRestored
+		}
+		g.branches = append(g.branches, b)
 	}
 	for _, g := range c.globals {
 		st := g.rec.Status

@@ -346,6 +346,9 @@ func TestLostAckIsResent(t *testing.T) {
 	if len(second) != 1 || second[0].ID == first[0].ID || second[0].BranchID != first[0].BranchID {
 		t.Fatalf("resend = %+v", second)
 	}
+	if first[0].Repeat != RepeatNone || second[0].Repeat != RepeatAgain {
+		t.Fatalf("repeat of first = %v, of resend = %v", first[0].Repeat, second[0].Repeat)
+	}
 	// The late result of the first command still counts as success… or is
 	// ignored; either way the second one finishes the branch.
 	h.answer(first[0], txc.BranchCommitted, "")
@@ -532,6 +535,9 @@ func TestRestoreResumesEveryStage(t *testing.T) {
 	got := map[txc.XID]Action{}
 	for _, c := range h.takeSent() {
 		got[c.XID] = c.Action
+		if c.Repeat != RepeatRestored {
+			t.Errorf("resumed command for %s: repeat = %v, want restored", c.XID, c.Repeat)
+		}
 		s := txc.BranchCommitted
 		if c.Action == ActionRollback {
 			s = txc.BranchRollbacked

@@ -120,6 +120,35 @@ type Command struct {
 	BranchType      txc.BranchType
 	ResourceID      string
 	ApplicationData []byte
+	// Repeat says whether the branch may have had this command before:
+	// RepeatAgain when this core sent it already (unanswered in time, or
+	// failed), RepeatRestored when the decision was restored from the
+	// store, so a coordinator before this one may have sent it. Handlers
+	// are idempotent; the shell only counts these.
+	Repeat Repeat
+}
+
+// Repeat classifies a phase-2 command by whether it may be a repetition.
+type Repeat uint8
+
+const (
+	// RepeatNone: the first command for the branch since its decision.
+	RepeatNone Repeat = iota
+	// RepeatAgain: this core sent one before.
+	RepeatAgain
+	// RepeatRestored: the decision came from the store (a restart or a
+	// takeover); the previous coordinator may have sent one.
+	RepeatRestored
+)
+
+func (r Repeat) String() string {
+	switch r {
+	case RepeatAgain:
+		return "again"
+	case RepeatRestored:
+		return "restored"
+	}
+	return "first"
 }
 
 // EventKind classifies an Event.

@@ -117,7 +117,9 @@ func (c *Core) advance(now time.Time, b *branch, a Action, wake *time.Time) {
 	b.cmdID, b.cmdConn, b.ackBy = c.nextCmd, conn, now.Add(c.cfg.AckTimeout)
 	c.inflight[b.cmdID] = b
 	c.rd.Commands = append(c.rd.Commands, Command{Conn: conn, ID: b.cmdID, Action: a, XID: b.rec.XID,
-		BranchID: b.rec.ID, BranchType: b.rec.Type, ResourceID: b.rec.ResourceID, ApplicationData: b.rec.ApplicationData})
+		BranchID: b.rec.ID, BranchType: b.rec.Type, ResourceID: b.rec.ResourceID, ApplicationData: b.rec.ApplicationData,
+		Repeat: b.repeat})
+	b.repeat = RepeatAgain
 	earliest(wake, b.ackBy)
 }
 

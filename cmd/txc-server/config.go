@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/tc/store/sqlstore"
 )
 
@@ -46,6 +47,11 @@ type config struct {
 	OpenAdminReads bool
 	MaxStreams     int
 	MaxActive      int
+	StoreTimeout   time.Duration
+	EtcdEndpoints  []string
+	EtcdPrefix     string
+	AdvertiseAddr  string
+	EtcdLeaseTTL   time.Duration
 }
 
 // setting describes one configurable value.
@@ -200,6 +206,40 @@ var settings = []setting{
 			c.MaxStreams = n
 			return nil
 		}},
+	durationSetting("store_timeout", "a store write unanswered this long is a store failure: the node stops deciding (and, in a cluster, hands over)", "10s", func(c *config) *time.Duration { return &c.StoreTimeout }),
+	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port); with them the node joins a cluster: it serves gRPC only while elected leader, the others stand by (needs store mysql or postgres)", def: "",
+		set: func(c *config, v string) error {
+			c.EtcdEndpoints = nil
+			for _, ep := range strings.Split(v, ",") {
+				if ep = strings.TrimSpace(ep); ep == "" {
+					continue
+				}
+				if _, _, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(ep, "http://"), "https://")); err != nil {
+					return fmt.Errorf("%q is not a host:port address", ep)
+				}
+				c.EtcdEndpoints = append(c.EtcdEndpoints, ep)
+			}
+			return nil
+		}},
+	{key: "etcd_prefix", help: "root of the cluster's etcd keys; nodes and clients of one cluster share it", def: cluster.DefaultPrefix,
+		set: func(c *config, v string) error {
+			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \n\x00") {
+				return fmt.Errorf("must begin with / and hold no spaces")
+			}
+			c.EtcdPrefix = v
+			return nil
+		}},
+	{key: "advertise_addr", help: "gRPC address clients reach this node at, registered in etcd; default: listen (which must then name a host)", def: "",
+		set: func(c *config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("not a host:port address")
+				}
+			}
+			c.AdvertiseAddr = v
+			return nil
+		}},
+	durationSetting("etcd_lease_ttl", "lease of the node's etcd keys: a dead leader is replaced about this long after it died (whole seconds, 2s or more)", cluster.DefaultTTL.String(), func(c *config) *time.Duration { return &c.EtcdLeaseTTL }),
 	{key: "log_format", help: "text or json", def: "text",
 		set: func(c *config, v string) error {
 			if v != "text" && v != "json" {
@@ -267,6 +307,9 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) 
 			errs = append(errs, err)
 		}
 		if err := checkSecurity(c); err != nil {
+			errs = append(errs, err)
+		}
+		if err := checkCluster(c); err != nil {
 			errs = append(errs, err)
 		}
 		if c.Listen == c.AdminListen {
@@ -353,4 +396,26 @@ func checkSecurity(c *config) error {
 // accessConfigured reports whether clients must authenticate.
 func (c *config) accessConfigured() bool {
 	return c.TokensFile != "" || c.PolicyFile != "" || c.ClientCA != ""
+}
+
+// checkCluster checks the cluster settings: a cluster needs a shared
+// store and an address clients can reach.
+func checkCluster(c *config) error {
+	if len(c.EtcdEndpoints) == 0 {
+		return nil
+	}
+	if c.Store == "embedded" {
+		return fmt.Errorf("setting etcd_endpoints needs a store the nodes share: set store to mysql or postgres")
+	}
+	if c.EtcdLeaseTTL < 2*time.Second || c.EtcdLeaseTTL%time.Second != 0 {
+		return fmt.Errorf("setting etcd_lease_ttl (%v) must be whole seconds, 2s or more", c.EtcdLeaseTTL)
+	}
+	if c.AdvertiseAddr == "" {
+		host, _, _ := net.SplitHostPort(c.Listen)
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return fmt.Errorf("setting listen (%s) names no host clients can reach: set advertise_addr", c.Listen)
+		}
+		c.AdvertiseAddr = c.Listen
+	}
+	return nil
 }

@@ -37,8 +37,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/tc"
 	"github.com/txcio/txc/tc/server"
+	"github.com/txcio/txc/tc/store"
 )
 
 func main() {
@@ -81,79 +83,110 @@ func newLogger(cfg *config) *slog.Logger {
 
 func run(ctx context.Context, cfg *config) error {
 	log := newLogger(cfg)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tp, err := newTracerProvider(ctx, os.Getenv, cfg.Node)
 	if err != nil {
-		st.Close()
 		return err
 	}
-	srvCfg := server.Config{
+	p := &process{cfg: cfg, log: log, reg: reg}
+	p.srvCfg = server.Config{
 		Core: tc.Config{Node: cfg.Node, DefaultTimeout: cfg.DefaultTimeout, MaxTimeout: cfg.MaxTimeout,
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
-		Store: st, Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
-		MaxStreamsPerConn: uint32(cfg.MaxStreams), MaxActivePerClient: cfg.MaxActive,
+		Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
+		MaxStreamsPerConn: uint32(cfg.MaxStreams), MaxActivePerClient: cfg.MaxActive, StoreTimeout: cfg.StoreTimeout,
 	}
-	adminTLS, err := security(cfg, &srvCfg, log)
+	adminTLS, err := security(cfg, &p.srvCfg, log)
 	if err != nil {
-		st.Close()
 		return err
 	}
 	if tp != nil {
-		srvCfg.TracerProvider = tp
+		p.srvCfg.TracerProvider = tp
 		defer shutdownTracing(ctx, tp, log)
 		log.Info("tracing: exporting spans over OTLP")
 	}
-	srv, err := server.New(ctx, srvCfg)
-	if err != nil {
-		st.Close()
-		return err
-	}
-	reg.MustRegister(srv.StateCollector())
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		st.Close()
-		return fmt.Errorf("setting listen: %w", err)
-	}
 	adminLis, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
-		lis.Close()
-		st.Close()
 		return fmt.Errorf("setting admin_listen: %w", err)
 	}
-	handler := srv.AdminHandler(reg)
-	if cfg.Pprof {
-		mux := http.NewServeMux()
-		mux.Handle("/", handler)
-		debug := http.NewServeMux()
-		debug.HandleFunc("/debug/pprof/", pprof.Index)
-		debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		debug.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		debug.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.Handle("/debug/", srv.GuardAdmin(debug))
-		handler = mux
-	}
-	admin := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	if adminTLS != nil {
 		adminLis = tls.NewListener(adminLis, adminTLS)
 	}
+	admin := &http.Server{Handler: &p.admin, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server failed", "err", err)
 		}
 	}()
 	log.Info("admin HTTP", "addr", adminLis.Addr().String())
-	err = srv.Serve(ctx, lis)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	_ = admin.Shutdown(shutdownCtx)
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = admin.Shutdown(shutdownCtx)
+	}()
+	if len(cfg.EtcdEndpoints) > 0 {
+		err = p.runCluster(ctx)
+	} else {
+		p.admin.set(p.standby("starting"))
+		err = p.serve(ctx, openStore)
+	}
 	if err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// process is what one txc-server process keeps across leadership terms.
+type process struct {
+	cfg    *config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	srvCfg server.Config // without Store: each term opens its own
+	admin  swapHandler
+	node   *cluster.Node // nil without etcd
+}
+
+// serve opens the store, restores the coordinator from it and serves
+// gRPC until ctx is done or the store fails.
+func (p *process) serve(ctx context.Context, open func(context.Context, *config, *slog.Logger) (store.Store, error)) error {
+	st, err := open(ctx, p.cfg, p.log)
+	if err != nil {
+		return err
+	}
+	cfg := p.srvCfg
+	cfg.Store = st
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	lis, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("setting listen: %w", err)
+	}
+	col := srv.StateCollector()
+	p.reg.MustRegister(col)
+	defer p.reg.Unregister(col)
+	p.admin.set(p.adminHandler(srv))
+	defer p.admin.set(p.standby("stopped serving"))
+	return srv.Serve(ctx, lis)
+}
+
+// adminHandler is srv's admin API, with pprof when asked for.
+func (p *process) adminHandler(srv *server.Server) http.Handler {
+	handler := srv.AdminHandler(p.reg)
+	if !p.cfg.Pprof {
+		return handler
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", handler)
+	debug := http.NewServeMux()
+	debug.HandleFunc("/debug/pprof/", pprof.Index)
+	debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	debug.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	debug.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/", srv.GuardAdmin(debug))
+	return mux
 }

@@ -23,6 +23,7 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	conflicts  *prometheus.CounterVec
 	commands   *prometheus.CounterVec
+	repeats    *prometheus.CounterVec
 	phase2     *prometheus.HistogramVec
 	retries    *prometheus.CounterVec
 	manual     *prometheus.CounterVec
@@ -51,6 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		requests:  counter("txc_requests_total", "Requests answered, by kind and error code.", "kind", "code"),
 		conflicts: counter("txc_lock_conflicts_total", "Branch registrations refused for rows held by another transaction, by resource and table.", "resource", "table"),
 		commands:  counter("txc_phase2_commands_total", "Phase-2 commands sent to resource managers, by action.", "action"),
+		repeats:   counter("txc_phase2_repeats_total", "Phase-2 commands that may repeat one sent before: again (this node sent one that went unanswered or failed) or restored (the decision came from the store after a restart or takeover).", "cause"),
 		phase2: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "txc_phase2_seconds",
 			Help:    "Time from sending a phase-2 command to the RM's answer, by resource, branch type, action and outcome (done, retryable, unretryable).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"resource", "branch_type", "action", "outcome"}),
@@ -67,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Changes per durable batch (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
 		names: make(map[string]struct{}),
 	}
-	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.phase2, m.retries, m.manual,
+	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.repeats, m.phase2, m.retries, m.manual,
 		m.timeouts, m.operator, m.denied, m.streams, m.syncs, m.batchItems)
 	return m
 }
@@ -109,6 +111,9 @@ func (m *Metrics) observeReply(r *tc.Reply) {
 func (m *Metrics) observeCommand(cmd *tc.Command) {
 	if m != nil {
 		m.commands.WithLabelValues(cmd.Action.String()).Inc()
+		if cmd.Repeat != tc.RepeatNone {
+			m.repeats.WithLabelValues(cmd.Repeat.String()).Inc()
+		}
 	}
 }
 

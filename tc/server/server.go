@@ -82,6 +82,10 @@ type Config struct {
 	// final status; a Begin over it fails with txc.ErrUnavailable and
 	// changes nothing. 0: no limit.
 	MaxActivePerClient int
+	// StoreTimeout bounds one store write; a write that takes longer (a
+	// store that stopped answering) is a store failure: the server stops
+	// deciding and Serve returns. 0: no bound.
+	StoreTimeout time.Duration
 }
 
 // DefaultMaxStreamsPerConn bounds concurrent streams on one connection:
@@ -329,7 +333,7 @@ func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- t
 	for rd := range in {
 		if !rd.Batch.Empty() {
 			start := time.Now()
-			if err := s.cfg.Store.Apply(context.WithoutCancel(ctx), &rd.Batch); err != nil {
+			if err := s.apply(ctx, &rd.Batch); err != nil {
 				s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
 				s.stop(fmt.Errorf("server: store write failed: %w", err))
 				out <- rd
@@ -341,6 +345,18 @@ func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- t
 		s.dispatch(&rd, &box)
 		out <- rd
 	}
+}
+
+// apply writes b to the store within StoreTimeout. It does not stop when
+// ctx is cancelled: a Ready handed to the persister is written or fails.
+func (s *Server) apply(ctx context.Context, b *store.Batch) error {
+	actx := context.WithoutCancel(ctx)
+	if s.cfg.StoreTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(actx, s.cfg.StoreTimeout)
+		defer cancel()
+	}
+	return s.cfg.Store.Apply(actx, b)
 }
 
 // dispatch sends a persisted Ready's replies and commands, grouped per
