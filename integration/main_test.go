@@ -59,6 +59,9 @@ type tcProcess struct {
 	// startTCWith for TLS).
 	httpc  *http.Client
 	scheme string
+	// readyPath is where start waits for a 200: /readyz by default;
+	// /healthz for a cluster node, which may stand by.
+	readyPath string
 }
 
 func freeAddr(t *testing.T) string {
@@ -82,7 +85,7 @@ func startTC(t *testing.T, extra ...string) *tcProcess {
 func startTCWith(t *testing.T, setup func(*tcProcess), extra ...string) *tcProcess {
 	t.Helper()
 	p := &tcProcess{t: t, dataDir: t.TempDir(), addr: freeAddr(t), admin: freeAddr(t), args: extra,
-		httpc: http.DefaultClient, scheme: "http"}
+		httpc: http.DefaultClient, scheme: "http", readyPath: "/readyz"}
 	if setup != nil {
 		setup(p)
 	}
@@ -128,7 +131,7 @@ func (p *tcProcess) start() {
 			p.t.Fatalf("txc-server exited at start: %v\n%s", err, tail(string(b), 4000))
 		default:
 		}
-		resp, err := p.httpc.Get(p.scheme + "://" + p.admin + "/readyz")
+		resp, err := p.httpc.Get(p.scheme + "://" + p.admin + p.readyPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

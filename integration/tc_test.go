@@ -145,58 +145,7 @@ func TestKill9DuringLoadLosesNothingSQLStore(t *testing.T) {
 // transaction and no lock. storeArgs choose the server's store.
 func kill9DuringLoad(t *testing.T, storeArgs ...string) {
 	p := startTC(t, append([]string{"--default-timeout", "3s", "--retry-min", "50ms", "--retry-max", "500ms", "--ack-timeout", "5s"}, storeArgs...)...)
-	rmConn := dial(t, p.addr, "rm")
-	led := newLedger()
-	mgr := rm.New(rmConn, rm.WithLockRetry(5*time.Millisecond, 50*time.Millisecond))
-	for _, r := range []string{"db1", "db2", "db3"} {
-		if err := mgr.AddResource(r, txc.BranchGeneric, led); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmConn := dial(t, p.addr, "tm")
-
-	var (
-		mu       sync.Mutex
-		told     = map[txc.XID]outcome{}
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-		failures atomic.Int64
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rnd := rand.New(rand.NewPCG(uint64(w), 99))
-			for !stop.Load() {
-				xid, err := tmConn.Begin(ctx, "load", 0)
-				if err != nil {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				var branches []txc.BranchID
-				for i := 0; i < 1+rnd.IntN(3); i++ {
-					rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-					id, err := mgr.RegisterBranch(rctx, client.Branch{XID: xid, Type: txc.BranchGeneric,
-						ResourceID: fmt.Sprintf("db%d", 1+rnd.IntN(3)),
-						LockKeys:   []txc.LockKey{{Table: "account", Rows: []string{fmt.Sprint(rnd.IntN(40))}}}})
-					rcancel()
-					if err == nil {
-						branches = append(branches, id)
-					}
-				}
-				d, err := decide(ctx, tmConn, xid, rnd.IntN(10) < 7)
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				mu.Lock()
-				told[xid] = outcome{decision: d, branches: branches}
-				mu.Unlock()
-			}
-		}(w)
-	}
+	load := startLedgerLoad(t, p.addr, 16)
 	for round := 0; round < 3; round++ {
 		time.Sleep(time.Duration(400+rand.IntN(800)) * time.Millisecond)
 		p.kill9()
@@ -204,22 +153,101 @@ func kill9DuringLoad(t *testing.T, storeArgs ...string) {
 		p.restart()
 	}
 	time.Sleep(500 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
+	load.stop()
 	st := waitQuiet(t, p, 60*time.Second)
+	load.check(t)
+	t.Logf("final %+v", st)
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(told) < 50 {
-		t.Fatalf("only %d transactions decided; the load did not run", len(told))
+// ledgerLoad is n clients beginning transactions of one to three
+// generic branches (on rows of "account" in resources db1..db3, served by
+// a ledger) and deciding each, 70% commit, through whatever disruption
+// the test makes.
+type ledgerLoad struct {
+	led      *ledger
+	mu       sync.Mutex
+	told     map[txc.XID]outcome
+	halt     atomic.Bool
+	wg       sync.WaitGroup
+	failures atomic.Int64
+	cancel   context.CancelFunc
+}
+
+func startLedgerLoad(t *testing.T, target string, n int) *ledgerLoad {
+	rmConn := dial(t, target, "rm")
+	l := &ledgerLoad{led: newLedger(), told: map[txc.XID]outcome{}}
+	mgr := rm.New(rmConn, rm.WithLockRetry(5*time.Millisecond, 50*time.Millisecond))
+	for _, r := range []string{"db1", "db2", "db3"} {
+		if err := mgr.AddResource(r, txc.BranchGeneric, l.led); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmConn := dial(t, target, "tm")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	l.cancel = cancel
+	t.Cleanup(cancel)
+	for w := 0; w < n; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 99))
+			for !l.halt.Load() {
+				l.one(ctx, rnd, tmConn, mgr)
+			}
+		}(w)
+	}
+	return l
+}
+
+// one runs one transaction and records what the client was told.
+func (l *ledgerLoad) one(ctx context.Context, rnd *rand.Rand, tmConn *client.Conn, mgr *rm.Manager) {
+	xid, err := tmConn.Begin(ctx, "load", 0)
+	if err != nil {
+		time.Sleep(10 * time.Millisecond)
+		return
+	}
+	var branches []txc.BranchID
+	for i := 0; i < 1+rnd.IntN(3); i++ {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		id, err := mgr.RegisterBranch(rctx, client.Branch{XID: xid, Type: txc.BranchGeneric,
+			ResourceID: fmt.Sprintf("db%d", 1+rnd.IntN(3)),
+			LockKeys:   []txc.LockKey{{Table: "account", Rows: []string{fmt.Sprint(rnd.IntN(40))}}}})
+		rcancel()
+		if err == nil {
+			branches = append(branches, id)
+		}
+	}
+	d, err := decide(ctx, tmConn, xid, rnd.IntN(10) < 7)
+	if err != nil {
+		l.failures.Add(1)
+		return
+	}
+	l.mu.Lock()
+	l.told[xid] = outcome{decision: d, branches: branches}
+	l.mu.Unlock()
+}
+
+func (l *ledgerLoad) stop() {
+	l.halt.Store(true)
+	l.wg.Wait()
+}
+
+// check fails the test unless every acknowledged outcome was carried out
+// on every branch, and no branch saw two different phase-2 actions.
+func (l *ledgerLoad) check(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.told) < 50 {
+		t.Fatalf("only %d transactions decided; the load did not run", len(l.told))
 	}
 	commits, checked := 0, 0
-	for xid, o := range told {
+	for xid, o := range l.told {
 		if o.decision == "commit" {
 			commits++
 		}
 		for _, b := range o.branches {
-			got, ok := led.get(b)
+			got, ok := l.led.get(b)
 			if !ok {
 				t.Errorf("%s was acknowledged as %s but branch %d never got phase 2", xid, o.decision, b)
 				continue
@@ -230,13 +258,13 @@ func kill9DuringLoad(t *testing.T, storeArgs ...string) {
 			checked++
 		}
 	}
-	led.mu.Lock()
-	for _, v := range led.violations {
+	l.led.mu.Lock()
+	for _, v := range l.led.violations {
 		t.Error(v)
 	}
-	led.mu.Unlock()
-	t.Logf("%d transactions decided (%d commits), %d branches checked, %d phase-2 calls, %d decide failures, final %+v",
-		len(told), commits, checked, led.calls.Load(), failures.Load(), st)
+	l.led.mu.Unlock()
+	t.Logf("%d transactions decided (%d commits), %d branches checked, %d phase-2 calls, %d decide failures",
+		len(l.told), commits, checked, l.led.calls.Load(), l.failures.Load())
 }
 
 func TestRMGoneBetweenPhasesFinishesWhenItReturns(t *testing.T) {
