@@ -6,7 +6,7 @@ DATA_DIR  ?= ./txc-data
 # instead of skipping when it cannot reach one.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build run test test-short bench proto proto-check lint databases clean
+.PHONY: all build run cluster test test-short bench proto proto-check lint databases clean
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 ## run: start the coordinator on its embedded store (127.0.0.1:8091 gRPC, 127.0.0.1:7091 admin)
 run: build
 	$(BIN)/txc-server --data-dir $(DATA_DIR)
+
+## cluster: three nodes on loopback sharing a PostgreSQL store, with etcd (see scripts/cluster.sh)
+cluster: build
+	scripts/cluster.sh
 
 ## test: everything: generated code current, vet, gofmt, all tests with -race
 test: databases proto-check lint

@@ -33,3 +33,65 @@ wait_port() { # port seconds
   done
   return 1
 }
+
+# ensure_etcd: an etcd server binary on PATH (Debian's etcd-server,
+# installed when missing and this is Debian as root).
+ensure_etcd() {
+  command -v etcd >/dev/null 2>&1 && return 0
+  if can_apt; then
+    echo "installing etcd-server" >&2
+    apt_install etcd-server
+    return 0
+  fi
+  echo "etcd is missing: install etcd-server (or any etcd 3.4+ binary on PATH)" >&2
+  return 1
+}
+
+# start_etcd dir client_port: a single-member etcd on loopback, data in
+# dir, log in dir/etcd.log; sets etcd_pid. The peer port is client_port+1.
+start_etcd() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  etcd --name txc-dev --data-dir "$dir/data" \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+    --initial-cluster "txc-dev=http://127.0.0.1:$((port + 1))" >"$dir/etcd.log" 2>&1 &
+  etcd_pid=$!
+  wait_port "$port" 30 || { cat "$dir/etcd.log" >&2; return 1; }
+}
+
+# start_nodes n grpc_base admin_base etcd_port dir store_args...: n
+# txc-server nodes n1..n<n> on 127.0.0.1:<grpc_base+i-1> (admin
+# <admin_base+i-1>) joined through the etcd on etcd_port; logs in
+# dir/n<i>.log; sets node_pids and node_addrs (comma-separated). Extra
+# txc-server flags come from NODE_ARGS.
+start_nodes() {
+  local n=$1 grpc=$2 admin=$3 etcd_port=$4 dir=$5 i
+  shift 5
+  node_pids=() node_addrs=
+  for ((i = 1; i <= n; i++)); do
+    bin/txc-server --node "n$i" --listen "127.0.0.1:$((grpc + i - 1))" --admin-listen "127.0.0.1:$((admin + i - 1))" \
+      --etcd-endpoints "127.0.0.1:$etcd_port" "$@" ${NODE_ARGS:-} >"$dir/n$i.log" 2>&1 &
+    node_pids+=($!)
+    node_addrs+="${node_addrs:+,}127.0.0.1:$((grpc + i - 1))"
+  done
+  for ((i = 1; i <= n; i++)); do
+    wait_port "$((admin + i - 1))" 30 || { cat "$dir/n$i.log" >&2; return 1; }
+  done
+}
+
+# wait_leader admin_base n seconds: waits until one of the n admin ports
+# answers /readyz with 200; prints its number.
+wait_leader() {
+  local admin=$1 n=$2 i t
+  for ((t = 0; t < $3 * 10; t++)); do
+    for ((i = 1; i <= n; i++)); do
+      if curl -fs -o /dev/null "http://127.0.0.1:$((admin + i - 1))/readyz"; then
+        echo "$i"
+        return 0
+      fi
+    done
+    sleep 0.1
+  done
+  return 1
+}
