@@ -7,6 +7,9 @@
 #   BENCH_SERVER_PROCS=n  runs the server with GOMAXPROCS=n (default: the runtime's choice)
 #   BENCH_STORE=embedded|postgres|mysql  the server's store (default embedded); a SQL store
 #     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
+#   BENCH_NODES=n  runs n nodes as a cluster (a SQL store and an etcd, Debian's etcd-server,
+#     installed when missing); the load dials all of them; the figures are the leader's
+# The last line on stdout is txc-bench's JSON object, with "store" and "nodes" added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -35,15 +38,37 @@ case "$store" in
   *) echo "BENCH_STORE must be embedded, postgres or mysql" >&2; exit 2 ;;
 esac
 
+nodes=${BENCH_NODES:-1}
 server_env=()
 [ -n "${BENCH_SERVER_PROCS:-}" ] && server_env=(env GOMAXPROCS="$BENCH_SERVER_PROCS")
-"${server_env[@]}" bin/txc-server --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
-  --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true "${store_args[@]}" >"$log" 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; drop_tables; }
+etcd_pid=
+node_pids=()
+cleanup() {
+  kill "${node_pids[@]}" 2>/dev/null || true
+  wait "${node_pids[@]}" 2>/dev/null || true
+  [ -n "$etcd_pid" ] && { kill "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; }
+  rm -rf "$data"
+  drop_tables
+}
 trap cleanup EXIT
-wait_port "$admin_port" 30 || { cat "$log"; exit 1; }
-
+if [ "$nodes" = 1 ]; then
+  "${server_env[@]}" bin/txc-server --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
+    --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true "${store_args[@]}" >"$log" 2>&1 &
+  node_pids=($!)
+  addrs="127.0.0.1:$grpc_port"
+  wait_port "$admin_port" 30 || { cat "$log"; exit 1; }
+else
+  [ "$store" = embedded ] && { echo "BENCH_NODES=$nodes needs BENCH_STORE=postgres or mysql" >&2; exit 2; }
+  ensure_etcd
+  etcd_port=$((grpc_port + 2 * nodes))
+  start_etcd "$data/etcd" "$etcd_port"
+  NODE_ARGS="--log-level warn --pprof=true" GOMAXPROCS=${BENCH_SERVER_PROCS:-} start_nodes "$nodes" "$grpc_port" $((grpc_port + nodes)) "$etcd_port" "$data" "${store_args[@]}"
+  leader=$(wait_leader $((grpc_port + nodes)) "$nodes" 60) || { cat "$data"/n*.log >&2; exit 1; }
+  admin_port=$((grpc_port + nodes + leader - 1))
+  log="$data/n$leader.log"
+  addrs=$node_addrs
+fi
+server=${node_pids[$(( ${leader:-1} - 1 ))]}
 extra=()
 profiler=
 if [ -n "${BENCH_PROFILE:-}" ]; then
@@ -63,10 +88,12 @@ procstat() {
   done
   echo "$io $sw"
 }
-echo "txc-server ($store store) on 127.0.0.1:$grpc_port; $scenario, $clients clients, $duration"
+echo "txc-server ($store store, $nodes node(s)) on $addrs; $scenario, $clients clients, $duration"
 before=$(procstat "$server")
 bench_start=$(date +%s.%N)
-/usr/bin/time -f "%U %S" -o "$data/bench.time" bin/txc-bench "$scenario" --addr "127.0.0.1:$grpc_port" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}"
+/usr/bin/time -f "%U %S" -o "$data/bench.time" bin/txc-bench "$scenario" --addr "$addrs" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}" >"$data/bench.out"
+sed '$d' "$data/bench.out"
+json=$(tail -n 1 "$data/bench.out")
 after=$(procstat "$server")
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
@@ -83,4 +110,4 @@ read -r r1 w1 c1 <<<"$after"
 read -r bu bs <"$data/bench.time"
 awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v b="${begun:-0}" -v u="$bu" -v s="$bs" 'BEGIN {
   if (b > 0) printf "per tx     server: %.1f read + %.1f write syscalls, %.1f context switches; load generator (and its RM): %.0f µs CPU\n", r/b, w/b, c/b, 1e6*(u+s)/b }' >&2
-
+printf '%s\n' "${json%\}},\"store\":\"$store\",\"nodes\":$nodes}"
