@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) (*config, error) {
@@ -145,4 +146,73 @@ func TestStoreSettingsRefused(t *testing.T) {
 		{args: []string{"--store", "postgres", "--store-dsn", "postgres://u:" + dsnPassword + "@db/x "}, want: []string{"store_dsn", "--store-dsn", "not shown", "spaces"}},
 		{env: map[string]string{"TXC_STORE": "mysql", "TXC_STORE_DSN": "u:" + dsnPassword + "@tcp(db)/x\n"}, want: []string{"store_dsn", "TXC_STORE_DSN", "line breaks"}},
 	}, dsnPassword)
+}
+
+func TestClusterSettings(t *testing.T) {
+	pg := "postgres://txc:pw@db:5432/txc"
+	c, err := parse(t, []string{"--store", "postgres", "--etcd-endpoints", "e1:2379, e2:2379", "--listen", "10.0.0.5:8091"},
+		map[string]string{"TXC_STORE_DSN": pg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.EtcdEndpoints) != 2 || c.EtcdEndpoints[1] != "e2:2379" || c.AdvertiseAddr != "10.0.0.5:8091" ||
+		c.EtcdPrefix != "/txc" || c.EtcdLeaseTTL != 5*time.Second {
+		t.Fatalf("cluster settings = %+v", c)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--etcd-endpoints", "e1:2379"}, "needs a store the nodes share"},
+		{[]string{"--store", "postgres", "--etcd-endpoints", "e1:2379", "--listen", "0.0.0.0:8091"}, "set advertise_addr"},
+		{[]string{"--store", "postgres", "--etcd-endpoints", "e1"}, "not a host:port"},
+		{[]string{"--store", "postgres", "--etcd-endpoints", "e1:2379", "--etcd-lease-ttl", "1500ms"}, "whole seconds"},
+		{[]string{"--store", "postgres", "--etcd-endpoints", "e1:2379", "--etcd-prefix", "txc"}, "must begin with /"},
+	} {
+		_, err := parse(t, bad.args, map[string]string{"TXC_STORE_DSN": pg})
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: err = %v, want %q", bad.args, err, bad.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("%v: error shows the DSN's password: %v", bad.args, err)
+		}
+	}
+}
+
+// TestComposeNodesSettings reads docker/compose.yaml (no Docker engine
+// here to run it) and checks that each txc node's environment is a
+// setting txc-server accepts, and that the three nodes form one cluster.
+func TestComposeNodesSettings(t *testing.T) {
+	data, err := os.ReadFile("../../docker/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]bool{}
+	for name, svc := range file.Services {
+		if !strings.HasPrefix(name, "txc") {
+			continue
+		}
+		env := svc.Environment
+		// The image's own settings (docker/Dockerfile).
+		env["TXC_LISTEN"], env["TXC_ADMIN_LISTEN"] = "0.0.0.0:8091", "0.0.0.0:7091"
+		c, err := parse(t, nil, env)
+		if err != nil {
+			t.Fatalf("service %s: %v", name, err)
+		}
+		if len(c.EtcdEndpoints) == 0 || c.Store == "embedded" {
+			t.Fatalf("service %s is not a cluster node: %+v", name, c)
+		}
+		nodes[c.Node] = true
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("compose file runs nodes %v, want three distinct", nodes)
+	}
 }
