@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/txcio/txc/internal/dbtest"
 )
 
 // TestOneSessionOwnsTheStore: while a store is open, a second Open on the
@@ -36,4 +38,24 @@ func TestOneSessionOwnsTheStore(t *testing.T) {
 			t.Fatalf("Load after the first closed: %+v, %v", st, err)
 		}
 	})
+}
+
+// TestPostgresSessionKeepAlive: the store's PostgreSQL session asks the
+// server for TCP keepalives, so that a session whose coordinator vanished
+// without a reset ends (and frees the owner lock) within seconds.
+func TestPostgresSessionKeepAlive(t *testing.T) {
+	db := dbtest.Postgres(t)
+	s := openStore(t, Postgres, dbtest.PostgresDSN, freshPrefix(t, db))
+	b := s.b.(*pgBackend)
+	conn, err := b.connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idle string
+	if err := conn.QueryRow(context.Background(), "SHOW tcp_keepalives_idle").Scan(&idle); err != nil {
+		t.Fatal(err)
+	}
+	if idle != "10" {
+		t.Fatalf("tcp_keepalives_idle = %q, want 10", idle)
+	}
 }

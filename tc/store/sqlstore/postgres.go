@@ -54,6 +54,7 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 	if err != nil {
 		return nil, malformed(Postgres)
 	}
+	keepAlive(cfg)
 	b := &pgBackend{cfg: cfg, t: t, q: newPGStatements(t)}
 	if _, err := b.connect(ctx); err != nil {
 		return nil, err
@@ -65,6 +66,22 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 	bad, err := b.pgDurability(ctx)
 	warnNotDurable(log, Postgres, bad, err)
 	return b, nil
+}
+
+// serverKeepAlive are the server-side TCP keepalive settings of the
+// store's session, unless the DSN sets them: when the coordinator's link
+// to the database fails without a reset (a cable, a firewall dropping
+// packets), the server ends the session, and with it the owner lock,
+// about 20 s later instead of after the operating system's two hours, so
+// that another node can take the store over.
+var serverKeepAlive = map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "3", "tcp_keepalives_count": "3"}
+
+func keepAlive(cfg *pgx.ConnConfig) {
+	for k, v := range serverKeepAlive {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 }
 
 // connect returns the connection, opening one if there is none; a new
