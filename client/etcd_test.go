@@ -1,7 +1,14 @@
 package client_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
 
 	"github.com/txcio/txc/internal/etcdtest"
 	"github.com/txcio/txc/tc/store/memstore"
@@ -74,4 +81,14 @@ func TestEtcdStoppedKeepsAddresses(t *testing.T) {
 	waitLog(t, logs, "stream to coordinator lost", 1)
 	a.up()
 	roundTrip(t, conn)
+}
+
+// TestEtcdTargetNoNode: Dial through an etcd where no node registered
+// gives up with an unavailable error that says so.
+func TestEtcdTargetNoNode(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	_, err := client.Dial(context.Background(), "etcd://"+etcd.Endpoint, client.WithDialTimeout(time.Second))
+	if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), "no txc-server node registered in etcd") {
+		t.Fatalf("Dial: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,41 @@ func TestDialListFirstDead(t *testing.T) {
 	roundTrip(t, conn)
 }
 
+// TestDialListFirstHung: a first address that accepts TCP connections but
+// never answers (a frozen process) does not hold the client up: pick_first
+// tries the next address after a short delay instead of waiting out the
+// connect timeout.
+func TestDialListFirstHung(t *testing.T) {
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	leader := newNode(t, "leader", memstore.New())
+	leader.up()
+	start := time.Now()
+	conn, _ := dialList(t, hung.Addr().String()+","+leader.addr, client.WithConnectTimeout(time.Minute), client.WithDialTimeout(time.Minute))
+	if took := time.Since(start); conn.Node() != "leader" || took > 5*time.Second {
+		t.Fatalf("connected to %q after %v", conn.Node(), took)
+	}
+	roundTrip(t, conn)
+}
+
 // TestListFollowsLeader: the leader of a static list dies and another
 // node starts serving on the same store; the same Conn's next requests
 // reach it without a new Dial, including the Commit of a transaction begun
@@ -63,10 +99,11 @@ func TestListFollowsLeader(t *testing.T) {
 	}
 }
 
-// TestDialListInvalid: a list with an entry that is not host:port fails
-// Dial at once with an invalid-argument error naming the entry.
+// TestDialListInvalid: a list with an entry that is not host:port, or an
+// etcd target without endpoints, fails Dial at once with an
+// invalid-argument error.
 func TestDialListInvalid(t *testing.T) {
-	for _, target := range []string{"127.0.0.1:8091,,127.0.0.1:8092", "127.0.0.1:8091,tc2", "127.0.0.1:8091,tc2:"} {
+	for _, target := range []string{"127.0.0.1:8091,,127.0.0.1:8092", "127.0.0.1:8091,tc2", "127.0.0.1:8091,tc2:", "etcd:///txc", "etcd://127.0.0.1:2379,e2/txc"} {
 		_, err := client.Dial(context.Background(), target, client.WithDialTimeout(time.Second))
 		if !errors.Is(err, txc.ErrInvalidArgument) {
 			t.Errorf("Dial %q: %v, want ErrInvalidArgument", target, err)
