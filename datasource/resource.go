@@ -182,6 +182,9 @@ func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := RefuseTable(t); err != nil {
+		return nil, err
+	}
 	r.metaMu.Lock()
 	r.meta[k] = metaEntry{t: t, loaded: loaded}
 	r.metaMu.Unlock()

@@ -155,6 +155,21 @@ func (c *constant) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
 
+// write describes the statement to the hazard policy; odku are the
+// columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
+func (ip *insertPlan) write(x *datasource.Exec, odku []string) datasource.TableWrite {
+	w := datasource.TableWrite{Statement: ip.query, Op: datasource.OpInsert, Assigned: odku, Undo: x.InGlobalTx()}
+	switch {
+	case ip.replace:
+		w.Op = datasource.OpReplace
+	case ip.upsert:
+		w.Op = datasource.OpUpsert
+	case ip.conflict:
+		w.Op = datasource.OpInsertIgnore
+	}
+	return w
+}
+
 func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
 	return nil
 }
@@ -231,7 +246,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		return -1
 	}
 	if !ip.sel.empty() {
-		if err := writable(ip.query, m, false, nil); err != nil {
+		if err := datasource.RefuseWrite(ip.write(x, nil), m); err != nil {
 			return nil, err
 		}
 		return ip.execSelect(ctx, x, m, cols, pos, args, run)
@@ -260,11 +275,8 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		return nil, err
 	}
 	odku := ip.assignedColumns(m)
-	if err := writable(ip.query, m, ip.replace, odku); err != nil {
+	if err := datasource.RefuseWrite(ip.write(x, odku), m); err != nil {
 		return nil, err
-	}
-	if ip.upsert && meta(m).versioned {
-		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
 	}
 	if ip.conflict {
 		if err := ip.checkConflict(m, odku, v, auto, args); err != nil {
@@ -305,7 +317,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			if keys, err = generated(res, m, int64(len(ip.rows))); err != nil {
 				return nil, err
 			}
-			after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
+			after, err := insertedRows(ctx, x, m, ip.write(x, odku), func(t *datasource.Table) ([]undo.Row, error) {
 				return afterImage(ctx, x, t, keys)
 			})
 			if err != nil {
@@ -313,7 +325,7 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 			}
 			return res, ip.inserted(ctx, x, m, after, len(keys))
 		}
-		after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
+		after, err := insertedRows(ctx, x, m, ip.write(x, odku), func(t *datasource.Table) ([]undo.Row, error) {
 			q := &query{}
 			q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
 			ip.keyTerms(q, t, t.PK, len(ip.rows), v, args)
@@ -409,9 +421,6 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 // odku are the columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
 func (ip *insertPlan) checkConflict(m *datasource.Table, odku []string, v func(int, string) value, auto bool, args []driver.NamedValue) error {
 	mt := meta(m)
-	if len(mt.prefixKeys) > 0 {
-		return datasource.Unsupported(ip.query, "unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", mt.prefixKeys[0], m.Name)
-	}
 	for _, c := range odku {
 		if m.IsPK(c) {
 			return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns primary-key column %q", c)

@@ -66,15 +66,15 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := checkArgs(d.query, d.nargs, args); err != nil {
 		return nil, nil, err
 	}
-	m, in, err := table(ctx, x, d.rel, true)
+	m, _, err := table(ctx, x, d.rel, true)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := datasource.RefuseWrite(datasource.TableWrite{Statement: d.query, Op: datasource.OpDelete, Undo: x.InGlobalTx()}, m); err != nil {
 		return nil, nil, err
 	}
 	tx := d.texts.Load()
 	if tx == nil || tx.t != m {
-		if err := refuseHazards(d.query, m, in, undo.Delete, false); err != nil {
-			return nil, nil, err
-		}
 		tx = &deleteTexts{t: m}
 		if tx.write, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.Columns)); err != nil {
 			return nil, nil, err

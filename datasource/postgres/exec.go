@@ -257,37 +257,6 @@ func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *data
 	return nil
 }
 
-// refuseHazards refuses a write whose effects reach beyond the rows it
-// returns, or whose images could be restored as other values (money).
-// (Identity columns: see identity.go.)
-func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.RecordKind, keyChange bool) error {
-	for _, c := range m.Columns {
-		if strings.HasPrefix(in.types[c], "money") {
-			return datasource.Unsupported(query, "column %q of %s is money, whose text depends on lc_monetary: its image could be restored as another amount", c, m.Name)
-		}
-	}
-	switch {
-	case in.triggers:
-		return datasource.Unsupported(query, "table %s has triggers, whose writes cannot be imaged", m.Name)
-	case in.rules:
-		return datasource.Unsupported(query, "table %s has rewrite rules, whose writes cannot be imaged", m.Name)
-	case kind == undo.Delete && in.cascadeDelete:
-		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on delete references %s: the rows it changes cannot be imaged", m.Name)
-	case kind == undo.Update && keyChange && in.cascadeUpdate:
-		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on update references %s: the rows it changes cannot be imaged", m.Name)
-	}
-	return nil
-}
-
-// hiddenReferrer refuses a write whose rollback must look for rows of
-// in.hiddenReferrer that still reference rows it deletes or rekeys (an
-// INSERT, an UPDATE of referenced columns), when the phase-2 user cannot
-// read them all (row-level security, privileges): the look would fail
-// (row_security off) and be retried forever, holding the global locks.
-func hiddenReferrer(query string, m *datasource.Table, in *tableInfo) error {
-	return datasource.Unsupported(query, "%s references %s, and %s the database user a rollback connects as: the rollback could not see the rows that reference the rows it would delete or rekey (give phase 2 a user that can read them all: datasource.WithPhase2Connector)", in.hiddenReferrer, m.Name, in.hiddenWhy)
-}
-
 // checkedKey is the TxValue key of a relation as a statement names it.
 type checkedKey struct{ schema, name string }
 
@@ -354,9 +323,6 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 			return nil, nil, txc.Errorf(txc.CodeUnavailable, "datasource/postgres: the metadata of %s changed while it was read; retry", m.Name)
 		}
 		x.Forget(pr.schema, pr.name)
-	}
-	if lock && in.hiddenFromRollback {
-		return nil, nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: row-level security on %s applies to the database user a rollback connects as, which might not see the rows it must restore (give phase 2 a user it does not filter: datasource.WithPhase2Connector)", m.Name)
 	}
 	x.SetTxValue(key, &checked{m: m, in: in, locked: lock})
 	return m, in, nil

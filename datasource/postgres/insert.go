@@ -102,6 +102,24 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 
 func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
 
+// refuse refuses the statement on m: DO UPDATE of a primary-key column,
+// and what the hazard policy refuses.
+func (ip *insertPlan) refuse(x *datasource.Exec, m *datasource.Table) error {
+	w := datasource.TableWrite{Statement: ip.query, Op: datasource.OpInsert, Undo: x.InGlobalTx()}
+	switch ip.action {
+	case pg.OnConflictAction_ONCONFLICT_UPDATE:
+		for _, c := range ip.setCols {
+			if m.IsPK(c) {
+				return datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
+			}
+		}
+		w.Op, w.Assigned = datasource.OpUpsert, ip.setCols
+	case pg.OnConflictAction_ONCONFLICT_NOTHING:
+		w.Op = datasource.OpInsertIgnore
+	}
+	return datasource.RefuseWrite(w, m)
+}
+
 func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
 	return nil
 }
@@ -127,33 +145,8 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		return nil, nil, err
 	}
 	update := ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE
-	if err := refuseHazards(ip.query, m, in, undo.Insert, false); err != nil {
+	if err := ip.refuse(x, m); err != nil {
 		return nil, nil, err
-	}
-	if in.hiddenReferrer != "" && x.InGlobalTx() {
-		return nil, nil, hiddenReferrer(ip.query, m, in)
-	}
-	if update {
-		for _, c := range ip.setCols {
-			if isPK(m, c) {
-				return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
-			}
-		}
-		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
-			return nil, nil, err
-		}
-		if err := refuseIdentitySet(ip.query, m, in, ip.setCols); err != nil {
-			return nil, nil, err
-		}
-		if in.cascadeUpdate {
-			for _, k := range in.keys {
-				for _, c := range ip.setCols {
-					if slices.Contains(k.cols, c) {
-						return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, m.Name)
-					}
-				}
-			}
-		}
 	}
 	tx, err := ip.textsFor(m, in)
 	if err != nil {
@@ -214,7 +207,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		ins = append(ins, after)
 	}
-	x.Add(updateRecord(m, in, ub, ua))
+	x.Add(updateRecord(m, ub, ua))
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }
@@ -262,7 +255,7 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 			return nil, err
 		}
 		for _, c := range key {
-			if !hasColumn(m, c) {
+			if _, ok := m.Column(c); !ok {
 				// Never given, computed from the row: a conflict
 				// would be found only once the statement ran.
 				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE on generated column %q: the rows it would update cannot be looked up before it runs", c)

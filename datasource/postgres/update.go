@@ -53,9 +53,6 @@ type updateTexts struct {
 	// joined is the UPDATE rewritten to read its before image itself
 	// (empty when the plan cannot be rewritten so): see joinedUpdate.
 	joined string
-	// uniqueSet: the UPDATE sets a column of the primary key or of a
-	// unique key, which a foreign key may reference.
-	uniqueSet bool
 }
 
 func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
@@ -121,12 +118,12 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := datasource.RefuseWrite(datasource.TableWrite{Statement: u.query, Op: datasource.OpUpdate, Assigned: u.set, Undo: x.InGlobalTx()}, m); err != nil {
+		return nil, nil, err
+	}
 	tx, err := u.textsFor(m, in)
 	if err != nil {
 		return nil, nil, err
-	}
-	if tx.uniqueSet && in.hiddenReferrer != "" && x.InGlobalTx() {
-		return nil, nil, hiddenReferrer(u.query, m, in)
 	}
 	if !x.InGlobalTx() {
 		if tx.newKey != nil {
@@ -167,7 +164,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			}
 			before[i], after[i] = b, r[n:]
 		}
-		x.Add(updateRecord(m, in, before, after))
+		x.Add(updateRecord(m, before, after))
 		return w.done(len(rows))
 	}
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
@@ -219,7 +216,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
 	}
 	if tx.newKey == nil {
-		x.Add(updateRecord(m, in, before, after))
+		x.Add(updateRecord(m, before, after))
 		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
@@ -234,7 +231,7 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	// re-inserted (so swapped keys never collide).
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
-	x.Add(updateRecord(m, in, ub, ua))
+	x.Add(updateRecord(m, ub, ua))
 	return w.done(len(rows))
 }
 
@@ -242,33 +239,8 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 	if tx := u.texts.Load(); tx != nil && tx.t == m {
 		return tx, nil
 	}
-	keyChange := false
-	for _, c := range u.set {
-		if isPK(m, c) {
-			keyChange = true
-		}
-	}
-	uniqueSet := keyChange
-	for _, k := range m.Unique {
-		for _, c := range k {
-			uniqueSet = uniqueSet || slices.Contains(u.set, c)
-		}
-	}
-	if err := refuseHazards(u.query, m, in, undo.Update, keyChange); err != nil {
-		return nil, err
-	}
-	if err := refuseIdentitySet(u.query, m, in, u.set); err != nil {
-		return nil, err
-	}
-	if uniqueSet && in.cascadeUpdate {
-		return nil, datasource.Unsupported(u.query, "a foreign key that cascades (or sets NULL/DEFAULT) on update may reference the key columns the UPDATE sets on %s: the rows it changes cannot be imaged", m.Name)
-	}
-	if keyChange {
-		if err := refuseHazards(u.query, m, in, undo.Delete, false); err != nil {
-			return nil, err
-		}
-	}
-	tx := &updateTexts{t: m, uniqueSet: uniqueSet}
+	keyChange := slices.ContainsFunc(u.set, m.IsPK)
+	tx := &updateTexts{t: m}
 	var err error
 	if tx.write, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.Columns)); err != nil {
 		return nil, err
