@@ -125,7 +125,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		if err != nil {
 			return nil, err
 		}
-		rows = dedupe(m.PK, rows)
+		rows = datasource.Dedupe(m.PK, rows)
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
 			return nil, err
 		}

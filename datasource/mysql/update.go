@@ -314,7 +314,7 @@ func (u *updatePlan) beforeImages(ctx context.Context, x *datasource.Exec, metas
 			}
 			newKeys[ti] = keys
 		} else {
-			rows = dedupe(m.PK, rows)
+			rows = datasource.Dedupe(m.PK, rows)
 		}
 		befores[ti] = rows
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
@@ -355,7 +355,7 @@ func (u *updatePlan) record(ctx context.Context, x *datasource.Exec, metas []*da
 		}
 		var del, ins, ub, ua []undo.Row
 		for r := range before {
-			if rowKey(m.PK, before[r]) == rowKey(m.PK, after[r]) {
+			if datasource.RowKey(m.PK, before[r]) == datasource.RowKey(m.PK, after[r]) {
 				ub, ua = append(ub, before[r]), append(ua, after[r])
 			} else {
 				del, ins = append(del, before[r]), append(ins, after[r])

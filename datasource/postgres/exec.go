@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -30,19 +29,6 @@ import (
 // server (see poison), so that its COMMIT rolls back. A failure the server
 // reports has already aborted it.
 
-// checkArgs checks the statement's arguments against its highest $n.
-func checkArgs(q string, want int, args []driver.NamedValue) error {
-	if len(args) != want {
-		return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: the statement uses $1…$%d but has %d arguments: %s", want, len(args), datasource.Shorten(q))
-	}
-	for _, a := range args {
-		if a.Name != "" {
-			return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: named argument %q: PostgreSQL takes positional arguments only", a.Name)
-		}
-	}
-	return nil
-}
-
 // pick returns the arguments idx selects (0-based), numbered from 1.
 func pick(args []driver.NamedValue, idx []int) []driver.NamedValue {
 	out := make([]driver.NamedValue, len(idx))
@@ -54,17 +40,7 @@ func pick(args []driver.NamedValue, idx []int) []driver.NamedValue {
 
 // columnList is "ref"."c1", "ref"."c2", … (ref may be empty).
 func columnList(ref string, cols []string) string {
-	var sb strings.Builder
-	for i, c := range cols {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		if ref != "" {
-			sb.WriteString(quoteIdent(ref) + ".")
-		}
-		sb.WriteString(quoteIdent(c))
-	}
-	return sb.String()
+	return datasource.ColumnList(quoteIdent, ref, cols)
 }
 
 // writer runs the write texts of one statement. For Exec the texts run as
@@ -116,6 +92,20 @@ func (w *writer) run(ctx context.Context, x *datasource.Exec, text string, n int
 		x.SetTxValue(imagedZone{}, tz)
 	}
 	return rows, nil
+}
+
+// runGuarded runs, under a global lock, the write text whose RETURNING
+// list is m's primary key (no images), and checks the global locks of the
+// rows it wrote (see guardWritten).
+func (w *writer) runGuarded(ctx context.Context, x *datasource.Exec, m *datasource.Table, text string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+	rows, err := w.run(ctx, x, text, len(m.PK), args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := guardWritten(ctx, x, w.stmt, m, rows); err != nil {
+		return nil, nil, err
+	}
+	return w.done(len(rows))
 }
 
 // sessionZone is the TxValue key of the session TimeZone the local
@@ -203,33 +193,6 @@ func failed(query string, cause error) error {
 		e.Code, e.XID, e.Holder = te.Code, te.XID, te.Holder
 	}
 	return e
-}
-
-// rowKey is the lock-key text of a row's primary key.
-func rowKey(pk []string, r undo.Row) string {
-	vals := make([]string, len(pk))
-	for i, c := range pk {
-		v, _ := r.Get(c)
-		vals[i] = datasource.KeyString(v)
-	}
-	return txc.RowKey(vals...)
-}
-
-// dedupe drops rows whose key was seen before (a join can repeat a row).
-func dedupe(pk []string, rows []undo.Row) []undo.Row {
-	if len(rows) < 2 {
-		return rows
-	}
-	seen := make(map[string]bool, len(rows))
-	out := rows[:0:0]
-	for _, r := range rows {
-		k := rowKey(pk, r)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // keysOnly keeps the primary-key columns of rows.
