@@ -67,14 +67,15 @@ type RollbackSession interface {
 	RollbackSession() (setup, restore []string)
 }
 
-// RestoreGuard is an optional interface of a Dialect: a check a rollback
-// makes, in its own transaction, before it writes a table back.
+// RestoreGuard is an optional interface of a Dialect: what a rollback
+// reads, in its own transaction, before it writes a table back.
 type RestoreGuard interface {
-	// RestoreHazard returns why writing rows of table (named as undo
-	// records name it) back would do more than write them (triggers that
-	// would fire on the restore's statements, rewrite rules), or "" when
-	// nothing would.
-	RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error)
+	// RestoreHazards reads what writing rows of table (named as undo
+	// records name it) back would set off beyond writing them (triggers
+	// that would fire on the restore's statements, rewrite rules); a
+	// dialect that can first takes the lock the restore's writes take,
+	// so that none can be created before they run. ParkRestore decides.
+	RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (RestoreHazards, error)
 }
 
 // SessionTimeZone is an optional interface of a Dialect whose images

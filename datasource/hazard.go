@@ -7,12 +7,14 @@ import (
 	"github.com/txcio/txc"
 )
 
-// The hazard policy: which writes AT mode refuses before they run, as pure
-// functions of the statement's write and the table's metadata. Each
-// dialect's LoadTable reads the facts from its catalogs into
-// Table.Hazards and decides nothing; RefuseTable (every statement that
-// names the table, at load) and RefuseWrite (each write, before its
-// images) decide here, for both dialects.
+// The hazard policy: which writes AT mode refuses before they run, and
+// which rollbacks park rather than write rows back, as pure functions of
+// what the dialects read. Each dialect's LoadTable reads the facts from
+// its catalogs into Table.Hazards, and its RestoreGuard reads them again
+// at rollback, deciding nothing; RefuseTable (every statement that names
+// the table, at load), RefuseWrite (each write, before its images) and
+// ParkRestore (each undo record, before it is written back) decide here,
+// for both dialects.
 
 // Hazards are what a table's catalogs say the server would do on a write
 // beyond writing the rows the statement names (writes no image of those
@@ -281,4 +283,34 @@ func assignsKey(w TableWrite, t *Table) bool {
 		return true
 	}
 	return slices.ContainsFunc(t.Unique, func(k []string) bool { return assignsAny(w, t, k) })
+}
+
+// RestoreHazards are what a rollback finds, in its own transaction, on a
+// table it is about to write rows back to (see RestoreGuard). Phase 1
+// refused writes to tables that had triggers or rules, so these were
+// created since.
+type RestoreHazards struct {
+	// Triggers counts the triggers writing the rows back would fire.
+	Triggers int
+	// Rules: rewrite rules would rewrite the restoring statements.
+	Rules bool
+	// Unlockable says why the rollback's database user cannot lock the
+	// table against DDL while it writes the rows back ("": it can, or
+	// the dialect takes no such lock).
+	Unlockable string
+}
+
+// ParkRestore returns why a rollback parks (the coordinator waits for an
+// operator, who removes the cause and retries) rather than write rows
+// back to a table with h, or "" when it goes on.
+func ParkRestore(h RestoreHazards) string {
+	switch {
+	case h.Unlockable != "":
+		return "the rollback's database user cannot lock it against DDL while it writes the rows back (" + h.Unlockable + "); grant it, then retry the transaction"
+	case h.Triggers > 0:
+		return fmt.Sprintf("it has %d trigger(s) (created since its rows were imaged) that writing the rows back would fire; drop them (or disable them, where the database can), then retry the transaction", h.Triggers)
+	case h.Rules:
+		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction"
+	}
+	return ""
 }

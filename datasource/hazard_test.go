@@ -177,3 +177,22 @@ func TestTableNames(t *testing.T) {
 		t.Fatalf("folded names: Column(Code) = %q, %v", c, ok)
 	}
 }
+
+func TestParkRestore(t *testing.T) {
+	for _, c := range []struct {
+		h    RestoreHazards
+		want string // "" = goes on
+	}{
+		{RestoreHazards{}, ""},
+		{RestoreHazards{Triggers: 2}, "it has 2 trigger(s)"},
+		{RestoreHazards{Rules: true}, "rewrite rules"},
+		{RestoreHazards{Unlockable: "no privilege"}, "cannot lock it against DDL while it writes the rows back (no privilege)"},
+		{RestoreHazards{Unlockable: "no privilege", Triggers: 1, Rules: true}, "cannot lock"},
+		{RestoreHazards{Triggers: 1, Rules: true}, "it has 1 trigger(s)"},
+	} {
+		got := ParkRestore(c.h)
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("ParkRestore(%+v) = %q, want %q", c.h, got, c.want)
+		}
+	}
+}

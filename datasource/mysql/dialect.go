@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -366,23 +365,18 @@ func qualified(schema, table string) string {
 
 var _ datasource.RestoreGuard = Dialect{}
 
-// RestoreHazard reports triggers on table: phase 1 refused writes to
+// RestoreHazards counts the triggers on table: phase 1 refused writes to
 // tables with triggers (as of its metadata), so these were created since,
 // and restoring would fire them (a BEFORE trigger writing other values
 // than the images, an audit row).
-func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+func (Dialect) RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (datasource.RestoreHazards, error) {
 	q := "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?"
 	args := []any{table}
 	if s, t, ok := strings.Cut(table, "."); ok {
 		q = "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?"
 		args = []any{s, t}
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return "", err
-	}
-	if n > 0 {
-		return fmt.Sprintf("it has %d triggers (created since its rows were imaged) that writing the rows back would fire; drop them, then retry the transaction", n), nil
-	}
-	return "", nil
+	var h datasource.RestoreHazards
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&h.Triggers)
+	return h, err
 }

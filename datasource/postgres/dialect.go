@@ -80,7 +80,7 @@ var _ datasource.RollbackSession = Dialect{}
 // user's rights or the table's security may change before the rollback,
 // and a filtered read would take rows for deleted. The rollback's
 // transaction is READ COMMITTED whatever the role's or database's default,
-// so that its catalog checks (RestoreHazard, after its lock) see the
+// so that its catalog checks (RestoreHazards, after its lock) see the
 // catalogs its writes act on, not a snapshot taken before the lock.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
@@ -664,9 +664,9 @@ ORDER BY n.nspname, r.relname LIMIT 1`
 
 var _ datasource.RestoreGuard = Dialect{}
 
-// RestoreHazard reports the user triggers that fire in the rollback's
-// session (enabled, or ALWAYS) and the rewrite rules on table and its
-// partitions: phase 1 refused writes to such tables, so these were
+// RestoreHazards counts the user triggers that fire in the rollback's
+// session (enabled, or ALWAYS) and finds the rewrite rules on table and
+// its partitions: phase 1 refused writes to such tables, so these were
 // created since, and restoring would fire them (a BEFORE trigger writing
 // other values than the images, an audit row). It first takes the lock
 // the restore's writes take, ROW EXCLUSIVE, so that no trigger or rule
@@ -675,28 +675,21 @@ var _ datasource.RestoreGuard = Dialect{}
 // duplicate-key check of the rows the rollback locks: the restoring
 // statements reach a child's rows only by a key the table's own rows
 // have.)
-func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+func (Dialect) RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (datasource.RestoreHazards, error) {
+	var h datasource.RestoreHazards
 	rel := Dialect{}.QuoteTable(table)
 	if _, err := tx.ExecContext(ctx, lockSQL(rel)); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42809") {
-			return "the rollback's database user cannot lock it against DDL while it writes the rows back (LOCK TABLE … IN ROW EXCLUSIVE MODE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the table itself): " + pe.Message + "; grant it, then retry the transaction", nil
+			h.Unlockable = "LOCK TABLE … IN ROW EXCLUSIVE MODE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the table itself: " + pe.Message
+			return h, nil
 		}
-		return "", err
+		return h, err
 	}
-	var triggers, rules bool
 	err := tx.QueryRowContext(ctx, `WITH tree AS (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS relid
  UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')),
+SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A'))::int4,
  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN')`,
-		rel).Scan(&triggers, &rules)
-	switch {
-	case err != nil:
-		return "", err
-	case triggers:
-		return "it has triggers (created since its rows were imaged) that writing the rows back would fire; drop or disable them, then retry the transaction", nil
-	case rules:
-		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction", nil
-	}
-	return "", nil
+		rel).Scan(&h.Triggers, &h.Rules)
+	return h, err
 }
