@@ -71,6 +71,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("RolledBackAsBefore", func(t *testing.T) { rolledBackAsBefore(t, newEnv) })
 	t.Run("CommittedAsPlain", func(t *testing.T) { committedAsPlain(t, newEnv) })
 	t.Run("RefusedLeavesNoTrace", func(t *testing.T) { refusedLeavesNoTrace(t, newEnv) })
+	t.Run("TwoGlobalTransactionsOneRow", func(t *testing.T) { twoGlobalTransactionsOneRow(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back
