@@ -38,8 +38,11 @@
 // key (or RETURNING) and appends an undo record. Anything that cannot be
 // undone exactly (no primary key, DDL, a statement the dialect does not
 // understand, …) is refused before it runs with an error matching
-// txc.ErrRefused and txc.ErrUnsupported; ARCHITECTURE.md lists, per
-// dialect, where each refusal is decided. A statement run outside an
+// txc.ErrRefused and txc.ErrUnsupported. What a table's catalogs say
+// (triggers, cascading foreign keys, …) is decided on in one place for
+// both dialects, hazard.go: RefuseTable, RefuseWrite, and ParkRestore for
+// a rollback; ARCHITECTURE.md lists, per dialect, where each other
+// refusal (of a statement's shape) is decided. A statement run outside an
 // explicit local transaction gets one of its own.
 // Savepoints (SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT, as in
 // GORM's nested transactions) keep the undo records in step with the
