@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	clusterresolver "github.com/txcio/txc/cluster/resolver"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -52,8 +53,9 @@ type Conn struct {
 	closeErr  error
 }
 
-// Dial connects to the coordinator at target (a gRPC target such as
-// "127.0.0.1:8091" or "dns:///tc.example:8091"), opens the Session stream
+// Dial connects to the coordinator at target (see the package doc for its
+// forms: "127.0.0.1:8091", a list "host:port,host:port", an etcd target
+// "etcd://127.0.0.1:2379/txc", or any gRPC target), opens the Session stream
 // and exchanges Hello. It retries with the configured backoff until ctx is
 // done (a ctx without deadline: until DefaultDialTimeout has passed) or
 // the WithDialTimeout bound passes, then fails with an error wrapping
@@ -74,29 +76,11 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	if o.token != "" && o.tls == nil {
 		return nil, invalid("client: dial %q: a token is sent only over TLS (WithTLS)", target)
 	}
-	creds := insecure.NewCredentials()
-	if o.tls != nil {
-		creds = credentials.NewTLS(o.tls)
+	grpcTarget, err := clusterresolver.Canonical(target)
+	if err != nil {
+		return nil, invalid("client: dial %q: %v", target, err)
 	}
-	dopts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		// txcv1.Codec: generated, reflection-free encoding of the protocol's
-		// messages, on this connection only.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
-			grpc.ForceCodecV2(txcv1.Codec{})),
-		// Fixed windows: no bandwidth-estimation pings (see txcv1.StreamWindow).
-		grpc.WithInitialWindowSize(txcv1.StreamWindow),
-		grpc.WithInitialConnWindowSize(txcv1.ConnWindow),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
-			MinConnectTimeout: o.connectTimeout,
-		}),
-	}
-	if o.token != "" {
-		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer(o.token)))
-	}
-	dopts = append(dopts, o.dialOpts...)
-	cc, err := grpc.NewClient(target, dopts...)
+	cc, err := grpc.NewClient(grpcTarget, dialOptions(o)...)
 	if err != nil {
 		return nil, invalid("client: dial %q: %v", target, err)
 	}
@@ -132,9 +116,44 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 			return nil, unavailable(err, "client: dial %s: no coordinator answered in %s", target, time.Since(start).Round(time.Millisecond))
 		}
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.redial()
+	go c.followChannel()
 	return c, nil
+}
+
+// dialOptions are the gRPC options of a Conn's channel.
+func dialOptions(o options) []grpc.DialOption {
+	creds := insecure.NewCredentials()
+	if o.tls != nil {
+		creds = credentials.NewTLS(o.tls)
+	}
+	dopts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		// txcv1.Codec: generated, reflection-free encoding of the protocol's
+		// messages, on this connection only.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMsg), grpc.MaxCallSendMsgSize(o.maxMsg),
+			grpc.ForceCodecV2(txcv1.Codec{})),
+		// Fixed windows: no bandwidth-estimation pings (see txcv1.StreamWindow).
+		grpc.WithInitialWindowSize(txcv1.StreamWindow),
+		grpc.WithInitialConnWindowSize(txcv1.ConnWindow),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: o.backoff.Min, Multiplier: 2, Jitter: 0.2, MaxDelay: o.backoff.Max},
+			MinConnectTimeout: o.connectTimeout,
+		}),
+		// The list and etcd target forms, on this channel only (nothing is
+		// registered globally); the etcd resolver logs to the Conn's logger.
+		grpc.WithResolvers(clusterresolver.NewListBuilder(), clusterresolver.NewEtcdBuilder(clusterresolver.WithLogger(o.log))),
+	}
+	if o.tls != nil && o.tls.ServerName != "" {
+		// The name to verify set by the caller wins over the per-address
+		// names the list and etcd resolvers give (each node's own host).
+		dopts = append(dopts, grpc.WithAuthority(o.tls.ServerName))
+	}
+	if o.token != "" {
+		dopts = append(dopts, grpc.WithPerRPCCredentials(bearer(o.token)))
+	}
+	return append(dopts, o.dialOpts...)
 }
 
 // Node returns the name of the coordinator node serving the current (or

@@ -8,6 +8,34 @@
 // naturally under load; one reader goroutine matches replies to callers by
 // id and hands phase-2 BranchCommands to the handlers registered with Serve.
 //
+// # Targets
+//
+// Dial's target names one coordinator or the nodes of a cluster, of which
+// one (the leader) serves at a time while the others refuse connections:
+//
+//	127.0.0.1:8091                      one coordinator
+//	tc1:8091,tc2:8091,tc3:8091          a static list of nodes; no etcd needed
+//	etcd://10.0.0.5:2379,10.0.0.6:2379/txc
+//	                                    the nodes registered in etcd under the
+//	                                    key prefix /txc (empty path: /txc)
+//	dns:///tc.example:8091, unix:///…   any other gRPC target, as gRPC reads it
+//
+// The Conn's gRPC channel uses pick_first: it connects to the first
+// address that accepts a connection. With a list, that is the first node
+// in it that serves; when that node goes away the next attempt goes down
+// the list again from the top. With etcd the resolver (package
+// cluster/resolver) reports the elected leader's address, or every
+// registered node while no leader is known, and follows changes, so nodes
+// that join or leave and new leaders reach running clients; while etcd
+// cannot be reached the last addresses stay in use. When the channel drops
+// the connection the stream runs on (the leader changed), the Conn ends the
+// session and opens a new one on the channel's new connection: requests in
+// flight then fail with an unknown outcome, as when a coordinator dies.
+//
+// Over TLS each node's certificate is verified against the host of its own
+// address, unless the TLS configuration names the server to verify. The
+// connection to etcd is plaintext.
+//
 // # Outcomes and retries
 //
 // A reply is a durable decision of the coordinator. When the stream breaks,

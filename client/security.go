@@ -67,6 +67,7 @@ func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, er
 //	                    TXC_TLS=true with the system's CAs) turns TLS on
 //	TXC_TLS_CERT/_KEY   client certificate and key (mutual TLS)
 //	TXC_TLS_SERVER_NAME name to verify instead of the target's host
+//	                    (each node's own host with a list or etcd target)
 //	TXC_TOKEN           bearer token (needs TLS)
 //
 // getenv is os.Getenv in programs. Nothing set: no options, plaintext.

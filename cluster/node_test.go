@@ -1,4 +1,4 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
 )
 
@@ -22,7 +23,7 @@ type leads struct {
 
 func newLeads() *leads { return &leads{started: make(chan string, 16)} }
 
-func (l *leads) fn(name string) Lead {
+func (l *leads) fn(name string) cluster.Lead {
 	return func(ctx context.Context) error {
 		l.mu.Lock()
 		l.now++
@@ -50,14 +51,14 @@ func (l *leads) next(t *testing.T, within time.Duration) string {
 }
 
 type running struct {
-	n      *Node
+	n      *cluster.Node
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 func start(t *testing.T, ep, name string, l *leads) *running {
 	t.Helper()
-	n, err := New(Config{Endpoints: []string{ep}, Prefix: "/t-" + t.Name(), Node: name, Addr: name + ":1", TTL: 2 * time.Second})
+	n, err := cluster.New(cluster.Config{Endpoints: []string{ep}, Prefix: "/t-" + t.Name(), Node: name, Addr: name + ":1", TTL: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestOneLeaderAndHandOver(t *testing.T) {
 	// A node that dies (its etcd client gone, no resignation) is replaced
 	// once its lease runs out.
 	began := time.Now()
-	nodes[second].n.cli.Close()
+	nodes[second].n.Die()
 	third := l.next(t, 10*time.Second)
 	if third == second || third == first {
 		t.Fatalf("leader after %s died is %s", second, third)

@@ -49,7 +49,9 @@ func startCluster(t *testing.T, store, dsn string, db *sql.DB, n int, dsnOf func
 		if dsnOf != nil {
 			nodeDSN = dsnOf(i)
 		}
-		args := append([]string{"--node", fmt.Sprintf("n%d", i+1), "--store", store, "--store-dsn", nodeDSN,
+		// Node names unique to the run: XIDs name their node, and the
+		// databases' undo and fence tables outlive earlier runs' stores.
+		args := append([]string{"--node", fmt.Sprintf("n%d-%s", i+1, strings.TrimSuffix(c.prefix[4:], "_")), "--store", store, "--store-dsn", nodeDSN,
 			"--store-table-prefix", c.prefix, "--etcd-endpoints", c.etcd.Endpoint, "--etcd-prefix", etcdPrefix,
 			"--etcd-lease-ttl", "2s", "--default-timeout", "3s", "--retry-min", "50ms", "--retry-max", "500ms",
 			"--ack-timeout", "5s", "--store-timeout", "3s"}, extra...)
