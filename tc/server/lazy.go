@@ -26,38 +26,57 @@ type lazyWrites struct {
 // them. It reports false if the store failed: the server is stopping then.
 func (s *Server) write(ctx context.Context, lw *lazyWrites, rd *tc.Ready, sync bool) bool {
 	b := &rd.Batch
-	if !sync {
-		if b.Empty() && lw.readies == 0 {
-			s.readies.persisted(1)
-			return true
-		}
+	switch {
+	case !sync && b.Empty() && lw.readies == 0:
+		s.readies.persisted(1)
+		return true
+	case !sync:
 		if lw.readies == 0 {
 			lw.timer.Reset(lw.delay)
 		}
 		lw.batch.Append(b)
 		lw.readies++
 		return true
-	}
-	n := lw.readies + 1
-	if lw.readies > 0 {
-		lw.batch.Append(b)
-		b = &lw.batch
-	}
-	if !b.Empty() {
-		start := time.Now()
-		if err := s.apply(ctx, b); err != nil {
-			s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
-			s.stop(fmt.Errorf("server: store write failed: %w", err))
+	case lw.readies == 0:
+		if !s.sync(ctx, b) {
 			return false
 		}
-		s.metrics.observeSync(time.Since(start), b)
+		s.readies.persisted(1)
+		return true
 	}
-	if lw.readies > 0 {
-		lw.batch = store.Batch{}
-		lw.readies = 0
-		lw.timer.Stop()
+	lw.batch.Append(b)
+	lw.readies++
+	return s.writeHeld(ctx, lw)
+}
+
+// writeHeld makes what lw holds back durable with one sync (when its timer
+// fires, or with a Ready that must be synced).
+func (s *Server) writeHeld(ctx context.Context, lw *lazyWrites) bool {
+	if lw.readies == 0 {
+		return true
 	}
-	s.readies.persisted(n)
+	if !s.sync(ctx, &lw.batch) {
+		return false
+	}
+	s.readies.persisted(lw.readies)
+	lw.batch = store.Batch{}
+	lw.readies = 0
+	lw.timer.Stop()
+	return true
+}
+
+// sync applies b to the store with one sync; a failure stops the server.
+func (s *Server) sync(ctx context.Context, b *store.Batch) bool {
+	if b.Empty() {
+		return true
+	}
+	start := time.Now()
+	if err := s.apply(ctx, b); err != nil {
+		s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
+		s.stop(fmt.Errorf("server: store write failed: %w", err))
+		return false
+	}
+	s.metrics.observeSync(time.Since(start), b)
 	return true
 }
 

@@ -57,6 +57,18 @@ func finishOne(t *testing.T, r *running, st *memstore.Store) (txc.XID, int) {
 	}
 }
 
+// readyCounts returns how many Readies the server took and how many it
+// counted durable.
+func readyCounts(t *testing.T, r *running) (taken, durable uint64) {
+	t.Helper()
+	if err := r.srv.query(t.Context(), func(*tc.Core) { taken = r.srv.readies.taken }); err != nil {
+		t.Fatal(err)
+	}
+	r.srv.readies.mu.Lock()
+	defer r.srv.readies.mu.Unlock()
+	return taken, r.srv.readies.durable
+}
+
 // stored returns xid's stored status and how many branches it has stored.
 func stored(t *testing.T, st *memstore.Store, xid txc.XID) (txc.GlobalStatus, int) {
 	t.Helper()
@@ -112,6 +124,21 @@ func TestFinishedTransactionsAreWrittenLazily(t *testing.T) {
 		for s, _ := stored(t, st, xid); s != txc.GlobalCommitted; s, _ = stored(t, st, xid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("never written on its own: stored %v", s)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The Readies counted durable are the ones taken, no more: an
+		// admin change waits on that count.
+		for {
+			taken, durable := readyCounts(t, r)
+			if durable > taken {
+				t.Fatalf("%d Readies counted durable, %d taken", durable, taken)
+			}
+			if durable == taken {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d Readies taken, only %d counted durable", taken, durable)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -364,8 +364,7 @@ func (s *Server) persister(ctx context.Context, in <-chan job, out chan<- tc.Rea
 			}
 			out <- j.rd
 		case <-lw.timer.C:
-			var empty tc.Ready
-			s.write(ctx, &lw, &empty, true)
+			s.writeHeld(ctx, &lw)
 		}
 	}
 }
