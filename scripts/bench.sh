@@ -4,7 +4,7 @@
 #   BENCH_CLIENTS (64), BENCH_DURATION (10s), BENCH_SCENARIO (tc-2branch)
 #   BENCH_ARGS  extra txc-bench flags for the scenario (e.g. "--wait-begin")
 #   BENCH_PROFILE=dir  also writes the server's and the load generator's CPU profiles there
-#   BENCH_SERVER_PROCS=n  runs the server with GOMAXPROCS=n (default: the runtime's choice)
+#   BENCH_SERVER_PROCS=n  runs the server with GOMAXPROCS=n (default: txc-server --procs auto)
 #   BENCH_STORE=embedded|postgres|mysql  the server's store (default embedded); a SQL store
 #     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
 #   BENCH_NODES=n  runs n nodes as a cluster (a SQL store and an etcd, Debian's etcd-server,

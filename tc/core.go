@@ -8,6 +8,16 @@
 //  2. only then send Ready.Replies and Ready.Commands;
 //  3. give the Ready back with Advance.
 //
+// A lazy Ready (Ready.Lazy: no reply, no command) may skip step 1: its
+// batch may be kept back and applied later, on its own or appended before
+// the batch of a later Ready (store.Batch.Append), as long as batches reach
+// the store in the order the core made them. Such a batch holds only what
+// nobody waits for (phase-2 results, the end of a finished transaction,
+// the forgetting of an old one, a retry's status): lost in a crash, it
+// means an idempotent phase-2 command is sent again or a record is kept
+// longer. Every reply and command still leaves only after everything made
+// before it is synced.
+//
 // The shell may keep calling Step while a Ready is being persisted
 // (pipelining): what those steps produce goes into the next Ready, which the
 // shell takes only after the previous one was persisted. Because every reply

@@ -40,6 +40,7 @@ type sim struct {
 	firstCmd  map[txc.BranchID]int
 	branchXID map[txc.BranchID]txc.XID
 	crashes   int
+	lazy      store.Batch // lazy batches not stored yet
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
@@ -62,11 +63,20 @@ func (s *sim) connectRM() {
 	s.request(Msg{Kind: KindHello, Conn: s.rmConn, Resources: []string{"r0", "r1", "r2"}})
 }
 
-// flush persists and delivers the current Ready; returns the replies.
+// flush persists and delivers the current Ready; returns the replies. A
+// lazy Ready's batch is mostly kept back, as the shell does, and reaches
+// the store with a later batch, or on its own now and then (the shell's
+// timer); a crash loses it.
 func (s *sim) flush() map[uint64]Reply {
 	rd := s.core.Ready()
-	if err := s.st.Apply(context.Background(), &rd.Batch); err != nil {
-		s.t.Fatal(err)
+	if rd.Lazy() && s.rnd.IntN(8) != 0 {
+		s.lazy.Append(&rd.Batch)
+	} else {
+		s.lazy.Append(&rd.Batch)
+		if err := s.st.Apply(context.Background(), &s.lazy); err != nil {
+			s.t.Fatal(err)
+		}
+		s.lazy = store.Batch{}
 	}
 	out := map[uint64]Reply{}
 	for _, r := range rd.Replies {
@@ -111,7 +121,9 @@ func (s *sim) crash() {
 	} else {
 		s.st.Fail(fmt.Errorf("killed"), memstore.KeepNone)
 	}
-	_ = s.st.Apply(context.Background(), &rd.Batch)
+	s.lazy.Append(&rd.Batch)
+	_ = s.st.Apply(context.Background(), &s.lazy)
+	s.lazy = store.Batch{}
 	st, err := s.st.Load(context.Background())
 	if err != nil {
 		s.t.Fatal(err)
@@ -320,4 +332,50 @@ func TestCrashAnywhere(t *testing.T) {
 		}
 	}
 	t.Logf("%d seeds, %d crashes, %d acknowledged decisions checked", seeds, crashes, decided)
+}
+
+// TestLostLazyBatches: the batches a lazy Ready carries (the end of a
+// finished transaction, the forgetting of an old one) lost in a crash mean
+// only that phase 2 is sent again and that a record is kept longer.
+func TestLostLazyBatches(t *testing.T) {
+	h := newHarness(t, Config{FinishedRetention: time.Minute})
+	h.rm(10, "db")
+	xid := h.begin(0)
+	h.mustRegister(xid, "db", "1")
+	h.do(Msg{Kind: KindCommit, XID: xid})
+	cmd := h.takeSent()[0]
+	h.core.Step(h.now, Msg{Kind: KindBranchResult, Conn: cmd.Conn, ID: cmd.ID, XID: xid, BranchID: cmd.BranchID,
+		BranchStatus: txc.BranchCommitted})
+	if rd := h.core.Ready(); !rd.Lazy() || len(rd.Batch.DeleteBranches) != 1 {
+		t.Fatalf("the end of a finished transaction is not lazy: %+v", rd)
+	} // and never stored: the process dies here
+
+	h.restart()
+	h.rm(10, "db")
+	h.tick(time.Millisecond)
+	again := h.takeSent()
+	if len(again) != 1 || again[0].BranchID != cmd.BranchID || again[0].Action != ActionCommit || again[0].Repeat != RepeatRestored {
+		t.Fatalf("after losing the end of the transaction, phase 2 sent %+v", again)
+	}
+	h.answer(again[0], txc.BranchCommitted, "")
+	if s := h.status(xid); s != txc.GlobalCommitted {
+		t.Fatalf("status = %v", s)
+	}
+	if st := h.load(); len(st.Branches) != 0 || st.Globals[0].Status != txc.GlobalCommitted {
+		t.Fatalf("stored after the status reply: %+v", st)
+	}
+
+	h.now = h.now.Add(2 * time.Minute)
+	h.core.Tick(h.now)
+	if rd := h.core.Ready(); !rd.Lazy() || len(rd.Batch.DeleteGlobals) != 1 {
+		t.Fatalf("forgetting is not lazy: %+v", rd)
+	} // lost again
+	h.restart()
+	if s := h.status(xid); s != txc.GlobalCommitted {
+		t.Fatalf("a record whose forgetting was lost: status = %v", s)
+	}
+	h.tick(2 * time.Minute)
+	if st := h.load(); len(st.Globals) != 0 {
+		t.Fatalf("kept past its (longer) retention: %+v", st.Globals)
+	}
 }

@@ -217,6 +217,11 @@ type Ready struct {
 	Events   []Event
 }
 
+// Lazy reports whether rd's batch may be made durable later (see the
+// package comment): rd carries no reply and no command, so nothing that
+// leaves the process depends on it.
+func (rd *Ready) Lazy() bool { return len(rd.Replies) == 0 && len(rd.Commands) == 0 }
+
 // Empty reports whether rd carries nothing.
 func (rd *Ready) Empty() bool {
 	return rd.Batch.Empty() && len(rd.Replies) == 0 && len(rd.Commands) == 0 && len(rd.Events) == 0

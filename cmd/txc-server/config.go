@@ -52,6 +52,7 @@ type config struct {
 	EtcdPrefix     string
 	AdvertiseAddr  string
 	EtcdLeaseTTL   time.Duration
+	Procs          int // 0: auto
 }
 
 // setting describes one configurable value.
@@ -195,6 +196,19 @@ var settings = []setting{
 				return fmt.Errorf("must be an integer, 0 or more")
 			}
 			c.MaxActive = n
+			return nil
+		}},
+	{key: "procs", help: "GOMAXPROCS: auto (one P while the coordinator uses well under a core, the runtime's default from near one core on; a GOMAXPROCS environment variable wins) or a number of Ps", def: "auto",
+		set: func(c *config, v string) error {
+			if v == "auto" {
+				c.Procs = 0
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1024 {
+				return fmt.Errorf("must be auto or an integer from 1 to 1024")
+			}
+			c.Procs = n
 			return nil
 		}},
 	{key: "max_streams_per_conn", help: "concurrent gRPC streams one client connection may open", def: "16",

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:8091" || c.AdminListen != "127.0.0.1:7091" || c.DataDir != "./txc-data" ||
-		c.DefaultTimeout != time.Minute || c.Node != "txc1" {
+		c.DefaultTimeout != time.Minute || c.Node != "txc1" || c.Procs != 0 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -95,6 +95,8 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{args: []string{"--admin-listen", "127.0.0.1:8091"}, want: []string{"admin_listen"}},
 		{args: []string{"--max-message-size", "12"}, want: []string{"max_message_size"}},
 		{args: []string{"--log-level", "loud"}, want: []string{"log_level"}},
+		{args: []string{"--procs", "0"}, want: []string{"procs", "auto"}},
+		{env: map[string]string{"TXC_PROCS": "many"}, want: []string{"procs", "TXC_PROCS"}},
 		{file: "listen: 127.0.0.1:1\nlisten_adress: x\n", want: []string{"unknown setting", "listen_adress"}},
 		{file: "retry_min: [1, 2]\n", want: []string{"retry_min", "single value"}},
 		{file: "max_timeout: -5s\n", want: []string{"max_timeout", "positive", "config file"}},

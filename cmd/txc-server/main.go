@@ -83,6 +83,7 @@ func newLogger(cfg *config) *slog.Logger {
 
 func run(ctx context.Context, cfg *config) error {
 	log := newLogger(cfg)
+	governProcs(ctx, cfg.Procs, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tp, err := newTracerProvider(ctx, os.Getenv, cfg.Node)

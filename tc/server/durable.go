@@ -19,10 +19,10 @@ type readyCount struct {
 	wake    chan struct{} // closed and replaced at every durable Ready
 }
 
-// persisted records that the next Ready is durable (persister only).
-func (rc *readyCount) persisted() {
+// persisted records that the next n Readies are durable (persister only).
+func (rc *readyCount) persisted(n uint64) {
 	rc.mu.Lock()
-	rc.durable++
+	rc.durable += n
 	if rc.wake != nil {
 		close(rc.wake)
 		rc.wake = nil
@@ -54,12 +54,14 @@ func (rc *readyCount) wait(ctx context.Context, stopping <-chan struct{}, n uint
 }
 
 // change runs f on the core loop and, when f succeeds, waits until what f
-// changed is durable: it is in the next Ready the loop hands over.
+// changed is durable: it is in the next Ready the loop hands over, which
+// is synced even if it is lazy.
 func (s *Server) change(ctx context.Context, f func(*tc.Core) error) error {
 	var ferr error
 	var target uint64
 	if err := s.query(ctx, func(c *tc.Core) {
 		if ferr = f(c); ferr == nil {
+			s.force = true
 			target = s.readies.taken + 1
 		}
 	}); err != nil {

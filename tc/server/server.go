@@ -62,6 +62,13 @@ type Config struct {
 	// TickInterval is how often the core's clock is advanced when nothing
 	// else wakes it. Default 100ms.
 	TickInterval time.Duration
+	// LazyWriteDelay bounds how long the batch of a lazy Ready (one with
+	// no reply and no command, tc.Ready.Lazy: phase-2 results, finished
+	// transactions) waits for a sync to ride with before it is written on
+	// its own. A crash loses at most this much of them: their phase-2
+	// commands are sent again, finished records are kept longer.
+	// Default 1s.
+	LazyWriteDelay time.Duration
 	// Metrics, when set, counts what the server does.
 	Metrics *Metrics
 	// TracerProvider, when set, gets the coordinator's OpenTelemetry spans
@@ -110,6 +117,7 @@ type Server struct {
 	trace   *tracing
 	limit   *txLimiter
 
+	force    bool // core loop only: sync the next Ready even if lazy
 	ready    atomic.Bool
 	stopping chan struct{}
 	stopOnce sync.Once
@@ -134,6 +142,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
+	}
+	if cfg.LazyWriteDelay <= 0 {
+		cfg.LazyWriteDelay = time.Second
 	}
 	core, err := tc.New(cfg.Core)
 	if err != nil {
@@ -194,7 +205,7 @@ func (s *Server) Node() string { return s.cfg.Core.Node }
 // the store before returning. The error is nil after ctx is done, the store
 // failure otherwise.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	persist := make(chan tc.Ready)
+	persist := make(chan job)
 	persisted := make(chan tc.Ready)
 	loopDone := make(chan struct{})
 	persisterDone := make(chan struct{})
@@ -250,7 +261,7 @@ func (s *Server) fatalErr() error {
 }
 
 // loop is the only goroutine that touches the core.
-func (s *Server) loop(persist chan<- tc.Ready, persisted <-chan tc.Ready) {
+func (s *Server) loop(persist chan<- job, persisted <-chan tc.Ready) {
 	ticker := time.NewTicker(s.cfg.TickInterval)
 	defer ticker.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -285,10 +296,12 @@ func (s *Server) loop(persist chan<- tc.Ready, persisted <-chan tc.Ready) {
 		case q := <-s.queries:
 			q(s.core)
 		}
-		if !busy && s.core.HasReady() {
+		if !busy && (s.core.HasReady() || s.force) {
+			rd := s.core.Ready()
 			select {
-			case persist <- s.core.Ready():
+			case persist <- job{rd: rd, sync: s.force || !rd.Lazy()}:
 				busy = true
+				s.force = false
 				s.readies.taken++
 			case <-s.stopping:
 				return
@@ -328,23 +341,32 @@ func putBatch(b []tc.Msg) {
 	batchPool.Put(&b)
 }
 
-// persister syncs each Ready, then sends what it carries.
-func (s *Server) persister(ctx context.Context, in <-chan tc.Ready, out chan<- tc.Ready) {
+// job is a Ready for the persister, and whether it must be synced.
+type job struct {
+	rd   tc.Ready
+	sync bool
+}
+
+// persister syncs each Ready (or holds back a lazy one), then sends what
+// it carries.
+func (s *Server) persister(ctx context.Context, in <-chan job, out chan<- tc.Ready) {
 	var box outbox
-	for rd := range in {
-		if !rd.Batch.Empty() {
-			start := time.Now()
-			if err := s.apply(ctx, &rd.Batch); err != nil {
-				s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
-				s.stop(fmt.Errorf("server: store write failed: %w", err))
-				out <- rd
-				continue
+	lw := lazyWrites{timer: time.NewTimer(time.Hour), delay: s.cfg.LazyWriteDelay}
+	lw.timer.Stop()
+	for {
+		select {
+		case j, ok := <-in:
+			if !ok {
+				s.flushLazy(ctx, &lw)
+				return
 			}
-			s.metrics.observeSync(time.Since(start), &rd.Batch)
+			if s.write(ctx, &lw, &j.rd, j.sync) {
+				s.dispatch(&j.rd, &box)
+			}
+			out <- j.rd
+		case <-lw.timer.C:
+			s.writeHeld(ctx, &lw)
 		}
-		s.readies.persisted()
-		s.dispatch(&rd, &box)
-		out <- rd
 	}
 }
 

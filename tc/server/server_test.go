@@ -38,11 +38,24 @@ type running struct {
 
 func start(t *testing.T, st store.Store, core tc.Config) *running {
 	t.Helper()
-	if core.Node == "" {
-		core.Node = "t1"
+	return startWith(t, Config{Core: core, Store: st})
+}
+
+// startWith serves cfg (with a test node name, message size and tick
+// unless set) on a loopback port until the test ends.
+func startWith(t *testing.T, cfg Config) *running {
+	t.Helper()
+	if cfg.Core.Node == "" {
+		cfg.Core.Node = "t1"
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = 1 << 20
+	}
+	if cfg.TickInterval == 0 {
+		cfg.TickInterval = 10 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, Config{Core: core, Store: st, MaxMessageSize: 1 << 20, TickInterval: 10 * time.Millisecond})
+	srv, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

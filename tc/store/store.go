@@ -89,6 +89,20 @@ func (b *Batch) Empty() bool {
 		len(b.DeleteBranches) == 0 && len(b.DeleteGlobals) == 0 && b.NextID == 0
 }
 
+// Append adds o's changes after b's, list by list, so that one Apply of b
+// does what applying b and then o would, provided o puts no branch of, and
+// changes nothing in, a transaction whose branches or record b deletes
+// (the coordinator never writes a finished transaction's branches again,
+// nor a forgotten one at all). o is not changed.
+func (b *Batch) Append(o *Batch) {
+	b.PutGlobals = append(b.PutGlobals, o.PutGlobals...)
+	b.PutBranches = append(b.PutBranches, o.PutBranches...)
+	b.SetBranchStatus = append(b.SetBranchStatus, o.SetBranchStatus...)
+	b.DeleteBranches = append(b.DeleteBranches, o.DeleteBranches...)
+	b.DeleteGlobals = append(b.DeleteGlobals, o.DeleteGlobals...)
+	b.NextID = max(b.NextID, o.NextID)
+}
+
 // Reset empties b, keeping its slices' capacity.
 func (b *Batch) Reset() {
 	b.PutGlobals = b.PutGlobals[:0]

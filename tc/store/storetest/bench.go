@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/cputime"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -48,6 +49,15 @@ func Bench(b *testing.B, h Harness) {
 			}
 		})
 	}
+}
+
+// cpuNanos returns the CPU time (user and system) this process has used,
+// or -1 if the system does not tell.
+func cpuNanos() int64 {
+	if d, ok := cputime.Process(); ok {
+		return d.Nanoseconds()
+	}
+	return -1
 }
 
 // applyStream opens a store, calls start, then applies batches of size

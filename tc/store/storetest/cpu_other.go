@@ -1,5 +1,0 @@
-//go:build !unix
-
-package storetest
-
-func cpuNanos() int64 { return -1 }
