@@ -45,12 +45,12 @@ func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
 	xd := r.xa()
 	h, busy := takeHeld(r.id, id)
 	if h != nil {
-		err := xd.XAFinish(ctx, h.raw, id, commit)
+		err := xd.XAFinish(ctx, h.sess.raw, id, commit)
 		if err == nil || errors.Is(err, ErrXANotPrepared) {
 			err = nil
-			h.r.spare(h.raw)
+			h.r.spare(h.sess)
 		} else {
-			h.raw.Close() // the branch stays prepared, now for any session
+			h.sess.raw.Close() // the branch stays prepared, now for any session
 			err = fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
 		}
 		h.finished(err)
@@ -124,16 +124,18 @@ func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) er
 // which is registered: finishing it here too would only race with it).
 func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
 	if r.xa().XASessionBound() {
-		raw := c.c
-		c.dropStmts()
+		// The statements the proxy prepared go with the session, for the
+		// connection that takes it next (see spare).
+		s := xaSession{raw: c.c, stmts: c.stmts, users: c.users}
+		c.stmts, c.users = nil, nil
 		c.c = badConn{}
 		if c.open > 0 {
 			// Statements the application prepared still refer to the
 			// session: it cannot be handed to phase 2. Ending it frees
 			// the branch for any session.
-			raw.Close()
+			s.raw.Close()
 		} else {
-			hold(r, id, raw)
+			hold(r, id, s)
 		}
 	}
 	go r.xaConfirm(context.WithoutCancel(ctx), id)
@@ -175,7 +177,7 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 // instead of meeting the branch still bound to the session.
 type heldConn struct {
 	r     *Resource
-	raw   driver.Conn
+	sess  xaSession
 	timer *time.Timer
 	taken bool
 	done  chan struct{} // closed by finished
@@ -207,14 +209,14 @@ var (
 	held   = map[heldKey]*heldConn{}
 )
 
-func hold(r *Resource, id XAID, raw driver.Conn) {
+func hold(r *Resource, id XAID, s xaSession) {
 	k := heldKey{r.id, id}
-	h := &heldConn{r: r, raw: raw, done: make(chan struct{})}
+	h := &heldConn{r: r, sess: s, done: make(chan struct{})}
 	heldMu.Lock()
 	held[k] = h
 	h.timer = time.AfterFunc(xaHold, func() {
 		if h, _ := takeHeld(k.resource, k.id); h != nil {
-			h.raw.Close()
+			h.sess.raw.Close()
 			h.finished(errReleased)
 		}
 	})
@@ -258,39 +260,50 @@ func releaseHeld(r *Resource) {
 	}
 	heldMu.Unlock()
 	for _, h := range hs {
-		h.raw.Close()
+		h.sess.raw.Close()
 		h.finished(errReleased)
 	}
+}
+
+// xaSession is a session of the wrapped driver handed from a connection
+// to phase 2 and on to the next connection, with the statements the
+// proxy prepared on it (see conn.userStmt): a branch that runs the same
+// statements as the one before on the session prepares none of them
+// again. Closing the session ends its statements too.
+type xaSession struct {
+	raw          driver.Conn
+	stmts, users map[string]driver.Stmt
 }
 
 // maxSpares bounds the sessions kept for new connections after phase 2
 // finished the branch they held.
 const maxSpares = 64
 
-// spare keeps raw, whose branch is finished, for the next connection.
-func (r *Resource) spare(raw driver.Conn) {
+// spare keeps s, whose branch is finished, for the next connection.
+func (r *Resource) spare(s xaSession) {
 	r.spareMu.Lock()
-	if len(r.spares) < maxSpares && !r.isClosedSpare {
-		r.spares = append(r.spares, raw)
-		raw = nil
+	keep := len(r.spares) < maxSpares && !r.isClosedSpare
+	if keep {
+		r.spares = append(r.spares, s)
 	}
 	r.spareMu.Unlock()
-	if raw != nil {
-		raw.Close()
+	if !keep {
+		s.raw.Close()
 	}
 }
 
-// takeSpare returns a kept session, or nil.
-func (r *Resource) takeSpare() driver.Conn {
+// takeSpare returns a kept session; ok is false when there is none.
+func (r *Resource) takeSpare() (s xaSession, ok bool) {
 	r.spareMu.Lock()
 	defer r.spareMu.Unlock()
 	n := len(r.spares)
 	if n == 0 {
-		return nil
+		return xaSession{}, false
 	}
-	raw := r.spares[n-1]
+	s = r.spares[n-1]
+	r.spares[n-1] = xaSession{}
 	r.spares = r.spares[:n-1]
-	return raw
+	return s, true
 }
 
 // closeSpares closes the kept sessions and keeps no more.
@@ -299,7 +312,7 @@ func (r *Resource) closeSpares() {
 	s := r.spares
 	r.spares, r.isClosedSpare = nil, true
 	r.spareMu.Unlock()
-	for _, raw := range s {
-		raw.Close()
+	for _, x := range s {
+		x.raw.Close()
 	}
 }
