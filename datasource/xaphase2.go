@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tm"
 )
 
 // xaHandler is the XA phase-2 handler of one resource ID, installed once
@@ -113,15 +115,9 @@ func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) er
 // prepared branches stay bound to their session, the session is taken
 // from c (which database/sql then discards) and held until phase 2
 // finishes the branch on it, or for xaHold at most, after which it is
-// closed and the branch can be finished from any session. Either way the
-// branch is reported PhaseOneDone, in the background: a coordinator that
-// answers that the transaction has been decided meanwhile (a rollback
-// that came before XA END found no branch to roll back) gets the branch
-// finished as it decided, here and now, so that no prepared branch is
-// left behind: on the rollback side always (the rollback may have passed
-// the branch by), on the commit side once the transaction is committed
-// (before that, the coordinator's own phase 2 still commits the branch,
-// which is registered: finishing it here too would only race with it).
+// closed and the branch can be finished from any session. Either way a
+// branch prepared after its transaction was decided is then finished as
+// decided (see xaAwaitOutcome).
 func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
 	if r.xa().XASessionBound() {
 		// The statements the proxy prepared go with the session, for the
@@ -138,7 +134,48 @@ func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
 			hold(r, id, s)
 		}
 	}
-	go r.xaConfirm(context.WithoutCancel(ctx), id)
+	r.xaAwaitOutcome(context.WithoutCancel(ctx), id)
+}
+
+// xaOutcomeWait bounds how long a prepared branch waits for the outcome
+// from the TM of its own process before it asks the coordinator.
+const xaOutcomeWait = 2 * time.Second
+
+// xaAwaitOutcome makes sure that prepared branch id is not left behind by
+// a phase 2 that found it not yet prepared and took it as done: a
+// rollback decided while the branch was in phase 1 (the coordinator's
+// deadline, a TM that gave up). When the TM that decides runs in this
+// process (it began the transaction ctx carries: tm.AfterOutcome), its
+// answer tells, without a message to the coordinator: committed means no
+// rollback was decided before, so phase 2 will find the branch prepared;
+// rolled back, the branch is rolled back here; unknown, or no answer
+// within xaOutcomeWait (a GlobalTx never ended), the coordinator is asked
+// (xaConfirm), as it is at once for a transaction begun elsewhere.
+func (r *Resource) xaAwaitOutcome(ctx context.Context, id XAID) {
+	var claimed atomic.Bool
+	claim := func() bool { return claimed.CompareAndSwap(false, true) }
+	t := time.AfterFunc(xaOutcomeWait, func() {
+		if claim() {
+			r.xaConfirm(ctx, id)
+		}
+	})
+	arranged := tm.AfterOutcome(ctx, func(o tm.Outcome) {
+		if !claim() {
+			return
+		}
+		t.Stop()
+		switch o {
+		case tm.OutcomeCommitted:
+		case tm.OutcomeRolledBack:
+			go r.xaFinishDecided(ctx, id, false)
+		default:
+			go r.xaConfirm(ctx, id)
+		}
+	})
+	if !arranged && claim() {
+		t.Stop()
+		go r.xaConfirm(ctx, id)
+	}
 }
 
 // xaHold bounds how long a session holding a prepared branch waits for
@@ -147,7 +184,11 @@ const xaHold = 30 * time.Second
 
 // xaConfirm reports prepared branch id PhaseOneDone and, if the
 // coordinator answers that the transaction is already decided, finishes
-// the branch that way.
+// the branch that way: on the rollback side always (the rollback may
+// have passed the branch by), on the commit side once the transaction is
+// committed (before that, the coordinator's own phase 2 still commits
+// the branch, which is registered: finishing it here too would only race
+// with it).
 func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 	err := r.xaReport(ctx, id, txc.BranchPhaseOneDone)
 	if err == nil {
@@ -162,12 +203,17 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 			"resource", r.id, "xid", id.XID, "branch", id.String(), "err", err)
 		return
 	}
-	commit := te.Status.IsCommit()
+	r.xaFinishDecided(ctx, id, te.Status.IsCommit())
+}
+
+// xaFinishDecided finishes prepared branch id of a transaction known to
+// be decided (commit or not); a failure is logged, and left to recovery.
+func (r *Resource) xaFinishDecided(ctx context.Context, id XAID, commit bool) {
 	fctx, cancel := context.WithTimeout(ctx, reportTimeout)
 	defer cancel()
-	if ferr := r.xaFinish(fctx, id, commit); ferr != nil {
+	if err := r.xaFinish(fctx, id, commit); err != nil {
 		r.log.Warn("datasource: finishing an XA branch prepared after its transaction was decided failed; recovery finishes it",
-			"resource", r.id, "xid", id.XID, "branch", id.String(), "status", te.Status, "err", ferr)
+			"resource", r.id, "xid", id.XID, "branch", id.String(), "commit", commit, "err", err)
 	}
 }
 
