@@ -22,9 +22,11 @@
 // MariaDB a prepared branch stays bound to its session: that session is
 // held for phase 2 (or ended when the application still has statements
 // prepared on it), then serves the next connection, with the statements
-// the proxy prepared on it. A prepared branch is reported PhaseOneDone;
-// a coordinator that answers that the transaction was rolled back
-// meanwhile gets it rolled back at once. RecoverXA, run at open, finishes
+// the proxy prepared on it. A prepared branch then learns whether its
+// transaction was rolled back meanwhile (a rollback that found it not yet
+// prepared): from the TM of its own process when that TM began the
+// transaction (tm.AfterOutcome), else by reporting PhaseOneDone to the
+// coordinator; either way it is then rolled back at once. RecoverXA, run at open, finishes
 // prepared branches the coordinator has decided or forgotten. PostgreSQL
 // needs max_prepared_transactions > 0: opening fails with an
 // *XAUnavailableError otherwise.
