@@ -52,7 +52,7 @@ type Resource struct {
 	// XA mode: sessions whose branch phase 2 finished, kept for new
 	// connections (see spare), and whether the server was checked.
 	spareMu       sync.Mutex
-	spares        []driver.Conn
+	spares        []xaSession
 	isClosedSpare bool
 	xaChecked     bool
 }
