@@ -157,22 +157,10 @@ func TestClusterLeaderCutOffFromStore(t *testing.T) {
 }
 
 // checkNoBranches fails the test if the store still holds a branch a few
-// seconds after every transaction finished: the end of a transaction is
-// written lazily, with the next sync or after the server's LazyWriteDelay
-// (1 s).
+// seconds after every transaction finished.
 func (c *testCluster) checkNoBranches() {
 	c.t.Helper()
-	var rows int
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err = c.db.QueryRow("SELECT COUNT(*) FROM " + c.prefix + "branch").Scan(&rows)
-		if err == nil && rows == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%d branch rows left in the store (%v) 5 s after every transaction finished", rows, err)
-		}
-	}
+	waitNoBranches(c.t, c.db, c.prefix)
 }
 
 // metricSum adds up every series of a counter on p's /metrics.

@@ -131,11 +131,27 @@ func TestKill9DuringLoadLosesNothingSQLStore(t *testing.T) {
 				}
 			})
 			kill9DuringLoad(t, "--store", c.store, "--store-dsn", c.dsn, "--store-table-prefix", prefix)
-			var rows int
-			if err := db.QueryRow("SELECT COUNT(*) FROM " + prefix + "branch").Scan(&rows); err != nil || rows != 0 {
-				t.Fatalf("%d branch rows left in the store (%v); every transaction finished", rows, err)
-			}
+			waitNoBranches(t, db, prefix)
 		})
+	}
+}
+
+// waitNoBranches fails the test if the store with table prefix still
+// holds a branch a few seconds after every transaction finished: the end
+// of a transaction is written lazily, with the next sync or after the
+// server's LazyWriteDelay (1 s).
+func waitNoBranches(t *testing.T, db *sql.DB, prefix string) {
+	t.Helper()
+	var rows int
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err = db.QueryRow("SELECT COUNT(*) FROM " + prefix + "branch").Scan(&rows)
+		if err == nil && rows == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d branch rows left in the store (%v) 5 s after every transaction finished", rows, err)
+		}
 	}
 }
 

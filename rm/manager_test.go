@@ -256,11 +256,11 @@ func TestRegisterGivesUpWhenCtxDone(t *testing.T) {
 	var calls atomic.Int64
 	srv.SetHook(lockConflicts(1<<62, &calls))
 	m := rm.New(dial(t, srv), rm.WithLockRetry(time.Millisecond, 10*time.Millisecond))
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := m.RegisterBranch(ctx, client.Branch{XID: "fake-1:1", Type: txc.BranchAT, ResourceID: "db"})
-	if el := time.Since(start); el > time.Second {
+	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("gave up after %v", el)
 	}
 	if !errors.Is(err, txc.ErrLockConflict) {
@@ -271,7 +271,7 @@ func TestRegisterGivesUpWhenCtxDone(t *testing.T) {
 		t.Fatalf("error does not name the holder: %v", err)
 	}
 	if calls.Load() < 3 {
-		t.Fatalf("only %d attempts in 100ms", calls.Load())
+		t.Fatalf("only %d attempts in 1s", calls.Load())
 	}
 	t.Logf("%d attempts, err: %v", calls.Load(), err)
 }

@@ -35,7 +35,7 @@ func TestATScenarios(t *testing.T) {
 			var out bytes.Buffer
 			cmd := tc.cmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--clients", "3", "--duration", "700ms", "--warmup", "300ms", "--floor"})
+			cmd.SetArgs([]string{"--addr", addr, "--clients", "3", "--duration", "1s", "--warmup", "1s", "--floor"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := cmd.ExecuteContext(ctx); err != nil {

@@ -74,11 +74,12 @@ func newTxListCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// lastError is the first failure text of t's branches.
+// lastError is the first failure text of t's branches (tx show says
+// which branch: branch IDs are long enough to crowd the text out).
 func lastError(t *tc.TxView) string {
 	for _, b := range t.Branches {
 		if b.LastError != "" {
-			return fmt.Sprintf("branch %d: %s", b.ID, b.LastError)
+			return b.LastError
 		}
 	}
 	return ""

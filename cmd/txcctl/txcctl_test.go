@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -51,7 +52,9 @@ func TestTxcctlFindsAndResolvesAParkedTransaction(t *testing.T) {
 	expect(0, []string{x, "RollbackFailed", "row accounts/7 changed behind our back", "1 of 1 transactions"}, "tx", "list", "--manual")
 	expect(0, []string{"0 of 0"}, "tx", "list", "--status", "Begin")
 	expect(2, []string{"unknown status"}, "tx", "list", "--status", "Stuck")
-	expect(0, []string{x, "NEEDS MANUAL ACTION", "row accounts/7 changed", "HISTORY", "branch 2 locks accounts: 7"}, "tx", "show", x)
+	_, seq, _ := xid.Parse()
+	branch := fmt.Sprintf("branch %d locks accounts: 7", seq+1) // the branch takes the sequence's next number
+	expect(0, []string{x, "NEEDS MANUAL ACTION", "row accounts/7 changed", "HISTORY", branch}, "tx", "show", x)
 	expect(0, []string{"accounts", x, "1 of 1 locked rows"}, "locks")
 	expect(0, []string{"db"}, "rms")
 
