@@ -2,6 +2,7 @@ package datasource
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -187,7 +188,8 @@ type cascadeEdge struct {
 
 // ImageCascades follows the referential actions the statement stmt sets
 // off by writing roots, before it runs, and returns the rows they may
-// write, read and locked (nil when none can write any). Under a global
+// write, read and locked (nil when they can write none: no key has such
+// an action, or no row references the roots). Under a global
 // lock it checks their global locks instead (nothing is recorded). It
 // refuses (*RefusedError, nothing changed) what RefuseCascade refuses,
 // actions reaching a row the statement updates, more than
@@ -203,6 +205,7 @@ func ImageCascades(ctx context.Context, x *Exec, stmt string, roots []CascadeRoo
 	}
 	c := &Cascades{stmt: stmt, d: d, undo: x.InGlobalTx(), at: len(x.recs), index: map[string]int{}, deletedRoots: map[int]bool{}}
 	frontier := c.addRoots(roots)
+	statementRows := len(c.nodes)
 	for level := 1; len(frontier) > 0; level++ {
 		var err error
 		if frontier, err = c.round(ctx, x, frontier); err != nil {
@@ -211,6 +214,9 @@ func ImageCascades(ctx context.Context, x *Exec, stmt string, roots []CascadeRoo
 		if len(frontier) > 0 && level > MaxCascadeDepth {
 			return nil, Unsupported(stmt, "its foreign keys' referential actions reach more than %d levels of referencing rows", MaxCascadeDepth)
 		}
+	}
+	if len(c.nodes) == statementRows && len(c.deletedRoots) == 0 {
+		return nil, nil // no row references the statement's
 	}
 	if c.undo {
 		if _, _, err := c.order(); err != nil {
@@ -351,7 +357,7 @@ func nullIn(t *Table, row undo.Row, cols []string) bool {
 func (c *Cascades) follow(ctx context.Context, x *Exec, t *Table, fk *ForeignKey, del bool, parents []int) ([]int, error) {
 	child, err := c.d.CascadeTable(ctx, x, fk)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("datasource: table %s of foreign key %s (ON %s %s): %w", fk.Table, fk.Name, event(del), fk.action(del), err)
 	}
 	if fk, err = spelled(c.stmt, fk, t, child); err != nil {
 		return nil, err

@@ -273,6 +273,11 @@ var cascadeRefusals = []refusal{
 		}
 		return "DELETE FROM " + p + " WHERE id = 1", []string{p, c, audit}
 	}},
+	{"cascade-into-table-without-key", func(_ *testing.T, e *Env) (string, []string) {
+		p := e.Table("dt_cnp", cParent, cSeed)
+		c := e.Table("dt_cnc", "CREATE TABLE {t} (p INT, n INT NOT NULL, FOREIGN KEY (p) REFERENCES "+p+" (id) ON DELETE SET NULL)", "INSERT INTO {t} (p, n) VALUES (1, 1)")
+		return "DELETE FROM " + p + " WHERE id = 1", []string{p, c}
+	}},
 	{"cascade-into-rows-of-the-statement", func(_ *testing.T, e *Env) (string, []string) {
 		tb := e.Table("dt_cst", e.refs(nil).Replace(fmt.Sprintf(cTree, "ON UPDATE CASCADE{d}")), cTrees)
 		return "UPDATE " + tb + " SET id = id + 100 WHERE id IN (1, 2)", []string{tb}

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -105,15 +106,14 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 			return nil, err
 		}
 	}
-	befores, roots, total := make([][]undo.Row, len(d.targets)), make([]datasource.CascadeRoot, len(d.targets)), 0
+	befores, total := make([][]undo.Row, len(d.targets)), 0
 	for ti, i := range d.targets {
 		if befores[ti], err = d.beforeImage(ctx, x, i, metas[i], args); err != nil {
 			return nil, err
 		}
-		roots[ti] = datasource.CascadeRoot{Table: metas[i], Op: datasource.OpDelete, Rows: befores[ti]}
 		total += len(befores[ti])
 	}
-	cascades, err := datasource.ImageCascades(ctx, x, d.query, roots)
+	cascades, err := d.cascades(ctx, x, metas, befores)
 	if err != nil {
 		return nil, err
 	}
@@ -163,4 +163,18 @@ func (d *deletePlan) beforeImage(ctx context.Context, x *datasource.Exec, i int,
 	}
 	rows = datasource.Dedupe(m.PK, rows)
 	return rows, x.Guard(ctx, m.Name, m.PK, rows, false)
+}
+
+// cascades images the rows the referential actions of foreign keys
+// referencing the deleted rows write (see datasource.ImageCascades). All
+// the targets are roots: an action may reach the rows of another.
+func (d *deletePlan) cascades(ctx context.Context, x *datasource.Exec, metas []*datasource.Table, befores [][]undo.Row) (*datasource.Cascades, error) {
+	if !slices.ContainsFunc(d.targets, func(i int) bool { return len(metas[i].Hazards.Cascades) > 0 }) {
+		return nil, nil
+	}
+	roots := make([]datasource.CascadeRoot, len(d.targets))
+	for ti, i := range d.targets {
+		roots[ti] = datasource.CascadeRoot{Table: metas[i], Op: datasource.OpDelete, Rows: befores[ti]}
+	}
+	return datasource.ImageCascades(ctx, x, d.query, roots)
 }

@@ -74,12 +74,13 @@ func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQ
 // datasource.RollbackSession). Turning them off is safe because the
 // rollback writes back exactly the rows the branch changed, each locked
 // and compared with its after image first, to their state before the
-// branch: the branch's writes were themselves checked, and writes whose
-// foreign keys would have cascaded into other tables were refused, so the
-// restored rows are the consistent state they were in. With checks on, a
-// valid restore could fail on order alone (a multi-table DELETE re-inserted
-// child first, rows of a self-referencing table re-inserted in image
-// order) and a restoring DELETE could cascade.
+// branch: the branch's writes were themselves checked, and the rows their
+// foreign keys' referential actions wrote were imaged and are written
+// back too (datasource.ImageCascades), so the restored rows are the
+// consistent state they were in. With checks on, a valid restore could
+// fail on order alone (a multi-table DELETE re-inserted child first, rows
+// of a self-referencing table re-inserted in image order) and a restoring
+// DELETE could cascade.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET NAMES utf8mb4", "SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
 }

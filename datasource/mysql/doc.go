@@ -27,8 +27,10 @@
 // Statements with ORDER BY … LIMIT are checked after they run by their row
 // count against the image; a mismatch (an order that is not total) fails
 // the statement and its local transaction can then only roll back. So do
-// DELETEs whose row count differs from the image (cascading foreign keys,
-// triggers).
+// DELETEs whose row count differs from the image (triggers created
+// since). The rows foreign keys' referential actions write are imaged
+// with the statement's (datasource.ImageCascades): InnoDB does not count
+// them.
 //
 // Table metadata (columns, primary and unique keys, auto-increment,
 // triggers, referencing foreign keys) comes from information_schema,

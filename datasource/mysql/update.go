@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -136,9 +137,11 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
-	cascades, err := datasource.ImageCascades(ctx, x, u.query, u.roots(metas, targets, befores))
-	if err != nil {
-		return nil, err
+	var cascades *datasource.Cascades
+	if slices.ContainsFunc(targets, func(t *updTarget) bool { return len(metas[t.i].Hazards.Cascades) > 0 }) {
+		if cascades, err = datasource.ImageCascades(ctx, x, u.query, u.roots(metas, targets, befores)); err != nil {
+			return nil, err
+		}
 	}
 	if u.keyed {
 		res, err := u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
