@@ -43,11 +43,14 @@
 // undone exactly (no primary key, DDL, a statement the dialect does not
 // understand, …) is refused before it runs with an error matching
 // txc.ErrRefused and txc.ErrUnsupported. What a table's catalogs say
-// (triggers, cascading foreign keys, …) is decided on in one place for
-// both dialects, hazard.go: RefuseTable, RefuseWrite, and ParkRestore for
-// a rollback; ARCHITECTURE.md lists, per dialect, where each other
-// refusal (of a statement's shape) is decided. A statement run outside an
-// explicit local transaction gets one of its own.
+// (triggers, foreign keys with referential actions, …) is decided on in
+// one place for both dialects, hazard.go: RefuseTable, RefuseWrite,
+// RefuseCascade, and ParkRestore for a rollback; ARCHITECTURE.md lists,
+// per dialect, where each other refusal (of a statement's shape) is
+// decided. The rows a DELETE's or UPDATE's referential actions write
+// (ON DELETE / ON UPDATE CASCADE, SET NULL, SET DEFAULT) are imaged with
+// the statement's own (cascade.go). A statement run outside an explicit
+// local transaction gets one of its own.
 // Savepoints (SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT, as in
 // GORM's nested transactions) keep the undo records in step with the
 // server: after a ROLLBACK TO, the undo log holds the images of exactly

@@ -28,20 +28,30 @@ type KeyExchange interface {
 	DuplicateKey(err error) bool
 }
 
+// deferChecks defers the deferrable checks of the rollback's
+// transaction to its commit (KeyExchange.DeferKeys), before it writes any
+// row back: rows whose unique values one statement exchanged meet
+// half-way otherwise, and rows an ON UPDATE CASCADE moved to a new key
+// are pointed back at the old one before it exists again (see
+// ImageCascades).
+func (r *Resource) deferChecks(ctx context.Context, tx *sql.Tx) error {
+	kx, ok := r.dialect.(KeyExchange)
+	if !ok || kx.DeferKeys() == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, kx.DeferKeys()); err != nil {
+		return fmt.Errorf("datasource: rollback: deferring the deferrable checks: %w", err)
+	}
+	return nil
+}
+
 // restoreUpdated writes the before images of an Update record back, the
 // rows in the reverse of the order the statement found them (a statement
 // that moved a unique value from row to row, each step valid, is undone
 // through the same states). Several rows are written back so that no
-// state in between can meet a unique key (see KeyExchange).
+// state in between can meet a unique key (see KeyExchange, deferChecks).
 func (r *Resource) restoreUpdated(ctx context.Context, tx *sql.Tx, rec *undo.Record) error {
 	kx, _ := r.dialect.(KeyExchange)
-	if kx != nil && len(rec.Before) > 1 {
-		if q := kx.DeferKeys(); q != "" {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("datasource: undo update of %s: deferring unique checks: %w", rec.Table, err)
-			}
-		}
-	}
 	for i := len(rec.Before) - 1; i >= 0; i-- {
 		err := r.restoreRow(ctx, tx, rec, rec.Before[i])
 		if err != nil && kx != nil && len(rec.Before) > 1 && kx.DuplicateKey(err) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -226,6 +227,22 @@ func (x *Exec) Add(rec undo.Record) {
 		return
 	}
 	x.recs = append(x.recs, rec)
+}
+
+// insertRecords inserts the non-empty ones of recs among the statement's
+// records at index at (records of referencing rows that a rollback must
+// undo after those from at on: see Cascades.Record).
+func (x *Exec) insertRecords(at int, recs []undo.Record) {
+	recs = slices.DeleteFunc(recs, func(r undo.Record) bool { return len(r.Before) == 0 && len(r.After) == 0 })
+	if len(recs) == 0 {
+		return
+	}
+	x.recs = slices.Insert(x.recs, at, recs...)
+	for i := range x.deferred {
+		if x.deferred[i].idx >= at {
+			x.deferred[i].idx += len(recs)
+		}
+	}
 }
 
 // Guard checks, under a global lock or for a locking read, that no other

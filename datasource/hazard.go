@@ -3,6 +3,7 @@ package datasource
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/txcio/txc"
 )
@@ -38,19 +39,17 @@ type Hazards struct {
 	Trigger  string
 	// Rules: rewrite rules (PostgreSQL) rewrite statements on the table.
 	Rules bool
-	// CascadeDelete: a foreign key referencing the table has an ON
-	// DELETE action that writes the referencing rows (CASCADE, SET NULL,
-	// SET DEFAULT); CascadeDeleteKey names one when the dialect knows.
-	CascadeDelete    bool
-	CascadeDeleteKey string
-	// CascadeUpdate lists the referenced columns of the foreign keys
-	// whose ON UPDATE action writes the referencing rows. A dialect that
-	// knows only that such a key exists lists every primary- and
-	// unique-key column, without a key name.
-	CascadeUpdate []Cascade
-	// RollbackCascades: a rollback's DELETE of rows of this table fires
-	// the ON DELETE actions of the keys referencing it (PostgreSQL; the
-	// MySQL rollback runs with foreign-key checks off).
+	// Cascades are the foreign keys referencing the table whose ON
+	// DELETE or ON UPDATE action writes the referencing rows (CASCADE,
+	// SET NULL, SET DEFAULT): a DELETE or UPDATE images the rows they
+	// write (ImageCascades); a REPLACE or upsert that would set them off
+	// is refused.
+	Cascades []ForeignKey
+	// RollbackCascades: a rollback's writes to this table are checked
+	// against its foreign keys as they run, and its DELETEs fire the ON
+	// DELETE actions of the keys referencing it (PostgreSQL; the MySQL
+	// rollback runs with foreign-key checks off). Its rows must then be
+	// written back in an order the keys accept (see ImageCascades).
 	RollbackCascades bool
 	// IdentityAlways names the columns an UPDATE can set only to a new
 	// generated value (PostgreSQL GENERATED ALWAYS AS IDENTITY).
@@ -72,12 +71,6 @@ type Hazards struct {
 	// one whose rows that user cannot all read; HiddenWhy says why (it
 	// completes "… and %s the database user a rollback connects as").
 	HiddenReferrer, HiddenWhy string
-}
-
-// Cascade is a referenced column and the foreign key ("" when not known)
-// whose referential action writes the referencing rows.
-type Cascade struct {
-	Column, Key string
 }
 
 // WriteOp is what a write does to the rows of its table.
@@ -153,30 +146,38 @@ func refusedTable(format string, args ...any) error {
 //     rollback's user might not see (row-level security);
 //   - any write to a table with a lossy column, triggers or rules: what
 //     they write no image holds, and a rollback would fire them again;
-//   - a write that deletes rows (DELETE, REPLACE, and, where the
-//     rollback's deletes fire referential actions, an UPDATE of the
-//     primary key) from a table whose referencing rows an ON DELETE
-//     action writes;
-//   - an UPDATE or upsert setting a column whose referencing rows an ON
-//     UPDATE action writes, or a GENERATED ALWAYS identity column;
+//   - a REPLACE that may delete rows whose referencing rows an ON DELETE
+//     action writes, an upsert setting a column whose referencing rows
+//     an ON UPDATE action writes (a DELETE or UPDATE images those rows
+//     instead: see ImageCascades and RefuseCascade);
+//   - an UPDATE or upsert setting a GENERATED ALWAYS identity column;
 //   - a write imaged for a rollback that deletes or rekeys rows (an
 //     insert, an UPDATE of a key column) when rows referencing them may
 //     be hidden from the rollback, which must look for them;
 //   - an upsert of a system-versioned table; an insert that may meet
 //     existing rows on a column-prefix unique key.
 func RefuseWrite(w TableWrite, t *Table) error {
-	for _, rule := range writeRules {
-		if reason := rule(w, t); reason != "" {
-			return &RefusedError{Reason: reason, Statement: Shorten(w.Statement)}
-		}
+	if reason := writeReason(w, t); reason != "" {
+		return &RefusedError{Reason: reason, Statement: Shorten(w.Statement)}
 	}
 	return nil
+}
+
+// writeReason is the reason of the first of writeRules that refuses w
+// on t, or "".
+func writeReason(w TableWrite, t *Table) string {
+	for _, rule := range writeRules {
+		if reason := rule(w, t); reason != "" {
+			return reason
+		}
+	}
+	return ""
 }
 
 // writeRules are RefuseWrite's rules, in the order they are checked: each
 // returns the reason of a refusal, or "".
 var writeRules = []func(TableWrite, *Table) string{
-	hiddenFromRollback, lossyColumn, triggersOrRules, cascadeOnDelete, cascadeOnUpdate,
+	hiddenFromRollback, lossyColumn, triggersOrRules, cascadeOnReplace, cascadeOnUpsert,
 	identitySet, hiddenReferrer, versionedUpsert, prefixKey,
 }
 
@@ -206,28 +207,26 @@ func triggersOrRules(_ TableWrite, t *Table) string {
 	return ""
 }
 
-func cascadeOnDelete(w TableWrite, t *Table) string {
-	h := &t.Hazards
-	deletes := w.Op == OpDelete || w.Op == OpReplace || (w.Op == OpUpdate && h.RollbackCascades && assignsAny(w, t, t.PK))
-	switch {
-	case !deletes || !h.CascadeDelete:
+func cascadeOnReplace(w TableWrite, t *Table) string {
+	if w.Op != OpReplace {
 		return ""
-	case h.CascadeDeleteKey != "":
-		return fmt.Sprintf("foreign key %s references %s with ON DELETE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", h.CascadeDeleteKey, t.Name)
 	}
-	return fmt.Sprintf("a foreign key that cascades (or sets NULL/DEFAULT) on delete references %s: the rows it changes cannot be imaged", t.Name)
+	for i := range t.Hazards.Cascades {
+		if fk := &t.Hazards.Cascades[i]; fk.OnDelete != ActionNone {
+			return fmt.Sprintf("foreign key %s references %s with ON DELETE %s, which the rows a REPLACE deletes would set off: only a DELETE images the rows it writes", fk.Name, t.Name, fk.OnDelete)
+		}
+	}
+	return ""
 }
 
-func cascadeOnUpdate(w TableWrite, t *Table) string {
-	for _, c := range w.Assigned {
-		for _, fk := range t.Hazards.CascadeUpdate {
-			switch {
-			case !t.same(c, fk.Column):
-			case fk.Key != "":
-				return fmt.Sprintf("foreign key %s references column %q of %s with ON UPDATE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", fk.Key, c, t.Name)
-			default:
-				return fmt.Sprintf("it sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, t.Name)
-			}
+func cascadeOnUpsert(w TableWrite, t *Table) string {
+	if w.Op != OpUpsert {
+		return ""
+	}
+	for i := range t.Hazards.Cascades {
+		fk := &t.Hazards.Cascades[i]
+		if fk.fires(false, w.Assigned, t) {
+			return fmt.Sprintf("foreign key %s references %s (%s) with ON UPDATE %s, which the upsert would set off: only an UPDATE images the rows it writes", fk.Name, t.Name, strings.Join(fk.RefColumns, ", "), fk.OnUpdate)
 		}
 	}
 	return ""
@@ -264,6 +263,71 @@ func prefixKey(w TableWrite, t *Table) string {
 		return fmt.Sprintf("unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", k, t.Name)
 	}
 	return ""
+}
+
+// CascadeWrite is a write a referential action makes: FK, referencing
+// a row of Parent that a statement deletes (Delete) or whose referenced
+// columns it sets, writes the rows of Child that reference it.
+type CascadeWrite struct {
+	Statement string
+	FK        *ForeignKey
+	Parent    *Table
+	Child     *Table
+	Delete    bool
+	// Found: rows of Child reference the written rows (the action writes
+	// some); false while they have not been looked for.
+	Found bool
+	// Undo: the rows are imaged for a rollback (see TableWrite.Undo).
+	Undo bool
+}
+
+// RefuseCascade returns, as a *RefusedError, why AT mode refuses a
+// statement whose referential action w would write rows it cannot image
+// and restore exactly, or nil. Its rules:
+//
+//   - the write the action makes on the child table (a delete, or an
+//     update of the columns it sets) is one RefuseWrite refuses
+//     (triggers on the child, …);
+//   - it sets primary-key columns of the child (ON UPDATE CASCADE into
+//     a key, SET DEFAULT of one): images and lock keys find rows by key;
+//   - an ON UPDATE CASCADE on a foreign key that is not DEFERRABLE, for
+//     a rollback whose writes are checked as they run
+//     (RollbackCascades): it must point the referencing rows back at
+//     the old values while those do not exist yet, and remove the new
+//     ones only once no row references them; a deferrable key is
+//     checked at the rollback's commit (it defers every deferrable
+//     constraint), which accepts that order.
+//
+// The last two apply only once rows were Found.
+func RefuseCascade(w CascadeWrite) error {
+	fk, c := w.FK, w.Child
+	act := fk.action(w.Delete)
+	tw := TableWrite{Op: OpUpdate, Assigned: fk.sets(w.Delete), Undo: w.Undo}
+	if w.Delete && act == ActionCascade {
+		tw = TableWrite{Op: OpDelete, Undo: w.Undo}
+	}
+	what := fmt.Sprintf("foreign key %s of %s references %s with ON %s %s", fk.Name, c.Name, w.Parent.Name, event(w.Delete), act)
+	reason := writeReason(tw, c)
+	switch {
+	case reason != "":
+	case !w.Found:
+		return nil
+	case assignsAny(tw, c, c.PK):
+		reason = fmt.Sprintf("it would set primary-key column(s) %s of %s: images and lock keys find rows by their key", strings.Join(tw.Assigned, ", "), c.Name)
+	case w.Undo && !w.Delete && act == ActionCascade && c.Hazards.RollbackCascades && !fk.Deferrable:
+		reason = fmt.Sprintf("it is not DEFERRABLE: a rollback, its checks on, must point the referencing rows back at the old values of %s before those exist again (declare it DEFERRABLE; INITIALLY IMMEDIATE keeps its checks as they are)", strings.Join(fk.RefColumns, ", "))
+	default:
+		return nil
+	}
+	return &RefusedError{Reason: what + ": " + reason, Statement: Shorten(w.Statement)}
+}
+
+// event names the event of a referential action.
+func event(del bool) string {
+	if del {
+		return "DELETE"
+	}
+	return "UPDATE"
 }
 
 // assignsAny reports whether w sets one of cols.

@@ -63,7 +63,6 @@ func TestRefuseWrite(t *testing.T) {
 		setN    = TableWrite{Op: OpUpdate, Assigned: []string{"n"}, Undo: true}
 		setCode = TableWrite{Op: OpUpdate, Assigned: []string{"code"}, Undo: true}
 		setID   = TableWrite{Op: OpUpdate, Assigned: []string{"id"}, Undo: true}
-		setIDUp = TableWrite{Op: OpUpdate, Assigned: []string{"ID"}, Undo: true}
 		del     = TableWrite{Op: OpDelete, Undo: true}
 		locked  = func(w TableWrite) TableWrite { w.Undo = false; return w }
 		every   = []TableWrite{insert, ignore, replace, upsertN, setN, setID, del}
@@ -90,29 +89,15 @@ func TestRefuseWrite(t *testing.T) {
 		{"triggers", Hazards{Triggers: true}, false, each(every, "table t has triggers")},
 		{"rules", Hazards{Rules: true}, false, each(every, "rewrite rules")},
 		{"lossy column", Hazards{LossyColumn: "n", LossyWhy: "is money"}, false, each(every, `column "n" of t is money`)},
-		{"named ON DELETE cascade, rollback without actions", Hazards{CascadeDelete: true, CascadeDeleteKey: "s.c.fk"}, true, []check{
-			{del, "foreign key s.c.fk references t with ON DELETE CASCADE"},
-			{replace, "ON DELETE CASCADE"},
-			{setID, ""}, {insert, ""}, {ignore, ""}, {upsertN, ""}, {setN, ""},
+		{"ON DELETE and ON UPDATE actions", Hazards{Cascades: []ForeignKey{
+			{Name: "s.c.fk", Columns: []string{"p"}, RefColumns: []string{"Code"}, OnDelete: ActionSetNull, OnUpdate: ActionCascade}}}, true, []check{
+			{replace, "foreign key s.c.fk references t with ON DELETE SET NULL, which the rows a REPLACE deletes would set off"},
+			{upsertC, "foreign key s.c.fk references t (Code) with ON UPDATE CASCADE, which the upsert would set off"},
+			{del, ""}, {setCode, ""}, {setID, ""}, {insert, ""}, {ignore, ""}, {upsertN, ""}, {setN, ""},
 		}},
-		{"ON DELETE cascade, rollback firing actions", Hazards{CascadeDelete: true, RollbackCascades: true}, false, []check{
-			{del, "a foreign key that cascades (or sets NULL/DEFAULT) on delete references t"},
-			{setID, "cascades (or sets NULL/DEFAULT) on delete"},
-			{setN, ""}, {setCode, ""}, {insert, ""},
-		}},
-		{"named ON UPDATE cascade, names folded", Hazards{CascadeUpdate: []Cascade{{Column: "Code", Key: "s.c.fk"}}}, true, []check{
-			{setCode, `foreign key s.c.fk references column "code" of t with ON UPDATE CASCADE`},
-			{upsertC, "ON UPDATE CASCADE"},
-			{setN, ""}, {upsertN, ""}, {del, ""}, {replace, ""}, {insert, ""},
-		}},
-		{"named ON UPDATE cascade, names exact", Hazards{CascadeUpdate: []Cascade{{Column: "Code", Key: "s.c.fk"}}}, false, []check{
-			{setCode, ""},
-		}},
-		{"ON UPDATE cascade on some key column", Hazards{CascadeUpdate: []Cascade{{Column: "id"}, {Column: "code"}}}, false, []check{
-			{setID, `unique-key column "id" of t, which a foreign key that cascades`},
-			{setCode, `unique-key column "code"`},
-			{upsertC, `unique-key column "code"`},
-			{setIDUp, ""}, {setN, ""}, {upsertN, ""}, {del, ""},
+		{"ON UPDATE action, names exact", Hazards{Cascades: []ForeignKey{
+			{Name: "fk", Columns: []string{"p"}, RefColumns: []string{"Code"}, OnUpdate: ActionCascade}}}, false, []check{
+			{upsertC, ""}, {replace, ""},
 		}},
 		{"identity always", Hazards{IdentityAlways: []string{"n"}}, false, []check{
 			{setN, `column "n" of t, which is GENERATED ALWAYS AS IDENTITY`},
@@ -137,9 +122,6 @@ func TestRefuseWrite(t *testing.T) {
 		}},
 		{"row-level security is named before triggers", Hazards{HiddenFromRollback: true, Triggers: true}, false, []check{
 			{insert, "row-level security"}, {locked(insert), "has triggers"},
-		}},
-		{"ON DELETE is named before ON UPDATE", Hazards{CascadeDelete: true, RollbackCascades: true, CascadeUpdate: []Cascade{{Column: "id"}}}, false, []check{
-			{setID, "on delete"},
 		}},
 	}
 	for _, c := range cases {
@@ -193,6 +175,53 @@ func TestParkRestore(t *testing.T) {
 		got := ParkRestore(c.h)
 		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
 			t.Errorf("ParkRestore(%+v) = %q, want %q", c.h, got, c.want)
+		}
+	}
+}
+
+func TestRefuseCascade(t *testing.T) {
+	parent := hazardTable(Hazards{}, false)
+	child := func(h Hazards) *Table {
+		return &Table{Name: "c", Columns: []string{"id", "p", "q"}, PK: []string{"id"}, Hazards: h}
+	}
+	fk := func(del, upd Action, deferrable bool) *ForeignKey {
+		return &ForeignKey{Name: "fk", Columns: []string{"p"}, RefColumns: []string{"id"}, OnDelete: del, OnUpdate: upd, Deferrable: deferrable}
+	}
+	checked := Hazards{RollbackCascades: true}
+	cases := []struct {
+		name string
+		w    CascadeWrite
+		want string // "" = allowed
+	}{
+		{"delete cascade", CascadeWrite{FK: fk(ActionCascade, ActionNone, false), Child: child(checked), Delete: true, Found: true, Undo: true}, ""},
+		{"child with triggers", CascadeWrite{FK: fk(ActionCascade, ActionNone, false), Child: child(Hazards{Triggers: true, Trigger: "audit"}), Delete: true, Undo: true},
+			"foreign key fk of c references t with ON DELETE CASCADE: table c has trigger audit"},
+		{"set null, child with triggers, under a global lock", CascadeWrite{FK: fk(ActionSetNull, ActionNone, false), Child: child(Hazards{Triggers: true}), Delete: true},
+			"ON DELETE SET NULL: table c has triggers"},
+		{"set null of a key column", CascadeWrite{FK: &ForeignKey{Name: "fk", Columns: []string{"id"}, RefColumns: []string{"id"}, OnDelete: ActionSetDefault},
+			Child: child(Hazards{}), Delete: true, Found: true, Undo: true}, "it would set primary-key column(s) id of c"},
+		{"set null of a key column, no rows", CascadeWrite{FK: &ForeignKey{Name: "fk", Columns: []string{"id"}, RefColumns: []string{"id"}, OnDelete: ActionSetDefault},
+			Child: child(Hazards{}), Delete: true, Undo: true}, ""},
+		{"update cascade, checked rollback, not deferrable", CascadeWrite{FK: fk(ActionNone, ActionCascade, false), Child: child(checked), Found: true, Undo: true},
+			"ON UPDATE CASCADE: it is not DEFERRABLE"},
+		{"update cascade, checked rollback, no rows", CascadeWrite{FK: fk(ActionNone, ActionCascade, false), Child: child(checked), Undo: true}, ""},
+		{"update cascade, checked rollback, deferrable", CascadeWrite{FK: fk(ActionNone, ActionCascade, true), Child: child(checked), Found: true, Undo: true}, ""},
+		{"update cascade, unchecked rollback", CascadeWrite{FK: fk(ActionNone, ActionCascade, false), Child: child(Hazards{}), Found: true, Undo: true}, ""},
+		{"update cascade, under a global lock", CascadeWrite{FK: fk(ActionNone, ActionCascade, false), Child: child(checked), Found: true}, ""},
+		{"update set null, checked rollback", CascadeWrite{FK: fk(ActionNone, ActionSetNull, false), Child: child(checked), Found: true, Undo: true}, ""},
+	}
+	for _, c := range cases {
+		c.w.Statement, c.w.Parent = "STATEMENT", parent
+		err := RefuseCascade(c.w)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", c.name, err)
+			}
+			continue
+		}
+		var re *RefusedError
+		if !errors.As(err, &re) || !errors.Is(err, txc.ErrRefused) || !strings.Contains(re.Reason, c.want) || re.Statement != "STATEMENT" {
+			t.Errorf("%s: err = %v, want a *RefusedError naming %q", c.name, err, c.want)
 		}
 	}
 }

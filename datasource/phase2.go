@@ -205,6 +205,9 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 	case e.State == undo.StateFinished:
 		return nil
 	default:
+		if err := r.deferChecks(ctx, tx); err != nil {
+			return err
+		}
 		for i := len(e.Log.Records) - 1; i >= 0; i-- {
 			if err := r.undoRecord(ctx, tx, b, &e.Log.Records[i]); err != nil {
 				return err
@@ -431,15 +434,27 @@ func (r *Resource) keyPredicate(pk []string, rows []undo.Row, n int) (string, []
 	return r.inPredicate(pk, pk, rows, n)
 }
 
-// inPredicate is "(cols) IN ((…), …)" with, for each of rows, its values
-// of vals (one per column of cols); placeholders are numbered from n+1.
+// inPredicate is InPredicate with the dialect's placeholders; a value
+// it cannot write is a permanent failure of the rollback.
 func (r *Resource) inPredicate(cols, vals []string, rows []undo.Row, n int) (string, []any, error) {
+	q, args, err := InPredicate(r.dialect, cols, vals, rows, n)
+	if err != nil {
+		return "", nil, txc.Permanent(err)
+	}
+	return q, args, nil
+}
+
+// InPredicate is "(cols) IN ((…), …)" in d's SQL with, for each of rows,
+// its values of vals (one per column of cols), as d's parameters;
+// placeholders are numbered from n+1.
+func InPredicate(d Dialect, cols, vals []string, rows []undo.Row, n int) (string, []any, error) {
 	var sb strings.Builder
 	var args []any
+	list := func(cols []string) string { return ColumnList(d.QuoteColumn, "", cols) }
 	if len(cols) == 1 {
-		sb.WriteString(r.dialect.QuoteColumn(cols[0]))
+		sb.WriteString(d.QuoteColumn(cols[0]))
 	} else {
-		sb.WriteString("(" + r.columnList(cols) + ")")
+		sb.WriteString("(" + list(cols) + ")")
 	}
 	sb.WriteString(" IN (")
 	for i, row := range rows {
@@ -455,12 +470,12 @@ func (r *Resource) inPredicate(cols, vals []string, rows []undo.Row, n int) (str
 			}
 			v, ok := row.Get(c)
 			if !ok {
-				return "", nil, txc.Permanent(txc.Errorf(txc.CodeInvalidArgument, "datasource: undo image lacks column %q", c))
+				return "", nil, txc.Errorf(txc.CodeInvalidArgument, "datasource: image lacks column %q", c)
 			}
 			n++
-			expr, arg, err := r.dialect.Param(v, r.dialect.Placeholder(n))
+			expr, arg, err := d.Param(v, d.Placeholder(n))
 			if err != nil {
-				return "", nil, txc.Permanent(err)
+				return "", nil, err
 			}
 			sb.WriteString(expr)
 			args = append(args, arg)

@@ -74,12 +74,13 @@ func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQ
 // datasource.RollbackSession). Turning them off is safe because the
 // rollback writes back exactly the rows the branch changed, each locked
 // and compared with its after image first, to their state before the
-// branch: the branch's writes were themselves checked, and writes whose
-// foreign keys would have cascaded into other tables were refused, so the
-// restored rows are the consistent state they were in. With checks on, a
-// valid restore could fail on order alone (a multi-table DELETE re-inserted
-// child first, rows of a self-referencing table re-inserted in image
-// order) and a restoring DELETE could cascade.
+// branch: the branch's writes were themselves checked, and the rows their
+// foreign keys' referential actions wrote were imaged and are written
+// back too (datasource.ImageCascades), so the restored rows are the
+// consistent state they were in. With checks on, a valid restore could
+// fail on order alone (a multi-table DELETE re-inserted child first, rows
+// of a self-referencing table re-inserted in image order) and a restoring
+// DELETE could cascade.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET NAMES utf8mb4", "SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
 }
@@ -265,26 +266,31 @@ func loadTriggers(ctx context.Context, q datasource.Querier, t *datasource.Table
 
 // loadReferences reads the foreign keys referencing the table whose
 // referential actions write the referencing rows
-// (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE).
+// (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE), one
+// row per column pair, in key order.
 func loadReferences(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
 	// Both sides of the join skip information_schema (see notInfoSchema).
-	refs, err := q.Query(ctx, "SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.REFERENCED_COLUMN_NAME "+
+	refs, err := q.Query(ctx, "SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME "+
 		"FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "+
 		"ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME "+
 		"WHERE "+notInfoSchema("rc.CONSTRAINT_SCHEMA")+" AND "+notInfoSchema("k.TABLE_SCHEMA")+
-		" AND rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", in.schema, in.table)
+		" AND rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? AND k.REFERENCED_COLUMN_NAME IS NOT NULL"+
+		" AND (rc.UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR rc.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT'))"+
+		" ORDER BY 1, 2, 3, k.ORDINAL_POSITION", in.schema, in.table)
 	if err != nil {
 		return err
 	}
 	h := &t.Hazards
 	for _, r := range refs {
-		name := r[0].Value.Str() + "." + r[1].Value.Str() + "." + r[2].Value.Str()
-		if cascading(r[3].Value.Str()) {
-			h.CascadeUpdate = append(h.CascadeUpdate, datasource.Cascade{Column: r[5].Value.Str(), Key: name})
+		schema, table := r[0].Value.Str(), r[1].Value.Str()
+		name := schema + "." + table + "." + r[2].Value.Str()
+		if n := len(h.Cascades); n == 0 || h.Cascades[n-1].Name != name {
+			h.Cascades = append(h.Cascades, datasource.ForeignKey{Name: name, Schema: schema, Table: table,
+				OnUpdate: action(r[3].Value.Str()), OnDelete: action(r[4].Value.Str())})
 		}
-		if cascading(r[4].Value.Str()) && !h.CascadeDelete {
-			h.CascadeDelete, h.CascadeDeleteKey = true, name
-		}
+		fk := &h.Cascades[len(h.Cascades)-1]
+		fk.Columns = append(fk.Columns, r[5].Value.Str())
+		fk.RefColumns = append(fk.RefColumns, r[6].Value.Str())
 	}
 	return nil
 }
@@ -336,14 +342,19 @@ func loadShape(ctx context.Context, q datasource.Querier, t *datasource.Table, i
 	return nil
 }
 
-// cascading reports whether a referential action writes rows of the
-// referencing table (which the proxy cannot image).
-func cascading(rule string) bool {
+// action is the referential action a catalog's rule names (InnoDB
+// takes SET DEFAULT for RESTRICT, and MariaDB's catalog then says
+// RESTRICT).
+func action(rule string) datasource.Action {
 	switch strings.ToUpper(rule) {
-	case "CASCADE", "SET NULL", "SET DEFAULT":
-		return true
+	case "CASCADE":
+		return datasource.ActionCascade
+	case "SET NULL":
+		return datasource.ActionSetNull
+	case "SET DEFAULT":
+		return datasource.ActionSetDefault
 	}
-	return false
+	return datasource.ActionNone
 }
 
 func asInt(v undo.Value) int64 {

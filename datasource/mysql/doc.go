@@ -21,14 +21,18 @@
 // and DECIMAL keys, BINARY(n) padded, CHAR without trailing spaces, time
 // fractions cut), see stored.go. Reads without locks, SHOW, SET (but for
 // SET NAMES, character sets and sql_mode) and EXPLAIN pass through.
-// Everything else is refused before it runs, and so is a write run with
-// QueryContext (MySQL has no RETURNING to image it from: use Exec).
+// MariaDB's INSERT, REPLACE and DELETE … RETURNING (which the TiDB
+// parser cannot parse) are planned without the list and return its rows
+// to QueryContext (see returning.go). Everything else is refused before
+// it runs, and so is another write run with QueryContext (use Exec).
 //
 // Statements with ORDER BY … LIMIT are checked after they run by their row
 // count against the image; a mismatch (an order that is not total) fails
 // the statement and its local transaction can then only roll back. So do
-// DELETEs whose row count differs from the image (cascading foreign keys,
-// triggers).
+// DELETEs whose row count differs from the image (triggers created
+// since). The rows foreign keys' referential actions write are imaged
+// with the statement's (datasource.ImageCascades): InnoDB does not count
+// them.
 //
 // Table metadata (columns, primary and unique keys, auto-increment,
 // triggers, referencing foreign keys) comes from information_schema,

@@ -48,33 +48,38 @@ func (q *query) String() string { return q.sb.String() }
 func columns(ref string, cols []string) string { return datasource.ColumnList(quoteIdent, ref, cols) }
 
 // keyIn appends "(pk) IN ((…), …)" for the keys of rows (images of t
-// holding its pk columns). A TIMESTAMP key value is an instant in UTC
-// (see exactTimestamps), which the session reads in its own zone: it is
-// converted to that zone here.
+// holding its pk columns).
 func (q *query) keyIn(ref string, t *datasource.Table, rows []undo.Row) error {
-	pk := t.PK
-	if len(pk) == 1 {
-		q.add(columns(ref, pk))
+	return q.valuesIn(ref, t.PK, t, t.PK, rows)
+}
+
+// valuesIn appends "(cols) IN ((…), …)" (columns of ref) with, for each
+// of rows (images of src), its values of srcCols. A TIMESTAMP value is
+// an instant in UTC (see exactTimestamps), which the session reads in its
+// own zone: it is converted to that zone here.
+func (q *query) valuesIn(ref string, cols []string, src *datasource.Table, srcCols []string, rows []undo.Row) error {
+	if len(cols) == 1 {
+		q.add(columns(ref, cols))
 	} else {
-		q.add("(" + columns(ref, pk) + ")")
+		q.add("(" + columns(ref, cols) + ")")
 	}
 	q.add(" IN (")
 	for i, r := range rows {
 		if i > 0 {
 			q.add(", ")
 		}
-		if len(pk) > 1 {
+		if len(cols) > 1 {
 			q.add("(")
 		}
-		for j, c := range pk {
+		for j, c := range srcCols {
 			if j > 0 {
 				q.add(", ")
 			}
 			v, ok := r.Get(c)
 			if !ok {
-				return txc.Errorf(txc.CodeInternal, "datasource/mysql: key image lacks column %q", c)
+				return txc.Errorf(txc.CodeInternal, "datasource/mysql: image of %s lacks column %q", src.Name, c)
 			}
-			local := meta(t).isTimestamp(c) && !v.IsNull() && !strings.HasPrefix(v.Str(), "0000-00-00")
+			local := meta(src).isTimestamp(c) && !v.IsNull() && !strings.HasPrefix(v.Str(), "0000-00-00")
 			if local {
 				q.add("CONVERT_TZ(")
 			}
@@ -85,7 +90,7 @@ func (q *query) keyIn(ref string, t *datasource.Table, rows []undo.Row) error {
 				q.add(", '+00:00', @@session.time_zone)")
 			}
 		}
-		if len(pk) > 1 {
+		if len(cols) > 1 {
 			q.add(")")
 		}
 	}

@@ -16,3 +16,7 @@ var XAName = xaName
 
 // XADurable is xaDurable.
 var XADurable = xaDurable
+
+// ReturningAt is returningAt: where a statement's RETURNING list may
+// begin.
+var ReturningAt = returningAt

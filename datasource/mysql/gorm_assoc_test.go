@@ -60,7 +60,7 @@ func (e *env) newGormSet(t *testing.T, over *sql.DB) (*gormSet, *gorm.DB) {
 		return &gorm.Config{Logger: logger.Discard, NamingStrategy: schema.NamingStrategy{TablePrefix: prefix}}
 	}
 	open := func(db *sql.DB) *gorm.DB {
-		g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: db, DisableWithReturning: true}), cfg())
+		g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: db}), cfg())
 		if err != nil {
 			t.Fatal(err)
 		}

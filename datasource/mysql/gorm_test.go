@@ -3,6 +3,7 @@ package mysql_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	gormmysql "gorm.io/driver/mysql"
@@ -19,14 +20,21 @@ type gormAccount struct {
 }
 
 // TestGORMOverProxy: GORM (gorm.io/driver/mysql with Conn: db; on MariaDB
-// DisableWithReturning, as INSERT … RETURNING is refused) creates,
-// updates and deletes through the proxy; a rolled-back global transaction
-// leaves the table as it was, a committed one as GORM wrote it.
+// with INSERT … RETURNING, its default, or without) creates, updates and
+// deletes through the proxy, reading generated keys back; a rolled-back
+// global transaction leaves the table as it was, a committed one as GORM
+// wrote it.
 func TestGORMOverProxy(t *testing.T) {
+	for _, disable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("DisableWithReturning=%v", disable), func(t *testing.T) { gormOverProxy(t, disable) })
+	}
+}
+
+func gormOverProxy(t *testing.T, disableWithReturning bool) {
 	e := newEnv(t, "parseTime=true")
 	tb := e.table("at_gorm", "CREATE TABLE {t} (id BIGINT AUTO_INCREMENT PRIMARY KEY, owner VARCHAR(20) NOT NULL, balance BIGINT NOT NULL)",
 		"INSERT INTO {t} (owner, balance) VALUES ('ann', 100), ('bob', 50)")
-	g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: e.db, DisableWithReturning: true}), &gorm.Config{Logger: logger.Discard})
+	g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: e.db, DisableWithReturning: disableWithReturning}), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +46,13 @@ func TestGORMOverProxy(t *testing.T) {
 			if err := tx.Table(tb).Where("owner = ?", "bob").Update("balance", gorm.Expr("balance + ?", 30)).Error; err != nil {
 				return err
 			}
-			if err := tx.Table(tb).Create(&gormAccount{Owner: "cy", Balance: 1}).Error; err != nil {
+			cy := gormAccount{Owner: "cy", Balance: 1}
+			if err := tx.Table(tb).Create(&cy).Error; err != nil {
 				return err
+			}
+			var id int64
+			if err := tx.Table(tb).Where("owner = ?", "cy").Select("id").Scan(&id).Error; err != nil || cy.ID != id || id == 0 {
+				return fmt.Errorf("created id %d, stored %d (%v)", cy.ID, id, err)
 			}
 			return tx.Table(tb).Where("owner = ?", "bob").Delete(&gormAccount{}).Error
 		})
@@ -73,7 +86,7 @@ func TestGORMOverProxy(t *testing.T) {
 }
 
 // TestGORMOverProxyXA: the same GORM code on a table without a primary
-// key and with INSERT … RETURNING allowed (both refused in AT mode), the
+// key (refused in AT mode) and with INSERT … RETURNING allowed, the
 // proxy in XA mode: a rolled-back global transaction leaves the table as
 // it was, a committed one as GORM wrote it, and no branch stays prepared.
 func TestGORMOverProxyXA(t *testing.T) {

@@ -403,6 +403,9 @@ func (ip *insertPlan) execConflict(ctx context.Context, x *datasource.Exec, m *d
 		return nil, err
 	}
 	d := diffRecords(x, m, before, after)
+	if rr, ok := res.(*returnedResult); ok && rr.keys != nil {
+		return res, ip.returnedKeys(m, rr.keys, before, after)
+	}
 	if err := ip.counted(res, d); err != nil {
 		return nil, err
 	}

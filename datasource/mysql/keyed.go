@@ -104,8 +104,9 @@ func (u *updatePlan) keyedAfter(ctx context.Context, x *datasource.Exec, m *data
 }
 
 // execKeyed runs a keyed single-table DELETE whose before image is before
-// (see above) and records the rows it deleted.
-func (d *deletePlan) execKeyed(ctx context.Context, x *datasource.Exec, m *datasource.Table, before []undo.Row, args []driver.NamedValue) (driver.Result, error) {
+// (see above) and records the rows it deleted; up to cascaded of them
+// an ON DELETE CASCADE may have deleted first (uncounted).
+func (d *deletePlan) execKeyed(ctx context.Context, x *datasource.Exec, m *datasource.Table, before []undo.Row, cascaded int, args []driver.NamedValue) (driver.Result, error) {
 	if len(before) == 0 {
 		return driver.RowsAffected(0), nil
 	}
@@ -119,7 +120,7 @@ func (d *deletePlan) execKeyed(ctx context.Context, x *datasource.Exec, m *datas
 	if err != nil {
 		return nil, err // the server undid the statement
 	}
-	deleted, err := d.keyedDeleted(ctx, x, m, before, res)
+	deleted, err := d.keyedDeleted(ctx, x, m, before, cascaded, res)
 	if err != nil {
 		x.Fail(err)
 		return nil, err
@@ -129,8 +130,9 @@ func (d *deletePlan) execKeyed(ctx context.Context, x *datasource.Exec, m *datas
 }
 
 // keyedDeleted returns the rows of before a keyed DELETE removed (those
-// no longer there), checked against the server's count.
-func (d *deletePlan) keyedDeleted(ctx context.Context, x *datasource.Exec, m *datasource.Table, before []undo.Row, res driver.Result) ([]undo.Row, error) {
+// no longer there), checked against the server's count (which leaves
+// out up to cascaded rows an ON DELETE CASCADE removed first).
+func (d *deletePlan) keyedDeleted(ctx context.Context, x *datasource.Exec, m *datasource.Table, before []undo.Row, cascaded int, res driver.Result) ([]undo.Row, error) {
 	n, err := rowsAffected(res)
 	if err != nil {
 		return nil, err
@@ -149,7 +151,7 @@ func (d *deletePlan) keyedDeleted(ctx context.Context, x *datasource.Exec, m *da
 			deleted = append(deleted, r)
 		}
 	}
-	if n != int64(len(deleted)) {
+	if n > int64(len(deleted)) || n < int64(len(deleted)-cascaded) {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the DELETE removed %d rows but %d of the %d it locked are gone: %s", n, len(deleted), len(before), datasource.Shorten(d.query))
 	}
 	return deleted, nil

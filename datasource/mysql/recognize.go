@@ -48,6 +48,9 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	}
 	stmts, err := parse(query)
 	if err != nil {
+		if st, ok, rerr := d.returning(query); ok {
+			return st, rerr
+		}
 		return nil, datasource.Unsupported(query, "the statement does not parse as MySQL (%v)", firstLine(err.Error()))
 	}
 	if len(stmts) != 1 {

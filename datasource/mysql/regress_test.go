@@ -173,7 +173,9 @@ func TestAfterImageReadsCurrentRow(t *testing.T) {
 }
 
 // Item: cascading foreign keys and triggers write rows no image holds;
-// a rollback re-fired them.
+// a rollback re-fired them. The rows the foreign keys write are now
+// imaged for a DELETE or UPDATE (see datasource.ImageCascades), not for a
+// REPLACE.
 func TestCascadesAndTriggersRefused(t *testing.T) {
 	e := newEnv(t, "")
 	parent := e.table("at_rg5p", "CREATE TABLE {t} (id INT PRIMARY KEY, n INT) ENGINE=InnoDB", "INSERT INTO {t} VALUES (1, 1), (2, 2)")
@@ -181,9 +183,10 @@ func TestCascadesAndTriggersRefused(t *testing.T) {
 		"INSERT INTO {t} VALUES (10, 1), (11, 1), (12, 2)")
 	t.Cleanup(func() { e.plain.Exec("DROP TABLE IF EXISTS " + child) })
 	both := []string{parent, child}
-	e.expect(t, refused, "ON DELETE CASCADE", both, "DELETE FROM "+parent+" WHERE id = 1")
-	e.expect(t, refused, "ON UPDATE CASCADE", both, "UPDATE "+parent+" SET id = 5 WHERE id = 1")
-	e.expect(t, refused, "ON DELETE CASCADE", both, "REPLACE INTO "+parent+" (id, n) VALUES (2, 3)")
+	e.expect(t, undone, "", both, "DELETE FROM "+parent+" WHERE id = 1")
+	e.expect(t, undone, "", both, "UPDATE "+parent+" SET id = 5 WHERE id = 1")
+	e.expect(t, refused, "ON DELETE CASCADE, which the rows a REPLACE deletes would set off", both, "REPLACE INTO "+parent+" (id, n) VALUES (2, 3)")
+	e.expect(t, refused, "ON UPDATE CASCADE, which the upsert would set off", both, "INSERT INTO "+parent+" (id, n) VALUES (2, 3) ON DUPLICATE KEY UPDATE id = 9")
 	// A column no foreign key references can change; the child itself too.
 	e.expect(t, undone, "", both, "UPDATE "+parent+" SET n = 7 WHERE id = 1", "DELETE FROM "+child+" WHERE id = 12", "UPDATE "+child+" SET pid = 2 WHERE id = 10")
 

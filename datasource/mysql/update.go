@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -136,8 +137,18 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
+	var cascades *datasource.Cascades
+	if slices.ContainsFunc(targets, func(t *updTarget) bool { return len(metas[t.i].Hazards.Cascades) > 0 }) {
+		if cascades, err = datasource.ImageCascades(ctx, x, u.query, u.roots(metas, targets, befores)); err != nil {
+			return nil, err
+		}
+	}
 	if u.keyed {
-		return u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
+		res, err := u.execKeyed(ctx, x, metas[targets[0].i], befores[0], args)
+		if err != nil {
+			return nil, err
+		}
+		return res, cascades.Record(ctx, x)
 	}
 	res, err := run()
 	if err != nil {
@@ -147,7 +158,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
-	if len(targets) == 1 && targets[0].pkNew == nil && x.InGlobalTx() {
+	if len(targets) == 1 && targets[0].pkNew == nil && x.InGlobalTx() && cascades == nil {
 		return u.deferAfter(x, metas[targets[0].i], befores[0], n, res)
 	}
 	matched, changed, err := u.record(ctx, x, metas, targets, befores, newKeys)
@@ -157,7 +168,21 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := u.counted(n, matched, changed); err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res, cascades.Record(ctx, x)
+}
+
+// roots are the rows each target is about to update, with the columns
+// its assignments set (see datasource.ImageCascades).
+func (u *updatePlan) roots(metas []*datasource.Table, targets []*updTarget, befores [][]undo.Row) []datasource.CascadeRoot {
+	roots := make([]datasource.CascadeRoot, len(targets))
+	for ti, t := range targets {
+		r := datasource.CascadeRoot{Table: metas[t.i], Op: datasource.OpUpdate, Rows: befores[ti]}
+		for _, ai := range t.assigns {
+			r.Assigned = append(r.Assigned, u.assigns[ai].col)
+		}
+		roots[ti] = r
+	}
+	return roots
 }
 
 // tables loads the metadata of the statement's tables (of a single-table

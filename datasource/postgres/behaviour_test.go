@@ -29,7 +29,7 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		"CREATE TRIGGER "+trig+"_t BEFORE UPDATE ON "+trig+" FOR EACH ROW EXECUTE FUNCTION "+trig+"_f()")
 	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + trig + "_f() CASCADE") })
 	parent := e.table("at_par", kv, kvSeed)
-	e.table("at_child", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+parent+" (id) ON DELETE CASCADE)", "INSERT INTO {t} VALUES (1, 1)")
+	e.table("at_child", "CREATE TABLE {t} (id int PRIMARY KEY, p int REFERENCES "+parent+" (id) ON UPDATE CASCADE)", "INSERT INTO {t} VALUES (1, 1)")
 	always := e.table("at_always", identityAlways, "INSERT INTO {t} (n) VALUES (1)")
 	gen := e.table("at_gen", "CREATE TABLE {t} (id int PRIMARY KEY, n int, g int GENERATED ALWAYS AS (n * 2) STORED UNIQUE)", "INSERT INTO {t} (id, n) VALUES (1, 1)")
 	created := kvt + "_x"
@@ -63,7 +63,7 @@ func TestRefusedBeforeRunning(t *testing.T) {
 		{"INSERT INTO " + kvt + " VALUES (1, 1, 'q') ON CONFLICT (id) DO UPDATE SET id = 0", "sets primary-key column"},
 		{"INSERT INTO " + kvt + " VALUES (1, 1, 'q') ON CONFLICT (n) DO UPDATE SET n = 0", "no unique key"},
 		{"UPDATE " + trig + " SET n = 5", "triggers"},
-		{"DELETE FROM " + parent + " WHERE id = 1", "cascades"},
+		{"UPDATE " + parent + " SET id = 100 WHERE id = 1", "ON UPDATE CASCADE: it is not DEFERRABLE"},
 		{"UPDATE " + always + " SET id = DEFAULT WHERE id = 1", "GENERATED ALWAYS AS IDENTITY"},
 		{"INSERT INTO " + gen + " (id, n) VALUES (2, 1) ON CONFLICT (g) DO UPDATE SET n = 5", "generated column"},
 		{"INSERT INTO " + always + " (id, n) OVERRIDING SYSTEM VALUE VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET id = DEFAULT", "sets primary-key column"},

@@ -12,7 +12,7 @@ func TestConformance(t *testing.T) {
 	dialecttest.Run(t, func(t *testing.T) *dialecttest.Env {
 		e := newEnv(t)
 		return &dialecttest.Env{Coordinator: e.coordinator(), Plain: e.plain, Proxy: e.db, Table: e.table,
-			Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger}
+			Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger, Deferrable: " DEFERRABLE"}
 	})
 }
 

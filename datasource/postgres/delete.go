@@ -7,6 +7,7 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/undo"
 )
@@ -26,6 +27,10 @@ type deletePlan struct {
 type deleteTexts struct {
 	t           *datasource.Table
 	write, keys string
+	// before locks and images the rows the DELETE deletes, first, when
+	// referential actions write other rows (see execCascading).
+	before     string
+	beforeArgs []int
 }
 
 func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
@@ -73,16 +78,12 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err := datasource.RefuseWrite(datasource.TableWrite{Statement: d.query, Op: datasource.OpDelete, Undo: x.InGlobalTx()}, m); err != nil {
 		return nil, nil, err
 	}
-	tx := d.texts.Load()
-	if tx == nil || tx.t != m {
-		tx = &deleteTexts{t: m}
-		if tx.write, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.Columns)); err != nil {
-			return nil, nil, err
-		}
-		if tx.keys, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.PK)); err != nil {
-			return nil, nil, err
-		}
-		d.texts.Store(tx)
+	tx, err := d.textsFor(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if datasource.Cascading(datasource.OpDelete, nil, m) {
+		return d.execCascading(ctx, x, m, tx, args, w)
 	}
 	if !x.InGlobalTx() {
 		return w.runGuarded(ctx, x, m, tx.keys, args)
@@ -93,4 +94,79 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	}
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
+}
+
+// textsFor returns the DELETE's texts for m, built once per table
+// metadata.
+func (d *deletePlan) textsFor(m *datasource.Table) (*deleteTexts, error) {
+	if tx := d.texts.Load(); tx != nil && tx.t == m {
+		return tx, nil
+	}
+	tx := &deleteTexts{t: m}
+	var err error
+	if tx.write, tx.keys, err = writeTexts(d.query, d.stmt, m, d.rel.ref); err != nil {
+		return nil, err
+	}
+	if datasource.Cascading(datasource.OpDelete, nil, m) {
+		s := d.stmt.GetDeleteStmt()
+		targets := make([]*pg.Node, len(m.Columns))
+		for i, c := range m.Columns {
+			targets[i] = target(colRef(d.rel.ref, c), "")
+		}
+		if tx.before, tx.beforeArgs, err = lockedRead(d.query, s.Relation, m, d.rel.ref, targets, s.UsingClause, s.WhereClause, s.WithClause); err != nil {
+			return nil, err
+		}
+	}
+	d.texts.Store(tx)
+	return tx, nil
+}
+
+// execCascading runs a DELETE whose rows foreign keys with referential
+// actions reference: it locks and images the rows first, then the rows
+// the actions may write (datasource.ImageCascades), runs the DELETE,
+// checks that it deleted exactly the rows locked, and records them all.
+// Under a global lock it checks the global locks of them all instead.
+func (d *deletePlan) execCascading(ctx context.Context, x *datasource.Exec, m *datasource.Table, tx *deleteTexts, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
+	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
+	if err != nil {
+		return nil, nil, err
+	}
+	before = datasource.Dedupe(m.PK, before)
+	cascades, err := datasource.ImageCascades(ctx, x, d.query, []datasource.CascadeRoot{{Table: m, Op: datasource.OpDelete, Rows: before}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !x.InGlobalTx() {
+		return w.runGuarded(ctx, x, m, tx.keys, args)
+	}
+	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sameRows(m, before, rows); err != nil {
+		return nil, nil, poison(ctx, x, d.query, err)
+	}
+	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: rows, PK: m.PK, LockTable: m.LockName})
+	if err := cascades.Record(ctx, x); err != nil {
+		return nil, nil, poison(ctx, x, d.query, err)
+	}
+	return w.done(len(rows))
+}
+
+// sameRows checks that a write returned exactly the rows locked before
+// it ran, as they were.
+func sameRows(m *datasource.Table, locked, returned []undo.Row) error {
+	byKey := make(map[string]undo.Row, len(locked))
+	for _, r := range locked {
+		byKey[datasource.RowKey(m.PK, r)] = r
+	}
+	for _, r := range returned {
+		if l, ok := byKey[datasource.RowKey(m.PK, r)]; !ok || !l.Equal(r) {
+			return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: the statement wrote row (%s) of %s other than its before image locked it (a volatile condition?)", datasource.RowKey(m.PK, r), m.Name)
+		}
+	}
+	if len(returned) != len(locked) {
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: the statement wrote %d rows of %s but its before image locked %d (a volatile condition?)", len(returned), m.Name, len(locked))
+	}
+	return nil
 }

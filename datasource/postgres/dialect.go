@@ -231,16 +231,19 @@ func info(t *datasource.Table) (*tableInfo, error) {
 // partition tree (a partition may have triggers, rules and referencing
 // foreign keys of its own).
 type probe struct {
-	oid           int64
-	schema, name  string
-	kind          string // relkind
-	fingerprint   string // md5 of columns, keys, constraints and row-level security
-	triggers      bool   // user triggers (enabled, not internal)
-	rules         bool   // rewrite rules
-	cascadeDelete bool   // referenced by a foreign key that cascades, or sets NULL/DEFAULT, on delete
-	cascadeUpdate bool   // … on update
-	inheritParent bool   // a plain table with inheritance children
-	rowSecurity   bool   // row-level security is enabled on the table (its owner, FORCE and enabling are fingerprinted)
+	oid          int64
+	schema, name string
+	kind         string // relkind
+	fingerprint  string // md5 of columns, keys, constraints and row-level security
+	triggers     bool   // user triggers (enabled, not internal)
+	rules        bool   // rewrite rules
+	// cascadeDelete lists the action triggers (oid and deferrability)
+	// of the foreign keys referencing the table that cascade, or set
+	// NULL/DEFAULT, on delete ("": none); cascadeUpdate, on update. A key
+	// added, dropped or made (not) deferrable changes them.
+	cascadeDelete, cascadeUpdate string
+	inheritParent                bool // a plain table with inheritance children
+	rowSecurity                  bool // row-level security is enabled on the table (its owner, FORCE and enabling are fingerprinted)
 	// lockRoot is, for a partition, the schema and name of the topmost
 	// partitioned table above it with a primary key (the same key: a
 	// partition's is attached to it), which its rows' lock keys name.
@@ -285,9 +288,9 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  (SELECT pg_catalog.string_agg(con.conname || ' ' || con.contype::text || ' ' || con.conindid, ',' ORDER BY con.conname) FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid))),
  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'),
  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+ (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
   'pg_catalog."RI_FKey_cascade_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_del"'::pg_catalog.regproc)),
- EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+ (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
   'pg_catalog."RI_FKey_cascade_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_upd"'::pg_catalog.regproc)),
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
  ` + read + `,
@@ -453,7 +456,7 @@ func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation str
 	// security); lockRoot is not read back.
 	r := rows[0]
 	fresh := probe{oid: r[0].Value.Int64(), fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
-		cascadeDelete: r[7].Value.Boolean(), cascadeUpdate: r[8].Value.Boolean(), inheritParent: r[9].Value.Boolean(),
+		cascadeDelete: r[7].Value.Str(), cascadeUpdate: r[8].Value.Str(), inheritParent: r[9].Value.Boolean(),
 		lockRoot: pr.lockRoot}
 	if !fresh.same(pr) {
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s was changed by DDL committed after this %s transaction's snapshot, which its catalog reads still see; the write could not be imaged exactly: retry the transaction", rel, strings.ToUpper(isolation))
@@ -498,6 +501,11 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	}
 	if err := loadRollbackVisibility(ctx, q, t, pr); err != nil {
 		return nil, err
+	}
+	if pr.cascadeDelete != "" || pr.cascadeUpdate != "" {
+		if err := loadCascades(ctx, q, t, pr); err != nil {
+			return nil, err
+		}
 	}
 	if len(pr.lockRoot) == 2 {
 		// One row, one lock, through the partition or any table above
@@ -584,22 +592,13 @@ func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasour
 }
 
 // probeHazards fills in the hazards the table probe and the column types
-// tell. The probe says only whether some foreign key cascades on update,
-// not which columns it references: every key column may be one.
+// tell (the foreign keys with referential actions: see loadCascades).
 func probeHazards(t *datasource.Table, in *tableInfo) {
 	h, pr := &t.Hazards, in.probe
-	h.Triggers, h.Rules, h.CascadeDelete = pr.triggers, pr.rules, pr.cascadeDelete
+	h.Triggers, h.Rules = pr.triggers, pr.rules
 	h.InheritanceChildren = pr.inheritParent
-	// A rollback's DELETE fires the referential actions: foreign-key
-	// checks stay on in its session.
+	// Foreign-key checks and actions stay on in a rollback's session.
 	h.RollbackCascades = true
-	if pr.cascadeUpdate {
-		for _, k := range in.keys {
-			for _, c := range k.cols {
-				h.CascadeUpdate = append(h.CascadeUpdate, datasource.Cascade{Column: c})
-			}
-		}
-	}
 	for _, c := range t.Columns {
 		if strings.HasPrefix(in.types[c], "money") {
 			h.LossyColumn, h.LossyWhy = c, "is money, whose text depends on lc_monetary: its image could be restored as another amount"

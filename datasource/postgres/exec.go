@@ -43,6 +43,19 @@ func columnList(ref string, cols []string) string {
 	return datasource.ColumnList(quoteIdent, ref, cols)
 }
 
+// writeTexts rebuilds stmt, a write of m (referred to as ref), with
+// RETURNING every column of m (write: its images) and with RETURNING its
+// primary key (keys: under a global lock).
+func writeTexts(query string, stmt *pg.Node, m *datasource.Table, ref string) (write, keys string, err error) {
+	if write, err = rebuild(query, stmt, m, columnList(ref, m.Columns)); err != nil {
+		return "", "", err
+	}
+	if keys, err = rebuild(query, stmt, m, columnList(ref, m.PK)); err != nil {
+		return "", "", err
+	}
+	return write, keys, nil
+}
+
 // writer runs the write texts of one statement. For Exec the texts run as
 // built; for Query (the application reads the rows the statement's own
 // RETURNING list gives, as an ORM reading back generated keys does), the

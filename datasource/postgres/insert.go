@@ -227,10 +227,7 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 	}
 	tx := &insertTexts{t: m}
 	var err error
-	if tx.write, err = rebuild(ip.query, ip.stmt, m, columnList(ip.rel.ref, m.Columns)); err != nil {
-		return nil, err
-	}
-	if tx.keys, err = rebuild(ip.query, ip.stmt, m, columnList(ip.rel.ref, m.PK)); err != nil {
+	if tx.write, tx.keys, err = writeTexts(ip.query, ip.stmt, m, ip.rel.ref); err != nil {
 		return nil, err
 	}
 	if ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE {

@@ -140,18 +140,28 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 
 // execLocked runs the UPDATE under a global lock: no images, the global
 // locks of the rows it writes checked (and, for a key change, of the
-// rows it moves away from, before it runs).
+// rows it moves away from, before it runs; for referential actions, of
+// the rows they write, before it runs).
 func (u *updatePlan) execLocked(ctx context.Context, x *datasource.Exec, m *datasource.Table, tx *updateTexts, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
-	if tx.newKey != nil {
+	if tx.newKey != nil || datasource.Cascading(datasource.OpUpdate, u.set, m) {
 		old, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 		if err != nil {
 			return nil, nil, err
 		}
+		old, _ = splitNewKeys(m, tx.newKey, old)
 		if err := x.Guard(ctx, m.LockTable(), m.PK, old, false); err != nil {
+			return nil, nil, err
+		}
+		if _, err := datasource.ImageCascades(ctx, x, u.query, u.roots(m, old)); err != nil {
 			return nil, nil, err
 		}
 	}
 	return w.runGuarded(ctx, x, m, tx.keys, args)
+}
+
+// roots are the rows the UPDATE is about to write, for ImageCascades.
+func (u *updatePlan) roots(m *datasource.Table, before []undo.Row) []datasource.CascadeRoot {
+	return []datasource.CascadeRoot{{Table: m, Op: datasource.OpUpdate, Assigned: u.set, Rows: before}}
 }
 
 // execJoined runs the joined UPDATE (see joinedUpdate), whose rows are
@@ -186,6 +196,10 @@ func (u *updatePlan) execImaged(ctx context.Context, x *datasource.Exec, m *data
 		return nil, nil, err
 	}
 	before, newKeys := splitNewKeys(m, tx.newKey, before)
+	cascades, err := datasource.ImageCascades(ctx, x, u.query, u.roots(m, before))
+	if err != nil {
+		return nil, nil, err
+	}
 	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 	if err != nil {
 		return nil, nil, err
@@ -196,7 +210,7 @@ func (u *updatePlan) execImaged(ctx context.Context, x *datasource.Exec, m *data
 	}
 	if tx.newKey == nil {
 		x.Add(updateRecord(m, before, after))
-		return w.done(len(rows))
+		return u.recorded(ctx, x, cascades, w, len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
 	for i := range before {
@@ -211,7 +225,17 @@ func (u *updatePlan) execImaged(ctx context.Context, x *datasource.Exec, m *data
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	x.Add(updateRecord(m, ub, ua))
-	return w.done(len(rows))
+	return u.recorded(ctx, x, cascades, w, len(rows))
+}
+
+// recorded adds the records of the rows the UPDATE's referential
+// actions wrote (see datasource.Cascades.Record) and returns what the
+// statement returns; a failure aborts the local transaction.
+func (u *updatePlan) recorded(ctx context.Context, x *datasource.Exec, cascades *datasource.Cascades, w *writer, n int) (driver.Result, driver.Rows, error) {
+	if err := cascades.Record(ctx, x); err != nil {
+		return nil, nil, poison(ctx, x, u.query, err)
+	}
+	return w.done(n)
 }
 
 // splitNewKeys returns the before image read with the new-key columns
@@ -271,10 +295,7 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 	keyChange := slices.ContainsFunc(u.set, m.IsPK)
 	tx := &updateTexts{t: m}
 	var err error
-	if tx.write, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.Columns)); err != nil {
-		return nil, err
-	}
-	if tx.keys, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.PK)); err != nil {
+	if tx.write, tx.keys, err = writeTexts(u.query, u.base, m, u.rel.ref); err != nil {
 		return nil, err
 	}
 	s := u.stmt
@@ -309,7 +330,7 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 			extra++
 		}
 	}
-	if !keyChange && len(s.FromClause) == 0 {
+	if !keyChange && len(s.FromClause) == 0 && !datasource.Cascading(datasource.OpUpdate, u.set, m) {
 		j, err := u.joinedUpdate(m)
 		if err != nil {
 			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: rewriting %s: %v", datasource.Shorten(u.query), err)
@@ -318,24 +339,33 @@ func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts,
 		u.texts.Store(tx)
 		return tx, nil
 	}
-	rel := qualify(s.Relation, m)
-	sel := &pg.SelectStmt{
-		TargetList:    targets,
-		FromClause:    append([]*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: rel}}}, cloneList(s.FromClause)...),
-		WhereClause:   clone(s.WhereClause),
-		LockingClause: []*pg.Node{forUpdateOf(u.rel.ref)},
+	if tx.before, tx.beforeArgs, err = lockedRead(u.query, s.Relation, m, u.rel.ref, targets, s.FromClause, s.WhereClause, s.WithClause); err != nil {
+		return nil, err
 	}
-	if s.WithClause != nil {
-		sel.WithClause = clone(s.WithClause)
-	}
-	tx.beforeArgs = renumber(sel)
-	text, err := deparseChecked(selectNode(sel))
-	if err != nil {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: before image of %s: %v", datasource.Shorten(u.query), err)
-	}
-	tx.before = text
 	u.texts.Store(tx)
 	return tx, nil
+}
+
+// lockedRead is the text of the read that locks and images the rows of
+// m a write of rel (referred to as ref) with the other FROM items from,
+// where and with writes: SELECT targets FROM rel, from… WHERE where FOR
+// UPDATE OF ref, with the indexes of the statement's arguments it takes.
+func lockedRead(query string, rel *pg.RangeVar, m *datasource.Table, ref string, targets, from []*pg.Node, where *pg.Node, with *pg.WithClause) (string, []int, error) {
+	sel := &pg.SelectStmt{
+		TargetList:    targets,
+		FromClause:    append([]*pg.Node{{Node: &pg.Node_RangeVar{RangeVar: qualify(rel, m)}}}, cloneList(from)...),
+		WhereClause:   clone(where),
+		LockingClause: []*pg.Node{forUpdateOf(ref)},
+	}
+	if with != nil {
+		sel.WithClause = clone(with)
+	}
+	args := renumber(sel)
+	text, err := deparseChecked(selectNode(sel))
+	if err != nil {
+		return "", nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: before image of %s: %v", datasource.Shorten(query), err)
+	}
+	return text, args, nil
 }
 
 // joinedUpdate rewrites a single-table UPDATE that keeps its keys so that
