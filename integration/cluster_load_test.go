@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -157,20 +158,27 @@ func TestClusterLeaderCutOffFromStore(t *testing.T) {
 }
 
 // checkNoBranches fails the test if the store still holds a branch a few
-// seconds after every transaction finished: the end of a transaction is
-// written lazily, with the next sync or after the server's LazyWriteDelay
-// (1 s).
+// seconds after every transaction finished (see waitNoBranchRows).
 func (c *testCluster) checkNoBranches() {
 	c.t.Helper()
+	waitNoBranchRows(c.t, c.db, c.prefix+"branch")
+}
+
+// waitNoBranchRows fails the test if the SQL store's branch table still
+// has rows 5 s after every transaction finished: the end of a transaction
+// is written lazily, with the next sync or after the server's
+// LazyWriteDelay (1 s).
+func waitNoBranchRows(t *testing.T, db *sql.DB, table string) {
+	t.Helper()
 	var rows int
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err = c.db.QueryRow("SELECT COUNT(*) FROM " + c.prefix + "branch").Scan(&rows)
+		err = db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&rows)
 		if err == nil && rows == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%d branch rows left in the store (%v) 5 s after every transaction finished", rows, err)
+			t.Fatalf("%d branch rows left in the store (%v) 5 s after every transaction finished", rows, err)
 		}
 	}
 }

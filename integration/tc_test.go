@@ -131,10 +131,7 @@ func TestKill9DuringLoadLosesNothingSQLStore(t *testing.T) {
 				}
 			})
 			kill9DuringLoad(t, "--store", c.store, "--store-dsn", c.dsn, "--store-table-prefix", prefix)
-			var rows int
-			if err := db.QueryRow("SELECT COUNT(*) FROM " + prefix + "branch").Scan(&rows); err != nil || rows != 0 {
-				t.Fatalf("%d branch rows left in the store (%v); every transaction finished", rows, err)
-			}
+			waitNoBranchRows(t, db, prefix+"branch")
 		})
 	}
 }
