@@ -181,7 +181,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return ex.ExecContext(ctx, query, args)
 	}
 	if c.res.xa() != nil {
-		return c.xaExec(ctx, m, func() (driver.Result, error) { return c.execPlain(ctx, ex, query, args) })
+		return c.xaExecText(ctx, m, ex, query, args)
 	}
 	if len(args) > 0 && !c.interpolate {
 		// The wrapped driver would prepare. The statement is prepared

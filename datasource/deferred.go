@@ -57,99 +57,18 @@ func (c *conn) fillDeferred(ctx context.Context, st *txState) error {
 	if len(st.deferred) == 0 {
 		return nil
 	}
-	// Where each key of each table appears in a Before, in record order.
-	type seen struct {
-		rec int
-		row undo.Row
+	befores, err := beforesByKey(st.recs)
+	if err != nil {
+		return err
 	}
-	befores := map[string]map[string][]seen{}
-	for i, r := range st.recs {
-		if len(r.Before) == 0 {
-			continue
-		}
-		keys, err := rowKeys(r.PK, r.Before)
-		if err != nil {
-			return err
-		}
-		byKey := befores[r.Table]
-		if byKey == nil {
-			byKey = map[string][]seen{}
-			befores[r.Table] = byKey
-		}
-		for j, k := range keys {
-			byKey[k] = append(byKey[k], seen{i, r.Before[j]})
-		}
-	}
-	// The rows no later record holds are read at commit, one call per
-	// table, in the order the tables were first deferred.
-	type slot struct{ d, row int }
-	type pending struct {
-		read  AfterReader
-		pk    []string
-		keys  []undo.Row
-		slots map[string][]slot
-	}
-	var order []string
-	finals := map[string]*pending{}
-	for di, d := range st.deferred {
-		rec := &st.recs[d.idx]
-		keys, err := rowKeys(rec.PK, rec.Before)
-		if err != nil {
-			return err
-		}
-		rec.After = make([]undo.Row, len(rec.Before))
-		for r, k := range keys {
-			var next undo.Row
-			for _, s := range befores[rec.Table][k] {
-				if s.rec > d.idx {
-					next = s.row
-					break
-				}
-			}
-			if next != nil {
-				if rec.After[r], err = project(rec.Table, rec.Before[r], next); err != nil {
-					return err
-				}
-				continue
-			}
-			p := finals[rec.Table]
-			if p == nil {
-				p = &pending{read: d.read, pk: rec.PK, slots: map[string][]slot{}}
-				finals[rec.Table] = p
-				order = append(order, rec.Table)
-			}
-			if len(p.slots[k]) == 0 {
-				p.keys = append(p.keys, rec.Before[r])
-			}
-			p.slots[k] = append(p.slots[k], slot{di, r})
-		}
+	reads, err := fillFromLater(st, befores)
+	if err != nil {
+		return err
 	}
 	x := &Exec{c: c, xid: st.xid}
-	for _, table := range order {
-		p := finals[table]
-		rows, err := p.read(ctx, x, p.keys)
-		if err != nil {
+	for _, p := range reads {
+		if err := p.fill(ctx, x, st); err != nil {
 			return err
-		}
-		ks, err := rowKeys(p.pk, rows)
-		if err != nil {
-			return err
-		}
-		for i, row := range rows {
-			for _, s := range p.slots[ks[i]] {
-				rec := &st.recs[st.deferred[s.d].idx]
-				if rec.After[s.row], err = project(rec.Table, rec.Before[s.row], row); err != nil {
-					return err
-				}
-			}
-		}
-		for _, ss := range p.slots {
-			for _, s := range ss {
-				if rec := &st.recs[st.deferred[s.d].idx]; rec.After[s.row] == nil {
-					k, _ := rowKeys(rec.PK, []undo.Row{rec.Before[s.row]})
-					return txc.Errorf(txc.CodeUnsupported, "datasource: row (%s) of %s was not found when its after image was read at commit", k[0], table)
-				}
-			}
 		}
 	}
 	for _, d := range st.deferred {
@@ -160,6 +79,125 @@ func (c *conn) fillDeferred(ctx context.Context, st *txState) error {
 		}
 	}
 	st.deferred = nil
+	return nil
+}
+
+// keySeen is a Before row of record rec.
+type keySeen struct {
+	rec int
+	row undo.Row
+}
+
+// beforesByKey returns where each key of each table appears in a Before
+// of recs, in record order.
+func beforesByKey(recs []undo.Record) (map[string]map[string][]keySeen, error) {
+	befores := map[string]map[string][]keySeen{}
+	for i, r := range recs {
+		if len(r.Before) == 0 {
+			continue
+		}
+		keys, err := rowKeys(r.PK, r.Before)
+		if err != nil {
+			return nil, err
+		}
+		byKey := befores[r.Table]
+		if byKey == nil {
+			byKey = map[string][]keySeen{}
+			befores[r.Table] = byKey
+		}
+		for j, k := range keys {
+			byKey[k] = append(byKey[k], keySeen{i, r.Before[j]})
+		}
+	}
+	return befores, nil
+}
+
+// afterSlot is row row of the After of deferred record d.
+type afterSlot struct{ d, row int }
+
+// afterRead is the rows of one table read at commit: keys, and the slots
+// each key's row fills.
+type afterRead struct {
+	table string
+	read  AfterReader
+	pk    []string
+	keys  []undo.Row
+	slots map[string][]afterSlot
+}
+
+// fillFromLater fills each deferred After row from the Before of a later
+// record of the same row, and returns the rows no later record holds, to
+// be read at commit: one read per table, in the order the tables were
+// first deferred.
+func fillFromLater(st *txState, befores map[string]map[string][]keySeen) ([]*afterRead, error) {
+	var reads []*afterRead
+	byTable := map[string]*afterRead{}
+	for di, d := range st.deferred {
+		rec := &st.recs[d.idx]
+		keys, err := rowKeys(rec.PK, rec.Before)
+		if err != nil {
+			return nil, err
+		}
+		rec.After = make([]undo.Row, len(rec.Before))
+		for r, k := range keys {
+			if next := laterBefore(befores[rec.Table][k], d.idx); next != nil {
+				if rec.After[r], err = project(rec.Table, rec.Before[r], next); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			p := byTable[rec.Table]
+			if p == nil {
+				p = &afterRead{table: rec.Table, read: d.read, pk: rec.PK, slots: map[string][]afterSlot{}}
+				byTable[rec.Table] = p
+				reads = append(reads, p)
+			}
+			if len(p.slots[k]) == 0 {
+				p.keys = append(p.keys, rec.Before[r])
+			}
+			p.slots[k] = append(p.slots[k], afterSlot{di, r})
+		}
+	}
+	return reads, nil
+}
+
+// laterBefore returns the first of seen of a record after rec, or nil.
+func laterBefore(seen []keySeen, rec int) undo.Row {
+	for _, s := range seen {
+		if s.rec > rec {
+			return s.row
+		}
+	}
+	return nil
+}
+
+// fill reads p's rows and fills the After rows they belong to; a row not
+// found refuses the commit.
+func (p *afterRead) fill(ctx context.Context, x *Exec, st *txState) error {
+	rows, err := p.read(ctx, x, p.keys)
+	if err != nil {
+		return err
+	}
+	ks, err := rowKeys(p.pk, rows)
+	if err != nil {
+		return err
+	}
+	for i, row := range rows {
+		for _, s := range p.slots[ks[i]] {
+			rec := &st.recs[st.deferred[s.d].idx]
+			if rec.After[s.row], err = project(rec.Table, rec.Before[s.row], row); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ss := range p.slots {
+		for _, s := range ss {
+			if rec := &st.recs[st.deferred[s.d].idx]; rec.After[s.row] == nil {
+				k, _ := rowKeys(rec.PK, []undo.Row{rec.Before[s.row]})
+				return txc.Errorf(txc.CodeUnsupported, "datasource: row (%s) of %s was not found when its after image was read at commit", k[0], p.table)
+			}
+		}
+	}
 	return nil
 }
 

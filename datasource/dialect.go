@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,10 @@ type Dialect interface {
 	// or a global lock, and its result is cached per text.
 	Recognize(query string) (Statement, error)
 	// LoadTable reads the metadata of table (schema may be empty: the
-	// connection's current database) through q.
+	// connection's current database) through q, with the facts the
+	// hazard policy decides on (Table.Hazards). It refuses nothing those
+	// facts say: the caller refuses with RefuseTable, and the executors
+	// with RefuseWrite.
 	LoadTable(ctx context.Context, q Querier, schema, table string) (*Table, error)
 	// Stale reports whether err, returned by a statement or an image
 	// query, may come from metadata that no longer matches the table
@@ -65,14 +67,15 @@ type RollbackSession interface {
 	RollbackSession() (setup, restore []string)
 }
 
-// RestoreGuard is an optional interface of a Dialect: a check a rollback
-// makes, in its own transaction, before it writes a table back.
+// RestoreGuard is an optional interface of a Dialect: what a rollback
+// reads, in its own transaction, before it writes a table back.
 type RestoreGuard interface {
-	// RestoreHazard returns why writing rows of table (named as undo
-	// records name it) back would do more than write them (triggers that
-	// would fire on the restore's statements, rewrite rules), or "" when
-	// nothing would.
-	RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error)
+	// RestoreHazards reads what writing rows of table (named as undo
+	// records name it) back would set off beyond writing them (triggers
+	// that would fire on the restore's statements, rewrite rules); a
+	// dialect that can first takes the lock the restore's writes take,
+	// so that none can be created before they run. ParkRestore decides.
+	RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (RestoreHazards, error)
 }
 
 // SessionTimeZone is an optional interface of a Dialect whose images
@@ -204,9 +207,16 @@ type Table struct {
 	// several names (a PostgreSQL partition and the partitioned tables
 	// above it) gives them one, so that every name locks the same row.
 	LockName string
+	// SameName compares two column names as the dialect does (MySQL:
+	// case-insensitively); nil compares them exactly (PostgreSQL, whose
+	// parser has already folded unquoted names). IsPK, Column and the
+	// hazard policy compare through it.
+	SameName func(a, b string) bool
+	// Hazards are what the hazard policy (hazard.go) decides on.
+	Hazards Hazards
 	// Dialect holds what the dialect's LoadTable learned beyond these
-	// fields (column types, triggers, referential actions, …): set by
-	// LoadTable before the Table is shared, read only by that dialect.
+	// fields (column types, …): set by LoadTable before the Table is
+	// shared, read only by that dialect.
 	Dialect any
 }
 
@@ -218,21 +228,29 @@ func (t *Table) LockTable() string {
 	return t.Name
 }
 
-// IsPK reports whether col is a primary-key column (case-insensitive, as
-// MySQL and unquoted PostgreSQL identifiers compare).
+// same compares two column names by t.SameName.
+func (t *Table) same(a, b string) bool {
+	if t.SameName == nil {
+		return a == b
+	}
+	return t.SameName(a, b)
+}
+
+// IsPK reports whether col is a primary-key column (see SameName).
 func (t *Table) IsPK(col string) bool {
 	for _, c := range t.PK {
-		if strings.EqualFold(c, col) {
+		if t.same(c, col) {
 			return true
 		}
 	}
 	return false
 }
 
-// Column returns the table's spelling of col and whether it exists.
+// Column returns the table's spelling of col and whether it is a stored
+// column (see SameName).
 func (t *Table) Column(col string) (string, bool) {
 	for _, c := range t.Columns {
-		if strings.EqualFold(c, col) {
+		if t.same(c, col) {
 			return c, true
 		}
 	}

@@ -10,22 +10,26 @@
 // two-phase commit instead: nothing is parsed or imaged, and any
 // statement runs as written. At its first statement the branch is
 // registered (txc.BranchXA, no lock keys) and started (MySQL XA START,
-// PostgreSQL BEGIN) under an XA id derived from the XID and the branch
-// ID (XAID); Commit prepares it (XA END + XA PREPARE, PREPARE
-// TRANSACTION), so it keeps its database locks and other sessions see
-// none of its changes until phase 2 commits or rolls back the prepared
-// transaction, from any process serving the resource (xaFinish). A local
-// transaction that ran no statement leaves nothing; one rolled back, or
-// whose prepare failed, is reported PhaseOneFailed. A statement outside a
-// local transaction is a branch of its own (a query's rows are read
-// before it is prepared). On MariaDB a prepared branch stays bound to its
-// session: that session is held for phase 2 (or ended when the
-// application still has statements prepared on it). A prepared branch is
-// reported PhaseOneDone; a coordinator that answers that the transaction
-// was rolled back meanwhile gets it rolled back at once. RecoverXA, run
-// at open, finishes prepared branches the coordinator has decided or
-// forgotten. PostgreSQL needs max_prepared_transactions > 0: opening
-// fails with an *XAUnavailableError otherwise.
+// PostgreSQL BEGIN, sent with that first statement in one round trip)
+// under an XA id derived from the XID and the branch ID (XAID); Commit
+// prepares it (XA END + XA PREPARE, PREPARE TRANSACTION), so it keeps its
+// database locks and other sessions see none of its changes until phase
+// 2 commits or rolls back the prepared transaction, from any process
+// serving the resource (xaFinish). A local transaction that ran no
+// statement leaves nothing; one rolled back, or whose prepare failed, is
+// reported PhaseOneFailed. A statement outside a local transaction is a
+// branch of its own (a query's rows are read before it is prepared). On
+// MariaDB a prepared branch stays bound to its session: that session is
+// held for phase 2 (or ended when the application still has statements
+// prepared on it), then serves the next connection, with the statements
+// the proxy prepared on it. A prepared branch then learns whether its
+// transaction was rolled back meanwhile (a rollback that found it not yet
+// prepared): from the TM of its own process when that TM began the
+// transaction (tm.AfterOutcome), else by reporting PhaseOneDone to the
+// coordinator; either way it is then rolled back at once. RecoverXA, run at open, finishes
+// prepared branches the coordinator has decided or forgotten. PostgreSQL
+// needs max_prepared_transactions > 0: opening fails with an
+// *XAUnavailableError otherwise.
 //
 // # Inside a global transaction (an XID in the statement's context)
 //
@@ -38,8 +42,11 @@
 // key (or RETURNING) and appends an undo record. Anything that cannot be
 // undone exactly (no primary key, DDL, a statement the dialect does not
 // understand, …) is refused before it runs with an error matching
-// txc.ErrRefused and txc.ErrUnsupported; ARCHITECTURE.md lists, per
-// dialect, where each refusal is decided. A statement run outside an
+// txc.ErrRefused and txc.ErrUnsupported. What a table's catalogs say
+// (triggers, cascading foreign keys, …) is decided on in one place for
+// both dialects, hazard.go: RefuseTable, RefuseWrite, and ParkRestore for
+// a rollback; ARCHITECTURE.md lists, per dialect, where each other
+// refusal (of a statement's shape) is decided. A statement run outside an
 // explicit local transaction gets one of its own.
 // Savepoints (SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT, as in
 // GORM's nested transactions) keep the undo records in step with the

@@ -290,11 +290,11 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 		return err
 	}
 	if g, ok := r.dialect.(RestoreGuard); ok {
-		reason, err := g.RestoreHazard(ctx, tx, rec.Table)
+		h, err := g.RestoreHazards(ctx, tx, rec.Table)
 		if err != nil {
 			return fmt.Errorf("datasource: rollback of %s: %w", rec.Table, err)
 		}
-		if reason != "" {
+		if reason := ParkRestore(h); reason != "" {
 			return txc.Permanent(&RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table, Reason: reason})
 		}
 	}

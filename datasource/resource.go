@@ -52,7 +52,7 @@ type Resource struct {
 	// XA mode: sessions whose branch phase 2 finished, kept for new
 	// connections (see spare), and whether the server was checked.
 	spareMu       sync.Mutex
-	spares        []driver.Conn
+	spares        []xaSession
 	isClosedSpare bool
 	xaChecked     bool
 }
@@ -182,6 +182,9 @@ func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := RefuseTable(t); err != nil {
+		return nil, err
+	}
 	r.metaMu.Lock()
 	r.meta[k] = metaEntry{t: t, loaded: loaded}
 	r.metaMu.Unlock()
@@ -307,71 +310,81 @@ func (r *Resource) runCleanup() {
 		sweep = t.C
 	}
 	batch := make([]cleanupReq, 0, undo.MaxBatch)
-	keys := make([]undo.Key, 0, undo.MaxBatch)
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		keys = keys[:0]
-		for _, q := range batch {
-			keys = append(keys, q.key)
-		}
-		_, err := r.undo.DeleteBatch(ctx, r.phase2, keys)
-		if err != nil {
-			r.log.Warn("datasource: deleting undo logs of committed branches failed; the coordinator retries their commits",
-				"resource", r.id, "branches", len(batch), "err", err)
-		}
-		for _, q := range batch {
-			q.done <- err
-		}
-		clear(batch)
-		batch = batch[:0]
-	}
 	for {
 		select {
 		case q := <-r.cleanup:
-			// Gather for a moment: each flush is a database commit, and
-			// one DELETE per committed branch would cost the database as
-			// many commits as the branches themselves.
-			batch = append(batch, q)
-			gather := time.NewTimer(cleanupGather)
-		drain:
-			for len(batch) < undo.MaxBatch {
-				select {
-				case q := <-r.cleanup:
-					batch = append(batch, q)
-				case <-gather.C:
-					break drain
-				case <-r.stop:
-					break drain
-				}
-			}
-			gather.Stop()
-			flush()
+			batch = r.deleteCommitted(ctx, r.gatherCleanup(append(batch, q)))
 		case <-sweep:
-			for {
-				n, err := r.undo.DeleteOlderThan(ctx, r.phase2, r.cfg.retention, 1000)
-				if err != nil {
-					r.log.Warn("datasource: sweeping old undo rows failed", "resource", r.id, "err", err)
-				}
-				if err != nil || n < 1000 {
-					break
-				}
-			}
+			r.sweepFinished(ctx)
 		case <-r.stop:
 			for {
 				select {
 				case q := <-r.cleanup:
-					batch = append(batch, q)
-					if len(batch) == undo.MaxBatch {
-						flush()
+					if batch = append(batch, q); len(batch) == undo.MaxBatch {
+						batch = r.deleteCommitted(ctx, batch)
 					}
 					continue
 				default:
 				}
 				break
 			}
-			flush()
+			r.deleteCommitted(ctx, batch)
+			return
+		}
+	}
+}
+
+// gatherCleanup adds to batch the requests that arrive for a moment:
+// each batch is a database commit, and one DELETE per committed branch
+// would cost the database as many commits as the branches themselves.
+func (r *Resource) gatherCleanup(batch []cleanupReq) []cleanupReq {
+	gather := time.NewTimer(cleanupGather)
+	defer gather.Stop()
+	for len(batch) < undo.MaxBatch {
+		select {
+		case q := <-r.cleanup:
+			batch = append(batch, q)
+		case <-gather.C:
+			return batch
+		case <-r.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// deleteCommitted deletes the undo rows of batch in one DELETE and one
+// commit, answers each request with the outcome, and returns batch
+// emptied.
+func (r *Resource) deleteCommitted(ctx context.Context, batch []cleanupReq) []cleanupReq {
+	if len(batch) == 0 {
+		return batch
+	}
+	keys := make([]undo.Key, 0, len(batch))
+	for _, q := range batch {
+		keys = append(keys, q.key)
+	}
+	_, err := r.undo.DeleteBatch(ctx, r.phase2, keys)
+	if err != nil {
+		r.log.Warn("datasource: deleting undo logs of committed branches failed; the coordinator retries their commits",
+			"resource", r.id, "branches", len(batch), "err", err)
+	}
+	for _, q := range batch {
+		q.done <- err
+	}
+	clear(batch)
+	return batch[:0]
+}
+
+// sweepFinished deletes the finished markers older than the retention,
+// 1000 at a time.
+func (r *Resource) sweepFinished(ctx context.Context) {
+	for {
+		n, err := r.undo.DeleteOlderThan(ctx, r.phase2, r.cfg.retention, 1000)
+		if err != nil {
+			r.log.Warn("datasource: sweeping old undo rows failed", "resource", r.id, "err", err)
+		}
+		if err != nil || n < 1000 {
 			return
 		}
 	}

@@ -120,6 +120,17 @@ type XADialect interface {
 	XASessionBound() bool
 }
 
+// XAStartExecer is an optional interface of an XADialect that can begin
+// a branch and run its first statement (an Exec) in one round trip
+// (PostgreSQL: BEGIN and the statement sent together). The branch's ID
+// is not needed to begin it there. When handled is false nothing was
+// sent: the caller begins the branch (XAStart) and runs the statement
+// itself. After a handled error the branch may have begun: the caller
+// rolls it back as a begun one (XAAbort).
+type XAStartExecer interface {
+	XAStartExec(ctx context.Context, c driver.Conn, opts driver.TxOptions, query string, args []driver.NamedValue) (res driver.Result, handled bool, err error)
+}
+
 // ErrXANotPrepared is matched by XAFinish's error for a branch the server
 // does not hold prepared: finished before, or never prepared.
 var ErrXANotPrepared = errors.New("datasource: no such prepared branch")

@@ -40,13 +40,29 @@ func (c *conn) xaBegin(ctx context.Context, xid txc.XID, opts driver.TxOptions) 
 // or, outside a local transaction, in a branch of its own that is
 // prepared at once (a query's rows are read whole first). Under a global
 // lock alone it runs as is: the database's own locks are what XA mode
-// relies on.
-func xaRun[T any](ctx context.Context, c *conn, m mode, run func() (T, error), own func(T) (T, error)) (T, error) {
+// relies on. first, if not nil, begins the branch and runs the statement
+// in one round trip (see XAStartExecer).
+func xaRun[T any](ctx context.Context, c *conn, m mode, run func() (T, error), first func(driver.TxOptions) (T, bool, error), own func(T) (T, error)) (T, error) {
 	var zero T
 	if m.xid == "" {
 		return run()
 	}
 	if c.tx != nil {
+		b := c.tx.xa
+		if b.started {
+			return run()
+		}
+		if err := c.xaRegister(); err != nil {
+			return zero, err
+		}
+		if first != nil {
+			if out, handled, err := first(b.opts); handled {
+				// Begun or not, the branch now counts as begun: its
+				// rollback is harmless if the BEGIN never ran.
+				b.started = true
+				return out, err
+			}
+		}
 		if err := c.xaStart(ctx); err != nil {
 			return zero, err
 		}
@@ -56,7 +72,7 @@ func xaRun[T any](ctx context.Context, c *conn, m mode, run func() (T, error), o
 	if err != nil {
 		return zero, err
 	}
-	out, err := xaRun(ctx, c, m, run, own)
+	out, err := xaRun(ctx, c, m, run, first, own)
 	if err == nil {
 		out, err = own(out)
 	}
@@ -70,19 +86,33 @@ func xaRun[T any](ctx context.Context, c *conn, m mode, run func() (T, error), o
 }
 
 func (c *conn) xaExec(ctx context.Context, m mode, run func() (driver.Result, error)) (driver.Result, error) {
-	return xaRun(ctx, c, m, run, func(r driver.Result) (driver.Result, error) { return r, nil })
+	return xaRun(ctx, c, m, run, nil, sameResult)
 }
+
+// xaExecText is xaExec for a statement run as text on the connection
+// (ex is the wrapped connection's ExecerContext, or nil): a dialect that
+// can begins the branch with it in one round trip.
+func (c *conn) xaExecText(ctx context.Context, m mode, ex driver.ExecerContext, query string, args []driver.NamedValue) (driver.Result, error) {
+	run := func() (driver.Result, error) { return c.execPlain(ctx, ex, query, args) }
+	var first func(driver.TxOptions) (driver.Result, bool, error)
+	if se, ok := c.res.dialect.(XAStartExecer); ok && ex != nil {
+		first = func(opts driver.TxOptions) (driver.Result, bool, error) {
+			return se.XAStartExec(ctx, c.c, opts, query, args)
+		}
+	}
+	return xaRun(ctx, c, m, run, first, sameResult)
+}
+
+func sameResult(r driver.Result) (driver.Result, error) { return r, nil }
 
 func (c *conn) xaQuery(ctx context.Context, m mode, run func() (driver.Rows, error)) (driver.Rows, error) {
-	return xaRun(ctx, c, m, run, buffered)
+	return xaRun(ctx, c, m, run, nil, buffered)
 }
 
-// xaStart registers the branch of the open local transaction and starts
-// it on the database, once.
-func (c *conn) xaStart(ctx context.Context) error {
+// xaRegister registers the branch of the open local transaction, once.
+func (c *conn) xaRegister() error {
 	st := c.tx
-	b := st.xa
-	if b.started {
+	if st.xa.id.Branch != 0 {
 		return nil
 	}
 	m, err := c.res.manager()
@@ -96,12 +126,21 @@ func (c *conn) xaStart(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("datasource: register XA branch of %s on %q: %w", st.xid, c.res.id, err)
 	}
-	id := XAID{XID: st.xid, Branch: bid}
-	if err := c.res.xa().XAStart(ctx, c.c, id, b.opts); err != nil {
-		c.res.xaReport(st.ctx, id, txc.BranchPhaseOneFailed)
+	st.xa.id = XAID{XID: st.xid, Branch: bid}
+	return nil
+}
+
+// xaStart starts the registered branch of the open local transaction on
+// the database.
+func (c *conn) xaStart(ctx context.Context) error {
+	b := c.tx.xa
+	if err := c.res.xa().XAStart(ctx, c.c, b.id, b.opts); err != nil {
+		c.res.xaReport(c.tx.ctx, b.id, txc.BranchPhaseOneFailed)
+		id := b.id
+		b.id = XAID{} // reported failed: a next statement registers anew
 		return fmt.Errorf("datasource: start XA branch %s on %q: %w", id, c.res.id, err)
 	}
-	b.id, b.started = id, true
+	b.started = true
 	return nil
 }
 

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/rm"
+	"github.com/txcio/txc/tm"
 )
 
 // xaHandler is the XA phase-2 handler of one resource ID, installed once
@@ -45,12 +47,12 @@ func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
 	xd := r.xa()
 	h, busy := takeHeld(r.id, id)
 	if h != nil {
-		err := xd.XAFinish(ctx, h.raw, id, commit)
+		err := xd.XAFinish(ctx, h.sess.raw, id, commit)
 		if err == nil || errors.Is(err, ErrXANotPrepared) {
 			err = nil
-			h.r.spare(h.raw)
+			h.r.spare(h.sess)
 		} else {
-			h.raw.Close() // the branch stays prepared, now for any session
+			h.sess.raw.Close() // the branch stays prepared, now for any session
 			err = fmt.Errorf("datasource: %s XA branch %s on its own session: %w", verb(commit), id, err)
 		}
 		h.finished(err)
@@ -113,30 +115,67 @@ func (r *Resource) onPhase2(ctx context.Context, f func(c driver.Conn) error) er
 // prepared branches stay bound to their session, the session is taken
 // from c (which database/sql then discards) and held until phase 2
 // finishes the branch on it, or for xaHold at most, after which it is
-// closed and the branch can be finished from any session. Either way the
-// branch is reported PhaseOneDone, in the background: a coordinator that
-// answers that the transaction has been decided meanwhile (a rollback
-// that came before XA END found no branch to roll back) gets the branch
-// finished as it decided, here and now, so that no prepared branch is
-// left behind: on the rollback side always (the rollback may have passed
-// the branch by), on the commit side once the transaction is committed
-// (before that, the coordinator's own phase 2 still commits the branch,
-// which is registered: finishing it here too would only race with it).
+// closed and the branch can be finished from any session. Either way a
+// branch prepared after its transaction was decided is then finished as
+// decided (see xaAwaitOutcome).
 func (r *Resource) xaPrepared(ctx context.Context, c *conn, id XAID) {
 	if r.xa().XASessionBound() {
-		raw := c.c
-		c.dropStmts()
+		// The statements the proxy prepared go with the session, for the
+		// connection that takes it next (see spare).
+		s := xaSession{raw: c.c, stmts: c.stmts, users: c.users}
+		c.stmts, c.users = nil, nil
 		c.c = badConn{}
 		if c.open > 0 {
 			// Statements the application prepared still refer to the
 			// session: it cannot be handed to phase 2. Ending it frees
 			// the branch for any session.
-			raw.Close()
+			s.raw.Close()
 		} else {
-			hold(r, id, raw)
+			hold(r, id, s)
 		}
 	}
-	go r.xaConfirm(context.WithoutCancel(ctx), id)
+	r.xaAwaitOutcome(context.WithoutCancel(ctx), id)
+}
+
+// xaOutcomeWait bounds how long a prepared branch waits for the outcome
+// from the TM of its own process before it asks the coordinator.
+const xaOutcomeWait = 2 * time.Second
+
+// xaAwaitOutcome makes sure that prepared branch id is not left behind by
+// a phase 2 that found it not yet prepared and took it as done: a
+// rollback decided while the branch was in phase 1 (the coordinator's
+// deadline, a TM that gave up). When the TM that decides runs in this
+// process (it began the transaction ctx carries: tm.AfterOutcome), its
+// answer tells, without a message to the coordinator: committed means no
+// rollback was decided before, so phase 2 will find the branch prepared;
+// rolled back, the branch is rolled back here; unknown, or no answer
+// within xaOutcomeWait (a GlobalTx never ended), the coordinator is asked
+// (xaConfirm), as it is at once for a transaction begun elsewhere.
+func (r *Resource) xaAwaitOutcome(ctx context.Context, id XAID) {
+	var claimed atomic.Bool
+	claim := func() bool { return claimed.CompareAndSwap(false, true) }
+	t := time.AfterFunc(xaOutcomeWait, func() {
+		if claim() {
+			r.xaConfirm(ctx, id)
+		}
+	})
+	arranged := tm.AfterOutcome(ctx, func(o tm.Outcome) {
+		if !claim() {
+			return
+		}
+		t.Stop()
+		switch o {
+		case tm.OutcomeCommitted:
+		case tm.OutcomeRolledBack:
+			go r.xaFinishDecided(ctx, id, false)
+		default:
+			go r.xaConfirm(ctx, id)
+		}
+	})
+	if !arranged && claim() {
+		t.Stop()
+		go r.xaConfirm(ctx, id)
+	}
 }
 
 // xaHold bounds how long a session holding a prepared branch waits for
@@ -145,7 +184,11 @@ const xaHold = 30 * time.Second
 
 // xaConfirm reports prepared branch id PhaseOneDone and, if the
 // coordinator answers that the transaction is already decided, finishes
-// the branch that way.
+// the branch that way: on the rollback side always (the rollback may
+// have passed the branch by), on the commit side once the transaction is
+// committed (before that, the coordinator's own phase 2 still commits
+// the branch, which is registered: finishing it here too would only race
+// with it).
 func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 	err := r.xaReport(ctx, id, txc.BranchPhaseOneDone)
 	if err == nil {
@@ -160,12 +203,17 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 			"resource", r.id, "xid", id.XID, "branch", id.String(), "err", err)
 		return
 	}
-	commit := te.Status.IsCommit()
+	r.xaFinishDecided(ctx, id, te.Status.IsCommit())
+}
+
+// xaFinishDecided finishes prepared branch id of a transaction known to
+// be decided (commit or not); a failure is logged, and left to recovery.
+func (r *Resource) xaFinishDecided(ctx context.Context, id XAID, commit bool) {
 	fctx, cancel := context.WithTimeout(ctx, reportTimeout)
 	defer cancel()
-	if ferr := r.xaFinish(fctx, id, commit); ferr != nil {
+	if err := r.xaFinish(fctx, id, commit); err != nil {
 		r.log.Warn("datasource: finishing an XA branch prepared after its transaction was decided failed; recovery finishes it",
-			"resource", r.id, "xid", id.XID, "branch", id.String(), "status", te.Status, "err", ferr)
+			"resource", r.id, "xid", id.XID, "branch", id.String(), "commit", commit, "err", err)
 	}
 }
 
@@ -175,7 +223,7 @@ func (r *Resource) xaConfirm(ctx context.Context, id XAID) {
 // instead of meeting the branch still bound to the session.
 type heldConn struct {
 	r     *Resource
-	raw   driver.Conn
+	sess  xaSession
 	timer *time.Timer
 	taken bool
 	done  chan struct{} // closed by finished
@@ -207,14 +255,14 @@ var (
 	held   = map[heldKey]*heldConn{}
 )
 
-func hold(r *Resource, id XAID, raw driver.Conn) {
+func hold(r *Resource, id XAID, s xaSession) {
 	k := heldKey{r.id, id}
-	h := &heldConn{r: r, raw: raw, done: make(chan struct{})}
+	h := &heldConn{r: r, sess: s, done: make(chan struct{})}
 	heldMu.Lock()
 	held[k] = h
 	h.timer = time.AfterFunc(xaHold, func() {
 		if h, _ := takeHeld(k.resource, k.id); h != nil {
-			h.raw.Close()
+			h.sess.raw.Close()
 			h.finished(errReleased)
 		}
 	})
@@ -258,39 +306,50 @@ func releaseHeld(r *Resource) {
 	}
 	heldMu.Unlock()
 	for _, h := range hs {
-		h.raw.Close()
+		h.sess.raw.Close()
 		h.finished(errReleased)
 	}
+}
+
+// xaSession is a session of the wrapped driver handed from a connection
+// to phase 2 and on to the next connection, with the statements the
+// proxy prepared on it (see conn.userStmt): a branch that runs the same
+// statements as the one before on the session prepares none of them
+// again. Closing the session ends its statements too.
+type xaSession struct {
+	raw          driver.Conn
+	stmts, users map[string]driver.Stmt
 }
 
 // maxSpares bounds the sessions kept for new connections after phase 2
 // finished the branch they held.
 const maxSpares = 64
 
-// spare keeps raw, whose branch is finished, for the next connection.
-func (r *Resource) spare(raw driver.Conn) {
+// spare keeps s, whose branch is finished, for the next connection.
+func (r *Resource) spare(s xaSession) {
 	r.spareMu.Lock()
-	if len(r.spares) < maxSpares && !r.isClosedSpare {
-		r.spares = append(r.spares, raw)
-		raw = nil
+	keep := len(r.spares) < maxSpares && !r.isClosedSpare
+	if keep {
+		r.spares = append(r.spares, s)
 	}
 	r.spareMu.Unlock()
-	if raw != nil {
-		raw.Close()
+	if !keep {
+		s.raw.Close()
 	}
 }
 
-// takeSpare returns a kept session, or nil.
-func (r *Resource) takeSpare() driver.Conn {
+// takeSpare returns a kept session; ok is false when there is none.
+func (r *Resource) takeSpare() (s xaSession, ok bool) {
 	r.spareMu.Lock()
 	defer r.spareMu.Unlock()
 	n := len(r.spares)
 	if n == 0 {
-		return nil
+		return xaSession{}, false
 	}
-	raw := r.spares[n-1]
+	s = r.spares[n-1]
+	r.spares[n-1] = xaSession{}
 	r.spares = r.spares[:n-1]
-	return raw
+	return s, true
 }
 
 // closeSpares closes the kept sessions and keeps no more.
@@ -299,7 +358,7 @@ func (r *Resource) closeSpares() {
 	s := r.spares
 	r.spares, r.isClosedSpare = nil, true
 	r.spareMu.Unlock()
-	for _, raw := range s {
-		raw.Close()
+	for _, x := range s {
+		x.raw.Close()
 	}
 }

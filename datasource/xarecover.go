@@ -164,19 +164,21 @@ func (r *Resource) xaCheck(ctx context.Context, dc driver.Conn) error {
 	return nil
 }
 
-// connectXA opens a connection in XA mode: a kept session if there is
-// one (see spare), else a new one, checked once (see xaCheck).
+// connectXA opens a connection in XA mode: a kept session, with its
+// prepared statements, if there is one (see spare), else a new one,
+// checked once (see xaCheck).
 func (c *Connector) connectXA(ctx context.Context) (driver.Conn, error) {
-	dc := c.res.takeSpare()
-	if dc == nil {
-		var err error
-		if dc, err = c.wrapped.Connect(ctx); err != nil {
+	s, ok := c.res.takeSpare()
+	if !ok {
+		dc, err := c.wrapped.Connect(ctx)
+		if err != nil {
 			return nil, err
 		}
+		s.raw = dc
 	}
-	if err := c.res.xaCheck(ctx, dc); err != nil {
-		dc.Close()
+	if err := c.res.xaCheck(ctx, s.raw); err != nil {
+		s.raw.Close()
 		return nil, err
 	}
-	return &conn{c: dc, res: c.res, interpolate: c.interpolate}, nil
+	return &conn{c: s.raw, res: c.res, interpolate: c.interpolate, stmts: s.stmts, users: s.users}, nil
 }

@@ -25,75 +25,18 @@ func (e *Engine) execute(ctx context.Context, env envelope, xid txc.XID, bid txc
 	if err != nil {
 		return err // perhaps registered by a later deploy: retryable
 	}
-	e.mu.Lock()
-	rs := e.runs[env.ID]
-	if rs == nil {
-		rs = &runState{done: make(chan struct{})}
-		e.runs[env.ID] = rs
+	fresh, release, err := e.claim(ctx, env.ID)
+	if release == nil {
+		return err
 	}
-	if rs.running {
-		attempt := rs.attempt
-		e.mu.Unlock()
-		select {
-		case <-rs.done:
-			return handlerError(rs.result)
-		case <-attempt:
-			select {
-			case <-rs.done:
-				return handlerError(rs.result)
-			default:
-				return errInterrupted
-			}
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	rs.running = true
-	fresh := rs.fresh
-	rs.fresh = nil
-	attempt := make(chan struct{})
-	rs.attempt = attempt
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		rs.running = false
-		close(attempt)
-		e.mu.Unlock()
-	}()
-
-	var m *machine
-	var inst Instance
-	insert := false
-	if fresh != nil {
-		inst, insert = *fresh, true
-	} else {
-		var steps []StepRecord
-		inst, steps, err = e.cfg.Store.Load(ctx, env.ID)
-		switch {
-		case errors.Is(err, txc.ErrUnknownTransaction):
-			inst = Instance{ID: env.ID, Definition: env.Def, XID: xid, BranchID: bid, Engine: e.cfg.Name, Status: StatusRunning, Input: env.Input}
-			insert = true
-		case err != nil:
-			return err
-		case inst.Status.IsFinal():
-			r := resultOf(inst)
-			e.finished(env.ID, r)
-			return handlerError(r)
-		default:
-			if m, err = replay(def, inst, steps); err != nil {
-				return txc.Permanent(err)
-			}
-			if m.inFlightCount() > 0 && def.recovery == Backward {
-				m.abandon()
-			}
-			e.log.Info("saga: resuming instance", "instance", inst.ID, "xid", inst.XID, "definition", def.name, "status", inst.Status,
-				"recovery", def.recovery, "compensating", m.compensating)
-		}
-	}
-	if m == nil {
-		if m, err = newMachine(def, inst.ID, inst.Input); err != nil {
-			return txc.Permanent(err)
-		}
+	defer release()
+	m, inst, insert, ended, err := e.resume(ctx, def, env, xid, bid, fresh)
+	switch {
+	case err != nil:
+		return err
+	case ended != nil:
+		e.finished(env.ID, ended)
+		return handlerError(ended)
 	}
 	d, err := e.drive(ctx, def, m, inst, insert)
 	if err != nil {
@@ -108,6 +51,84 @@ func (e *Engine) execute(ctx context.Context, env envelope, xid txc.XID, bid txc
 		e.log.Error("saga: compensation failed permanently; NEEDS MANUAL ACTION", "instance", inst.ID, "xid", xid, "err", d.errName+": "+d.errMsg)
 	}
 	return handlerError(r)
+}
+
+// claim makes this call the one that runs instance id in this process,
+// with release to call when it stops, and the instance Start left to
+// insert (nil: none). While another call runs it, claim waits for that
+// run instead and returns a nil release with the answer: the run's end,
+// errInterrupted when it stopped without one, or ctx's cause.
+func (e *Engine) claim(ctx context.Context, id string) (fresh *Instance, release func(), err error) {
+	e.mu.Lock()
+	rs := e.runs[id]
+	if rs == nil {
+		rs = &runState{done: make(chan struct{})}
+		e.runs[id] = rs
+	}
+	if rs.running {
+		attempt := rs.attempt
+		e.mu.Unlock()
+		select {
+		case <-rs.done:
+			return nil, nil, handlerError(rs.result)
+		case <-attempt:
+			select {
+			case <-rs.done:
+				return nil, nil, handlerError(rs.result)
+			default:
+				return nil, nil, errInterrupted
+			}
+		case <-ctx.Done():
+			return nil, nil, context.Cause(ctx)
+		}
+	}
+	rs.running = true
+	fresh = rs.fresh
+	rs.fresh = nil
+	attempt := make(chan struct{})
+	rs.attempt = attempt
+	e.mu.Unlock()
+	return fresh, func() {
+		e.mu.Lock()
+		rs.running = false
+		close(attempt)
+		e.mu.Unlock()
+	}, nil
+}
+
+// resume returns the machine of env's instance: fresh (insert set: the
+// instance is not in the log yet), new when the log does not know it, or
+// replayed from the log (ended set instead when the log says it ended).
+func (e *Engine) resume(ctx context.Context, def *Definition, env envelope, xid txc.XID, bid txc.BranchID, fresh *Instance) (m *machine, inst Instance, insert bool, ended *Result, err error) {
+	if fresh != nil {
+		inst, insert = *fresh, true
+	} else {
+		var steps []StepRecord
+		inst, steps, err = e.cfg.Store.Load(ctx, env.ID)
+		switch {
+		case errors.Is(err, txc.ErrUnknownTransaction):
+			inst = Instance{ID: env.ID, Definition: env.Def, XID: xid, BranchID: bid, Engine: e.cfg.Name, Status: StatusRunning, Input: env.Input}
+			insert = true
+		case err != nil:
+			return nil, inst, false, nil, err
+		case inst.Status.IsFinal():
+			return nil, inst, false, resultOf(inst), nil
+		default:
+			if m, err = replay(def, inst, steps); err != nil {
+				return nil, inst, false, nil, txc.Permanent(err)
+			}
+			if m.inFlightCount() > 0 && def.recovery == Backward {
+				m.abandon()
+			}
+			e.log.Info("saga: resuming instance", "instance", inst.ID, "xid", inst.XID, "definition", def.name, "status", inst.Status,
+				"recovery", def.recovery, "compensating", m.compensating)
+			return m, inst, false, nil, nil
+		}
+	}
+	if m, err = newMachine(def, inst.ID, inst.Input); err != nil {
+		return nil, inst, false, nil, txc.Permanent(err)
+	}
+	return m, inst, insert, nil, nil
 }
 
 // handlerError maps an ended run to the phase-2 answer: nil, or permanent

@@ -183,187 +183,255 @@ func (c *compiler) machine(s *Spec, prefix, exit string, sub *state) (string, er
 	if len(s.States) == 0 {
 		return "", c.fail(prefix, "States", "no states")
 	}
-	names := map[string]bool{}
-	compNames := map[string]bool{}
-	full := func(n string) string { return prefix + n }
-	for _, st := range s.States {
-		if !namePattern.MatchString(st.Name) {
-			return "", c.fail(full(st.Name), "Name", "must be 1-128 characters, not starting with a space, without '/' or '$'")
-		}
-		if names[st.Name] {
-			return "", c.fail(full(st.Name), "Name", "two states have this name")
-		}
-		names[st.Name] = true
-		for _, b := range st.Branches {
-			if names[b.Name] {
-				return "", c.fail(full(b.Name), "Name", "two states have this name")
-			}
-			names[b.Name] = true
-		}
+	sc := &machineScope{s: s, prefix: prefix, exit: exit, sub: sub, names: map[string]bool{}}
+	if err := c.declare(sc); err != nil {
+		return "", err
+	}
+	if s.StartAt == "" {
+		return "", c.fail(prefix, "StartAt", "empty")
+	}
+	if !sc.names[s.StartAt] || isBranch(s, s.StartAt) {
+		return "", c.fail(prefix, "StartAt", "no state named %q", s.StartAt)
 	}
 	for _, st := range s.States {
+		n, err := c.state(sc, st)
+		if err != nil {
+			return "", err
+		}
+		if err := c.add(sc, n); err != nil {
+			return "", err
+		}
+	}
+	return sc.full(s.StartAt), nil
+}
+
+// machineScope is one (sub) state machine being compiled: its spec, the prefix
+// of its states' full names, the exit state its ends go to ("" at top
+// level), the SubStateMachine state it is inlined for (nil at top level),
+// and the names of its states and parallel branches.
+type machineScope struct {
+	s      *Spec
+	prefix string
+	exit   string
+	sub    *state
+	names  map[string]bool
+}
+
+func (sc *machineScope) full(name string) string { return sc.prefix + name }
+
+// declare checks the names of sc's states, parallel branches and
+// compensations, and records the first two in sc.names.
+func (c *compiler) declare(sc *machineScope) error {
+	for _, st := range sc.s.States {
+		if !namePattern.MatchString(st.Name) {
+			return c.fail(sc.full(st.Name), "Name", "must be 1-128 characters, not starting with a space, without '/' or '$'")
+		}
+		if sc.names[st.Name] {
+			return c.fail(sc.full(st.Name), "Name", "two states have this name")
+		}
+		sc.names[st.Name] = true
+		for _, b := range st.Branches {
+			if sc.names[b.Name] {
+				return c.fail(sc.full(b.Name), "Name", "two states have this name")
+			}
+			sc.names[b.Name] = true
+		}
+	}
+	compNames := map[string]bool{}
+	for _, st := range sc.s.States {
 		for _, cs := range compensations(st) {
 			if cs.Name != "" {
-				if names[cs.Name] || compNames[cs.Name] {
-					return "", c.fail(full(st.Name), "Compensation.Name", "%q is also the name of another state", cs.Name)
+				if sc.names[cs.Name] || compNames[cs.Name] {
+					return c.fail(sc.full(st.Name), "Compensation.Name", "%q is also the name of another state", cs.Name)
 				}
 				compNames[cs.Name] = true
 			}
 		}
 	}
-	if s.StartAt == "" {
-		return "", c.fail(prefix, "StartAt", "empty")
-	}
-	if !names[s.StartAt] || isBranch(s, s.StartAt) {
-		return "", c.fail(prefix, "StartAt", "no state named %q", s.StartAt)
-	}
-	target := func(st, field, next string, allowEnd bool) (string, error) {
-		if next == "" {
-			if !allowEnd {
-				return "", c.fail(full(st), field, "empty")
-			}
-			if exit != "" {
-				return exit, nil
-			}
-			return "", nil
+	return nil
+}
+
+// target returns the full name of the state that field of state st names
+// (next); an empty next is an end (the sub machine's exit) where allowEnd.
+func (c *compiler) target(sc *machineScope, st, field, next string, allowEnd bool) (string, error) {
+	if next == "" {
+		if !allowEnd {
+			return "", c.fail(sc.full(st), field, "empty")
 		}
-		if !names[next] || isBranch(s, next) {
-			return "", c.fail(full(st), field, "no state named %q", next)
-		}
-		return full(next), nil
+		return sc.exit, nil
 	}
-	for _, st := range s.States {
-		n := &state{name: full(st.Name), scope: prefix, sub: sub}
-		var err error
-		switch st.Type {
-		case ServiceTask:
-			n.kind = kindTask
-			n.task, err = c.task(prefix, st)
-			if err == nil {
-				n.next, err = target(st.Name, "Next", st.Next, true)
-			}
-			if err == nil {
-				for i, r := range st.Catch {
-					field := fmt.Sprintf("Catch[%d]", i)
-					if len(r.Errors) == 0 {
-						return "", c.fail(n.name, field+".ErrorEquals", "empty")
-					}
-					nx, err := target(st.Name, field+".Next", r.Next, false)
-					if err != nil {
-						return "", err
-					}
-					n.task.catch = append(n.task.catch, catchRule{errors: r.Errors, next: nx})
-				}
-			}
-		case Parallel:
-			n.kind = kindParallel
-			if len(st.Branches) < 1 {
-				return "", c.fail(n.name, "Branches", "empty")
-			}
-			if len(st.Catch) > 0 {
-				return "", c.fail(n.name, "Catch", "not supported on a Parallel state")
-			}
-			for i, b := range st.Branches {
-				if b.Type != ServiceTask && b.Type != "" {
-					return "", c.fail(full(b.Name), fmt.Sprintf("Branches[%d].Type", i), "must be %s", ServiceTask)
-				}
-				if b.Next != "" || len(b.Catch) > 0 {
-					return "", c.fail(full(b.Name), fmt.Sprintf("Branches[%d]", i), "a parallel branch has no Next or Catch")
-				}
-				t, err := c.task(prefix, b)
-				if err != nil {
-					return "", err
-				}
-				n.branches = append(n.branches, t)
-			}
-			n.next, err = target(st.Name, "Next", st.Next, true)
-		case Choice:
-			n.kind = kindChoice
-			if len(st.Choices) == 0 {
-				return "", c.fail(n.name, "Choices", "empty")
-			}
-			for i, r := range st.Choices {
-				field := fmt.Sprintf("Choices[%d]", i)
-				cond, err := compileCond(r.Cond)
-				if err != nil {
-					return "", c.fail(n.name, field, "%v", err)
-				}
-				nx, err := target(st.Name, field+".Next", r.Next, false)
-				if err != nil {
-					return "", err
-				}
-				n.choices = append(n.choices, choiceRule{cond: cond, next: nx})
-			}
-			if st.Default != "" {
-				if n.def, err = target(st.Name, "Default", st.Default, false); err != nil {
-					return "", err
-				}
-			} else {
-				n.noDefault = true
-			}
-		case Succeed:
-			n.kind = kindSucceed
-			if exit != "" {
-				n.kind, n.next = kindGoto, exit
-			}
-		case Fail:
-			n.kind = kindFail
-			n.errName, n.cause = st.Error, st.Cause
-			if n.errName == "" {
-				n.errName = "Fail"
-			}
-		case CompensationTrigger:
-			n.kind = kindTrigger
-			n.errName, n.cause = st.Error, st.Cause
-			if n.errName == "" {
-				n.errName = "CompensationTrigger"
-			}
-		case SubStateMachine:
-			if st.Machine == nil {
-				return "", c.fail(n.name, "Machine", "missing")
-			}
-			if n.next, err = target(st.Name, "Next", st.Next, true); err != nil {
-				return "", err
-			}
-			in, err := compileTemplate(st.Input)
-			if err != nil {
-				return "", c.fail(n.name, "Input", "%v", err)
-			}
-			out, err := compileOutput(st.Output)
-			if err != nil {
-				return "", c.fail(n.name, "Output", "%v", err)
-			}
-			n.kind = kindSubEnter
-			exitSt := &state{name: n.name + "/", kind: kindSubExit, scope: prefix, sub: sub, next: n.next, output: out}
-			if _, dup := c.def.states[exitSt.name]; dup {
-				return "", c.fail(n.name, "Name", "clashes with another state")
-			}
-			c.def.states[exitSt.name] = exitSt
-			subStart, err := c.machine(st.Machine, n.name+"/", exitSt.name, n)
-			if err != nil {
-				return "", err
-			}
-			n.input, n.next = in, subStart
-		case "":
-			return "", c.fail(n.name, "Type", "missing")
-		default:
-			return "", c.fail(n.name, "Type", "unknown type %q", st.Type)
+	if !sc.names[next] || isBranch(sc.s, next) {
+		return "", c.fail(sc.full(st), field, "no state named %q", next)
+	}
+	return sc.full(next), nil
+}
+
+// state compiles one state of sc.
+func (c *compiler) state(sc *machineScope, st StateSpec) (*state, error) {
+	n := &state{name: sc.full(st.Name), scope: sc.prefix, sub: sc.sub}
+	var err error
+	switch st.Type {
+	case ServiceTask:
+		err = c.taskState(sc, st, n)
+	case Parallel:
+		err = c.parallelState(sc, st, n)
+	case Choice:
+		err = c.choiceState(sc, st, n)
+	case Succeed:
+		n.kind = kindSucceed
+		if sc.exit != "" {
+			n.kind, n.next = kindGoto, sc.exit
 		}
+	case Fail:
+		n.kind = kindFail
+		n.errName, n.cause = st.Error, st.Cause
+		if n.errName == "" {
+			n.errName = "Fail"
+		}
+	case CompensationTrigger:
+		n.kind = kindTrigger
+		n.errName, n.cause = st.Error, st.Cause
+		if n.errName == "" {
+			n.errName = "CompensationTrigger"
+		}
+	case SubStateMachine:
+		err = c.subState(sc, st, n)
+	case "":
+		return nil, c.fail(n.name, "Type", "missing")
+	default:
+		return nil, c.fail(n.name, "Type", "unknown type %q", st.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.Type != ServiceTask && st.Type != Parallel && st.Type != SubStateMachine && st.Next != "" {
+		return nil, c.fail(n.name, "Next", "a %s state has no Next", st.Type)
+	}
+	return n, nil
+}
+
+// add records n, and the states of its parallel branches, in c.def.
+func (c *compiler) add(sc *machineScope, n *state) error {
+	if _, dup := c.def.states[n.name]; dup {
+		return c.fail(n.name, "Name", "clashes with another state")
+	}
+	c.def.states[n.name] = n
+	for _, b := range n.branches {
+		c.def.states[b.name] = &state{name: b.name, kind: kindBranch, scope: sc.prefix, sub: sc.sub}
+	}
+	return nil
+}
+
+// taskState compiles a ServiceTask into n: its task, Next and Catch rules.
+func (c *compiler) taskState(sc *machineScope, st StateSpec, n *state) error {
+	n.kind = kindTask
+	var err error
+	if n.task, err = c.task(sc.prefix, st); err != nil {
+		return err
+	}
+	if n.next, err = c.target(sc, st.Name, "Next", st.Next, true); err != nil {
+		return err
+	}
+	for i, r := range st.Catch {
+		field := fmt.Sprintf("Catch[%d]", i)
+		if len(r.Errors) == 0 {
+			return c.fail(n.name, field+".ErrorEquals", "empty")
+		}
+		nx, err := c.target(sc, st.Name, field+".Next", r.Next, false)
 		if err != nil {
-			return "", err
+			return err
 		}
-		if st.Type != ServiceTask && st.Type != Parallel && st.Type != SubStateMachine && st.Next != "" {
-			return "", c.fail(n.name, "Next", "a %s state has no Next", st.Type)
-		}
-		if _, dup := c.def.states[n.name]; dup {
-			return "", c.fail(n.name, "Name", "clashes with another state")
-		}
-		c.def.states[n.name] = n
-		for _, b := range n.branches {
-			c.def.states[b.name] = &state{name: b.name, kind: kindBranch, scope: prefix, sub: sub}
-		}
+		n.task.catch = append(n.task.catch, catchRule{errors: r.Errors, next: nx})
 	}
-	return full(s.StartAt), nil
+	return nil
+}
+
+// parallelState compiles a Parallel state into n: its branches' tasks and
+// Next.
+func (c *compiler) parallelState(sc *machineScope, st StateSpec, n *state) error {
+	n.kind = kindParallel
+	if len(st.Branches) < 1 {
+		return c.fail(n.name, "Branches", "empty")
+	}
+	if len(st.Catch) > 0 {
+		return c.fail(n.name, "Catch", "not supported on a Parallel state")
+	}
+	for i, b := range st.Branches {
+		if b.Type != ServiceTask && b.Type != "" {
+			return c.fail(sc.full(b.Name), fmt.Sprintf("Branches[%d].Type", i), "must be %s", ServiceTask)
+		}
+		if b.Next != "" || len(b.Catch) > 0 {
+			return c.fail(sc.full(b.Name), fmt.Sprintf("Branches[%d]", i), "a parallel branch has no Next or Catch")
+		}
+		t, err := c.task(sc.prefix, b)
+		if err != nil {
+			return err
+		}
+		n.branches = append(n.branches, t)
+	}
+	var err error
+	n.next, err = c.target(sc, st.Name, "Next", st.Next, true)
+	return err
+}
+
+// choiceState compiles a Choice into n: its conditions, their Next and
+// the Default.
+func (c *compiler) choiceState(sc *machineScope, st StateSpec, n *state) error {
+	n.kind = kindChoice
+	if len(st.Choices) == 0 {
+		return c.fail(n.name, "Choices", "empty")
+	}
+	for i, r := range st.Choices {
+		field := fmt.Sprintf("Choices[%d]", i)
+		cond, err := compileCond(r.Cond)
+		if err != nil {
+			return c.fail(n.name, field, "%v", err)
+		}
+		nx, err := c.target(sc, st.Name, field+".Next", r.Next, false)
+		if err != nil {
+			return err
+		}
+		n.choices = append(n.choices, choiceRule{cond: cond, next: nx})
+	}
+	if st.Default == "" {
+		n.noDefault = true
+		return nil
+	}
+	var err error
+	n.def, err = c.target(sc, st.Name, "Default", st.Default, false)
+	return err
+}
+
+// subState compiles a SubStateMachine into n, which enters the inlined
+// machine, and its exit state, which leaves it for n's Next.
+func (c *compiler) subState(sc *machineScope, st StateSpec, n *state) error {
+	if st.Machine == nil {
+		return c.fail(n.name, "Machine", "missing")
+	}
+	var err error
+	if n.next, err = c.target(sc, st.Name, "Next", st.Next, true); err != nil {
+		return err
+	}
+	in, err := compileTemplate(st.Input)
+	if err != nil {
+		return c.fail(n.name, "Input", "%v", err)
+	}
+	out, err := compileOutput(st.Output)
+	if err != nil {
+		return c.fail(n.name, "Output", "%v", err)
+	}
+	n.kind = kindSubEnter
+	exitSt := &state{name: n.name + "/", kind: kindSubExit, scope: sc.prefix, sub: sc.sub, next: n.next, output: out}
+	if _, dup := c.def.states[exitSt.name]; dup {
+		return c.fail(n.name, "Name", "clashes with another state")
+	}
+	c.def.states[exitSt.name] = exitSt
+	subStart, err := c.machine(st.Machine, n.name+"/", exitSt.name, n)
+	if err != nil {
+		return err
+	}
+	n.input, n.next = in, subStart
+	return nil
 }
 
 func compensations(st StateSpec) []*CompensationSpec {

@@ -16,10 +16,11 @@ import (
 // safe for concurrent use, and Commit and Rollback may be called more than
 // once: the coordinator treats them as idempotent.
 type GlobalTx struct {
-	m    *Manager
-	xid  txc.XID
-	name string
-	wait func(context.Context) error // the pipelined Begin's outcome; nil if Begin waited
+	m       *Manager
+	xid     txc.XID
+	name    string
+	wait    func(context.Context) error // the pipelined Begin's outcome; nil if Begin waited
+	outcome outcomeHooks                // see AfterOutcome
 }
 
 // beginFailed waits (detached from ctx's cancellation, bounded by the
@@ -56,6 +57,12 @@ func (g *GlobalTx) Name() string { return g.name }
 // returns an *OutcomeUnknownError. Other coordinator errors
 // (txc.ErrUnknownTransaction, txc.ErrNotActive, …) are returned wrapped.
 func (g *GlobalTx) Commit(ctx context.Context) error {
+	err := g.commit(ctx)
+	g.ended(commitOutcome(err))
+	return err
+}
+
+func (g *GlobalTx) commit(ctx context.Context) error {
 	st, err := g.decide(ctx, "commit", g.m.c.Commit)
 	if err != nil {
 		if txc.CodeOf(err) == txc.CodeUnknownTransaction {
@@ -98,6 +105,12 @@ func (g *GlobalTx) Rollback(ctx context.Context) error {
 // with when the rollback was decided (txc.GlobalRollbacked when there is
 // nothing to wait for).
 func (g *GlobalTx) rollback(ctx context.Context) (txc.GlobalStatus, error) {
+	st, err := g.rollbackOnce(ctx)
+	g.ended(rollbackOutcome(st, err))
+	return st, err
+}
+
+func (g *GlobalTx) rollbackOnce(ctx context.Context) (txc.GlobalStatus, error) {
 	st, err := g.decide(ctx, "rollback", g.m.c.Rollback)
 	if err != nil {
 		switch txc.CodeOf(err) {

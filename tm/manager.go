@@ -144,6 +144,7 @@ func (m *Manager) run(ctx context.Context, cfg Config, fn func(ctx context.Conte
 	if fnErr != nil {
 		if bErr := gtx.beginFailed(ctx); bErr != nil {
 			// fn most likely failed because the transaction never began.
+			gtx.ended(OutcomeUnknown)
 			return errors.Join(bErr, fnErr)
 		}
 		if rbErr := gtx.rollbackDetached(ctx); rbErr != nil {
@@ -203,7 +204,7 @@ func (m *Manager) Begin(ctx context.Context, cfg Config) (*GlobalTx, context.Con
 	}
 	m.log.DebugContext(ctx, "tm: begun", "xid", xid, "name", name, "timeout", cfg.Timeout, "pipelined", wait != nil)
 	g := &GlobalTx{m: m, xid: xid, name: name, wait: wait}
-	txCtx := ContextWithXID(ctx, xid)
+	txCtx := context.WithValue(ContextWithXID(ctx, xid), globalTxKey{}, g)
 	if wait != nil {
 		txCtx = context.WithValue(txCtx, begunKey{}, &pendingBegin{xid: xid, wait: wait})
 	}

@@ -146,67 +146,18 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 	if lf.floor && t.mode != datasource.AT {
 		return fmt.Errorf("%s: --floor replays AT mode's SQL; it has no meaning in %v mode", t.scenario, t.mode)
 	}
-	var conns []*client.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	var tms []*tm.Manager
-	var mgrs []*rm.Manager
-	for i := 0; i < lf.conns; i++ {
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := client.Dial(dctx, lf.addr, client.WithName(fmt.Sprintf("txc-bench-%s-%d", t.scenario, i)))
-		cancel()
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
-		tms = append(tms, tm.New(c))
-		mgrs = append(mgrs, rm.New(c))
-	}
-	var dbs []*sql.DB
-	for _, m := range mgrs {
-		db, err := t.open(m)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		db.SetMaxOpenConns(lf.clients/len(mgrs) + 8)
-		db.SetMaxIdleConns(lf.clients/len(mgrs) + 8)
-		dbs = append(dbs, db)
-	}
-	if _, err := conns[0].Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+	ps, err := dialParticipants(ctx, lf, t)
+	defer ps.close()
+	if err != nil {
 		return err
-	}
-
-	transfer := func(ctx context.Context, db *sql.DB, id, n int) error {
-		from, to := 2*id, 2*id+1
-		if n%2 == 1 {
-			from, to = to, from
-		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, t.debit, 1, from); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, t.credit, 1, to); err != nil {
-			tx.Rollback()
-			return err
-		}
-		return tx.Commit()
 	}
 	var pl, at, fl load
 	if lf.only != "at" {
 		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
-		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return transfer(ctx, t.plain, id, n) })
+		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return t.transfer(ctx, t.plain, id, n) })
 	}
 	if lf.floor {
 		fmt.Fprintf(w, "floor: the AT transfer's SQL alone on the plain driver, %d clients, %v\n", lf.clients, lf.duration)
-		var err error
 		if fl, err = runFloor(ctx, lf, t); err != nil {
 			return err
 		}
@@ -214,22 +165,101 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 	if lf.only != "plain" {
 		fmt.Fprintf(w, "%v global transactions, %d clients, %v\n", t.mode, lf.clients, lf.duration)
 		at = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
-			k := id % len(tms)
-			return tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
-				return transfer(ctx, dbs[k], id, n)
+			k := id % len(ps.tms)
+			return ps.tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
+				return t.transfer(ctx, ps.dbs[k], id, n)
 			})
 		})
 	}
 	if err := t.waitPhase2(ctx); err != nil {
 		return err
 	}
+	if err := t.checkTotal(ctx, lf.clients); err != nil {
+		return err
+	}
+	return reportAT(w, lf, t, pl, at, fl)
+}
+
+// participants are the bench's coordinator connections, each with a TM
+// and a proxied database of its own RM.
+type participants struct {
+	conns []*client.Conn
+	tms   []*tm.Manager
+	dbs   []*sql.DB
+}
+
+func (ps *participants) close() {
+	for _, db := range ps.dbs {
+		db.Close()
+	}
+	for _, c := range ps.conns {
+		c.Close()
+	}
+}
+
+// dialParticipants opens lf.conns connections to the coordinator, a TM
+// on each and the scenario's proxied database on each one's RM.
+func dialParticipants(ctx context.Context, lf loadFlags, t atTransfer) (*participants, error) {
+	ps := &participants{}
+	for i := 0; i < lf.conns; i++ {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Dial(dctx, lf.addr, client.WithName(fmt.Sprintf("txc-bench-%s-%d", t.scenario, i)))
+		cancel()
+		if err != nil {
+			return ps, err
+		}
+		ps.conns = append(ps.conns, c)
+		ps.tms = append(ps.tms, tm.New(c))
+		db, err := t.open(rm.New(c))
+		if err != nil {
+			return ps, err
+		}
+		db.SetMaxOpenConns(lf.clients/lf.conns + 8)
+		db.SetMaxIdleConns(lf.clients/lf.conns + 8)
+		ps.dbs = append(ps.dbs, db)
+	}
+	if _, err := ps.conns[0].Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+		return ps, err
+	}
+	return ps, nil
+}
+
+// transfer moves 1 between the two accounts of client id, one way or the
+// other by n's parity, in one local transaction on db.
+func (t atTransfer) transfer(ctx context.Context, db *sql.DB, id, n int) error {
+	from, to := 2*id, 2*id+1
+	if n%2 == 1 {
+		from, to = to, from
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, t.debit, 1, from); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, t.credit, 1, to); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkTotal fails unless the accounts still hold what they began with.
+func (t atTransfer) checkTotal(ctx context.Context, clients int) error {
 	var total int64
 	if err := t.plain.QueryRowContext(ctx, "SELECT SUM(balance) FROM "+t.table).Scan(&total); err != nil {
 		return err
 	}
-	if want := int64(2*lf.clients) * 1000000000; total != want {
+	if want := int64(2*clients) * 1000000000; total != want {
 		return fmt.Errorf("%s: the accounts hold %d, want %d", t.scenario, total, want)
 	}
+	return nil
+}
+
+// reportAT prints the figures and, last, the JSON line.
+func reportAT(w io.Writer, lf loadFlags, t atTransfer, pl, at, fl load) error {
 	secs := lf.duration.Seconds()
 	slices.Sort(pl.lat)
 	slices.Sort(at.lat)

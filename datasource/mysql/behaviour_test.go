@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,60 +64,6 @@ func TestRefusedBeforeRunning(t *testing.T) {
 	// Outside a global transaction nothing is parsed or refused.
 	if _, err := e.db.Exec("UPDATE " + nopk + " SET b = 3"); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestTwoGlobalTransactionsOneRow: the second registration waits for the
-// first transaction's global lock; both increments land.
-func TestTwoGlobalTransactionsOneRow(t *testing.T) {
-	e := newEnv(t, "")
-	tb := e.table("at_race", kv, kvSeed)
-	holding := make(chan struct{})
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	var err1, err2 error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, err1 = e.global(func(ctx context.Context) error {
-			if _, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
-				return err
-			}
-			close(holding) // locally committed, global lock held
-			<-release
-			return nil
-		})
-	}()
-	<-holding
-	// While the first holds the lock, a second with a short budget fails
-	// with a lock conflict naming the holder, and changes nothing.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	err := e.tm.WithGlobalTx(ctx, tm.Config{Name: "short", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 10 WHERE id = 1")
-		return err
-	})
-	cancel()
-	var te *txc.Error
-	if !errors.Is(err, txc.ErrLockConflict) || !errors.As(err, &te) || te.Holder == "" {
-		t.Fatalf("err = %v, want a lock conflict naming the holder", err)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, err2 = e.global(func(ctx context.Context) error {
-			_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 100 WHERE id = 1")
-			return err
-		})
-	}()
-	close(release)
-	wg.Wait()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
-	}
-	var n int
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 1").Scan(&n)
-	if n != 111 {
-		t.Fatalf("n = %d, want 111", n)
 	}
 }
 

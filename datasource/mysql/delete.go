@@ -96,7 +96,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 				return nil, datasource.Unsupported(d.query, "table %s is deleted from under two names (%s, %s): one row would get two undo records", metas[i].Name, d.refs[o].ref(), d.refs[i].ref())
 			}
 		}
-		if err := writable(d.query, metas[i], true, nil); err != nil {
+		if err := datasource.RefuseWrite(datasource.TableWrite{Statement: d.query, Op: datasource.OpDelete, Undo: x.InGlobalTx()}, metas[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -125,7 +125,7 @@ func (d *deletePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 		if err != nil {
 			return nil, err
 		}
-		rows = dedupe(m.PK, rows)
+		rows = datasource.Dedupe(m.PK, rows)
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
 			return nil, err
 		}

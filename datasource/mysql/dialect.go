@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -117,27 +116,56 @@ var _ datasource.TxAborter = Dialect{}
 // foreign key created since the metadata was read shows nowhere else.
 func (Dialect) MetadataMaxAge() time.Duration { return 10 * time.Second }
 
-// LoadTable reads a table's columns, keys, auto-increment settings,
-// triggers and the foreign keys that reference it from
-// information_schema. The extra metadata the MySQL executors need (column
-// types, prefix keys, triggers, cascading references) is kept beside the
-// Table (see meta).
+// LoadTable reads a table's columns, keys, storage engine, triggers, the
+// foreign keys that reference it and the auto-increment settings from
+// information_schema, one step per catalog query. The hazards it finds
+// go in Table.Hazards (the datasource policy refuses them); the extra
+// metadata the MySQL executors need (column types, invisible columns,
+// the shape of an image query) is kept beside the Table (see meta).
 func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, table string) (*datasource.Table, error) {
 	if strings.ContainsAny(schema+table, ".`") {
 		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table name %q.%q contains '.' or '`'", schema, table)
 	}
-	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE(), c.TABLE_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, c.CHARACTER_SET_NAME, c.COLLATION_NAME FROM information_schema.COLUMNS c "+
-		"WHERE c.TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION", schema, schema, table)
+	t, in, err := loadColumns(ctx, q, schema, table)
 	if err != nil {
 		return nil, err
 	}
+	t.Dialect = in
+	for _, step := range []func(context.Context, datasource.Querier, *datasource.Table, *tableMeta) error{
+		loadKeys, loadEngine,
+	} {
+		if err := step(ctx, q, t, in); err != nil {
+			return nil, err
+		}
+	}
+	if datasource.RefuseTable(t) != nil {
+		return t, nil // refused whatever the rest says
+	}
+	for _, step := range []func(context.Context, datasource.Querier, *datasource.Table, *tableMeta) error{
+		loadTriggers, loadReferences, loadAutoIncrement, loadShape,
+	} {
+		if err := step(ctx, q, t, in); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// loadColumns reads the table's columns (information_schema.COLUMNS) and
+// the names the server stores it under.
+func loadColumns(ctx context.Context, q datasource.Querier, schema, table string) (*datasource.Table, *tableMeta, error) {
+	cols, err := q.Query(ctx, "SELECT c.COLUMN_NAME, c.EXTRA, c.TABLE_SCHEMA, DATABASE(), c.TABLE_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, c.CHARACTER_SET_NAME, c.COLLATION_NAME FROM information_schema.COLUMNS c "+
+		"WHERE c.TABLE_SCHEMA = IF(? = '', DATABASE(), ?) AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION", schema, schema, table)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(cols) == 0 {
-		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: table %s not found", qualified(schema, table))
+		return nil, nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: table %s not found", qualified(schema, table))
 	}
 	// The names as the server stores them: with lower_case_table_names
 	// set, ORDERS and orders are one table and must give one lock key.
 	realSchema, realTable := cols[0][2].Value.Str(), cols[0][4].Value.Str()
-	t := &datasource.Table{Name: realTable}
+	t := &datasource.Table{Name: realTable, SameName: strings.EqualFold}
 	if cur := cols[0][3].Value.Str(); realSchema != cur {
 		t.Name = realSchema + "." + realTable
 	}
@@ -161,16 +189,23 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			t.AutoIncrement = name
 		}
 	}
+	return t, in, nil
+}
+
+// loadKeys reads the primary key and the unique keys
+// (information_schema.STATISTICS), and whether one indexes a column
+// prefix.
+func loadKeys(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
 	keys, err := q.Query(ctx, "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "+
-		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", realSchema, realTable)
+		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", in.schema, in.table)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var cur string
 	for _, k := range keys {
 		idx, col := k[0].Value.Str(), k[1].Value.Str()
-		if !k[2].Value.IsNull() && !slices.Contains(in.prefixKeys, idx) {
-			in.prefixKeys = append(in.prefixKeys, idx)
+		if !k[2].Value.IsNull() && t.Hazards.PrefixKey == "" {
+			t.Hazards.PrefixKey = idx
 		}
 		switch {
 		case idx == "PRIMARY":
@@ -182,15 +217,18 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		cur = idx
 	}
-	if len(t.PK) == 0 {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has no primary key: AT mode cannot undo its rows exactly", qualified(schema, table))
-	}
-	eng, err := q.Query(ctx, "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", realSchema, realTable)
+	return nil
+}
+
+// loadEngine reads the storage engine and whether the table is
+// system-versioned (information_schema.TABLES).
+func loadEngine(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
+	eng, err := q.Query(ctx, "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", in.schema, in.table)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(eng) == 1 && strings.EqualFold(eng[0][1].Value.Str(), "SYSTEM VERSIONED") {
-		in.versioned = true
+		t.Hazards.Versioned = true
 		// MariaDB appends the row-end column to every key of a
 		// system-versioned table (history rows share the key). Images,
 		// lock keys and the rollback deal in current rows, where the
@@ -205,41 +243,58 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 	}
 	if len(eng) != 1 || !strings.EqualFold(eng[0][0].Value.Str(), "InnoDB") {
-		e := "none"
+		t.Hazards.Engine = "none"
 		if len(eng) == 1 && !eng[0][0].Value.IsNull() {
-			e = eng[0][0].Value.Str()
+			t.Hazards.Engine = eng[0][0].Value.Str()
 		}
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: table %s has storage engine %s, not InnoDB: without row locks and transactions its rows can change between the image and the write, and stay changed when the local transaction rolls back", qualified(schema, table), e)
 	}
-	trg, err := q.Query(ctx, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME", realSchema, realTable)
+	return nil
+}
+
+// loadTriggers reads the table's triggers (information_schema.TRIGGERS).
+func loadTriggers(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
+	trg, err := q.Query(ctx, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME", in.schema, in.table)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, r := range trg {
-		in.triggers = append(in.triggers, r[0].Value.Str())
+	if len(trg) > 0 {
+		t.Hazards.Triggers, t.Hazards.Trigger = true, trg[0][0].Value.Str()
 	}
+	return nil
+}
+
+// loadReferences reads the foreign keys referencing the table whose
+// referential actions write the referencing rows
+// (information_schema.REFERENTIAL_CONSTRAINTS with KEY_COLUMN_USAGE).
+func loadReferences(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
 	// Both sides of the join skip information_schema (see notInfoSchema).
 	refs, err := q.Query(ctx, "SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.REFERENCED_COLUMN_NAME "+
 		"FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "+
 		"ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME "+
 		"WHERE "+notInfoSchema("rc.CONSTRAINT_SCHEMA")+" AND "+notInfoSchema("k.TABLE_SCHEMA")+
-		" AND rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", realSchema, realTable)
+		" AND rc.UNIQUE_CONSTRAINT_SCHEMA = ? AND rc.REFERENCED_TABLE_NAME = ? ORDER BY 1, 2, 3", in.schema, in.table)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	in.cascadeUpdate = map[string]string{}
+	h := &t.Hazards
 	for _, r := range refs {
 		name := r[0].Value.Str() + "." + r[1].Value.Str() + "." + r[2].Value.Str()
 		if cascading(r[3].Value.Str()) {
-			in.cascadeUpdate[strings.ToLower(r[5].Value.Str())] = name
+			h.CascadeUpdate = append(h.CascadeUpdate, datasource.Cascade{Column: r[5].Value.Str(), Key: name})
 		}
-		if cascading(r[4].Value.Str()) && !slices.Contains(in.cascadeDelete, name) {
-			in.cascadeDelete = append(in.cascadeDelete, name)
+		if cascading(r[4].Value.Str()) && !h.CascadeDelete {
+			h.CascadeDelete, h.CascadeDeleteKey = true, name
 		}
 	}
+	return nil
+}
+
+// loadAutoIncrement reads the session's auto_increment_increment and the
+// server's innodb_autoinc_lock_mode.
+func loadAutoIncrement(ctx context.Context, q datasource.Querier, t *datasource.Table, _ *tableMeta) error {
 	vars, err := q.Query(ctx, "SELECT @@SESSION.auto_increment_increment, @@GLOBAL.innodb_autoinc_lock_mode")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t.AutoIncrementStep = 1
 	if len(vars) == 1 {
@@ -248,6 +303,13 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 		t.AutoIncrementBulkConsecutive = asInt(vars[0][1].Value) != 2
 	}
+	return nil
+}
+
+// loadShape works out the order of an image query's columns and, when q
+// can describe a result (see shaper), runs one with no rows to check the
+// table is still as the other steps read it.
+func loadShape(ctx context.Context, q datasource.Querier, t *datasource.Table, in *tableMeta) error {
 	in.order = imageOrder(t.AllColumns, in.invisible)
 	in.stored = storedIndexes(t.Columns, in.order)
 	names := make(datasource.Shape, len(in.order))
@@ -258,19 +320,20 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		}
 	}
 	in.shape = names
-	if s, ok := q.(shaper); ok {
-		ref := quoteIdent(realSchema) + "." + quoteIdent(realTable)
-		shape, _, err := s.QueryShape(ctx, "SELECT "+selectAll(ref, in.invisible)+" FROM "+ref+" LIMIT 0")
-		if err != nil {
-			return nil, err
-		}
-		if d := shape.Diff(names); d != "" {
-			return nil, &datasource.TableChangedError{Table: t.Name, Detail: d + ", while its metadata was read"}
-		}
-		in.shape = shape
+	s, ok := q.(shaper)
+	if !ok {
+		return nil
 	}
-	t.Dialect = in
-	return t, nil
+	ref := quoteIdent(in.schema) + "." + quoteIdent(in.table)
+	shape, _, err := s.QueryShape(ctx, "SELECT "+selectAll(ref, in.invisible)+" FROM "+ref+" LIMIT 0")
+	if err != nil {
+		return err
+	}
+	if d := shape.Diff(names); d != "" {
+		return &datasource.TableChangedError{Table: t.Name, Detail: d + ", while its metadata was read"}
+	}
+	in.shape = shape
+	return nil
 }
 
 // cascading reports whether a referential action writes rows of the
@@ -302,23 +365,18 @@ func qualified(schema, table string) string {
 
 var _ datasource.RestoreGuard = Dialect{}
 
-// RestoreHazard reports triggers on table: phase 1 refused writes to
+// RestoreHazards counts the triggers on table: phase 1 refused writes to
 // tables with triggers (as of its metadata), so these were created since,
 // and restoring would fire them (a BEFORE trigger writing other values
 // than the images, an audit row).
-func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+func (Dialect) RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (datasource.RestoreHazards, error) {
 	q := "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?"
 	args := []any{table}
 	if s, t, ok := strings.Cut(table, "."); ok {
 		q = "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?"
 		args = []any{s, t}
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return "", err
-	}
-	if n > 0 {
-		return fmt.Sprintf("it has %d triggers (created since its rows were imaged) that writing the rows back would fire; drop them, then retry the transaction", n), nil
-	}
-	return "", nil
+	var h datasource.RestoreHazards
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&h.Triggers)
+	return h, err
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,10 @@ import (
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/dialecttest"
 	txcmysql "github.com/txcio/txc/datasource/mysql"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
-	"github.com/txcio/txc/tc/server/servertest"
 	"github.com/txcio/txc/tm"
 )
 
@@ -41,8 +40,8 @@ type env struct {
 func newEnv(t *testing.T, dsnParams string) *env {
 	t.Helper()
 	plain := dbtest.MySQL(t)
-	conn, admin := servertest.StartWithAdmin(t, "dsmy")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dbtest.MySQLDSN, admin: admin}
+	co := dialecttest.StartCoordinator(t, "dsmy")
+	e := &env{t: t, conn: co.Conn, tm: co.TM, rm: co.RM, plain: plain, dsn: dbtest.MySQLDSN, admin: co.Admin}
 	e.db = e.open(dsnParams)
 	return e
 }
@@ -51,22 +50,20 @@ func newEnv(t *testing.T, dsnParams string) *env {
 func newEnvAt(t *testing.T, dsn string) *env {
 	t.Helper()
 	plain := dbtest.Open(t, "mysql", dsn)
-	conn, admin := servertest.StartWithAdmin(t, "dsmy")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, dsn: dsn, admin: admin}
+	co := dialecttest.StartCoordinator(t, "dsmy")
+	e := &env{t: t, conn: co.Conn, tm: co.TM, rm: co.RM, plain: plain, dsn: dsn, admin: co.Admin}
 	e.db = e.open("")
 	return e
 }
 
+// coordinator is e's coordinator as the shared test code takes it.
+func (e *env) coordinator() *dialecttest.Coordinator {
+	return &dialecttest.Coordinator{Conn: e.conn, TM: e.tm, RM: e.rm, Admin: e.admin}
+}
+
 // retry resumes xid, parked as needing manual action, through the
 // coordinator's admin API.
-func (e *env) retry(xid txc.XID) {
-	e.t.Helper()
-	w := httptest.NewRecorder()
-	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/transactions/"+string(xid)+"/retry", nil))
-	if w.Code != http.StatusAccepted {
-		e.t.Fatalf("retry %s: %d %s", xid, w.Code, w.Body)
-	}
-}
+func (e *env) retry(xid txc.XID) { e.t.Helper(); e.coordinator().Retry(e.t, xid) }
 
 // open opens the test database through the proxy with extra DSN params.
 func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
@@ -104,15 +101,10 @@ func (e *env) table(prefix, def string, seed ...string) string {
 
 // global runs fn in a global transaction and returns its XID and error.
 func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
-	var xid txc.XID
-	err := e.tm.WithGlobalTx(context.Background(), tm.Config{Name: "test", Timeout: 30 * time.Second}, func(ctx context.Context) error {
-		xid, _ = tm.XIDFromContext(ctx)
-		return fn(ctx)
-	})
-	return xid, err
+	return e.coordinator().Global(fn)
 }
 
-var errRollback = errors.New("test: roll back")
+var errRollback = dialecttest.ErrRollback
 
 // rollBack runs fn in a global transaction that then rolls back, waits
 // until the rollback has finished and returns the transaction's XID; an
@@ -132,24 +124,10 @@ func (e *env) rollBack(fn func(ctx context.Context) error) txc.XID {
 	return xid
 }
 
-// wait waits until xid reaches one of the statuses (or is forgotten).
+// wait waits until xid reaches one of the statuses.
 func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := e.conn.Status(context.Background(), xid)
-		if err == nil {
-			for _, w := range want {
-				if st == w {
-					return st
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("transaction %s: status %v (err %v), want one of %v", xid, st, err, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return e.coordinator().Wait(e.t, xid, want...)
 }
 
 // undoRows counts the undo rows of xid.

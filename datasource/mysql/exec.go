@@ -45,19 +45,7 @@ func (q *query) value(v undo.Value) error {
 func (q *query) String() string { return q.sb.String() }
 
 // columns writes ref.`c1`, ref.`c2`, … (ref may be empty).
-func columns(ref string, cols []string) string {
-	var sb strings.Builder
-	for i, c := range cols {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		if ref != "" {
-			sb.WriteString(quoteIdent(ref) + ".")
-		}
-		sb.WriteString(quoteIdent(c))
-	}
-	return sb.String()
-}
+func columns(ref string, cols []string) string { return datasource.ColumnList(quoteIdent, ref, cols) }
 
 // keyIn appends "(pk) IN ((…), …)" for the keys of rows (images of t
 // holding its pk columns). A TIMESTAMP key value is an instant in UTC
@@ -105,33 +93,6 @@ func (q *query) keyIn(ref string, t *datasource.Table, rows []undo.Row) error {
 	return nil
 }
 
-// rowKey is the lock-key text of a row's primary key.
-func rowKey(pk []string, r undo.Row) string {
-	vals := make([]string, len(pk))
-	for i, c := range pk {
-		v, _ := r.Get(c)
-		vals[i] = datasource.KeyString(v)
-	}
-	return txc.RowKey(vals...)
-}
-
-// dedupe drops rows whose key was seen before (a join can repeat a row).
-func dedupe(pk []string, rows []undo.Row) []undo.Row {
-	if len(rows) < 2 {
-		return rows
-	}
-	seen := make(map[string]bool, len(rows))
-	out := rows[:0:0]
-	for _, r := range rows {
-		k := rowKey(pk, r)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // afterQueries counts the after-image queries afterImage ran (tests read
 // it through export_test.go).
 var afterQueries atomic.Int64
@@ -167,13 +128,13 @@ func afterImage(ctx context.Context, x *datasource.Exec, t *datasource.Table, ke
 func pairAfter(t *datasource.Table, keys []undo.Row, after []undo.Row) ([]undo.Row, error) {
 	byKey := make(map[string]undo.Row, len(after))
 	for _, r := range after {
-		byKey[rowKey(t.PK, r)] = r
+		byKey[datasource.RowKey(t.PK, r)] = r
 	}
 	out := make([]undo.Row, len(keys))
 	for i, k := range keys {
-		r, ok := byKey[rowKey(t.PK, k)]
+		r, ok := byKey[datasource.RowKey(t.PK, k)]
 		if !ok {
-			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: row (%s) of %s not found after the statement", rowKey(t.PK, k), t.Name)
+			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: row (%s) of %s not found after the statement", datasource.RowKey(t.PK, k), t.Name)
 		}
 		out[i] = r
 	}
@@ -187,13 +148,13 @@ func pairAfter(t *datasource.Table, keys []undo.Row, after []undo.Row) ([]undo.R
 func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.Row) diffCounts {
 	inAfter := make(map[string]undo.Row, len(after))
 	for _, r := range after {
-		inAfter[rowKey(t.PK, r)] = r
+		inAfter[datasource.RowKey(t.PK, r)] = r
 	}
 	inBefore := make(map[string]bool, len(before))
 	var del, ub, ua, ins []undo.Row
 	same := 0
 	for _, b := range before {
-		k := rowKey(t.PK, b)
+		k := datasource.RowKey(t.PK, b)
 		inBefore[k] = true
 		if a, ok := inAfter[k]; ok {
 			if !a.Equal(b) {
@@ -206,7 +167,7 @@ func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.R
 		}
 	}
 	for _, a := range after {
-		if !inBefore[rowKey(t.PK, a)] {
+		if !inBefore[datasource.RowKey(t.PK, a)] {
 			ins = append(ins, a)
 		}
 	}
@@ -218,18 +179,6 @@ func diffRecords(x *datasource.Exec, t *datasource.Table, before, after []undo.R
 
 // diffCounts counts the rows of diffRecords by what happened to them.
 type diffCounts struct{ ins, del, upd, same int }
-
-func checkArgs(q string, want int, args []driver.NamedValue) error {
-	if len(args) != want {
-		return txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: the statement has %d placeholders but %d arguments: %s", want, len(args), datasource.Shorten(q))
-	}
-	for _, a := range args {
-		if a.Name != "" {
-			return txc.Errorf(txc.CodeInvalidArgument, "datasource/mysql: named argument %q: MySQL takes positional arguments only", a.Name)
-		}
-	}
-	return nil
-}
 
 func rowsAffected(res driver.Result) (int64, error) {
 	n, err := res.RowsAffected()

@@ -155,6 +155,21 @@ func (c *constant) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
 
+// write describes the statement to the hazard policy; odku are the
+// columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
+func (ip *insertPlan) write(x *datasource.Exec, odku []string) datasource.TableWrite {
+	w := datasource.TableWrite{Statement: ip.query, Op: datasource.OpInsert, Assigned: odku, Undo: x.InGlobalTx()}
+	switch {
+	case ip.replace:
+		w.Op = datasource.OpReplace
+	case ip.upsert:
+		w.Op = datasource.OpUpsert
+	case ip.conflict:
+		w.Op = datasource.OpInsertIgnore
+	}
+	return w
+}
+
 func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
 	return nil
 }
@@ -207,6 +222,12 @@ func generates(v value, args []driver.NamedValue) bool {
 	return false
 }
 
+// Exec runs the INSERT in steps: the table and the new rows' values,
+// checks before running (keys known, hazards, conflicts), then either the
+// plain path (no row can meet an existing one: run, then the after image
+// by the keys given or generated) or the conflict path (the rows the new
+// ones may meet, imaged before and after, compared with the rows the
+// server says it touched).
 func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
 	if err := start(ctx, x, ip.query, ip.nargs, args); err != nil {
 		return nil, err
@@ -218,20 +239,9 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 	if m, err = withColumns(ctx, x, ip.query, ip.table, m, append(slices.Clone(ip.columns), ip.odku...)); err != nil {
 		return nil, err
 	}
-	cols := ip.columns
-	if len(cols) == 0 {
-		cols = m.AllColumns
-	}
-	pos := func(col string) int {
-		for i, c := range cols {
-			if strings.EqualFold(c, col) {
-				return i
-			}
-		}
-		return -1
-	}
+	cols, pos := ip.columnsOf(m)
 	if !ip.sel.empty() {
-		if err := writable(ip.query, m, false, nil); err != nil {
+		if err := datasource.RefuseWrite(ip.write(x, nil), m); err != nil {
 			return nil, err
 		}
 		return ip.execSelect(ctx, x, m, cols, pos, args, run)
@@ -248,33 +258,72 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		return value{kind: valDefault}
 	}
-	auto := m.AutoIncrement != "" && len(m.PK) == 1 && strings.EqualFold(m.PK[0], m.AutoIncrement)
-	if auto {
+	k, err := ip.check(ctx, x, m, v, args)
+	if err != nil {
+		return nil, err
+	}
+	if !ip.conflict || (k.nGen == len(ip.rows) && len(m.Unique) == 0) {
+		return ip.execPlain(ctx, x, m, k, v, args, run)
+	}
+	return ip.execConflict(ctx, x, m, k, v, args, run)
+}
+
+// columnsOf returns the columns the statement's values go to, and the
+// position of a column among them (-1: not given).
+func (ip *insertPlan) columnsOf(m *datasource.Table) ([]string, func(col string) int) {
+	cols := ip.columns
+	if len(cols) == 0 {
+		cols = m.AllColumns
+	}
+	return cols, func(col string) int {
+		for i, c := range cols {
+			if strings.EqualFold(c, col) {
+				return i
+			}
+		}
+		return -1
+	}
+}
+
+// newKeys is what check learned of the new rows' primary keys.
+type newKeys struct {
+	auto   bool     // the primary key is the auto-increment column
+	nGen   int      // rows whose key is generated
+	nKnown int      // rows whose key is given
+	odku   []string // the columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns)
+}
+
+// mixed reports whether some rows give their keys and others have them
+// generated.
+func (k newKeys) mixed() bool { return k.nGen > 0 && k.nKnown > 0 }
+
+// check refuses, before the statement runs, new rows whose keys cannot
+// be known as the server will store them, a write the hazard policy
+// refuses, and conflicts that cannot all be found.
+func (ip *insertPlan) check(ctx context.Context, x *datasource.Exec, m *datasource.Table, v func(int, string) value, args []driver.NamedValue) (newKeys, error) {
+	k := newKeys{auto: m.AutoIncrement != "" && len(m.PK) == 1 && strings.EqualFold(m.PK[0], m.AutoIncrement)}
+	if k.auto {
 		for r := range ip.rows {
 			if pv := v(r, m.PK[0]); known(pv, args) && zero(pv, args) {
-				return nil, datasource.Unsupported(ip.query, "AUTO_INCREMENT column %q is given 0 or a value that may be 0, which the server stores as 0 or replaces with a generated key depending on sql_mode; omit the column or pass NULL to generate", m.PK[0])
+				return k, datasource.Unsupported(ip.query, "AUTO_INCREMENT column %q is given 0 or a value that may be 0, which the server stores as 0 or replaces with a generated key depending on sql_mode; omit the column or pass NULL to generate", m.PK[0])
 			}
 		}
 	}
 	if err := ip.halfwayKeys(m, v, args); err != nil {
-		return nil, err
+		return k, err
 	}
-	odku := ip.assignedColumns(m)
-	if err := writable(ip.query, m, ip.replace, odku); err != nil {
-		return nil, err
-	}
-	if ip.upsert && meta(m).versioned {
-		return nil, datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE of system-versioned table %s: the server counts the history rows it keeps among the affected rows, so the images cannot be checked against them", m.Name)
+	k.odku = ip.assignedColumns(m)
+	if err := datasource.RefuseWrite(ip.write(x, k.odku), m); err != nil {
+		return k, err
 	}
 	if ip.conflict {
-		if err := ip.checkConflict(m, odku, v, auto, args); err != nil {
-			return nil, err
+		if err := ip.checkConflict(m, k.odku, v, k.auto, args); err != nil {
+			return k, err
 		}
 		if err := ip.repeatedKey(ctx, x, m, v, args); err != nil {
-			return nil, err
+			return k, err
 		}
 	}
-	nGen, nKnown := 0, 0
 	for r := range ip.rows {
 		allKnown := true
 		for _, c := range m.PK {
@@ -282,51 +331,87 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		}
 		switch {
 		case allKnown:
-			nKnown++
-		case auto && generates(v(r, m.PK[0]), args):
-			nGen++
+			k.nKnown++
+		case k.auto && generates(v(r, m.PK[0]), args):
+			k.nGen++
 		}
 	}
-	if nKnown+nGen < len(ip.rows) {
-		return nil, datasource.Unsupported(ip.query, "the primary key of an inserted row is an expression known only after the insert")
+	if k.nKnown+k.nGen < len(ip.rows) {
+		return k, datasource.Unsupported(ip.query, "the primary key of an inserted row is an expression known only after the insert")
 	}
-	mixed := nGen > 0 && nKnown > 0
-	if mixed && !ip.mixable(m) {
-		return nil, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys (only IGNORE, ON DUPLICATE KEY UPDATE and REPLACE into a table without other unique keys, under innodb_autoinc_lock_mode 0 or 1, may)")
+	if k.mixed() && !ip.mixable(m) {
+		return k, datasource.Unsupported(ip.query, "one INSERT mixes given and generated auto-increment keys (only IGNORE, ON DUPLICATE KEY UPDATE and REPLACE into a table without other unique keys, under innodb_autoinc_lock_mode 0 or 1, may)")
 	}
-	if !ip.conflict || (nGen == len(ip.rows) && len(m.Unique) == 0) {
-		// No row can meet an existing one.
-		res, err := run()
+	return k, nil
+}
+
+// execPlain runs an INSERT none of whose rows can meet an existing one,
+// and reads the after image by the keys given or generated.
+func (ip *insertPlan) execPlain(ctx context.Context, x *datasource.Exec, m *datasource.Table, k newKeys, v func(int, string) value, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	w := ip.write(x, k.odku)
+	if k.nGen > 0 {
+		keys, err := generated(res, m, int64(len(ip.rows)))
 		if err != nil {
 			return nil, err
 		}
-		var keys []undo.Row
-		if nGen > 0 {
-			if keys, err = generated(res, m, int64(len(ip.rows))); err != nil {
-				return nil, err
-			}
-			after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
-				return afterImage(ctx, x, t, keys)
-			})
-			if err != nil {
-				return nil, err
-			}
-			return res, ip.inserted(ctx, x, m, after, len(keys))
-		}
-		after, err := insertedRows(ctx, x, m, ip.query, func(t *datasource.Table) ([]undo.Row, error) {
-			q := &query{}
-			q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
-			ip.keyTerms(q, t, t.PK, len(ip.rows), v, args)
-			q.add(" FOR UPDATE")
-			return tableRows(ctx, x, t, q, 0, false)
+		after, err := insertedRows(ctx, x, m, w, func(t *datasource.Table) ([]undo.Row, error) {
+			return afterImage(ctx, x, t, keys)
 		})
 		if err != nil {
 			return nil, err
 		}
-		return res, ip.inserted(ctx, x, m, after, len(ip.rows))
+		return res, ip.inserted(ctx, x, m, after, len(keys))
 	}
-	// IGNORE, ON DUPLICATE KEY UPDATE, REPLACE: the rows that hold any of
-	// the new rows' unique keys before and after, compared.
+	after, err := insertedRows(ctx, x, m, w, func(t *datasource.Table) ([]undo.Row, error) {
+		q := &query{}
+		q.add("SELECT " + allColumns("", t) + " FROM " + Dialect{}.QuoteTable(t.Name) + " WHERE ")
+		ip.keyTerms(q, t, t.PK, len(ip.rows), v, args)
+		q.add(" FOR UPDATE")
+		return tableRows(ctx, x, t, q, 0, false)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, ip.inserted(ctx, x, m, after, len(ip.rows))
+}
+
+// execConflict runs an IGNORE, ON DUPLICATE KEY UPDATE or REPLACE: the
+// rows that hold any of the new rows' unique keys, imaged before and
+// after, are compared into undo records.
+func (ip *insertPlan) execConflict(ctx context.Context, x *datasource.Exec, m *datasource.Table, k newKeys, v func(int, string) value, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
+	pred := ip.metRows(m, v, args)
+	before, err := ip.readMet(ctx, x, m, pred)
+	if err != nil {
+		return nil, err
+	}
+	res, err := run()
+	if err != nil {
+		return nil, err
+	}
+	var gen []undo.Row
+	if k.mixed() {
+		if gen, err = ip.mixedGenerated(res, m, k.nGen, v, args); err != nil {
+			return nil, err
+		}
+	}
+	after, err := ip.readMet(ctx, x, m, pred, gen...)
+	if err != nil {
+		return nil, err
+	}
+	d := diffRecords(x, m, before, after)
+	if err := ip.counted(res, d); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// metRows is the condition on the rows that hold any of the new rows'
+// unique keys (the primary key included) known before the insert.
+func (ip *insertPlan) metRows(m *datasource.Table, v func(int, string) value, args []driver.NamedValue) *query {
 	pred := &query{}
 	terms := 0
 	for _, key := range append([][]string{m.PK}, m.Unique...) {
@@ -342,47 +427,36 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		ip.keyTermsRows(pred, m, key, rows, v, args)
 		pred.add(")")
 	}
-	bq := &query{}
-	bq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
-	bq.args = pred.args
-	before, err := tableRows(ctx, x, m, bq, 0, false)
+	return pred
+}
+
+// readMet reads and locks the rows pred selects, with the rows of
+// generated keys gen (see withGenerated), and checks their global locks.
+func (ip *insertPlan) readMet(ctx context.Context, x *datasource.Exec, m *datasource.Table, pred *query, gen ...undo.Row) ([]undo.Row, error) {
+	q := &query{}
+	q.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
+	q.args = append([]any(nil), pred.args...)
+	rows, err := tableRows(ctx, x, m, q, 0, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := x.Guard(ctx, m.Name, m.PK, before, false); err != nil {
+	if rows, err = ip.withGenerated(ctx, x, m, rows, gen); err != nil {
 		return nil, err
 	}
-	res, err := run()
-	if err != nil {
+	if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
 		return nil, err
 	}
-	var gen []undo.Row
-	if mixed {
-		if gen, err = ip.mixedGenerated(res, m, nGen, v, args); err != nil {
-			return nil, err
-		}
-	}
-	aq := &query{}
-	aq.add("SELECT " + allColumns("", m) + " FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE " + pred.String() + " FOR UPDATE")
-	aq.args = append([]any(nil), pred.args...)
-	after, err := tableRows(ctx, x, m, aq, 0, false)
-	if err != nil {
-		return nil, err
-	}
-	if after, err = ip.withGenerated(ctx, x, m, after, gen); err != nil {
-		return nil, err
-	}
-	if err := x.Guard(ctx, m.Name, m.PK, after, false); err != nil {
-		return nil, err
-	}
-	d := diffRecords(x, m, before, after)
-	// The rows the server says it touched must be the rows the images
-	// show: a key stored differently from how it was looked up (rounded,
-	// clamped, truncated, generated), or two rows of the statement
-	// meeting each other, shows here.
+	return rows, nil
+}
+
+// counted checks that the rows the server says the statement touched are
+// the rows the images show: a key stored differently from how it was
+// looked up (rounded, clamped, truncated, generated), or two rows of the
+// statement meeting each other, shows here.
+func (ip *insertPlan) counted(res driver.Result, d diffCounts) error {
 	n, err := rowsAffected(res)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var ok bool
 	switch {
@@ -395,10 +469,10 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 		ok = d.del == 0 && d.upd == 0 && n == int64(d.ins)
 	}
 	if !ok {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the statement affected %d rows but its images show %d inserted, %d deleted, %d updated and %d unchanged rows (a key stored differently from its literal, or rows of one statement meeting each other): %s",
+		return txc.Errorf(txc.CodeUnsupported, "datasource/mysql: the statement affected %d rows but its images show %d inserted, %d deleted, %d updated and %d unchanged rows (a key stored differently from its literal, or rows of one statement meeting each other): %s",
 			n, d.ins, d.del, d.upd, d.same, datasource.Shorten(ip.query))
 	}
-	return res, nil
+	return nil
 }
 
 // checkConflict refuses an IGNORE / ON DUPLICATE KEY UPDATE / REPLACE
@@ -409,9 +483,6 @@ func (ip *insertPlan) Exec(ctx context.Context, x *datasource.Exec, args []drive
 // odku are the columns ON DUPLICATE KEY UPDATE assigns (see assignedColumns).
 func (ip *insertPlan) checkConflict(m *datasource.Table, odku []string, v func(int, string) value, auto bool, args []driver.NamedValue) error {
 	mt := meta(m)
-	if len(mt.prefixKeys) > 0 {
-		return datasource.Unsupported(ip.query, "unique key %s of %s indexes a column prefix, so the rows IGNORE, REPLACE or ON DUPLICATE KEY UPDATE meet cannot be looked up exactly", mt.prefixKeys[0], m.Name)
-	}
 	for _, c := range odku {
 		if m.IsPK(c) {
 			return datasource.Unsupported(ip.query, "ON DUPLICATE KEY UPDATE assigns primary-key column %q", c)

@@ -141,11 +141,11 @@ func (d *deletePlan) keyedDeleted(ctx context.Context, x *datasource.Exec, m *da
 	}
 	there := make(map[string]bool, len(left))
 	for _, r := range left {
-		there[rowKey(m.PK, r)] = true
+		there[datasource.RowKey(m.PK, r)] = true
 	}
 	var deleted []undo.Row
 	for _, r := range before {
-		if !there[rowKey(m.PK, r)] {
+		if !there[datasource.RowKey(m.PK, r)] {
 			deleted = append(deleted, r)
 		}
 	}

@@ -13,15 +13,6 @@ import (
 type tableMeta struct {
 	schema, table string             // as the server stores them
 	types         map[string]colType // by lower-case column name
-	prefixKeys    []string           // unique indexes on a column prefix
-	triggers      []string
-	// cascadeUpdate maps a referenced column (lower case) to a foreign
-	// key (schema.table.constraint) whose ON UPDATE action writes the
-	// referencing rows; cascadeDelete names those whose ON DELETE does.
-	cascadeUpdate map[string]string
-	cascadeDelete []string
-	// versioned: a MariaDB system-versioned table.
-	versioned bool
 	// invisible names the INVISIBLE columns (MariaDB, MySQL 8), which
 	// `SELECT *` leaves out.
 	invisible []string
@@ -36,29 +27,6 @@ type tableMeta struct {
 	// timestamps are the indexes, in an image query's columns (see
 	// imageOrder), of the TIMESTAMP columns (see exactTimestamps).
 	timestamps []int
-}
-
-// writable refuses a write to t that the server would extend to rows the
-// proxy cannot image: any trigger of the table (its writes are not
-// imaged, and a rollback would fire it again), a foreign key whose ON
-// DELETE (deletes) or ON UPDATE (assigned columns) action cascades, sets
-// NULL or sets a default in the referencing table (InnoDB does not count
-// those rows in the affected rows, and a rollback's own writes would
-// cascade again).
-func writable(query string, t *datasource.Table, deletes bool, assigned []string) error {
-	m := meta(t)
-	if len(m.triggers) > 0 {
-		return datasource.Unsupported(query, "table %s has trigger %s, whose writes cannot be imaged (and a rollback would fire it again)", t.Name, m.triggers[0])
-	}
-	if deletes && len(m.cascadeDelete) > 0 {
-		return datasource.Unsupported(query, "foreign key %s references %s with ON DELETE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", m.cascadeDelete[0], t.Name)
-	}
-	for _, c := range assigned {
-		if fk, ok := m.cascadeUpdate[strings.ToLower(c)]; ok {
-			return datasource.Unsupported(query, "foreign key %s references column %q of %s with ON UPDATE CASCADE / SET NULL / SET DEFAULT: the rows it changes cannot be imaged", fk, c, t.Name)
-		}
-	}
-	return nil
 }
 
 // isTimestamp reports whether col is a TIMESTAMP column.

@@ -109,7 +109,7 @@ func (l *lockPlan) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 			}
 			rows[i] = row[:len(m.PK)]
 		}
-		if err := x.Guard(ctx, m.Name, m.PK, dedupe(m.PK, rows), true); err != nil {
+		if err := x.Guard(ctx, m.Name, m.PK, datasource.Dedupe(m.PK, rows), true); err != nil {
 			return err
 		}
 	}

@@ -67,7 +67,7 @@ var sessionQueries atomic.Int64
 // start begins every write and locking read: the arguments are checked,
 // then the session (see checkSession).
 func start(ctx context.Context, x *datasource.Exec, query string, nargs int, args []driver.NamedValue) error {
-	if err := checkArgs(query, nargs, args); err != nil {
+	if err := datasource.CheckArgs(query, nargs, args); err != nil {
 		return err
 	}
 	return checkSession(ctx, x, query)

@@ -188,8 +188,8 @@ func identity(stored []int, n int) bool {
 // the image is read again with metadata read afresh (the definition
 // cannot change any more, the INSERT holds the table's metadata lock),
 // provided the primary key is the same and the table still takes the
-// write.
-func insertedRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, stmt string, read func(t *datasource.Table) ([]undo.Row, error)) ([]undo.Row, error) {
+// write w.
+func insertedRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, w datasource.TableWrite, read func(t *datasource.Table) ([]undo.Row, error)) ([]undo.Row, error) {
 	rows, err := read(t)
 	var changed *datasource.TableChangedError
 	if !errors.As(err, &changed) {
@@ -204,7 +204,7 @@ func insertedRows(ctx context.Context, x *datasource.Exec, t *datasource.Table, 
 	if fresh.Name != t.Name || !slices.Equal(fresh.PK, t.PK) {
 		return nil, err
 	}
-	if werr := writable(stmt, fresh, false, nil); werr != nil {
+	if werr := datasource.RefuseWrite(w, fresh); werr != nil {
 		return nil, werr
 	}
 	return read(fresh)

@@ -120,7 +120,7 @@ func (u *updatePlan) Exec(ctx context.Context, x *datasource.Exec, args []driver
 	if err != nil {
 		return nil, err
 	}
-	targets, err := u.targets(metas)
+	targets, err := u.targets(metas, x.InGlobalTx())
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,9 @@ func (u *updatePlan) tables(ctx context.Context, x *datasource.Exec) ([]*datasou
 }
 
 // targets groups the assignments by the table they write, and refuses a
-// table written under two names or one AT mode cannot write.
-func (u *updatePlan) targets(metas []*datasource.Table) ([]*updTarget, error) {
+// table written under two names or a write the hazard policy refuses
+// (imaged: for a rollback).
+func (u *updatePlan) targets(metas []*datasource.Table, imaged bool) ([]*updTarget, error) {
 	var targets []*updTarget
 	byRef := map[int]*updTarget{}
 	for ai, a := range u.assigns {
@@ -220,7 +221,7 @@ func (u *updatePlan) targets(metas []*datasource.Table) ([]*updTarget, error) {
 		for _, ai := range t.assigns {
 			assigned = append(assigned, u.assigns[ai].col)
 		}
-		if err := writable(u.query, metas[t.i], false, assigned); err != nil {
+		if err := datasource.RefuseWrite(datasource.TableWrite{Statement: u.query, Op: datasource.OpUpdate, Assigned: assigned, Undo: imaged}, metas[t.i]); err != nil {
 			return nil, err
 		}
 	}
@@ -313,7 +314,7 @@ func (u *updatePlan) beforeImages(ctx context.Context, x *datasource.Exec, metas
 			}
 			newKeys[ti] = keys
 		} else {
-			rows = dedupe(m.PK, rows)
+			rows = datasource.Dedupe(m.PK, rows)
 		}
 		befores[ti] = rows
 		if err := x.Guard(ctx, m.Name, m.PK, rows, false); err != nil {
@@ -354,7 +355,7 @@ func (u *updatePlan) record(ctx context.Context, x *datasource.Exec, metas []*da
 		}
 		var del, ins, ub, ua []undo.Row
 		for r := range before {
-			if rowKey(m.PK, before[r]) == rowKey(m.PK, after[r]) {
+			if datasource.RowKey(m.PK, before[r]) == datasource.RowKey(m.PK, after[r]) {
 				ub, ua = append(ub, before[r]), append(ua, after[r])
 			} else {
 				del, ins = append(del, before[r]), append(ins, after[r])

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -31,7 +32,15 @@ const (
 // sequence number and the branch ID as bqual (each within MySQL's 64
 // bytes), hexadecimal literals so that no quoting is involved.
 func xaName(id datasource.XAID) string {
-	return fmt.Sprintf("X'%s',X'%s',%d", hex.EncodeToString([]byte(id.Node())), hex.EncodeToString([]byte(id.Tail())), xaFormat)
+	node, tail := id.Node(), id.Tail()
+	b := make([]byte, 0, 2*(len(node)+len(tail))+16)
+	b = append(b, "X'"...)
+	b = hex.AppendEncode(b, []byte(node))
+	b = append(b, "',X'"...)
+	b = hex.AppendEncode(b, []byte(tail))
+	b = append(b, "',"...)
+	b = strconv.AppendInt(b, xaFormat, 10)
+	return string(b)
 }
 
 // XACheck refuses servers whose prepared branches do not survive the end

@@ -63,18 +63,18 @@ func (d *deletePlan) Query(ctx context.Context, x *datasource.Exec, args []drive
 }
 
 func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
-	if err := checkArgs(d.query, d.nargs, args); err != nil {
+	if err := datasource.CheckArgs(d.query, d.nargs, args); err != nil {
 		return nil, nil, err
 	}
-	m, in, err := table(ctx, x, d.rel, true)
+	m, _, err := table(ctx, x, d.rel, true)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := datasource.RefuseWrite(datasource.TableWrite{Statement: d.query, Op: datasource.OpDelete, Undo: x.InGlobalTx()}, m); err != nil {
 		return nil, nil, err
 	}
 	tx := d.texts.Load()
 	if tx == nil || tx.t != m {
-		if err := refuseHazards(d.query, m, in, undo.Delete, false); err != nil {
-			return nil, nil, err
-		}
 		tx = &deleteTexts{t: m}
 		if tx.write, err = rebuild(d.query, d.stmt, m, columnList(d.rel.ref, m.Columns)); err != nil {
 			return nil, nil, err
@@ -85,14 +85,7 @@ func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 		d.texts.Store(tx)
 	}
 	if !x.InGlobalTx() {
-		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := guardWritten(ctx, x, d.query, m, rows); err != nil {
-			return nil, nil, err
-		}
-		return w.done(len(rows))
+		return w.runGuarded(ctx, x, m, tx.keys, args)
 	}
 	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,7 @@ var _ datasource.RollbackSession = Dialect{}
 // user's rights or the table's security may change before the rollback,
 // and a filtered read would take rows for deleted. The rollback's
 // transaction is READ COMMITTED whatever the role's or database's default,
-// so that its catalog checks (RestoreHazard, after its lock) see the
+// so that its catalog checks (RestoreHazards, after its lock) see the
 // catalogs its writes act on, not a snapshot taken before the lock.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
@@ -202,13 +203,9 @@ func splitName(name string) ([]string, bool) {
 
 // tableInfo is what the executors need beyond datasource.Table.
 type tableInfo struct {
-	types              map[string]string // column → type as format_type prints it
-	identityAlways     []string          // GENERATED ALWAYS AS IDENTITY columns
-	keys               []uniqueKey       // primary key first, then unique keys
-	hiddenFromRollback bool              // row-level security applies to the phase-2 user (see LoadTable)
-	hiddenReferrer     string            // a table referencing this one whose rows the phase-2 user cannot all read (see LoadTable)
-	hiddenWhy          string            // why, as hiddenReferrerSQL says it
-	probe                                // what the metadata was read from
+	types map[string]string // column → type as format_type prints it
+	keys  []uniqueKey       // primary key first, then unique keys
+	probe                   // what the metadata was read from
 }
 
 // uniqueKey is a unique, non-partial index on plain columns (an ON
@@ -226,26 +223,6 @@ func info(t *datasource.Table) (*tableInfo, error) {
 		return in, nil
 	}
 	return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: table %s was not loaded by this dialect", t.Name)
-}
-
-// hasColumn reports whether t has a stored column named exactly col
-// (PostgreSQL identifiers are case-sensitive once folded by the parser).
-func hasColumn(t *datasource.Table, col string) bool {
-	for _, c := range t.Columns {
-		if c == col {
-			return true
-		}
-	}
-	return false
-}
-
-func isPK(t *datasource.Table, col string) bool {
-	for _, c := range t.PK {
-		if c == col {
-			return true
-		}
-	}
-	return false
 }
 
 // probe is what one catalog query tells about a table: which table a
@@ -491,10 +468,11 @@ func (p probe) same(o probe) bool {
 		slices.Equal(p.lockRoot, o.lockRoot)
 }
 
-// LoadTable reads a table's columns, keys and the features AT mode must
-// refuse (triggers, rules, cascading foreign keys) from the catalogs. An
-// unqualified name is resolved through the connection's search_path, the
-// recorded name is always schema-qualified.
+// LoadTable reads a table's columns, keys and the hazards AT mode must
+// refuse (triggers, rules, cascading foreign keys, inheritance children,
+// row-level security, …) from the catalogs, one step per catalog query.
+// An unqualified name is resolved through the connection's search_path,
+// the recorded name is always schema-qualified.
 func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, table string) (*datasource.Table, error) {
 	reg := quoteIdent(table)
 	if schema != "" {
@@ -505,23 +483,50 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		return nil, err
 	}
 	reg = quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
+	t, in, err := loadColumns(ctx, q, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadKeys(ctx, q, reg, t, in); err != nil {
+		return nil, err
+	}
+	in.probe = pr
+	t.Dialect = in
+	probeHazards(t, in)
+	if datasource.RefuseTable(t) != nil {
+		return t, nil // refused whatever the rest says
+	}
+	if err := loadRollbackVisibility(ctx, q, t, pr); err != nil {
+		return nil, err
+	}
+	if len(pr.lockRoot) == 2 {
+		// One row, one lock, through the partition or any table above
+		// it that has the key.
+		t.LockName = nameOf(pr.lockRoot[0], pr.lockRoot[1])
+	}
+	return t, nil
+}
+
+// loadColumns reads the columns of the relation reg (pg_attribute): the
+// stored ones, their types, identity and serial columns.
+func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*datasource.Table, *tableInfo, error) {
 	cols, err := q.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated::text, a.attidentity::text,
  pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL
  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.oid = pg_catalog.to_regclass($1) ORDER BY a.attnum`, reg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(cols) == 0 {
-		return nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", reg)
+		return nil, nil, txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: table %s not found", reg)
 	}
+	t := &datasource.Table{Name: nameOf(cols[0][0].Value.Str(), cols[0][1].Value.Str()), AutoIncrementStep: 1, AutoIncrementBulkConsecutive: false}
 	switch kind := cols[0][2].Value.Str(); kind {
 	case "r", "p":
 	default:
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: %s is not a table (relkind %q): AT mode writes tables only", reg, kind)
+		t.Hazards.NotTable = fmt.Sprintf("relkind %q", kind)
 	}
-	t := &datasource.Table{Name: nameOf(cols[0][0].Value.Str(), cols[0][1].Value.Str()), AutoIncrementStep: 1, AutoIncrementBulkConsecutive: false}
 	in := &tableInfo{types: map[string]string{}}
 	for _, c := range cols {
 		name := c[3].Value.Str()
@@ -533,7 +538,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 		in.types[name] = c[6].Value.Str()
 		switch c[5].Value.Str() {
 		case "a":
-			in.identityAlways = append(in.identityAlways, name)
+			t.Hazards.IdentityAlways = append(t.Hazards.IdentityAlways, name)
 			t.AutoIncrement = name
 		case "d":
 			t.AutoIncrement = name
@@ -542,6 +547,12 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			t.AutoIncrement = name
 		}
 	}
+	return t, in, nil
+}
+
+// loadKeys reads the primary key and the unique keys on plain columns
+// (pg_index), which are also the ON CONFLICT arbiters.
+func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasource.Table, in *tableInfo) error {
 	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname
  FROM pg_catalog.pg_index i
  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
@@ -552,7 +563,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
  AND k.ord <= i.indnkeyatts
  ORDER BY i.indisprimary DESC, ic.relname, k.ord`, reg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, k := range keys {
 		idx, col := k[0].Value.Str(), k[3].Value.Str()
@@ -569,55 +580,68 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 			t.Unique = append(t.Unique, k.cols)
 		}
 	}
-	if len(t.PK) == 0 {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has no primary key: AT mode cannot undo its rows exactly", t.Name)
-	}
-	for _, c := range t.PK {
-		if !hasColumn(t, c) {
-			return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: primary-key column %q of %s is generated", c, t.Name)
+	return nil
+}
+
+// probeHazards fills in the hazards the table probe and the column types
+// tell. The probe says only whether some foreign key cascades on update,
+// not which columns it references: every key column may be one.
+func probeHazards(t *datasource.Table, in *tableInfo) {
+	h, pr := &t.Hazards, in.probe
+	h.Triggers, h.Rules, h.CascadeDelete = pr.triggers, pr.rules, pr.cascadeDelete
+	h.InheritanceChildren = pr.inheritParent
+	// A rollback's DELETE fires the referential actions: foreign-key
+	// checks stay on in its session.
+	h.RollbackCascades = true
+	if pr.cascadeUpdate {
+		for _, k := range in.keys {
+			for _, c := range k.cols {
+				h.CascadeUpdate = append(h.CascadeUpdate, datasource.Cascade{Column: c})
+			}
 		}
 	}
-	if pr.inheritParent {
-		return nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: table %s has inheritance children: its statements reach rows of other tables (and ONLY limits them), which AT mode cannot image and restore exactly", t.Name)
+	for _, c := range t.Columns {
+		if strings.HasPrefix(in.types[c], "money") {
+			h.LossyColumn, h.LossyWhy = c, "is money, whose text depends on lc_monetary: its image could be restored as another amount"
+			break
+		}
 	}
-	// Which rows a rollback sees is up to the policies for the phase-2
-	// user, in a session the application never set up: one they filter
-	// might not see the rows to restore, or the rows of a referencing
-	// table that would still point at a row the rollback deletes or
-	// rekeys (its session reads them with row_security off, so such a
-	// read fails: the rollback would be retried until an operator acts).
+}
+
+// loadRollbackVisibility reads, on a phase-2 connection, whether the
+// rollback's user would see the table's rows and the rows referencing
+// them. Which rows a rollback sees is up to the policies for that user,
+// in a session the application never set up: one they filter might not
+// see the rows to restore, or the rows of a referencing table that would
+// still point at a row the rollback deletes or rekeys (its session reads
+// them with row_security off, so such a read fails: the rollback would
+// be retried until an operator acts).
+func loadRollbackVisibility(ctx context.Context, q datasource.Querier, t *datasource.Table, pr probe) error {
 	p2, ok := q.(interface {
 		QueryPhase2(ctx context.Context, query string, args ...any) ([]undo.Row, error)
 	})
 	if !ok {
-		return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to the phase-2 connections", q)
+		return txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to the phase-2 connections", q)
 	}
 	if pr.rowSecurity {
 		rows, err := p2.QueryPhase2(ctx, "SELECT pg_catalog.row_security_active($1::pg_catalog.oid)", pr.oid)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(rows) != 1 || len(rows[0]) != 1 {
-			return nil, txc.Errorf(txc.CodeInternal, "datasource/postgres: row_security_active(%s) answered %d rows", t.Name, len(rows))
+			return txc.Errorf(txc.CodeInternal, "datasource/postgres: row_security_active(%s) answered %d rows", t.Name, len(rows))
 		}
-		in.hiddenFromRollback = rows[0][0].Value.Boolean()
+		t.Hazards.HiddenFromRollback = rows[0][0].Value.Boolean()
 	}
 	rows, err := p2.QueryPhase2(ctx, hiddenReferrerSQL, pr.oid)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(rows) > 0 && len(rows[0]) == 3 {
-		in.hiddenReferrer = nameOf(rows[0][0].Value.Str(), rows[0][1].Value.Str())
-		in.hiddenWhy = rows[0][2].Value.Str()
+		t.Hazards.HiddenReferrer = nameOf(rows[0][0].Value.Str(), rows[0][1].Value.Str())
+		t.Hazards.HiddenWhy = rows[0][2].Value.Str()
 	}
-	if len(pr.lockRoot) == 2 {
-		// One row, one lock, through the partition or any table above
-		// it that has the key.
-		t.LockName = nameOf(pr.lockRoot[0], pr.lockRoot[1])
-	}
-	in.probe = pr
-	t.Dialect = in
-	return t, nil
+	return nil
 }
 
 // hiddenReferrerSQL names a table with a foreign key referencing the
@@ -640,9 +664,9 @@ ORDER BY n.nspname, r.relname LIMIT 1`
 
 var _ datasource.RestoreGuard = Dialect{}
 
-// RestoreHazard reports the user triggers that fire in the rollback's
-// session (enabled, or ALWAYS) and the rewrite rules on table and its
-// partitions: phase 1 refused writes to such tables, so these were
+// RestoreHazards counts the user triggers that fire in the rollback's
+// session (enabled, or ALWAYS) and finds the rewrite rules on table and
+// its partitions: phase 1 refused writes to such tables, so these were
 // created since, and restoring would fire them (a BEFORE trigger writing
 // other values than the images, an audit row). It first takes the lock
 // the restore's writes take, ROW EXCLUSIVE, so that no trigger or rule
@@ -651,28 +675,21 @@ var _ datasource.RestoreGuard = Dialect{}
 // duplicate-key check of the rows the rollback locks: the restoring
 // statements reach a child's rows only by a key the table's own rows
 // have.)
-func (Dialect) RestoreHazard(ctx context.Context, tx *sql.Tx, table string) (string, error) {
+func (Dialect) RestoreHazards(ctx context.Context, tx *sql.Tx, table string) (datasource.RestoreHazards, error) {
+	var h datasource.RestoreHazards
 	rel := Dialect{}.QuoteTable(table)
 	if _, err := tx.ExecContext(ctx, lockSQL(rel)); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42809") {
-			return "the rollback's database user cannot lock it against DDL while it writes the rows back (LOCK TABLE … IN ROW EXCLUSIVE MODE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the table itself): " + pe.Message + "; grant it, then retry the transaction", nil
+			h.Unlockable = "LOCK TABLE … IN ROW EXCLUSIVE MODE needs INSERT, UPDATE, DELETE or TRUNCATE privilege on the table itself: " + pe.Message
+			return h, nil
 		}
-		return "", err
+		return h, err
 	}
-	var triggers, rules bool
 	err := tx.QueryRowContext(ctx, `WITH tree AS (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS relid
  UNION SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A')),
+SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled IN ('O', 'A'))::int4,
  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN')`,
-		rel).Scan(&triggers, &rules)
-	switch {
-	case err != nil:
-		return "", err
-	case triggers:
-		return "it has triggers (created since its rows were imaged) that writing the rows back would fire; drop or disable them, then retry the transaction", nil
-	case rules:
-		return "it has rewrite rules (created since its rows were imaged) that would rewrite the restoring statements; drop them, then retry the transaction", nil
-	}
-	return "", nil
+		rel).Scan(&h.Triggers, &h.Rules)
+	return h, err
 }

@@ -3,22 +3,19 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/dialecttest"
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm"
-	"github.com/txcio/txc/tc/server/servertest"
 	"github.com/txcio/txc/tm"
 )
 
@@ -48,8 +45,8 @@ func (e *env) makeEnum() {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	plain := dbtest.Postgres(t)
-	conn, admin := servertest.StartWithAdmin(t, "dspg")
-	e := &env{t: t, conn: conn, tm: tm.New(conn), rm: rm.New(conn), plain: plain, admin: admin}
+	co := dialecttest.StartCoordinator(t, "dspg")
+	e := &env{t: t, conn: co.Conn, tm: co.TM, rm: co.RM, plain: plain, admin: co.Admin}
 	e.db = e.open("")
 	return e
 }
@@ -117,48 +114,27 @@ func (e *env) table(prefix, def string, seed ...string) string {
 	return name
 }
 
-// global runs fn in a global transaction and returns its XID and error.
-func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
-	var xid txc.XID
-	err := e.tm.WithGlobalTx(context.Background(), tm.Config{Name: "test", Timeout: 30 * time.Second}, func(ctx context.Context) error {
-		xid, _ = tm.XIDFromContext(ctx)
-		return fn(ctx)
-	})
-	return xid, err
+// coordinator is e's coordinator as the shared test code takes it.
+func (e *env) coordinator() *dialecttest.Coordinator {
+	return &dialecttest.Coordinator{Conn: e.conn, TM: e.tm, RM: e.rm, Admin: e.admin}
 }
 
-var errRollback = errors.New("test: roll back")
+// global runs fn in a global transaction and returns its XID and error.
+func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
+	return e.coordinator().Global(fn)
+}
 
-// wait waits until xid reaches one of the statuses (or is forgotten).
+var errRollback = dialecttest.ErrRollback
+
+// wait waits until xid reaches one of the statuses.
 func (e *env) wait(xid txc.XID, want ...txc.GlobalStatus) txc.GlobalStatus {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := e.conn.Status(context.Background(), xid)
-		if err == nil {
-			for _, w := range want {
-				if st == w {
-					return st
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("transaction %s: status %v (err %v), want one of %v", xid, st, err, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return e.coordinator().Wait(e.t, xid, want...)
 }
 
 // retry resumes xid, parked as needing manual action, through the
 // coordinator's admin API.
-func (e *env) retry(xid txc.XID) {
-	e.t.Helper()
-	w := httptest.NewRecorder()
-	e.admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/transactions/"+string(xid)+"/retry", nil))
-	if w.Code != http.StatusAccepted {
-		e.t.Fatalf("retry %s: %d %s", xid, w.Code, w.Body)
-	}
-}
+func (e *env) retry(xid txc.XID) { e.t.Helper(); e.coordinator().Retry(e.t, xid) }
 
 // undoRows counts the undo rows of xid.
 func (e *env) undoRows(xid txc.XID) int {

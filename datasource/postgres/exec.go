@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -30,19 +29,6 @@ import (
 // server (see poison), so that its COMMIT rolls back. A failure the server
 // reports has already aborted it.
 
-// checkArgs checks the statement's arguments against its highest $n.
-func checkArgs(q string, want int, args []driver.NamedValue) error {
-	if len(args) != want {
-		return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: the statement uses $1…$%d but has %d arguments: %s", want, len(args), datasource.Shorten(q))
-	}
-	for _, a := range args {
-		if a.Name != "" {
-			return txc.Errorf(txc.CodeInvalidArgument, "datasource/postgres: named argument %q: PostgreSQL takes positional arguments only", a.Name)
-		}
-	}
-	return nil
-}
-
 // pick returns the arguments idx selects (0-based), numbered from 1.
 func pick(args []driver.NamedValue, idx []int) []driver.NamedValue {
 	out := make([]driver.NamedValue, len(idx))
@@ -54,17 +40,7 @@ func pick(args []driver.NamedValue, idx []int) []driver.NamedValue {
 
 // columnList is "ref"."c1", "ref"."c2", … (ref may be empty).
 func columnList(ref string, cols []string) string {
-	var sb strings.Builder
-	for i, c := range cols {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		if ref != "" {
-			sb.WriteString(quoteIdent(ref) + ".")
-		}
-		sb.WriteString(quoteIdent(c))
-	}
-	return sb.String()
+	return datasource.ColumnList(quoteIdent, ref, cols)
 }
 
 // writer runs the write texts of one statement. For Exec the texts run as
@@ -116,6 +92,20 @@ func (w *writer) run(ctx context.Context, x *datasource.Exec, text string, n int
 		x.SetTxValue(imagedZone{}, tz)
 	}
 	return rows, nil
+}
+
+// runGuarded runs, under a global lock, the write text whose RETURNING
+// list is m's primary key (no images), and checks the global locks of the
+// rows it wrote (see guardWritten).
+func (w *writer) runGuarded(ctx context.Context, x *datasource.Exec, m *datasource.Table, text string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+	rows, err := w.run(ctx, x, text, len(m.PK), args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := guardWritten(ctx, x, w.stmt, m, rows); err != nil {
+		return nil, nil, err
+	}
+	return w.done(len(rows))
 }
 
 // sessionZone is the TxValue key of the session TimeZone the local
@@ -205,33 +195,6 @@ func failed(query string, cause error) error {
 	return e
 }
 
-// rowKey is the lock-key text of a row's primary key.
-func rowKey(pk []string, r undo.Row) string {
-	vals := make([]string, len(pk))
-	for i, c := range pk {
-		v, _ := r.Get(c)
-		vals[i] = datasource.KeyString(v)
-	}
-	return txc.RowKey(vals...)
-}
-
-// dedupe drops rows whose key was seen before (a join can repeat a row).
-func dedupe(pk []string, rows []undo.Row) []undo.Row {
-	if len(rows) < 2 {
-		return rows
-	}
-	seen := make(map[string]bool, len(rows))
-	out := rows[:0:0]
-	for _, r := range rows {
-		k := rowKey(pk, r)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // keysOnly keeps the primary-key columns of rows.
 func keysOnly(pk []string, rows []undo.Row) []undo.Row {
 	out := make([]undo.Row, len(rows))
@@ -255,37 +218,6 @@ func guardWritten(ctx context.Context, x *datasource.Exec, query string, m *data
 		return poison(ctx, x, query, err)
 	}
 	return nil
-}
-
-// refuseHazards refuses a write whose effects reach beyond the rows it
-// returns, or whose images could be restored as other values (money).
-// (Identity columns: see identity.go.)
-func refuseHazards(query string, m *datasource.Table, in *tableInfo, kind undo.RecordKind, keyChange bool) error {
-	for _, c := range m.Columns {
-		if strings.HasPrefix(in.types[c], "money") {
-			return datasource.Unsupported(query, "column %q of %s is money, whose text depends on lc_monetary: its image could be restored as another amount", c, m.Name)
-		}
-	}
-	switch {
-	case in.triggers:
-		return datasource.Unsupported(query, "table %s has triggers, whose writes cannot be imaged", m.Name)
-	case in.rules:
-		return datasource.Unsupported(query, "table %s has rewrite rules, whose writes cannot be imaged", m.Name)
-	case kind == undo.Delete && in.cascadeDelete:
-		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on delete references %s: the rows it changes cannot be imaged", m.Name)
-	case kind == undo.Update && keyChange && in.cascadeUpdate:
-		return datasource.Unsupported(query, "a foreign key that cascades (or sets NULL/DEFAULT) on update references %s: the rows it changes cannot be imaged", m.Name)
-	}
-	return nil
-}
-
-// hiddenReferrer refuses a write whose rollback must look for rows of
-// in.hiddenReferrer that still reference rows it deletes or rekeys (an
-// INSERT, an UPDATE of referenced columns), when the phase-2 user cannot
-// read them all (row-level security, privileges): the look would fail
-// (row_security off) and be retried forever, holding the global locks.
-func hiddenReferrer(query string, m *datasource.Table, in *tableInfo) error {
-	return datasource.Unsupported(query, "%s references %s, and %s the database user a rollback connects as: the rollback could not see the rows that reference the rows it would delete or rekey (give phase 2 a user that can read them all: datasource.WithPhase2Connector)", in.hiddenReferrer, m.Name, in.hiddenWhy)
 }
 
 // checkedKey is the TxValue key of a relation as a statement names it.
@@ -354,9 +286,6 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 			return nil, nil, txc.Errorf(txc.CodeUnavailable, "datasource/postgres: the metadata of %s changed while it was read; retry", m.Name)
 		}
 		x.Forget(pr.schema, pr.name)
-	}
-	if lock && in.hiddenFromRollback {
-		return nil, nil, txc.Errorf(txc.CodeUnsupported, "datasource/postgres: row-level security on %s applies to the database user a rollback connects as, which might not see the rows it must restore (give phase 2 a user it does not filter: datasource.WithPhase2Connector)", m.Name)
 	}
 	x.SetTxValue(key, &checked{m: m, in: in, locked: lock})
 	return m, in, nil

@@ -18,7 +18,7 @@ import (
 //   - it restores updated rows by an UPDATE of their non-key columns, so
 //     the images of rows updated in place leave such columns out (see
 //     updateRecord); a write that assigns one is refused (see
-//     refuseIdentitySet).
+//     datasource.RefuseWrite).
 //
 // Columns GENERATED ALWAYS AS (expr) STORED are not imaged at all (see
 // LoadTable): the database computes them again from the restored row.
@@ -31,29 +31,16 @@ var _ datasource.Reinserter = Dialect{}
 // (BY DEFAULT identities and serial columns take the value given anyway).
 func (Dialect) ReinsertClause() string { return "OVERRIDING SYSTEM VALUE" }
 
-// refuseIdentitySet refuses a write that assigns (UPDATE SET, ON CONFLICT
-// DO UPDATE SET) a column GENERATED ALWAYS AS IDENTITY: PostgreSQL lets it
-// be set only to DEFAULT, a new value, and a rollback could not write the
-// old one back.
-func refuseIdentitySet(query string, m *datasource.Table, in *tableInfo, set []string) error {
-	for _, c := range in.identityAlways {
-		if slices.Contains(set, c) {
-			return datasource.Unsupported(query, "it sets column %q of %s, which is GENERATED ALWAYS AS IDENTITY: a rollback could not write its old value back (PostgreSQL updates it only to DEFAULT)", c, m.Name)
-		}
-	}
-	return nil
-}
-
 // updateRecord is the undo record of rows changed in place. Its images
 // leave out the columns GENERATED ALWAYS AS IDENTITY outside the primary
-// key: the write did not change them (see refuseIdentitySet), and the
+// key: the write did not change them (see datasource.RefuseWrite), and the
 // rollback's UPDATE, which writes every non-key column of the before
 // image, could not. (Key columns are never written by that UPDATE.) The
 // rollback then neither compares nor writes them.
-func updateRecord(m *datasource.Table, in *tableInfo, before, after []undo.Row) undo.Record {
+func updateRecord(m *datasource.Table, before, after []undo.Row) undo.Record {
 	var drop []string
-	for _, c := range in.identityAlways {
-		if !isPK(m, c) {
+	for _, c := range m.Hazards.IdentityAlways {
+		if !m.IsPK(c) {
 			drop = append(drop, c)
 		}
 	}

@@ -102,6 +102,24 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 
 func (ip *insertPlan) Kind() datasource.Kind { return datasource.Write }
 
+// refuse refuses the statement on m: DO UPDATE of a primary-key column,
+// and what the hazard policy refuses.
+func (ip *insertPlan) refuse(x *datasource.Exec, m *datasource.Table) error {
+	w := datasource.TableWrite{Statement: ip.query, Op: datasource.OpInsert, Undo: x.InGlobalTx()}
+	switch ip.action {
+	case pg.OnConflictAction_ONCONFLICT_UPDATE:
+		for _, c := range ip.setCols {
+			if m.IsPK(c) {
+				return datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
+			}
+		}
+		w.Op, w.Assigned = datasource.OpUpsert, ip.setCols
+	case pg.OnConflictAction_ONCONFLICT_NOTHING:
+		w.Op = datasource.OpInsertIgnore
+	}
+	return datasource.RefuseWrite(w, m)
+}
+
 func (ip *insertPlan) LockKeys(context.Context, *datasource.Exec, []driver.NamedValue) error {
 	return nil
 }
@@ -119,7 +137,7 @@ func (ip *insertPlan) Query(ctx context.Context, x *datasource.Exec, args []driv
 }
 
 func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
-	if err := checkArgs(ip.query, ip.nargs, args); err != nil {
+	if err := datasource.CheckArgs(ip.query, ip.nargs, args); err != nil {
 		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, ip.rel, true)
@@ -127,33 +145,8 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		return nil, nil, err
 	}
 	update := ip.action == pg.OnConflictAction_ONCONFLICT_UPDATE
-	if err := refuseHazards(ip.query, m, in, undo.Insert, false); err != nil {
+	if err := ip.refuse(x, m); err != nil {
 		return nil, nil, err
-	}
-	if in.hiddenReferrer != "" && x.InGlobalTx() {
-		return nil, nil, hiddenReferrer(ip.query, m, in)
-	}
-	if update {
-		for _, c := range ip.setCols {
-			if isPK(m, c) {
-				return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets primary-key column %q", c)
-			}
-		}
-		if err := refuseHazards(ip.query, m, in, undo.Update, false); err != nil {
-			return nil, nil, err
-		}
-		if err := refuseIdentitySet(ip.query, m, in, ip.setCols); err != nil {
-			return nil, nil, err
-		}
-		if in.cascadeUpdate {
-			for _, k := range in.keys {
-				for _, c := range ip.setCols {
-					if slices.Contains(k.cols, c) {
-						return nil, nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE sets unique-key column %q of %s, which a foreign key that cascades (or sets NULL/DEFAULT) on update may reference: the rows it changes cannot be imaged", c, m.Name)
-					}
-				}
-			}
-		}
 	}
 	tx, err := ip.textsFor(m, in)
 	if err != nil {
@@ -161,14 +154,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 	}
 	if !x.InGlobalTx() {
 		// Under a global lock: no undo, only the written rows' locks.
-		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := guardWritten(ctx, x, ip.query, m, rows); err != nil {
-			return nil, nil, err
-		}
-		return w.done(len(rows))
+		return w.runGuarded(ctx, x, m, tx.keys, args)
 	}
 	if !update {
 		rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
@@ -183,7 +169,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 		if before, err = x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs)); err != nil {
 			return nil, nil, err
 		}
-		before = dedupe(m.PK, before)
+		before = datasource.Dedupe(m.PK, before)
 	}
 	rows, err := w.run(ctx, x, tx.write, len(m.Columns)+1, args)
 	if err != nil {
@@ -191,7 +177,7 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 	}
 	old := make(map[string]undo.Row, len(before))
 	for _, b := range before {
-		old[rowKey(m.PK, b)] = b
+		old[datasource.RowKey(m.PK, b)] = b
 	}
 	var flags map[string]bool
 	if in.kind == "p" {
@@ -202,19 +188,19 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 	var ub, ua, ins []undo.Row
 	for _, r := range rows {
 		flag, after := r[len(r)-1].Value, r[:len(r)-1]
-		if b, ok := old[rowKey(m.PK, after)]; ok {
+		if b, ok := old[datasource.RowKey(m.PK, after)]; ok {
 			ub, ua = append(ub, b), append(ua, after)
 			continue
 		}
 		if flags != nil {
-			flag = undo.Bool(flags[rowKey(m.PK, after)])
+			flag = undo.Bool(flags[datasource.RowKey(m.PK, after)])
 		}
 		if flag.Kind() != undo.KindBool || !flag.Boolean() {
 			return nil, nil, poison(ctx, x, ip.query, unimagedUpdate(m, after, tx.defaults))
 		}
 		ins = append(ins, after)
 	}
-	x.Add(updateRecord(m, in, ub, ua))
+	x.Add(updateRecord(m, ub, ua))
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
 	return w.done(len(rows))
 }
@@ -228,10 +214,10 @@ func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []drive
 func unimagedUpdate(m *datasource.Table, row undo.Row, defaults bool) error {
 	if defaults {
 		return txc.Errorf(txc.CodeUnsupported,
-			"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which its before image did not hold: a new row left an arbiter column to its default and the default gave an existing row's key (or the row was inserted concurrently)", rowKey(m.PK, row), m.Name)
+			"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which its before image did not hold: a new row left an arbiter column to its default and the default gave an existing row's key (or the row was inserted concurrently)", datasource.RowKey(m.PK, row), m.Name)
 	}
 	return txc.Errorf(txc.CodeLockConflict,
-		"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", rowKey(m.PK, row), m.Name)
+		"datasource/postgres: ON CONFLICT DO UPDATE updated row (%s) of %s, which was not there when its before image was read (inserted concurrently); retry", datasource.RowKey(m.PK, row), m.Name)
 }
 
 // textsFor builds (once per table metadata) the statements of the plan.
@@ -262,7 +248,7 @@ func (ip *insertPlan) textsFor(m *datasource.Table, in *tableInfo) (*insertTexts
 			return nil, err
 		}
 		for _, c := range key {
-			if !hasColumn(m, c) {
+			if _, ok := m.Column(c); !ok {
 				// Never given, computed from the row: a conflict
 				// would be found only once the statement ran.
 				return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE on generated column %q: the rows it would update cannot be looked up before it runs", c)
@@ -388,7 +374,7 @@ func insertedFlags(ctx context.Context, x *datasource.Exec, m *datasource.Table,
 	sb.WriteString("SELECT " + columnList("", m.PK) + ", (xmax::text = '0') FROM " + Dialect{}.QuoteTable(m.Name) + " WHERE (" + columnList("", m.PK) + ") IN (")
 	n := 0
 	for _, r := range rows {
-		if _, ok := old[rowKey(m.PK, r)]; ok {
+		if _, ok := old[datasource.RowKey(m.PK, r)]; ok {
 			continue
 		}
 		if n > 0 {
@@ -424,7 +410,7 @@ func insertedFlags(ctx context.Context, x *datasource.Exec, m *datasource.Table,
 	}
 	for _, r := range got {
 		f := r[len(r)-1].Value
-		out[rowKey(m.PK, r[:len(r)-1])] = f.Kind() == undo.KindBool && f.Boolean()
+		out[datasource.RowKey(m.PK, r[:len(r)-1])] = f.Kind() == undo.KindBool && f.Boolean()
 	}
 	return out, nil
 }

@@ -40,6 +40,13 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, datasource.Unsupported(query, "a data-modifying WITH query cannot be imaged")
 	}
 	p := &planner{query: query, nargs: maxParam(n)}
+	return p.statement(n)
+}
+
+// statement plans the one statement n of the text: reads, writes,
+// transaction and session statements here, the others by utility.
+func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
+	query := p.query
 	switch s := n.Node.(type) {
 	case *pg.Node_SelectStmt:
 		if s.SelectStmt.IntoClause != nil {
@@ -72,6 +79,15 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	case *pg.Node_VariableShowStmt, *pg.Node_ListenStmt, *pg.Node_NotifyStmt,
 		*pg.Node_UnlistenStmt, *pg.Node_LockStmt, *pg.Node_DeallocateStmt, *pg.Node_FetchStmt, *pg.Node_ClosePortalStmt:
 		return passthrough{}, nil
+	}
+	return utility(query, n)
+}
+
+// utility passes through cursors, PREPARE, EXPLAIN and COPY that only
+// read, and refuses the rest: statements that write without images, and
+// DDL.
+func utility(query string, n *pg.Node) (datasource.Statement, error) {
+	switch s := n.Node.(type) {
 	case *pg.Node_DeclareCursorStmt:
 		if readOnly(s.DeclareCursorStmt.Query) {
 			return passthrough{}, nil

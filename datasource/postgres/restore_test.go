@@ -83,7 +83,9 @@ func TestRuleCreatedBeforeRollback(t *testing.T) {
 // to test what a rollback does with a dialect that has none.
 type noRestoreGuard struct{ txcpg.Dialect }
 
-func (noRestoreGuard) RestoreHazard(context.Context, *sql.Tx, string) (string, error) { return "", nil }
+func (noRestoreGuard) RestoreHazards(context.Context, *sql.Tx, string) (datasource.RestoreHazards, error) {
+	return datasource.RestoreHazards{}, nil
+}
 
 // TestRestoreVerified: whatever makes the rows written back differ from
 // the images (here a trigger no RestoreGuard reports), the rollback reads

@@ -37,54 +37,10 @@ type lockTexts struct {
 
 func (p *planner) lockingRead(s *pg.SelectStmt) (datasource.Statement, error) {
 	l := &lockPlan{query: p.query, nargs: p.nargs, stmt: s}
-	ctes := map[string]bool{}
-	if s.WithClause != nil {
-		for _, c := range s.WithClause.Ctes {
-			ctes[c.GetCommonTableExpr().GetCtename()] = true
-		}
-	}
-	// Every FROM item by the name the statement refers to it with.
-	bases := map[string]relRef{}
-	others := map[string]bool{}
-	var order []string
-	var visit func(n *pg.Node) error
-	visit = func(n *pg.Node) error {
-		switch x := n.Node.(type) {
-		case *pg.Node_RangeVar:
-			r := refOf(x.RangeVar)
-			if r.schema == "" && ctes[r.name] {
-				others[r.ref] = true
-				return nil
-			}
-			if _, dup := bases[r.ref]; !dup {
-				order = append(order, r.ref)
-			}
-			bases[r.ref] = r
-		case *pg.Node_JoinExpr:
-			if x.JoinExpr.Alias != nil {
-				others[x.JoinExpr.Alias.Aliasname] = true
-			}
-			if err := visit(x.JoinExpr.Larg); err != nil {
-				return err
-			}
-			return visit(x.JoinExpr.Rarg)
-		case *pg.Node_RangeSubselect:
-			if x.RangeSubselect.Alias != nil {
-				others[x.RangeSubselect.Alias.Aliasname] = true
-			}
-		default:
-			others[nodeName(n)] = true
-		}
-		return nil
-	}
-	for _, f := range s.FromClause {
-		if err := visit(f); err != nil {
-			return nil, err
-		}
-	}
+	f := fromItemsOf(s)
 	seen := map[string]bool{}
 	add := func(ref string) error {
-		r, ok := bases[ref]
+		r, ok := f.bases[ref]
 		if !ok {
 			return datasource.Unsupported(p.query, "the locking clause names %q, which is not a base table of the statement", ref)
 		}
@@ -99,19 +55,18 @@ func (p *planner) lockingRead(s *pg.SelectStmt) (datasource.Statement, error) {
 		if c == nil {
 			continue
 		}
-		if len(c.LockedRels) == 0 {
-			if len(others) > 0 {
-				return nil, datasource.Unsupported(p.query, "a locking clause without OF over a sub-select, function or WITH query: the rows it locks cannot be keyed")
-			}
-			for _, ref := range order {
-				if err := add(ref); err != nil {
-					return nil, err
-				}
-			}
-			continue
+		refs := f.order
+		if len(c.LockedRels) == 0 && len(f.others) > 0 {
+			return nil, datasource.Unsupported(p.query, "a locking clause without OF over a sub-select, function or WITH query: the rows it locks cannot be keyed")
 		}
-		for _, rel := range c.LockedRels {
-			if err := add(rel.GetRangeVar().GetRelname()); err != nil {
+		if len(c.LockedRels) > 0 {
+			refs = nil
+			for _, rel := range c.LockedRels {
+				refs = append(refs, rel.GetRangeVar().GetRelname())
+			}
+		}
+		for _, ref := range refs {
+			if err := add(ref); err != nil {
 				return nil, err
 			}
 		}
@@ -120,6 +75,56 @@ func (p *planner) lockingRead(s *pg.SelectStmt) (datasource.Statement, error) {
 		return passthrough{}, nil
 	}
 	return l, nil
+}
+
+// fromItems are the FROM items of a SELECT by the name the statement
+// refers to each with: base tables (in order of appearance) and the
+// others (sub-selects, joins with an alias, functions, WITH queries).
+type fromItems struct {
+	bases  map[string]relRef
+	order  []string
+	others map[string]bool
+}
+
+func fromItemsOf(s *pg.SelectStmt) *fromItems {
+	ctes := map[string]bool{}
+	if s.WithClause != nil {
+		for _, c := range s.WithClause.Ctes {
+			ctes[c.GetCommonTableExpr().GetCtename()] = true
+		}
+	}
+	f := &fromItems{bases: map[string]relRef{}, others: map[string]bool{}}
+	var visit func(n *pg.Node)
+	visit = func(n *pg.Node) {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			r := refOf(x.RangeVar)
+			if r.schema == "" && ctes[r.name] {
+				f.others[r.ref] = true
+				return
+			}
+			if _, dup := f.bases[r.ref]; !dup {
+				f.order = append(f.order, r.ref)
+			}
+			f.bases[r.ref] = r
+		case *pg.Node_JoinExpr:
+			if x.JoinExpr.Alias != nil {
+				f.others[x.JoinExpr.Alias.Aliasname] = true
+			}
+			visit(x.JoinExpr.Larg)
+			visit(x.JoinExpr.Rarg)
+		case *pg.Node_RangeSubselect:
+			if x.RangeSubselect.Alias != nil {
+				f.others[x.RangeSubselect.Alias.Aliasname] = true
+			}
+		default:
+			f.others[nodeName(n)] = true
+		}
+	}
+	for _, n := range s.FromClause {
+		visit(n)
+	}
+	return f
 }
 
 func (l *lockPlan) Kind() datasource.Kind { return datasource.LockingRead }
@@ -161,7 +166,7 @@ func (tx *lockTexts) nkeys() int {
 // prepare checks the arguments and returns the locked tables' metadata
 // and the plan's texts for them.
 func (l *lockPlan) prepare(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) ([]*datasource.Table, *lockTexts, error) {
-	if err := checkArgs(l.query, l.nargs, args); err != nil {
+	if err := datasource.CheckArgs(l.query, l.nargs, args); err != nil {
 		return nil, nil, err
 	}
 	ms := make([]*datasource.Table, len(l.locked))
@@ -198,7 +203,7 @@ func (l *lockPlan) guard(ctx context.Context, x *datasource.Exec, ms []*datasour
 			keys = append(keys, k)
 		}
 		at += len(m.PK)
-		if err := x.Guard(ctx, m.LockTable(), m.PK, dedupe(m.PK, keys), true); err != nil {
+		if err := x.Guard(ctx, m.LockTable(), m.PK, datasource.Dedupe(m.PK, keys), true); err != nil {
 			return err
 		}
 	}

@@ -53,9 +53,6 @@ type updateTexts struct {
 	// joined is the UPDATE rewritten to read its before image itself
 	// (empty when the plan cannot be rewritten so): see joinedUpdate.
 	joined string
-	// uniqueSet: the UPDATE sets a column of the primary key or of a
-	// unique key, which a foreign key may reference.
-	uniqueSet bool
 }
 
 func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
@@ -113,118 +110,97 @@ func (u *updatePlan) Query(ctx context.Context, x *datasource.Exec, args []drive
 	return rows, err
 }
 
+// exec runs the UPDATE in steps: metadata, refusals and the texts for
+// this table, then one of three runs: under a global lock (keys only),
+// the joined UPDATE that images its own rows, or a locked before image
+// read first (key changes, UPDATE … FROM).
 func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
-	if err := checkArgs(u.query, u.nargs, args); err != nil {
+	if err := datasource.CheckArgs(u.query, u.nargs, args); err != nil {
 		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, u.rel, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := datasource.RefuseWrite(datasource.TableWrite{Statement: u.query, Op: datasource.OpUpdate, Assigned: u.set, Undo: x.InGlobalTx()}, m); err != nil {
+		return nil, nil, err
+	}
 	tx, err := u.textsFor(m, in)
 	if err != nil {
 		return nil, nil, err
 	}
-	if tx.uniqueSet && in.hiddenReferrer != "" && x.InGlobalTx() {
-		return nil, nil, hiddenReferrer(u.query, m, in)
+	switch {
+	case !x.InGlobalTx():
+		return u.execLocked(ctx, x, m, tx, args, w)
+	case tx.joined != "":
+		return u.execJoined(ctx, x, m, tx, args, w)
 	}
-	if !x.InGlobalTx() {
-		if tx.newKey != nil {
-			// A key change moves rows away from their old keys: lock
-			// them and check their global locks before it runs.
-			old, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := x.Guard(ctx, m.LockTable(), m.PK, old, false); err != nil {
-				return nil, nil, err
-			}
-		}
-		rows, err := w.run(ctx, x, tx.keys, len(m.PK), args)
+	return u.execImaged(ctx, x, m, tx, args, w)
+}
+
+// execLocked runs the UPDATE under a global lock: no images, the global
+// locks of the rows it writes checked (and, for a key change, of the
+// rows it moves away from, before it runs).
+func (u *updatePlan) execLocked(ctx context.Context, x *datasource.Exec, m *datasource.Table, tx *updateTexts, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
+	if tx.newKey != nil {
+		old, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := guardWritten(ctx, x, u.query, m, rows); err != nil {
+		if err := x.Guard(ctx, m.LockTable(), m.PK, old, false); err != nil {
 			return nil, nil, err
 		}
-		return w.done(len(rows))
 	}
-	if tx.joined != "" {
-		w.ret = u.retJoined
-		rows, err := w.run(ctx, x, tx.joined, 2*len(m.Columns), args)
-		if err != nil {
-			return nil, nil, err
-		}
-		n := len(m.Columns)
-		before, after := make([]undo.Row, len(rows)), make([]undo.Row, len(rows))
-		for i, r := range rows {
-			if len(r) != 2*n {
-				return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeInternal, "datasource/postgres: the UPDATE returned %d columns, want %d", len(r), 2*n))
-			}
-			b := r[:n:n]
-			for k := range b {
-				b[k].Name = m.Columns[k] // returned as txc_old_k
-			}
-			before[i], after[i] = b, r[n:]
-		}
-		x.Add(updateRecord(m, in, before, after))
-		return w.done(len(rows))
+	return w.runGuarded(ctx, x, m, tx.keys, args)
+}
+
+// execJoined runs the joined UPDATE (see joinedUpdate), whose rows are
+// each row before and after.
+func (u *updatePlan) execJoined(ctx context.Context, x *datasource.Exec, m *datasource.Table, tx *updateTexts, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
+	w.ret = u.retJoined
+	rows, err := w.run(ctx, x, tx.joined, 2*len(m.Columns), args)
+	if err != nil {
+		return nil, nil, err
 	}
+	n := len(m.Columns)
+	before, after := make([]undo.Row, len(rows)), make([]undo.Row, len(rows))
+	for i, r := range rows {
+		if len(r) != 2*n {
+			return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeInternal, "datasource/postgres: the UPDATE returned %d columns, want %d", len(r), 2*n))
+		}
+		b := r[:n:n]
+		for k := range b {
+			b[k].Name = m.Columns[k] // returned as txc_old_k
+		}
+		before[i], after[i] = b, r[n:]
+	}
+	x.Add(updateRecord(m, before, after))
+	return w.done(len(rows))
+}
+
+// execImaged reads and locks the before image (with each row's new key),
+// runs the UPDATE, matches its rows to the before image and records them.
+func (u *updatePlan) execImaged(ctx context.Context, x *datasource.Exec, m *datasource.Table, tx *updateTexts, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	before, err := x.QueryArgs(ctx, tx.before, pick(args, tx.beforeArgs))
 	if err != nil {
 		return nil, nil, err
 	}
-	// newKeys[i] is the key before[i] gets (its own when no key column
-	// is assigned).
-	var newKeys []undo.Row
-	if tx.newKey != nil {
-		newKeys = make([]undo.Row, len(before))
-		for i, r := range before {
-			extra := r[len(m.Columns):]
-			key := make(undo.Row, len(m.PK))
-			for k, c := range m.PK {
-				if e := tx.newKey[k]; e >= 0 {
-					key[k] = undo.Column{Name: c, Value: extra[e].Value}
-				} else {
-					v, _ := r.Get(c)
-					key[k] = undo.Column{Name: c, Value: v}
-				}
-			}
-			newKeys[i] = key
-			before[i] = r[:len(m.Columns)]
-		}
-	} else {
-		before = dedupe(m.PK, before)
-		newKeys = before
-	}
+	before, newKeys := splitNewKeys(m, tx.newKey, before)
 	rows, err := w.run(ctx, x, tx.write, len(m.Columns), args)
 	if err != nil {
 		return nil, nil, err
 	}
-	byKey := make(map[string]undo.Row, len(rows))
-	for _, r := range rows {
-		byKey[rowKey(m.PK, r)] = r
-	}
-	after := make([]undo.Row, len(before))
-	for i := range before {
-		a, ok := byKey[rowKey(m.PK, newKeys[i])]
-		if !ok {
-			return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeUnsupported,
-				"datasource/postgres: row (%s) of %s was locked for the UPDATE but not updated (a volatile condition?)", rowKey(m.PK, before[i]), m.Name))
-		}
-		after[i] = a
-	}
-	if len(rows) != len(before) {
-		return nil, nil, poison(ctx, x, u.query, txc.Errorf(txc.CodeLockConflict,
-			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before)))
+	after, err := u.matchAfter(m, before, newKeys, rows)
+	if err != nil {
+		return nil, nil, poison(ctx, x, u.query, err)
 	}
 	if tx.newKey == nil {
-		x.Add(updateRecord(m, in, before, after))
+		x.Add(updateRecord(m, before, after))
 		return w.done(len(rows))
 	}
 	var del, ins, ub, ua []undo.Row
 	for i := range before {
-		if rowKey(m.PK, before[i]) == rowKey(m.PK, after[i]) {
+		if datasource.RowKey(m.PK, before[i]) == datasource.RowKey(m.PK, after[i]) {
 			ub, ua = append(ub, before[i]), append(ua, after[i])
 		} else {
 			del, ins = append(del, before[i]), append(ins, after[i])
@@ -234,41 +210,66 @@ func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver
 	// re-inserted (so swapped keys never collide).
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Delete, Before: del, PK: m.PK, LockTable: m.LockName})
 	x.Add(undo.Record{Table: m.Name, Kind: undo.Insert, After: ins, PK: m.PK, LockTable: m.LockName})
-	x.Add(updateRecord(m, in, ub, ua))
+	x.Add(updateRecord(m, ub, ua))
 	return w.done(len(rows))
+}
+
+// splitNewKeys returns the before image read with the new-key columns
+// newKey describes (see updateTexts) without them, and the key each row
+// gets (its own when no key column is assigned; newKey nil: none is, and
+// rows a join repeats are dropped).
+func splitNewKeys(m *datasource.Table, newKey []int, before []undo.Row) (rows, keys []undo.Row) {
+	if newKey == nil {
+		before = datasource.Dedupe(m.PK, before)
+		return before, before
+	}
+	keys = make([]undo.Row, len(before))
+	for i, r := range before {
+		extra := r[len(m.Columns):]
+		key := make(undo.Row, len(m.PK))
+		for k, c := range m.PK {
+			if e := newKey[k]; e >= 0 {
+				key[k] = undo.Column{Name: c, Value: extra[e].Value}
+			} else {
+				v, _ := r.Get(c)
+				key[k] = undo.Column{Name: c, Value: v}
+			}
+		}
+		keys[i] = key
+		before[i] = r[:len(m.Columns)]
+	}
+	return before, keys
+}
+
+// matchAfter returns, for each row of before, the row the UPDATE returned
+// with its new key: the UPDATE must have written exactly the rows locked.
+func (u *updatePlan) matchAfter(m *datasource.Table, before, newKeys, rows []undo.Row) ([]undo.Row, error) {
+	byKey := make(map[string]undo.Row, len(rows))
+	for _, r := range rows {
+		byKey[datasource.RowKey(m.PK, r)] = r
+	}
+	after := make([]undo.Row, len(before))
+	for i := range before {
+		a, ok := byKey[datasource.RowKey(m.PK, newKeys[i])]
+		if !ok {
+			return nil, txc.Errorf(txc.CodeUnsupported,
+				"datasource/postgres: row (%s) of %s was locked for the UPDATE but not updated (a volatile condition?)", datasource.RowKey(m.PK, before[i]), m.Name)
+		}
+		after[i] = a
+	}
+	if len(rows) != len(before) {
+		return nil, txc.Errorf(txc.CodeLockConflict,
+			"datasource/postgres: the UPDATE changed %d rows of %s but its before image locked %d (rows inserted or changed concurrently, or a volatile condition); retry", len(rows), m.Name, len(before))
+	}
+	return after, nil
 }
 
 func (u *updatePlan) textsFor(m *datasource.Table, in *tableInfo) (*updateTexts, error) {
 	if tx := u.texts.Load(); tx != nil && tx.t == m {
 		return tx, nil
 	}
-	keyChange := false
-	for _, c := range u.set {
-		if isPK(m, c) {
-			keyChange = true
-		}
-	}
-	uniqueSet := keyChange
-	for _, k := range m.Unique {
-		for _, c := range k {
-			uniqueSet = uniqueSet || slices.Contains(u.set, c)
-		}
-	}
-	if err := refuseHazards(u.query, m, in, undo.Update, keyChange); err != nil {
-		return nil, err
-	}
-	if err := refuseIdentitySet(u.query, m, in, u.set); err != nil {
-		return nil, err
-	}
-	if uniqueSet && in.cascadeUpdate {
-		return nil, datasource.Unsupported(u.query, "a foreign key that cascades (or sets NULL/DEFAULT) on update may reference the key columns the UPDATE sets on %s: the rows it changes cannot be imaged", m.Name)
-	}
-	if keyChange {
-		if err := refuseHazards(u.query, m, in, undo.Delete, false); err != nil {
-			return nil, err
-		}
-	}
-	tx := &updateTexts{t: m, uniqueSet: uniqueSet}
+	keyChange := slices.ContainsFunc(u.set, m.IsPK)
+	tx := &updateTexts{t: m}
 	var err error
 	if tx.write, err = rebuild(u.query, u.base, m, columnList(u.rel.ref, m.Columns)); err != nil {
 		return nil, err

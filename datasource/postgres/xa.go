@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/txcio/txc"
@@ -42,6 +43,88 @@ func (Dialect) XACheck(ctx context.Context, c driver.Conn) error {
 
 // XAStart runs BEGIN with opts' isolation level and access mode.
 func (Dialect) XAStart(ctx context.Context, c driver.Conn, _ datasource.XAID, opts driver.TxOptions) error {
+	q, err := beginStatement(opts)
+	if err != nil {
+		return err
+	}
+	return datasource.ExecRaw(ctx, c, q)
+}
+
+var _ datasource.XAStartExecer = Dialect{}
+
+// XAStartExec sends BEGIN (as XAStart) and the branch's first statement
+// in one round trip instead of two, run as pgx's database/sql driver runs
+// it: with arguments, as one pipelined batch (same encoding, same
+// statement cache); without, as one simple query. When the server
+// refuses BEGIN it skips the statement. Not handled: a connection that
+// is not pgx's, and arguments that are pgx options (a QueryExecMode or
+// QueryRewriter first).
+func (Dialect) XAStartExec(ctx context.Context, c driver.Conn, opts driver.TxOptions, query string, args []driver.NamedValue) (driver.Result, bool, error) {
+	pc, ok := c.(pgxConn)
+	if !ok {
+		return nil, false, nil
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a.Value
+	}
+	if len(vals) > 0 {
+		switch vals[0].(type) {
+		case pgx.QueryExecMode, pgx.QueryRewriter:
+			return nil, false, nil
+		}
+	}
+	begin, err := beginStatement(opts)
+	if err != nil {
+		return nil, true, err
+	}
+	var tag pgconn.CommandTag
+	if len(vals) == 0 {
+		tag, err = execSimple(ctx, pc.Conn().PgConn(), begin+";\n"+query)
+	} else {
+		tag, err = execAfter(ctx, pc.Conn(), begin, query, vals)
+	}
+	if err != nil {
+		if pgconn.SafeToRetry(err) {
+			return nil, true, driver.ErrBadConn // nothing was sent, as pgx's driver says
+		}
+		return nil, true, err
+	}
+	return driver.RowsAffected(tag.RowsAffected()), true, nil
+}
+
+// execAfter runs first (no arguments) and query with vals in one batch,
+// and returns query's command tag.
+func execAfter(ctx context.Context, c *pgx.Conn, first, query string, vals []any) (pgconn.CommandTag, error) {
+	b := &pgx.Batch{}
+	b.Queue(first)
+	b.Queue(query, vals...)
+	br := c.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// execSimple runs sql, one or more statements, as a simple query and
+// returns the last statement's command tag (as pgx's Exec does).
+func execSimple(ctx context.Context, c *pgconn.PgConn, sql string) (pgconn.CommandTag, error) {
+	mrr := c.Exec(ctx, sql)
+	var tag pgconn.CommandTag
+	for mrr.NextResult() {
+		tag, _ = mrr.ResultReader().Close()
+	}
+	return tag, mrr.Close()
+}
+
+// beginStatement is the BEGIN of a branch with opts' isolation level and
+// access mode.
+func beginStatement(opts driver.TxOptions) (string, error) {
 	q := "BEGIN"
 	switch sql.IsolationLevel(opts.Isolation) {
 	case sql.LevelDefault:
@@ -54,12 +137,12 @@ func (Dialect) XAStart(ctx context.Context, c driver.Conn, _ datasource.XAID, op
 	case sql.LevelSerializable:
 		q += " ISOLATION LEVEL SERIALIZABLE"
 	default:
-		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: isolation level %v is not supported by PostgreSQL", sql.IsolationLevel(opts.Isolation))
+		return "", txc.Errorf(txc.CodeUnsupported, "datasource/postgres: isolation level %v is not supported by PostgreSQL", sql.IsolationLevel(opts.Isolation))
 	}
 	if opts.ReadOnly {
 		q += " READ ONLY"
 	}
-	return datasource.ExecRaw(ctx, c, q)
+	return q, nil
 }
 
 // XAPrepare runs PREPARE TRANSACTION. On a transaction that had failed

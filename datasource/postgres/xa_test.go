@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,9 +71,69 @@ func (e *xaEnv) waitNoPrepared(xid txc.XID) {
 	deadline := time.Now().Add(20 * time.Second)
 	for e.prepared(xid) > 0 {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%d branches of %s still prepared", e.prepared(xid), xid)
+			n := e.prepared(xid)
+			e.rollbackPrepared(xid) // else the table's cleanup waits on its locks
+			e.t.Fatalf("%d branches of %s still prepared", n, xid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// prepareAfterRollback runs a global transaction whose local
+// transaction sets v in tbl, then rolls the global transaction back
+// (before, if not nil, runs first in it; passed, after the rollback,
+// waits until phase 2 has passed the branch by), and only then commits
+// the local transaction, which prepares the branch. The global commit
+// must fail.
+func (e *xaEnv) prepareAfterRollback(tbl string, before func(ctx context.Context, xid txc.XID) error, passed func(txc.XID) error) txc.XID {
+	e.t.Helper()
+	xid, err := e.global(func(ctx context.Context) error {
+		xid, _ := tm.XIDFromContext(ctx)
+		if before != nil {
+			if err := before(ctx, xid); err != nil {
+				return err
+			}
+		}
+		tx, err := e.xa.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = 11"); err != nil {
+			return err
+		}
+		if _, err := e.conn.Rollback(context.Background(), xid); err != nil {
+			return err
+		}
+		if err := passed(xid); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	if err == nil {
+		e.t.Fatal("the global commit after its rollback succeeded")
+	}
+	return xid
+}
+
+// rollbackPrepared rolls back the branches of xid left prepared.
+func (e *xaEnv) rollbackPrepared(xid txc.XID) {
+	rows, err := e.plain.Query("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1", "txc:"+string(xid)+":%")
+	if err != nil {
+		e.t.Error(err)
+		return
+	}
+	var gids []string
+	for rows.Next() {
+		var g string
+		if rows.Scan(&g) == nil {
+			gids = append(gids, g)
+		}
+	}
+	rows.Close()
+	for _, g := range gids {
+		if _, err := e.plain.Exec("ROLLBACK PREPARED '" + g + "'"); err != nil {
+			e.t.Error(err)
+		}
 	}
 }
 
@@ -191,25 +252,52 @@ func TestXA(t *testing.T) {
 	t.Run("RollbackBeforePrepare", func(t *testing.T) {
 		e.t = t
 		tbl := e.table("CREATE TABLE %s (id INT, v INT)", "INSERT INTO %s VALUES (1, 10)")
-		xid, err := e.global(func(ctx context.Context) error {
-			xid, _ := tm.XIDFromContext(ctx)
-			tx, err := e.xa.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = 11"); err != nil {
-				return err
-			}
-			if _, err := e.conn.Rollback(context.Background(), xid); err != nil {
-				return err
-			}
+		xid := e.prepareAfterRollback(tbl, nil, func(xid txc.XID) error {
 			e.wait(xid, txc.GlobalRollbacked)
-			return tx.Commit()
+			return nil
 		})
-		if err == nil {
-			t.Fatal("the global commit after its rollback succeeded")
-		}
 		e.waitNoPrepared(xid)
+		if v := e.value(tbl, 1); v != 10 {
+			t.Fatalf("v = %d", v)
+		}
+	})
+	// The same while the rollback is still under way: phase 2 found the
+	// XA branch (the newest) not prepared and went on to an older branch,
+	// which holds the transaction in Rollbacking. The branch prepared
+	// then is rolled back at once, not left to recovery.
+	t.Run("RollbackBeforePrepareStillRollingBack", func(t *testing.T) {
+		e.t = t
+		tbl := e.table("CREATE TABLE %s (id INT, v INT)", "INSERT INTO %s VALUES (1, 10)")
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		blocker := rm.HandlerFuncs{RollbackFunc: func(ctx context.Context, _ rm.Branch) error {
+			once.Do(func() { close(entered) })
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+		res := "xa-blocker-" + strconv.Itoa(int(time.Now().UnixNano()%1e9))
+		if err := e.rm.AddResource(res, txc.BranchTCC, blocker); err != nil {
+			t.Fatal(err)
+		}
+		defer close(release)
+		register := func(ctx context.Context, xid txc.XID) error {
+			_, err := e.conn.Register(ctx, client.Branch{XID: xid, Type: txc.BranchTCC, ResourceID: res})
+			return err
+		}
+		xid := e.prepareAfterRollback(tbl, register, func(txc.XID) error {
+			select {
+			case <-entered: // the XA branch, newer, was rolled back first
+				return nil
+			case <-time.After(20 * time.Second):
+				return errors.New("the older branch's rollback never started")
+			}
+		})
+		e.wait(xid, txc.GlobalRollbacking, txc.GlobalRollbackRetrying)
+		e.waitNoPrepared(xid) // while the older branch still blocks
 		if v := e.value(tbl, 1); v != 10 {
 			t.Fatalf("v = %d", v)
 		}

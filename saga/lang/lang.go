@@ -246,6 +246,41 @@ func (p *parser) parse(b []byte) (*saga.Spec, error) {
 		_ = json.Unmarshal(b, &probe)
 		return nil, fieldError(probe.Name, "", err)
 	}
+	s, err := header(&doc)
+	if err != nil {
+		return nil, err
+	}
+	states, err := decodeStates(&doc)
+	if err != nil {
+		return nil, err
+	}
+	usedComp := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(states)) {
+		sd := states[name]
+		if sd.IsForCompensation {
+			if err := compensationState(doc.Name, name, sd); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		st, err := p.topState(doc.Name, name, sd, states, usedComp)
+		if err != nil {
+			return nil, err
+		}
+		s.States = append(s.States, st)
+	}
+	for comp := range states {
+		if states[comp].IsForCompensation {
+			if _, ok := usedComp[comp]; !ok {
+				return nil, &saga.DefinitionError{Definition: doc.Name, State: comp, Field: "IsForCompensation", Problem: "no state names it as its CompensateState"}
+			}
+		}
+	}
+	return s, nil
+}
+
+// header is the Spec of doc without its states: name, start, recovery.
+func header(doc *document) (*saga.Spec, error) {
 	s := &saga.Spec{Name: doc.Name, StartAt: doc.StartAt}
 	switch doc.RecoveryStrategy {
 	case "", "Backward":
@@ -258,6 +293,11 @@ func (p *parser) parse(b []byte) (*saga.Spec, error) {
 	if len(doc.States) == 0 {
 		return nil, &saga.DefinitionError{Definition: doc.Name, Field: "States", Problem: "missing or empty"}
 	}
+	return s, nil
+}
+
+// decodeStates decodes each state of doc, strictly.
+func decodeStates(doc *document) (map[string]stateDoc, error) {
 	states := map[string]stateDoc{}
 	for _, name := range slices.Sorted(maps.Keys(doc.States)) {
 		var sd stateDoc
@@ -266,70 +306,69 @@ func (p *parser) parse(b []byte) (*saga.Spec, error) {
 		}
 		states[name] = sd
 	}
-	usedComp := map[string]string{}
-	for _, name := range slices.Sorted(maps.Keys(states)) {
-		sd := states[name]
-		fail := func(field, format string, args ...any) error {
-			return &saga.DefinitionError{Definition: doc.Name, State: name, Field: field, Problem: fmt.Sprintf(format, args...)}
+	return states, nil
+}
+
+// stateFail is the error of field of state name in definition def.
+func stateFail(def, name, field, format string, args ...any) error {
+	return &saga.DefinitionError{Definition: def, State: name, Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// compensationState checks a state marked IsForCompensation: a
+// ServiceTask that only a CompensateState names.
+func compensationState(def, name string, sd stateDoc) error {
+	if sd.Type != string(saga.ServiceTask) {
+		return stateFail(def, name, "IsForCompensation", "only a ServiceTask can be a compensation state")
+	}
+	if sd.Next != "" || len(sd.Catch) > 0 || sd.CompensateState != "" || sd.Output != nil {
+		return stateFail(def, name, "IsForCompensation", "a compensation state has no Next, Catch, Output or CompensateState")
+	}
+	return nil
+}
+
+// topState is the StateSpec of state name of definition def, with its
+// parallel branches and the sub state machine it names.
+func (p *parser) topState(def, name string, sd stateDoc, states map[string]stateDoc, usedComp map[string]string) (saga.StateSpec, error) {
+	if sd.Name != "" {
+		return saga.StateSpec{}, stateFail(def, name, "Name", "a state is named by its key in States")
+	}
+	st, err := p.state(def, name, sd, states, usedComp)
+	if err != nil {
+		return saga.StateSpec{}, err
+	}
+	if len(sd.Branches) > 0 && st.Type != saga.Parallel {
+		return saga.StateSpec{}, stateFail(def, name, "Branches", "only a Parallel state has branches")
+	}
+	for i, raw := range sd.Branches {
+		var bd stateDoc
+		if err := strict(raw, &bd); err != nil {
+			return saga.StateSpec{}, fieldError(def, name, fmt.Errorf("Branches[%d]: %w", i, err))
 		}
-		if sd.IsForCompensation {
-			if sd.Type != string(saga.ServiceTask) {
-				return nil, fail("IsForCompensation", "only a ServiceTask can be a compensation state")
-			}
-			if sd.Next != "" || len(sd.Catch) > 0 || sd.CompensateState != "" || sd.Output != nil {
-				return nil, fail("IsForCompensation", "a compensation state has no Next, Catch, Output or CompensateState")
-			}
-			continue
+		if bd.Type == "" {
+			bd.Type = string(saga.ServiceTask)
 		}
-		if sd.Name != "" {
-			return nil, fail("Name", "a state is named by its key in States")
+		if bd.Type != string(saga.ServiceTask) || bd.Name == "" || bd.IsForCompensation || len(bd.Branches) > 0 {
+			return saga.StateSpec{}, stateFail(def, name, fmt.Sprintf("Branches[%d]", i), "a branch is a named ServiceTask")
 		}
-		st, err := p.state(doc.Name, name, sd, states, usedComp)
+		if _, clash := states[bd.Name]; clash {
+			return saga.StateSpec{}, stateFail(def, name, fmt.Sprintf("Branches[%d].Name", i), "%q is also a state", bd.Name)
+		}
+		b, err := p.state(def, bd.Name, bd, states, usedComp)
 		if err != nil {
-			return nil, err
+			return saga.StateSpec{}, err
 		}
-		if len(sd.Branches) > 0 && st.Type != saga.Parallel {
-			return nil, fail("Branches", "only a Parallel state has branches")
-		}
-		for i, raw := range sd.Branches {
-			var bd stateDoc
-			if err := strict(raw, &bd); err != nil {
-				return nil, fieldError(doc.Name, name, fmt.Errorf("Branches[%d]: %w", i, err))
-			}
-			if bd.Type == "" {
-				bd.Type = string(saga.ServiceTask)
-			}
-			if bd.Type != string(saga.ServiceTask) || bd.Name == "" || bd.IsForCompensation || len(bd.Branches) > 0 {
-				return nil, fail(fmt.Sprintf("Branches[%d]", i), "a branch is a named ServiceTask")
-			}
-			if _, clash := states[bd.Name]; clash {
-				return nil, fail(fmt.Sprintf("Branches[%d].Name", i), "%q is also a state", bd.Name)
-			}
-			b, err := p.state(doc.Name, bd.Name, bd, states, usedComp)
-			if err != nil {
-				return nil, err
-			}
-			st.Branches = append(st.Branches, b)
-		}
-		if sd.StateMachine != "" {
-			if st.Type != saga.SubStateMachine {
-				return nil, fail("StateMachine", "only a SubStateMachine state names a state machine")
-			}
-			st.Machine = p.shell(sd.StateMachine)
-			p.refs = append(p.refs, subRef{doc.Name, name, sd.StateMachine})
-		} else if st.Type == saga.SubStateMachine {
-			return nil, fail("StateMachine", "missing")
-		}
-		s.States = append(s.States, st)
+		st.Branches = append(st.Branches, b)
 	}
-	for comp := range states {
-		if states[comp].IsForCompensation {
-			if _, ok := usedComp[comp]; !ok {
-				return nil, &saga.DefinitionError{Definition: doc.Name, State: comp, Field: "IsForCompensation", Problem: "no state names it as its CompensateState"}
-			}
+	if sd.StateMachine != "" {
+		if st.Type != saga.SubStateMachine {
+			return saga.StateSpec{}, stateFail(def, name, "StateMachine", "only a SubStateMachine state names a state machine")
 		}
+		st.Machine = p.shell(sd.StateMachine)
+		p.refs = append(p.refs, subRef{def, name, sd.StateMachine})
+	} else if st.Type == saga.SubStateMachine {
+		return saga.StateSpec{}, stateFail(def, name, "StateMachine", "missing")
 	}
-	return s, nil
+	return st, nil
 }
 
 func seconds(f float64) (time.Duration, error) {

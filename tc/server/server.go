@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: loading state: %w", err)
 	}
+	st.NextID = max(st.NextID, firstSequence(st, time.Now()))
 	if err := core.Restore(st); err != nil {
 		return nil, err
 	}

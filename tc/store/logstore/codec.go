@@ -368,68 +368,9 @@ func decodeRecord(p []byte) (*record, error) {
 	d := decoder{b: p[payloadHeader:]}
 	switch r.kind {
 	case kindBatch:
-		b := &r.batch
-		b.NextID = d.uvarint()
-		// A global takes at least 6 bytes, a branch 7, a status update 3,
-		// an XID 1.
-		if n := d.n(6); n > 0 {
-			b.PutGlobals = make([]store.Global, 0, n)
-			for range n {
-				x := txc.XID(d.string())
-				b.PutGlobals = append(b.PutGlobals, d.globalBody(x))
-			}
-		}
-		if n := d.n(7); n > 0 {
-			b.PutBranches = make([]store.Branch, 0, n)
-			for range n {
-				x := txc.XID(d.string())
-				b.PutBranches = append(b.PutBranches, d.branchBody(x))
-			}
-		}
-		if n := d.n(3); n > 0 {
-			b.SetBranchStatus = make([]store.BranchStatus, 0, n)
-			for range n {
-				u := store.BranchStatus{XID: txc.XID(d.string()), ID: txc.BranchID(d.uvarint())}
-				u.Status = txc.BranchStatus(d.byte())
-				b.SetBranchStatus = append(b.SetBranchStatus, u)
-			}
-		}
-		for _, list := range []*[]txc.XID{&b.DeleteBranches, &b.DeleteGlobals} {
-			if n := d.n(1); n > 0 {
-				*list = make([]txc.XID, 0, n)
-				for range n {
-					*list = append(*list, txc.XID(d.string()))
-				}
-			}
-		}
+		d.batch(&r.batch)
 	case kindSnapshot:
-		st := newState()
-		st.nextID = d.uvarint()
-		n := d.n(3)
-		for range n {
-			x := txc.XID(d.string())
-			t := st.txn(x)
-			switch d.byte() {
-			case 0:
-			case 1:
-				t.hasGlobal = true
-				t.global = d.globalBody(x)
-				st.nGlobals++
-			default:
-				d.fail()
-			}
-			if m := d.n(7); m > 0 {
-				t.branches = make([]store.Branch, 0, m)
-				for range m {
-					t.branches = append(t.branches, d.branchBody(x))
-				}
-				st.nBranches += m
-			}
-			if d.err != nil {
-				break
-			}
-		}
-		r.snap = st
+		r.snap = d.snapshot()
 	default:
 		return nil, errCorrupt
 	}
@@ -440,4 +381,72 @@ func decodeRecord(p []byte) (*record, error) {
 		return nil, d.err
 	}
 	return r, nil
+}
+
+// batch decodes the body of a kindBatch record into b.
+func (d *decoder) batch(b *store.Batch) {
+	b.NextID = d.uvarint()
+	// A global takes at least 6 bytes, a branch 7, a status update 3,
+	// an XID 1.
+	if n := d.n(6); n > 0 {
+		b.PutGlobals = make([]store.Global, 0, n)
+		for range n {
+			x := txc.XID(d.string())
+			b.PutGlobals = append(b.PutGlobals, d.globalBody(x))
+		}
+	}
+	if n := d.n(7); n > 0 {
+		b.PutBranches = make([]store.Branch, 0, n)
+		for range n {
+			x := txc.XID(d.string())
+			b.PutBranches = append(b.PutBranches, d.branchBody(x))
+		}
+	}
+	if n := d.n(3); n > 0 {
+		b.SetBranchStatus = make([]store.BranchStatus, 0, n)
+		for range n {
+			u := store.BranchStatus{XID: txc.XID(d.string()), ID: txc.BranchID(d.uvarint())}
+			u.Status = txc.BranchStatus(d.byte())
+			b.SetBranchStatus = append(b.SetBranchStatus, u)
+		}
+	}
+	for _, list := range []*[]txc.XID{&b.DeleteBranches, &b.DeleteGlobals} {
+		if n := d.n(1); n > 0 {
+			*list = make([]txc.XID, 0, n)
+			for range n {
+				*list = append(*list, txc.XID(d.string()))
+			}
+		}
+	}
+}
+
+// snapshot decodes the body of a kindSnapshot record.
+func (d *decoder) snapshot() *state {
+	st := newState()
+	st.nextID = d.uvarint()
+	n := d.n(3)
+	for range n {
+		x := txc.XID(d.string())
+		t := st.txn(x)
+		switch d.byte() {
+		case 0:
+		case 1:
+			t.hasGlobal = true
+			t.global = d.globalBody(x)
+			st.nGlobals++
+		default:
+			d.fail()
+		}
+		if m := d.n(7); m > 0 {
+			t.branches = make([]store.Branch, 0, m)
+			for range m {
+				t.branches = append(t.branches, d.branchBody(x))
+			}
+			st.nBranches += m
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	return st
 }
