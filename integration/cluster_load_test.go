@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -158,36 +157,10 @@ func TestClusterLeaderCutOffFromStore(t *testing.T) {
 }
 
 // checkNoBranches fails the test if the store still holds a branch a few
-<<<<<<< HEAD
 // seconds after every transaction finished.
 func (c *testCluster) checkNoBranches() {
 	c.t.Helper()
 	waitNoBranches(c.t, c.db, c.prefix)
-=======
-// seconds after every transaction finished (see waitNoBranchRows).
-func (c *testCluster) checkNoBranches() {
-	c.t.Helper()
-	waitNoBranchRows(c.t, c.db, c.prefix+"branch")
-}
-
-// waitNoBranchRows fails the test if the SQL store's branch table still
-// has rows 5 s after every transaction finished: the end of a transaction
-// is written lazily, with the next sync or after the server's
-// LazyWriteDelay (1 s).
-func waitNoBranchRows(t *testing.T, db *sql.DB, table string) {
-	t.Helper()
-	var rows int
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		err = db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&rows)
-		if err == nil && rows == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d branch rows left in the store (%v) 5 s after every transaction finished", rows, err)
-		}
-	}
->>>>>>> perf
 }
 
 // metricSum adds up every series of a counter on p's /metrics.

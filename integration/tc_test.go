@@ -131,11 +131,7 @@ func TestKill9DuringLoadLosesNothingSQLStore(t *testing.T) {
 				}
 			})
 			kill9DuringLoad(t, "--store", c.store, "--store-dsn", c.dsn, "--store-table-prefix", prefix)
-<<<<<<< HEAD
 			waitNoBranches(t, db, prefix)
-=======
-			waitNoBranchRows(t, db, prefix+"branch")
->>>>>>> perf
 		})
 	}
 }
