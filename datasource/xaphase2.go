@@ -70,7 +70,46 @@ func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
 			return ctx.Err()
 		}
 	}
-	err := r.onPhase2(ctx, func(c driver.Conn) error {
+	if err := r.finishPooled(ctx, id, commit); err != nil {
+		return fmt.Errorf("datasource: %s XA branch %s: %w", verb(commit), id, err)
+	}
+	return nil
+}
+
+// xaFlight is a finish of a branch through the phase-2 pool under way in
+// this process: a second finisher of the branch (the coordinator's phase
+// 2 and a TM's rollback seen by the branch at once) waits for its outcome
+// instead of racing it (PostgreSQL answers the second "is busy").
+type xaFlight struct {
+	done chan struct{} // closed once err is set
+	err  error
+}
+
+var (
+	flightMu sync.Mutex
+	flights  = map[heldKey]*xaFlight{}
+)
+
+// finishPooled finishes branch id on a connection of the phase-2 pool,
+// or waits for the finish of it under way in this process. A branch the
+// database does not hold prepared is done unless XA RECOVER lists it.
+func (r *Resource) finishPooled(ctx context.Context, id XAID, commit bool) error {
+	k := heldKey{r.id, id}
+	flightMu.Lock()
+	if f := flights[k]; f != nil {
+		flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f := &xaFlight{done: make(chan struct{})}
+	flights[k] = f
+	flightMu.Unlock()
+	xd := r.xa()
+	f.err = r.onPhase2(ctx, func(c driver.Conn) error {
 		err := xd.XAFinish(ctx, c, id, commit)
 		if !errors.Is(err, ErrXANotPrepared) {
 			return err
@@ -84,10 +123,11 @@ func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("datasource: %s XA branch %s: %w", verb(commit), id, err)
-	}
-	return nil
+	flightMu.Lock()
+	delete(flights, k)
+	flightMu.Unlock()
+	close(f.done)
+	return f.err
 }
 
 func verb(commit bool) string {

@@ -2,14 +2,20 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/datasource"
+	txcpg "github.com/txcio/txc/datasource/postgres"
+	"github.com/txcio/txc/internal/logtest"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/tc/server/servertest"
@@ -170,6 +176,48 @@ func TestXAOutcome(t *testing.T) {
 				t.Fatalf("v = %d, want 10", v)
 			}
 		})
+	}
+}
+
+// TestXAAppRollbackAfterPrepare: global transactions whose branch was
+// prepared and whose fn then fails are rolled back by the coordinator's
+// phase 2 and by the branch itself, which learns the rollback from its
+// TM, at once: the two finishes of one branch do not race (PostgreSQL
+// would answer one "is busy", and the coordinator retry it later).
+func TestXAAppRollbackAfterPrepare(t *testing.T) {
+	e := newXAEnv(t)
+	var logged logtest.Buffer
+	e.rm = rm.New(e.conn, rm.WithLogger(logged.Logger()))
+	cfg, err := pgx.ParseConfig(e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := txcpg.OpenDB(cfg, datasource.WithManager(e.rm), datasource.WithMode(datasource.XA), datasource.WithLogger(logged.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.xa = db
+	tbl := e.table("CREATE TABLE %s (id INT, v INT)", "INSERT INTO %s VALUES (1, 10)")
+	failed := errors.New("test: fn failed after the local commit")
+	for range 20 {
+		xid, err := e.global(func(ctx context.Context) error {
+			if err := e.updateAndCommit(ctx, tbl, 11); err != nil {
+				return err
+			}
+			return failed
+		})
+		if !errors.Is(err, failed) {
+			t.Fatal(err)
+		}
+		e.wait(xid, txc.GlobalRollbacked)
+		e.waitNoPrepared(xid)
+	}
+	if v := e.value(tbl, 1); v != 10 {
+		t.Fatalf("v = %d, want 10", v)
+	}
+	if out := logged.String(); strings.Contains(out, "will retry") || strings.Contains(out, "failed") {
+		t.Fatalf("a rollback failed and was retried:\n%s", out)
 	}
 }
 
