@@ -114,7 +114,7 @@ func utility(query string, n *pg.Node) (datasource.Statement, error) {
 	case *pg.Node_ExecuteStmt:
 		return nil, datasource.Unsupported(query, "EXECUTE of a server-side prepared statement cannot be imaged")
 	case *pg.Node_MergeStmt:
-		return nil, datasource.Unsupported(query, "MERGE is not supported by AT mode")
+		return nil, datasource.Unsupported(query, "MERGE is refused: AT mode can image only the rows a write returns, and MERGE returns none before PostgreSQL 17 (write it as INSERT … ON CONFLICT, UPDATE and DELETE statements)")
 	case *pg.Node_CallStmt, *pg.Node_DoStmt:
 		return nil, datasource.Unsupported(query, "a procedure's or code block's writes cannot be imaged")
 	case *pg.Node_TruncateStmt:
