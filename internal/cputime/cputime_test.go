@@ -1,6 +1,7 @@
 package cputime
 
 import (
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -11,8 +12,8 @@ import (
 func TestProcessGrowsWithWork(t *testing.T) {
 	before, ok := Process()
 	if !ok {
-		if runtime.GOOS == "linux" {
-			t.Fatal("no CPU time on linux")
+		if runtime.GOOS == "linux" || os.Getenv("CI") == "true" {
+			t.Fatalf("no CPU time on %s (CI=%q)", runtime.GOOS, os.Getenv("CI"))
 		}
 		t.Skip("this system does not tell the CPU time")
 	}
