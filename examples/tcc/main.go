@@ -75,13 +75,25 @@ func main() {
 		default:
 		}
 	}
-
-	// --- the stock service: a fenced participant behind HTTP -------------
 	db, err := sql.Open(*driver, *dsn)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer db.Close()
+	stockURL := startStock(ctx, mgr, db, confirmed)
+	charge := declarePayment(mgr, confirmed)
+
+	fmt.Println("first order:", order(ctx, stockURL, charge, "apple", 2, 300, nil))
+	for range 2 {
+		<-confirms
+	}
+	// WithGlobalTx returns once both Cancels have run.
+	fmt.Println("second order:", order(ctx, stockURL, charge, "pear", 1, 150, errors.New("out of pears")))
+}
+
+// startStock runs the stock service: a participant fenced in db, whose
+// Try is called over HTTP. It returns the service's URL.
+func startStock(ctx context.Context, mgr *rm.Manager, db *sql.DB, confirmed func()) string {
 	fence, err := tcc.NewFence(ctx, db, tcc.FenceOptions{CreateTable: true})
 	if err != nil {
 		log.Fatal(err)
@@ -122,9 +134,12 @@ func main() {
 		log.Fatal(err)
 	}
 	go http.Serve(l, tm.HTTPMiddleware(mux)) // the middleware puts the caller's XID in r.Context()
-	stockURL := "http://" + l.Addr().String()
+	return "http://" + l.Addr().String()
+}
 
-	// --- the payment participant, no database ----------------------------
+// declarePayment declares the payment participant, which calls no
+// database.
+func declarePayment(mgr *rm.Manager, confirmed func()) *tcc.Participant[Charge] {
 	payRes, err := tcc.NewResource(mgr, "tcc:payment")
 	if err != nil {
 		log.Fatal(err)
@@ -148,30 +163,26 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	return charge
+}
 
-	// --- the order: one global transaction over both ---------------------
+// order is one global transaction over both participants: fail nil
+// commits (Confirm runs on both), an error rolls back (Cancel on both).
+func order(ctx context.Context, stockURL string, charge *tcc.Participant[Charge], sku string, n int, cents int64, fail error) error {
 	httpc := &http.Client{Transport: tm.RoundTripper(nil)} // sends ctx's XID in a header
-	order := func(sku string, n int, cents int64, fail error) error {
-		return tm.WithGlobalTx(ctx, tm.Config{Name: "order", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-			if err := charge.Try(ctx, Charge{Account: "alice", Cents: cents}); err != nil {
-				return err
-			}
-			req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/reserve?sku=%s&n=%d", stockURL, sku, n), nil)
-			resp, err := httpc.Do(req)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("stock: %s", resp.Status)
-			}
-			return fail // nil commits: Confirm runs on both; an error rolls back: Cancel runs on both
-		})
-	}
-	fmt.Println("first order:", order("apple", 2, 300, nil))
-	for range 2 {
-		<-confirms
-	}
-	// WithGlobalTx returns once both Cancels have run.
-	fmt.Println("second order:", order("pear", 1, 150, errors.New("out of pears")))
+	return tm.WithGlobalTx(ctx, tm.Config{Name: "order", Timeout: 10 * time.Second}, func(ctx context.Context) error {
+		if err := charge.Try(ctx, Charge{Account: "alice", Cents: cents}); err != nil {
+			return err
+		}
+		req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/reserve?sku=%s&n=%d", stockURL, sku, n), nil)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("stock: %s", resp.Status)
+		}
+		return fail
+	})
 }
