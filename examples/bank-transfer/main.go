@@ -79,42 +79,43 @@ func main() {
 	must(bank2.Exec(`CREATE TABLE IF NOT EXISTS txc_example_account (id text PRIMARY KEY, balance bigint NOT NULL)`))
 	must(bank2.Exec(`INSERT INTO txc_example_account VALUES ('bob', 0) ON CONFLICT (id) DO UPDATE SET balance = excluded.balance`))
 
-	// transfer debits alice on bank 1 and credits bob on bank 2; fail makes
-	// the business code fail once both banks have committed locally.
-	transfer := func(amount int64, fail bool) (txc.XID, error) {
-		var xid txc.XID
-		err := tm.WithGlobalTx(ctx, tm.Config{Name: "bank-transfer", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-			xid, _ = tm.XIDFromContext(ctx)
-			// A statement outside db.BeginTx runs in a local transaction
-			// of its own, which is its branch.
-			if _, err := bank1.ExecContext(ctx, "UPDATE txc_example_account SET balance = balance - ? WHERE id = ? AND balance >= ?", amount, "alice", amount); err != nil {
-				return err
-			}
-			tx, err := bank2.BeginTx(ctx, nil) // bound to the global transaction in ctx
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE txc_example_account SET balance = balance + $1 WHERE id = $2", amount, "bob"); err != nil {
-				tx.Rollback()
-				return err
-			}
-			if err := tx.Commit(); err != nil { // registers the branch, writes the undo log
-				return err
-			}
-			if fail {
-				return errors.New("the payment provider said no")
-			}
-			return nil
-		})
-		return xid, err
-	}
-
-	xid, err := transfer(30, false)
+	xid, err := transfer(ctx, bank1, bank2, 30, false)
 	fmt.Printf("transfer 30: %v (%s)\n", orOK(err), xid)
 	show(bank1, bank2)
-	xid, err = transfer(50, true)
+	xid, err = transfer(ctx, bank1, bank2, 50, true)
 	fmt.Printf("transfer 50, then fail: %v (%s)\n", orOK(err), xid) // returns once both banks are restored
 	show(bank1, bank2)
+}
+
+// transfer debits alice on bank 1 and credits bob on bank 2 in one global
+// transaction; fail makes the business code fail once both banks have
+// committed locally.
+func transfer(ctx context.Context, bank1, bank2 *sql.DB, amount int64, fail bool) (txc.XID, error) {
+	var xid txc.XID
+	err := tm.WithGlobalTx(ctx, tm.Config{Name: "bank-transfer", Timeout: 10 * time.Second}, func(ctx context.Context) error {
+		xid, _ = tm.XIDFromContext(ctx)
+		// A statement outside db.BeginTx runs in a local transaction
+		// of its own, which is its branch.
+		if _, err := bank1.ExecContext(ctx, "UPDATE txc_example_account SET balance = balance - ? WHERE id = ? AND balance >= ?", amount, "alice", amount); err != nil {
+			return err
+		}
+		tx, err := bank2.BeginTx(ctx, nil) // bound to the global transaction in ctx
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE txc_example_account SET balance = balance + $1 WHERE id = $2", amount, "bob"); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil { // registers the branch, writes the undo log
+			return err
+		}
+		if fail {
+			return errors.New("the payment provider said no")
+		}
+		return nil
+	})
+	return xid, err
 }
 
 func show(bank1, bank2 *sql.DB) {

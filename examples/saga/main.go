@@ -89,6 +89,21 @@ func run(ctx context.Context, addr, driver, dsn string) error {
 		return err
 	}
 
+	if err := registerServices(eng); err != nil {
+		return err
+	}
+	// Sagas this engine left unfinished in an earlier run resume now.
+	go eng.Recover(ctx)
+
+	if err := placeOrders(ctx, eng); err != nil {
+		return err
+	}
+	return startAndWait(ctx, eng)
+}
+
+// registerServices tells eng how to call each service the saga names, and
+// registers the saga itself from its JSON definition.
+func registerServices(eng *saga.Engine) error {
 	stockURL, err := stockService()
 	if err != nil {
 		return err
@@ -112,12 +127,12 @@ func run(ctx context.Context, addr, driver, dsn string) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Register(defs["order"]); err != nil {
-		return err
-	}
-	// Sagas this engine left unfinished in an earlier run resume now.
-	go eng.Recover(ctx)
+	return eng.Register(defs["order"])
+}
 
+// placeOrders runs three orders to their end: one succeeds, two are
+// compensated.
+func placeOrders(ctx context.Context, eng *saga.Engine) error {
 	for _, o := range []order{
 		{SKU: "apple", Qty: 2, Customer: "alice", Amount: 30},
 		{SKU: "apple", Qty: 1, Customer: "mallory", Amount: 15},
@@ -134,7 +149,12 @@ func run(ctx context.Context, addr, driver, dsn string) error {
 			return err
 		}
 	}
+	return nil
+}
 
+// startAndWait starts an order in the background, then waits for it and
+// reads its log.
+func startAndWait(ctx context.Context, eng *saga.Engine) error {
 	id, err := eng.Start(ctx, "order", order{SKU: "apple", Qty: 1000, Customer: "carol", Amount: 10})
 	if err != nil {
 		return err
