@@ -53,7 +53,7 @@ func (r *Resource) deferChecks(ctx context.Context, tx *sql.Tx) error {
 func (r *Resource) restoreUpdated(ctx context.Context, tx *sql.Tx, rec *undo.Record) error {
 	kx, _ := r.dialect.(KeyExchange)
 	for i := len(rec.Before) - 1; i >= 0; i-- {
-		err := r.restoreRow(ctx, tx, rec, rec.Before[i])
+		err := r.restoreRow(ctx, tx, rec, rec.Before[i], rec.Before[i])
 		if err != nil && kx != nil && len(rec.Before) > 1 && kx.DuplicateKey(err) {
 			return r.rewrite(ctx, tx, rec)
 		}

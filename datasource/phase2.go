@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/txcio/txc"
@@ -208,8 +209,19 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 		if err := r.deferChecks(ctx, tx); err != nil {
 			return err
 		}
-		for i := len(e.Log.Records) - 1; i >= 0; i-- {
-			if err := r.undoRecord(ctx, tx, b, &e.Log.Records[i]); err != nil {
+		recs := e.Log.Records
+		for i := len(recs) - 1; i >= 0; i-- {
+			if i > 0 {
+				moved, err := r.undoMoved(ctx, tx, b, &recs[i-1], &recs[i])
+				if err != nil {
+					return err
+				}
+				if moved {
+					i--
+					continue
+				}
+			}
+			if err := r.undoRecord(ctx, tx, b, &recs[i]); err != nil {
 				return err
 			}
 		}
@@ -254,6 +266,25 @@ func (r *Resource) rollbackZone(ctx context.Context, conn *sql.Conn, tx *sql.Tx,
 const rollbackChunk = 500
 
 func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec *undo.Record) error {
+	if err := r.checkDirty(ctx, tx, b, rec); err != nil {
+		return err
+	}
+	if err := r.checkReferences(ctx, tx, b, rec); err != nil {
+		return err
+	}
+	if err := r.checkHazards(ctx, tx, b, rec.Table); err != nil {
+		return err
+	}
+	if err := r.restore(ctx, tx, rec); err != nil {
+		return err
+	}
+	return r.verifyRestored(ctx, tx, b, rec)
+}
+
+// checkDirty locks the current rows of rec and checks that they are as
+// phase 1 left them: the after image (no row where rec deleted one); a
+// *DirtyWriteError names those that are not.
+func (r *Resource) checkDirty(ctx context.Context, tx *sql.Tx, b rm.Branch, rec *undo.Record) error {
 	expect := rec.After // rows that must be there, unchanged
 	if rec.Kind == undo.Delete {
 		expect = nil
@@ -289,22 +320,24 @@ func (r *Resource) undoRecord(ctx context.Context, tx *sql.Tx, b rm.Branch, rec 
 	if len(dirty.Rows) > 0 {
 		return dirty
 	}
-	if err := r.checkReferences(ctx, tx, b, rec); err != nil {
-		return err
+	return nil
+}
+
+// checkHazards parks the rollback when table now has what would change
+// the restore's own writes (see ParkRestore).
+func (r *Resource) checkHazards(ctx context.Context, tx *sql.Tx, b rm.Branch, table string) error {
+	g, ok := r.dialect.(RestoreGuard)
+	if !ok {
+		return nil
 	}
-	if g, ok := r.dialect.(RestoreGuard); ok {
-		h, err := g.RestoreHazards(ctx, tx, rec.Table)
-		if err != nil {
-			return fmt.Errorf("datasource: rollback of %s: %w", rec.Table, err)
-		}
-		if reason := ParkRestore(h); reason != "" {
-			return txc.Permanent(&RestoreError{XID: b.XID, Branch: b.ID, Table: rec.Table, Reason: reason})
-		}
+	h, err := g.RestoreHazards(ctx, tx, table)
+	if err != nil {
+		return fmt.Errorf("datasource: rollback of %s: %w", table, err)
 	}
-	if err := r.restore(ctx, tx, rec); err != nil {
-		return err
+	if reason := ParkRestore(h); reason != "" {
+		return txc.Permanent(&RestoreError{XID: b.XID, Branch: b.ID, Table: table, Reason: reason})
 	}
-	return r.verifyRestored(ctx, tx, b, rec)
+	return nil
 }
 
 // restore writes rec's before state back: deletes the rows it inserted,
@@ -500,22 +533,18 @@ func (r *Resource) deleteRows(ctx context.Context, tx *sql.Tx, rec *undo.Record,
 	return nil
 }
 
-// restoreRow writes the non-key columns of before back to its row.
-func (r *Resource) restoreRow(ctx context.Context, tx *sql.Tx, rec *undo.Record, before undo.Row) error {
+// restoreRow writes before back to the row with the key of at: its
+// non-key columns, and its key columns where at's differ (a row moved
+// back to its old key, see undoMoved).
+func (r *Resource) restoreRow(ctx context.Context, tx *sql.Tx, rec *undo.Record, before, at undo.Row) error {
 	var set, where []string
 	var args []any
 	n := 0
-	isPK := func(c string) bool {
-		for _, p := range rec.PK {
-			if p == c {
-				return true
-			}
-		}
-		return false
-	}
 	for _, col := range before {
-		if isPK(col.Name) {
-			continue
+		if slices.Contains(rec.PK, col.Name) {
+			if v, _ := at.Get(col.Name); v.Equal(col.Value) {
+				continue
+			}
 		}
 		n++
 		expr, arg, err := r.dialect.Param(col.Value, r.dialect.Placeholder(n))
@@ -529,7 +558,7 @@ func (r *Resource) restoreRow(ctx context.Context, tx *sql.Tx, rec *undo.Record,
 		return nil
 	}
 	for _, c := range rec.PK {
-		v, _ := before.Get(c)
+		v, _ := at.Get(c)
 		n++
 		expr, arg, err := r.dialect.Param(v, r.dialect.Placeholder(n))
 		if err != nil {
