@@ -35,8 +35,11 @@ test-short:
 bench: build
 	scripts/bench.sh
 
+## databases: the shared MariaDB and PostgreSQL, and the PostgreSQL 17+ build the MERGE tests run
+##   privately (scripts/postgres17.sh: built from Debian's source once, minutes; reused after)
 databases:
 	scripts/databases.sh
+	scripts/postgres17.sh >/dev/null
 
 proto:
 	scripts/proto.sh

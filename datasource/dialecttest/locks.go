@@ -11,11 +11,20 @@ import (
 	"github.com/txcio/txc/tm"
 )
 
-// twoGlobalTransactionsOneRow: while one global transaction holds a row's
-// global lock, another's write of the row fails within its budget with a
-// lock conflict naming the holder, and changes nothing; one with budget
-// enough waits for the lock, and both increments land.
-func twoGlobalTransactionsOneRow(t *testing.T, e *Env) {
+// Increment is a statement that adds add to column n of the row with id
+// 1 of table (the suite's kv table).
+type Increment func(table, add string) string
+
+// updateIncrement is Increment as an UPDATE.
+func updateIncrement(table, add string) string {
+	return "UPDATE " + table + " SET n = n + " + add + " WHERE id = 1"
+}
+
+// TwoGlobalTransactionsOneRow: while one global transaction holds a row's
+// global lock (written by inc), another's write of the row fails within
+// its budget with a lock conflict naming the holder, and changes nothing;
+// one with budget enough waits for the lock, and both increments land.
+func TwoGlobalTransactionsOneRow(t *testing.T, e *Env, inc Increment) {
 	tb := e.Table("dt_race", kv, kvSeed)
 	co := e.Coordinator
 	holding, release, first := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -26,7 +35,7 @@ func twoGlobalTransactionsOneRow(t *testing.T, e *Env) {
 		defer wg.Done()
 		defer close(first)
 		_, err1 = co.Global(func(ctx context.Context) error {
-			if _, err := e.Proxy.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 1 WHERE id = 1"); err != nil {
+			if _, err := e.Proxy.ExecContext(ctx, inc(tb, "1")); err != nil {
 				return err
 			}
 			close(holding) // locally committed, global lock held
@@ -39,9 +48,10 @@ func twoGlobalTransactionsOneRow(t *testing.T, e *Env) {
 	case <-first:
 		t.Fatalf("the first transaction ended before holding its lock: %v", err1)
 	}
+	held := e.Dump(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	err := co.TM.WithGlobalTx(ctx, tm.Config{Name: "short", Timeout: 10 * time.Second}, func(ctx context.Context) error {
-		_, err := e.Proxy.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 10 WHERE id = 1")
+		_, err := e.Proxy.ExecContext(ctx, inc(tb, "10"))
 		return err
 	})
 	cancel()
@@ -49,11 +59,14 @@ func twoGlobalTransactionsOneRow(t *testing.T, e *Env) {
 	if !errors.Is(err, txc.ErrLockConflict) || !errors.As(err, &te) || te.Holder == "" {
 		t.Fatalf("err = %v, want a lock conflict naming the holder", err)
 	}
+	if got := e.Dump(tb); got != held {
+		t.Fatalf("the write that met the lock changed the table:\n%s\nwas:\n%s", got, held)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		_, err2 = co.Global(func(ctx context.Context) error {
-			_, err := e.Proxy.ExecContext(ctx, "UPDATE "+tb+" SET n = n + 100 WHERE id = 1")
+			_, err := e.Proxy.ExecContext(ctx, inc(tb, "100"))
 			return err
 		})
 	}()

@@ -49,12 +49,24 @@ const (
 	kvSeed = "INSERT INTO {t} (id, n, s) VALUES (1, 10, 'a'), (2, 20, 'b'), (3, 30, 'c'), (4, 40, 'd')"
 )
 
-// writes are statement sequences, each one local transaction, that AT
-// mode must undo exactly.
-var writes = []struct {
-	name  string
-	stmts []string
-}{
+// Write is a sequence of statements on the suite's table ({t}, made by
+// kv and seeded by kvSeed), run as one local transaction, that AT mode
+// must undo exactly.
+type Write struct {
+	Name  string
+	Stmts []string
+}
+
+// RunWrites runs the suite's tests of writes (rolled back, the table is
+// as before; committed, as the statements left it without the proxy) on
+// writes: the suite's own, or statements of one dialect only.
+func RunWrites(t *testing.T, newEnv func(t *testing.T) *Env, writes []Write) {
+	t.Run("RolledBackAsBefore", func(t *testing.T) { rolledBackAsBefore(t, newEnv, writes) })
+	t.Run("CommittedAsPlain", func(t *testing.T) { committedAsPlain(t, newEnv, writes) })
+}
+
+// writes are the suite's writes, in portable SQL.
+var writes = []Write{
 	{"insert", []string{"INSERT INTO {t} (id, n, s) VALUES (5, 50, 'e'), (6, 60, 'f')"}},
 	{"update", []string{"UPDATE {t} SET n = n + 1, s = 'x' WHERE id <= 2"}},
 	{"update-key", []string{"UPDATE {t} SET id = id + 100 WHERE id IN (1, 3)"}},
@@ -72,26 +84,26 @@ var writes = []struct {
 
 // Run runs the suite, each test on an environment newEnv makes for it.
 func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
-	t.Run("RolledBackAsBefore", func(t *testing.T) { rolledBackAsBefore(t, newEnv) })
-	t.Run("CommittedAsPlain", func(t *testing.T) { committedAsPlain(t, newEnv) })
+	RunWrites(t, newEnv, writes)
 	t.Run("RefusedLeavesNoTrace", func(t *testing.T) { refusedLeavesNoTrace(t, newEnv) })
-	t.Run("TwoGlobalTransactionsOneRow", func(t *testing.T) { twoGlobalTransactionsOneRow(t, newEnv(t)) })
+	t.Run("TwoGlobalTransactionsOneRow", func(t *testing.T) { TwoGlobalTransactionsOneRow(t, newEnv(t), updateIncrement) })
 	t.Run("CascadesRolledBack", func(t *testing.T) { cascadesRolledBack(t, newEnv) })
 	t.Run("CascadesCommitted", func(t *testing.T) { cascadesCommitted(t, newEnv) })
 	t.Run("CascadeDirtyWrites", func(t *testing.T) { cascadeDirtyWrites(t, newEnv) })
 	t.Run("CascadeLocks", func(t *testing.T) { cascadeLocks(t, newEnv(t)) })
+	t.Run("KeyMoveReferencedByOtherKey", func(t *testing.T) { keyMoveReferencedByOtherKey(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back
 // leaves the table byte for byte as it was, and no undo log.
-func rolledBackAsBefore(t *testing.T, newEnv func(t *testing.T) *Env) {
+func rolledBackAsBefore(t *testing.T, newEnv func(t *testing.T) *Env, writes []Write) {
 	for _, w := range writes {
-		t.Run(w.name, func(t *testing.T) {
+		t.Run(w.Name, func(t *testing.T) {
 			e := newEnv(t)
 			tb := e.Table("dt_rb", kv, kvSeed)
 			before := e.Dump(tb)
 			xid, err := e.Coordinator.Global(func(ctx context.Context) error {
-				if err := runLocal(ctx, e.Proxy, tb, w.stmts); err != nil {
+				if err := runLocal(ctx, e.Proxy, tb, w.Stmts); err != nil {
 					return err
 				}
 				return ErrRollback
@@ -112,16 +124,16 @@ func rolledBackAsBefore(t *testing.T, newEnv func(t *testing.T) *Env) {
 
 // committedAsPlain: each write committed in a global transaction leaves
 // the table as the same statements run without the proxy do.
-func committedAsPlain(t *testing.T, newEnv func(t *testing.T) *Env) {
+func committedAsPlain(t *testing.T, newEnv func(t *testing.T) *Env, writes []Write) {
 	for _, w := range writes {
-		t.Run(w.name, func(t *testing.T) {
+		t.Run(w.Name, func(t *testing.T) {
 			e := newEnv(t)
 			plain, proxied := e.Table("dt_pl", kv, kvSeed), e.Table("dt_cm", kv, kvSeed)
-			if err := runLocal(context.Background(), e.Plain, plain, w.stmts); err != nil {
+			if err := runLocal(context.Background(), e.Plain, plain, w.Stmts); err != nil {
 				t.Fatalf("plain run: %v", err)
 			}
 			xid, err := e.Coordinator.Global(func(ctx context.Context) error {
-				return runLocal(ctx, e.Proxy, proxied, w.stmts)
+				return runLocal(ctx, e.Proxy, proxied, w.Stmts)
 			})
 			if err != nil {
 				t.Fatalf("global run: %v", err)

@@ -27,6 +27,7 @@ type env struct {
 	conn  *client.Conn
 	tm    *tm.Manager
 	rm    *rm.Manager
+	dsn   string       // the test database's
 	plain *sql.DB      // pgx stdlib, no proxy
 	db    *sql.DB      // through the proxy
 	enum  string       // an enum type ('a', 'b') made by makeEnum
@@ -44,9 +45,15 @@ func (e *env) makeEnum() {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	plain := dbtest.Postgres(t)
+	return newEnvAt(t, dbtest.PostgresDSN)
+}
+
+// newEnvAt is newEnv on the database of dsn (a private server's).
+func newEnvAt(t *testing.T, dsn string) *env {
+	t.Helper()
+	plain := dbtest.Open(t, "pgx", dsn)
 	co := dialecttest.StartCoordinator(t, "dspg")
-	e := &env{t: t, conn: co.Conn, tm: co.TM, rm: co.RM, plain: plain, admin: co.Admin}
+	e := &env{t: t, conn: co.Conn, tm: co.TM, rm: co.RM, dsn: dsn, plain: plain, admin: co.Admin}
 	e.db = e.open("")
 	return e
 }
@@ -55,7 +62,7 @@ func newEnv(t *testing.T) *env {
 // parameters (URL query syntax).
 func (e *env) open(params string, opts ...datasource.Option) *sql.DB {
 	e.t.Helper()
-	dsn := dbtest.PostgresDSN
+	dsn := e.dsn
 	if params != "" {
 		dsn += "&" + params
 	}

@@ -65,6 +65,8 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		return p.update(s.UpdateStmt)
 	case *pg.Node_DeleteStmt:
 		return p.delete(s.DeleteStmt)
+	case *pg.Node_MergeStmt:
+		return p.merge(s.MergeStmt)
 	case *pg.Node_TransactionStmt:
 		if op, ok := savepointOps[s.TransactionStmt.Kind]; ok {
 			return savepoint(query, op, s.TransactionStmt.SavepointName)
@@ -113,8 +115,6 @@ func utility(query string, n *pg.Node) (datasource.Statement, error) {
 		return passthrough{}, nil
 	case *pg.Node_ExecuteStmt:
 		return nil, datasource.Unsupported(query, "EXECUTE of a server-side prepared statement cannot be imaged")
-	case *pg.Node_MergeStmt:
-		return nil, datasource.Unsupported(query, "MERGE is refused: AT mode can image only the rows a write returns, and MERGE returns none before PostgreSQL 17 (write it as INSERT … ON CONFLICT, UPDATE and DELETE statements)")
 	case *pg.Node_CallStmt, *pg.Node_DoStmt:
 		return nil, datasource.Unsupported(query, "a procedure's or code block's writes cannot be imaged")
 	case *pg.Node_TruncateStmt:
@@ -286,6 +286,8 @@ func (p *planner) withoutReturning(stmt *pg.Node, returning *[]*pg.Node) (string
 			s.UpdateStmt.ReturningList = nil
 		case *pg.Node_DeleteStmt:
 			s.DeleteStmt.ReturningList = nil
+		case *pg.Node_MergeStmt:
+			s.MergeStmt.ReturningList = nil
 		}
 		stmt = c
 	}
@@ -322,6 +324,8 @@ func rebuild(query string, stmt *pg.Node, m *datasource.Table, returning string)
 		s.UpdateStmt.Relation = qualify(s.UpdateStmt.Relation, m)
 	case *pg.Node_DeleteStmt:
 		s.DeleteStmt.Relation = qualify(s.DeleteStmt.Relation, m)
+	case *pg.Node_MergeStmt:
+		s.MergeStmt.Relation = qualify(s.MergeStmt.Relation, m)
 	}
 	text, err := deparseChecked(c)
 	if err != nil {

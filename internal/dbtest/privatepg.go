@@ -25,7 +25,13 @@ const pgBin = "/usr/lib/postgresql/15/bin"
 func PrivatePostgres(t testing.TB, settings ...string) string {
 	t.Helper()
 	SkipShort(t, "private PostgreSQL server")
-	initdb, server := filepath.Join(pgBin, "initdb"), filepath.Join(pgBin, "postgres")
+	return privatePostgres(t, pgBin, settings)
+}
+
+// privatePostgres is PrivatePostgres with the server programs of bin.
+func privatePostgres(t testing.TB, bin string, settings []string) string {
+	t.Helper()
+	initdb, server := filepath.Join(bin, "initdb"), filepath.Join(bin, "postgres")
 	for _, p := range []string{initdb, server} {
 		if _, err := os.Stat(p); err != nil {
 			unreachable(t, fmt.Sprintf("dbtest: a private PostgreSQL needs %s: %v", p, err))
