@@ -5,10 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/tm"
 )
 
 // mergeWrites are MERGE statements on the conformance suite's table
@@ -117,6 +119,32 @@ func TestMerge(t *testing.T) {
 	e.parked(xid, tb, e.dump(tb))
 	if !strings.Contains(e.dump(tb), "(1,77,") {
 		t.Fatalf("the outside write was overwritten:\n%s", e.dump(tb))
+	}
+
+	// Under tm.WithGlobalLock, a MERGE of a row the parked transaction
+	// holds is refused with a lock conflict and changes nothing; one of a
+	// row nobody holds goes through.
+	held := e.dump(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "MERGE INTO "+tb+" t USING (VALUES (1)) s (id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET n = 0")
+		return err
+	})
+	if !errors.Is(err, txc.ErrLockConflict) {
+		t.Fatalf("global-lock MERGE of a held row: %v, want a lock conflict", err)
+	}
+	if got := e.dump(tb); got != held {
+		t.Fatalf("the refused global-lock MERGE changed the table:\n%s", got)
+	}
+	if err := tm.WithGlobalLock(context.Background(), func(ctx context.Context) error {
+		_, err := e.db.ExecContext(ctx, "MERGE INTO "+tb+" t USING (VALUES (3)) s (id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET n = 0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.dump(tb), "(3,0,") {
+		t.Fatalf("the global-lock MERGE did not write:\n%s", e.dump(tb))
 	}
 }
 
