@@ -12,6 +12,7 @@
 # as root). A prefix holding bin/postgres is reused. Prints the prefix.
 # Exits non-zero when it cannot build.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 prefix=${TXC_PG17_PREFIX:-/var/cache/txc/postgresql-17}
 
@@ -29,12 +30,9 @@ command -v apt-get >/dev/null || { echo "postgres17: apt-get is needed to fetch 
 missing=()
 for tool in gcc make bison flex perl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "postgres17: installing ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "postgres17: ${missing[*]} needed" >&2; exit 1
-  fi
+  can_apt || { echo "postgres17: ${missing[*]} needed" >&2; exit 1; }
+  echo "postgres17: installing ${missing[*]}" >&2
+  apt_install "${missing[@]}"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/txc-pg17-build.XXXXXX")
