@@ -93,6 +93,12 @@ func (e Etcd) Connect(ctx context.Context, base clientv3.Config) (*clientv3.Clie
 	cancel()
 	if err = e.Explain(err); err != nil && !answered(err) {
 		cli.Close()
+		// gRPC tells a refused handshake from an unreachable etcd only in
+		// its messages, and not always (a connection etcd closed after
+		// refusing the certificate may fail on a write first): ask TLS.
+		if terr := e.checkTLS(ctx, base.DialTimeout); terr != nil {
+			return nil, terr
+		}
 		return nil, err
 	}
 	if e.Username == "" {
@@ -113,13 +119,12 @@ func (e Etcd) Connect(ctx context.Context, base clientv3.Config) (*clientv3.Clie
 // etcd refused the client; err naming the endpoints otherwise; nil for
 // nil. etcd's errors never hold the password.
 func (e Etcd) Explain(err error) error {
-	if err == nil {
-		return nil
+	var done explained
+	if err == nil || errors.As(err, &done) {
+		return err
 	}
 	where := strings.Join(e.Endpoints, ",")
-	refused := func(what string) error {
-		return fmt.Errorf("cluster: %w: etcd %s: %s: %w", ErrEtcdAccess, where, what, err)
-	}
+	refused := func(what string) error { return e.refused(where, what, err) }
 	switch rpctypes.Error(err) {
 	case rpctypes.ErrAuthFailed:
 		return refused(fmt.Sprintf("user %q or its password was refused", e.Username))
@@ -131,11 +136,18 @@ func (e Etcd) Explain(err error) error {
 		}
 		return refused(fmt.Sprintf("user %q lacks permission on the cluster's keys (grant its role readwrite on the prefix)", e.Username))
 	}
-	if tlsRefused(err) {
-		return refused("TLS handshake failed (check the CA, the client certificate and key, and the server name)")
-	}
-	return fmt.Errorf("cluster: etcd %s: %w", where, err)
+	return explained{fmt.Errorf("cluster: etcd %s: %w", where, err)}
 }
+
+// refused is the error of etcd at where refusing this client for what.
+func (e Etcd) refused(where, what string, err error) error {
+	return explained{fmt.Errorf("cluster: %w: etcd %s: %s: %w", ErrEtcdAccess, where, what, err)}
+}
+
+// explained is an error Explain made: explaining it again keeps it.
+type explained struct{ error }
+
+func (e explained) Unwrap() error { return e.error }
 
 // answered reports whether err is etcd's answer to a request that reached
 // it, refusing nothing about this client's access.
@@ -145,21 +157,4 @@ func answered(err error) bool {
 		return false
 	}
 	return !errors.Is(err, ErrEtcdAccess)
-}
-
-// tlsRefused reports whether err is a gRPC connection that failed in or
-// right after its TLS handshake: etcd's certificate not verified, or this
-// client's certificate refused (TLS 1.3 says so after the handshake, on
-// the first read). gRPC gives only the text of the transport's error.
-func tlsRefused(err error) bool {
-	if status.Code(err) != codes.Unavailable {
-		return false
-	}
-	msg := status.Convert(err).Message()
-	for _, s := range []string{"authentication handshake failed", "tls: ", "x509: "} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
