@@ -89,9 +89,9 @@ func TestEtcdOptionsRefused(t *testing.T) {
 		opts   []client.Option
 		want   string
 	}{
-		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "pw-" + etcdPlanted)}, "in clear"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "in clear"},
 		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "")}, "go together"},
-		{"127.0.0.1:8091", []client.Option{client.WithEtcdAuth("txc", "pw-" + etcdPlanted)}, "etcd:// targets only"},
+		{"127.0.0.1:8091", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "etcd:// targets only"},
 	} {
 		_, err := client.Dial(context.Background(), c.target, c.opts...)
 		if !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), etcdPlanted) {
