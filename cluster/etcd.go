@@ -46,11 +46,9 @@ func (e Etcd) Check() error {
 	if len(e.Endpoints) == 0 {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: no etcd endpoints")
 	}
-	scheme := endpointScheme(e.Endpoints[0])
-	for _, ep := range e.Endpoints[1:] {
-		if endpointScheme(ep) != scheme {
-			return txc.Errorf(txc.CodeInvalidArgument, "cluster: etcd endpoints %s mix forms: use host:port, http:// or https:// for all", strings.Join(e.Endpoints, ","))
-		}
+	scheme, err := EndpointsScheme(e.Endpoints)
+	if err != nil {
+		return err
 	}
 	if scheme == "http" && e.TLS != nil {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: etcd endpoints are http:// but TLS is configured: use https:// or host:port")
@@ -64,12 +62,26 @@ func (e Etcd) Check() error {
 	return nil
 }
 
-// endpointScheme is "http", "https" or "" (host:port).
-func endpointScheme(ep string) string {
-	if s, _, ok := strings.Cut(ep, "://"); ok {
-		return s
+// EndpointsScheme returns the form of etcd endpoints: "http", "https",
+// or "" for host:port; an invalid-argument error when they mix forms (the
+// etcd client would use the first one's for all).
+func EndpointsScheme(endpoints []string) (string, error) {
+	form := func(ep string) string {
+		if s, _, ok := strings.Cut(ep, "://"); ok {
+			return s
+		}
+		return ""
 	}
-	return ""
+	if len(endpoints) == 0 {
+		return "", nil
+	}
+	scheme := form(endpoints[0])
+	for _, ep := range endpoints[1:] {
+		if form(ep) != scheme {
+			return "", txc.Errorf(txc.CodeInvalidArgument, "cluster: etcd endpoints %s mix forms: write every one as host:port, http:// or https://", strings.Join(endpoints, ","))
+		}
+	}
+	return scheme, nil
 }
 
 // Connect returns a client of etcd that has shown it can talk to etcd:

@@ -19,7 +19,7 @@ const tlsAnswerWait = 300 * time.Millisecond
 // that refuses it or whose certificate is not verified; nil when every
 // endpoint that could be reached accepted it, or without TLS.
 func (e Etcd) checkTLS(ctx context.Context, timeout time.Duration) error {
-	if e.TLS == nil && endpointScheme(e.Endpoints[0]) != "https" {
+	if scheme, _ := EndpointsScheme(e.Endpoints); e.TLS == nil && scheme != "https" {
 		return nil
 	}
 	for _, ep := range e.Endpoints {
