@@ -135,3 +135,25 @@ func TestEtcdSettingsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureEtcdCertificateAsUser: with client certificate auth, etcd
+// takes the certificate's common name as the user when no password is
+// given: a node whose certificate names the cluster's user needs none.
+func TestSecureEtcdCertificateAsUser(t *testing.T) {
+	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/sec"})
+	certs := etcd.Secure().Certs
+	certFile, keyFile := certs.Issue(etcd.Secure().User, "client")
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logtest.Buffer
+	cfg := secureConfig(etcd, "n1", &logs)
+	cfg.Username, cfg.Password = "", ""
+	cfg.TLS.Certificates = []tls.Certificate{cert}
+	l := newLeads()
+	startWith(t, cfg, l)
+	if got := l.next(t, 15*time.Second); got != "n1" {
+		t.Fatalf("%s led", got)
+	}
+}
