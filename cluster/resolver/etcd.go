@@ -8,9 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/txcio/txc/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	grpcresolver "google.golang.org/grpc/resolver"
+
+	"github.com/txcio/txc/cluster"
 )
 
 // EtcdScheme is the scheme of a target found through etcd:
