@@ -77,6 +77,9 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 		return nil, invalid("client: dial %q: a token is sent only over TLS (WithTLS)", target)
 	}
 	grpcTarget, err := clusterresolver.Canonical(target)
+	if err == nil {
+		err = o.checkEtcd(grpcTarget)
+	}
 	if err != nil {
 		return nil, invalid("client: dial %q: %v", target, err)
 	}
@@ -143,7 +146,7 @@ func dialOptions(o options) []grpc.DialOption {
 		}),
 		// The list and etcd target forms, on this channel only (nothing is
 		// registered globally); the etcd resolver logs to the Conn's logger.
-		grpc.WithResolvers(clusterresolver.NewListBuilder(), clusterresolver.NewEtcdBuilder(clusterresolver.WithLogger(o.log))),
+		grpc.WithResolvers(clusterresolver.NewListBuilder(), clusterresolver.NewEtcdBuilder(o.etcdOptions()...)),
 	}
 	if o.tls != nil && o.tls.ServerName != "" {
 		// The name to verify set by the caller wins over the per-address

@@ -26,6 +26,9 @@ type options struct {
 	dialTimeoutSet bool // by WithDialTimeout: applies whatever ctx's deadline
 	tls            *tls.Config
 	token          string
+	etcdTLS        *tls.Config // WithEtcdTLS
+	etcdUser       string      // WithEtcdAuth
+	etcdPassword   string
 }
 
 // DefaultDialTimeout is how long Dial keeps trying to reach a coordinator

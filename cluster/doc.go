@@ -17,4 +17,10 @@
 //
 // Clients find the nodes and the leader from these keys (see package
 // cluster/resolver) or from a static list of addresses.
+//
+// Nodes and clients reach etcd as Etcd says: over TLS (with a client
+// certificate for mutual TLS) and as an etcd user whose role covers the
+// prefix. etcd refusing a node (its handshake, user, password or
+// permissions) is an error wrapping ErrEtcdAccess, not an outage to wait
+// out.
 package cluster

@@ -2,4 +2,4 @@ package cluster
 
 // Die closes n's etcd client without resigning, as a killed process
 // would leave it: its lease runs out.
-func (n *Node) Die() { n.cli.Close() }
+func (n *Node) Die() { n.cli.Load().Close() }

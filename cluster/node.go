@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 
 	"github.com/txcio/txc"
 )
@@ -35,15 +33,19 @@ type Config struct {
 	// TTL is the lease of the node's keys, whole seconds, at least 2s;
 	// default DefaultTTL.
 	TTL time.Duration
-	// TLS, when set, is used to reach etcd.
+	// TLS, when set, is used to reach etcd (see Etcd.TLS).
 	TLS *tls.Config
+	// Username and Password authenticate to an etcd with auth enabled;
+	// the user's role needs readwrite on the prefix. The password is
+	// never logged nor put into an error.
+	Username, Password string
 	// Logger receives the node's log; nil discards it.
 	Logger *slog.Logger
 }
 
 func (c *Config) check() error {
-	if len(c.Endpoints) == 0 {
-		return txc.Errorf(txc.CodeInvalidArgument, "cluster: no etcd endpoints")
+	if err := c.etcd().Check(); err != nil {
+		return err
 	}
 	if !txc.ValidNodeName(c.Node) {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: node name %q must be 1..63 characters of [A-Za-z0-9._-]", c.Node)
@@ -64,6 +66,11 @@ func (c *Config) check() error {
 	return nil
 }
 
+// etcd is how the node reaches etcd.
+func (c *Config) etcd() Etcd {
+	return Etcd{Endpoints: c.Endpoints, TLS: c.TLS, Username: c.Username, Password: c.Password}
+}
+
 // Lead is what a node does while it is the leader. Its context is
 // cancelled when the node must step down; Lead returns once it has
 // stopped deciding (its store closed). A Lead that returns by itself (its
@@ -74,26 +81,19 @@ type Lead func(ctx context.Context) error
 // Node is one coordinator process's membership in the cluster.
 type Node struct {
 	cfg     Config
-	cli     *clientv3.Client
+	etcd    Etcd
+	cli     atomic.Pointer[clientv3.Client] // set by Run once etcd was reached
 	log     *slog.Logger
 	leader  atomic.Pointer[string]
 	leading atomic.Bool
 }
 
-// New connects to etcd (lazily: an unreachable etcd is retried by Run).
+// New checks cfg; Run connects to etcd.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: cfg.Endpoints, DialTimeout: cfg.TTL, TLS: cfg.TLS,
-		DialKeepAliveTime: cfg.TTL, DialKeepAliveTimeout: cfg.TTL,
-		Logger: zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: etcd client: %w", err)
-	}
-	return &Node{cfg: cfg, cli: cli, log: cfg.Logger.With("node", cfg.Node)}, nil
+	return &Node{cfg: cfg, etcd: cfg.etcd(), log: cfg.Logger.With("node", cfg.Node)}, nil
 }
 
 // Leading reports whether this node is the leader now.
@@ -109,44 +109,82 @@ func (n *Node) Leader() string {
 }
 
 // Close closes the etcd client. Call it after Run has returned.
-func (n *Node) Close() error { return n.cli.Close() }
+func (n *Node) Close() error {
+	if cli := n.cli.Load(); cli != nil {
+		return cli.Close()
+	}
+	return nil
+}
 
-// Run takes part in the cluster until ctx is done: it registers the node,
-// campaigns, runs lead while elected, and starts over when it loses its
-// lease or lead fails. On return the node has resigned and its keys are
+// Run takes part in the cluster until ctx is done: it connects to etcd,
+// registers the node, campaigns, runs lead while elected, and starts over
+// when it loses its lease or lead fails. While etcd cannot be reached it
+// retries. It returns an error wrapping ErrEtcdAccess, having done
+// nothing, when etcd refuses the node (TLS, user, password or
+// permissions) before it could register once: settings to fix, not an
+// outage to wait out. On return the node has resigned and its keys are
 // gone (when etcd could be reached).
 func (n *Node) Run(ctx context.Context, lead Lead) error {
+	cli, err := n.connect(ctx)
+	if cli == nil {
+		return err
+	}
+	n.cli.Store(cli)
 	// A cancelled campaign resigns on the client's own context, which
 	// waits for etcd; closing the client after a grace period unblocks it
 	// when etcd is gone.
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(2*n.cfg.TTL, func() { n.cli.Close() }) })
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(2*n.cfg.TTL, func() { cli.Close() }) })
 	defer stop()
+	registered := false
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		s, err := n.session(ctx)
 		if err != nil {
+			if !registered && errors.Is(err, ErrEtcdAccess) {
+				return err
+			}
 			if ctx.Err() == nil {
 				n.log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
 				pause(ctx, time.Second)
 			}
 			continue
 		}
-		attempt = 0
+		attempt, registered = 0, true
 		n.term(ctx, s, lead)
 	}
 	return nil
+}
+
+// connect returns a client that reached etcd, retrying while etcd cannot
+// be reached; nil and an error wrapping ErrEtcdAccess when etcd refused
+// the node; nil and nil when ctx ended first.
+func (n *Node) connect(ctx context.Context) (*clientv3.Client, error) {
+	for attempt := 0; ; attempt++ {
+		cli, err := n.etcd.Connect(ctx, clientv3.Config{DialTimeout: n.cfg.TTL,
+			DialKeepAliveTime: n.cfg.TTL, DialKeepAliveTimeout: n.cfg.TTL})
+		switch {
+		case err == nil:
+			return cli, nil
+		case errors.Is(err, ErrEtcdAccess):
+			return nil, err
+		case ctx.Err() != nil:
+			return nil, nil
+		}
+		n.log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
+		pause(ctx, time.Second)
+	}
 }
 
 // session opens a lease and registers the node's address under it.
 func (n *Node) session(ctx context.Context) (*concurrency.Session, error) {
 	gctx, cancel := context.WithTimeout(ctx, n.cfg.TTL)
 	defer cancel()
-	s, err := concurrency.NewSession(n.cli, concurrency.WithTTL(int(n.cfg.TTL/time.Second)), concurrency.WithContext(ctx))
+	s, err := concurrency.NewSession(n.cli.Load(), concurrency.WithTTL(int(n.cfg.TTL/time.Second)), concurrency.WithContext(ctx))
 	if err != nil {
-		return nil, err
+		return nil, n.etcd.Explain(err)
 	}
-	if _, err := n.cli.Put(gctx, NodeKey(n.cfg.Prefix, n.cfg.Node), n.cfg.Addr, clientv3.WithLease(s.Lease())); err != nil {
+	if _, err := n.cli.Load().Put(gctx, NodeKey(n.cfg.Prefix, n.cfg.Node), n.cfg.Addr, clientv3.WithLease(s.Lease())); err != nil {
 		n.closeSession(s)
-		return nil, err
+		return nil, n.etcd.Explain(err)
 	}
 	return s, nil
 }
@@ -189,7 +227,7 @@ func (n *Node) observe(ctx context.Context, e *concurrency.Election) {
 func (n *Node) closeSession(s *concurrency.Session) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.TTL)
 	defer cancel()
-	_, _ = n.cli.Revoke(ctx, s.Lease())
+	_, _ = n.cli.Load().Revoke(ctx, s.Lease())
 	s.Orphan()
 }
 

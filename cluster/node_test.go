@@ -54,17 +54,24 @@ type running struct {
 	n      *cluster.Node
 	cancel context.CancelFunc
 	done   chan struct{}
+	runErr chan error
 }
 
 func start(t *testing.T, ep, name string, l *leads) *running {
 	t.Helper()
-	n, err := cluster.New(cluster.Config{Endpoints: []string{ep}, Prefix: "/t-" + t.Name(), Node: name, Addr: name + ":1", TTL: 2 * time.Second})
+	return startWith(t, cluster.Config{Endpoints: []string{ep}, Prefix: "/t-" + t.Name(), Node: name, Addr: name + ":1", TTL: 2 * time.Second}, l)
+}
+
+// startWith runs a node of cfg; its Run's error arrives on runErr.
+func startWith(t *testing.T, cfg cluster.Config, l *leads) *running {
+	t.Helper()
+	n, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{n: n, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(r.done); n.Run(ctx, l.fn(name)) }()
+	r := &running{n: n, cancel: cancel, done: make(chan struct{}), runErr: make(chan error, 1)}
+	go func() { defer close(r.done); r.runErr <- n.Run(ctx, l.fn(cfg.Node)) }()
 	t.Cleanup(func() { r.stop(); n.Close() })
 	return r
 }

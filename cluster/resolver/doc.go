@@ -15,5 +15,6 @@
 // The etcd resolver reads the keys package cluster defines and keeps
 // watching them, so nodes that join or leave and leader changes reach
 // running clients; while etcd cannot be reached it keeps the last
-// addresses it knew.
+// addresses it knew. WithTLS and WithAuth reach an etcd that requires TLS
+// or a user.
 package resolver

@@ -2,14 +2,16 @@ package resolver
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	grpcresolver "google.golang.org/grpc/resolver"
+
+	"github.com/txcio/txc/cluster"
 )
 
 // EtcdScheme is the scheme of a target found through etcd:
@@ -23,6 +25,7 @@ type EtcdOption func(*etcdOptions)
 
 type etcdOptions struct {
 	log         *slog.Logger
+	access      cluster.Etcd  // TLS and user; endpoints come from each target
 	dialTimeout time.Duration // bounds one full read of the keys
 	backoffMin  time.Duration // first wait after a failed read
 	backoffMax  time.Duration
@@ -39,9 +42,22 @@ func WithLogger(l *slog.Logger) EtcdOption {
 	}
 }
 
+// WithTLS makes the resolvers reach etcd over TLS with cfg (a client
+// certificate in it is presented for mutual TLS). Without it the
+// connection to etcd is plaintext.
+func WithTLS(cfg *tls.Config) EtcdOption {
+	return func(o *etcdOptions) { o.access.TLS = cfg.Clone() }
+}
+
+// WithAuth makes the resolvers log in to etcd as user, whose role needs
+// read permission on the cluster's prefix. It needs WithTLS: the password
+// is never sent in clear, nor logged.
+func WithAuth(user, password string) EtcdOption {
+	return func(o *etcdOptions) { o.access.Username, o.access.Password = user, password }
+}
+
 // NewEtcdBuilder returns the gRPC resolver builder of EtcdScheme targets.
-// Each resolver has its own etcd client; the connection to etcd is
-// plaintext.
+// Each resolver has its own etcd client.
 func NewEtcdBuilder(opts ...EtcdOption) grpcresolver.Builder {
 	o := etcdOptions{log: slog.New(slog.DiscardHandler), dialTimeout: 5 * time.Second,
 		backoffMin: 100 * time.Millisecond, backoffMax: 5 * time.Second}
@@ -60,24 +76,17 @@ func (b etcdBuilder) Build(t grpcresolver.Target, cc grpcresolver.ClientConn, _ 
 	if err != nil {
 		return nil, err
 	}
-	cli, err := clientv3.New(b.etcdConfig(endpoints))
-	if err != nil {
+	access := b.o.access
+	access.Endpoints = endpoints
+	if err := access.Check(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &etcdResolver{o: b.o, cc: cc, cli: cli, ctx: ctx, cancel: cancel, view: newView(prefix),
+	r := &etcdResolver{o: b.o, cc: cc, access: access, ctx: ctx, cancel: cancel, view: newView(prefix),
 		log: b.o.log.With("etcd", strings.Join(endpoints, ","), "prefix", prefix)}
-	r.wg.Add(2)
+	r.wg.Add(1)
 	go r.run()
-	go r.watchConnectivity()
 	return r, nil
-}
-
-// etcdConfig is the etcd client's configuration: the one place where the
-// connection to etcd is set up (TLS would go here). The client's own zap
-// log is off; the resolver logs what matters to the caller's logger.
-func (b etcdBuilder) etcdConfig(endpoints []string) clientv3.Config {
-	return clientv3.Config{Endpoints: endpoints, DialTimeout: b.o.dialTimeout, Logger: zap.NewNop()}
 }
 
 // etcdResolver follows the cluster's keys in etcd and reports the
@@ -85,7 +94,8 @@ func (b etcdBuilder) etcdConfig(endpoints []string) clientv3.Config {
 type etcdResolver struct {
 	o      etcdOptions
 	cc     grpcresolver.ClientConn
-	cli    *clientv3.Client
+	access cluster.Etcd
+	cli    *clientv3.Client // set by run's goroutine once etcd was reached
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -113,5 +123,7 @@ func (r *etcdResolver) ResolveNow(grpcresolver.ResolveNowOptions) {}
 func (r *etcdResolver) Close() {
 	r.cancel()
 	r.wg.Wait()
-	r.cli.Close()
+	if r.cli != nil {
+		r.cli.Close()
+	}
 }

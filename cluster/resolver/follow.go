@@ -16,14 +16,19 @@ import (
 // resolver has never had an address.
 var errNoNode = errors.New("no txc-server node registered in etcd")
 
-// run reads the keys and follows them with a watch; after a failure it
-// reads them again, with capped exponential backoff, until Close. The
-// addresses last reported stay in use meanwhile.
+// run connects to etcd, reads the keys and follows them with a watch;
+// after a failure it connects or reads again, with capped exponential
+// backoff, until Close. The addresses last reported stay in use
+// meanwhile.
 func (r *etcdResolver) run() {
 	defer r.wg.Done()
 	delay := r.o.backoffMin
 	for {
-		rev, err := r.load()
+		err := r.connect()
+		var rev int64
+		if err == nil {
+			rev, err = r.load()
+		}
 		if err == nil {
 			delay = r.o.backoffMin
 			err = r.follow(rev)
@@ -34,7 +39,7 @@ func (r *etcdResolver) run() {
 		r.log.Warn("cluster resolver: reading etcd failed; keeping the last known coordinator addresses",
 			"addresses", r.last, "retry_in", delay, "err", err)
 		if r.last == nil {
-			r.cc.ReportError(fmt.Errorf("cluster resolver: etcd: %w", err))
+			r.cc.ReportError(fmt.Errorf("cluster resolver: %w", r.access.Explain(err)))
 		}
 		select {
 		case <-time.After(delay):
@@ -43,6 +48,23 @@ func (r *etcdResolver) run() {
 		}
 		delay = min(2*delay, r.o.backoffMax)
 	}
+}
+
+// connect makes the etcd client, once: a client that etcd refused (its
+// TLS, its user or password) is not made, and the error, naming what to
+// check, reaches the channel.
+func (r *etcdResolver) connect() error {
+	if r.cli != nil {
+		return nil
+	}
+	cli, err := r.access.Connect(r.ctx, clientv3.Config{DialTimeout: r.o.dialTimeout})
+	if err != nil {
+		return err
+	}
+	r.cli = cli
+	r.wg.Add(1)
+	go r.watchConnectivity()
+	return nil
 }
 
 // load reads both key ranges at one revision, reports the addresses and

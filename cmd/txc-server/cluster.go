@@ -17,15 +17,21 @@ import (
 // runCluster takes part in the cluster until ctx is done: standing by,
 // and serving whenever this node is elected.
 func (p *process) runCluster(ctx context.Context) error {
+	etcdTLS, err := etcdTLS(p.cfg, p.log)
+	if err != nil {
+		return err
+	}
 	node, err := cluster.New(cluster.Config{Endpoints: p.cfg.EtcdEndpoints, Prefix: p.cfg.EtcdPrefix,
-		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log})
+		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log,
+		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword})
 	if err != nil {
 		return err
 	}
 	defer node.Close()
 	p.node = node
 	p.admin.set(p.standby("standing by"))
-	p.log.Info("cluster: standing by", "etcd", p.cfg.EtcdEndpoints, "prefix", p.cfg.EtcdPrefix, "advertise", p.cfg.AdvertiseAddr)
+	p.log.Info("cluster: standing by", "etcd", p.cfg.EtcdEndpoints, "prefix", p.cfg.EtcdPrefix, "advertise", p.cfg.AdvertiseAddr,
+		"etcd_tls", etcdTLS != nil, "etcd_client_cert", p.cfg.EtcdCert != "", "etcd_user", p.cfg.EtcdUser)
 	return node.Run(ctx, func(ctx context.Context) error {
 		defer p.admin.set(p.standby("standing by"))
 		p.admin.set(p.standby("elected; loading the store"))

@@ -52,6 +52,13 @@ type config struct {
 	EtcdPrefix     string
 	AdvertiseAddr  string
 	EtcdLeaseTTL   time.Duration
+	EtcdCA         string // a PEM file, "system" or ""
+	EtcdCert       string
+	EtcdKey        string
+	EtcdServerName string
+	EtcdUser       string
+	EtcdPassword   string // secret: never printed
+	EtcdPassFile   string
 	Procs          int // 0: auto
 }
 
@@ -64,6 +71,9 @@ type setting struct {
 	// secret settings are never shown: errors name them without their
 	// value.
 	secret bool
+	// noFlag settings have no command-line flag (a password would show in
+	// the process list): only the config file and TXC_* set them.
+	noFlag bool
 }
 
 func durationSetting(key, help, def string, field func(*config) *time.Duration) setting {
@@ -83,13 +93,20 @@ func durationSetting(key, help, def string, field func(*config) *time.Duration) 
 func fileSetting(key, help string, field func(*config) *string) setting {
 	return setting{key: key, help: help, set: func(c *config, v string) error {
 		if v != "" {
-			if fi, err := os.Stat(v); err != nil || fi.IsDir() {
-				return fmt.Errorf("not a readable file")
+			if err := readableFile(v); err != nil {
+				return err
 			}
 		}
 		*field(c) = v
 		return nil
 	}}
+}
+
+func readableFile(path string) error {
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		return fmt.Errorf("not a readable file")
+	}
+	return nil
 }
 
 func boolSetting(key, help, def string, field func(*config) *bool) setting {
@@ -221,7 +238,7 @@ var settings = []setting{
 			return nil
 		}},
 	durationSetting("store_timeout", "a store write unanswered this long is a store failure: the node stops deciding (and, in a cluster, hands over)", "10s", func(c *config) *time.Duration { return &c.StoreTimeout }),
-	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port); with them the node joins a cluster: it serves gRPC only while elected leader, the others stand by (needs store mysql or postgres)", def: "",
+	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port, or https://host:port with etcd_ca); with them the node joins a cluster: it serves gRPC only while elected leader, the others stand by (needs store mysql or postgres)", def: "",
 		set: func(c *config, v string) error {
 			c.EtcdEndpoints = nil
 			for _, ep := range strings.Split(v, ",") {
@@ -254,6 +271,25 @@ var settings = []setting{
 			return nil
 		}},
 	durationSetting("etcd_lease_ttl", "lease of the node's etcd keys: a dead leader is replaced about this long after it died (whole seconds, 2s or more)", cluster.DefaultTTL.String(), func(c *config) *time.Duration { return &c.EtcdLeaseTTL }),
+	{key: "etcd_ca", help: "PEM CA certificates of etcd's certificate: turns on TLS to etcd (needed with https:// endpoints); 'system' trusts the host's CAs instead",
+		set: func(c *config, v string) error {
+			if v != "" && v != "system" {
+				if err := readableFile(v); err != nil {
+					return err
+				}
+			}
+			c.EtcdCA = v
+			return nil
+		}},
+	fileSetting("etcd_cert", "PEM client certificate presented to etcd (mutual TLS), with etcd_key; reloaded when the file changes", func(c *config) *string { return &c.EtcdCert }),
+	fileSetting("etcd_key", "PEM private key of etcd_cert; reloaded when the file changes", func(c *config) *string { return &c.EtcdKey }),
+	{key: "etcd_server_name", help: "name to verify in etcd's certificate instead of each endpoint's host",
+		set: func(c *config, v string) error { c.EtcdServerName = v; return nil }},
+	{key: "etcd_user", help: "etcd user of an etcd with auth enabled (its role needs readwrite on etcd_prefix); needs etcd_ca and a password from TXC_ETCD_PASSWORD, etcd_password in the config file, or etcd_password_file",
+		set: func(c *config, v string) error { c.EtcdUser = v; return nil }},
+	{key: "etcd_password", help: "password of etcd_user; never printed", secret: true, noFlag: true,
+		set: func(c *config, v string) error { c.EtcdPassword = v; return nil }},
+	fileSetting("etcd_password_file", "file holding the password of etcd_user (a final line break is ignored); read at start", func(c *config) *string { return &c.EtcdPassFile }),
 	{key: "log_format", help: "text or json", def: "text",
 		set: func(c *config, v string) error {
 			if v != "text" && v != "json" {
@@ -271,6 +307,9 @@ func envName(key string) string  { return "TXC_" + strings.ToUpper(key) }
 func registerFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML file of settings (keys as in the flag names, with _ for -)")
 	for _, s := range settings {
+		if s.noFlag {
+			continue
+		}
 		fs.String(flagName(s.key), s.def, s.help+" (env "+envName(s.key)+")")
 	}
 }
@@ -324,6 +363,9 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*config, error) 
 			errs = append(errs, err)
 		}
 		if err := checkCluster(c); err != nil {
+			errs = append(errs, err)
+		}
+		if err := checkEtcdAccess(c); err != nil {
 			errs = append(errs, err)
 		}
 		if c.Listen == c.AdminListen {

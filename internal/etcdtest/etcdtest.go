@@ -25,6 +25,7 @@ type Server struct {
 	peer     string // peer URL
 	e        *embed.Etcd
 	stopped  bool
+	secure   *Secure
 	Endpoint string // host:port of the client URL
 }
 
@@ -42,6 +43,9 @@ func Start(t testing.TB) *Server {
 func (s *Server) start() {
 	s.t.Helper()
 	cfg := embed.NewConfig()
+	if s.secure != nil {
+		s.secure.serverTLS(cfg)
+	}
 	cfg.Dir = s.dir
 	cfg.Name = "etcdtest"
 	cu, _ := url.Parse(s.client)

@@ -1,0 +1,57 @@
+package client
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+
+	"github.com/txcio/txc/cluster"
+	clusterresolver "github.com/txcio/txc/cluster/resolver"
+)
+
+// WithEtcdTLS makes an etcd target ("etcd://host:port/prefix") reach etcd
+// over TLS with cfg: its RootCAs verify etcd's certificate (nil: the
+// system's CAs), a client certificate in it (Certificates or
+// GetClientCertificate) is presented for mutual TLS, and ServerName, when
+// set, is the name to verify instead of each endpoint's host.
+// TLSFromFiles builds one from PEM files. It is independent of WithTLS,
+// which secures the connection to the coordinator. Without it the
+// connection to etcd is plaintext.
+func WithEtcdTLS(cfg *tls.Config) Option {
+	return func(o *options) { o.etcdTLS = cfg.Clone() }
+}
+
+// WithEtcdAuth makes an etcd target log in to etcd as user with password,
+// for an etcd with auth enabled; the user's role needs read permission on
+// the cluster's prefix. It needs WithEtcdTLS: Dial refuses to send the
+// password in clear. The password is never logged nor put into an error.
+func WithEtcdAuth(user, password string) Option {
+	return func(o *options) { o.etcdUser, o.etcdPassword = user, password }
+}
+
+// etcdOptions are the etcd resolver's options of a Conn.
+func (o *options) etcdOptions() []clusterresolver.EtcdOption {
+	opts := []clusterresolver.EtcdOption{clusterresolver.WithLogger(o.log)}
+	if o.etcdTLS != nil {
+		opts = append(opts, clusterresolver.WithTLS(o.etcdTLS))
+	}
+	if o.etcdUser != "" || o.etcdPassword != "" {
+		opts = append(opts, clusterresolver.WithAuth(o.etcdUser, o.etcdPassword))
+	}
+	return opts
+}
+
+// checkEtcd refuses etcd options that cannot work with target (a target
+// Canonical returned): a user without password or the reverse, a password
+// without TLS, etcd options for a target that is not an etcd one.
+func (o *options) checkEtcd(target string) error {
+	etcdSet := o.etcdTLS != nil || o.etcdUser != "" || o.etcdPassword != ""
+	if !strings.HasPrefix(target, clusterresolver.EtcdScheme+"://") {
+		if etcdSet {
+			return errors.New("WithEtcdTLS and WithEtcdAuth apply to etcd:// targets only")
+		}
+		return nil
+	}
+	// The endpoints are checked by the resolver; any stand in here.
+	return cluster.Etcd{Endpoints: []string{"etcd"}, TLS: o.etcdTLS, Username: o.etcdUser, Password: o.etcdPassword}.Check()
+}

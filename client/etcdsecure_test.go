@@ -1,0 +1,101 @@
+package client_test
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/internal/etcdtest"
+	"github.com/txcio/txc/internal/logtest"
+	"github.com/txcio/txc/tc/store/memstore"
+)
+
+// etcdPlanted is in every etcd password of these tests: it must appear in
+// no log line and no error.
+const etcdPlanted = "Pl4ntedEtcdPw"
+
+// TestEtcdTargetSecure: with etcd on TLS requiring client certificates
+// and auth on, a client logged in as a user that may only read the
+// cluster's keys resolves the leader and works with it. Dial's log never
+// holds the password.
+func TestEtcdTargetSecure(t *testing.T) {
+	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", ReadOnlyUser: "shop-client", Password: "pw-" + etcdPlanted})
+	sec := etcd.Secure()
+	a := newNode(t, "a", memstore.New())
+	etcdtest.Campaign(t, etcd.UserClient(t), "/shop", "a", a.addr).WaitLeader()
+	a.up()
+
+	conn, logs := dialList(t, "etcd://"+etcd.Endpoint+"/shop",
+		client.WithEtcdTLS(sec.Certs.ClientTLS()), client.WithEtcdAuth("shop-client", sec.Password))
+	if conn.Node() != "a" {
+		t.Fatalf("connected to %q, want the leader a", conn.Node())
+	}
+	roundTrip(t, conn)
+	if strings.Contains(logs.String(), etcdPlanted) {
+		t.Fatalf("the etcd password is in the client's log:\n%s", logs.String())
+	}
+}
+
+// TestEtcdTargetSecureRefused: a wrong password, a wrong CA, no client
+// certificate or no user make Dial fail, naming what etcd refused, with
+// neither the password in the error nor in the log.
+func TestEtcdTargetSecureRefused(t *testing.T) {
+	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", Password: "pw-" + etcdPlanted})
+	sec := etcd.Secure()
+	otherCA, err := os.ReadFile(sec.Certs.OtherCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongCA := sec.Certs.ClientTLS()
+	wrongCA.RootCAs = x509.NewCertPool()
+	wrongCA.RootCAs.AppendCertsFromPEM(otherCA)
+	noCert := sec.Certs.ClientTLS()
+	noCert.Certificates = nil
+	for _, c := range []struct {
+		name string
+		opts []client.Option
+		want string
+	}{
+		{"wrong password", []client.Option{client.WithEtcdTLS(sec.Certs.ClientTLS()), client.WithEtcdAuth(sec.User, "wrong-"+etcdPlanted)}, "password was refused"},
+		{"wrong CA", []client.Option{client.WithEtcdTLS(wrongCA), client.WithEtcdAuth(sec.User, sec.Password)}, "TLS handshake failed"},
+		{"no client certificate", []client.Option{client.WithEtcdTLS(noCert), client.WithEtcdAuth(sec.User, sec.Password)}, "TLS handshake failed"},
+		{"no user", []client.Option{client.WithEtcdTLS(sec.Certs.ClientTLS())}, "without a user"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs logtest.Buffer
+			opts := append([]client.Option{client.WithLogger(logs.Logger()), client.WithDialTimeout(5 * time.Second)}, c.opts...)
+			_, err := client.Dial(context.Background(), "etcd://"+etcd.Endpoint+"/shop", opts...)
+			if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Dial = %v, want unavailable saying %q", err, c.want)
+			}
+			if strings.Contains(err.Error()+logs.String(), etcdPlanted) {
+				t.Fatalf("the etcd password leaked: %v\n%s", err, logs.String())
+			}
+		})
+	}
+}
+
+// TestEtcdOptionsRefused: etcd options that cannot work fail Dial at once
+// with an invalid-argument error.
+func TestEtcdOptionsRefused(t *testing.T) {
+	for _, c := range []struct {
+		target string
+		opts   []client.Option
+		want   string
+	}{
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "in clear"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "")}, "go together"},
+		{"127.0.0.1:8091", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "etcd:// targets only"},
+	} {
+		_, err := client.Dial(context.Background(), c.target, c.opts...)
+		if !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), etcdPlanted) {
+			t.Errorf("Dial %s = %v, want invalid argument saying %q", c.target, err, c.want)
+		}
+	}
+}
