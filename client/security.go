@@ -70,6 +70,15 @@ func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, er
 //	                    (each node's own host with a list or etcd target)
 //	TXC_TOKEN           bearer token (needs TLS)
 //
+// and, for an etcd:// target whose etcd requires them (the names
+// txc-server reads too):
+//
+//	TXC_ETCD_CA          PEM CAs of etcd's certificate ("system": the
+//	                     system's); set turns TLS to etcd on
+//	TXC_ETCD_CERT/_KEY   client certificate and key presented to etcd
+//	TXC_ETCD_SERVER_NAME name to verify in etcd's certificate
+//	TXC_ETCD_USER        etcd user, with TXC_ETCD_PASSWORD (needs TLS)
+//
 // getenv is os.Getenv in programs. Nothing set: no options, plaintext.
 func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
 	var opts []Option
@@ -83,6 +92,34 @@ func OptionsFromEnv(getenv func(string) string) ([]Option, error) {
 	}
 	if tok := getenv("TXC_TOKEN"); tok != "" {
 		opts = append(opts, WithToken(tok))
+	}
+	etcd, err := etcdOptionsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, etcd...), nil
+}
+
+// etcdOptionsFromEnv is OptionsFromEnv's TXC_ETCD_* part. Dial checks how
+// the options combine (a user needs TLS and a password).
+func etcdOptionsFromEnv(getenv func(string) string) ([]Option, error) {
+	var opts []Option
+	ca, cert, name := getenv("TXC_ETCD_CA"), getenv("TXC_ETCD_CERT"), getenv("TXC_ETCD_SERVER_NAME")
+	if ca == "" && (cert != "" || getenv("TXC_ETCD_KEY") != "" || name != "") {
+		return nil, fmt.Errorf("client: TXC_ETCD_CERT, TXC_ETCD_KEY and TXC_ETCD_SERVER_NAME need TXC_ETCD_CA (a CA file, or \"system\")")
+	}
+	if ca != "" {
+		if ca == "system" {
+			ca = ""
+		}
+		cfg, err := TLSFromFiles(ca, cert, getenv("TXC_ETCD_KEY"), name)
+		if err != nil {
+			return nil, fmt.Errorf("client: TXC_ETCD_*: %w", err)
+		}
+		opts = append(opts, WithEtcdTLS(cfg))
+	}
+	if user, pw := getenv("TXC_ETCD_USER"), getenv("TXC_ETCD_PASSWORD"); user != "" || pw != "" {
+		opts = append(opts, WithEtcdAuth(user, pw))
 	}
 	return opts, nil
 }
