@@ -9,19 +9,13 @@ import (
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/internal/etcdtest"
-	"github.com/txcio/txc/tc/store/memstore"
 )
 
 // TestEtcdOptionsFromEnv: the TXC_ETCD_* variables give an etcd:// target
 // what it needs to reach a secure etcd (TLS with a client certificate, a
 // user with a password), as WithEtcdTLS and WithEtcdAuth would.
 func TestEtcdOptionsFromEnv(t *testing.T) {
-	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", ReadOnlyUser: "shop-client", Password: "pw-" + etcdPlanted})
-	sec := etcd.Secure()
-	a := newNode(t, "a", memstore.New())
-	etcdtest.Campaign(t, etcd.UserClient(t), "/shop", "a", a.addr).WaitLeader()
-	a.up()
-
+	etcd, sec := secureLeader(t)
 	env := map[string]string{
 		"TXC_ETCD_CA": sec.Certs.CA, "TXC_ETCD_CERT": sec.Certs.ClientCert, "TXC_ETCD_KEY": sec.Certs.ClientKey,
 		"TXC_ETCD_USER": "shop-client", "TXC_ETCD_PASSWORD": sec.Password,

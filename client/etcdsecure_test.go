@@ -25,12 +25,7 @@ const etcdPlanted = "Pl4ntedEtcdPw"
 // cluster's keys resolves the leader and works with it. Dial's log never
 // holds the password.
 func TestEtcdTargetSecure(t *testing.T) {
-	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", ReadOnlyUser: "shop-client", Password: "pw-" + etcdPlanted})
-	sec := etcd.Secure()
-	a := newNode(t, "a", memstore.New())
-	etcdtest.Campaign(t, etcd.UserClient(t), "/shop", "a", a.addr).WaitLeader()
-	a.up()
-
+	etcd, sec := secureLeader(t)
 	conn, logs := dialList(t, "etcd://"+etcd.Endpoint+"/shop",
 		client.WithEtcdTLS(sec.Certs.ClientTLS()), client.WithEtcdAuth("shop-client", sec.Password))
 	if conn.Node() != "a" {
@@ -40,6 +35,16 @@ func TestEtcdTargetSecure(t *testing.T) {
 	if strings.Contains(logs.String(), etcdPlanted) {
 		t.Fatalf("the etcd password is in the client's log:\n%s", logs.String())
 	}
+}
+
+// secureLeader starts a secure etcd (prefix /shop, read-only user
+// shop-client) where node "a", serving, is the elected leader.
+func secureLeader(t *testing.T) (*etcdtest.Server, *etcdtest.Secure) {
+	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", ReadOnlyUser: "shop-client", Password: "pw-" + etcdPlanted})
+	a := newNode(t, "a", memstore.New())
+	etcdtest.Campaign(t, etcd.UserClient(t), "/shop", "a", a.addr).WaitLeader()
+	a.up()
+	return etcd, etcd.Secure()
 }
 
 // TestEtcdTargetSecureRefused: a wrong password, a wrong CA, no client
