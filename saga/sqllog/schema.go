@@ -1,11 +1,10 @@
-package saga
+package sqllog
 
 import (
-	"context"
 	"database/sql"
 	"embed"
-	"fmt"
 
+	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/sqltable"
 )
 
@@ -33,46 +32,32 @@ func (d Dialect) String() string {
 // <prefix>_step.
 const DefaultTablePrefix = "txc_saga"
 
-// maxTablePrefix is the longest table prefix, in bytes.
-const maxTablePrefix = 41
+// tables is the log's schema; its prefixes are plain identifiers of at
+// most 41 bytes.
+var tables = sqltable.Tables{FS: schemaFS, Default: DefaultTablePrefix, Max: 41,
+	Pkg: "saga", What: "table prefix", Names: "log tables %s_*"}
 
 // Schema returns the SQL that creates the log's tables for dialect d with
 // the given prefix (empty: DefaultTablePrefix): the shipped
 // schema/mysql.sql or schema/postgres.sql with the names substituted.
 func Schema(d Dialect, prefix string) (string, error) {
-	if prefix == "" {
-		prefix = DefaultTablePrefix
-	}
-	if !sqltable.Plain(prefix, maxTablePrefix) {
-		return "", invalid("table prefix %q is not a plain identifier of at most 41 bytes", prefix)
-	}
 	if d != MySQL && d != Postgres {
 		return "", invalid("unknown dialect %v", d)
 	}
-	s, err := sqltable.ReadScript(schemaFS, "schema/"+d.String()+".sql", DefaultTablePrefix+"_", prefix+"_")
-	if err != nil {
-		return "", fmt.Errorf("saga: %w", err)
-	}
-	return s, nil
-}
-
-// createTables runs the schema one statement at a time. Idempotent.
-func createTables(ctx context.Context, db *sql.DB, d Dialect, prefix string) error {
-	s, err := Schema(d, prefix)
-	if err != nil {
-		return err
-	}
-	if err := sqltable.Apply(ctx, db, s); err != nil {
-		return fmt.Errorf("saga: create log tables %s_*: %w", prefix, err)
-	}
-	return nil
+	return tables.Script(sqltable.Dialect(d), prefix)
 }
 
 // detectDialect recognises the drivers by package (sqltable.Detect).
 func detectDialect(db *sql.DB) (Dialect, error) {
 	d, driver := sqltable.Detect(db)
 	if d == 0 {
-		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s; set SQLOptions.Dialect", driver)
+		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s; set Options.Dialect", driver)
 	}
 	return Dialect(d), nil
+}
+
+// invalid makes an *txc.Error of CodeInvalidArgument whose message starts
+// with "saga: ".
+func invalid(format string, args ...any) error {
+	return txc.Errorf(txc.CodeInvalidArgument, "saga: "+format, args...)
 }
