@@ -222,7 +222,7 @@ func (r *recorder) list() []string {
 
 type rig struct {
 	tc    *fakeTC
-	store *MemoryStore
+	store Store
 	clock *fakeClock
 	rec   *recorder
 	eng   *Engine
@@ -306,7 +306,7 @@ func TestEngineRunSucceeds(t *testing.T) {
 	}
 	// Before and after each step, in n+1 saves: each end rides with the
 	// next start.
-	if n := g.store.Saves(); n != 4 {
+	if n := g.store.(*MemoryStore).Saves(); n != 4 {
 		t.Fatalf("%d saves for three steps, want 4", n)
 	}
 	// A duplicate delivery only confirms.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -15,25 +14,10 @@ import (
 // crash in the middle then recovery from the log. The external test
 // TestEngineOnDatabases gives it the SQL log on each real database (package
 // sqllog imports this one, so this package's own tests cannot).
-func EngineOnStore(t *testing.T, name string, st Store) {
+func EngineOnStore(t *testing.T, st Store) {
 	t.Helper()
-	g := &rig{tc: newFakeTC(t), store: nil, clock: newFakeClock(), rec: newRecorder()}
-	g.def = threeSteps(t, Forward)
-	mk := func() {
-		n := 0
-		e, err := NewEngine(Config{Name: "db", Coordinator: g.tc, Store: st, Clock: g.clock, NewID: func() string { n++; return fmt.Sprintf("%s-%d", name, n) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range tripServices {
-			e.RegisterService(s, g.rec.service(s))
-		}
-		if err := e.Register(g.def); err != nil {
-			t.Fatal(err)
-		}
-		g.eng = e
-	}
-	mk()
+	g := &rig{tc: newFakeTC(t), store: st, clock: newFakeClock(), rec: newRecorder(), def: threeSteps(t, Forward)}
+	g.restart(t)
 	if _, err := g.eng.Run(t.Context(), "trip", map[string]any{"who": "bo"}); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +26,7 @@ func EngineOnStore(t *testing.T, name string, st Store) {
 		t.Fatalf("Run: %v", err)
 	}
 	id := g.crashIn(t, "car.book", nil)
-	mk() // the restarted process: its scan at start resumes the saga
+	g.restart(t) // the restarted process: its scan at start resumes the saga
 	if err := g.eng.Recover(t.Context()); err != nil {
 		t.Fatal(err)
 	}

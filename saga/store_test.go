@@ -35,7 +35,7 @@ func TestEngineOnDatabases(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			saga.EngineOnStore(t, c.name, st)
+			saga.EngineOnStore(t, st)
 		})
 	}
 }
