@@ -80,6 +80,9 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("CascadesCommitted", func(t *testing.T) { cascadesCommitted(t, newEnv) })
 	t.Run("CascadeDirtyWrites", func(t *testing.T) { cascadeDirtyWrites(t, newEnv) })
 	t.Run("CascadeLocks", func(t *testing.T) { cascadeLocks(t, newEnv(t)) })
+	t.Run("ReferencedRowsKept", func(t *testing.T) { referencedRowsKept(t, newEnv(t)) })
+	t.Run("Savepoints", func(t *testing.T) { savepoints(t, newEnv(t)) })
+	t.Run("SavepointsUnderGlobalLock", func(t *testing.T) { savepointsUnderGlobalLock(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back

@@ -9,11 +9,13 @@ import (
 
 // TestConformance runs the conformance suite every dialect passes.
 func TestConformance(t *testing.T) {
-	dialecttest.Run(t, func(t *testing.T) *dialecttest.Env {
-		e := newEnv(t)
-		return &dialecttest.Env{Coordinator: e.coordinator(), Plain: e.plain, Proxy: e.db, Table: e.table,
-			Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger, Deferrable: " DEFERRABLE"}
-	})
+	dialecttest.Run(t, func(t *testing.T) *dialecttest.Env { return newEnv(t).suite() })
+}
+
+// suite is e as the shared tests' environment.
+func (e *env) suite() *dialecttest.Env {
+	return &dialecttest.Env{Coordinator: e.coordinator(), Plain: e.plain, Proxy: e.db, Table: e.table,
+		Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger, Deferrable: " DEFERRABLE"}
 }
 
 // trigger is the statements that create a trigger on table that inserts
