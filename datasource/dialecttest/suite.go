@@ -83,6 +83,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("ReferencedRowsKept", func(t *testing.T) { referencedRowsKept(t, newEnv(t)) })
 	t.Run("Savepoints", func(t *testing.T) { savepoints(t, newEnv(t)) })
 	t.Run("SavepointsUnderGlobalLock", func(t *testing.T) { savepointsUnderGlobalLock(t, newEnv(t)) })
+	t.Run("RawRefusedInGlobal", func(t *testing.T) { rawRefusedInGlobal(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back
