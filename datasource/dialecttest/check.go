@@ -132,3 +132,16 @@ func (e *Env) ChangesThenRollsBack(t *testing.T, table, stmt string) {
 		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
 	}
 }
+
+// Statements returns what runs stmts through the proxy in ctx, one after
+// the other, each its own local transaction (for RollsBack).
+func (e *Env) Statements(stmts ...string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		for _, q := range stmts {
+			if _, err := e.Proxy.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

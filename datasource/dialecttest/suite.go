@@ -27,6 +27,11 @@ type Env struct {
 	// that inserts a row into audit (a table with one column id, its
 	// primary key) on every insert.
 	Trigger func(table, audit string) []string
+	// AuditTrigger returns the statements that create triggers on table
+	// that, on every UPDATE, INSERT and DELETE of a row, insert a row
+	// (what) into audit, a table with one column what VARCHAR(10); and
+	// those that drop them.
+	AuditTrigger func(table, audit string) (create, drop []string)
 	// Deferrable is what a foreign key's definition ends with to be as
 	// deferrable as the dialect's rollback needs it to restore an ON
 	// UPDATE CASCADE ("" when any key will do).
@@ -84,6 +89,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("Savepoints", func(t *testing.T) { savepoints(t, newEnv(t)) })
 	t.Run("SavepointsUnderGlobalLock", func(t *testing.T) { savepointsUnderGlobalLock(t, newEnv(t)) })
 	t.Run("RawRefusedInGlobal", func(t *testing.T) { rawRefusedInGlobal(t, newEnv(t)) })
+	t.Run("TriggerCreatedBeforeRollback", func(t *testing.T) { triggerCreatedBeforeRollback(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back
