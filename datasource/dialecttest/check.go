@@ -145,3 +145,14 @@ func (e *Env) Statements(stmts ...string) func(ctx context.Context) error {
 		return nil
 	}
 }
+
+// Fill returns stmts with the replacements of strings.NewReplacer(oldnew...)
+// made ({t} for a table's name, …).
+func Fill(stmts []string, oldnew ...string) []string {
+	r := strings.NewReplacer(oldnew...)
+	out := make([]string, len(stmts))
+	for i, s := range stmts {
+		out[i] = r.Replace(s)
+	}
+	return out
+}

@@ -1,9 +1,9 @@
 package mysql_test
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
 )
 
@@ -25,16 +25,12 @@ func TestQuotedIdentifiersRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := strings.NewReplacer("{t}", tb, "{k}", k, "{n}", n)
-	var stmts []string
-	for _, q := range []string{
+	stmts := dialecttest.Fill([]string{
 		"INSERT INTO {t} ({k}, {n}) VALUES ('d', 4)",
 		"UPDATE {t} SET {n} = {n} + 10 WHERE {k} IN ('a', 'd')",
 		"UPDATE {t} AS x SET x.{k} = 'e' WHERE x.{k} = 'b'",
 		"INSERT INTO {t} ({k}, {n}) VALUES ('c', 5) ON DUPLICATE KEY UPDATE {n} = {t}.{n} + VALUES({n})",
 		"DELETE FROM {t} WHERE {n} = 13 ORDER BY {k} LIMIT 1",
-	} {
-		stmts = append(stmts, r.Replace(q))
-	}
+	}, "{t}", tb, "{k}", k, "{n}", n)
 	e.suite().RollsBack(t, tb, e.suite().Statements(stmts...))
 }
