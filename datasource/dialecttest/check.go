@@ -156,3 +156,16 @@ func Fill(stmts []string, oldnew ...string) []string {
 	}
 	return out
 }
+
+// RollsBackThenCommits runs fn in a global transaction that rolls back
+// (RollsBack: table exactly as before), then in one that commits, and
+// waits until it has.
+func (e *Env) RollsBackThenCommits(t *testing.T, table string, fn func(ctx context.Context) error) {
+	t.Helper()
+	e.RollsBack(t, table, fn)
+	xid, err := e.Coordinator.Global(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Coordinator.Wait(t, xid, txc.GlobalCommitted)
+}
