@@ -90,6 +90,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("SavepointsUnderGlobalLock", func(t *testing.T) { savepointsUnderGlobalLock(t, newEnv(t)) })
 	t.Run("RawRefusedInGlobal", func(t *testing.T) { rawRefusedInGlobal(t, newEnv(t)) })
 	t.Run("TriggerCreatedBeforeRollback", func(t *testing.T) { triggerCreatedBeforeRollback(t, newEnv(t)) })
+	t.Run("DirtyWriteNotOverwritten", func(t *testing.T) { dirtyWriteNotOverwritten(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back
