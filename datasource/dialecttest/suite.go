@@ -91,6 +91,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("RawRefusedInGlobal", func(t *testing.T) { rawRefusedInGlobal(t, newEnv(t)) })
 	t.Run("TriggerCreatedBeforeRollback", func(t *testing.T) { triggerCreatedBeforeRollback(t, newEnv(t)) })
 	t.Run("DirtyWriteNotOverwritten", func(t *testing.T) { dirtyWriteNotOverwritten(t, newEnv(t)) })
+	t.Run("LatePhaseOneFails", func(t *testing.T) { latePhaseOneFails(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back

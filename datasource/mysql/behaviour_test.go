@@ -161,39 +161,6 @@ func TestPreparedReusedAcrossTransactions(t *testing.T) {
 	}
 }
 
-// TestLatePhaseOneFails: a rollback that finds no undo log leaves a
-// finished marker; the branch's phase 1 then cannot commit.
-func TestLatePhaseOneFails(t *testing.T) {
-	e := newEnv(t, "")
-	tb := e.table("at_late", kv, kvSeed)
-	before := e.dump(tb)
-	g, ctx, err := e.tm.Begin(context.Background(), tm.Config{Name: "late", Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	// The branch registers at commit; to be rolled back before its undo
-	// log exists, register it and roll back from inside the commit path:
-	// here, by rolling the global transaction back first, so that the
-	// registration itself is refused.
-	if err := g.Rollback(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	err = tx.Commit()
-	if err == nil {
-		t.Fatal("phase 1 committed after the global rollback")
-	}
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rows changed:\n%s", got)
-	}
-}
-
 func TestNoManagerInGlobalTx(t *testing.T) {
 	e := newEnv(t, "")
 	tb := e.table("at_nomgr", kv, kvSeed)

@@ -310,35 +310,6 @@ func TestOpenPaths(t *testing.T) {
 	}
 }
 
-// TestLatePhaseOneFails: a branch whose global transaction was rolled back
-// before its local commit cannot commit (its registration is refused), and
-// its changes never land.
-func TestLatePhaseOneFails(t *testing.T) {
-	e := newEnv(t)
-	tb := e.table("at_late", kv, kvSeed)
-	before := e.dump(tb)
-	g, ctx, err := e.tm.Begin(context.Background(), tm.Config{Name: "late", Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Rollback(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err == nil {
-		t.Fatal("phase 1 committed after the global rollback")
-	}
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rows changed:\n%s", got)
-	}
-}
-
 // TestMetadataRefreshed: a statement naming a column added after the
 // table's metadata was cached reloads it, so its images hold the new
 // column and rollback restores it.
