@@ -2,6 +2,7 @@ package sqltable
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 
@@ -23,6 +24,37 @@ type Tables struct {
 	// Names formats the name in use into what Create's errors say it
 	// created, e.g. "log tables %s_*".
 	Names string
+	// DialectOption is the setting that gives a dialect, named when
+	// Prepare cannot tell the driver's, e.g. "FenceOptions.Dialect".
+	DialectOption string
+}
+
+// Prepare readies the tables on db: d (0: the dialect of db's driver,
+// Detect), which must then be MySQL or Postgres, and name (empty: Default)
+// are checked, and with create the script runs (Create). It returns the
+// dialect and the name in use. Refusals match txc.ErrInvalidArgument.
+func (t Tables) Prepare(ctx context.Context, db *sql.DB, d Dialect, name string, create bool) (Dialect, string, error) {
+	if d == 0 {
+		var driver string
+		if d, driver = Detect(db); d == 0 {
+			return 0, "", txc.Errorf(txc.CodeInvalidArgument, "%s: cannot tell the SQL dialect of driver %s; set %s", t.Pkg, driver, t.DialectOption)
+		}
+	}
+	if d != MySQL && d != Postgres {
+		return 0, "", txc.Errorf(txc.CodeInvalidArgument, "%s: unknown dialect %v", t.Pkg, d)
+	}
+	if name == "" {
+		name = t.Default
+	}
+	if _, err := t.Script(d, name); err != nil {
+		return 0, "", err
+	}
+	if create {
+		if err := t.Create(ctx, db, d, name); err != nil {
+			return 0, "", err
+		}
+	}
+	return d, name, nil
 }
 
 // Script returns d's script with name (empty: Default) in place of

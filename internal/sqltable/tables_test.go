@@ -1,6 +1,7 @@
 package sqltable_test
 
 import (
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -30,4 +31,37 @@ func TestTablesScript(t *testing.T) {
 	if _, err := tb.Script(sqltable.MySQL, "mine"); err == nil || !strings.HasPrefix(err.Error(), "pkg: ") {
 		t.Errorf("a missing script: %v", err)
 	}
+}
+
+// TestTablesPrepare: an unknown driver needs an explicit dialect (the
+// message names the setting), an unknown dialect is refused; on either
+// database the dialect is detected, the default name used, and the
+// script run (twice: idempotent).
+func TestTablesPrepare(t *testing.T) {
+	tb := sqltable.Tables{Default: "txc_x", Max: 40, Pkg: "pkg", What: "table name", Names: "table %s", DialectOption: "Options.Dialect"}
+	other := sql.OpenDB(otherConnector{})
+	defer other.Close()
+	if _, _, err := tb.Prepare(t.Context(), other, 0, "", false); !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), "set Options.Dialect") {
+		t.Errorf("unknown driver: %v", err)
+	}
+	if _, _, err := tb.Prepare(t.Context(), other, 9, "", false); !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), "pkg: unknown dialect") {
+		t.Errorf("unknown dialect: %v", err)
+	}
+	forEachDB(t, func(t *testing.T, d testDB) {
+		name := tableName(t, d, "sqltable_p")
+		tb := tb // the subtests run in parallel
+		tb.FS = fstest.MapFS{"schema/" + d.dialect.String() + ".sql": {Data: []byte("CREATE TABLE IF NOT EXISTS txc_x (id INT PRIMARY KEY)")}}
+		for range 2 {
+			got, gotName, err := tb.Prepare(t.Context(), d.db, 0, name, true)
+			if err != nil || got != d.dialect || gotName != name {
+				t.Fatalf("Prepare = %v, %q, %v", got, gotName, err)
+			}
+		}
+		if _, err := d.db.Exec("INSERT INTO " + name + " (id) VALUES (1)"); err != nil {
+			t.Fatalf("the table was not created: %v", err)
+		}
+		if got, gotName, err := tb.Prepare(t.Context(), d.db, d.dialect, "", false); err != nil || got != d.dialect || gotName != "txc_x" {
+			t.Fatalf("Prepare with the default name = %v, %q, %v", got, gotName, err)
+		}
+	})
 }

@@ -1,8 +1,6 @@
 package tcc
 
 import (
-	"context"
-	"database/sql"
 	"embed"
 
 	"github.com/txcio/txc/internal/sqltable"
@@ -16,7 +14,8 @@ const DefaultTable = "txc_tcc_fence"
 
 // tables is the fence's schema; its names are plain identifiers of at most
 // 48 bytes.
-var tables = sqltable.Tables{FS: schemaFS, Default: DefaultTable, Max: 48, Pkg: "tcc", What: "fence table name", Names: "fence table %s"}
+var tables = sqltable.Tables{FS: schemaFS, Default: DefaultTable, Max: 48, Pkg: "tcc", What: "fence table name", Names: "fence table %s",
+	DialectOption: "FenceOptions.Dialect"}
 
 // Schema returns the SQL that creates the fence table named table (empty
 // means DefaultTable) for dialect d: the shipped schema/mysql.sql or
@@ -27,10 +26,4 @@ func Schema(d Dialect, table string) (string, error) {
 		return "", invalid("unknown dialect %v", d)
 	}
 	return tables.Script(sqltable.Dialect(d), table)
-}
-
-// createTable runs the schema, one statement at a time (drivers differ on
-// multi-statement support). Idempotent: the statements say IF NOT EXISTS.
-func createTable(ctx context.Context, db *sql.DB, d Dialect, table string) error {
-	return tables.Create(ctx, db, sqltable.Dialect(d), table)
 }

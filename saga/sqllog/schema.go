@@ -1,7 +1,6 @@
 package sqllog
 
 import (
-	"database/sql"
 	"embed"
 
 	"github.com/txcio/txc"
@@ -35,7 +34,7 @@ const DefaultTablePrefix = "txc_saga"
 // tables is the log's schema; its prefixes are plain identifiers of at
 // most 41 bytes.
 var tables = sqltable.Tables{FS: schemaFS, Default: DefaultTablePrefix, Max: 41,
-	Pkg: "saga", What: "table prefix", Names: "log tables %s_*"}
+	Pkg: "saga", What: "table prefix", Names: "log tables %s_*", DialectOption: "Options.Dialect"}
 
 // Schema returns the SQL that creates the log's tables for dialect d with
 // the given prefix (empty: DefaultTablePrefix): the shipped
@@ -45,15 +44,6 @@ func Schema(d Dialect, prefix string) (string, error) {
 		return "", invalid("unknown dialect %v", d)
 	}
 	return tables.Script(sqltable.Dialect(d), prefix)
-}
-
-// detectDialect recognises the drivers by package (sqltable.Detect).
-func detectDialect(db *sql.DB) (Dialect, error) {
-	d, driver := sqltable.Detect(db)
-	if d == 0 {
-		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s; set Options.Dialect", driver)
-	}
-	return Dialect(d), nil
 }
 
 // invalid makes an *txc.Error of CodeInvalidArgument whose message starts

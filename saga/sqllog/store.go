@@ -59,25 +59,11 @@ type saveReq struct {
 // New returns the log store on db. ctx bounds the creation of the
 // tables only; the writers run until Close.
 func New(ctx context.Context, db *sql.DB, o Options) (*Store, error) {
-	d := o.Dialect
-	if d == DialectAuto {
-		var err error
-		if d, err = detectDialect(db); err != nil {
-			return nil, err
-		}
-	}
-	prefix := o.TablePrefix
-	if prefix == "" {
-		prefix = DefaultTablePrefix
-	}
-	if _, err := Schema(d, prefix); err != nil { // validates dialect and prefix
+	sd, prefix, err := tables.Prepare(ctx, db, sqltable.Dialect(o.Dialect), o.TablePrefix, o.CreateTables)
+	if err != nil {
 		return nil, err
 	}
-	if o.CreateTables {
-		if err := tables.Create(ctx, db, sqltable.Dialect(d), prefix); err != nil {
-			return nil, err
-		}
-	}
+	d := Dialect(sd)
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
 	}
