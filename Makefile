@@ -25,9 +25,10 @@ cluster: build
 test: databases proto-check lint
 	$(GO) test $(TESTFLAGS) ./...
 
-## test-short: the tests that need no database, private MariaDB or subprocess (seconds once built): they
-##   skip under -short (dbtest.SkipShort, storetest's kill test, integration's TestMain); in-process coordinators on
-##   loopback still run, TestCrashAnywhere runs 30 seeds instead of 300. No -race.
+## test-short: the tests that need no database, private server, browser or subprocess (seconds once built):
+##   the others skip under -short (dbtest.SkipShort, called by dbtest.Open, the private servers, etcdtest,
+##   the console's browser test and the xa-mysql bench scenario; storetest's kill test; integration's TestMain);
+##   in-process coordinators on loopback still run, TestCrashAnywhere runs 30 seeds instead of 300. No -race.
 test-short:
 	$(GO) test -short -count=1 ./...
 

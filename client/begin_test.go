@@ -263,7 +263,12 @@ func TestPipelinedBeginRidesWithTheNextRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Held, not sent: the begin waits in the session's queue for the
+	// linger (an hour) or the next frame; the writer was not woken for it
+	// (it takes the queue whole and disarms the linger when it does).
+	if n, lingering := c.queued(); n != 1 || !lingering {
+		t.Fatalf("after a lazy begin: %d messages queued, linger armed %v; want 1, true", n, lingering)
+	}
 	if f, _ := srv.Counts(); f != frames0 {
 		t.Fatalf("the lazy begin went out alone (%d frames)", f-frames0)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client/clienttest"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
@@ -166,6 +168,7 @@ func TestRepliesOutOfOrder(t *testing.T) {
 	})
 	c := dial(t, srv)
 	srv.SetHook(echoBegin) // also for Begin only; Hello went through already
+	_, m0 := srv.Counts()
 	var mu sync.Mutex
 	var order []int
 	var wg sync.WaitGroup
@@ -180,7 +183,8 @@ func TestRepliesOutOfOrder(t *testing.T) {
 			order = append(order, i)
 			mu.Unlock()
 		})
-		time.Sleep(time.Millisecond) // send in order
+		// Send in order: request i reaches the server before i+1 leaves.
+		waitFor(t, fmt.Sprintf("request r%d to reach the server", i), func() bool { _, m := srv.Counts(); return m-m0 > int64(i) })
 	}
 	wg.Wait()
 	if order[0] == 0 {
@@ -259,12 +263,17 @@ func TestRequestsWaitDuringOutage(t *testing.T) {
 		t.Fatalf("Begin during outage: %v", err)
 	}
 	// A request with a longer ctx waits and succeeds once the TC is back.
+	probe := newDoneProbe(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Begin(t.Context(), "long", 0)
+		_, err := c.Begin(probe, "long", 0)
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select { // Begin has reached its wait for a session: it selects on ctx.Done()
+	case <-probe.asked:
+	case err := <-done:
+		t.Fatalf("Begin returned during the outage: %v", err)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("Begin returned during the outage: %v", err)
@@ -283,7 +292,8 @@ func TestRequestsWaitDuringOutage(t *testing.T) {
 
 func TestCancelFreesPending(t *testing.T) {
 	srv := clienttest.NewServer(t)
-	c := dial(t, srv)
+	var begins beginReplies
+	c := dial(t, srv, begins.option())
 	srv.SetDelay(func(m *txcv1.ClientMessage) time.Duration {
 		if m.GetBegin().GetName() == "slow" {
 			return 200 * time.Millisecond
@@ -292,6 +302,7 @@ func TestCancelFreesPending(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
+	before := begins.n.Load()
 	_, err := c.Begin(ctx, "slow", 0)
 	if !errors.Is(err, txc.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled Begin: %v", err)
@@ -299,8 +310,9 @@ func TestCancelFreesPending(t *testing.T) {
 	if n := c.pendingCount(); n != 0 {
 		t.Fatalf("%d pending entries after cancel", n)
 	}
-	// The late reply is dropped; later requests get their own replies.
-	time.Sleep(250 * time.Millisecond)
+	// The late reply arrives and is dropped; later requests get their own
+	// replies.
+	waitFor(t, "the late reply", func() bool { return begins.n.Load() > before })
 	srv.SetHook(echoBegin)
 	for i := range 20 {
 		name := fmt.Sprint("after", i)
@@ -630,4 +642,53 @@ func TestInvalidUTF8RequestFailsAlone(t *testing.T) {
 	if _, err := c.Status(t.Context(), xid); err != nil {
 		t.Fatalf("Status after the refused request: %v", err)
 	}
+}
+
+// doneProbe is a context that says when a caller first asks for its Done
+// channel: a request selecting on it has reached a wait.
+type doneProbe struct {
+	context.Context
+	asked chan struct{}
+	once  sync.Once
+}
+
+func newDoneProbe(ctx context.Context) *doneProbe {
+	return &doneProbe{Context: ctx, asked: make(chan struct{})}
+}
+
+func (p *doneProbe) Done() <-chan struct{} {
+	p.once.Do(func() { close(p.asked) })
+	return p.Context.Done()
+}
+
+// beginReplies counts the replies to Begin a Conn receives (a stream
+// interceptor), so that a test can wait for one to arrive.
+type beginReplies struct{ n atomic.Int64 }
+
+func (b *beginReplies) option() Option {
+	return WithDialOptions(grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
+		method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &countedStream{ClientStream: s, n: &b.n}, nil
+	}))
+}
+
+type countedStream struct {
+	grpc.ClientStream
+	n *atomic.Int64
+}
+
+func (s *countedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if f, ok := m.(*txcv1.ServerFrame); ok && err == nil {
+		for _, sm := range f.GetMessages() {
+			if sm.GetReply().GetBegin() != nil {
+				s.n.Add(1)
+			}
+		}
+	}
+	return err
 }

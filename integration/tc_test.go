@@ -304,10 +304,7 @@ func TestRMGoneBetweenPhasesFinishesWhenItReturns(t *testing.T) {
 	if _, err := tmc.Commit(ctx, xid); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if s, _ := tmc.Status(ctx, xid); s != txc.GlobalCommitRetrying {
-		t.Fatalf("status with no RM = %v", s)
-	}
+	waitFor(t, 10*time.Second, func() bool { s, _ := tmc.Status(ctx, xid); return s == txc.GlobalCommitRetrying }, "status CommitRetrying with no RM")
 	// A new RM instance for the same resource comes up.
 	second := dial(t, p.addr, "rm-2")
 	rm.New(second).AddResource("orders", txc.BranchGeneric, led)

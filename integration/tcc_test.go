@@ -255,7 +255,9 @@ func TestTCCParticipantKilledAfterTry(t *testing.T) {
 	if err := gtx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Once the coordinator has tried to confirm and found no process
+	// serving the participant, no confirm may have run.
+	waitFor(t, 10*time.Second, func() bool { s, _ := gtx.Status(ctx); return s == txc.GlobalCommitRetrying }, "a confirm attempt")
 	if n, _ := phaseCalls(t, pg, tcc.Postgres, biz, gtx.XID(), "confirm"); n != 0 {
 		t.Fatal("confirmed by a dead process")
 	}

@@ -19,8 +19,11 @@
 // learns their results and rebuilds its position from the execution log by
 // replaying the (deterministic) definition over the logged outputs. The
 // engine (engine.go, run.go) does the I/O: it calls services (Go functions
-// registered by name, HTTP JSON endpoints, gRPC methods), persists the log
-// through a Store before and after each step, and talks to the coordinator.
+// registered by name; HTTP JSON endpoints through package saga/httpservice,
+// gRPC methods through saga/grpcservice), persists the log through a Store
+// (MemoryStore, or the SQL log of package saga/sqllog) before and after
+// each step, and talks to the coordinator. One package per dependency: this
+// one imports no database driver and no net/http.
 //
 // Each call gets a stable idempotency key, "<instance>/<seq>" for a step and
 // "<instance>/<seq>/c" for its compensation: the same on every retry and

@@ -222,7 +222,7 @@ func (r *recorder) list() []string {
 
 type rig struct {
 	tc    *fakeTC
-	store *MemoryStore
+	store Store
 	clock *fakeClock
 	rec   *recorder
 	eng   *Engine
@@ -237,6 +237,28 @@ func newRig(t *testing.T, r Recovery) *rig {
 	g.def = threeSteps(t, r)
 	g.restart(t)
 	return g
+}
+
+// crashIn starts the trip with input and makes the process die in the
+// middle of service: once service was entered, the coordinator's side
+// crashes and service is reset to the recorder's default. It returns the
+// instance's ID.
+func (g *rig) crashIn(t *testing.T, service string, input any) string {
+	t.Helper()
+	entered := make(chan struct{})
+	g.rec.set(service, func(ctx context.Context, _ *Request) (json.RawMessage, error) {
+		close(entered)
+		<-ctx.Done() // the process dies in the middle of the call
+		return nil, ctx.Err()
+	})
+	id, err := g.eng.Start(t.Context(), "trip", input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	g.tc.crash(t)
+	g.rec.set(service, nil)
+	return id
 }
 
 // restart makes a new engine (a new process) on the same store and TC.
@@ -284,7 +306,7 @@ func TestEngineRunSucceeds(t *testing.T) {
 	}
 	// Before and after each step, in n+1 saves: each end rides with the
 	// next start.
-	if n := g.store.Saves(); n != 4 {
+	if n := g.store.(*MemoryStore).Saves(); n != 4 {
 		t.Fatalf("%d saves for three steps, want 4", n)
 	}
 	// A duplicate delivery only confirms.
@@ -447,19 +469,7 @@ func TestEngineCrashAtEachStep(t *testing.T) {
 			for k := range 3 {
 				t.Run(fmt.Sprintf("%v/%s/step-%d", r, via, k+1), func(t *testing.T) {
 					g := newRig(t, r)
-					entered := make(chan struct{})
-					g.rec.set(books[k], func(ctx context.Context, _ *Request) (json.RawMessage, error) {
-						close(entered)
-						<-ctx.Done() // the process dies in the middle of the step
-						return nil, ctx.Err()
-					})
-					id, err := g.eng.Start(t.Context(), "trip", map[string]any{"who": "ann"})
-					if err != nil {
-						t.Fatal(err)
-					}
-					<-entered
-					g.tc.crash(t)
-					g.rec.set(books[k], nil)
+					id := g.crashIn(t, books[k], map[string]any{"who": "ann"})
 					g.restart(t)
 					if via == "coordinator" {
 						inst, _, _ := g.eng.Status(t.Context(), id)
@@ -619,19 +629,7 @@ func TestEngineCrashDuringCompensation(t *testing.T) {
 		t.Run(r.String(), func(t *testing.T) {
 			g := newRig(t, r)
 			g.rec.set("car.book", func(context.Context, *Request) (json.RawMessage, error) { return nil, NewError("NoCar", "") })
-			entered := make(chan struct{})
-			g.rec.set("hotel.cancel", func(ctx context.Context, _ *Request) (json.RawMessage, error) {
-				close(entered)
-				<-ctx.Done()
-				return nil, ctx.Err()
-			})
-			id, err := g.eng.Start(t.Context(), "trip", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			<-entered
-			g.tc.crash(t)
-			g.rec.set("hotel.cancel", nil)
+			id := g.crashIn(t, "hotel.cancel", nil)
 			g.restart(t)
 			inst, _, _ := g.eng.Status(t.Context(), id)
 			if inst.Status != StatusCompensating {

@@ -96,8 +96,10 @@ func ErrorName(err error) string {
 	return ErrNameError
 }
 
-// isPermanent reports whether err says retrying cannot help.
-func isPermanent(err error) bool {
+// IsPermanent reports whether err says retrying cannot help: a permanent
+// *ServiceError in its chain, or txc.IsPermanent. A forward step failing
+// with it is not retried; a compensation failing with it parks the saga.
+func IsPermanent(err error) bool {
 	var se *ServiceError
 	if errors.As(err, &se) && se.Permanent {
 		return true

@@ -129,6 +129,8 @@ type Store interface {
 	Unfinished(ctx context.Context, engine string, limit int) ([]Instance, error)
 }
 
-func unknownInstance(id string) error {
+// UnknownInstance is the error a Store's Load returns for an ID it does not
+// hold: it matches txc.ErrUnknownTransaction.
+func UnknownInstance(id string) error {
 	return txc.Errorf(txc.CodeUnknownTransaction, "saga: no instance %q in the log", id)
 }

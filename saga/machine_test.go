@@ -42,7 +42,7 @@ func trace(t *testing.T, m *machine, services map[string]fakeService, crashAfter
 			out, err := svc(in)
 			rec := StepRecord{Instance: m.id, Seq: c.Seq, State: c.State, Compensation: c.Compensation}
 			if err != nil {
-				perm := isPermanent(err)
+				perm := IsPermanent(err)
 				rec.Status, rec.ErrorName, rec.Error = StepFailed, ErrorName(err), err.Error()
 				if e := m.fail(c.Seq, c.Compensation, ErrorName(err), err.Error(), perm); e != nil {
 					t.Fatal(e)

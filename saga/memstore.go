@@ -81,7 +81,7 @@ func (s *MemoryStore) Load(ctx context.Context, id string) (Instance, []StepReco
 	defer s.mu.Unlock()
 	in, ok := s.instances[id]
 	if !ok {
-		return Instance{}, nil, unknownInstance(id)
+		return Instance{}, nil, UnknownInstance(id)
 	}
 	var steps []StepRecord
 	for _, st := range s.steps[id] {

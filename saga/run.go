@@ -188,7 +188,7 @@ func (e *Engine) drive(ctx context.Context, def *Definition, m *machine, inst In
 			} else {
 				name := ErrorName(r.err)
 				rec.Status, rec.ErrorName, rec.Error = StepFailed, name, r.err.Error()
-				err = m.fail(c.Seq, c.Compensation, name, r.err.Error(), isPermanent(r.err))
+				err = m.fail(c.Seq, c.Compensation, name, r.err.Error(), IsPermanent(r.err))
 			}
 			if err != nil {
 				return nil, txc.Permanent(err) // a bug: the machine refused its own call
@@ -254,7 +254,7 @@ func (e *Engine) call(ctx context.Context, def *Definition, id string, c *Call) 
 		if ctx.Err() != nil {
 			return callResult{err: err, attempts: attempt}
 		}
-		d, again := retryDelay(c.retry, ErrorName(err), isPermanent(err), attempt)
+		d, again := retryDelay(c.retry, ErrorName(err), IsPermanent(err), attempt)
 		if !again {
 			return callResult{err: err, attempts: attempt}
 		}

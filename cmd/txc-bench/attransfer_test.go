@@ -67,7 +67,7 @@ func TestXAScenarios(t *testing.T) {
 		cmd  func() *cobra.Command
 		dsn  func(testing.TB) string
 	}{
-		{"xa-mysql", xaMySQLCommand, func(testing.TB) string { return dbtest.MySQLDSN }},
+		{"xa-mysql", xaMySQLCommand, func(t testing.TB) string { dbtest.SkipShort(t, "mysql database"); return dbtest.MySQLDSN }},
 		{"xa-postgres", xaPostgresCommand, func(t testing.TB) string {
 			return dbtest.PrivatePostgres(t, "max_prepared_transactions=20")
 		}},

@@ -15,6 +15,7 @@ import (
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/saga"
+	"github.com/txcio/txc/saga/sqllog"
 )
 
 // sagaCommand is the "saga" scenario: each client runs a two-step saga with
@@ -57,7 +58,7 @@ func sagaCommand() *cobra.Command {
 			defer db.Close()
 			db.SetMaxOpenConns(writers*lf.conns + 8)
 			db.SetMaxIdleConns(writers*lf.conns + 8)
-			store, err := saga.NewSQLStore(ctx, db, saga.SQLOptions{TablePrefix: "txc_bench_saga", CreateTables: true, Writers: writers, MaxBatch: maxBatch})
+			store, err := sqllog.New(ctx, db, sqllog.Options{TablePrefix: "txc_bench_saga", CreateTables: true, Writers: writers, MaxBatch: maxBatch})
 			if err != nil {
 				return err
 			}
@@ -90,7 +91,7 @@ func sagaCommand() *cobra.Command {
 	f := cmd.Flags()
 	lf.register(f, "client connections, each with its own saga engine")
 	f.StringVar(&dsn, "dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN of the execution log")
-	f.IntVar(&writers, "writers", 2, "log transactions in flight at once (saga.SQLOptions.Writers)")
+	f.IntVar(&writers, "writers", 2, "log transactions in flight at once (sqllog.Options.Writers)")
 	f.IntVar(&maxBatch, "max-batch", 1024, "records per log transaction at most")
 	f.BoolVar(&memory, "memory-log", false, "keep the log in memory instead (scenario saga-memory-log: the coordinator's share alone)")
 	f.BoolVar(&keep, "keep", false, "keep the log of earlier runs (default: truncate the bench tables first)")

@@ -27,6 +27,11 @@ type Env struct {
 	// that inserts a row into audit (a table with one column id, its
 	// primary key) on every insert.
 	Trigger func(table, audit string) []string
+	// AuditTrigger returns the statements that create triggers on table
+	// that, on every UPDATE, INSERT and DELETE of a row, insert a row
+	// (what) into audit, a table with one column what VARCHAR(10); and
+	// those that drop them.
+	AuditTrigger func(table, audit string) (create, drop []string)
 	// Deferrable is what a foreign key's definition ends with to be as
 	// deferrable as the dialect's rollback needs it to restore an ON
 	// UPDATE CASCADE ("" when any key will do).
@@ -92,6 +97,13 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("CascadeDirtyWrites", func(t *testing.T) { cascadeDirtyWrites(t, newEnv) })
 	t.Run("CascadeLocks", func(t *testing.T) { cascadeLocks(t, newEnv(t)) })
 	t.Run("KeyMoveReferencedByOtherKey", func(t *testing.T) { keyMoveReferencedByOtherKey(t, newEnv(t)) })
+	t.Run("ReferencedRowsKept", func(t *testing.T) { referencedRowsKept(t, newEnv(t)) })
+	t.Run("Savepoints", func(t *testing.T) { savepoints(t, newEnv(t)) })
+	t.Run("SavepointsUnderGlobalLock", func(t *testing.T) { savepointsUnderGlobalLock(t, newEnv(t)) })
+	t.Run("RawRefusedInGlobal", func(t *testing.T) { rawRefusedInGlobal(t, newEnv(t)) })
+	t.Run("TriggerCreatedBeforeRollback", func(t *testing.T) { triggerCreatedBeforeRollback(t, newEnv(t)) })
+	t.Run("DirtyWriteNotOverwritten", func(t *testing.T) { dirtyWriteNotOverwritten(t, newEnv(t)) })
+	t.Run("LatePhaseOneFails", func(t *testing.T) { latePhaseOneFails(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back

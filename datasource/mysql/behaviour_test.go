@@ -67,62 +67,6 @@ func TestRefusedBeforeRunning(t *testing.T) {
 	}
 }
 
-// TestDirtyWriteNotOverwritten: a row changed outside the global
-// transaction between phase 1 and rollback is left as it is and the
-// transaction needs manual action.
-func TestDirtyWriteNotOverwritten(t *testing.T) {
-	e := newEnv(t, "")
-	tb := e.table("at_dirty", kv, kvSeed)
-	xid, err := e.global(func(ctx context.Context) error {
-		tx, err := e.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 22 WHERE id = 2"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 11 WHERE id = 1"); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		// A writer that bypasses the proxy changes row 1.
-		if _, err := e.plain.ExecContext(ctx, "UPDATE "+tb+" SET n = 999 WHERE id = 1"); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalRollbackFailed)
-	var n1, n2 int
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 1").Scan(&n1)
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 2").Scan(&n2)
-	if n1 != 999 || n2 != 22 {
-		t.Fatalf("rows n = %d, %d; want the dirty 999 kept and nothing of the branch restored (22)", n1, n2)
-	}
-	if e.undoRows(xid) != 1 {
-		t.Fatal("the undo log of the parked branch is gone")
-	}
-	// Under WithGlobalLock a local writer does not overwrite the row
-	// either: the parked transaction still holds its lock.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
-		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 2")
-		return err
-	})
-	if !errors.Is(err, txc.ErrLockConflict) {
-		t.Fatalf("global-lock write: %v, want a lock conflict", err)
-	}
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 2").Scan(&n2)
-	if n2 != 22 {
-		t.Fatalf("n = %d after the refused global-lock write", n2)
-	}
-}
-
 // TestSelectForUpdateWaitsForGlobalLock: SELECT … FOR UPDATE in another
 // global transaction (or under WithGlobalLock) does not return a row
 // another global transaction holds; once that one commits it does.
@@ -214,39 +158,6 @@ func TestPreparedReusedAcrossTransactions(t *testing.T) {
 	e.plain.QueryRow("SELECT (SELECT n FROM "+tb+" WHERE id = 1), (SELECT n FROM "+tb+" WHERE id = 2), (SELECT n FROM "+tb+" WHERE id = 3)").Scan(&a, &b, &c)
 	if a != 11 || b != 50 || c != 30 {
 		t.Fatalf("n = %d %d %d, want 11 50 30", a, b, c)
-	}
-}
-
-// TestLatePhaseOneFails: a rollback that finds no undo log leaves a
-// finished marker; the branch's phase 1 then cannot commit.
-func TestLatePhaseOneFails(t *testing.T) {
-	e := newEnv(t, "")
-	tb := e.table("at_late", kv, kvSeed)
-	before := e.dump(tb)
-	g, ctx, err := e.tm.Begin(context.Background(), tm.Config{Name: "late", Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	// The branch registers at commit; to be rolled back before its undo
-	// log exists, register it and roll back from inside the commit path:
-	// here, by rolling the global transaction back first, so that the
-	// registration itself is refused.
-	if err := g.Rollback(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	err = tx.Commit()
-	if err == nil {
-		t.Fatal("phase 1 committed after the global rollback")
-	}
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rows changed:\n%s", got)
 	}
 }
 

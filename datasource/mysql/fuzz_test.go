@@ -1,23 +1,24 @@
 package mysql_test
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/txcio/txc"
-	"github.com/txcio/txc/datasource"
+	"github.com/txcio/txc/datasource/dialecttest"
 	txcmysql "github.com/txcio/txc/datasource/mysql"
 )
 
-// FuzzRecognize: no input makes the recognizer panic, and every refusal
-// is typed (txc.ErrUnsupported) and names the statement.
+// FuzzRecognize: no input makes the recognizer panic, every refusal is
+// typed (txc.ErrUnsupported), and what it recognizes has a known kind
+// (dialecttest.FuzzRecognize), from the statements of the statement tests
+// and these seeds.
 func FuzzRecognize(f *testing.F) {
+	var seeds []string
 	for _, c := range stmtCases {
 		for _, st := range c.stmts {
-			f.Add(st.q)
+			seeds = append(seeds, st.q)
 		}
 	}
-	for _, q := range []string{
+	seeds = append(seeds,
 		"", ";", "SELECT 1", "SELECT * FROM t WHERE id = ? FOR UPDATE", "SELECT * FROM a JOIN b USING (id) FOR UPDATE OF a",
 		"INSERT INTO t VALUES (?, ?), (?, ?) ON DUPLICATE KEY UPDATE n = VALUES(n)", "REPLACE t SET a = 1",
 		"UPDATE t SET a = ? WHERE b IN (?, ?, (SELECT ? FROM u)) ORDER BY c LIMIT ?",
@@ -25,21 +26,6 @@ func FuzzRecognize(f *testing.F) {
 		"CREATE TABLE t (id INT)", "WITH c AS (SELECT 1) UPDATE t SET a = 1", "SELECT ?, ? FROM DUAL",
 		"INSERT INTO t (a) SELECT ? UNION SELECT ?", "UPDATE t SET id = id + ? WHERE id BETWEEN ? AND ?",
 		"SET @a = ?", "SHOW TABLES", "/* c */ UPDATE `t``x` SET `a` = 'it''s' WHERE b = _utf8mb4'é' COLLATE utf8mb4_bin",
-	} {
-		f.Add(q)
-	}
-	f.Fuzz(func(t *testing.T, q string) {
-		st, err := txcmysql.Dialect{}.Recognize(q)
-		if err != nil {
-			if !errors.Is(err, txc.ErrUnsupported) {
-				t.Fatalf("%q: untyped error %v", q, err)
-			}
-			return
-		}
-		switch st.Kind() {
-		case datasource.Passthrough, datasource.Write, datasource.LockingRead:
-		default:
-			t.Fatalf("%q: kind %v", q, st.Kind())
-		}
-	})
+	)
+	dialecttest.FuzzRecognize(f, txcmysql.Dialect{}.Recognize, seeds)
 }

@@ -57,25 +57,7 @@ func gormOverProxy(t *testing.T, disableWithReturning bool) {
 			return tx.Table(tb).Where("owner = ?", "bob").Delete(&gormAccount{}).Error
 		})
 	}
-	seed := e.dump(tb)
-	xid, err := e.global(func(ctx context.Context) error {
-		if err := work(ctx); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != seed {
-		t.Fatalf("after rollback:\n%s\nwant:\n%s", got, seed)
-	}
-	xid, err = e.global(work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalCommitted)
+	e.suite().RollsBackThenCommits(t, tb, work)
 	var accts []gormAccount
 	if err := g.Table(tb).Order("id").Find(&accts).Error; err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package mysql_test
 
 import (
-	"context"
-	"errors"
-	"strings"
 	"testing"
 
-	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
 )
 
@@ -28,27 +25,12 @@ func TestQuotedIdentifiersRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := e.dump(tb)
-	xid, err := e.global(func(ctx context.Context) error {
-		for _, q := range []string{
-			"INSERT INTO {t} ({k}, {n}) VALUES ('d', 4)",
-			"UPDATE {t} SET {n} = {n} + 10 WHERE {k} IN ('a', 'd')",
-			"UPDATE {t} AS x SET x.{k} = 'e' WHERE x.{k} = 'b'",
-			"INSERT INTO {t} ({k}, {n}) VALUES ('c', 5) ON DUPLICATE KEY UPDATE {n} = {t}.{n} + VALUES({n})",
-			"DELETE FROM {t} WHERE {n} = 13 ORDER BY {k} LIMIT 1",
-		} {
-			q = strings.NewReplacer("{t}", tb, "{k}", k, "{n}", n).Replace(q)
-			if _, err := e.db.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-	}
+	stmts := dialecttest.Fill([]string{
+		"INSERT INTO {t} ({k}, {n}) VALUES ('d', 4)",
+		"UPDATE {t} SET {n} = {n} + 10 WHERE {k} IN ('a', 'd')",
+		"UPDATE {t} AS x SET x.{k} = 'e' WHERE x.{k} = 'b'",
+		"INSERT INTO {t} ({k}, {n}) VALUES ('c', 5) ON DUPLICATE KEY UPDATE {n} = {t}.{n} + VALUES({n})",
+		"DELETE FROM {t} WHERE {n} = 13 ORDER BY {k} LIMIT 1",
+	}, "{t}", tb, "{k}", k, "{n}", n)
+	e.suite().RollsBack(t, tb, e.suite().Statements(stmts...))
 }

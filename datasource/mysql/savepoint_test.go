@@ -2,7 +2,6 @@ package mysql_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,111 +12,9 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/txcio/txc"
-	"github.com/txcio/txc/datasource"
-	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tm"
 )
-
-// undoSummary returns the records of xid's undo log, one line each:
-// kind, then the before and after rows, every column as its lock-key
-// text ("" when xid has no undo log).
-func (e *env) undoSummary(xid txc.XID) string {
-	e.t.Helper()
-	var b []byte
-	err := e.plain.QueryRow("SELECT log FROM txc_undo_log WHERE xid = ? AND state = 0", string(xid)).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ""
-	}
-	if err != nil {
-		e.t.Fatalf("undo log of %s: %v", xid, err)
-	}
-	l, err := undo.Codec{}.Decode(b)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rows := func(rs []undo.Row) string {
-		var out []string
-		for _, r := range rs {
-			vals := make([]string, len(r))
-			for i, c := range r {
-				vals[i] = datasource.KeyString(c.Value)
-			}
-			out = append(out, "("+strings.Join(vals, ",")+")")
-		}
-		return strings.Join(out, "")
-	}
-	var sb strings.Builder
-	for _, r := range l.Records {
-		fmt.Fprintf(&sb, "%v %s>%s\n", r.Kind, rows(r.Before), rows(r.After))
-	}
-	return sb.String()
-}
-
-// savepointCase runs stmts through the proxy in one local transaction of
-// a global transaction, twice: rolled back, which must restore the table
-// exactly, and committed, which must leave it as the same statements run
-// plainly (no proxy) on a copy of it. Both times the undo log written at
-// the local commit must hold log (see undoSummary): the images of exactly
-// the changes that remain.
-func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
-	t.Helper()
-	tb := e.table("at_sp", kv, kvSeed)
-	ref := e.table("at_spref", kv, kvSeed)
-	if err := dbtest.ScriptTx(context.Background(), e.plain, ref, stmts); err != nil {
-		t.Fatalf("plainly: %v", err)
-	}
-	want := e.dump(ref)
-	body := func(ctx context.Context) error {
-		tx, err := e.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if err := dbtest.Script(ctx, tx, tb, stmts); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		xid, _ := tm.XIDFromContext(ctx)
-		if got := e.undoSummary(xid); got != log {
-			t.Errorf("undo log:\n%swant:\n%s", got, log)
-		}
-		return nil
-	}
-	e.rollsBack(t, tb, body)
-	xid, err := e.global(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalCommitted)
-	if got := e.dump(tb); got != want {
-		t.Fatalf("committed:\n%swant (run plainly):\n%s", got, want)
-	}
-}
-
-// rollsBack runs fn in a global transaction that then rolls back, and
-// checks that the rollback ends restoring table exactly.
-func (e *env) rollsBack(t *testing.T, table string, fn func(ctx context.Context) error) {
-	t.Helper()
-	seed := e.dump(table)
-	xid, err := e.global(func(ctx context.Context) error {
-		if err := fn(ctx); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
-		t.Fatalf("rollback ended %v", st)
-	}
-	if got := e.dump(table); got != seed {
-		t.Fatalf("rolled back:\n%sseed:\n%s", got, seed)
-	}
-}
 
 // TestSavepoints: SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT
 // in a global transaction. After a ROLLBACK TO the undo log holds the
@@ -127,7 +24,7 @@ func (e *env) rollsBack(t *testing.T, table string, fn func(ctx context.Context)
 // plainly.
 func TestSavepoints(t *testing.T) {
 	e := newEnv(t, "")
-	scripts := append([]dbtest.SavepointScript{
+	scripts := []dbtest.SavepointScript{
 		{Name: "reused name replaces the older savepoint", Log: "Update (4,40,d)>(4,41,d)\n", Stmts: []string{
 			"SAVEPOINT a",
 			"SAVEPOINT b",
@@ -151,29 +48,9 @@ func TestSavepoints(t *testing.T) {
 			"!ROLLBACK TO SAVEPOINT a",
 			"UPDATE {t} SET n = n + 1 WHERE id = 4",
 		}},
-	}, dbtest.SavepointScripts...)
-	for _, c := range scripts {
-		t.Run(c.Name, func(t *testing.T) { e.savepointCase(t, c.Log, c.Stmts...) })
 	}
-}
-
-// TestSavepointsUnderGlobalLock: under tm.WithGlobalLock (no undo
-// records) savepoint statements run as the server has them.
-func TestSavepointsUnderGlobalLock(t *testing.T) {
-	e := newEnv(t, "")
-	for _, c := range dbtest.SavepointScripts {
-		tb, ref := e.table("at_spl", kv, kvSeed), e.table("at_splref", kv, kvSeed)
-		ctx := context.Background()
-		if err := dbtest.ScriptTx(ctx, e.plain, ref, c.Stmts); err != nil {
-			t.Fatalf("%s plainly: %v", c.Name, err)
-		}
-		err := tm.WithGlobalLock(ctx, func(ctx context.Context) error { return dbtest.ScriptTx(ctx, e.db, tb, c.Stmts) })
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		if got, want := e.dump(tb), e.dump(ref); got != want {
-			t.Errorf("%s:\n%swant (run plainly):\n%s", c.Name, got, want)
-		}
+	for _, c := range scripts {
+		t.Run(c.Name, func(t *testing.T) { e.suite().SavepointCase(t, c.Log, c.Stmts...) })
 	}
 }
 
@@ -203,7 +80,7 @@ func TestSavepointClearsFailure(t *testing.T) {
 			return err
 		}
 		xid, _ := tm.XIDFromContext(ctx)
-		if got, want := e.undoSummary(xid), "Update (1,1,1.2)>(1,2,1.2)\n"; got != want {
+		if got, want := e.suite().UndoSummary(e.t, xid), "Update (1,1,1.2)>(1,2,1.2)\n"; got != want {
 			t.Errorf("undo log:\n%swant:\n%s", got, want)
 		}
 		return errRollback
@@ -326,10 +203,10 @@ func TestGORMNestedTransaction(t *testing.T) {
 			return err
 		}
 		xid, _ := tm.XIDFromContext(ctx)
-		log = e.undoSummary(xid)
+		log = e.suite().UndoSummary(e.t, xid)
 		return nil
 	}
-	e.rollsBack(t, tb, work)
+	e.suite().RollsBack(t, tb, work)
 	var cy gormAccount
 	xid, err := e.global(work)
 	if err != nil {

@@ -38,25 +38,7 @@ func TestUniqueSwapRestored(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, "")
 			tb := e.table("at_swap", uniq, c.seed)
-			before := e.dump(tb)
-			var changed string
-			xid, err := e.global(func(ctx context.Context) error {
-				if _, err := e.db.ExecContext(ctx, strings.ReplaceAll(c.stmt, "{t}", tb)); err != nil {
-					return err
-				}
-				changed = e.dump(tb)
-				return errRollback
-			})
-			if !errors.Is(err, errRollback) {
-				t.Fatal(err)
-			}
-			if changed == before {
-				t.Fatalf("the statement changed nothing:\n%s", changed)
-			}
-			e.wait(xid, txc.GlobalRollbacked)
-			if got := e.dump(tb); got != before {
-				t.Fatalf("rolled back:\n%s\nwant:\n%s", got, before)
-			}
+			e.suite().ChangesThenRollsBack(t, tb, strings.ReplaceAll(c.stmt, "{t}", tb))
 		})
 	}
 }

@@ -95,66 +95,21 @@ func TestRefusedBeforeRunning(t *testing.T) {
 	}
 }
 
-// TestDirtyWriteNotOverwritten: a row changed outside the global
-// transaction between phase 1 and rollback is left as it is and the
-// transaction needs manual action.
-func TestDirtyWriteNotOverwritten(t *testing.T) {
+// TestDirtyWriteParkedRefusesQueryWrites: with a transaction parked on a
+// dirty write (dialecttest's DirtyWriteParked, which the conformance
+// suite runs as DirtyWriteNotOverwritten), a global-lock write of a row
+// it holds run as a query is refused too; one of a row nobody holds goes
+// through, run either way.
+func TestDirtyWriteParkedRefusesQueryWrites(t *testing.T) {
 	e := newEnv(t)
 	tb := e.table("at_dirty", kv, kvSeed)
-	xid, err := e.global(func(ctx context.Context) error {
-		tx, err := e.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 22 WHERE id = 2"); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 11 WHERE id = 1"); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		// A writer that bypasses the proxy changes row 1.
-		if _, err := e.plain.ExecContext(ctx, "UPDATE "+tb+" SET n = 999 WHERE id = 1"); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalRollbackFailed)
-	var n1, n2 int
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 1").Scan(&n1)
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 2").Scan(&n2)
-	if n1 != 999 || n2 != 22 {
-		t.Fatalf("rows n = %d, %d; want the dirty 999 kept and nothing of the branch restored (22)", n1, n2)
-	}
-	if e.undoRows(xid) != 1 {
-		t.Fatal("the undo log of the parked branch is gone")
-	}
-	// Under WithGlobalLock a local writer does not overwrite the row
-	// either: the parked transaction still holds its lock.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
-		_, err := e.db.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 2")
-		return err
-	})
-	if !errors.Is(err, txc.ErrLockConflict) {
-		t.Fatalf("global-lock write: %v, want a lock conflict", err)
-	}
-	e.plain.QueryRow("SELECT n FROM " + tb + " WHERE id = 2").Scan(&n2)
-	if n2 != 22 {
-		t.Fatalf("n = %d after the refused global-lock write", n2)
-	}
+	e.suite().DirtyWriteParked(t, tb)
 	// Run as a query (reading its RETURNING rows), the same write is
 	// refused the same way (with a budget of its own: the first write
 	// spent the other one waiting).
 	qctx, qcancel := context.WithTimeout(context.Background(), time.Second)
 	defer qcancel()
-	err = tm.WithGlobalLock(qctx, func(ctx context.Context) error {
+	err := tm.WithGlobalLock(qctx, func(ctx context.Context) error {
 		var n int
 		return e.db.QueryRowContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 2 RETURNING n").Scan(&n)
 	})
@@ -352,35 +307,6 @@ func TestOpenPaths(t *testing.T) {
 			c := stmtCases[len(stmtCases)-1] // several statements
 			c.check(e, db, "", false)
 		})
-	}
-}
-
-// TestLatePhaseOneFails: a branch whose global transaction was rolled back
-// before its local commit cannot commit (its registration is refused), and
-// its changes never land.
-func TestLatePhaseOneFails(t *testing.T) {
-	e := newEnv(t)
-	tb := e.table("at_late", kv, kvSeed)
-	before := e.dump(tb)
-	g, ctx, err := e.tm.Begin(context.Background(), tm.Config{Name: "late", Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Rollback(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err == nil {
-		t.Fatal("phase 1 committed after the global rollback")
-	}
-	if got := e.dump(tb); got != before {
-		t.Fatalf("rows changed:\n%s", got)
 	}
 }
 

@@ -1,11 +1,9 @@
 package postgres_test
 
 import (
-	"context"
-	"errors"
-	"strings"
 	"testing"
 
+	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
 )
 
@@ -23,24 +21,12 @@ func TestQuotedIdentifiersRoundTrip(t *testing.T) {
 	t.Cleanup(func() { e.plain.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
 	k, n := `"k""\'. X"`, `"N""1\"`
 	e.exec("CREATE TABLE "+tb+" ("+k+" text PRIMARY KEY, "+n+" int NOT NULL)", "INSERT INTO "+tb+" VALUES ('a', 1), ('b', 2), ('c', 3)")
-	before := e.dump(tb)
-	xid, err := e.global(func(ctx context.Context) error {
-		for _, q := range []string{
-			"INSERT INTO {t} ({k}, {n}) VALUES ('d', 4)",
-			"UPDATE {t} SET {n} = {n} + 10 WHERE {k} IN ('a', 'd')",
-			"UPDATE {t} AS x SET {k} = 'e' WHERE x.{k} = 'b'",
-			"INSERT INTO {t} AS x ({k}, {n}) VALUES ('c', 5) ON CONFLICT ({k}) DO UPDATE SET {n} = x.{n} + excluded.{n}",
-			"DELETE FROM {t} WHERE {n} = 13",
-		} {
-			q = strings.NewReplacer("{t}", tb, "{k}", k, "{n}", n).Replace(q)
-			if _, err := e.db.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.rolledBack(xid, tb, before)
+	stmts := dialecttest.Fill([]string{
+		"INSERT INTO {t} ({k}, {n}) VALUES ('d', 4)",
+		"UPDATE {t} SET {n} = {n} + 10 WHERE {k} IN ('a', 'd')",
+		"UPDATE {t} AS x SET {k} = 'e' WHERE x.{k} = 'b'",
+		"INSERT INTO {t} AS x ({k}, {n}) VALUES ('c', 5) ON CONFLICT ({k}) DO UPDATE SET {n} = x.{n} + excluded.{n}",
+		"DELETE FROM {t} WHERE {n} = 13",
+	}, "{t}", tb, "{k}", k, "{n}", n)
+	e.suite().RollsBack(t, tb, e.suite().Statements(stmts...))
 }

@@ -164,25 +164,7 @@ func TestSQLX(t *testing.T) {
 		}
 		return tx.Commit()
 	}
-	seed := e.dump(tb)
-	xid, err := e.global(func(ctx context.Context) error {
-		if err := work(ctx); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalRollbacked)
-	if got := e.dump(tb); got != seed {
-		t.Fatalf("rolled back:\n%s\nwant:\n%s", got, seed)
-	}
-	xid, err = e.global(work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalCommitted)
+	e.suite().RollsBackThenCommits(t, tb, work)
 	if got, want := e.dump(tb), "(1,10,a!)\n(2,20,b!)\n(3,30,c)\n(4,40,d)\n(9,90,x)\n"; got != want {
 		t.Fatalf("committed:\n%s\nwant:\n%s", got, want)
 	}

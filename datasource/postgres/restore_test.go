@@ -14,41 +14,6 @@ import (
 	"github.com/txcio/txc/internal/dbtest"
 )
 
-// TestTriggerCreatedBeforeRollback: a trigger created between phase 1
-// and the rollback would fire on the rollback's own writes (here only
-// writing an audit row, so the rows read back would match). The rollback
-// writes nothing and parks the transaction; once the trigger is gone, a
-// retry restores the rows exactly.
-func TestTriggerCreatedBeforeRollback(t *testing.T) {
-	e := newEnv(t)
-	tb := e.table("at_trgrb", kv, kvSeed)
-	audit := e.table("at_audit", "CREATE TABLE {t} (id serial PRIMARY KEY, what text)")
-	t.Cleanup(func() { e.plain.Exec("DROP FUNCTION IF EXISTS " + tb + "_f() CASCADE") })
-	before := e.dump(tb)
-	var changed string
-	xid, err := e.global(func(ctx context.Context) error {
-		for _, q := range []string{"UPDATE " + tb + " SET n = n + 1 WHERE id = 1", "DELETE FROM " + tb + " WHERE id = 2", "INSERT INTO " + tb + " VALUES (5, 50, 'e')"} {
-			if _, err := e.db.ExecContext(ctx, q); err != nil {
-				return err
-			}
-		}
-		changed = e.dump(tb)
-		e.exec("CREATE FUNCTION "+tb+"_f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO "+audit+" (what) VALUES (TG_OP); RETURN NULL; END$$",
-			"CREATE TRIGGER "+tb+"_t AFTER UPDATE OR INSERT OR DELETE ON "+tb+" FOR EACH ROW EXECUTE FUNCTION "+tb+"_f()")
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	e.parked(xid, tb, changed)
-	if got := e.dump(audit); got != "" {
-		t.Fatalf("the rollback fired the trigger: audit rows\n%s", got)
-	}
-	e.exec("DROP TRIGGER " + tb + "_t ON " + tb)
-	e.retry(xid)
-	e.rolledBack(xid, tb, before)
-}
-
 // TestRuleCreatedBeforeRollback: a rewrite rule created before the
 // rollback would add to the restoring UPDATE (here an audit row, so the
 // rows read back would match). The rollback writes nothing and parks;

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,126 +12,8 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/txcio/txc"
-	"github.com/txcio/txc/datasource"
-	"github.com/txcio/txc/datasource/undo"
 	"github.com/txcio/txc/internal/dbtest"
-	"github.com/txcio/txc/tm"
 )
-
-// undoLog returns xid's undo log (nil when it has none).
-func (e *env) undoLog(xid txc.XID) *undo.Log {
-	e.t.Helper()
-	var b []byte
-	err := e.plain.QueryRow("SELECT log FROM txc_undo_log WHERE xid = $1 AND state = 0", string(xid)).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		e.t.Fatalf("undo log of %s: %v", xid, err)
-	}
-	l, err := undo.Codec{}.Decode(b)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return l
-}
-
-// undoSummary returns the records of xid's undo log, one line each:
-// kind, then the before and after rows, every column as its lock-key
-// text ("" when xid has no undo log).
-func (e *env) undoSummary(xid txc.XID) string {
-	e.t.Helper()
-	l := e.undoLog(xid)
-	if l == nil {
-		return ""
-	}
-	var sb strings.Builder
-	for _, r := range l.Records {
-		sb.WriteString(r.Kind.String() + " ")
-		for i, rows := range [][]undo.Row{r.Before, r.After} {
-			if i == 1 {
-				sb.WriteString(">")
-			}
-			for _, row := range rows {
-				vals := make([]string, len(row))
-				for j, c := range row {
-					vals[j] = datasource.KeyString(c.Value)
-				}
-				sb.WriteString("(" + strings.Join(vals, ",") + ")")
-			}
-		}
-		sb.WriteString("\n")
-	}
-	return sb.String()
-}
-
-// inLocalTx runs stmts (see dbtest.Script) in one local transaction of
-// db and commits it, then checks that the undo log holds log (see
-// undoSummary).
-func (e *env) inLocalTx(ctx context.Context, t *testing.T, db *sql.DB, table, log string, stmts ...string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := dbtest.Script(ctx, tx, table, stmts); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if got := e.undoSummary(xidOf(ctx)); got != log {
-		t.Errorf("undo log:\n%swant:\n%s", got, log)
-	}
-	return nil
-}
-
-// rollsBack runs fn in a global transaction that then rolls back, and
-// checks that the rollback ends restoring table exactly.
-func (e *env) rollsBack(t *testing.T, table string, fn func(ctx context.Context) error) {
-	t.Helper()
-	seed := e.dump(table)
-	xid, err := e.global(func(ctx context.Context) error {
-		if err := fn(ctx); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatal(err)
-	}
-	if st := e.wait(xid, txc.GlobalRollbacked, txc.GlobalRollbackFailed); st != txc.GlobalRollbacked {
-		t.Fatalf("rollback ended %v", st)
-	}
-	if got := e.dump(table); got != seed {
-		t.Fatalf("rolled back:\n%sseed:\n%s", got, seed)
-	}
-}
-
-// savepointCase runs stmts through the proxy in one local transaction of
-// a global transaction, twice: rolled back, which must restore the table
-// exactly, and committed, which must leave it as the same statements run
-// plainly (no proxy) on a copy of it. Both times the undo log written at
-// the local commit must hold log: the images of exactly the changes that
-// remain.
-func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
-	t.Helper()
-	tb := e.table("at_sp", kv, kvSeed)
-	ref := e.table("at_spref", kv, kvSeed)
-	if err := dbtest.ScriptTx(context.Background(), e.plain, ref, stmts); err != nil {
-		t.Fatalf("plainly: %v", err)
-	}
-	body := func(ctx context.Context) error { return e.inLocalTx(ctx, t, e.db, tb, log, stmts...) }
-	e.rollsBack(t, tb, body)
-	xid, err := e.global(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.wait(xid, txc.GlobalCommitted)
-	if got, want := e.dump(tb), e.dump(ref); got != want {
-		t.Fatalf("committed:\n%swant (run plainly):\n%s", got, want)
-	}
-}
 
 // TestSavepoints: SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT
 // in a global transaction. After a ROLLBACK TO the undo log holds the
@@ -142,7 +23,7 @@ func (e *env) savepointCase(t *testing.T, log string, stmts ...string) {
 // plainly. An error aborts PostgreSQL's transaction until a ROLLBACK TO.
 func TestSavepoints(t *testing.T) {
 	e := newEnv(t)
-	scripts := append([]dbtest.SavepointScript{
+	scripts := []dbtest.SavepointScript{
 		{Name: "reused name hides the older savepoint", Log: "Update (4,40,d)>(4,41,d)\n", Stmts: []string{
 			"SAVEPOINT a",
 			"SAVEPOINT b",
@@ -175,29 +56,9 @@ func TestSavepoints(t *testing.T) {
 			`ROLLBACK TO SAVEPOINT "Q"`,
 			"UPDATE {t} SET n = n + 1 WHERE id = 3",
 		}},
-	}, dbtest.SavepointScripts...)
-	for _, c := range scripts {
-		t.Run(c.Name, func(t *testing.T) { e.savepointCase(t, c.Log, c.Stmts...) })
 	}
-}
-
-// TestSavepointsUnderGlobalLock: under tm.WithGlobalLock (no undo
-// records) savepoint statements run as the server has them.
-func TestSavepointsUnderGlobalLock(t *testing.T) {
-	e := newEnv(t)
-	for _, c := range dbtest.SavepointScripts {
-		tb, ref := e.table("at_spl", kv, kvSeed), e.table("at_splref", kv, kvSeed)
-		ctx := context.Background()
-		if err := dbtest.ScriptTx(ctx, e.plain, ref, c.Stmts); err != nil {
-			t.Fatalf("%s plainly: %v", c.Name, err)
-		}
-		err := tm.WithGlobalLock(ctx, func(ctx context.Context) error { return dbtest.ScriptTx(ctx, e.db, tb, c.Stmts) })
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		if got, want := e.dump(tb), e.dump(ref); got != want {
-			t.Errorf("%s:\n%swant (run plainly):\n%s", c.Name, got, want)
-		}
+	for _, c := range scripts {
+		t.Run(c.Name, func(t *testing.T) { e.suite().SavepointCase(t, c.Log, c.Stmts...) })
 	}
 }
 
@@ -271,7 +132,7 @@ func TestSavepointSessionState(t *testing.T) {
 		other = "America/New_York"
 	}
 	xid, err := e.global(func(ctx context.Context) error {
-		err := e.inLocalTx(ctx, t, db, "acct", "Update (1,100)>(1,101)\n",
+		err := e.suite().InLocalTx(ctx, t, db, "acct", "Update (1,100)>(1,101)\n",
 			"SELECT n FROM acct WHERE id = 1 FOR UPDATE", // sps1.acct, found before the savepoint
 			"SAVEPOINT a",
 			"SET search_path TO "+s2+", public",
@@ -283,7 +144,7 @@ func TestSavepointSessionState(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if l := e.undoLog(xidOf(ctx)); l == nil || l.TimeZone != zone {
+		if l := e.suite().UndoLog(e.t, xidOf(ctx)); l == nil || l.TimeZone != zone {
 			t.Errorf("undo log zone %v, want %q", l, zone)
 		}
 		if a, b := e.value("SELECT n FROM "+s1+".acct"), e.value("SELECT n FROM "+s2+".acct"); a != "101" || b != "100" {
@@ -316,7 +177,7 @@ func TestSavepointOutsideAndRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.rollsBack(t, tb, func(ctx context.Context) error {
+	e.suite().RollsBack(t, tb, func(ctx context.Context) error {
 		tx, err := e.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -354,7 +215,7 @@ func TestSavepointOutsideAndRefused(t *testing.T) {
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		if got, want := e.undoSummary(xidOf(ctx)), "Update (2,20,b)>(2,0,b)\n"; got != want {
+		if got, want := e.suite().UndoSummary(e.t, xidOf(ctx)), "Update (2,20,b)>(2,0,b)\n"; got != want {
 			t.Errorf("undo log:\n%swant:\n%s", got, want)
 		}
 		return nil
@@ -414,10 +275,10 @@ func TestGORMNestedTransaction(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		log = e.undoSummary(xidOf(ctx))
+		log = e.suite().UndoSummary(e.t, xidOf(ctx))
 		return nil
 	}
-	e.rollsBack(t, tb, work)
+	e.suite().RollsBack(t, tb, work)
 	xid, err := e.global(work)
 	if err != nil {
 		t.Fatal(err)

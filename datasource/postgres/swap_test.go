@@ -28,22 +28,7 @@ func TestUniqueSwapRestored(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			tb := e.table("at_swap", c.def, seed)
-			before := e.dump(tb)
-			var changed string
-			xid, err := e.global(func(ctx context.Context) error {
-				if _, err := e.db.ExecContext(ctx, strings.ReplaceAll(c.stmt, "{T}", `"`+tb+`"`)); err != nil {
-					return err
-				}
-				changed = e.dump(tb)
-				return errRollback
-			})
-			if !errors.Is(err, errRollback) {
-				t.Fatal(err)
-			}
-			if changed == before {
-				t.Fatalf("the statement changed nothing:\n%s", changed)
-			}
-			e.rolledBack(xid, tb, before)
+			e.suite().ChangesThenRollsBack(t, tb, strings.ReplaceAll(c.stmt, "{T}", `"`+tb+`"`))
 		})
 	}
 }

@@ -33,7 +33,9 @@ import (
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/saga"
+	"github.com/txcio/txc/saga/httpservice"
 	"github.com/txcio/txc/saga/lang"
+	"github.com/txcio/txc/saga/sqllog"
 )
 
 //go:embed order.json
@@ -64,7 +66,7 @@ func run(ctx context.Context, addr, driver, dsn string) error {
 		return err
 	}
 	defer db.Close()
-	store, err := saga.NewSQLStore(ctx, db, saga.SQLOptions{CreateTables: true})
+	store, err := sqllog.New(ctx, db, sqllog.Options{CreateTables: true})
 	if err != nil {
 		return err
 	}
@@ -108,8 +110,8 @@ func registerServices(eng *saga.Engine) error {
 	if err != nil {
 		return err
 	}
-	eng.RegisterService("stock.reserve", &saga.HTTPService{URL: stockURL + "/reserve"})
-	eng.RegisterService("stock.release", &saga.HTTPService{URL: stockURL + "/release"})
+	eng.RegisterService("stock.reserve", &httpservice.Service{URL: stockURL + "/reserve"})
+	eng.RegisterService("stock.release", &httpservice.Service{URL: stockURL + "/release"})
 	eng.RegisterService("payment.charge", saga.Func(func(ctx context.Context, r *saga.Request, o order) (map[string]string, error) {
 		if o.Customer == "mallory" {
 			return nil, saga.NewError("Declined", "card of %s declined", o.Customer)
@@ -186,7 +188,7 @@ func stockService() (string, error) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		key := r.Header.Get(saga.HeaderIdempotencyKey)
+		key := r.Header.Get(httpservice.HeaderIdempotencyKey)
 		mu.Lock()
 		defer mu.Unlock()
 		if _, done := reservations[key]; !done {

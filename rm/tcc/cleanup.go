@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/txcio/txc/internal/sqltable"
 )
 
 // cleanupBatch bounds the rows one DELETE removes, so cleanup never holds
@@ -54,20 +56,6 @@ func (f *Fence) RunCleanup(ctx context.Context, interval, retention time.Duratio
 	if retention <= 0 {
 		retention = 24 * time.Hour
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		n, err := f.Cleanup(ctx, retention)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			f.log.Warn("tcc: fence cleanup failed; retrying at the next interval", "table", f.table, "err", err)
-		case n > 0:
-			f.log.Debug("tcc: fence cleanup", "table", f.table, "deleted", n)
-		}
-	}
+	return sqltable.Cleanup{Round: func(ctx context.Context) (int64, error) { return f.Cleanup(ctx, retention) },
+		Log: f.log, What: "tcc: fence cleanup", Table: f.table}.Run(ctx, interval)
 }

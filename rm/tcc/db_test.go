@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/rm/tcc"
@@ -57,4 +58,27 @@ func calls(t *testing.T, d testDB, table string, b tcc.Branch, phase string) int
 		t.Fatal(err)
 	}
 	return n
+}
+
+// waitForLockWait returns once a statement on table, from another session,
+// is running on the server (MySQL) or waits for a lock (PostgreSQL): a
+// concurrent call has reached the row another transaction holds.
+func waitForLockWait(t *testing.T, d testDB, table string) {
+	t.Helper()
+	q := "SELECT COUNT(*) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE CONCAT('%', ?, '%')"
+	if d.dialect == tcc.Postgres {
+		q = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'"
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := d.db.QueryRowContext(t.Context(), q, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement on %s waits", table)
+		}
+	}
 }

@@ -1,10 +1,6 @@
 package tcc
 
-import (
-	"database/sql"
-
-	"github.com/txcio/txc/internal/sqltable"
-)
+import "github.com/txcio/txc/internal/sqltable"
 
 // Dialect is the SQL dialect of the fence's database.
 type Dialect uint8
@@ -21,16 +17,6 @@ func (d Dialect) String() string {
 		return "auto"
 	}
 	return sqltable.Dialect(d).String()
-}
-
-// detectDialect recognises the drivers by package (sqltable.Detect). A
-// wrapped driver needs an explicit dialect.
-func detectDialect(db *sql.DB) (Dialect, error) {
-	d, driver := sqltable.Detect(db)
-	if d == 0 {
-		return DialectAuto, invalid("cannot tell the SQL dialect of driver %s; set FenceOptions.Dialect", driver)
-	}
-	return Dialect(d), nil
 }
 
 // fenceSQL holds one dialect's statements for one table.

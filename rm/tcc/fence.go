@@ -87,25 +87,11 @@ func NewFence(ctx context.Context, db *sql.DB, opts FenceOptions) (*Fence, error
 	if db == nil {
 		return nil, invalid("nil *sql.DB for the fence")
 	}
-	d := opts.Dialect
-	if d == DialectAuto {
-		var err error
-		if d, err = detectDialect(db); err != nil {
-			return nil, err
-		}
-	}
-	table := opts.Table
-	if table == "" {
-		table = DefaultTable
-	}
-	if _, err := Schema(d, table); err != nil { // validates dialect and name
+	sd, table, err := tables.Prepare(ctx, db, sqltable.Dialect(opts.Dialect), opts.Table, opts.CreateTable)
+	if err != nil {
 		return nil, err
 	}
-	if opts.CreateTable {
-		if err := createTable(ctx, db, d, table); err != nil {
-			return nil, err
-		}
-	}
+	d := Dialect(sd)
 	f := &Fence{db: db, dialect: d, table: table, sql: newFenceSQL(d, table), txOpts: opts.TxOptions, log: opts.Logger}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)

@@ -183,7 +183,7 @@ func TestFenceCancelWaitsForInFlightTry(t *testing.T) {
 					return record(ctx, d.dialect, tx, biz, b, "cancel", 1)
 				})
 			}()
-			time.Sleep(100 * time.Millisecond)
+			waitForLockWait(t, d, f.Table()) // the Cancel waits on the row the Try holds
 			close(release)
 			if err := <-tryErr; err != nil {
 				t.Fatalf("try: %v", err)

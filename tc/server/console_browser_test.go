@@ -14,15 +14,18 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/txcio/txc/internal/dbtest"
 	"github.com/txcio/txc/tc"
 	"github.com/txcio/txc/tc/server/servertest"
 )
 
 // chromium returns the path of Debian's chromium, installing the package
 // when it is missing and the test runs as root with apt-get. Without a
-// browser the test fails under CI=true and is skipped otherwise.
+// browser the test fails under CI=true and is skipped otherwise; under
+// -short it is skipped.
 func chromium(t *testing.T) string {
 	t.Helper()
+	dbtest.SkipShort(t, "browser (a chromium subprocess)")
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}

@@ -31,14 +31,16 @@ import (
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/rm"
 	"github.com/txcio/txc/saga"
+	"github.com/txcio/txc/saga/httpservice"
 	"github.com/txcio/txc/saga/lang"
+	"github.com/txcio/txc/saga/sqllog"
 )
 
 func main() {
 	tc := flag.String("tc", "127.0.0.1:8091", "coordinator address")
 	listen := flag.String("listen", "127.0.0.1:0", "HTTP control address")
 	dsn := flag.String("dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN of the log")
-	prefix := flag.String("prefix", saga.DefaultTablePrefix, "log table prefix")
+	prefix := flag.String("prefix", sqllog.DefaultTablePrefix, "log table prefix")
 	name := flag.String("name", "it-engine", "engine name")
 	defs := flag.String("defs", "", "comma-separated JSON definition files")
 	services := flag.String("services", "", "comma-separated name=baseURL: name.book → baseURL/book, name.cancel → baseURL/cancel")
@@ -51,7 +53,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := saga.NewSQLStore(ctx, db, saga.SQLOptions{TablePrefix: *prefix, CreateTables: true})
+	store, err := sqllog.New(ctx, db, sqllog.Options{TablePrefix: *prefix, CreateTables: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,8 +74,8 @@ func main() {
 		if !ok {
 			log.Fatalf("bad --services entry %q", s)
 		}
-		eng.RegisterService(n+".book", &saga.HTTPService{URL: url + "/book"})
-		eng.RegisterService(n+".cancel", &saga.HTTPService{URL: url + "/cancel"})
+		eng.RegisterService(n+".book", &httpservice.Service{URL: url + "/book"})
+		eng.RegisterService(n+".cancel", &httpservice.Service{URL: url + "/cancel"})
 	}
 	loaded, err := lang.LoadFiles(strings.Split(*defs, ",")...)
 	if err != nil {

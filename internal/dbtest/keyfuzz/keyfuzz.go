@@ -96,6 +96,16 @@ func Seeds() []string {
 	}
 }
 
+// Fuzz adds the Seeds to f and checks each input, and each one go test
+// -fuzz explores, on the fixture newFixture makes (once, for all inputs).
+func Fuzz(f *testing.F, newFixture func(f *testing.F) *Fixture) {
+	for _, s := range Seeds() {
+		f.Add([]byte(s))
+	}
+	fx := newFixture(f)
+	f.Fuzz(fx.Check)
+}
+
 var errRollback = errors.New("keyfuzz: roll back")
 
 // Check runs the property for one input (see the package doc).

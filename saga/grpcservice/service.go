@@ -1,4 +1,8 @@
-package saga
+// Package grpcservice calls a saga step's service as a unary gRPC method,
+// generically: messages are converted from and to the step's JSON with
+// protojson. It is apart from package saga so that the engine itself
+// imports neither grpc nor protobuf (one package per dependency).
+package grpcservice
 
 import (
 	"context"
@@ -12,12 +16,14 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/txcio/txc/saga"
 )
 
-// GRPCService calls a unary gRPC method generically: the step's input (JSON)
+// Service calls a unary gRPC method generically: the step's input (JSON)
 // is decoded into a fresh NewRequest message with protojson, the call
 // carries the idempotency key and instance in its metadata (the lower-case
-// forms of the HTTP header names, e.g. "idempotency-key"), and the
+// forms of package httpservice's header names, e.g. "idempotency-key"), and the
 // response message, encoded with protojson, is the output.
 //
 // Errors are named by their status code: "Unavailable" for Unavailable,
@@ -25,7 +31,7 @@ import (
 // "grpc.FailedPrecondition"). InvalidArgument, NotFound, AlreadyExists,
 // PermissionDenied, FailedPrecondition, OutOfRange, Unimplemented and
 // Unauthenticated are permanent.
-type GRPCService struct {
+type Service struct {
 	Conn        grpc.ClientConnInterface
 	Method      string // full method name, "/package.Service/Method"
 	NewRequest  func() proto.Message
@@ -35,11 +41,11 @@ type GRPCService struct {
 }
 
 // Invoke makes one call.
-func (s *GRPCService) Invoke(ctx context.Context, req *Request) (json.RawMessage, error) {
+func (s *Service) Invoke(ctx context.Context, req *saga.Request) (json.RawMessage, error) {
 	in := s.NewRequest()
 	if len(req.Input) > 0 && string(req.Input) != "null" {
 		if err := protojson.Unmarshal(req.Input, in); err != nil {
-			return nil, &ServiceError{Name: "InvalidInput", Message: fmt.Sprintf("saga: grpc %s: input: %v", s.Method, err), Permanent: true}
+			return nil, &saga.ServiceError{Name: "InvalidInput", Message: fmt.Sprintf("saga: grpc %s: input: %v", s.Method, err), Permanent: true}
 		}
 	}
 	out := s.NewResponse()
@@ -48,12 +54,12 @@ func (s *GRPCService) Invoke(ctx context.Context, req *Request) (json.RawMessage
 		"txc-saga-state", req.State, "txc-saga-compensation", strconv.FormatBool(req.Compensation))
 	if err := s.Conn.Invoke(ctx, s.Method, in, out, s.CallOptions...); err != nil {
 		st := status.Convert(err)
-		se := &ServiceError{Name: "grpc." + st.Code().String(), Message: fmt.Sprintf("saga: grpc %s: %s", s.Method, st.Message())}
+		se := &saga.ServiceError{Name: "grpc." + st.Code().String(), Message: fmt.Sprintf("saga: grpc %s: %s", s.Method, st.Message())}
 		switch st.Code() {
 		case codes.Unavailable:
-			se.Name = ErrNameUnavailable
+			se.Name = saga.ErrNameUnavailable
 		case codes.DeadlineExceeded:
-			se.Name = ErrNameTimeout
+			se.Name = saga.ErrNameTimeout
 		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied, codes.FailedPrecondition,
 			codes.OutOfRange, codes.Unimplemented, codes.Unauthenticated:
 			se.Permanent = true
@@ -62,7 +68,7 @@ func (s *GRPCService) Invoke(ctx context.Context, req *Request) (json.RawMessage
 	}
 	b, err := protojson.Marshal(out)
 	if err != nil {
-		return nil, &ServiceError{Name: "InvalidOutput", Message: fmt.Sprintf("saga: grpc %s: output: %v", s.Method, err), Permanent: true}
+		return nil, &saga.ServiceError{Name: "InvalidOutput", Message: fmt.Sprintf("saga: grpc %s: output: %v", s.Method, err), Permanent: true}
 	}
 	return b, nil
 }
