@@ -75,7 +75,7 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
 		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
-		floor:  mysqlFloor(table), floorDialect: undo.MySQL,
+		floor:  mysqlFloor(table), floorDialect: undo.MySQL, xaFloor: mysqlXAFloor(table),
 	})
 }
 

@@ -79,7 +79,7 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - $1 WHERE id = $2",
 		credit: "UPDATE " + table + " SET balance = balance + $1 WHERE id = $2",
-		floor:  postgresFloor(table), floorDialect: undo.Postgres,
+		floor:  postgresFloor(table), floorDialect: undo.Postgres, xaFloor: postgresXAFloor(table),
 	})
 }
 

@@ -58,9 +58,10 @@ func TestATScenarios(t *testing.T) {
 }
 
 // TestXAScenarios runs xa-mysql (the shared MariaDB) and xa-postgres (a
-// private PostgreSQL with max_prepared_transactions set) briefly: both
-// halves commit transfers without an error, the money adds up, and no
-// branch is left prepared (the scenario waits for phase 2).
+// private PostgreSQL with max_prepared_transactions set) briefly, with
+// --floor: all three halves commit transfers without an error, the money
+// adds up, and no branch is left prepared (the scenario waits for phase
+// 2; the floor commits its own).
 func TestXAScenarios(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -78,7 +79,7 @@ func TestXAScenarios(t *testing.T) {
 			var out bytes.Buffer
 			cmd := tc.cmd()
 			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "700ms", "--warmup", "300ms"})
+			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "700ms", "--warmup", "300ms", "--floor"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := cmd.ExecuteContext(ctx); err != nil {
@@ -89,8 +90,11 @@ func TestXAScenarios(t *testing.T) {
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 				t.Fatalf("last line is not the result: %v\n%s", err, out.String())
 			}
-			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.Ratio <= 0 || r.Scenario != tc.name {
+			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.Ratio <= 0 || r.FloorTxSec <= 0 || r.FloorRatio <= 0 || r.Scenario != tc.name {
 				t.Fatalf("result %+v\n%s", r, out.String())
+			}
+			if n := floorPrepared(t, ctx, tc.name, dsn); n != 0 {
+				t.Fatalf("%d floor branches left prepared", n)
 			}
 		})
 	}

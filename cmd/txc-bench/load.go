@@ -19,8 +19,8 @@ type loadFlags struct {
 	// only, for the AT scenarios: "plain" or "at" runs just that half
 	// (to profile one of them); empty runs both.
 	only string
-	// floor, for the AT scenarios: also run the AT transfer's SQL alone
-	// (see atFloor).
+	// floor, for the AT and XA scenarios: also run the transfer's SQL
+	// alone (see runFloor, runXAFloor).
 	floor bool
 }
 
@@ -37,7 +37,7 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 // halves.
 func (l *loadFlags) registerOnly(f *pflag.FlagSet) {
 	f.StringVar(&l.only, "only", "", `run one half only: "plain" or "at" (for profiling); the ratio is then 0`)
-	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy sends for the AT transfer on the plain driver, without the coordinator or the proxy (the database's share of AT's cost)")
+	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy (and, in XA mode, phase 2) sends for the transfer on the plain driver, without the coordinator or the proxy (the database's share of the mode's cost)")
 }
 
 func (l *loadFlags) validate() error {
