@@ -151,7 +151,7 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 		return err
 	}
 	var pl, at, fl load
-	if lf.only != "at" {
+	if lf.only == "" || lf.only == "plain" {
 		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
 		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return t.transfer(ctx, t.plain, id, n) })
 	}
@@ -161,7 +161,7 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 			return err
 		}
 	}
-	if lf.only != "plain" {
+	if lf.only == "" || lf.only == "at" {
 		if err := ps.prime(ctx, t); err != nil {
 			return err
 		}
