@@ -132,10 +132,10 @@ read -r r0 w0 c0 <<<"$before"
 read -r r1 w1 c1 <<<"$after"
 read -r bu bs <"$data/bench.time"
 read -r br bw <<<"$bench_io"
-# Transactions to divide by: those the server began, or (--only plain, none
-# begun) the plain half's measured ones (exact with --warmup 0s).
+# Transactions to divide by: those the server began, or (--only plain or
+# --only floor: none begun) the measured ones (exact with --warmup 0s).
 n=${begun:-0}
-[ "${n%.*}" = 0 ] && n=$(jq -r '(.plain_tx_per_sec * .seconds) | round' <<<"$json" 2>/dev/null || echo 0)
+[ "${n%.*}" = 0 ] && n=$(jq -r '((.plain_tx_per_sec + (.floor_tx_per_sec // 0)) * .seconds) | round' <<<"$json" 2>/dev/null || echo 0)
 awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v b="$n" -v u="$bu" -v s="$bs" -v br="$br" -v bw="$bw" 'BEGIN {
   if (b > 0) printf "per tx     server: %.1f read + %.1f write syscalls, %.1f context switches; load generator (and its RM): %.0f µs CPU, %.1f read + %.1f write syscalls\n", r/b, w/b, c/b, 1e6*(u+s)/b, br/b, bw/b }' >&2
 if [ -n "${BENCH_WATCH_PID:-}" ]; then
