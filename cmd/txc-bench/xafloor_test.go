@@ -1,11 +1,40 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
+
+// runScenario runs cmd (a transfer scenario) with args and returns its
+// result line.
+func runScenario(t *testing.T, ctx context.Context, cmd *cobra.Command, args ...string) atResult {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs(args)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var r atResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not the result: %v\n%s", err, out.String())
+	}
+	return r
+}
+
+// runXAScenario runs cmd (an XA scenario, 3 clients, 700 ms) with extra
+// flags.
+func runXAScenario(t *testing.T, ctx context.Context, cmd *cobra.Command, addr, dsn string, extra ...string) atResult {
+	t.Helper()
+	return runScenario(t, ctx, cmd, append([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "700ms", "--warmup", "300ms"}, extra...)...)
+}
 
 // floorPrepared counts the floor's branches ("floor:<n>") that the
 // database of scenario (xa-mysql or xa-postgres) at dsn holds prepared.
