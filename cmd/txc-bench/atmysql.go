@@ -42,7 +42,7 @@ func runMySQLTransfer(mode datasource.Mode) func(ctx context.Context, w io.Write
 }
 
 func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
-	const table = "txc_bench_account"
+	table := benchTable("txc_bench_account", mode)
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return err

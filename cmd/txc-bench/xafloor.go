@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,16 @@ import (
 
 	"github.com/txcio/txc/datasource"
 )
+
+// benchTable is the transfer's table of a scenario in mode: XA runs use
+// a table of their own, so that an xa- and an at- run at once on one
+// server (another process's) never share rows.
+func benchTable(name string, mode datasource.Mode) string {
+	if mode == datasource.XA {
+		return strings.Replace(name, "txc_bench_", "txc_bench_xa_", 1)
+	}
+	return name
+}
 
 // runFloorHalf runs the --floor half of the scenario: the AT replay
 // (runFloor) or, in XA mode, runXAFloor.

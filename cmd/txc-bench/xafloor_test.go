@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/txcio/txc/datasource"
 )
 
 // runScenario runs cmd (a transfer scenario) with args and returns its
@@ -76,4 +78,22 @@ func floorPrepared(t *testing.T, ctx context.Context, scenario, dsn string) int 
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestBenchTable: the XA scenarios transfer on tables of their own, the
+// AT ones on the tables they always used.
+func TestBenchTable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode datasource.Mode
+		want string
+	}{
+		{"txc_bench_account", datasource.AT, "txc_bench_account"},
+		{"txc_bench_account", datasource.XA, "txc_bench_xa_account"},
+		{"txc_bench_pg_account", datasource.XA, "txc_bench_xa_pg_account"},
+	} {
+		if got := benchTable(tc.name, tc.mode); got != tc.want {
+			t.Errorf("benchTable(%q, %v) = %q, want %q", tc.name, tc.mode, got, tc.want)
+		}
+	}
 }
