@@ -9,6 +9,9 @@
 #     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
 #   BENCH_NODES=n  runs n nodes as a cluster (a SQL store and an etcd, Debian's etcd-server,
 #     installed when missing); the load dials all of them; the figures are the leader's
+#   BENCH_BIN=path  the txc-bench binary (default bin/txc-bench: old and new builds alternate)
+#   BENCH_WATCH_PID=pid  also reports the CPU of that process and its children per
+#     transaction (a database server's postmaster, e.g. a private PostgreSQL's)
 # The last line on stdout is txc-bench's JSON object, with "store" and "nodes" added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,13 +91,33 @@ procstat() {
   done
   echo "$io $sw"
 }
+# treecpu pid: CPU seconds used by the process, its live children and the
+# children it has reaped.
+treecpu() {
+  local tick
+  tick=$(getconf CLK_TCK)
+  { cat "/proc/$1/stat"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do cat "/proc/$c/stat" 2>/dev/null; done; } |
+    awk -v t="$tick" -v p="$1" '{ sub(/^.*\) /, ""); s += $12 + $13; if (NR == 1) s += $14 + $15 } END { printf "%.2f\n", s / t }'
+}
+bench_bin=${BENCH_BIN:-bin/txc-bench}
 echo "txc-server ($store store, $nodes node(s)) on $addrs; $scenario, $clients clients, $duration"
 before=$(procstat "$server")
+[ -n "${BENCH_WATCH_PID:-}" ] && watch_before=$(treecpu "$BENCH_WATCH_PID")
 bench_start=$(date +%s.%N)
-/usr/bin/time -f "%U %S" -o "$data/bench.time" bin/txc-bench "$scenario" --addr "$addrs" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}" >"$data/bench.out"
+/usr/bin/time -f "%U %S" -o "$data/bench.time" "$bench_bin" "$scenario" --addr "$addrs" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}" >"$data/bench.out" &
+time_pid=$!
+# The load generator's read and write system calls, sampled until it ends.
+bench_io="0 0"
+while kill -0 "$time_pid" 2>/dev/null; do
+  bpid=$(awk '{print $1; exit}' /proc/"$time_pid"/task/*/children 2>/dev/null)
+  [ -n "$bpid" ] && io=$(awk '/^syscr/ {r=$2} /^syscw/ {w=$2} END {print r+0, w+0}' "/proc/$bpid/io" 2>/dev/null) && [ -n "$io" ] && bench_io=$io
+  sleep 0.2
+done
+wait "$time_pid"
 sed '$d' "$data/bench.out"
 json=$(tail -n 1 "$data/bench.out")
 after=$(procstat "$server")
+[ -n "${BENCH_WATCH_PID:-}" ] && watch_after=$(treecpu "$BENCH_WATCH_PID")
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
 echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')" >&2
@@ -108,6 +131,17 @@ begun=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^txc_transactions
 read -r r0 w0 c0 <<<"$before"
 read -r r1 w1 c1 <<<"$after"
 read -r bu bs <"$data/bench.time"
-awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v b="${begun:-0}" -v u="$bu" -v s="$bs" 'BEGIN {
-  if (b > 0) printf "per tx     server: %.1f read + %.1f write syscalls, %.1f context switches; load generator (and its RM): %.0f µs CPU\n", r/b, w/b, c/b, 1e6*(u+s)/b }' >&2
+read -r br bw <<<"$bench_io"
+# Transactions to divide by: those the server began, or (--only plain or
+# --only floor: none begun) the measured ones (exact with --warmup 0s).
+n=${begun:-0}
+[ "${n%.*}" = 0 ] && n=$(jq -r '((.plain_tx_per_sec + (.floor_tx_per_sec // 0)) * .seconds) | round' <<<"$json" 2>/dev/null || echo 0)
+awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v b="$n" -v u="$bu" -v s="$bs" -v br="$br" -v bw="$bw" 'BEGIN {
+  if (b > 0) printf "per tx     server: %.1f read + %.1f write syscalls, %.1f context switches; load generator (and its RM): %.0f µs CPU, %.1f read + %.1f write syscalls\n", r/b, w/b, c/b, 1e6*(u+s)/b, br/b, bw/b }' >&2
+if [ -n "${BENCH_WATCH_PID:-}" ]; then
+  awk -v d="$(awk -v a="$watch_after" -v b="$watch_before" 'BEGIN {print a - b}')" -v b="$n" 'BEGIN {
+    printf "watched    process %s and children: %.2f s of CPU", ENVIRON["BENCH_WATCH_PID"], d
+    if (b > 0) printf ", %.0f µs per transaction", 1e6*d/b
+    printf "\n" }' >&2
+fi
 printf '%s\n' "${json%\}},\"store\":\"$store\",\"nodes\":$nodes}"

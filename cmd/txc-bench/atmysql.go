@@ -42,7 +42,7 @@ func runMySQLTransfer(mode datasource.Mode) func(ctx context.Context, w io.Write
 }
 
 func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
-	const table = "txc_bench_account"
+	table := benchTable("txc_bench_account", mode)
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return err
@@ -75,7 +75,7 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
 		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
-		floor:  mysqlFloor(table), floorDialect: undo.MySQL,
+		floor:  mysqlFloor(table), floorDialect: undo.MySQL, xaFloor: mysqlXAFloor(table),
 	})
 }
 

@@ -47,7 +47,7 @@ func runPostgresTransfer(mode datasource.Mode) func(ctx context.Context, w io.Wr
 }
 
 func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
-	const table = "txc_bench_pg_account"
+	table := benchTable("txc_bench_pg_account", mode)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - $1 WHERE id = $2",
 		credit: "UPDATE " + table + " SET balance = balance + $1 WHERE id = $2",
-		floor:  postgresFloor(table), floorDialect: undo.Postgres,
+		floor:  postgresFloor(table), floorDialect: undo.Postgres, xaFloor: postgresXAFloor(table),
 	})
 }
 

@@ -41,6 +41,8 @@ type atTransfer struct {
 	// for the transfer, replayed on the plain driver (see runFloor).
 	floor        floorOpener
 	floorDialect undo.Dialect
+	// xaFloor is the --floor half in XA mode (see runXAFloor).
+	xaFloor floorOpener
 }
 
 // atCommand is the command of an AT transfer scenario: the load flags
@@ -132,7 +134,7 @@ type atResult struct {
 	ATP50      float64 `json:"at_p50_ms"`
 	ATP99      float64 `json:"at_p99_ms"`
 	Ratio      float64 `json:"ratio"`
-	// The --floor half: the AT transfer's SQL alone, and its ratio to plain.
+	// The --floor half: the AT (XA) transfer's SQL alone, and its ratio to plain.
 	FloorTxSec float64 `json:"floor_tx_per_sec,omitempty"`
 	FloorP50   float64 `json:"floor_p50_ms,omitempty"`
 	FloorP99   float64 `json:"floor_p99_ms,omitempty"`
@@ -143,26 +145,23 @@ type atResult struct {
 // runATTransfer runs both halves of the scenario, checks that no money was
 // created or lost, and reports.
 func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer) error {
-	if lf.floor && t.mode != datasource.AT {
-		return fmt.Errorf("%s: --floor replays AT mode's SQL; it has no meaning in %v mode", t.scenario, t.mode)
-	}
 	ps, err := dialParticipants(ctx, lf, t)
 	defer ps.close()
 	if err != nil {
 		return err
 	}
 	var pl, at, fl load
-	if lf.only != "at" {
+	if lf.only == "" || lf.only == "plain" {
 		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
 		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return t.transfer(ctx, t.plain, id, n) })
 	}
 	if lf.floor {
-		fmt.Fprintf(w, "floor: the AT transfer's SQL alone on the plain driver, %d clients, %v\n", lf.clients, lf.duration)
-		if fl, err = runFloor(ctx, lf, t); err != nil {
+		fmt.Fprintf(w, "floor: the %v transfer's SQL alone on the plain driver, %d clients, %v\n", t.mode, lf.clients, lf.duration)
+		if fl, err = runFloorHalf(ctx, lf, t); err != nil {
 			return err
 		}
 	}
-	if lf.only != "plain" {
+	if lf.only == "" || lf.only == "at" {
 		if err := ps.prime(ctx, t); err != nil {
 			return err
 		}

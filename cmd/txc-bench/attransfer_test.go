@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,22 +29,11 @@ func TestATScenarios(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db := tc.db(t)
 			addr := servertest.Addr(t, "bench")
-			var out bytes.Buffer
-			cmd := tc.cmd()
-			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--clients", "3", "--duration", "1s", "--warmup", "1s", "--floor"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if err := cmd.ExecuteContext(ctx); err != nil {
-				t.Fatalf("%v\n%s", err, out.String())
-			}
-			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-			var r atResult
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-				t.Fatalf("last line is not the result: %v\n%s", err, out.String())
-			}
+			r := runScenario(t, ctx, tc.cmd(), "--addr", addr, "--clients", "3", "--duration", "1s", "--warmup", "1s", "--floor")
 			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.FloorTxSec <= 0 || r.FloorRatio <= 0 || r.Ratio <= 0 {
-				t.Fatalf("result %+v\n%s", r, out.String())
+				t.Fatalf("result %+v", r)
 			}
 			var n int
 			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+floorTable).Scan(&n); err != nil || n != 0 {
@@ -58,9 +44,10 @@ func TestATScenarios(t *testing.T) {
 }
 
 // TestXAScenarios runs xa-mysql (the shared MariaDB) and xa-postgres (a
-// private PostgreSQL with max_prepared_transactions set) briefly: both
-// halves commit transfers without an error, the money adds up, and no
-// branch is left prepared (the scenario waits for phase 2).
+// private PostgreSQL with max_prepared_transactions set) briefly, with
+// --floor: all three halves commit transfers without an error, the money
+// adds up, and no branch is left prepared (the scenario waits for phase
+// 2; the floor commits its own).
 func TestXAScenarios(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -75,22 +62,19 @@ func TestXAScenarios(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := tc.dsn(t)
 			addr := servertest.Addr(t, "bench")
-			var out bytes.Buffer
-			cmd := tc.cmd()
-			cmd.SetOut(&out)
-			cmd.SetArgs([]string{"--addr", addr, "--dsn", dsn, "--clients", "3", "--duration", "700ms", "--warmup", "300ms"})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if err := cmd.ExecuteContext(ctx); err != nil {
-				t.Fatalf("%v\n%s", err, out.String())
+			r := runXAScenario(t, ctx, tc.cmd(), addr, dsn, "--floor")
+			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.Ratio <= 0 || r.FloorTxSec <= 0 || r.FloorRatio <= 0 || r.Scenario != tc.name {
+				t.Fatalf("result %+v", r)
 			}
-			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-			var r atResult
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-				t.Fatalf("last line is not the result: %v\n%s", err, out.String())
+			// --only floor runs the floor alone.
+			r = runXAScenario(t, ctx, tc.cmd(), addr, dsn, "--only", "floor")
+			if r.Errors != 0 || r.PlainTxSec != 0 || r.ATTxSec != 0 || r.FloorTxSec <= 0 {
+				t.Fatalf("--only floor: result %+v", r)
 			}
-			if r.Errors != 0 || r.PlainTxSec <= 0 || r.ATTxSec <= 0 || r.Ratio <= 0 || r.Scenario != tc.name {
-				t.Fatalf("result %+v\n%s", r, out.String())
+			if n := floorPrepared(t, ctx, tc.name, dsn); n != 0 {
+				t.Fatalf("%d floor branches left prepared", n)
 			}
 		})
 	}

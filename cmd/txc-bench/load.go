@@ -19,8 +19,8 @@ type loadFlags struct {
 	// only, for the AT scenarios: "plain" or "at" runs just that half
 	// (to profile one of them); empty runs both.
 	only string
-	// floor, for the AT scenarios: also run the AT transfer's SQL alone
-	// (see atFloor).
+	// floor, for the AT and XA scenarios: also run the transfer's SQL
+	// alone (see runFloor, runXAFloor).
 	floor bool
 }
 
@@ -36,13 +36,17 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 // registerOnly adds --only and --floor, for the scenarios that run two
 // halves.
 func (l *loadFlags) registerOnly(f *pflag.FlagSet) {
-	f.StringVar(&l.only, "only", "", `run one half only: "plain" or "at" (for profiling); the ratio is then 0`)
-	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy sends for the AT transfer on the plain driver, without the coordinator or the proxy (the database's share of AT's cost)")
+	f.StringVar(&l.only, "only", "", `run one half only: "plain", "at" or "floor" (for profiling); the ratio is then 0`)
+	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy (and, in XA mode, phase 2) sends for the transfer on the plain driver, without the coordinator or the proxy (the database's share of the mode's cost)")
 }
 
 func (l *loadFlags) validate() error {
-	if l.only != "" && l.only != "plain" && l.only != "at" {
-		return fmt.Errorf("--only must be \"plain\" or \"at\", not %q", l.only)
+	switch l.only {
+	case "", "plain", "at":
+	case "floor":
+		l.floor = true
+	default:
+		return fmt.Errorf("--only must be \"plain\", \"at\" or \"floor\", not %q", l.only)
 	}
 	if l.clients < 1 || l.conns < 1 || l.duration <= 0 || l.warmup < 0 {
 		return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
