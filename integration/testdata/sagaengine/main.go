@@ -36,40 +36,70 @@ import (
 	"github.com/txcio/txc/saga/sqllog"
 )
 
-func main() {
-	tc := flag.String("tc", "127.0.0.1:8091", "coordinator address")
-	listen := flag.String("listen", "127.0.0.1:0", "HTTP control address")
-	dsn := flag.String("dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN of the log")
-	prefix := flag.String("prefix", sqllog.DefaultTablePrefix, "log table prefix")
-	name := flag.String("name", "it-engine", "engine name")
-	defs := flag.String("defs", "", "comma-separated JSON definition files")
-	services := flag.String("services", "", "comma-separated name=baseURL: name.book → baseURL/book, name.cancel → baseURL/cancel")
-	scan := flag.Bool("scan", true, "run the recovery scan at start (off: only the coordinator's redelivery resumes sagas)")
+// flags are the command line.
+type flags struct {
+	tc, listen, dsn, prefix, name, defs, services string
+	scan                                          bool
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.tc, "tc", "127.0.0.1:8091", "coordinator address")
+	flag.StringVar(&f.listen, "listen", "127.0.0.1:0", "HTTP control address")
+	flag.StringVar(&f.dsn, "dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL DSN of the log")
+	flag.StringVar(&f.prefix, "prefix", sqllog.DefaultTablePrefix, "log table prefix")
+	flag.StringVar(&f.name, "name", "it-engine", "engine name")
+	flag.StringVar(&f.defs, "defs", "", "comma-separated JSON definition files")
+	flag.StringVar(&f.services, "services", "", "comma-separated name=baseURL: name.book → baseURL/book, name.cancel → baseURL/cancel")
+	flag.BoolVar(&f.scan, "scan", true, "run the recovery scan at start (off: only the coordinator's redelivery resumes sagas)")
 	flag.Parse()
+	return f
+}
+
+func main() {
+	f := parseFlags()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	db, err := sql.Open("pgx", *dsn)
+	eng := newEngine(ctx, f, logger)
+	if f.scan {
+		go func() {
+			if err := eng.Recover(ctx); err != nil {
+				logger.Error("recovery scan", "err", err)
+			}
+		}()
+	}
+	l, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := sqllog.New(ctx, db, sqllog.Options{TablePrefix: *prefix, CreateTables: true})
+	fmt.Println("ready", l.Addr())
+	log.Fatal(http.Serve(l, controlAPI(eng)))
+}
+
+// newEngine connects to the coordinator and the log, and registers the
+// remote services and the definitions.
+func newEngine(ctx context.Context, f flags, logger *slog.Logger) *saga.Engine {
+	db, err := sql.Open("pgx", f.dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := sqllog.New(ctx, db, sqllog.Options{TablePrefix: f.prefix, CreateTables: true})
 	if err != nil {
 		log.Fatal(err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := client.Dial(dctx, *tc, client.WithName("sagaengine-"+*name), client.WithLogger(logger),
+	conn, err := client.Dial(dctx, f.tc, client.WithName("sagaengine-"+f.name), client.WithLogger(logger),
 		client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
 	cancel()
 	if err != nil {
 		log.Fatal(err)
 	}
-	eng, err := saga.NewEngine(saga.Config{Name: *name, Coordinator: saga.Coordinated(rm.New(conn, rm.WithLogger(logger))),
+	eng, err := saga.NewEngine(saga.Config{Name: f.name, Coordinator: saga.Coordinated(rm.New(conn, rm.WithLogger(logger))),
 		Store: store, Logger: logger})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, s := range strings.Split(*services, ",") {
+	for _, s := range strings.Split(f.services, ",") {
 		n, url, ok := strings.Cut(s, "=")
 		if !ok {
 			log.Fatalf("bad --services entry %q", s)
@@ -77,7 +107,7 @@ func main() {
 		eng.RegisterService(n+".book", &httpservice.Service{URL: url + "/book"})
 		eng.RegisterService(n+".cancel", &httpservice.Service{URL: url + "/cancel"})
 	}
-	loaded, err := lang.LoadFiles(strings.Split(*defs, ",")...)
+	loaded, err := lang.LoadFiles(strings.Split(f.defs, ",")...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,27 +116,27 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	if *scan {
-		go func() {
-			if err := eng.Recover(ctx); err != nil {
-				logger.Error("recovery scan", "err", err)
-			}
-		}()
-	}
+	return eng
+}
 
+// outcome is the control API's answer.
+type outcome struct {
+	ID        string `json:"id"`
+	XID       string `json:"xid,omitempty"`
+	Status    string `json:"status"`
+	ErrorName string `json:"error_name,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Steps     int    `json:"steps,omitempty"`
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// controlAPI serves /run, /start and /status (see the package doc).
+func controlAPI(eng *saga.Engine) http.Handler {
 	mux := http.NewServeMux()
-	reply := func(w http.ResponseWriter, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
-	}
-	type outcome struct {
-		ID        string `json:"id"`
-		XID       string `json:"xid,omitempty"`
-		Status    string `json:"status"`
-		ErrorName string `json:"error_name,omitempty"`
-		Error     string `json:"error,omitempty"`
-		Steps     int    `json:"steps,omitempty"`
-	}
 	mux.HandleFunc("POST /run", func(w http.ResponseWriter, r *http.Request) {
 		in, _ := io.ReadAll(r.Body)
 		res, err := eng.Run(r.Context(), r.URL.Query().Get("def"), json.RawMessage(in))
@@ -133,10 +163,5 @@ func main() {
 		}
 		reply(w, outcome{ID: inst.ID, XID: string(inst.XID), Status: inst.Status.String(), ErrorName: inst.ErrorName, Error: inst.Error, Steps: len(steps)})
 	})
-	l, err := net.Listen("tcp", *listen)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("ready", l.Addr())
-	log.Fatal(http.Serve(l, mux))
+	return mux
 }
