@@ -10,7 +10,8 @@
 #     "floor-inline" is the floor syncing on the stream's reader
 #   FLOOR_SYSCALLS=1  also counts every system call of the server with
 #     perf stat -e raw_syscalls:sys_enter (adds its own cost to the CPU figure)
-#   FLOOR_PERF=dir  records the server with perf record -g (one file per run)
+#   FLOOR_PERF=dir  records the server with perf record -g (one file per run) of
+#     FLOOR_PERF_EVENT (default cpu-clock; sched:sched_switch shows what blocks)
 #   FLOOR_SERVER_GODEBUG  GODEBUG of the servers only (not of the load generator)
 # One line per run, then nothing else.
 set -euo pipefail
@@ -87,7 +88,7 @@ run() { # name pass
     perfpid=$!
   elif [ -n "${FLOOR_PERF:-}" ]; then
     mkdir -p "$FLOOR_PERF"
-    perf record -q -e cpu-clock -g -p "$pid" -o "$FLOOR_PERF/$1-$clients-$2.data" 2>/dev/null &
+    perf record -q -e "${FLOOR_PERF_EVENT:-cpu-clock}" -g -p "$pid" -o "$FLOOR_PERF/$1-$clients-$2.data" 2>/dev/null &
     perfpid=$!
   fi
   before=$(procstat "$pid")

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -21,8 +24,9 @@ func TestFloorDoesTheCoordinatorsIO(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		served := make(chan floorCounts, 1)
+		dir := t.TempDir()
 		go func() {
-			c, err := serveFloor(ctx, lis, t.TempDir(), inline)
+			c, err := serveFloor(ctx, lis, dir, inline)
 			if err != nil {
 				t.Error(err)
 			}
@@ -43,6 +47,10 @@ func TestFloorDoesTheCoordinatorsIO(t *testing.T) {
 		}
 		cancel()
 		c := <-served
+		written, err := os.ReadFile(filepath.Join(dir, "floor.log"))
+		if err != nil || !bytes.Contains(written, []byte("floor-b")) {
+			t.Errorf("inline=%v: the synced file holds no request (%v)", inline, err)
+		}
 		if r.Tx == 0 || r.Errors != 0 {
 			t.Fatalf("inline=%v: %d transactions, %d errors", inline, r.Tx, r.Errors)
 		}
