@@ -13,6 +13,7 @@
 #   FLOOR_PERF=dir  records the server with perf record -g (one file per run) of
 #     FLOOR_PERF_EVENT (default cpu-clock; sched:sched_switch shows what blocks)
 #   FLOOR_SERVER_GODEBUG  GODEBUG of the servers only (not of the load generator)
+#   FLOOR_PROCS  GOMAXPROCS of the floor server (1, as txc-server --procs auto at low load)
 # One line per run, then nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +58,7 @@ start() {
     floor | floor-inline)
       local inline=false
       [ "$1" = floor-inline ] && inline=true
-      env ${FLOOR_SERVER_GODEBUG:+GODEBUG=$FLOOR_SERVER_GODEBUG} GOMAXPROCS=1 bin/txc-bench tc-floor-server --listen "127.0.0.1:$2" --dir "$data/run" --inline=$inline \
+      env ${FLOOR_SERVER_GODEBUG:+GODEBUG=$FLOOR_SERVER_GODEBUG} GOMAXPROCS=${FLOOR_PROCS:-1} bin/txc-bench tc-floor-server --listen "127.0.0.1:$2" --dir "$data/run" --inline=$inline \
         >"$data/run/server.out" 2>&1 &
       pid=$!
       wait_port "$2" 30 ;;
@@ -107,8 +108,9 @@ run() { # name pass
     -v calls="$calls" -v u="$bu" -v ls="$bs" -v hz="$(getconf CLK_TCK)" -v json="$json" 'BEGIN {
     match(json, /"tx_per_sec":[0-9.]+/); tps = substr(json, RSTART + 13, RLENGTH - 13)
     match(json, /"p50_ms":[0-9.]+/); p50 = substr(json, RSTART + 9, RLENGTH - 9)
-    printf "%-12s clients %-3d %6.0f tx/s  p50 %5.2f ms  server %4.0f µs/tx  %5.1f ctxsw/tx  %4.1f+%4.1f rd+wr/tx  %5.1f syscalls/tx  %4.2f syncs/tx  loadgen %4.0f µs/tx\n",
-      name, '"$clients"', tps, p50, 1e6 * t / hz / b, s / b, r / b, w / b, calls / b, y / b, 1e6 * (u + ls) / b }'
+    sc = calls > 0 ? sprintf("%5.1f", calls / b) : "    -"
+    printf "%-12s clients %-3d %6.0f tx/s  p50 %5.2f ms  server %4.0f µs/tx  %5.1f ctxsw/tx  %4.1f+%4.1f rd+wr/tx  %s syscalls/tx  %4.2f syncs/tx  loadgen %4.0f µs/tx\n",
+      name, '"$clients"', tps, p50, 1e6 * t / hz / b, s / b, r / b, w / b, sc, y / b, 1e6 * (u + ls) / b }'
 }
 
 for ((i = 1; i <= pairs; i++)); do
