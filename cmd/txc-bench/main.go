@@ -18,7 +18,7 @@ import (
 
 func main() {
 	root := &cobra.Command{Use: "txc-bench", Short: "load generator for the txc coordinator", SilenceUsage: true}
-	root.AddCommand(tc2BranchCommand(), rmAgentCommand(), tccCommand(), sagaCommand(), atMySQLCommand(), atPostgresCommand(), xaMySQLCommand(), xaPostgresCommand())
+	root.AddCommand(tc2BranchCommand(), rmAgentCommand(), tccCommand(), sagaCommand(), atMySQLCommand(), atPostgresCommand(), xaMySQLCommand(), xaPostgresCommand(), tcFloorServerCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "txc-bench:", err)
 		os.Exit(1)

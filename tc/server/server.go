@@ -33,7 +33,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	"github.com/txcio/txc"
@@ -171,21 +170,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
 		limit:    newTxLimiter(cfg.MaxActivePerClient),
 	}
-	opts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
-		grpc.MaxConcurrentStreams(cfg.MaxStreamsPerConn),
-		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		// Reflection-free encoding of the protocol's messages (the health
-		// service's go through proto); this server only, not registered.
-		grpc.ForceServerCodecV2(txcv1.Codec{}),
-		// Fixed flow-control windows: with them gRPC sends no
-		// bandwidth-estimation pings, which at low load cost a read and a
-		// write per message on both ends (txcv1.StreamWindow).
-		grpc.InitialWindowSize(txcv1.StreamWindow),
-		grpc.InitialConnWindowSize(txcv1.ConnWindow),
-	}
+	opts := TransportOptions(cfg.MaxMessageSize, cfg.MaxStreamsPerConn)
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
