@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"testing"
+
+	"github.com/txcio/txc/datasource"
 
 	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
@@ -12,6 +15,7 @@ func TestConformance(t *testing.T) {
 	dialecttest.Run(t, func(t *testing.T) *dialecttest.Env {
 		e := newEnv(t)
 		return &dialecttest.Env{Coordinator: e.coordinator(), Plain: e.plain, Proxy: e.db, Table: e.table,
+			Open: func(opts ...datasource.Option) *sql.DB { return e.open("", opts...) },
 			Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger, Deferrable: " DEFERRABLE"}
 	})
 }

@@ -41,6 +41,7 @@ func main() {
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "DSN (go-sql-driver syntax for mysql, pgx for postgres)")
 	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
 	mode := flag.String("mode", "at", `"at" or "xa"`)
+	undoTable := flag.String("undo-table", "", "the undo-log table (default: datasource's)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
@@ -51,6 +52,9 @@ func main() {
 		log.Fatal(err)
 	}
 	opts := []datasource.Option{datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger)}
+	if *undoTable != "" {
+		opts = append(opts, datasource.WithUndoTable(*undoTable), datasource.WithResourceID(*drv+":"+*undoTable))
+	}
 	if *mode == "xa" {
 		opts = append(opts, datasource.WithMode(datasource.XA))
 	}
