@@ -84,7 +84,7 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 		mu                   sync.Mutex
 		out                  load
 		measured, ok, failed atomic.Int64
-		firstErr             atomic.Value
+		firstErr             atomic.Pointer[error]
 	)
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -100,7 +100,7 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 				t1 := time.Now()
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.CompareAndSwap(nil, &err) // errors of any type: a Value would panic on the second type
 					continue
 				}
 				ok.Add(1)
@@ -115,8 +115,8 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 		}(i)
 	}
 	wg.Wait()
-	if e, ok := firstErr.Load().(error); ok {
-		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failed.Load(), e)
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failed.Load(), *e)
 	}
 	out.measured, out.ok, out.failed = measured.Load(), ok.Load(), failed.Load()
 	return out
