@@ -42,7 +42,7 @@ func runMySQLTransfer(mode datasource.Mode) func(ctx context.Context, w io.Write
 }
 
 func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
-	const table = "txc_bench_account"
+	table := benchTable("txc_bench_account")
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return err
@@ -65,6 +65,7 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode
 		return err
 	}
 	defer plain.Close()
+	defer plain.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table)
 	var prepared func(context.Context, *sql.DB) (int, error)
 	if mode == datasource.XA {
 		prepared = mysqlPrepared

@@ -47,7 +47,7 @@ func runPostgresTransfer(mode datasource.Mode) func(ctx context.Context, w io.Wr
 }
 
 func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode datasource.Mode) error {
-	const table = "txc_bench_pg_account"
+	table := benchTable("txc_bench_pg_account")
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return err
@@ -66,6 +66,7 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 		return err
 	}
 	defer plain.Close()
+	defer plain.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table)
 	var prepared func(context.Context, *sql.DB) (int, error)
 	if mode == datasource.XA {
 		prepared = func(ctx context.Context, db *sql.DB) (n int, err error) {

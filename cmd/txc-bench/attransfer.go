@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -306,3 +308,9 @@ func reportAT(w io.Writer, lf loadFlags, t atTransfer, pl, at, fl load) error {
 	_, err = fmt.Fprintln(w, string(line))
 	return err
 }
+
+// benchTable is the name of a table of this run: base and the process
+// ID, so that runs on one database at the same time (several checkouts
+// benchmarking on one machine) do not drop or write each other's tables.
+// The run drops it at the end.
+func benchTable(base string) string { return base + "_" + strconv.Itoa(os.Getpid()) }
