@@ -42,6 +42,7 @@ func main() {
 	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
 	mode := flag.String("mode", "at", `"at" or "xa"`)
 	undoTable := flag.String("undo-table", "", "the undo-log table (default: datasource's)")
+	leftoverAge := flag.Duration("leftover-age", time.Minute, "the leftover sweep's age and interval (datasource.WithLeftoverSweep)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
@@ -52,6 +53,7 @@ func main() {
 		log.Fatal(err)
 	}
 	opts := []datasource.Option{datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger)}
+	opts = append(opts, datasource.WithLeftoverSweep(*leftoverAge))
 	if *undoTable != "" {
 		opts = append(opts, datasource.WithUndoTable(*undoTable), datasource.WithResourceID(*drv+":"+*undoTable))
 	}
