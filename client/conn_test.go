@@ -521,6 +521,45 @@ func TestServeCommands(t *testing.T) {
 	}
 }
 
+// A notice (command id 0) runs its handler and sends no result: the
+// coordinator waits for none.
+func TestNoticeIsNotAnswered(t *testing.T) {
+	srv := clienttest.NewServer(t)
+	c := dial(t, srv)
+	ran := make(chan txc.BranchID, 2)
+	if err := c.Serve([]string{"db1"}, func(ctx context.Context, cmd Command) (txc.BranchStatus, string) {
+		ran <- cmd.BranchID
+		return txc.BranchCommitted, ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitResources(t.Context(), "db1"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := func(b uint64) *txcv1.BranchCommand {
+		return &txcv1.BranchCommand{Action: txcv1.BranchAction_BRANCH_ACTION_COMMIT, Xid: "fake-1:1", BranchId: b,
+			BranchType: txcv1.BranchType_BRANCH_TYPE_AT, ResourceId: "db1"}
+	}
+	if err := srv.SendNotice(cmd(1)); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-ran; b != 1 {
+		t.Fatalf("handler ran for branch %d", b)
+	}
+	id, err := srv.SendCommandAny(cmd(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-srv.Results():
+		if r.ID != id || r.Result.GetBranchId() != 2 {
+			t.Fatalf("first result: id %d branch %d; the notice was answered", r.ID, r.Result.GetBranchId())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no result for the command")
+	}
+}
+
 func TestCloseWaitsForHandlers(t *testing.T) {
 	srv := clienttest.NewServer(t)
 	c := dial(t, srv)

@@ -34,6 +34,8 @@ func (a Action) String() string {
 // Command is a phase-2 instruction from the coordinator.
 type Command struct {
 	// ID is the coordinator's id for this delivery; the result carries it.
+	// 0 marks a notice: the coordinator already counts the branch finished
+	// (an AT branch's commit) and no result is sent.
 	ID              uint64
 	Action          Action
 	XID             txc.XID
@@ -195,6 +197,15 @@ func (c *Conn) worker(j commandJob) {
 func (c *Conn) runCommand(j commandJob) {
 	cmd := j.cmd
 	status, msg := c.handle(cmd)
+	if cmd.ID == 0 {
+		// A notice: the coordinator counts the branch finished and waits
+		// for no result (Command.ID).
+		if status != txc.BranchCommitted && status != txc.BranchRollbacked {
+			c.opts.log.Warn("client: a noticed branch did not finish; left to its resource's own cleanup",
+				"xid", cmd.XID, "branch", cmd.BranchID, "resource", cmd.ResourceID, "status", status, "message", msg)
+		}
+		return
+	}
 	if len(msg) > maxResultMessage {
 		msg = msg[:maxResultMessage]
 	}

@@ -22,6 +22,7 @@ type config struct {
 	lockMin     time.Duration
 	lockMax     time.Duration
 	retention   time.Duration
+	leftoverAge time.Duration
 	interpolate bool
 	dialect     Dialect
 	metaMaxAge  time.Duration
@@ -31,7 +32,7 @@ type config struct {
 }
 
 func newConfig(opts []Option) config {
-	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour}
+	c := config{log: slog.New(slog.DiscardHandler), lockMin: 5 * time.Millisecond, lockMax: 200 * time.Millisecond, retention: 24 * time.Hour, leftoverAge: time.Minute}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -98,10 +99,21 @@ func WithLockRetry(min, max time.Duration) Option {
 // WithUndoRetention sets the age after which finished markers (left by
 // rollbacks that found no undo log) are swept, hourly; default 24h. It
 // must exceed the longest global transaction. Undo logs are never swept
-// by age: one may belong to a branch parked for manual action (a
-// committed branch's log is deleted before its commit is acknowledged,
-// so none is left behind). Zero disables the sweep.
+// by age alone: one may belong to a branch parked for manual action (see
+// WithLeftoverSweep for those of committed branches). Zero disables the
+// sweep.
 func WithUndoRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
+
+// WithLeftoverSweep sets how old an undo log must be before the leftover
+// sweep asks the coordinator about its transaction, and how often it
+// runs; default 1 minute, and once at open for logs of any age. The
+// coordinator counts an AT branch committed at the commit decision and
+// only notifies the RM, which deletes the undo log; a log whose notice
+// was lost (RM down or killed, stream lost, DELETE failed) is deleted by
+// this sweep once the coordinator reports its transaction committed
+// (docs/at-phase2.md). Zero disables it: such logs then stay until
+// deleted by hand.
+func WithLeftoverSweep(age time.Duration) Option { return func(c *config) { c.leftoverAge = age } }
 
 // WithMetadataMaxAge sets how long a table's cached metadata (columns,
 // keys, triggers, referencing foreign keys) is used before a statement

@@ -28,11 +28,13 @@ func (h handler) resource() (*Resource, error) {
 // Commit deletes the branch's undo row and returns once the DELETE has
 // committed: the changes are already committed, so the undo log is only
 // garbage. Rows of many branches go in one DELETE, gathered for a few
-// milliseconds (the coordinator does not wait: the global transaction
-// is decided and its locks are gone). A failed DELETE is returned, and
-// the coordinator sends the command again with backoff; a crash before
-// the DELETE loses nothing either, since the command was not answered.
-// Idempotent: a branch without an undo row is done.
+// milliseconds. The coordinator counts AT branches committed at the
+// decision and sends a notice it does not wait for: a failed DELETE, or a
+// crash before it, leaves the row to the leftover sweep (leftover.go),
+// which deletes it once the coordinator reports the transaction
+// committed. (A commit command that is answered, from an older
+// coordinator, is sent again after a failure, as before.) Idempotent: a
+// branch without an undo row is done.
 func (h handler) Commit(ctx context.Context, b rm.Branch) error {
 	r, err := h.resource()
 	if err != nil {

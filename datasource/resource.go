@@ -69,6 +69,9 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	if id == "" || len(id) > txc.MaxResourceIDLen {
 		return nil, invalid("resource ID of %d bytes (1 to %d allowed)", len(id), txc.MaxResourceIDLen)
 	}
+	if cfg.leftoverAge < 0 {
+		return nil, invalid("WithLeftoverSweep(%v): the age must not be negative", cfg.leftoverAge)
+	}
 	if cfg.metaMaxAge < 0 {
 		return nil, invalid("WithMetadataMaxAge(%v): the age must not be negative", cfg.metaMaxAge)
 	}
@@ -76,7 +79,7 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 		if _, ok := d.(XADialect); !ok {
 			return nil, invalid("dialect %s cannot run XA mode", d.Name())
 		}
-		cfg.retention = 0 // no undo log to sweep
+		cfg.retention, cfg.leftoverAge = 0, 0 // no undo log to sweep
 	}
 	t, err := undo.NewTableIn(d.Undo(), cfg.undoSchema, cfg.undoTable, undo.Codec{})
 	if err != nil {
@@ -295,19 +298,26 @@ type cleanupReq struct {
 
 // runCleanup deletes the undo rows of committed branches in batches, one
 // DELETE and one commit per batch, answering each request with its
-// batch's outcome; and every hour, when a retention is set, sweeps
-// finished markers older than it. Undo logs are never swept by age (see
-// undo.Table.DeleteOlderThan): a failed deletion is answered as a failure,
-// and the coordinator sends the commit command again.
+// batch's outcome; every hour, when a retention is set, sweeps finished
+// markers older than it; and, when a leftover age is set, once at start
+// and then at that interval deletes the undo logs of committed branches
+// whose commit notice was lost (leftover.go). Undo logs are never swept
+// by age alone (see undo.Table.DeleteOlderThan).
 func (r *Resource) runCleanup() {
 	defer close(r.stopped)
 	ctx, cancel := context.WithCancel(context.Background()) // owned by this goroutine; cancelled at close
 	defer cancel()
-	var sweep <-chan time.Time
+	var sweep, leftovers <-chan time.Time
 	if r.cfg.retention > 0 {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		sweep = t.C
+	}
+	leftoverAge := time.Duration(0) // the first sweep, at start, takes logs of any age
+	leftoverTimer := time.NewTimer(leftoverFirst)
+	defer leftoverTimer.Stop()
+	if r.cfg.leftoverAge > 0 {
+		leftovers = leftoverTimer.C
 	}
 	batch := make([]cleanupReq, 0, undo.MaxBatch)
 	for {
@@ -316,6 +326,10 @@ func (r *Resource) runCleanup() {
 			batch = r.deleteCommitted(ctx, r.gatherCleanup(append(batch, q)))
 		case <-sweep:
 			r.sweepFinished(ctx)
+		case <-leftovers:
+			r.runLeftoverSweep(ctx, leftoverAge)
+			leftoverAge = r.cfg.leftoverAge
+			leftoverTimer.Reset(leftoverAge)
 		case <-r.stop:
 			for {
 				select {
@@ -366,7 +380,7 @@ func (r *Resource) deleteCommitted(ctx context.Context, batch []cleanupReq) []cl
 	}
 	_, err := r.undo.DeleteBatch(ctx, r.phase2, keys)
 	if err != nil {
-		r.log.Warn("datasource: deleting undo logs of committed branches failed; the coordinator retries their commits",
+		r.log.Warn("datasource: deleting undo logs of committed branches failed; retried by the coordinator (commands) or the leftover sweep (notices)",
 			"resource", r.id, "branches", len(batch), "err", err)
 	}
 	for _, q := range batch {

@@ -55,15 +55,91 @@ func TestCommitTwoBranches(t *testing.T) {
 	}
 }
 
-func TestATOnlyCommitsAsynchronously(t *testing.T) {
+// An AT branch's commit only deletes its undo log: the core counts it
+// committed at the decision and tells the RM with a notice it does not
+// wait for, so an AT-only transaction finishes in the commit's own step.
+func TestATCommitIsImplied(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.rm(10, "db1")
+	xid := h.begin(0)
+	b, err := h.register(xid, txc.BranchAT, "db1", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do(Msg{Kind: KindCommit, XID: xid}); r.Err != nil || r.Status != txc.GlobalCommitted {
+		t.Fatalf("AT-only commit = %v %v", r.Status, r.Err)
+	}
+	cmds := h.takeSent()
+	if len(cmds) != 1 || !cmds[0].Notice() || cmds[0].BranchID != b || cmds[0].Action != ActionCommit || cmds[0].Conn != 10 {
+		t.Fatalf("want one commit notice for branch %d, got %+v", b, cmds)
+	}
+	st := h.load()
+	if len(st.Branches) != 0 {
+		t.Fatalf("%d branches stored after the commit", len(st.Branches))
+	}
+	for _, g := range st.Globals {
+		if g.XID == xid && g.Status != txc.GlobalCommitted {
+			t.Fatalf("stored as %v", g.Status)
+		}
+	}
+	if len(h.core.inflight) != 0 {
+		t.Fatalf("%d commands wait for a result", len(h.core.inflight))
+	}
+	// An RM that answers the notice anyway (an older one) changes nothing.
+	h.answer(cmds[0], txc.BranchCommitted, "")
+	if s := h.status(xid); s != txc.GlobalCommitted || len(h.takeSent()) != 0 {
+		t.Fatalf("after a stray result: %v", s)
+	}
+}
+
+// With no RM serving the resource the commit is implied all the same: no
+// notice is sent, and the undo row is left to the RM's leftover sweep.
+func TestATCommitWithoutRM(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.rm(10, "db1")
 	xid := h.begin(0)
 	if _, err := h.register(xid, txc.BranchAT, "db1", "1"); err != nil {
 		t.Fatal(err)
 	}
-	if r := h.do(Msg{Kind: KindCommit, XID: xid}); r.Status != txc.GlobalAsyncCommitting {
-		t.Fatalf("AT-only commit status = %v", r.Status)
+	h.core.Step(h.now, Msg{Kind: KindConnDown, Conn: 10})
+	h.flush()
+	if r := h.do(Msg{Kind: KindCommit, XID: xid}); r.Err != nil || r.Status != txc.GlobalCommitted {
+		t.Fatalf("commit = %v %v", r.Status, r.Err)
+	}
+	if cmds := h.takeSent(); len(cmds) != 0 {
+		t.Fatalf("sent %+v with no RM connected", cmds)
+	}
+}
+
+// In a transaction with other branches, AT branches are implied and the
+// others wait for their results as before; a restart before those
+// results sends the AT branch its notice again.
+func TestATCommitNextToTCC(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.rm(10, "db1", "svc")
+	xid := h.begin(0)
+	at, _ := h.register(xid, txc.BranchAT, "db1", "1")
+	tcc, err := h.register(xid, txc.BranchTCC, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do(Msg{Kind: KindCommit, XID: xid}); r.Err != nil || r.Status != txc.GlobalCommitting {
+		t.Fatalf("commit = %v %v", r.Status, r.Err)
+	}
+	cmds := h.takeSent()
+	if len(cmds) != 2 || !cmds[0].Notice() || cmds[0].BranchID != at || cmds[1].Notice() || cmds[1].BranchID != tcc {
+		t.Fatalf("want AT notice then TCC command, got %+v", cmds)
+	}
+	h.restart()
+	h.rm(10, "db1", "svc")
+	h.tick(time.Millisecond)
+	cmds = h.takeSent()
+	if len(cmds) != 2 || !cmds[0].Notice() || cmds[0].Repeat != RepeatRestored || cmds[1].Notice() {
+		t.Fatalf("after a restart: %+v", cmds)
+	}
+	h.answer(cmds[1], txc.BranchCommitted, "")
+	if s := h.status(xid); s != txc.GlobalCommitted {
+		t.Fatalf("status = %v", s)
 	}
 }
 

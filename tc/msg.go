@@ -112,7 +112,10 @@ func (a Action) String() string {
 // Command is a phase-2 instruction for the RM behind Conn. The RM answers
 // with a BranchResult carrying ID.
 type Command struct {
-	Conn            ConnID
+	Conn ConnID
+	// ID is what the RM's result must carry; 0 marks a notice, which it
+	// does not answer: the core already counts the branch committed (an
+	// AT branch, see Core.implyCommit).
 	ID              uint64
 	Action          Action
 	XID             txc.XID
@@ -127,6 +130,9 @@ type Command struct {
 	// are idempotent; the shell only counts these.
 	Repeat Repeat
 }
+
+// Notice reports whether c is a notice: nobody waits for its result.
+func (c *Command) Notice() bool { return c.ID == 0 }
 
 // Repeat classifies a phase-2 command by whether it may be a repetition.
 type Repeat uint8

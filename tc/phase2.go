@@ -40,6 +40,10 @@ func (c *Core) drive(now time.Time, g *global) {
 			case txc.BranchCommitted, txc.BranchPhaseOneFailed, txc.BranchCommitFailedUnretryable:
 				continue
 			}
+			if b.rec.Type == txc.BranchAT {
+				c.implyCommit(b)
+				continue
+			}
 			pending = true
 			c.advance(now, b, ActionCommit, &wake)
 		}
@@ -121,6 +125,26 @@ func (c *Core) advance(now time.Time, b *branch, a Action, wake *time.Time) {
 		Repeat: b.repeat})
 	b.repeat = RepeatAgain
 	earliest(wake, b.ackBy)
+}
+
+// implyCommit marks an AT branch committed without waiting for its RM:
+// its rows were committed in phase 1 and the global locks are gone, so
+// its commit only deletes the undo log, which no one reads once the
+// decision is durable. The RM is told with a notice (a commit command
+// with ID 0, which it does not answer) when one serves the resource; a
+// lost notice leaves only the undo row, which the RM's leftover sweep
+// deletes after asking for the transaction's status.
+func (c *Core) implyCommit(b *branch) {
+	if b.cmdID != 0 {
+		delete(c.inflight, b.cmdID)
+		b.cmdID = 0
+	}
+	b.rec.Status = txc.BranchCommitted // not stored, as no commit result is: a restart sends the notice again
+	if conn, ok := c.pickConn(b.rec.ResourceID); ok {
+		c.rd.Commands = append(c.rd.Commands, Command{Conn: conn, Action: ActionCommit, XID: b.rec.XID,
+			BranchID: b.rec.ID, BranchType: b.rec.Type, ResourceID: b.rec.ResourceID, ApplicationData: b.rec.ApplicationData,
+			Repeat: b.repeat})
+	}
 }
 
 func (c *Core) pickConn(resource string) (ConnID, bool) {

@@ -210,17 +210,31 @@ func (s *Server) SendCommand(cmd *txcv1.BranchCommand) (uint64, error) {
 
 // SendCommandAny sends cmd on any open session, whatever it announced.
 func (s *Server) SendCommandAny(cmd *txcv1.BranchCommand) (uint64, error) {
-	s.mu.Lock()
-	var target *stream
-	for st := range s.streams {
-		target = st
-		break
-	}
-	s.mu.Unlock()
-	if target == nil {
-		return 0, txc.Errorf(txc.CodeUnavailable, "clienttest: no session")
+	target, err := s.anyStream()
+	if err != nil {
+		return 0, err
 	}
 	return s.sendOn(target, cmd)
+}
+
+// SendNotice sends cmd as a notice (id 0, which the client does not
+// answer) on any open session.
+func (s *Server) SendNotice(cmd *txcv1.BranchCommand) error {
+	target, err := s.anyStream()
+	if err != nil {
+		return err
+	}
+	return target.send(&txcv1.ServerFrame{Messages: []*txcv1.ServerMessage{{Body: &txcv1.ServerMessage_Command{Command: cmd}}}})
+}
+
+// anyStream returns an open session's stream.
+func (s *Server) anyStream() (*stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st := range s.streams {
+		return st, nil
+	}
+	return nil, txc.Errorf(txc.CodeUnavailable, "clienttest: no session")
 }
 
 func (s *Server) sendOn(st *stream, cmd *txcv1.BranchCommand) (uint64, error) {

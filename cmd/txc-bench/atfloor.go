@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strconv"
 	"sync/atomic"
 
@@ -79,7 +80,7 @@ func runFloor(ctx context.Context, lf loadFlags, t atTransfer) (load, error) {
 			from, to = to, from
 		}
 		b := seq.Add(1)
-		xid := "floor:" + strconv.FormatInt(b, 10)
+		xid := floorXIDPrefix + strconv.FormatInt(b, 10)
 		if err := c.tx(ctx, from, to, xid, b); err != nil {
 			c.conn.ExecContext(ctx, "ROLLBACK")
 			return err
@@ -99,6 +100,11 @@ func runFloor(ctx context.Context, lf loadFlags, t atTransfer) (load, error) {
 	}
 	return out, nil
 }
+
+// floorXIDPrefix begins the XIDs of this process's floor transfers: runs
+// on one database at the same time share floorTable, and each deletes
+// only its own rows.
+var floorXIDPrefix = "floor-" + strconv.Itoa(os.Getpid()) + ":"
 
 // floorLog is the undo log bytes a floor transfer writes.
 var floorLog = make([]byte, floorLogSize)

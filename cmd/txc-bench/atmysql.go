@@ -65,6 +65,7 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode
 		return err
 	}
 	defer plain.Close()
+	defer plain.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table)
 	var prepared func(context.Context, *sql.DB) (int, error)
 	if mode == datasource.XA {
 		prepared = mysqlPrepared

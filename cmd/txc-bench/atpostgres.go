@@ -66,6 +66,7 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 		return err
 	}
 	defer plain.Close()
+	defer plain.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table)
 	var prepared func(context.Context, *sql.DB) (int, error)
 	if mode == datasource.XA {
 		prepared = func(ctx context.Context, db *sql.DB) (n int, err error) {

@@ -36,7 +36,7 @@ func TestATScenarios(t *testing.T) {
 				t.Fatalf("result %+v", r)
 			}
 			var n int
-			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+floorTable).Scan(&n); err != nil || n != 0 {
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+floorTable+" WHERE xid LIKE '"+floorXIDPrefix+"%'").Scan(&n); err != nil || n != 0 {
 				t.Fatalf("floor undo rows left: %d (%v)", n, err)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,14 +15,16 @@ import (
 	"github.com/txcio/txc/datasource"
 )
 
-// benchTable is the transfer's table of a scenario in mode: XA runs use
-// a table of their own, so that an xa- and an at- run at once on one
-// server (another process's) never share rows.
+// benchTable is the name of a table of this run: the XA scenarios have
+// tables of their own (txc_bench_xa_…), and every name carries the process
+// ID, so that runs on one database at the same time (several checkouts
+// benchmarking on one machine) do not drop or write each other's tables.
+// The run drops it at the end.
 func benchTable(name string, mode datasource.Mode) string {
 	if mode == datasource.XA {
-		return strings.Replace(name, "txc_bench_", "txc_bench_xa_", 1)
+		name = strings.Replace(name, "txc_bench_", "txc_bench_xa_", 1)
 	}
-	return name
+	return name + "_" + strconv.Itoa(os.Getpid())
 }
 
 // runFloorHalf runs the --floor half of the scenario: the AT replay

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,8 +82,8 @@ func floorPrepared(t *testing.T, ctx context.Context, scenario, dsn string) int 
 	return n
 }
 
-// TestBenchTable: the XA scenarios transfer on tables of their own, the
-// AT ones on the tables they always used.
+// TestBenchTable: the XA scenarios transfer on tables of their own, and
+// every run on tables named for its process.
 func TestBenchTable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -92,8 +94,8 @@ func TestBenchTable(t *testing.T) {
 		{"txc_bench_account", datasource.XA, "txc_bench_xa_account"},
 		{"txc_bench_pg_account", datasource.XA, "txc_bench_xa_pg_account"},
 	} {
-		if got := benchTable(tc.name, tc.mode); got != tc.want {
-			t.Errorf("benchTable(%q, %v) = %q, want %q", tc.name, tc.mode, got, tc.want)
+		if got, want := benchTable(tc.name, tc.mode), tc.want+"_"+strconv.Itoa(os.Getpid()); got != want {
+			t.Errorf("benchTable(%q, %v) = %q, want %q", tc.name, tc.mode, got, want)
 		}
 	}
 }

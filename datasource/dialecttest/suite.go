@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
 )
 
 // Env is one dialect's test environment for one test, as the suite uses
@@ -17,6 +18,9 @@ type Env struct {
 	Coordinator *Coordinator // the coordinator Proxy's resource serves
 	Plain       *sql.DB      // the database without the proxy
 	Proxy       *sql.DB      // the database through the proxy
+	// Open opens the database through the proxy again, with opts added
+	// to the ones Proxy was opened with; closed when the test ends.
+	Open func(opts ...datasource.Option) *sql.DB
 	// Table creates a table from def (with {t} for its name), seeded by
 	// the statements seed ({t} likewise), dropped when the test ends, and
 	// returns its name.
@@ -104,6 +108,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("TriggerCreatedBeforeRollback", func(t *testing.T) { triggerCreatedBeforeRollback(t, newEnv(t)) })
 	t.Run("DirtyWriteNotOverwritten", func(t *testing.T) { dirtyWriteNotOverwritten(t, newEnv(t)) })
 	t.Run("LatePhaseOneFails", func(t *testing.T) { latePhaseOneFails(t, newEnv(t)) })
+	t.Run("LeftoverSweep", func(t *testing.T) { leftoverSweep(t, newEnv(t)) })
 }
 
 // rolledBackAsBefore: each write in a global transaction that rolls back

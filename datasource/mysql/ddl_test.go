@@ -155,17 +155,20 @@ func TestInvisibleColumnImaged(t *testing.T) {
 	}
 }
 
-func TestNegativeMetadataMaxAgeRefused(t *testing.T) {
+// A negative metadata age or leftover-sweep age is refused at open.
+func TestNegativeAgesRefused(t *testing.T) {
 	cfg, err := gomysql.ParseDSN(dbtest.MySQLDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := txcmysql.OpenDB(cfg, datasource.WithMetadataMaxAge(-time.Second), datasource.WithResourceID("mysql:negative-age"))
-	if err == nil {
-		db.Close()
-	}
-	if !errors.Is(err, txc.ErrInvalidArgument) {
-		t.Fatalf("err = %v, want InvalidArgument", err)
+	for _, opt := range []datasource.Option{datasource.WithMetadataMaxAge(-time.Second), datasource.WithLeftoverSweep(-time.Second)} {
+		db, err := txcmysql.OpenDB(cfg, opt, datasource.WithResourceID("mysql:negative-age"))
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, txc.ErrInvalidArgument) {
+			t.Fatalf("err = %v, want InvalidArgument", err)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"testing"
 
+	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/dialecttest"
 	"github.com/txcio/txc/internal/dbtest"
 )
@@ -15,6 +17,7 @@ func TestConformance(t *testing.T) {
 // suite is e as the shared tests' environment.
 func (e *env) suite() *dialecttest.Env {
 	return &dialecttest.Env{Coordinator: e.coordinator(), Plain: e.plain, Proxy: e.db, Table: e.table,
+		Open: func(opts ...datasource.Option) *sql.DB { return e.open("", opts...) },
 		Dump: func(table string) string { return e.dump(table) }, Trigger: e.trigger, AuditTrigger: e.auditTrigger, Deferrable: " DEFERRABLE"}
 }
 

@@ -75,7 +75,7 @@ type Table struct {
 }
 
 type queries struct {
-	insert, selectForUpdate, delete, insertFinished, deleteOld string
+	insert, selectForUpdate, delete, insertFinished, deleteOld, listOld string
 }
 
 // maxName is the longest table or schema name, in bytes.
@@ -117,6 +117,7 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 			// the other errors IGNORE would hide (they are checked).
 			insertFinished: "INSERT IGNORE INTO " + name + " (xid, branch_id, state, log) VALUES (?, ?, 1, '')",
 			deleteOld:      "DELETE FROM " + name + " WHERE state = 1 AND created_at < NOW(6) - INTERVAL ? MICROSECOND ORDER BY created_at LIMIT ?",
+			listOld:        "SELECT xid, branch_id FROM " + name + " WHERE state = 0 AND created_at < NOW(6) - INTERVAL ? MICROSECOND ORDER BY created_at, xid, branch_id LIMIT ? OFFSET ?",
 		}
 	case Postgres:
 		t.q = queries{
@@ -125,6 +126,7 @@ func NewTableIn(d Dialect, schema, name string, codec Codec) (*Table, error) {
 			delete:          "DELETE FROM " + name + " WHERE xid = $1 AND branch_id = $2",
 			insertFinished:  "INSERT INTO " + name + " (xid, branch_id, state, log) VALUES ($1, $2, 1, '') ON CONFLICT (xid, branch_id) DO NOTHING",
 			deleteOld:       "DELETE FROM " + name + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + name + " WHERE state = 1 AND created_at < now() - $1 * interval '1 microsecond' ORDER BY created_at LIMIT $2))",
+			listOld:         "SELECT xid, branch_id FROM " + name + " WHERE state = 0 AND created_at < now() - $1 * interval '1 microsecond' ORDER BY created_at, xid, branch_id LIMIT $2 OFFSET $3",
 		}
 	default:
 		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: unknown dialect %v", d)
@@ -359,4 +361,38 @@ func (t *Table) DeleteOlderThan(ctx context.Context, ex Execer, age time.Duratio
 		return 0, fmt.Errorf("undo: delete old undo logs: %w", err)
 	}
 	return n, nil
+}
+
+// Querier runs a query; *sql.DB, *sql.Conn and *sql.Tx are Queriers.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ListOld returns the keys of at most limit undo logs (state normal)
+// created more than age ago by the database's clock, oldest first,
+// skipping the first skip of them. It deletes nothing: whether a log is
+// garbage depends on its transaction's outcome, which only the
+// coordinator knows (datasource's leftover sweep asks it).
+func (t *Table) ListOld(ctx context.Context, q Querier, age time.Duration, skip, limit int) ([]Key, error) {
+	if age < 0 || skip < 0 || limit <= 0 {
+		return nil, txc.Errorf(txc.CodeInvalidArgument, "undo: ListOld needs age ≥ 0, skip ≥ 0 and limit > 0 (got %v, %d, %d)", age, skip, limit)
+	}
+	rows, err := q.QueryContext(ctx, t.q.listOld, age.Microseconds(), limit, skip)
+	if err != nil {
+		return nil, fmt.Errorf("undo: list old undo logs: %w", err)
+	}
+	defer rows.Close()
+	var keys []Key
+	for rows.Next() {
+		var xid string
+		var branch int64
+		if err := rows.Scan(&xid, &branch); err != nil {
+			return nil, fmt.Errorf("undo: list old undo logs: %w", err)
+		}
+		keys = append(keys, Key{XID: txc.XID(xid), BranchID: txc.BranchID(branch)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("undo: list old undo logs: %w", err)
+	}
+	return keys, nil
 }

@@ -243,6 +243,46 @@ func TestTableDeleteBatches(t *testing.T) {
 	})
 }
 
+// ListOld lists undo logs, never finished markers, oldest first and a
+// page at a time, and only those older than the age asked.
+func TestTableListOld(t *testing.T) {
+	tables(t, func(t *testing.T, db *sql.DB, tab *Table) {
+		ctx := t.Context()
+		var want []Key
+		for i := range 5 {
+			k := Key{XID: txc.XID(fmt.Sprintf("lo:%d", i)), BranchID: txc.BranchID(i)}
+			if err := tab.Insert(ctx, db, &Log{XID: k.XID, BranchID: k.BranchID}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, k)
+			time.Sleep(2 * time.Millisecond) // distinct creation times
+		}
+		if _, err := tab.InsertFinished(ctx, db, "lo:marker", 9); err != nil {
+			t.Fatal(err)
+		}
+		if keys, err := tab.ListOld(ctx, db, time.Hour, 0, 10); len(keys) != 0 || err != nil {
+			t.Fatalf("ListOld(1h): %v, %v", keys, err)
+		}
+		var got []Key
+		for skip := 0; ; skip += 2 {
+			keys, err := tab.ListOld(ctx, db, 0, skip, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, keys...)
+			if len(keys) < 2 {
+				break
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("ListOld pages: %v, want %v", got, want)
+		}
+		if _, err := tab.ListOld(ctx, db, 0, -1, 1); !errors.Is(err, txc.ErrInvalidArgument) {
+			t.Fatalf("skip -1: %v", err)
+		}
+	})
+}
+
 func TestNewTableRefusesBadNames(t *testing.T) {
 	for _, name := range []string{"a b", "t;DROP TABLE x", strings.Repeat("a", 49), "1t"} {
 		if _, err := NewTable(MySQL, name, Codec{}); !errors.Is(err, txc.ErrInvalidArgument) {

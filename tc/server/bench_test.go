@@ -19,10 +19,21 @@ import (
 // process on a memory store (no syncs): the protocol and the core's own
 // cost, without the disk. 64 concurrent transactions per GOMAXPROCS.
 func BenchmarkTwoBranchInProcess(b *testing.B) {
+	benchInProcess(b, txc.BranchGeneric, "a", "b")
+}
+
+// BenchmarkATBranchInProcess is BenchmarkTwoBranchInProcess with one AT
+// branch, as txc-bench's at-mysql and at-postgres run them: the AT
+// branch's commit is implied and its RM notified without an answer.
+func BenchmarkATBranchInProcess(b *testing.B) {
+	benchInProcess(b, txc.BranchAT, "a")
+}
+
+func benchInProcess(b *testing.B, typ txc.BranchType, resources ...string) {
 	r := startB(b)
 	rmConn := dialB(b, r.addr)
 	var acked atomic.Int64
-	rmConn.Serve([]string{"a", "b"}, func(_ context.Context, cmd client.Command) (txc.BranchStatus, string) {
+	rmConn.Serve(resources, func(_ context.Context, cmd client.Command) (txc.BranchStatus, string) {
 		acked.Add(1)
 		return txc.BranchCommitted, ""
 	})
@@ -40,8 +51,8 @@ func BenchmarkTwoBranchInProcess(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			for _, res := range []string{"a", "b"} {
-				if _, err := tmConn.Register(ctx, client.Branch{XID: xid, Type: txc.BranchGeneric, ResourceID: res,
+			for _, res := range resources {
+				if _, err := tmConn.Register(ctx, client.Branch{XID: xid, Type: typ, ResourceID: res,
 					LockKeys: []txc.LockKey{{Table: "t", Rows: []string{fmt.Sprint(n)}}}}); err != nil {
 					b.Error(err)
 					return

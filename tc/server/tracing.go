@@ -125,6 +125,12 @@ func (t *tracing) command(now time.Time, c *tc.Command) []byte {
 	_, span := t.tr.Start(ctx, "txc.tc.phase2", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		txctrace.XID.String(string(c.XID)), txctrace.BranchID.Int64(int64(c.BranchID)), txctrace.ResourceID.String(c.ResourceID),
 		txctrace.BranchType.String(c.BranchType.String()), txctrace.Action.String(c.Action.String())))
+	if c.Notice() {
+		// Nothing answers a notice: its span ends when it is sent.
+		span.SetAttributes(txctrace.Status.String("notice"))
+		span.End()
+		return txctrace.Encode(span.SpanContext())
+	}
 	t.mu.Lock()
 	t.cmds[c.ID] = cmdSpan{span: span, at: now}
 	if now.Sub(t.swept) > t.maxWait/2 {

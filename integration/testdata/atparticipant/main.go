@@ -41,6 +41,8 @@ func main() {
 	dsn := flag.String("dsn", "root@tcp(127.0.0.1:3306)/test", "DSN (go-sql-driver syntax for mysql, pgx for postgres)")
 	table := flag.String("table", "", "table (id INT PRIMARY KEY, n INT)")
 	mode := flag.String("mode", "at", `"at" or "xa"`)
+	undoTable := flag.String("undo-table", "", "the undo-log table (default: datasource's)")
+	leftoverAge := flag.Duration("leftover-age", time.Minute, "the leftover sweep's age and interval (datasource.WithLeftoverSweep)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
@@ -51,6 +53,10 @@ func main() {
 		log.Fatal(err)
 	}
 	opts := []datasource.Option{datasource.WithManager(rm.New(conn, rm.WithLogger(logger))), datasource.WithCreateUndoTable(), datasource.WithLogger(logger)}
+	opts = append(opts, datasource.WithLeftoverSweep(*leftoverAge))
+	if *undoTable != "" {
+		opts = append(opts, datasource.WithUndoTable(*undoTable), datasource.WithResourceID(*drv+":"+*undoTable))
+	}
 	if *mode == "xa" {
 		opts = append(opts, datasource.WithMode(datasource.XA))
 	}
