@@ -157,24 +157,11 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 		return fmt.Errorf("datasource: rollback of branch %d of %s: %w", b.ID, b.XID, err)
 	}
 	defer conn.Close()
-	if rs, ok := r.dialect.(RollbackSession); ok {
-		setup, restore := rs.RollbackSession()
-		defer func() {
-			for _, q := range restore {
-				if _, err := conn.ExecContext(context.WithoutCancel(ctx), q); err != nil {
-					// The session cannot be restored: the connection
-					// must not serve anything else.
-					conn.Raw(func(any) error { return driver.ErrBadConn })
-					return
-				}
-			}
-		}()
-		for _, q := range setup {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("datasource: rollback of branch %d of %s: session setup: %w", b.ID, b.XID, err)
-			}
-		}
+	restoreSession, err := r.rollbackSession(ctx, conn, b)
+	if err != nil {
+		return err
 	}
+	defer restoreSession()
 	// The session time zone is set back after the undo transaction ends
 	// (deferred calls run last first: this runs after tx.Rollback).
 	var restoreZone func()
@@ -208,26 +195,7 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 	case e.State == undo.StateFinished:
 		return nil
 	default:
-		if err := r.deferChecks(ctx, tx); err != nil {
-			return err
-		}
-		recs := e.Log.Records
-		for i := len(recs) - 1; i >= 0; i-- {
-			if i > 0 {
-				moved, err := r.undoMoved(ctx, tx, b, &recs[i-1], &recs[i])
-				if err != nil {
-					return err
-				}
-				if moved {
-					i--
-					continue
-				}
-			}
-			if err := r.undoRecord(ctx, tx, b, &recs[i]); err != nil {
-				return err
-			}
-		}
-		if _, err := r.undo.Delete(ctx, tx, b.XID, b.ID); err != nil {
+		if err := r.undoLog(ctx, tx, b, e.Log.Records); err != nil {
 			return err
 		}
 	}
@@ -235,6 +203,59 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 		return fmt.Errorf("datasource: commit rollback of branch %d of %s: %w", b.ID, b.XID, err)
 	}
 	return nil
+}
+
+// rollbackSession sets the rollback connection's session up as the
+// dialect asks (RollbackSession) and returns what sets it back; a session
+// that cannot be set back marks the connection bad, so that it serves
+// nothing else.
+func (r *Resource) rollbackSession(ctx context.Context, conn *sql.Conn, b rm.Branch) (func(), error) {
+	rs, ok := r.dialect.(RollbackSession)
+	if !ok {
+		return func() {}, nil
+	}
+	setup, restore := rs.RollbackSession()
+	back := func() {
+		for _, q := range restore {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+				return
+			}
+		}
+	}
+	for _, q := range setup {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			back()
+			return nil, fmt.Errorf("datasource: rollback of branch %d of %s: session setup: %w", b.ID, b.XID, err)
+		}
+	}
+	return back, nil
+}
+
+// undoLog undoes recs, newest first (a referenced key change, recorded as
+// a Delete and an Insert, as one move back), then deletes the undo row;
+// all within tx.
+func (r *Resource) undoLog(ctx context.Context, tx *sql.Tx, b rm.Branch, recs []undo.Record) error {
+	if err := r.deferChecks(ctx, tx); err != nil {
+		return err
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if i > 0 {
+			moved, err := r.undoMoved(ctx, tx, b, &recs[i-1], &recs[i])
+			if err != nil {
+				return err
+			}
+			if moved {
+				i--
+				continue
+			}
+		}
+		if err := r.undoRecord(ctx, tx, b, &recs[i]); err != nil {
+			return err
+		}
+	}
+	_, err := r.undo.Delete(ctx, tx, b.XID, b.ID)
+	return err
 }
 
 // rollbackZone sets the session time zone of the rollback's connection to
