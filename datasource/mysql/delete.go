@@ -15,13 +15,13 @@ import (
 
 // deletePlan is DELETE, single- or multi-table.
 type deletePlan struct {
-	query                     string
-	nargs                     int
-	refs                      []tableRef // every base table of the FROM clause
-	targets                   []int      // the ones rows are deleted from
-	from, where, order, limit frag
-	orderBy                   []orderItem
-	keyed                     bool // its WHERE reads through a subquery: see keyed.go
+	query   string
+	nargs   int
+	refs    []tableRef // every base table of the FROM clause
+	targets []int      // the ones rows are deleted from
+	clauses
+	orderBy []orderItem
+	keyed   bool // its WHERE reads through a subquery: see keyed.go
 }
 
 func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
@@ -58,21 +58,8 @@ func (p *planner) delete(s *ast.DeleteStmt) (datasource.Statement, error) {
 	} else {
 		d.targets = []int{0}
 	}
-	if d.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
+	if d.clauses, err = p.rowClauses(s.TableRefs, s.Where, s.Order, s.Limit); err != nil {
 		return nil, err
-	}
-	if d.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
-		return nil, err
-	}
-	if s.Order != nil {
-		if d.order, err = p.mustFragment(fragOrder, s.Order); err != nil {
-			return nil, err
-		}
-	}
-	if s.Limit != nil {
-		if d.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
-			return nil, err
-		}
 	}
 	return d, nil
 }

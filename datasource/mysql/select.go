@@ -13,10 +13,10 @@ import (
 // lockPlan is SELECT … FOR UPDATE: before the rows are returned, their
 // global locks are checked (see datasource.Exec.Guard).
 type lockPlan struct {
-	query                     string
-	nargs                     int
-	refs                      []tableRef
-	from, where, order, limit frag
+	query string
+	nargs int
+	refs  []tableRef
+	clauses
 }
 
 func (p *planner) lockingRead(s *ast.SelectStmt) (datasource.Statement, error) {
@@ -37,25 +37,14 @@ func (p *planner) lockingRead(s *ast.SelectStmt) (datasource.Statement, error) {
 		l.refs = all
 	}
 	var err error
-	if l.from, err = p.mustFragment(fragFrom, s.From); err != nil {
-		return nil, err
-	}
-	if l.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
-		return nil, err
-	}
 	// With grouping or DISTINCT the LIMIT counts groups: lock keys are
 	// read without it (a superset of the rows).
-	if s.GroupBy == nil && s.Having == nil && !s.Distinct {
-		if s.OrderBy != nil {
-			if l.order, err = p.mustFragment(fragOrder, s.OrderBy); err != nil {
-				return nil, err
-			}
-		}
-		if s.Limit != nil {
-			if l.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
-				return nil, err
-			}
-		}
+	order, limit := s.OrderBy, s.Limit
+	if s.GroupBy != nil || s.Having != nil || s.Distinct {
+		order, limit = nil, nil
+	}
+	if l.clauses, err = p.rowClauses(s.From, s.Where, order, limit); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

@@ -16,14 +16,14 @@ import (
 
 // updatePlan is UPDATE, single- or multi-table.
 type updatePlan struct {
-	query                     string
-	nargs                     int
-	refs                      []tableRef
-	from, where, order, limit frag
-	orderBy                   []orderItem
-	assigns                   []assignment
-	rowsMode                  rowsMode
-	keyed                     bool // its WHERE reads through a subquery: see keyed.go
+	query string
+	nargs int
+	refs  []tableRef
+	clauses
+	orderBy  []orderItem
+	assigns  []assignment
+	rowsMode rowsMode
+	keyed    bool // its WHERE reads through a subquery: see keyed.go
 }
 
 type assignment struct {
@@ -53,21 +53,8 @@ func (p *planner) update(s *ast.UpdateStmt) (datasource.Statement, error) {
 	if u.keyed, err = p.whereKeyed(s.Where, keyable); err != nil {
 		return nil, err
 	}
-	if u.from, err = p.mustFragment(fragFrom, s.TableRefs); err != nil {
+	if u.clauses, err = p.rowClauses(s.TableRefs, s.Where, s.Order, s.Limit); err != nil {
 		return nil, err
-	}
-	if u.where, err = p.mustFragment(fragExpr, s.Where); err != nil {
-		return nil, err
-	}
-	if s.Order != nil {
-		if u.order, err = p.mustFragment(fragOrder, s.Order); err != nil {
-			return nil, err
-		}
-	}
-	if s.Limit != nil {
-		if u.limit, err = p.mustFragment(fragLimit, s.Limit); err != nil {
-			return nil, err
-		}
 	}
 	for _, a := range s.List {
 		f, err := p.mustFragment(fragExpr, a.Expr)
