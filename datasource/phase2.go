@@ -113,6 +113,22 @@ func (h handler) Rollback(ctx context.Context, b rm.Branch) error {
 	return err
 }
 
+// PhaseOneRaceError reports a rollback that found no undo log and could
+// not place its finished marker either: the branch's phase 1 committed
+// its undo log in between (on PostgreSQL a locking read does not see, nor
+// wait for, a row inserted by a transaction still open, so the marker's
+// insert waited for that transaction and then found the row). Nothing was
+// undone; the rollback is retryable, and its next attempt finds the undo
+// log and restores the rows.
+type PhaseOneRaceError struct {
+	XID    txc.XID
+	Branch txc.BranchID
+}
+
+func (e *PhaseOneRaceError) Error() string {
+	return fmt.Sprintf("datasource: rollback of branch %d of %s: its phase 1 committed while the rollback looked for its undo log; nothing was changed, retried", e.Branch, e.XID)
+}
+
 // DirtyWriteError reports rows whose current state differs from the after
 // image of the branch being rolled back.
 type DirtyWriteError struct {
@@ -189,8 +205,12 @@ func (r *Resource) rollback(ctx context.Context, b rm.Branch) error {
 	}
 	switch {
 	case e == nil:
-		if _, err := r.undo.InsertFinished(ctx, tx, b.XID, b.ID); err != nil {
+		placed, err := r.undo.InsertFinished(ctx, tx, b.XID, b.ID)
+		if err != nil {
 			return err
+		}
+		if !placed {
+			return &PhaseOneRaceError{XID: b.XID, Branch: b.ID}
 		}
 	case e.State == undo.StateFinished:
 		return nil
