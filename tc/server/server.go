@@ -452,6 +452,9 @@ func (s *Server) logEvent(e *tc.Event) {
 	if e.Message == "" && e.Kind != tc.EventFinished {
 		return // counted only
 	}
+	if e.Kind == tc.EventFinished && !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // one per transaction: skip building attributes nobody logs
+	}
 	attrs := []any{"xid", e.XID, "status", e.Status.String()}
 	if e.BranchID != 0 {
 		attrs = append(attrs, "branch", e.BranchID)
