@@ -56,8 +56,10 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 			}
 			return "", nil, err
 		}
-		m := &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Begin{
-			Begin: &txcv1.BeginRequest{Name: name, TimeoutMs: ms, Xid: string(xid)}}, TraceContext: traceContext(ctx)}
+		m := message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Begin, v *txcv1.BeginRequest) {
+			v.Name, v.TimeoutMs, v.Xid = name, ms, string(xid)
+			w.Begin, m.Body, m.TraceContext = v, w, traceContext(ctx)
+		})
 		size, err := c.checkSize("begin", m)
 		if err != nil {
 			return "", nil, err
