@@ -305,16 +305,24 @@ func (s *Server) step(now time.Time, batch []tc.Msg) {
 	putBatch(batch)
 }
 
-// batchPool recycles the input slices: the core copies each Msg, so a
-// slice is free once stepped.
-var batchPool = sync.Pool{New: func() any { return new([]tc.Msg) }}
+// freeBatches recycles the input slices: the core copies each Msg, so a
+// slice is free once stepped. Unlike a sync.Pool, a channel keeps them
+// across garbage collections and takes one back without allocating.
+var freeBatches = make(chan []tc.Msg, 64)
+
+// minBatch is the least capacity of a new input slice, so that a recycled
+// one usually fits the next frame.
+const minBatch = 16
 
 func getBatch(n int) []tc.Msg {
-	b := *batchPool.Get().(*[]tc.Msg)
-	if cap(b) < n {
-		return make([]tc.Msg, 0, n)
+	select {
+	case b := <-freeBatches:
+		if cap(b) >= n {
+			return b
+		}
+	default:
 	}
-	return b[:0]
+	return make([]tc.Msg, 0, max(n, minBatch))
 }
 
 func putBatch(b []tc.Msg) {
@@ -322,8 +330,10 @@ func putBatch(b []tc.Msg) {
 		return
 	}
 	clear(b)
-	b = b[:0]
-	batchPool.Put(&b)
+	select {
+	case freeBatches <- b[:0]:
+	default:
+	}
 }
 
 // job is a Ready for the persister, and whether it must be synced.
