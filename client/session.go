@@ -196,9 +196,9 @@ func (s *session) readLoop() {
 	defer s.c.wg.Done()
 	var calls []*call
 	var replies []*txcv1.Reply
+	f := new(txcv1.ServerFrame) // reused: decoding replaces its messages, which live on
 	for {
-		f, err := s.stream.Recv()
-		if err != nil {
+		if err := s.stream.RecvMsg(f); err != nil {
 			s.fail(err)
 			return
 		}

@@ -515,13 +515,12 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 		<-writerDone
 		s.enqueue([]tc.Msg{{Kind: tc.KindConnDown, Conn: c.id}})
 	}()
-	frame := first
+	frame := first // reused: accept keeps no reference to a frame
 	for {
 		if err := s.accept(c, frame); err != nil {
 			return err
 		}
-		frame, err = stream.Recv()
-		if err != nil {
+		if err := stream.RecvMsg(frame); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
