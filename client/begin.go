@@ -56,21 +56,23 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 			}
 			return "", nil, err
 		}
-		m := &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Begin{
-			Begin: &txcv1.BeginRequest{Name: name, TimeoutMs: ms, Xid: string(xid)}}, TraceContext: traceContext(ctx)}
+		m := message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Begin, v *txcv1.BeginRequest) {
+			v.Name, v.TimeoutMs, v.Xid = name, ms, string(xid)
+			w.Begin, m.Body, m.TraceContext = v, w, traceContext(ctx)
+		})
 		size, err := c.checkSize("begin", m)
 		if err != nil {
 			return "", nil, err
 		}
 		b := &begun{xid: xid, sess: s, done: make(chan struct{})}
-		cl := &call{fn: b.complete}
+		b.cl.fn = b.complete
 		pending.Store(xid, b)
 		id := c.nextID.Add(1)
 		m.Id = id
 		// Lazy: the requests about xid that follow on this stream carry it
 		// out in their frame; wait and awaitBegin flush it if anything
 		// blocks on its answer first.
-		if !s.startLazy(id, cl, m, size) {
+		if !s.startLazy(id, &b.cl, m, size) {
 			pending.Delete(xid)
 			continue
 		}
@@ -89,6 +91,7 @@ type begun struct {
 	sess *session
 	done chan struct{}
 	err  error
+	cl   call // the Begin's mailbox, allocated with it
 }
 
 // complete records the Begin's answer; called once, by the session that

@@ -59,21 +59,24 @@ func (c *Conn) Begin(ctx context.Context, name string, timeout time.Duration) (t
 // example txc.ErrRolledBack) the status carried by the error is returned
 // with it.
 func (c *Conn) Commit(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "commit", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Commit{
-		Commit: &txcv1.CommitRequest{Xid: string(xid)}}})
+	return c.global(ctx, "commit", xid, message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Commit, v *txcv1.CommitRequest) {
+		v.Xid, w.Commit, m.Body = string(xid), v, w
+	}))
 }
 
 // Rollback decides rollback of xid; like Commit, durable when it returns
 // and idempotent.
 func (c *Conn) Rollback(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "rollback", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Rollback{
-		Rollback: &txcv1.RollbackRequest{Xid: string(xid)}}})
+	return c.global(ctx, "rollback", xid, message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Rollback, v *txcv1.RollbackRequest) {
+		v.Xid, w.Rollback, m.Body = string(xid), v, w
+	}))
 }
 
 // Status reads the status of xid. It changes nothing.
 func (c *Conn) Status(ctx context.Context, xid txc.XID) (txc.GlobalStatus, error) {
-	return c.global(ctx, "status", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Status{
-		Status: &txcv1.StatusRequest{Xid: string(xid)}}})
+	return c.global(ctx, "status", xid, message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Status, v *txcv1.StatusRequest) {
+		v.Xid, w.Status, m.Body = string(xid), v, w
+	}))
 }
 
 func (c *Conn) global(ctx context.Context, op string, xid txc.XID, m *txcv1.ClientMessage) (txc.GlobalStatus, error) {
@@ -99,14 +102,11 @@ func (c *Conn) global(ctx context.Context, op string, xid txc.XID, m *txcv1.Clie
 // atomically. Durable when it returns. It does not retry lock conflicts
 // (rm.Manager.RegisterBranch does) and is not idempotent.
 func (c *Conn) Register(ctx context.Context, b Branch) (txc.BranchID, error) {
-	r, err := c.roundTrip(ctx, "register", b.XID, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Register{
-		Register: &txcv1.RegisterRequest{
-			Xid:             string(b.XID),
-			BranchType:      txcv1.BranchType(b.Type),
-			ResourceId:      b.ResourceID,
-			LockKeys:        txcv1.LockKeysToProto(b.LockKeys),
-			ApplicationData: b.ApplicationData,
-		}}})
+	r, err := c.roundTrip(ctx, "register", b.XID, message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Register, v *txcv1.RegisterRequest) {
+		v.Xid, v.BranchType, v.ResourceId = string(b.XID), txcv1.BranchType(b.Type), b.ResourceID
+		v.LockKeys, v.ApplicationData = txcv1.LockKeysToProto(b.LockKeys), b.ApplicationData
+		w.Register, m.Body = v, w
+	}))
 	if err != nil {
 		return 0, err
 	}
@@ -124,8 +124,10 @@ func (c *Conn) Register(ctx context.Context, b Branch) (txc.BranchID, error) {
 // or txc.BranchPhaseOneFailed). Durable when it returns; reporting the same
 // status again is harmless.
 func (c *Conn) Report(ctx context.Context, xid txc.XID, branch txc.BranchID, status txc.BranchStatus) error {
-	r, err := c.roundTrip(ctx, "report", xid, &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Report{
-		Report: &txcv1.ReportRequest{Xid: string(xid), BranchId: uint64(branch), Status: txcv1.BranchStatus(status)}}})
+	r, err := c.roundTrip(ctx, "report", xid, message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Report, v *txcv1.ReportRequest) {
+		v.Xid, v.BranchId, v.Status = string(xid), uint64(branch), txcv1.BranchStatus(status)
+		w.Report, m.Body = v, w
+	}))
 	if err != nil {
 		return err
 	}

@@ -209,9 +209,10 @@ func (c *Conn) runCommand(j commandJob) {
 	if len(msg) > maxResultMessage {
 		msg = msg[:maxResultMessage]
 	}
-	m := &txcv1.ClientMessage{Id: cmd.ID, Body: &txcv1.ClientMessage_BranchResult{BranchResult: &txcv1.BranchResult{
-		Xid: string(cmd.XID), BranchId: uint64(cmd.BranchID), Status: txcv1.BranchStatus(status), Message: msg,
-	}}}
+	m := message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_BranchResult, v *txcv1.BranchResult) {
+		v.Xid, v.BranchId, v.Status, v.Message = string(cmd.XID), uint64(cmd.BranchID), txcv1.BranchStatus(status), msg
+		w.BranchResult, m.Id, m.Body = v, cmd.ID, w
+	})
 	size, err := c.checkSize("branch result", m)
 	if err != nil {
 		c.opts.log.Error("client: cannot send branch result", "err", err)

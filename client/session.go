@@ -149,6 +149,7 @@ func (s *session) fail(cause error) {
 // grow with load.
 func (s *session) writeLoop() {
 	defer s.c.wg.Done()
+	var spareSizes []int // the sizes slice of the last send, for the next queue
 	for {
 		select {
 		case <-s.wake:
@@ -160,16 +161,18 @@ func (s *session) writeLoop() {
 		runtime.Gosched()
 		s.mu.Lock()
 		q, sz := s.queue, s.sizes
-		s.queue, s.sizes = nil, nil
+		s.queue, s.sizes, spareSizes = nil, spareSizes, nil
 		s.armed = false // what armed it leaves now; a stale firing only wakes an empty queue
 		s.mu.Unlock()
 		if len(q) == 0 {
+			spareSizes = sz[:0]
 			continue
 		}
 		if err := s.send(q, sz); err != nil {
 			s.fail(err)
 			return
 		}
+		spareSizes = sz[:0]
 	}
 }
 
@@ -196,9 +199,9 @@ func (s *session) readLoop() {
 	defer s.c.wg.Done()
 	var calls []*call
 	var replies []*txcv1.Reply
+	f := new(txcv1.ServerFrame) // reused: decoding replaces its messages, which live on
 	for {
-		f, err := s.stream.Recv()
-		if err != nil {
+		if err := s.stream.RecvMsg(f); err != nil {
 			s.fail(err)
 			return
 		}

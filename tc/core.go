@@ -130,15 +130,23 @@ type rmSet struct {
 }
 
 type global struct {
-	rec      store.Global
-	branches []*branch
-	wake     time.Time
-	heapIdx  int
-	history  []HistoryEntry  // see HistoryEntry; in memory only
-	histBuf  [2]HistoryEntry // history's first entries, without an allocation of their own
+	rec       store.Global
+	branches  []*branch
+	branchBuf [2]*branch // branches' first entries, without an allocation of their own
+	wake      time.Time
+	heapIdx   int
+	history   []HistoryEntry  // see HistoryEntry; in memory only
+	histBuf   [2]HistoryEntry // history's first entries, without an allocation of their own
 	// parked is set once the transaction needed manual action: its view
 	// is kept among the finished ones, so the operator sees how it ended.
 	parked bool
+}
+
+func (g *global) addBranch(b *branch) {
+	if g.branches == nil {
+		g.branches = g.branchBuf[:0]
+	}
+	g.branches = append(g.branches, b)
 }
 
 type branch struct {
@@ -231,7 +239,7 @@ func (c *Core) Restore(st *store.State) error {
 		if g.rec.Status != txc.GlobalBegin {
 			b.repeat = RepeatRestored
 		}
-		g.branches = append(g.branches, b)
+		g.addBranch(b)
 	}
 	for _, g := range c.globals {
 		st := g.rec.Status

@@ -251,7 +251,7 @@ func (c *Core) register(now time.Time, m Msg) {
 	}
 	b := &branch{g: g, rec: store.Branch{XID: g.rec.XID, ID: id, Type: m.BranchType, ResourceID: m.ResourceID,
 		LockKeys: m.LockKeys, ApplicationData: m.ApplicationData, Status: txc.BranchRegistered}}
-	g.branches = append(g.branches, b)
+	g.addBranch(b)
 	c.rd.Batch.PutBranches = append(c.rd.Batch.PutBranches, b.rec)
 	c.reply(Reply{Conn: m.Conn, ID: m.ID, Kind: m.Kind, BranchID: id})
 }

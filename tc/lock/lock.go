@@ -19,13 +19,15 @@ import (
 
 type holder struct {
 	xid      txc.XID
+	key      string // the row's key in Table.rows
 	branches []txc.BranchID
+	first    [1]txc.BranchID // branches' first entry, without an allocation of its own
 }
 
 // Table maps locked rows to their holders.
 type Table struct {
 	rows map[string]*holder
-	buf  []string
+	key  []byte // scratch for flat keys: a lookup by string(key) does not allocate
 }
 
 // New returns an empty table.
@@ -58,35 +60,36 @@ func Validate(resource string, keys []txc.LockKey) error {
 	return nil
 }
 
-func (t *Table) flatten(resource string, keys []txc.LockKey) []string {
-	t.buf = t.buf[:0]
-	for _, k := range keys {
-		prefix := resource + "\x00" + k.Table + "\x00"
-		for _, r := range k.Rows {
-			t.buf = append(t.buf, prefix+r)
-		}
-	}
-	return t.buf
+// flat returns the row's flat key, "resource\x00table\x00row", in the
+// table's scratch buffer, valid until the next call.
+func (t *Table) flat(resource, table, row string) []byte {
+	t.key = append(t.key[:0], resource...)
+	t.key = append(t.key, 0)
+	t.key = append(t.key, table...)
+	t.key = append(t.key, 0)
+	t.key = append(t.key, row...)
+	return t.key
 }
 
 // Acquire takes every row of keys for branch of xid, or none of them. When a
 // row is held by another transaction it returns that holder and false, and
 // the table is unchanged.
 func (t *Table) Acquire(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) (txc.XID, bool) {
-	flat := t.flatten(resource, keys)
-	for _, k := range flat {
-		if h, ok := t.rows[k]; ok && h.xid != xid {
-			return h.xid, false
-		}
+	if holder, held := t.Query(xid, resource, keys); held {
+		return holder, false
 	}
-	for _, k := range flat {
-		h, ok := t.rows[k]
-		if !ok {
-			t.rows[k] = &holder{xid: xid, branches: []txc.BranchID{branch}}
-			continue
-		}
-		if !containsBranch(h.branches, branch) {
-			h.branches = append(h.branches, branch)
+	for _, k := range keys {
+		for _, r := range k.Rows {
+			key := t.flat(resource, k.Table, r)
+			h, ok := t.rows[string(key)]
+			if !ok {
+				h = &holder{xid: xid, key: string(key)}
+				h.branches = h.first[:0]
+				t.rows[h.key] = h
+			}
+			if !containsBranch(h.branches, branch) {
+				h.branches = append(h.branches, branch)
+			}
 		}
 	}
 	return "", true
@@ -107,19 +110,21 @@ func (t *Table) ConflictTable(xid txc.XID, resource string, keys []txc.LockKey) 
 // Release frees the rows of keys held by branch of xid. Rows held by other
 // branches of xid stay held; rows held by others are not touched.
 func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) {
-	for _, k := range t.flatten(resource, keys) {
-		h, ok := t.rows[k]
-		if !ok || h.xid != xid {
-			continue
-		}
-		for i, b := range h.branches {
-			if b == branch {
-				h.branches = append(h.branches[:i], h.branches[i+1:]...)
-				break
+	for _, k := range keys {
+		for _, r := range k.Rows {
+			h, ok := t.rows[string(t.flat(resource, k.Table, r))]
+			if !ok || h.xid != xid {
+				continue
 			}
-		}
-		if len(h.branches) == 0 {
-			delete(t.rows, k)
+			for i, b := range h.branches {
+				if b == branch {
+					h.branches = append(h.branches[:i], h.branches[i+1:]...)
+					break
+				}
+			}
+			if len(h.branches) == 0 {
+				delete(t.rows, h.key)
+			}
 		}
 	}
 }
@@ -127,9 +132,11 @@ func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys 
 // Query reports whether any row of keys is held by a transaction other than
 // xid (xid may be empty), and by which.
 func (t *Table) Query(xid txc.XID, resource string, keys []txc.LockKey) (txc.XID, bool) {
-	for _, k := range t.flatten(resource, keys) {
-		if h, ok := t.rows[k]; ok && h.xid != xid {
-			return h.xid, true
+	for _, k := range keys {
+		for _, r := range k.Rows {
+			if h, ok := t.rows[string(t.flat(resource, k.Table, r))]; ok && h.xid != xid {
+				return h.xid, true
+			}
 		}
 	}
 	return "", false

@@ -95,6 +95,9 @@ func (c *conn) close() {
 // writeLoop sends queued messages until the conn closes or a send fails.
 func (c *conn) writeLoop(send func(*txcv1.ServerFrame) error, maxFrame int) error {
 	var spare []*txcv1.ServerMessage
+	// One frame for every send: like the messages slice (cleared below),
+	// nothing refers to it once send returns.
+	frame := new(txcv1.ServerFrame)
 	for {
 		select {
 		case <-c.wake:
@@ -113,7 +116,10 @@ func (c *conn) writeLoop(send func(*txcv1.ServerFrame) error, maxFrame int) erro
 				size += approxSize(batch[n])
 				n++
 			}
-			if err := send(&txcv1.ServerFrame{Messages: batch[:n]}); err != nil {
+			frame.Messages = batch[:n]
+			err := send(frame)
+			frame.Messages = nil
+			if err != nil {
 				return err
 			}
 			batch = batch[n:]

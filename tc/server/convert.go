@@ -62,38 +62,82 @@ func errorReply(id uint64, err error) *txcv1.ServerMessage {
 	return &txcv1.ServerMessage{Id: id, Body: &txcv1.ServerMessage_Reply{Reply: &txcv1.Reply{Error: txcv1.ErrorToProto(err)}}}
 }
 
+// replyToProto converts a reply. The common kinds are built in one
+// allocation each (replyParts plus the result's oneof wrapper and message);
+// the protobuf structs only point into it.
 func replyToProto(r *tc.Reply) *txcv1.ServerMessage {
 	if r.Err != nil {
 		return errorReply(r.ID, r.Err)
 	}
-	rep := &txcv1.Reply{}
+	switch r.Kind {
+	case tc.KindBegin:
+		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Begin, v *txcv1.BeginReply) {
+			v.Xid, w.Begin, p.rep.Result = string(r.XID), v, w
+		})
+	case tc.KindCommit, tc.KindRollback, tc.KindStatus:
+		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Global, v *txcv1.GlobalStatusReply) {
+			v.Status, w.Global, p.rep.Result = txcv1.GlobalStatus(r.Status), v, w
+		})
+	case tc.KindRegister:
+		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Register, v *txcv1.RegisterReply) {
+			v.BranchId, w.Register, p.rep.Result = uint64(r.BranchID), v, w
+		})
+	}
+	b := new(replyParts)
 	switch r.Kind {
 	case tc.KindHello:
-		rep.Result = &txcv1.Reply_Hello{Hello: &txcv1.HelloReply{Version: protocolVersion, Node: r.Node}}
-	case tc.KindBegin:
-		rep.Result = &txcv1.Reply_Begin{Begin: &txcv1.BeginReply{Xid: string(r.XID)}}
-	case tc.KindCommit, tc.KindRollback, tc.KindStatus:
-		rep.Result = &txcv1.Reply_Global{Global: &txcv1.GlobalStatusReply{Status: txcv1.GlobalStatus(r.Status)}}
-	case tc.KindRegister:
-		rep.Result = &txcv1.Reply_Register{Register: &txcv1.RegisterReply{BranchId: uint64(r.BranchID)}}
+		b.rep.Result = &txcv1.Reply_Hello{Hello: &txcv1.HelloReply{Version: protocolVersion, Node: r.Node}}
 	case tc.KindReport:
-		rep.Result = &txcv1.Reply_Report{Report: &txcv1.ReportReply{}}
+		b.rep.Result = &txcv1.Reply_Report{Report: &txcv1.ReportReply{}}
 	case tc.KindLockQuery:
-		rep.Result = &txcv1.Reply_LockQuery{LockQuery: &txcv1.LockQueryReply{Locked: r.Locked, Holder: string(r.Holder)}}
+		b.rep.Result = &txcv1.Reply_LockQuery{LockQuery: &txcv1.LockQueryReply{Locked: r.Locked, Holder: string(r.Holder)}}
 	case tc.KindReserve:
-		rep.Result = &txcv1.Reply_Reserve{Reserve: &txcv1.ReserveReply{Node: r.Node, First: r.First, Count: uint32(r.Count)}}
+		b.rep.Result = &txcv1.Reply_Reserve{Reserve: &txcv1.ReserveReply{Node: r.Node, First: r.First, Count: uint32(r.Count)}}
 	}
-	return &txcv1.ServerMessage{Id: r.ID, Body: &txcv1.ServerMessage_Reply{Reply: rep}}
+	return b.link(r.ID)
 }
 
+// replyParts is the envelope of a reply, allocated together.
+type replyParts struct {
+	msg  txcv1.ServerMessage
+	body txcv1.ServerMessage_Reply
+	rep  txcv1.Reply
+}
+
+// replyWith allocates a reply's envelope, result wrapper W and result V
+// together; fill links them.
+func replyWith[W, V any](id uint64, fill func(*replyParts, *W, *V)) *txcv1.ServerMessage {
+	b := new(struct {
+		replyParts
+		w W
+		v V
+	})
+	fill(&b.replyParts, &b.w, &b.v)
+	return b.link(id)
+}
+
+func (p *replyParts) link(id uint64) *txcv1.ServerMessage {
+	p.body.Reply = &p.rep
+	p.msg.Id, p.msg.Body = id, &p.body
+	return &p.msg
+}
+
+// commandToProto converts a command in one allocation, as replyToProto.
 func commandToProto(c *tc.Command) *txcv1.ServerMessage {
-	action := txcv1.BranchAction_BRANCH_ACTION_COMMIT
+	b := new(struct {
+		msg  txcv1.ServerMessage
+		body txcv1.ServerMessage_Command
+		cmd  txcv1.BranchCommand
+	})
+	b.cmd.Action = txcv1.BranchAction_BRANCH_ACTION_COMMIT
 	if c.Action == tc.ActionRollback {
-		action = txcv1.BranchAction_BRANCH_ACTION_ROLLBACK
+		b.cmd.Action = txcv1.BranchAction_BRANCH_ACTION_ROLLBACK
 	}
-	return &txcv1.ServerMessage{Id: c.ID, Body: &txcv1.ServerMessage_Command{Command: &txcv1.BranchCommand{
-		Action: action, Xid: string(c.XID), BranchId: uint64(c.BranchID), BranchType: txcv1.BranchType(c.BranchType),
-		ResourceId: c.ResourceID, ApplicationData: c.ApplicationData}}}
+	b.cmd.Xid, b.cmd.BranchId, b.cmd.BranchType = string(c.XID), uint64(c.BranchID), txcv1.BranchType(c.BranchType)
+	b.cmd.ResourceId, b.cmd.ApplicationData = c.ResourceID, c.ApplicationData
+	b.body.Command = &b.cmd
+	b.msg.Id, b.msg.Body = c.ID, &b.body
+	return &b.msg
 }
 
 // approxSize estimates a server message's encoded size, to keep frames

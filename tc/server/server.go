@@ -305,16 +305,24 @@ func (s *Server) step(now time.Time, batch []tc.Msg) {
 	putBatch(batch)
 }
 
-// batchPool recycles the input slices: the core copies each Msg, so a
-// slice is free once stepped.
-var batchPool = sync.Pool{New: func() any { return new([]tc.Msg) }}
+// freeBatches recycles the input slices: the core copies each Msg, so a
+// slice is free once stepped. Unlike a sync.Pool, a channel keeps them
+// across garbage collections and takes one back without allocating.
+var freeBatches = make(chan []tc.Msg, 64)
+
+// minBatch is the least capacity of a new input slice, so that a recycled
+// one usually fits the next frame.
+const minBatch = 16
 
 func getBatch(n int) []tc.Msg {
-	b := *batchPool.Get().(*[]tc.Msg)
-	if cap(b) < n {
-		return make([]tc.Msg, 0, n)
+	select {
+	case b := <-freeBatches:
+		if cap(b) >= n {
+			return b
+		}
+	default:
 	}
-	return b[:0]
+	return make([]tc.Msg, 0, max(n, minBatch))
 }
 
 func putBatch(b []tc.Msg) {
@@ -322,8 +330,10 @@ func putBatch(b []tc.Msg) {
 		return
 	}
 	clear(b)
-	b = b[:0]
-	batchPool.Put(&b)
+	select {
+	case freeBatches <- b[:0]:
+	default:
+	}
 }
 
 // job is a Ready for the persister, and whether it must be synced.
@@ -452,6 +462,9 @@ func (s *Server) logEvent(e *tc.Event) {
 	if e.Message == "" && e.Kind != tc.EventFinished {
 		return // counted only
 	}
+	if e.Kind == tc.EventFinished && !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // one per transaction: skip building attributes nobody logs
+	}
 	attrs := []any{"xid", e.XID, "status", e.Status.String()}
 	if e.BranchID != 0 {
 		attrs = append(attrs, "branch", e.BranchID)
@@ -502,13 +515,12 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 		<-writerDone
 		s.enqueue([]tc.Msg{{Kind: tc.KindConnDown, Conn: c.id}})
 	}()
-	frame := first
+	frame := first // reused: accept keeps no reference to a frame
 	for {
 		if err := s.accept(c, frame); err != nil {
 			return err
 		}
-		frame, err = stream.Recv()
-		if err != nil {
+		if err := stream.RecvMsg(frame); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}

@@ -13,6 +13,7 @@ type txn struct {
 	global    store.Global
 	hasGlobal bool
 	branches  []store.Branch
+	inline    [2]store.Branch // branches' first entries, without an allocation of their own
 }
 
 // state is everything the store holds, in memory.
@@ -33,6 +34,19 @@ func (st *state) txn(x txc.XID) *txn {
 		st.txns[x] = t
 	}
 	return t
+}
+
+func (t *txn) addBranch(br store.Branch) {
+	if t.branches == nil {
+		t.branches = t.inline[:0]
+	}
+	t.branches = append(t.branches, br)
+}
+
+// dropBranches forgets the branches, keeping nothing they refer to.
+func (t *txn) dropBranches() {
+	clear(t.inline[:])
+	t.branches = nil
 }
 
 func (t *txn) find(id txc.BranchID) int {
@@ -65,7 +79,7 @@ func (st *state) apply(b *store.Batch, own bool) {
 		if i := t.find(br.ID); i >= 0 {
 			t.branches[i] = br
 		} else {
-			t.branches = append(t.branches, br)
+			t.addBranch(br)
 			st.nBranches++
 		}
 	}
@@ -79,7 +93,7 @@ func (st *state) apply(b *store.Batch, own bool) {
 	for _, x := range b.DeleteBranches {
 		if t := st.txns[x]; t != nil {
 			st.nBranches -= len(t.branches)
-			t.branches = nil
+			t.dropBranches()
 			if !t.hasGlobal {
 				delete(st.txns, x)
 			}
