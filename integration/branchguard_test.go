@@ -93,7 +93,14 @@ func TestOtherIdentityCannotSettleABranch(t *testing.T) {
 	if _, err := stream.Recv(); err != nil { // the Hello's reply
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// A request sent after the forged result is answered after the
+	// coordinator handled that result: then the branch is looked at.
+	if err := stream.Send(&txcv1.ClientFrame{Messages: []*txcv1.ClientMessage{
+		{Id: 2, Body: &txcv1.ClientMessage_Status{Status: &txcv1.StatusRequest{Xid: string(xid)}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	awaitReply(t, stream, 2)
 	branch := func() (status string, inFlight bool) {
 		_, body := adminCall(t, p, "GET", "/v1/transactions/"+string(xid), "ops-ro-token-0123456789")
 		var v struct {
@@ -122,5 +129,22 @@ func TestOtherIdentityCannotSettleABranch(t *testing.T) {
 			t.Fatalf("orders' own result did not finish the rollback: %v %v", st, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// awaitReply receives frames on stream until one carries the reply to
+// request id.
+func awaitReply(t *testing.T, stream txcv1.Coordinator_SessionClient, id uint64) {
+	t.Helper()
+	for {
+		f, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range f.Messages {
+			if m.Id == id {
+				return
+			}
+		}
 	}
 }

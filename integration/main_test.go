@@ -192,3 +192,21 @@ func (p *tcProcess) get(path string) (int, string) {
 	}
 	return resp.StatusCode, b.String()
 }
+
+// waitLog waits until the server's log holds sub at least n times, and
+// returns the log.
+func (p *tcProcess) waitLog(t *testing.T, sub string, n int) string {
+	t.Helper()
+	var log string
+	waitFor(t, 30*time.Second, func() bool {
+		log = p.readLog()
+		return strings.Count(log, sub) >= n
+	}, fmt.Sprintf("the server to log %q %d times", sub, n))
+	return log
+}
+
+// readLog returns the server's log so far ("" before it has one).
+func (p *tcProcess) readLog() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}

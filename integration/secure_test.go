@@ -197,7 +197,11 @@ func TestPolicyRefusesWrongIdentityAndChangesNothing(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The Hello went ahead of this request on payments' stream, so once it
+	// is answered the coordinator has handled the Hello.
+	if _, err := payments.Status(ctx, xid); err != nil && !errors.Is(err, txc.ErrPermissionDenied) {
+		t.Fatal(err)
+	}
 
 	code, body := adminCall(t, p, "GET", "/v1/transactions/"+string(xid), "ops-ro-token-0123456789")
 	var view struct {
@@ -284,12 +288,19 @@ orders: "orders-token-0123456789"
 	if _, err := tryDial(t, p.addr, tlsOpt, client.WithToken("payments-token-0123456789")); !errors.Is(err, txc.ErrPermissionDenied) {
 		t.Fatalf("a removed token = %v, want ErrPermissionDenied", err)
 	}
-	// A broken file keeps the last good one.
+	// A broken file keeps the last good one: the coordinator reads the
+	// file again when a request needs it (at most once a second), so ask
+	// until it has logged the failed reload, with the old token working
+	// every time.
+	const kept = "reload failed; keeping the previous one"
+	failed := strings.Count(p.readLog(), kept)
 	writeFile(t, tokens, "ops-ro: [not, a, token]\n")
-	time.Sleep(1500 * time.Millisecond)
-	if code, _ := adminCall(t, p, "GET", "/v1/stats", "ops-ro-rotated-token-987654321"); code != 200 {
-		t.Fatalf("a broken tokens file dropped the last good one: %d", code)
-	}
+	waitFor(t, 30*time.Second, func() bool {
+		if code, _ := adminCall(t, p, "GET", "/v1/stats", "ops-ro-rotated-token-987654321"); code != 200 {
+			t.Fatalf("a broken tokens file dropped the last good one: %d", code)
+		}
+		return strings.Count(p.readLog(), kept) > failed
+	}, "the broken tokens file to be read and refused")
 }
 
 func grepLines(s, sub string) string {
