@@ -76,14 +76,20 @@ func (r *Resource) sweepLeftovers(ctx context.Context, age time.Duration) (int64
 	return total, nil
 }
 
-// committedKeys returns the keys whose transaction committed; on an
-// error asking, those found so far and the error.
+// committedKeys returns the keys whose transaction committed, asking the
+// coordinator once per transaction; on an error asking, those found so
+// far and the error.
 func committedKeys(ctx context.Context, conn *client.Conn, keys []undo.Key) ([]undo.Key, error) {
 	var done []undo.Key
+	asked := make(map[txc.XID]bool)
 	for _, k := range keys {
-		ok, err := committed(ctx, conn, k.XID)
-		if err != nil {
-			return done, err
+		ok, seen := asked[k.XID]
+		if !seen {
+			var err error
+			if ok, err = committed(ctx, conn, k.XID); err != nil {
+				return done, err
+			}
+			asked[k.XID] = ok
 		}
 		if ok {
 			done = append(done, k)
