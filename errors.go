@@ -47,14 +47,18 @@ const (
 	// request (act as TM, serve or register branches on this resource,
 	// use the admin API). Nothing was changed.
 	CodePermissionDenied Code = 12
+	// CodeNotServedHere: the node that got the request does not drive the
+	// transaction's partition now (another node of the cluster does, or
+	// none yet). Nothing was changed: ask the partition's owner.
+	CodeNotServedHere Code = 13
 
-	codeCount = 13
+	codeCount = 14
 )
 
 var codeNames = [codeCount]string{
 	"OK", "InvalidArgument", "UnknownTransaction", "NotActive", "LockConflict", "TimedOut",
 	"RolledBack", "Unavailable", "UnknownBranch", "Unsupported", "Internal", "NotInTransaction",
-	"PermissionDenied",
+	"PermissionDenied", "NotServedHere",
 }
 
 func (c Code) String() string {
@@ -105,6 +109,7 @@ var (
 	ErrInternal           = &Error{Code: CodeInternal}
 	ErrNotInTransaction   = &Error{Code: CodeNotInTransaction}
 	ErrPermissionDenied   = &Error{Code: CodePermissionDenied}
+	ErrNotServedHere      = &Error{Code: CodeNotServedHere}
 )
 
 // ErrRefused matches, besides its code's sentinel, an error that refused a

@@ -81,12 +81,18 @@ type Batch struct {
 	// NextID, when non-zero, records that sequence numbers below it may
 	// have been handed out; Load returns the largest NextID ever applied.
 	NextID uint64
+	// FreeLocks are rows of the shared lock table (see SharedLocks) that
+	// the core released: a store that lives beside the shared table
+	// deletes them (each only while held by its XID) in the same atomic
+	// change. Stores of a single node ignore them; the core fills them
+	// only when its Config asks for shared locks.
+	FreeLocks []LockRow
 }
 
 // Empty reports whether b changes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.PutGlobals) == 0 && len(b.PutBranches) == 0 && len(b.SetBranchStatus) == 0 &&
-		len(b.DeleteBranches) == 0 && len(b.DeleteGlobals) == 0 && b.NextID == 0
+		len(b.DeleteBranches) == 0 && len(b.DeleteGlobals) == 0 && b.NextID == 0 && len(b.FreeLocks) == 0
 }
 
 // Append adds o's changes after b's, list by list, so that one Apply of b
@@ -101,6 +107,7 @@ func (b *Batch) Append(o *Batch) {
 	b.DeleteBranches = append(b.DeleteBranches, o.DeleteBranches...)
 	b.DeleteGlobals = append(b.DeleteGlobals, o.DeleteGlobals...)
 	b.NextID = max(b.NextID, o.NextID)
+	b.FreeLocks = append(b.FreeLocks, o.FreeLocks...)
 }
 
 // Reset empties b, keeping its slices' capacity.
@@ -111,6 +118,8 @@ func (b *Batch) Reset() {
 	b.DeleteBranches = b.DeleteBranches[:0]
 	b.DeleteGlobals = b.DeleteGlobals[:0]
 	b.NextID = 0
+	clear(b.FreeLocks)
+	b.FreeLocks = b.FreeLocks[:0]
 }
 
 // State is everything a store holds.

@@ -328,6 +328,8 @@ const (
 	ErrorCode_ERROR_CODE_INTERNAL            ErrorCode = 10
 	ErrorCode_ERROR_CODE_NOT_IN_TRANSACTION  ErrorCode = 11
 	ErrorCode_ERROR_CODE_PERMISSION_DENIED   ErrorCode = 12
+	// The node does not drive the transaction's partition now; nothing changed.
+	ErrorCode_ERROR_CODE_NOT_SERVED_HERE ErrorCode = 13
 )
 
 // Enum value maps for ErrorCode.
@@ -346,6 +348,7 @@ var (
 		10: "ERROR_CODE_INTERNAL",
 		11: "ERROR_CODE_NOT_IN_TRANSACTION",
 		12: "ERROR_CODE_PERMISSION_DENIED",
+		13: "ERROR_CODE_NOT_SERVED_HERE",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_OK":                  0,
@@ -361,6 +364,7 @@ var (
 		"ERROR_CODE_INTERNAL":            10,
 		"ERROR_CODE_NOT_IN_TRANSACTION":  11,
 		"ERROR_CODE_PERMISSION_DENIED":   12,
+		"ERROR_CODE_NOT_SERVED_HERE":     13,
 	}
 )
 
@@ -2308,7 +2312,7 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\x0fBRANCH_TYPE_TCC\x10\x02\x12\x14\n" +
 	"\x10BRANCH_TYPE_SAGA\x10\x03\x12\x17\n" +
 	"\x13BRANCH_TYPE_GENERIC\x10\x04\x12\x12\n" +
-	"\x0eBRANCH_TYPE_XA\x10\x05*\x87\x03\n" +
+	"\x0eBRANCH_TYPE_XA\x10\x05*\xa7\x03\n" +
 	"\tErrorCode\x12\x11\n" +
 	"\rERROR_CODE_OK\x10\x00\x12\x1f\n" +
 	"\x1bERROR_CODE_INVALID_ARGUMENT\x10\x01\x12\"\n" +
@@ -2323,7 +2327,8 @@ const file_proto_txc_v1_coordinator_proto_rawDesc = "" +
 	"\x13ERROR_CODE_INTERNAL\x10\n" +
 	"\x12!\n" +
 	"\x1dERROR_CODE_NOT_IN_TRANSACTION\x10\v\x12 \n" +
-	"\x1cERROR_CODE_PERMISSION_DENIED\x10\f2F\n" +
+	"\x1cERROR_CODE_PERMISSION_DENIED\x10\f\x12\x1e\n" +
+	"\x1aERROR_CODE_NOT_SERVED_HERE\x10\r2F\n" +
 	"\vCoordinator\x127\n" +
 	"\aSession\x12\x13.txc.v1.ClientFrame\x1a\x13.txc.v1.ServerFrame(\x010\x01B)Z'github.com/txcio/txc/proto/txc/v1;txcv1b\x06proto3"
 
