@@ -62,6 +62,12 @@ type Config struct {
 	// IDBlock is how many sequence numbers are reserved per durable
 	// reservation. Default 100,000.
 	IDBlock uint64
+	// SharedLocks says that the core's partition is one of several whose
+	// locks also live in a shared table (store.SharedLocks): every row
+	// its lock table frees, and every row of a refused registration whose
+	// rows were claimed (Msg.Claimed) that the table does not hold for
+	// that XID, goes into Ready.Batch.FreeLocks.
+	SharedLocks bool
 }
 
 func (c *Config) setDefaults() error {

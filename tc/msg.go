@@ -63,6 +63,10 @@ type Msg struct {
 	ResourceID      string         // Register, LockQuery
 	LockKeys        []txc.LockKey  // Register, LockQuery
 	ApplicationData []byte         // Register
+	// Claimed (Register): the shell took the rows of LockKeys for XID in
+	// the shared lock table before handing the registration over (see
+	// Config.SharedLocks).
+	Claimed bool
 
 	BranchStatus txc.BranchStatus // Report, BranchResult
 	Text         string           // BranchResult: the handler's message
