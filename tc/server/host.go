@@ -148,3 +148,13 @@ func (s *Server) eachPartition(ctx context.Context, f func(*tc.Core)) error {
 	}
 	return nil
 }
+
+// Hosting lists the partitions this process serves now, sorted.
+func (s *Server) Hosting() []string {
+	ps := s.hosted()
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
+}
