@@ -187,6 +187,9 @@ func TestHostLaterReachesConnectedRMs(t *testing.T) {
 	if err := m.AddResource("db", txc.BranchGeneric, rec); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the RM's resource announced", func() bool {
+		return slices.ContainsFunc(r.srv.hub.hellos(), func(m tc.Msg) bool { return slices.Contains(m.Resources, "db") })
+	})
 	hostOn(t, r, "b", st)
 	if got := rec.wait(t, 1); !strings.HasPrefix(got[0], "commit") {
 		t.Fatalf("phase 2 = %v", got)
