@@ -71,7 +71,7 @@ func (s *Server) permitBranch(c *conn, m *txcv1.ClientMessage) *txc.Error {
 // branchResource finds the resource of a live branch in the core of its
 // partition (partsMu read-locked by accept; not found when not hosted).
 func (s *Server) branchResource(xid txc.XID, id txc.BranchID) (res string, found bool) {
-	p := s.parts[xidNode(xid)]
+	p := s.servingLocked(xidNode(xid))
 	if p == nil {
 		return "", false
 	}

@@ -128,7 +128,7 @@ func (s *Server) partitionOf(xid txc.XID) (*partition, error) {
 		return nil, err
 	}
 	s.partsMu.RLock()
-	p := s.parts[node]
+	p := s.servingLocked(node)
 	s.partsMu.RUnlock()
 	if p == nil {
 		e := notServedHere(node, s.Node())

@@ -261,3 +261,26 @@ func TestHostStoreFailureEndsOnlyThatPartition(t *testing.T) {
 		t.Fatalf("the other partition stopped too: %v", err)
 	}
 }
+
+// A single node's own partition serves every XID in its store, whichever
+// node began it: a standby that took over a leader's store answers for
+// the leader's transactions, as before partitions.
+func TestSingleNodeServesEveryXIDOfItsStore(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	var xid txc.XID
+	inPartition(t, "old-leader", st, func(conn *client.Conn) {
+		var err error
+		if xid, err = conn.Begin(ctx, "begun before the takeover", 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := start(t, st, tc.Config{Node: "new-leader"})
+	conn := dial(t, r.addr)
+	if s, err := conn.Commit(ctx, xid); err != nil || !s.IsCommit() {
+		t.Fatalf("commit of the old leader's transaction = %v %v", s, err)
+	}
+	if _, err := conn.Status(ctx, "elsewhere:5"); !errors.Is(err, txc.ErrUnknownTransaction) {
+		t.Fatalf("status of a transaction never stored = %v", err)
+	}
+}

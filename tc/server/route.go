@@ -80,26 +80,37 @@ func (s *Server) route(c *conn, out *frameOut, msg *tc.Msg, wire []byte) {
 }
 
 // target finds the hosted partition msg is for (partsMu read-locked).
-// A malformed XID goes to the node's own partition, whose core says what
-// is wrong with it.
 func (s *Server) target(msg *tc.Msg) (*partition, *txc.Error) {
 	name := s.cfg.Core.Node
-	if msg.XID != "" && msg.Kind != tc.KindBegin && msg.Kind != tc.KindReserve {
+	byXID := msg.XID != "" && msg.Kind != tc.KindBegin && msg.Kind != tc.KindReserve
+	if byXID {
 		name = xidNode(msg.XID)
 	}
-	if p := s.parts[name]; p != nil {
+	if p := s.servingLocked(name); p != nil {
 		return p, nil
 	}
-	if name != s.cfg.Core.Node && !msg.XID.Valid() {
-		if p := s.parts[s.cfg.Core.Node]; p != nil {
-			return p, nil
-		}
-		_, _, err := msg.XID.Parse()
+	if _, _, err := msg.XID.Parse(); byXID && err != nil {
 		return nil, err.(*txc.Error)
 	}
 	e := notServedHere(name, s.Node())
 	e.XID = msg.XID
 	return nil, e
+}
+
+// servingLocked finds the partition that serves the XIDs of node name
+// (partsMu read-locked). The own partition of a single node, restored
+// from Config.Store, serves every XID no other partition does: in a
+// leader/standby pair over one store, the leader's store holds the XIDs
+// of every node that led before it, and its core answers for them (or
+// says they are unknown) as it always did.
+func (s *Server) servingLocked(name string) *partition {
+	if p := s.parts[name]; p != nil {
+		return p
+	}
+	if s.own != nil && s.parts[s.own.name] == s.own {
+		return s.own
+	}
+	return nil
 }
 
 // xidNode is the node part of a well-formed XID, cheaply: the core checks
