@@ -193,3 +193,17 @@ func (t *Table) Each(fn func(Row) bool) {
 		}
 	}
 }
+
+// CheckRequest refuses what no lock table may take: a malformed xid
+// (empty is allowed when emptyOK, as a lock query without a transaction),
+// a resource ID the coordinator refuses, keys Validate refuses. The error
+// is a *txc.Error of code CodeInvalidArgument.
+func CheckRequest(xid txc.XID, emptyOK bool, resource string, keys []txc.LockKey) error {
+	if !(emptyOK && xid == "") && !xid.Valid() {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: malformed XID %q", xid)
+	}
+	if resource == "" || len(resource) > txc.MaxResourceIDLen {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: resource ID must be 1..%d bytes", txc.MaxResourceIDLen)
+	}
+	return Validate(resource, keys)
+}

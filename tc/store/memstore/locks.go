@@ -3,11 +3,13 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/lock"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -48,6 +50,11 @@ func (l *Locks) Claim(_ context.Context, claims []store.LockClaim) ([]store.Clai
 	defer l.mu.Unlock()
 	if err := l.takeFailure(); err != nil {
 		return nil, err
+	}
+	for _, c := range claims {
+		if err := lock.CheckRequest(c.XID, false, c.Resource, c.Keys); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]store.ClaimResult, len(claims))
 	for i := range claims {
@@ -102,6 +109,9 @@ func (l *Locks) Query(_ context.Context, xid txc.XID, resource string, keys []tx
 	if err := l.takeFailure(); err != nil {
 		return "", false, err
 	}
+	if err := lock.CheckRequest(xid, true, resource, keys); err != nil {
+		return "", false, err
+	}
 	for _, k := range keys {
 		for _, r := range k.Rows {
 			if h, ok := l.rows[lockKey{resource, k.Table, r}]; ok && h != xid {
@@ -113,16 +123,23 @@ func (l *Locks) Query(_ context.Context, xid txc.XID, resource string, keys []tx
 }
 
 // Reconcile implements store.SharedLocks. A row held lists that another
-// partition's transaction holds in the table is left to that one: the
-// table, not a restored partition, decides between two holders.
+// partition's transaction holds stays that transaction's, and Reconcile
+// then fails with CodeLockConflict naming the holder, after every other
+// change: the table, not a restored partition, decides between two holders.
 func (l *Locks) Reconcile(_ context.Context, partition string, held []store.LockRow) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.takeFailure(); err != nil {
 		return err
 	}
+	if !txc.ValidNodeName(partition) {
+		return txc.Errorf(txc.CodeInvalidArgument, "memstore: reconcile: malformed partition name %q", partition)
+	}
 	keep := make(map[lockKey]txc.XID, len(held))
 	for _, r := range held {
+		if partitionOf(r.XID) != partition {
+			return txc.Errorf(txc.CodeInvalidArgument, "memstore: reconcile: XID %q is not of partition %q", r.XID, partition)
+		}
 		keep[lockKey{r.Resource, r.Table, r.Row}] = r.XID
 	}
 	for key, h := range l.rows {
@@ -130,12 +147,18 @@ func (l *Locks) Reconcile(_ context.Context, partition string, held []store.Lock
 			delete(l.rows, key)
 		}
 	}
-	for key, h := range keep {
-		if _, ok := l.rows[key]; !ok {
-			l.rows[key] = h
+	var conflict error
+	for key, x := range keep {
+		h, ok := l.rows[key]
+		switch {
+		case !ok:
+			l.rows[key] = x
+		case h != x && conflict == nil:
+			conflict = &txc.Error{Code: txc.CodeLockConflict, XID: x, Holder: h,
+				Message: fmt.Sprintf("memstore: reconcile: row %q of table %q on %s, held by %s in its stored branches, is held by %s", key.row, key.table, key.resource, x, h)}
 		}
 	}
-	return nil
+	return conflict
 }
 
 // partitionOf is the node part of xid ("" for a malformed one).

@@ -11,6 +11,7 @@ import (
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/memstore"
+	"github.com/txcio/txc/tc/store/storetest"
 )
 
 func claim(xid txc.XID, resource, table string, rows ...string) store.LockClaim {
@@ -131,4 +132,12 @@ func TestLocksConcurrentClaimsOneWinner(t *testing.T) {
 			t.Fatalf("round %d: wins = %v", round, wins)
 		}
 	}
+}
+
+// TestLocksConformance runs the shared-lock suite the SQL table passes.
+func TestLocksConformance(t *testing.T) {
+	storetest.Locks(t, func(t *testing.T) func() store.SharedLocks {
+		l := memstore.NewLocks()
+		return func() store.SharedLocks { return l }
+	})
 }

@@ -50,30 +50,11 @@ func (r lockRef) lockRow() store.LockRow {
 
 func byHash(a, b lockRef) int { return bytes.Compare(a.hash, b.hash) }
 
-// checkXID refuses an XID that names no partition.
-func checkXID(x txc.XID) error {
-	if _, _, err := x.Parse(); err != nil {
-		return txc.Errorf(txc.CodeInvalidArgument, "%s: malformed XID %q", pkg, x)
-	}
-	return nil
-}
-
-// checkKeys refuses a resource and keys the coordinator would refuse.
-func checkKeys(resource string, keys []txc.LockKey) error {
-	if resource == "" || len(resource) > txc.MaxResourceIDLen {
-		return txc.Errorf(txc.CodeInvalidArgument, "%s: resource ID must be 1..%d bytes", pkg, txc.MaxResourceIDLen)
-	}
-	return lock.Validate(resource, keys)
-}
-
 // claimRefs checks the claims and returns each one's rows, every row once.
 func claimRefs(claims []store.LockClaim) ([][]lockRef, error) {
 	out := make([][]lockRef, len(claims))
 	for i, c := range claims {
-		if err := checkXID(c.XID); err != nil {
-			return nil, err
-		}
-		if err := checkKeys(c.Resource, c.Keys); err != nil {
+		if err := lock.CheckRequest(c.XID, false, c.Resource, c.Keys); err != nil {
 			return nil, err
 		}
 		seen := map[string]bool{}
@@ -98,7 +79,7 @@ func uniqueRefs(rows []store.LockRow, skip map[txc.XID]bool) []lockRef {
 	seen := make(map[string]bool, len(rows))
 	var out []lockRef
 	for _, r := range rows {
-		if skip[r.XID] || checkXID(r.XID) != nil {
+		if skip[r.XID] || !r.XID.Valid() {
 			continue
 		}
 		ref := newLockRef(r)

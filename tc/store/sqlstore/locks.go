@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/lock"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -183,12 +184,7 @@ func (l *Locks) Query(ctx context.Context, xid txc.XID, resource string, keys []
 	if err := l.open(); err != nil {
 		return "", false, err
 	}
-	if xid != "" {
-		if err := checkXID(xid); err != nil {
-			return "", false, err
-		}
-	}
-	if err := checkKeys(resource, keys); err != nil {
+	if err := lock.CheckRequest(xid, true, resource, keys); err != nil {
 		return "", false, err
 	}
 	var hashes [][]byte
