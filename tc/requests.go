@@ -251,6 +251,9 @@ func (c *Core) addBranch(now time.Time, m Msg) (txc.BranchID, *txc.Error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := c.freeingConflict(&m); err != nil {
+		return 0, err
+	}
 	id := txc.BranchID(c.newSeq())
 	if holder, ok := c.locks.Acquire(g.rec.XID, id, m.ResourceID, m.LockKeys); !ok {
 		c.event(Event{Kind: EventLockConflict, XID: g.rec.XID, ResourceID: m.ResourceID,

@@ -278,3 +278,42 @@ func answerSome(h *harness, r *rand.Rand) {
 		h.answer(c, []txc.BranchStatus{ok, ok, bad}[r.IntN(3)], "")
 	}
 }
+
+// TestSharedLocksReclaimWhileFreeing: a transaction's branch fails phase
+// one (its row is freed in the core, and in the shared table only once
+// that batch is applied); a new registration of the same transaction for
+// the same row, claimed before the batch is applied (both while it waits
+// in the core and while it is being written), finds the row held by its
+// own XID and adds nothing. The core must refuse it, to be retried:
+// accepted, the core would hold a row the batch then deletes from the
+// shared table.
+func TestSharedLocksReclaimWhileFreeing(t *testing.T) {
+	for _, inflight := range []bool{false, true} {
+		h := sharedHarness(t)
+		xid := h.begin(0)
+		id, _ := h.claimAndRegister(xid, txc.BranchAT, "db", "1")
+		h.core.Step(h.now, Msg{Kind: KindReport, Conn: 1, ID: 900, XID: xid, BranchID: id, BranchStatus: txc.BranchPhaseOneFailed})
+		var rd Ready
+		if inflight {
+			rd = h.core.Ready() // with the persister: taken, not yet applied
+		}
+		keys := []txc.LockKey{{Table: "t", Rows: []string{"1"}}}
+		if holder := h.shared.claim(xid, "db", keys); holder != "" {
+			t.Fatalf("claim refused by %s", holder)
+		}
+		h.core.Step(h.now, Msg{Kind: KindRegister, Conn: 1, ID: 901, XID: xid, BranchType: txc.BranchAT, ResourceID: "db", LockKeys: keys, Claimed: true})
+		if inflight {
+			h.shared.free(rd.Batch.FreeLocks)
+			h.core.Advance(rd)
+		}
+		h.flush()
+		if r := h.replies[901]; txc.CodeOf(r.Err) != txc.CodeLockConflict {
+			t.Fatalf("inflight=%v: re-registration while the row is being freed: %v, want a lock conflict to retry", inflight, r.Err)
+		}
+		h.checkShared(fmt.Sprintf("inflight=%v", inflight))
+		if _, err := h.claimAndRegister(xid, txc.BranchAT, "db", "1"); err != nil {
+			t.Fatalf("inflight=%v: the retry: %v", inflight, err)
+		}
+		h.checkShared(fmt.Sprintf("inflight=%v, after the retry", inflight))
+	}
+}
