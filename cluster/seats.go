@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+)
+
+// seats are the partition elections a node stands in, one candidacy per
+// partition, started and withdrawn as the view changes.
+type seats struct {
+	ctx   context.Context // the node's run
+	stand func(ctx context.Context, partition string)
+
+	mu     sync.Mutex
+	live   map[string]bool  // partitions stood for now
+	latest map[string]*seat // each partition's latest candidacy, live or ending
+	wg     sync.WaitGroup
+}
+
+// seat is one candidacy; done closes once it has ended (its host returned,
+// the election resigned).
+type seat struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newSeats(ctx context.Context, stand func(context.Context, string)) *seats {
+	return &seats{ctx: ctx, stand: stand, live: map[string]bool{}, latest: map[string]*seat{}}
+}
+
+// want makes the node stand for exactly the partitions in want: it starts
+// a candidacy for each new one and withdraws the others (their hosts are
+// cancelled; a candidacy resigns once its host returned). A partition
+// wanted again before its withdrawn candidacy ended waits for that end, so
+// that one node never hosts a partition twice.
+func (ss *seats) want(want map[string]bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ctx.Err() != nil {
+		return
+	}
+	for p := range ss.live {
+		if !want[p] {
+			ss.latest[p].cancel()
+			delete(ss.live, p)
+		}
+	}
+	for p := range want {
+		if !ss.live[p] {
+			ss.live[p] = true
+			ss.latest[p] = ss.start(p, ss.latest[p])
+		}
+	}
+}
+
+// start runs a candidacy for p once prev (when set) has ended.
+func (ss *seats) start(p string, prev *seat) *seat {
+	ctx, cancel := context.WithCancel(ss.ctx)
+	s := &seat{cancel: cancel, done: make(chan struct{})}
+	ss.wg.Go(func() {
+		defer close(s.done)
+		defer cancel()
+		if prev != nil {
+			<-prev.done
+		}
+		ss.stand(ctx, p)
+	})
+	return s
+}
+
+// wait waits until every candidacy has ended; call it once the node's run
+// is done.
+func (ss *seats) wait() { ss.wg.Wait() }
