@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -32,18 +33,15 @@ func (n *Node) RunPartitions(ctx context.Context, host Host) error {
 		return err
 	}
 	defer stop()
-	ss := newSeats(ctx, func(ctx context.Context, p string) { _ = n.stand(ctx, n.partitionCandidacy(p, host), true) })
+	ss := newSeats(ctx, n.cfg.Node, func(ctx context.Context, p string) { _ = n.stand(ctx, n.partitionCandidacy(p, host), true) })
 	var following sync.WaitGroup
 	var once sync.Once
 	err = n.eachLease(ctx, n.registerPartition, false, func(s *concurrency.Session) {
 		once.Do(func() {
-			ss.want(map[string]bool{n.cfg.Node: true})
+			ss.see(nil) // the own partition, at once
 			following.Go(func() { n.follow(ctx, n.seen(ss)) })
 		})
-		select {
-		case <-s.Done():
-		case <-ctx.Done():
-		}
+		n.registered(ctx, s, ss)
 		if ctx.Err() == nil {
 			// Lost (etcd gone, or this node cut off from it): revoking the
 			// lease once etcd is back would drop the node's key and let
@@ -60,6 +58,26 @@ func (n *Node) RunPartitions(ctx context.Context, host Host) error {
 	return err
 }
 
+// registered waits while the node's registration s lasts, marking the node
+// steady once it has lasted a lease's time.
+func (n *Node) registered(ctx context.Context, s *concurrency.Session, ss *seats) {
+	defer ss.setSteady(false)
+	t := time.NewTimer(n.cfg.TTL)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		ss.setSteady(true)
+	case <-s.Done():
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-s.Done():
+	case <-ctx.Done():
+	}
+}
+
 // registerPartition opens the node's lease, registers its address under it
 // and records its partition (no lease: the record outlives the node, so
 // that the others adopt the partition while the node is gone).
@@ -72,7 +90,7 @@ func (n *Node) registerPartition(ctx context.Context) (*concurrency.Session, err
 func (n *Node) seen(ss *seats) func(*view) {
 	return func(v *view) {
 		n.parts.setView(v)
-		ss.want(v.wanted(n.cfg.Node))
+		ss.see(v.orphans(n.cfg.Node))
 	}
 }
 

@@ -96,14 +96,20 @@ type active struct {
 
 func startActive(t *testing.T, ep, name string, h *hosts) *active {
 	t.Helper()
-	n, err := cluster.New(cluster.Config{Endpoints: []string{ep}, Prefix: "/p-" + t.Name(), Node: name, Addr: name + ":1", TTL: 2 * time.Second,
-		Logger: h.logs.Logger()})
+	return startActiveWith(t, cluster.Config{Endpoints: []string{ep}, Prefix: "/p-" + t.Name(), Node: name, Addr: name + ":1",
+		TTL: 2 * time.Second, Logger: h.logs.Logger()}, h)
+}
+
+// startActiveWith runs a node of cfg in partition mode.
+func startActiveWith(t *testing.T, cfg cluster.Config, h *hosts) *active {
+	t.Helper()
+	n, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &active{n: n, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(a.done); a.err = n.RunPartitions(ctx, h.fn(name)) }()
+	go func() { defer close(a.done); a.err = n.RunPartitions(ctx, h.fn(cfg.Node)) }()
 	t.Cleanup(func() { a.stop(t); n.Close() })
 	return a
 }
@@ -165,6 +171,14 @@ func TestPartitionsEachNodeHostsItsOwn(t *testing.T) {
 	// recorded and is adopted by one of the others.
 	nodes["c"].stop(t)
 	delete(nodes, "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, key := range []string{cluster.NodeKey("/p-"+t.Name(), "c"), cluster.OwnerElection("/p-"+t.Name(), "c") + "/"} {
+		resp, err := etcd.Client(t).Get(ctx, key, clientv3.WithPrefix())
+		if err != nil || len(resp.Kvs) > 0 && string(resp.Kvs[0].Value) == "c:1" {
+			t.Fatalf("after c stopped, %s: %v, %v", key, resp, err)
+		}
+	}
 	waitFor(t, 10*time.Second, "a or b hosts c", func() bool {
 		holder, _ := h.now()
 		return holder["c"] == "a" || holder["c"] == "b"

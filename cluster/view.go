@@ -73,20 +73,17 @@ func (v *view) partitionOf(key string) (string, bool) {
 	return p, ok && found && lease != "" && txc.ValidNodeName(p)
 }
 
-// wanted returns the partitions node own campaigns for: its own, and every
-// recorded partition whose node is gone.
-func (v *view) wanted(own string) map[string]bool {
-	want := map[string]bool{own: true}
+// orphans returns the recorded partitions other than own whose node is
+// gone: the ones node own campaigns for.
+func (v *view) orphans(own string) map[string]bool {
+	orphans := map[string]bool{}
 	for p := range v.partitions {
-		if !v.nodes[p] {
-			want[p] = true
+		if p != own && !v.nodes[p] {
+			orphans[p] = true
 		}
 	}
-	return want
+	return orphans
 }
-
-// live reports whether node's key is present.
-func (v *view) live(node string) bool { return v.nodes[node] }
 
 // owners maps every recorded or contested partition to its owner's
 // address ("" when its election has no candidate).
