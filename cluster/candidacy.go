@@ -37,7 +37,7 @@ func (n *Node) leaderCandidacy(lead Lead) *candidacy {
 // elected, with a new lease each time it loses its lease or stops
 // serving. See eachLease for registered and the error.
 func (n *Node) stand(ctx context.Context, c *candidacy, registered bool) error {
-	return n.eachLease(ctx, c.lease, registered, func(s *concurrency.Session) { n.term(ctx, s, c) })
+	return n.eachLease(ctx, c.log, c.lease, registered, func(s *concurrency.Session) { n.term(ctx, s, c) })
 }
 
 // term campaigns with s and serves when elected, until s or ctx ends or

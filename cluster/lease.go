@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -14,8 +15,9 @@ import (
 // eachLease opens a lease after another and uses each until use returns,
 // until ctx is done, retrying while etcd cannot be reached. Unless
 // registered, an error wrapping ErrEtcdAccess before the first lease is
-// returned: etcd refuses the node, which retrying does not mend.
-func (n *Node) eachLease(ctx context.Context, open func(context.Context) (*concurrency.Session, error), registered bool, use func(*concurrency.Session)) error {
+// returned: etcd refuses the node, which retrying does not mend. Retries
+// are logged to log.
+func (n *Node) eachLease(ctx context.Context, log *slog.Logger, open func(context.Context) (*concurrency.Session, error), registered bool, use func(*concurrency.Session)) error {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		s, err := open(ctx)
 		if err != nil {
@@ -23,7 +25,7 @@ func (n *Node) eachLease(ctx context.Context, open func(context.Context) (*concu
 				return err
 			}
 			if ctx.Err() == nil {
-				n.log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
+				log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
 				pause(ctx, time.Second)
 			}
 			continue

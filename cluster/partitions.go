@@ -36,7 +36,7 @@ func (n *Node) RunPartitions(ctx context.Context, host Host) error {
 	ss := newSeats(ctx, n.cfg.Node, func(ctx context.Context, p string) { _ = n.stand(ctx, n.partitionCandidacy(p, host), true) })
 	var following sync.WaitGroup
 	var once sync.Once
-	err = n.eachLease(ctx, n.registerPartition, false, func(s *concurrency.Session) {
+	err = n.eachLease(ctx, n.log, n.registerPartition, false, func(s *concurrency.Session) {
 		once.Do(func() {
 			ss.see(nil) // the own partition, at once
 			following.Go(func() { n.follow(ctx, n.seen(ss)) })
