@@ -86,6 +86,7 @@ type Node struct {
 	log     *slog.Logger
 	leader  atomic.Pointer[string]
 	leading atomic.Bool
+	parts   partState // partition mode
 }
 
 // New checks cfg; Run connects to etcd.
@@ -125,33 +126,26 @@ func (n *Node) Close() error {
 // outage to wait out. On return the node has resigned and its keys are
 // gone (when etcd could be reached).
 func (n *Node) Run(ctx context.Context, lead Lead) error {
+	stop, err := n.join(ctx)
+	if stop == nil {
+		return err
+	}
+	defer stop()
+	return n.stand(ctx, n.leaderCandidacy(lead), false)
+}
+
+// join connects to etcd for the node's whole run; nil and why when it
+// could not (see connect). The returned func is to be called on return.
+func (n *Node) join(ctx context.Context) (stop func() bool, err error) {
 	cli, err := n.connect(ctx)
 	if cli == nil {
-		return err
+		return nil, err
 	}
 	n.cli.Store(cli)
 	// A cancelled campaign resigns on the client's own context, which
 	// waits for etcd; closing the client after a grace period unblocks it
 	// when etcd is gone.
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(2*n.cfg.TTL, func() { cli.Close() }) })
-	defer stop()
-	registered := false
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		s, err := n.session(ctx)
-		if err != nil {
-			if !registered && errors.Is(err, ErrEtcdAccess) {
-				return err
-			}
-			if ctx.Err() == nil {
-				n.log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
-				pause(ctx, time.Second)
-			}
-			continue
-		}
-		attempt, registered = 0, true
-		n.term(ctx, s, lead)
-	}
-	return nil
+	return context.AfterFunc(ctx, func() { time.AfterFunc(2*n.cfg.TTL, func() { cli.Close() }) }), nil
 }
 
 // connect returns a client that reached etcd, retrying while etcd cannot
@@ -160,7 +154,7 @@ func (n *Node) Run(ctx context.Context, lead Lead) error {
 func (n *Node) connect(ctx context.Context) (*clientv3.Client, error) {
 	for attempt := 0; ; attempt++ {
 		cli, err := n.etcd.Connect(ctx, clientv3.Config{DialTimeout: n.cfg.TTL,
-			DialKeepAliveTime: n.cfg.TTL, DialKeepAliveTimeout: n.cfg.TTL})
+			DialKeepAliveTime: n.cfg.TTL, DialKeepAliveTimeout: n.cfg.TTL, DialOptions: redial})
 		switch {
 		case err == nil:
 			return cli, nil
@@ -174,44 +168,6 @@ func (n *Node) connect(ctx context.Context) (*clientv3.Client, error) {
 	}
 }
 
-// session opens a lease and registers the node's address under it.
-func (n *Node) session(ctx context.Context) (*concurrency.Session, error) {
-	gctx, cancel := context.WithTimeout(ctx, n.cfg.TTL)
-	defer cancel()
-	s, err := concurrency.NewSession(n.cli.Load(), concurrency.WithTTL(int(n.cfg.TTL/time.Second)), concurrency.WithContext(ctx))
-	if err != nil {
-		return nil, n.etcd.Explain(err)
-	}
-	if _, err := n.cli.Load().Put(gctx, NodeKey(n.cfg.Prefix, n.cfg.Node), n.cfg.Addr, clientv3.WithLease(s.Lease())); err != nil {
-		n.closeSession(s)
-		return nil, n.etcd.Explain(err)
-	}
-	return s, nil
-}
-
-// term campaigns with s and leads when elected, until s or ctx ends or
-// the node steps down.
-func (n *Node) term(ctx context.Context, s *concurrency.Session, lead Lead) {
-	e := concurrency.NewElection(s, ElectionPrefix(n.cfg.Prefix))
-	octx, stopObserve := context.WithCancel(ctx)
-	defer stopObserve()
-	go n.observe(octx, e)
-	cctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.Ctx(), cancel)
-	err := e.Campaign(cctx, n.cfg.Addr)
-	stop()
-	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			n.log.Warn("cluster: campaign ended without winning; starting over", "err", err)
-		}
-		n.closeSession(s)
-		return
-	}
-	n.log.Info("cluster: elected leader", "addr", n.cfg.Addr)
-	n.lead(ctx, s, e, lead)
-}
-
 // observe keeps n.leader up to date while ctx lasts.
 func (n *Node) observe(ctx context.Context, e *concurrency.Election) {
 	for r := range e.Observe(ctx) {
@@ -219,32 +175,5 @@ func (n *Node) observe(ctx context.Context, e *concurrency.Election) {
 			v := string(r.Kvs[0].Value)
 			n.leader.Store(&v)
 		}
-	}
-}
-
-// closeSession revokes s's lease (deleting the node's keys) within a
-// bounded time.
-func (n *Node) closeSession(s *concurrency.Session) {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.TTL)
-	defer cancel()
-	_, _ = n.cli.Load().Revoke(ctx, s.Lease())
-	s.Orphan()
-}
-
-func (n *Node) resign(e *concurrency.Election) {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.TTL)
-	defer cancel()
-	if err := e.Resign(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		n.log.Warn("cluster: resign failed; the lease will expire", "err", err)
-	}
-}
-
-// pause waits d or until ctx is done.
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
