@@ -41,6 +41,12 @@ type Config struct {
 	Username, Password string
 	// Logger receives the node's log; nil discards it.
 	Logger *slog.Logger
+	// Check, in partition mode, tells whether the node can serve now
+	// (reach its store). A node whose own partition's Host failed leaves
+	// the cluster (its node key goes, so that another node adopts its
+	// partition) and registers again once Check returns nil, polled every
+	// second. Nil: it registers again at once.
+	Check func(ctx context.Context) error
 }
 
 func (c *Config) check() error {
@@ -87,6 +93,7 @@ type Node struct {
 	leader  atomic.Pointer[string]
 	leading atomic.Bool
 	parts   partState // partition mode
+	away    away      // partition mode: out of the cluster while its store fails
 }
 
 // New checks cfg; Run connects to etcd.

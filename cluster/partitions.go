@@ -82,7 +82,14 @@ func (n *Node) registered(ctx context.Context, s *concurrency.Session, ss *seats
 // and records its partition (no lease: the record outlives the node, so
 // that the others adopt the partition while the node is gone).
 func (n *Node) registerPartition(ctx context.Context) (*concurrency.Session, error) {
-	return n.register(ctx, clientv3.OpPut(PartitionsPrefix(n.cfg.Prefix)+n.cfg.Node, n.cfg.Addr))
+	if err := n.comeBack(ctx); err != nil {
+		return nil, err
+	}
+	s, err := n.register(ctx, clientv3.OpPut(PartitionsPrefix(n.cfg.Prefix)+n.cfg.Node, n.cfg.Addr))
+	if err == nil {
+		n.away.registration(s)
+	}
+	return s, err
 }
 
 // seen returns what follow calls with each new view: publish the owners,
@@ -98,20 +105,31 @@ func (n *Node) seen(ss *seats) func(*view) {
 // node is back gives it up without hosting it.
 var errHandBack = errors.New("cluster: the partition's own node is back")
 
+// errAway is why a node out of the cluster (see away.go) does not host
+// its own partition when it wins its election.
+var errAway = errors.New("cluster: this node cannot serve now; another node drives its partition")
+
 // partitionCandidacy is the election of partition p: the node's own, or
 // one it adopts while p's node is gone.
 func (n *Node) partitionCandidacy(p string, host Host) *candidacy {
 	log := n.log.With("partition", p)
 	return &candidacy{election: OwnerElection(n.cfg.Prefix, p), log: log, lease: n.lease,
 		serve: func(ctx context.Context) error {
-			if p != n.cfg.Node && n.nodeBack(ctx, p) {
+			own := p == n.cfg.Node
+			switch {
+			case !own && n.nodeBack(ctx, p):
 				return errHandBack
+			case own && n.isAway():
+				return errAway
 			}
 			n.parts.hosting(p, true)
-			defer n.parts.hosting(p, false)
 			log.Info("cluster: hosting the partition")
 			err := host(ctx, p)
+			n.parts.hosting(p, false)
 			log.Info("cluster: stopped hosting the partition", "err", err)
+			if own && err != nil && ctx.Err() == nil {
+				n.stepOut()
+			}
 			return err
 		}}
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,4 +273,45 @@ func ownerLeases(t *testing.T, cli *clientv3.Client) map[string]int64 {
 		}
 	}
 	return leases
+}
+
+// TestPartitionsCutOffNodeStepsOut: node a's store is out of reach (its
+// host fails at once, and its Check too, as while a link to the database
+// is cut) when it starts: a leaves the cluster, b adopts a's partition and drives it; once a's
+// Check passes, a registers again and gets its partition back.
+func TestPartitionsCutOffNodeStepsOut(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	h := newHosts(t)
+	var cut atomic.Bool
+	errCut := errors.New("store out of reach")
+	h.fail = func(node, p string) error {
+		if node == "a" && cut.Load() {
+			return errCut
+		}
+		return nil
+	}
+	cfg := func(name string) cluster.Config {
+		return cluster.Config{Endpoints: []string{etcd.Endpoint}, Prefix: "/p-" + t.Name(), Node: name, Addr: name + ":1",
+			TTL: 2 * time.Second, Logger: h.logs.Logger(), Check: func(context.Context) error {
+				if name == "a" && cut.Load() {
+					return errCut
+				}
+				return nil
+			}}
+	}
+	nodes := map[string]*active{"a": startActiveWith(t, cfg("a"), h), "b": startActiveWith(t, cfg("b"), h)}
+	waitFor(t, 15*time.Second, "each node hosts its own", func() bool { return settled(h, nodes) })
+	cut.Store(true)
+	// a restarts while its store is out of reach: its host fails at once.
+	nodes["a"].kill(t)
+	nodes["a"] = startActiveWith(t, cfg("a"), h)
+	waitFor(t, 15*time.Second, "b adopts a's partition while a cannot serve", func() bool {
+		holder, _ := h.now()
+		return holder["a"] == "b"
+	})
+	if got := nodes["a"].n.Hosting(); len(got) != 0 {
+		t.Fatalf("a, cut off, hosts %v", got)
+	}
+	cut.Store(false)
+	waitFor(t, 20*time.Second, "a hosts its own again", func() bool { return settled(h, nodes) })
 }

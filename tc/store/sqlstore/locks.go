@@ -58,6 +58,8 @@ type locksBackend interface {
 	// raced reports whether err is a lost race with a concurrent change
 	// (a duplicate key, a deadlock): trying again may succeed.
 	raced(err error) bool
+	// ping reaches the database.
+	ping(ctx context.Context) error
 	close()
 }
 
@@ -256,6 +258,16 @@ func (l *Locks) checkHeld(ctx context.Context, rows []lockRef) error {
 		}
 	}
 	return nil
+}
+
+// Ping reports whether the database of the table answers: a node cut off
+// from it (and so from its partitions' stores, which live beside it)
+// learns when it may serve again.
+func (l *Locks) Ping(ctx context.Context) error {
+	if err := l.open(); err != nil {
+		return err
+	}
+	return l.scrub(l.b.ping(ctx))
 }
 
 func (l *Locks) scrub(err error) error { return scrub(err, l.secret) }

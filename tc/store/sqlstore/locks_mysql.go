@@ -46,6 +46,8 @@ func openMyLocks(ctx context.Context, dsn, secret, base string, log *slog.Logger
 
 func (l *myLocks) close() { l.db.Close() }
 
+func (l *myLocks) ping(ctx context.Context) error { return l.db.PingContext(ctx) }
+
 func (l *myLocks) holders(ctx context.Context, hashes [][]byte) (map[string]txc.XID, error) {
 	out := make(map[string]txc.XID, len(hashes))
 	for _, st := range myHashList("SELECT row_hash, xid FROM "+l.table+" WHERE row_hash IN (", "", hashes) {

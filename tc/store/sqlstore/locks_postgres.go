@@ -52,6 +52,8 @@ func (l *pgLocks) ensureSchema(ctx context.Context, base string, log *slog.Logge
 
 func (l *pgLocks) close() { l.pool.Close() }
 
+func (l *pgLocks) ping(ctx context.Context) error { return l.pool.Ping(ctx) }
+
 func (l *pgLocks) holders(ctx context.Context, hashes [][]byte) (map[string]txc.XID, error) {
 	return l.scanHolders(ctx, l.q.holders, hashes)
 }
