@@ -25,3 +25,6 @@ func (c *Conn) queued() (n int, lingering bool) {
 	defer s.mu.Unlock()
 	return len(s.queue), s.armed
 }
+
+// PutLeased puts a key under a lease of its own, for the external tests.
+var PutLeased = put
