@@ -41,9 +41,12 @@ func (l *link) connectLoop(reconnect bool) *session {
 		}
 		if err != nil {
 			c.attemptFailed(err, permanent)
-			if reconnect {
+			switch {
+			case permanent:
+				c.opts.log.Error("client: coordinator refused the session", "target", l.addr, "attempt", attempt, "err", err)
+			case reconnect:
 				c.opts.log.Warn("client: reconnect failed", "target", l.addr, "node", l.nodeName(), "attempt", attempt, "err", err)
-			} else {
+			default:
 				c.opts.log.Debug("client: connect attempt failed", "target", l.addr, "attempt", attempt, "err", err)
 			}
 		}
