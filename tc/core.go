@@ -127,6 +127,9 @@ type Core struct {
 	nextSeq   uint64
 	reserved  uint64 // sequence numbers below this are durably reserved
 	rd, spare Ready
+	// inflightFree are the FreeLocks of the Ready handed out and not yet
+	// given back: being applied (see freeing.go).
+	inflightFree []store.LockRow
 }
 
 type rmSet struct {
@@ -284,12 +287,14 @@ func (c *Core) HasReady() bool { return !c.rd.Empty() }
 func (c *Core) Ready() Ready {
 	rd := c.rd
 	c.rd, c.spare = c.spare, Ready{}
+	c.inflightFree = rd.Batch.FreeLocks
 	return rd
 }
 
 // Advance gives back a Ready whose batch was persisted and whose messages
 // were sent, so its buffers can be reused.
 func (c *Core) Advance(rd Ready) {
+	c.inflightFree = nil
 	rd.reset()
 	c.spare = rd
 }

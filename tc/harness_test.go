@@ -22,6 +22,9 @@ type harness struct {
 	replies map[uint64]Reply
 	sent    []Command
 	events  []Event
+	// shared, when set, plays the shared lock table beside the store:
+	// every flush deletes the batch's FreeLocks from it.
+	shared sharedModel
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -33,8 +36,12 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, cfg: cfg, core: c, store: memstore.New(),
+	h := &harness{t: t, cfg: cfg, core: c, store: memstore.New(),
 		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), replies: map[uint64]Reply{}}
+	if cfg.SharedLocks {
+		h.shared = sharedModel{}
+	}
+	return h
 }
 
 func (h *harness) flush() {
@@ -42,6 +49,11 @@ func (h *harness) flush() {
 	rd := h.core.Ready()
 	if err := h.store.Apply(context.Background(), &rd.Batch); err != nil {
 		h.t.Fatal(err)
+	}
+	if h.shared != nil {
+		h.shared.free(rd.Batch.FreeLocks)
+	} else if len(rd.Batch.FreeLocks) > 0 {
+		h.t.Fatalf("FreeLocks without shared locks: %v", rd.Batch.FreeLocks)
 	}
 	for _, r := range rd.Replies {
 		h.replies[r.ID] = r

@@ -131,21 +131,19 @@ func notOpenError(xid txc.XID, s txc.GlobalStatus) *txc.Error {
 
 // openAt returns g if it is open at now. A transaction found past its
 // deadline is timed out on the spot.
-func (c *Core) openAt(now time.Time, m Msg) *global {
-	g, s, err := c.lookup(m.XID)
+func (c *Core) openAt(now time.Time, xid txc.XID) (*global, *txc.Error) {
+	g, s, err := c.lookup(xid)
 	if err != nil {
-		c.fail(m, err)
-		return nil
+		return nil, err
 	}
 	if g != nil && s == txc.GlobalBegin && !now.Before(g.rec.Deadline) {
 		c.timeout(now, g)
 		s = g.rec.Status
 	}
 	if s != txc.GlobalBegin {
-		c.fail(m, notOpenError(m.XID, s))
-		return nil
+		return nil, notOpenError(xid, s)
 	}
-	return g
+	return g, nil
 }
 
 func (c *Core) commit(now time.Time, m Msg) {
@@ -221,39 +219,53 @@ func (c *Core) status(m Msg) {
 }
 
 func (c *Core) register(now time.Time, m Msg) {
-	if !m.BranchType.Valid() {
-		c.fail(m, txc.Errorf(txc.CodeInvalidArgument, "tc: invalid branch type %d", m.BranchType))
+	id, err := c.addBranch(now, m)
+	if err != nil {
+		c.fail(m, err)
+		if m.Claimed && c.cfg.SharedLocks {
+			// The shell took these rows in the shared table for this
+			// registration; those the core does not hold go again.
+			c.rd.Batch.FreeLocks = c.locks.NotHeld(c.rd.Batch.FreeLocks, m.XID, m.ResourceID, m.LockKeys)
+		}
 		return
+	}
+	c.reply(Reply{Conn: m.Conn, ID: m.ID, Kind: m.Kind, BranchID: id})
+}
+
+// addBranch registers the branch m asks for and takes its locks, or
+// changes nothing but perhaps the timing out of the transaction.
+func (c *Core) addBranch(now time.Time, m Msg) (txc.BranchID, *txc.Error) {
+	if !m.BranchType.Valid() {
+		return 0, txc.Errorf(txc.CodeInvalidArgument, "tc: invalid branch type %d", m.BranchType)
 	}
 	if m.ResourceID == "" || len(m.ResourceID) > txc.MaxResourceIDLen {
-		c.fail(m, txc.Errorf(txc.CodeInvalidArgument, "tc: resource ID must be 1..%d bytes", txc.MaxResourceIDLen))
-		return
+		return 0, txc.Errorf(txc.CodeInvalidArgument, "tc: resource ID must be 1..%d bytes", txc.MaxResourceIDLen)
 	}
 	if len(m.ApplicationData) > txc.MaxApplicationLen {
-		c.fail(m, txc.Errorf(txc.CodeInvalidArgument, "tc: application data of %d bytes, at most %d", len(m.ApplicationData), txc.MaxApplicationLen))
-		return
+		return 0, txc.Errorf(txc.CodeInvalidArgument, "tc: application data of %d bytes, at most %d", len(m.ApplicationData), txc.MaxApplicationLen)
 	}
 	if err := lock.Validate(m.ResourceID, m.LockKeys); err != nil {
-		c.fail(m, err.(*txc.Error))
-		return
+		return 0, err.(*txc.Error)
 	}
-	g := c.openAt(now, m)
-	if g == nil {
-		return
+	g, err := c.openAt(now, m.XID)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.freeingConflict(&m); err != nil {
+		return 0, err
 	}
 	id := txc.BranchID(c.newSeq())
 	if holder, ok := c.locks.Acquire(g.rec.XID, id, m.ResourceID, m.LockKeys); !ok {
 		c.event(Event{Kind: EventLockConflict, XID: g.rec.XID, ResourceID: m.ResourceID,
 			Table: c.locks.ConflictTable(g.rec.XID, m.ResourceID, m.LockKeys)})
-		c.fail(m, &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: holder,
-			Message: fmt.Sprintf("tc: lock conflict on resource %s: rows held by %s", m.ResourceID, holder)})
-		return
+		return 0, &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: holder,
+			Message: fmt.Sprintf("tc: lock conflict on resource %s: rows held by %s", m.ResourceID, holder)}
 	}
 	b := &branch{g: g, rec: store.Branch{XID: g.rec.XID, ID: id, Type: m.BranchType, ResourceID: m.ResourceID,
 		LockKeys: m.LockKeys, ApplicationData: m.ApplicationData, Status: txc.BranchRegistered}}
 	g.addBranch(b)
 	c.rd.Batch.PutBranches = append(c.rd.Batch.PutBranches, b.rec)
-	c.reply(Reply{Conn: m.Conn, ID: m.ID, Kind: m.Kind, BranchID: id})
+	return id, nil
 }
 
 func (c *Core) report(m Msg) {
@@ -319,8 +331,14 @@ func (g *global) find(id txc.BranchID) *branch {
 	return nil
 }
 
+// release frees b's locks; with shared locks, the rows that became free
+// go into the batch, to be deleted from the shared table with it.
 func (c *Core) release(b *branch) {
-	c.locks.Release(b.rec.XID, b.rec.ID, b.rec.ResourceID, b.rec.LockKeys)
+	var freed *[]store.LockRow
+	if c.cfg.SharedLocks {
+		freed = &c.rd.Batch.FreeLocks
+	}
+	c.locks.Release(b.rec.XID, b.rec.ID, b.rec.ResourceID, b.rec.LockKeys, freed)
 }
 
 func (c *Core) releaseAll(g *global) {

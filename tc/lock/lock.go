@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
 )
 
 type holder struct {
@@ -108,8 +109,11 @@ func (t *Table) ConflictTable(xid txc.XID, resource string, keys []txc.LockKey) 
 }
 
 // Release frees the rows of keys held by branch of xid. Rows held by other
-// branches of xid stay held; rows held by others are not touched.
-func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey) {
+// branches of xid stay held; rows held by others are not touched. When
+// freed is not nil, every row that became free (no branch of xid holds it
+// any more) is appended to *freed, so that a shared copy of the lock (see
+// store.SharedLocks) can go too; with nil nothing is allocated.
+func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey, freed *[]store.LockRow) {
 	for _, k := range keys {
 		for _, r := range k.Rows {
 			h, ok := t.rows[string(t.flat(resource, k.Table, r))]
@@ -124,6 +128,9 @@ func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys 
 			}
 			if len(h.branches) == 0 {
 				delete(t.rows, h.key)
+				if freed != nil {
+					*freed = append(*freed, store.LockRow{XID: xid, Resource: resource, Table: k.Table, Row: r})
+				}
 			}
 		}
 	}
@@ -140,6 +147,21 @@ func (t *Table) Query(xid txc.XID, resource string, keys []txc.LockKey) (txc.XID
 		}
 	}
 	return "", false
+}
+
+// NotHeld appends to dst the rows of keys in resource that xid does not
+// hold (free, or held by another transaction): after a registration whose
+// rows were claimed in the shared lock table is refused, these are the
+// rows whose shared copies must go again.
+func (t *Table) NotHeld(dst []store.LockRow, xid txc.XID, resource string, keys []txc.LockKey) []store.LockRow {
+	for _, k := range keys {
+		for _, r := range k.Rows {
+			if h, ok := t.rows[string(t.flat(resource, k.Table, r))]; !ok || h.xid != xid {
+				dst = append(dst, store.LockRow{XID: xid, Resource: resource, Table: k.Table, Row: r})
+			}
+		}
+	}
+	return dst
 }
 
 func containsBranch(bs []txc.BranchID, b txc.BranchID) bool {
@@ -170,4 +192,18 @@ func (t *Table) Each(fn func(Row) bool) {
 			return
 		}
 	}
+}
+
+// CheckRequest refuses what no lock table may take: a malformed xid
+// (empty is allowed when emptyOK, as a lock query without a transaction),
+// a resource ID the coordinator refuses, keys Validate refuses. The error
+// is a *txc.Error of code CodeInvalidArgument.
+func CheckRequest(xid txc.XID, emptyOK bool, resource string, keys []txc.LockKey) error {
+	if !(emptyOK && xid == "") && !xid.Valid() {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: malformed XID %q", xid)
+	}
+	if resource == "" || len(resource) > txc.MaxResourceIDLen {
+		return txc.Errorf(txc.CodeInvalidArgument, "lock: resource ID must be 1..%d bytes", txc.MaxResourceIDLen)
+	}
+	return Validate(resource, keys)
 }

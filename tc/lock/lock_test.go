@@ -2,10 +2,12 @@ package lock
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
 )
 
 func keys(table string, rows ...string) []txc.LockKey {
@@ -45,11 +47,11 @@ func TestReentrantPerTransaction(t *testing.T) {
 	if _, ok := tb.Acquire("n:1", 2, "db", keys("t", "1")); !ok {
 		t.Fatal("second branch of the same transaction conflicted")
 	}
-	tb.Release("n:1", 1, "db", keys("t", "1"))
+	tb.Release("n:1", 1, "db", keys("t", "1"), nil)
 	if h, locked := tb.Query("n:9", "db", keys("t", "1")); !locked || h != "n:1" {
 		t.Fatal("row freed while branch 2 still holds it")
 	}
-	tb.Release("n:1", 2, "db", keys("t", "1"))
+	tb.Release("n:1", 2, "db", keys("t", "1"), nil)
 	if _, locked := tb.Query("n:9", "db", keys("t", "1")); locked || tb.Len() != 0 {
 		t.Fatal("row still held after both branches released")
 	}
@@ -58,7 +60,7 @@ func TestReentrantPerTransaction(t *testing.T) {
 func TestReleaseLeavesOthersAlone(t *testing.T) {
 	tb := New()
 	tb.Acquire("n:1", 1, "db", keys("t", "1"))
-	tb.Release("n:2", 2, "db", keys("t", "1"))
+	tb.Release("n:2", 2, "db", keys("t", "1"), nil)
 	if _, locked := tb.Query("", "db", keys("t", "1")); !locked {
 		t.Fatal("another transaction's release freed the row")
 	}
@@ -107,5 +109,58 @@ func TestValidate(t *testing.T) {
 		if err != nil && !errors.Is(err, txc.ErrInvalidArgument) {
 			t.Errorf("%s: err %v is not InvalidArgument", c.name, err)
 		}
+	}
+}
+
+// TestReleaseReportsFreedRows: Release appends the rows that became free,
+// and only those: a row another branch of the transaction still holds,
+// or that another transaction holds, is not reported.
+func TestReleaseReportsFreedRows(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", "1", "2", "2"))
+	tb.Acquire("n:1", 2, "db", keys("t", "2"))
+	tb.Acquire("n:3", 3, "db", keys("u", "9"))
+	var freed []store.LockRow
+	tb.Release("n:1", 1, "db", []txc.LockKey{{Table: "t", Rows: []string{"1", "2", "2"}}, {Table: "u", Rows: []string{"9"}}}, &freed)
+	want := []store.LockRow{{XID: "n:1", Resource: "db", Table: "t", Row: "1"}}
+	if !slices.Equal(freed, want) {
+		t.Fatalf("freed %v, want %v", freed, want)
+	}
+	tb.Release("n:1", 2, "db", keys("t", "2"), &freed)
+	tb.Release("n:1", 2, "db", keys("t", "2"), &freed) // again: nothing more
+	want = append(want, store.LockRow{XID: "n:1", Resource: "db", Table: "t", Row: "2"})
+	if !slices.Equal(freed, want) {
+		t.Fatalf("freed %v, want %v", freed, want)
+	}
+}
+
+// TestReleaseWithoutFreedDoesNotAllocate: the single-node core asks for
+// no freed rows and pays nothing for them.
+func TestReleaseWithoutFreedDoesNotAllocate(t *testing.T) {
+	tb := New()
+	k := keys("t", "1", "2")
+	acquire := testing.AllocsPerRun(100, func() {
+		tb.Acquire("n:1", 1, "db", k)
+		clear(tb.rows)
+	})
+	both := testing.AllocsPerRun(100, func() {
+		tb.Acquire("n:1", 1, "db", k)
+		tb.Release("n:1", 1, "db", k, nil)
+	})
+	if both != acquire {
+		t.Fatalf("%v allocations per acquire and release, %v per acquire alone", both, acquire)
+	}
+}
+
+// TestNotHeld: the rows of keys the transaction does not hold, free or
+// held by another.
+func TestNotHeld(t *testing.T) {
+	tb := New()
+	tb.Acquire("n:1", 1, "db", keys("t", "1"))
+	tb.Acquire("n:2", 2, "db", keys("t", "2"))
+	got := tb.NotHeld(nil, "n:1", "db", keys("t", "1", "2", "3"))
+	want := []store.LockRow{{XID: "n:1", Resource: "db", Table: "t", Row: "2"}, {XID: "n:1", Resource: "db", Table: "t", Row: "3"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("NotHeld = %v, want %v", got, want)
 	}
 }

@@ -39,7 +39,8 @@ import (
 // transaction's history and logged with who did it and why. Errors are
 // {"error": text, "code": txc code name} with 400 (bad input), 403 (an
 // action sent by a browser from a page of another origin), 404 (unknown
-// transaction), 409 (not in a state for this), 503 (stopping). With
+// transaction), 409 (not in a state for this), 421 (a transaction of a
+// partition this node does not host now), 503 (stopping). With
 // Config.Access, requests need a credential (401 without one, 403 with
 // an identity the policy does not allow; see GuardAdmin) and the
 // operator recorded is the authenticated identity; without it the API is
@@ -92,6 +93,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case txc.CodeUnavailable:
 		code = http.StatusServiceUnavailable
+	case txc.CodeNotServedHere:
+		code = http.StatusMisdirectedRequest
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		code = http.StatusServiceUnavailable

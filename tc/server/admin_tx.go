@@ -24,7 +24,8 @@ type StatsView struct {
 
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	v := StatsView{Node: s.Node(), Totals: s.totals.snapshot()}
-	if err := s.query(r.Context(), func(c *tc.Core) { v.Stats = c.Stats() }); err != nil {
+	var err error
+	if v.Stats, err = s.stats(r.Context()); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -37,9 +38,8 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var out []tc.TxView
-	var total int
-	if err := s.query(r.Context(), func(c *tc.Core) { out, total = c.Transactions(time.Now(), f) }); err != nil {
+	out, total, err := s.transactions(r.Context(), time.Now(), f)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -104,9 +104,14 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	p, err := s.partitionOf(xid)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var v tc.TxView
 	var ok bool
-	if err := s.query(r.Context(), func(c *tc.Core) { v, ok = c.Transaction(xid) }); err != nil {
+	if err := p.query(r.Context(), func(c *tc.Core) { v, ok = c.Transaction(xid) }); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -182,8 +187,13 @@ func (s *Server) operatorAction(w http.ResponseWriter, r *http.Request, code int
 		writeError(w, err)
 		return
 	}
+	p, err := s.partitionOf(xid)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var v tc.TxView
-	err = s.change(r.Context(), func(c *tc.Core) error {
+	err = p.change(r.Context(), func(c *tc.Core) error {
 		if err := act(c, time.Now(), xid, op); err != nil {
 			return err
 		}
@@ -205,9 +215,8 @@ func (s *Server) listLocks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var out any
-	var total int
-	if err := s.query(r.Context(), func(c *tc.Core) { out, total = c.Locks(f) }); err != nil {
+	out, total, err := s.locks(r.Context(), f)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -232,9 +241,10 @@ type RMsView struct {
 }
 
 func (s *Server) listRMs(w http.ResponseWriter, r *http.Request) {
-	var streams []tc.StreamView
 	var v RMsView
-	if err := s.query(r.Context(), func(c *tc.Core) { streams, v.Resources = c.RMs() }); err != nil {
+	streams, resources, err := s.rms(r.Context())
+	v.Resources = resources
+	if err != nil {
 		writeError(w, err)
 		return
 	}

@@ -68,9 +68,14 @@ func (s *Server) permitBranch(c *conn, m *txcv1.ClientMessage) *txc.Error {
 	return err
 }
 
-// branchResource finds the resource of a live branch in the core.
+// branchResource finds the resource of a live branch in the core of its
+// partition (partsMu read-locked by accept; not found when not hosted).
 func (s *Server) branchResource(xid txc.XID, id txc.BranchID) (res string, found bool) {
-	_ = s.query(context.Background(), func(core *tc.Core) {
+	p := s.servingLocked(xidNode(xid))
+	if p == nil {
+		return "", false
+	}
+	_ = p.query(context.Background(), func(core *tc.Core) {
 		v, ok := core.Transaction(xid)
 		if !ok {
 			return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type conn struct {
 	wake   chan struct{}
 	done   chan struct{}
 	sent   map[uint64]struct{} // commands not yet answered; kept only with Access (branchguard.go)
+	// resources are those the stream announced (hello.go), for partitions
+	// hosted after it did.
+	resources []string
 }
 
 // lazyLinger bounds how long a lazy message (see pushLazy) waits for a
@@ -127,6 +131,31 @@ func (c *conn) writeLoop(send func(*txcv1.ServerFrame) error, maxFrame int) erro
 		clear(all)
 		spare = all[:0]
 	}
+}
+
+// announce records resources the stream serves.
+func (c *conn) announce(resources []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range resources {
+		if !slices.Contains(c.resources, r) {
+			c.resources = append(c.resources, r)
+		}
+	}
+}
+
+// hellos are the Hellos that tell a partition hosted now about every
+// stream and the resources it announced; their replies are dropped.
+func (h *hub) hellos() []tc.Msg {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]tc.Msg, 0, len(h.conns))
+	for id, c := range h.conns {
+		c.mu.Lock()
+		out = append(out, tc.Msg{Kind: tc.KindHello, Conn: id, Resources: slices.Clone(c.resources)})
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // hub finds conns by id.

@@ -56,13 +56,13 @@ func (rc *readyCount) wait(ctx context.Context, stopping <-chan struct{}, n uint
 // change runs f on the core loop and, when f succeeds, waits until what f
 // changed is durable: it is in the next Ready the loop hands over, which
 // is synced even if it is lazy.
-func (s *Server) change(ctx context.Context, f func(*tc.Core) error) error {
+func (p *partition) change(ctx context.Context, f func(*tc.Core) error) error {
 	var ferr error
 	var target uint64
-	if err := s.query(ctx, func(c *tc.Core) {
+	if err := p.query(ctx, func(c *tc.Core) {
 		if ferr = f(c); ferr == nil {
-			s.force = true
-			target = s.readies.taken + 1
+			p.force = true
+			target = p.readies.taken + 1
 		}
 	}); err != nil {
 		return err
@@ -70,5 +70,5 @@ func (s *Server) change(ctx context.Context, f func(*tc.Core) error) error {
 	if ferr != nil {
 		return ferr
 	}
-	return s.readies.wait(ctx, s.stopping, target)
+	return p.readies.wait(ctx, p.stopping, target)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -24,11 +23,11 @@ type lazyWrites struct {
 // write makes rd's batch durable with one sync, together with the batches
 // held back before it; or, when sync is false, holds rd's batch back with
 // them. It reports false if the store failed: the server is stopping then.
-func (s *Server) write(ctx context.Context, lw *lazyWrites, rd *tc.Ready, sync bool) bool {
+func (p *partition) write(lw *lazyWrites, rd *tc.Ready, sync bool) bool {
 	b := &rd.Batch
 	switch {
 	case !sync && b.Empty() && lw.readies == 0:
-		s.readies.persisted(1)
+		p.readies.persisted(1)
 		return true
 	case !sync:
 		if lw.readies == 0 {
@@ -38,56 +37,58 @@ func (s *Server) write(ctx context.Context, lw *lazyWrites, rd *tc.Ready, sync b
 		lw.readies++
 		return true
 	case lw.readies == 0:
-		if !s.sync(ctx, b) {
+		if !p.sync(b) {
 			return false
 		}
-		s.readies.persisted(1)
+		p.readies.persisted(1)
 		return true
 	}
 	lw.batch.Append(b)
 	lw.readies++
-	return s.writeHeld(ctx, lw)
+	return p.writeHeld(lw)
 }
 
 // writeHeld makes what lw holds back durable with one sync (when its timer
 // fires, or with a Ready that must be synced).
-func (s *Server) writeHeld(ctx context.Context, lw *lazyWrites) bool {
+func (p *partition) writeHeld(lw *lazyWrites) bool {
 	if lw.readies == 0 {
 		return true
 	}
-	if !s.sync(ctx, &lw.batch) {
+	if !p.sync(&lw.batch) {
 		return false
 	}
-	s.readies.persisted(lw.readies)
+	p.readies.persisted(lw.readies)
 	lw.batch = store.Batch{}
 	lw.readies = 0
 	lw.timer.Stop()
 	return true
 }
 
-// sync applies b to the store with one sync; a failure stops the server.
-func (s *Server) sync(ctx context.Context, b *store.Batch) bool {
+// sync applies b to the store with one sync; a failure stops the
+// partition (and, for the process's own partition of a single node, the
+// server).
+func (p *partition) sync(b *store.Batch) bool {
 	if b.Empty() {
 		return true
 	}
 	start := time.Now()
-	if err := s.apply(ctx, b); err != nil {
-		s.log.Error("store write failed; stopping so that a restart reloads the durable state", "err", err)
-		s.stop(fmt.Errorf("server: store write failed: %w", err))
+	if err := p.apply(b); err != nil {
+		p.s.log.Error("store write failed; stopping so that a restart reloads the durable state", "partition", p.name, "err", err)
+		p.stop(fmt.Errorf("server: store write of partition %q failed: %w", p.name, err))
 		return false
 	}
-	s.metrics.observeSync(time.Since(start), b)
+	p.s.metrics.observeSync(time.Since(start), b)
 	return true
 }
 
 // flushLazy writes what lw holds back, at a clean stop: a restart then has
 // fewer phase-2 commands to send again.
-func (s *Server) flushLazy(ctx context.Context, lw *lazyWrites) {
+func (p *partition) flushLazy(lw *lazyWrites) {
 	lw.timer.Stop()
-	if lw.readies == 0 || s.fatalErr() != nil {
+	if lw.readies == 0 || p.fatalErr() != nil {
 		return
 	}
-	if err := s.apply(ctx, &lw.batch); err != nil {
-		s.log.Warn("writing the held-back batches at shutdown failed; a restart sends their phase-2 commands again", "err", err)
+	if err := p.apply(&lw.batch); err != nil {
+		p.s.log.Warn("writing the held-back batches at shutdown failed; a restart sends their phase-2 commands again", "partition", p.name, "err", err)
 	}
 }

@@ -44,7 +44,7 @@ func finishOne(t *testing.T, r *running, st *memstore.Store) (txc.XID, int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var active int
-		if err := r.srv.query(ctx, func(c *tc.Core) { active = c.Stats().Active }); err != nil {
+		if err := r.srv.own.query(ctx, func(c *tc.Core) { active = c.Stats().Active }); err != nil {
 			t.Fatal(err)
 		}
 		if active == 0 {
@@ -61,12 +61,12 @@ func finishOne(t *testing.T, r *running, st *memstore.Store) (txc.XID, int) {
 // counted durable.
 func readyCounts(t *testing.T, r *running) (taken, durable uint64) {
 	t.Helper()
-	if err := r.srv.query(t.Context(), func(*tc.Core) { taken = r.srv.readies.taken }); err != nil {
+	if err := r.srv.own.query(t.Context(), func(*tc.Core) { taken = r.srv.own.readies.taken }); err != nil {
 		t.Fatal(err)
 	}
-	r.srv.readies.mu.Lock()
-	defer r.srv.readies.mu.Unlock()
-	return taken, r.srv.readies.durable
+	r.srv.own.readies.mu.Lock()
+	defer r.srv.own.readies.mu.Unlock()
+	return taken, r.srv.own.readies.durable
 }
 
 // stored returns xid's stored status and how many branches it has stored.

@@ -4,22 +4,32 @@
 // before its replies and phase-2 commands go out, timers, and the admin
 // HTTP endpoints.
 //
-// Goroutines: one reader per stream (the gRPC handler), one writer per
-// stream, one core loop (the only goroutine that touches the core), and one
-// persister. The core loop keeps stepping requests while the persister
-// syncs the previous Ready, so every request that arrives during a sync
-// shares the next one (group commit).
+// One process hosts one or more partitions (partition.go): the
+// transactions whose XIDs name one node, each with a core and a store of
+// its own. A single node hosts just its own, restored in New from
+// Config.Store; a node of a cluster of active nodes hosts its own and
+// those of absent nodes, each for as long as Host runs for it. Every
+// partition shares the process's gRPC port, streams and admin endpoints:
+// accept routes each request to its partition's core (route.go).
 //
-// A store failure is fatal: the in-memory state may be ahead of the store,
-// so the server stops serving and Serve returns the error; restarting the
-// process restores from the store.
+// Goroutines: one reader per stream (the gRPC handler), one writer per
+// stream, and per partition one core loop (the only goroutine that touches
+// that core) and one persister (and, with shared locks, one claimer). The
+// core loop keeps stepping requests while the persister syncs the
+// previous Ready, so every request that arrives during a sync shares the
+// next one (group commit).
+//
+// A store failure is fatal to its partition: the in-memory state may be
+// ahead of the store, so the partition stops deciding (restoring from the
+// store starts it again). For the own partition of a single node, Serve
+// stops and returns the error; a partition hosted with Host ends only
+// that Host.
 package server
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -35,7 +45,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/txcio/txc"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"github.com/txcio/txc/tc"
 	"github.com/txcio/txc/tc/store"
@@ -50,9 +59,16 @@ const DefaultMaxMessageSize = 16 << 20
 type Config struct {
 	// Core is the coordinator's policy; Core.Node is required.
 	Core tc.Config
-	// Store holds the durable state. The server owns it from New on and
-	// closes it when Serve returns.
+	// Store holds the durable state of the node's own partition (named
+	// Core.Node). The server owns it from New on and closes it when Serve
+	// returns. Nil in a cluster of active nodes: partitions are hosted
+	// with Host then.
 	Store store.Store
+	// Locks, when set, is the lock table shared by the partitions of a
+	// cluster: registrations claim their rows in it before a core takes
+	// them, and lock queries are answered from it. Nil: each core's own
+	// lock table decides alone, as on a single node.
+	Locks store.SharedLocks
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// MaxMessageSize bounds a received frame; larger ones end the stream
@@ -104,32 +120,29 @@ type Server struct {
 
 	cfg     Config
 	log     *slog.Logger
-	core    *tc.Core
 	hub     hub
-	inputs  chan []tc.Msg
-	queries chan func(*tc.Core)
 	grpc    *grpc.Server
 	health  *health.Server
 	metrics *Metrics
-	readies readyCount
 	totals  totals
 	trace   *tracing
 	limit   *txLimiter
+	ready   atomic.Bool
+	own     *partition // restored from Config.Store in New; nil in a cluster
 
-	force    bool // core loop only: sync the next Ready even if lazy
-	ready    atomic.Bool
-	stopping chan struct{}
-	stopOnce sync.Once
-	fatalMu  sync.Mutex
-	fatal    error
+	// partsMu guards the partitions served (parts), those reserved by a
+	// running Host or own (hosting), and closed, set once Serve ends.
+	partsMu  sync.RWMutex
+	parts    map[string]*partition
+	hosting  map[string]bool
+	closed   bool
+	hosts    sync.WaitGroup // running Hosts
+	stopping chan struct{}  // closed when Serve ends: every Host returns
 }
 
-// New restores the coordinator's state from cfg.Store and returns a server
-// ready to Serve.
+// New returns a server ready to Serve. With cfg.Store it restores the
+// node's own partition from it; without, it hosts nothing until Host.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, txc.Errorf(txc.CodeInvalidArgument, "server: no store configured")
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,30 +158,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.LazyWriteDelay <= 0 {
 		cfg.LazyWriteDelay = time.Second
 	}
-	core, err := tc.New(cfg.Core)
+	probe, err := tc.New(cfg.Core) // checks the policy, fills in its defaults
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	st, err := cfg.Store.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("server: loading state: %w", err)
-	}
-	st.NextID = max(st.NextID, firstSequence(st, time.Now()))
-	if err := core.Restore(st); err != nil {
-		return nil, err
-	}
-	cfg.Logger.Info("state restored", "node", cfg.Core.Node, "transactions", len(st.Globals),
-		"branches", len(st.Branches), "took", time.Since(start).Round(time.Millisecond))
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, core: core,
-		inputs:   make(chan []tc.Msg, 4096),
-		queries:  make(chan func(*tc.Core)),
+		cfg: cfg, log: cfg.Logger,
 		metrics:  cfg.Metrics,
 		stopping: make(chan struct{}),
 		health:   health.NewServer(),
-		trace:    newTracing(cfg.TracerProvider, core.Config().AckTimeout),
+		trace:    newTracing(cfg.TracerProvider, probe.Config().AckTimeout),
 		limit:    newTxLimiter(cfg.MaxActivePerClient),
+		parts:    map[string]*partition{},
+		hosting:  map[string]bool{},
+	}
+	if cfg.Store != nil {
+		if s.own, err = s.newPartition(ctx, cfg.Core.Node, cfg.Store); err != nil {
+			return nil, err
+		}
+		s.parts[s.own.name], s.hosting[s.own.name] = s.own, true
 	}
 	opts := TransportOptions(cfg.MaxMessageSize, cfg.MaxStreamsPerConn)
 	if cfg.TLS != nil {
@@ -186,16 +194,15 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 // Node is this coordinator's node name.
 func (s *Server) Node() string { return s.cfg.Core.Node }
 
-// Serve serves gRPC on lis until ctx is done or the store fails. It closes
-// the store before returning. The error is nil after ctx is done, the store
-// failure otherwise.
+// Serve serves gRPC on lis until ctx is done or the own partition's store
+// fails. Before returning it ends every Host and closes the own store.
+// The error is nil after ctx is done, the store failure otherwise.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	persist := make(chan job)
-	persisted := make(chan tc.Ready)
-	loopDone := make(chan struct{})
-	persisterDone := make(chan struct{})
-	go func() { defer close(persisterDone); s.persister(ctx, persist, persisted) }()
-	go func() { defer close(loopDone); s.loop(persist, persisted) }()
+	var ownDown <-chan struct{} // nil without an own partition: never ready
+	if s.own != nil {
+		s.own.start()
+		ownDown = s.own.stopping
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.grpc.Serve(lis) }()
 	s.ready.Store(true)
@@ -205,22 +212,15 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	var err error
 	select {
 	case <-ctx.Done():
-	case <-s.stopping:
+	case <-ownDown:
 	case err = <-serveErr:
 	}
 	s.ready.Store(false)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	s.stop(nil)
 	s.grpc.Stop()
 	s.hub.closeAll()
-	<-loopDone
-	close(persist)
-	<-persisterDone
-	if cerr := s.cfg.Store.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if f := s.fatalErr(); f != nil {
-		return f
+	if perr := s.stopPartitions(); perr != nil {
+		err = perr
 	}
 	if errors.Is(err, grpc.ErrServerStopped) {
 		err = nil
@@ -228,259 +228,18 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
-func (s *Server) stop(fatal error) {
-	if fatal != nil {
-		s.fatalMu.Lock()
-		if s.fatal == nil {
-			s.fatal = fatal
-		}
-		s.fatalMu.Unlock()
+// stopPartitions ends every Host and stops the own partition; it returns
+// the own partition's store failure, or the error closing its store.
+func (s *Server) stopPartitions() error {
+	s.partsMu.Lock()
+	s.closed = true
+	s.partsMu.Unlock()
+	close(s.stopping)
+	s.hosts.Wait()
+	if s.own == nil {
+		return nil
 	}
-	s.stopOnce.Do(func() { close(s.stopping) })
-}
-
-func (s *Server) fatalErr() error {
-	s.fatalMu.Lock()
-	defer s.fatalMu.Unlock()
-	return s.fatal
-}
-
-// loop is the only goroutine that touches the core.
-func (s *Server) loop(persist chan<- job, persisted <-chan tc.Ready) {
-	ticker := time.NewTicker(s.cfg.TickInterval)
-	defer ticker.Stop()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	busy := false // a Ready is with the persister
-	for {
-		select {
-		case <-s.stopping:
-			if busy {
-				s.core.Advance(<-persisted)
-			}
-			return
-		case batch := <-s.inputs:
-			now := time.Now()
-			s.step(now, batch)
-			// Take whatever else is already queued: one sync for all of it.
-			for more := true; more; {
-				select {
-				case batch = <-s.inputs:
-					s.step(now, batch)
-				default:
-					more = false
-				}
-			}
-		case rd := <-persisted:
-			busy = false
-			s.core.Advance(rd)
-		case <-ticker.C:
-			s.core.Tick(time.Now())
-		case <-timer.C:
-			s.core.Tick(time.Now())
-		case q := <-s.queries:
-			q(s.core)
-		}
-		if !busy && (s.core.HasReady() || s.force) {
-			rd := s.core.Ready()
-			select {
-			case persist <- job{rd: rd, sync: s.force || !rd.Lazy()}:
-				busy = true
-				s.force = false
-				s.readies.taken++
-			case <-s.stopping:
-				return
-			}
-		}
-		if w := s.core.NextWake(); !w.IsZero() {
-			timer.Reset(max(time.Until(w), time.Millisecond))
-		}
-	}
-}
-
-func (s *Server) step(now time.Time, batch []tc.Msg) {
-	for i := range batch {
-		s.core.Step(now, batch[i])
-	}
-	putBatch(batch)
-}
-
-// freeBatches recycles the input slices: the core copies each Msg, so a
-// slice is free once stepped. Unlike a sync.Pool, a channel keeps them
-// across garbage collections and takes one back without allocating.
-var freeBatches = make(chan []tc.Msg, 64)
-
-// minBatch is the least capacity of a new input slice, so that a recycled
-// one usually fits the next frame.
-const minBatch = 16
-
-func getBatch(n int) []tc.Msg {
-	select {
-	case b := <-freeBatches:
-		if cap(b) >= n {
-			return b
-		}
-	default:
-	}
-	return make([]tc.Msg, 0, max(n, minBatch))
-}
-
-func putBatch(b []tc.Msg) {
-	if cap(b) > 4096 {
-		return
-	}
-	clear(b)
-	select {
-	case freeBatches <- b[:0]:
-	default:
-	}
-}
-
-// job is a Ready for the persister, and whether it must be synced.
-type job struct {
-	rd   tc.Ready
-	sync bool
-}
-
-// persister syncs each Ready (or holds back a lazy one), then sends what
-// it carries.
-func (s *Server) persister(ctx context.Context, in <-chan job, out chan<- tc.Ready) {
-	var box outbox
-	lw := lazyWrites{timer: time.NewTimer(time.Hour), delay: s.cfg.LazyWriteDelay}
-	lw.timer.Stop()
-	for {
-		select {
-		case j, ok := <-in:
-			if !ok {
-				s.flushLazy(ctx, &lw)
-				return
-			}
-			if s.write(ctx, &lw, &j.rd, j.sync) {
-				s.dispatch(&j.rd, &box)
-			}
-			out <- j.rd
-		case <-lw.timer.C:
-			s.writeHeld(ctx, &lw)
-		}
-	}
-}
-
-// apply writes b to the store within StoreTimeout. It does not stop when
-// ctx is cancelled: a Ready handed to the persister is written or fails.
-func (s *Server) apply(ctx context.Context, b *store.Batch) error {
-	actx := context.WithoutCancel(ctx)
-	if s.cfg.StoreTimeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(actx, s.cfg.StoreTimeout)
-		defer cancel()
-	}
-	return s.cfg.Store.Apply(actx, b)
-}
-
-// dispatch sends a persisted Ready's replies and commands, grouped per
-// stream so that each stream's writer wakes once and sends them in one
-// frame.
-func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
-	for i := range rd.Replies {
-		r := &rd.Replies[i]
-		s.metrics.observeReply(r)
-		s.totals.reply(r)
-		s.trace.reply(r)
-		s.limit.replied(r)
-		out.add(r.Conn, replyToProto(r))
-	}
-	for i := range rd.Commands {
-		cmd := &rd.Commands[i]
-		s.metrics.observeCommand(cmd)
-		pm := commandToProto(cmd)
-		pm.TraceContext = s.trace.command(time.Now(), cmd)
-		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
-	}
-	out.flush(&s.hub, s.cfg.Access != nil)
-	for _, e := range rd.Events {
-		s.metrics.observeEvent(&e)
-		s.totals.event(&e)
-		if e.Kind == tc.EventFinished {
-			s.trace.finished(e.XID)
-			s.limit.finished(e.XID)
-		}
-		s.logEvent(&e)
-	}
-}
-
-// outbox groups outgoing messages by stream; owned by the persister.
-// A stream that gets only lazy messages (see conn.pushLazy) is not woken
-// for them.
-type outbox struct {
-	conns []tc.ConnID
-	msgs  [][]*txcv1.ServerMessage
-	eager []bool
-}
-
-func (o *outbox) add(id tc.ConnID, m *txcv1.ServerMessage) { o.addCommand(id, m, false) }
-
-func (o *outbox) addCommand(id tc.ConnID, m *txcv1.ServerMessage, lazy bool) {
-	for i, c := range o.conns {
-		if c == id {
-			o.msgs[i] = append(o.msgs[i], m)
-			o.eager[i] = o.eager[i] || !lazy
-			return
-		}
-	}
-	o.conns = append(o.conns, id)
-	if len(o.msgs) < len(o.conns) {
-		o.msgs = append(o.msgs, nil)
-		o.eager = append(o.eager, false)
-	}
-	o.msgs[len(o.conns)-1] = append(o.msgs[len(o.conns)-1][:0], m)
-	o.eager[len(o.conns)-1] = !lazy
-}
-
-func (o *outbox) flush(h *hub, track bool) {
-	for i, id := range o.conns {
-		if c := h.get(id); c != nil {
-			if track {
-				for _, m := range o.msgs[i] {
-					if m.GetCommand() != nil {
-						c.expect(m.GetId())
-					}
-				}
-			}
-			if o.eager[i] {
-				c.push(o.msgs[i]...)
-			} else {
-				c.pushLazy(o.msgs[i]...)
-			}
-		}
-		clear(o.msgs[i])
-		o.msgs[i] = o.msgs[i][:0]
-	}
-	o.conns = o.conns[:0]
-}
-
-func (s *Server) logEvent(e *tc.Event) {
-	if e.Message == "" && e.Kind != tc.EventFinished {
-		return // counted only
-	}
-	if e.Kind == tc.EventFinished && !s.log.Enabled(context.Background(), slog.LevelDebug) {
-		return // one per transaction: skip building attributes nobody logs
-	}
-	attrs := []any{"xid", e.XID, "status", e.Status.String()}
-	if e.BranchID != 0 {
-		attrs = append(attrs, "branch", e.BranchID)
-	}
-	switch e.Kind {
-	case tc.EventManualAction:
-		s.log.Error("NEEDS MANUAL ACTION: "+e.Message, attrs...)
-	case tc.EventOperator:
-		s.log.Warn(e.Message, attrs...)
-	case tc.EventAnomaly:
-		s.log.Warn(e.Message, attrs...)
-	case tc.EventRetry, tc.EventTimeout:
-		s.log.Info(e.Message, attrs...)
-	case tc.EventFinished:
-		s.log.Debug("finished", attrs...)
-	}
+	return s.unhost(s.own)
 }
 
 // Session implements txcv1.CoordinatorServer.
@@ -513,13 +272,11 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 		// A Send blocked on a peer that stopped reading ends when the
 		// transport does.
 		<-writerDone
-		s.enqueue([]tc.Msg{{Kind: tc.KindConnDown, Conn: c.id}})
+		s.broadcast(&tc.Msg{Kind: tc.KindConnDown, Conn: c.id})
 	}()
 	frame := first // reused: accept keeps no reference to a frame
 	for {
-		if err := s.accept(c, frame); err != nil {
-			return err
-		}
+		s.accept(c, frame)
 		if err := stream.RecvMsg(frame); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -533,64 +290,5 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 			}
 			return err
 		}
-	}
-}
-
-// accept converts a frame and queues it for the core. Messages that cannot
-// be read are answered here: they change nothing.
-func (s *Server) accept(c *conn, f *txcv1.ClientFrame) error {
-	batch := getBatch(len(f.GetMessages()))
-	for _, m := range f.GetMessages() {
-		if err := s.permit(c.identity, c.name, m); err != nil {
-			c.push(errorReply(m.GetId(), err))
-			continue
-		}
-		if err := s.permitBranch(c, m); err != nil {
-			if m.GetBranchResult() == nil { // a result gets no reply
-				c.push(errorReply(m.GetId(), err))
-			}
-			continue
-		}
-		msg, err := toMsg(c.id, m)
-		if err == nil && msg.Kind == tc.KindBegin {
-			err = s.limit.begin(c, msg.ID)
-		}
-		if err != nil {
-			c.push(errorReply(m.GetId(), err))
-			continue
-		}
-		s.trace.request(&msg, m.GetTraceContext())
-		batch = append(batch, msg)
-	}
-	if len(batch) > 0 && !s.enqueue(batch) {
-		return status.Error(codes.Unavailable, "server: coordinator is stopping")
-	}
-	return nil
-}
-
-func (s *Server) enqueue(batch []tc.Msg) bool {
-	select {
-	case s.inputs <- batch:
-		return true
-	case <-s.stopping:
-		return false
-	}
-}
-
-// query runs f on the core loop and waits for it.
-func (s *Server) query(ctx context.Context, f func(*tc.Core)) error {
-	done := make(chan struct{})
-	select {
-	case s.queries <- func(c *tc.Core) { f(c); close(done) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.stopping:
-		return txc.Errorf(txc.CodeUnavailable, "server: stopping")
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

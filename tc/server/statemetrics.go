@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/txcio/txc/tc"
 )
 
 // stateCollector reads gauges of the core's live state at scrape time,
@@ -44,9 +42,12 @@ func (sc *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (sc *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var st tc.Stats
-	var res []tc.ResourceView
-	if err := sc.s.query(ctx, func(c *tc.Core) { st = c.Stats(); _, res = c.RMs() }); err != nil {
+	st, err := sc.s.stats(ctx)
+	if err != nil {
+		return
+	}
+	_, res, err := sc.s.rms(ctx)
+	if err != nil {
 		return
 	}
 	for status, n := range st.ByStatus {

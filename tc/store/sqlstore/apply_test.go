@@ -99,7 +99,7 @@ func TestStatementsPerBatch(t *testing.T) {
 	}
 	batch.SetBranchStatus = []store.BranchStatus{{XID: "x:1", ID: 1, Status: 2}}
 	batch.DeleteBranches = []txc.XID{"y:1"}
-	stmts := b.statements(newPlan(&batch))
+	stmts := b.statements(newPlan(&batch, false))
 	if len(stmts) != 9 {
 		t.Fatalf("%d statements, want 9 (rollback, begin, 5 changes, next ID, commit)", len(stmts))
 	}

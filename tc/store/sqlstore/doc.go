@@ -30,6 +30,15 @@
 // they round-trip exactly. The lock keys of a branch are one column in the
 // encoding of lockkeys.go.
 //
+// Several active nodes share one lock table, <base>locks (locks.go,
+// scripts schema/locks/<dialect>/<n>.sql, versioned in <base>locks_schema):
+// one row per locked row, keyed by SHA-256 of (resource, table, row), with
+// the holder's XID and partition. OpenLocks opens it as a
+// store.SharedLocks. A node's partition store, opened with TablePrefix =
+// PartitionPrefix(base, node) and LockTablePrefix = base, deletes a
+// batch's FreeLocks and every row of the transactions whose branches it
+// deletes in the batch's own transaction (FreesSharedLocks).
+//
 // Neither the DSN nor its password ever appears in an error or log line of
 // this package: errors from the drivers are scrubbed of the password.
 package sqlstore

@@ -89,9 +89,12 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // scrub returns err with the store's password taken out of its message.
-func (s *Store) scrub(err error) error {
-	if err == nil || s.secret == "" || !strings.Contains(err.Error(), s.secret) {
+func (s *Store) scrub(err error) error { return scrub(err, s.secret) }
+
+// scrub returns err with secret taken out of its message.
+func scrub(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
 		return err
 	}
-	return &scrubbedError{msg: scrubString(err.Error(), s.secret), err: err}
+	return &scrubbedError{msg: scrubString(err.Error(), secret), err: err}
 }

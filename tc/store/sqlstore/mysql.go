@@ -30,6 +30,23 @@ type myBackend struct {
 }
 
 func openMySQL(ctx context.Context, dsn, secret string, t tables, log *slog.Logger) (*myBackend, error) {
+	conn, err := myConnector(dsn, secret, log)
+	if err != nil {
+		return nil, err
+	}
+	b := &myBackend{db: sql.OpenDB(ownedConnector{conn, t}), t: t}
+	b.db.SetMaxOpenConns(1)
+	if err := b.ensureSchema(ctx, log); err != nil {
+		b.db.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// myConnector connects as dsn says, interpolating parameters, accepting
+// several statements per query, in strict mode, with the driver's notes
+// going to log.
+func myConnector(dsn, secret string, log *slog.Logger) (driver.Connector, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, malformed(MySQL)
@@ -42,13 +59,7 @@ func openMySQL(ctx context.Context, dsn, secret string, t tables, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("%s: mysql: %w", pkg, err)
 	}
-	b := &myBackend{db: sql.OpenDB(ownedConnector{conn, t}), t: t}
-	b.db.SetMaxOpenConns(1)
-	if err := b.ensureSchema(ctx, log); err != nil {
-		b.db.Close()
-		return nil, err
-	}
-	return b, nil
+	return conn, nil
 }
 
 // driverLog sends the driver's notes (a dead idle connection closed, …)
@@ -87,10 +98,16 @@ func (b *myBackend) ensureSchema(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("%s: connect to mysql: %w", pkg, err)
 	}
 	defer conn.Close()
-	m := &mySchema{conn: conn, t: b.t}
-	if err := ensureSchema(ctx, m, MySQL, b.t, log); err != nil {
+	if err := ensureSchema(ctx, &mySchema{conn: conn, version: b.t.schema}, MySQL, storeSchema(b.t), log); err != nil {
 		return err
 	}
+	if b.t.locks != "" {
+		set := locksSchema(b.t.locksBase)
+		if err := ensureSchema(ctx, &mySchema{conn: conn, version: set.version}, MySQL, set, log); err != nil {
+			return err
+		}
+	}
+	m := &mySchema{conn: conn}
 	bad, err := m.myDurability(ctx)
 	warnNotDurable(log, MySQL, bad, err)
 	return nil
@@ -129,7 +146,13 @@ type myStmt struct {
 // committed by the next one even if one were not.
 func (b *myBackend) statements(p *plan) []myStmt {
 	t := b.t
-	out := []myStmt{{sql: "ROLLBACK", size: 9}, {sql: "START TRANSACTION", size: 20}}
+	out := []myStmt{{sql: "ROLLBACK", size: 9}}
+	if t.locks != "" {
+		// Without gap locks, the deletions from the shared table do not
+		// deadlock with other nodes' claims of neighbouring keys.
+		out = append(out, myStmt{sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", size: 50})
+	}
+	out = append(out, myStmt{sql: "START TRANSACTION", size: 20})
 	out = append(out, multiRow("INSERT INTO "+t.global+" (xid, name, status, begun, deadline, updated) VALUES ",
 		" ON DUPLICATE KEY UPDATE name = VALUES(name), status = VALUES(status), begun = VALUES(begun),"+
 			" deadline = VALUES(deadline), updated = VALUES(updated)",
@@ -153,6 +176,10 @@ func (b *myBackend) statements(p *plan) []myStmt {
 		}, " UNION ALL ")...)
 	out = append(out, xidList("DELETE FROM "+t.branch+" WHERE xid IN (", p.dropBranches)...)
 	out = append(out, xidList("DELETE FROM "+t.global+" WHERE xid IN (", p.dropGlobals)...)
+	if t.locks != "" {
+		out = append(out, myFreeLocks(t.locks, p.freeLocks)...)
+		out = append(out, myDropLocks(t.locks, p.dropBranches)...)
+	}
 	if p.nextID != 0 {
 		out = append(out, myStmt{sql: "UPDATE " + t.sequence + " SET next_id = GREATEST(next_id, ?) WHERE id = 1",
 			args: []any{p.nextID}, size: 100})
@@ -318,12 +345,12 @@ func myBranches(ctx context.Context, tx *sql.Tx, t tables) ([]store.Branch, erro
 // INSERT IGNORE) and the version is recorded after it: an interrupted
 // creation is finished by the next Open.
 type mySchema struct {
-	conn *sql.Conn
-	t    tables
+	conn    *sql.Conn
+	version string // the version table
 }
 
 func (m *mySchema) lockSchema(ctx context.Context) (func(), error) {
-	name := "txc_sqlstore:" + m.t.schema
+	name := "txc_sqlstore:" + m.version
 	var got sql.NullInt64
 	if err := m.conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", name).Scan(&got); err != nil {
 		return nil, fmt.Errorf("%s: lock schema: %w", pkg, err)
@@ -337,14 +364,14 @@ func (m *mySchema) lockSchema(ctx context.Context) (func(), error) {
 func (m *mySchema) schemaVersion(ctx context.Context) (int, error) {
 	var n int
 	if err := m.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
-		m.t.schema).Scan(&n); err != nil {
+		m.version).Scan(&n); err != nil {
 		return 0, fmt.Errorf("%s: read schema version: %w", pkg, err)
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	var v int
-	err := m.conn.QueryRowContext(ctx, "SELECT version FROM "+m.t.schema+" WHERE id = 1").Scan(&v)
+	err := m.conn.QueryRowContext(ctx, "SELECT version FROM "+m.version+" WHERE id = 1").Scan(&v)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}
@@ -358,6 +385,6 @@ func (m *mySchema) upgrade(ctx context.Context, stmts []string, to int) error {
 	if err := sqltable.Run(ctx, m.conn, stmts); err != nil {
 		return err
 	}
-	_, err := m.conn.ExecContext(ctx, "INSERT INTO "+m.t.schema+" (id, version) VALUES (1, ?) ON DUPLICATE KEY UPDATE version = VALUES(version)", to)
+	_, err := m.conn.ExecContext(ctx, "INSERT INTO "+m.version+" (id, version) VALUES (1, ?) ON DUPLICATE KEY UPDATE version = VALUES(version)", to)
 	return err
 }

@@ -20,7 +20,10 @@ import (
 //   - dropBranches: the transactions whose branches go (DeleteBranches and
 //     DeleteGlobals);
 //   - dropGlobals: the transactions whose global records go;
-//   - nextID: the batch's NextID (0: unchanged).
+//   - nextID: the batch's NextID (0: unchanged);
+//   - freeLocks: with a shared lock table, the FreeLocks of transactions
+//     whose branches are not deleted in the batch (those lose all their
+//     rows: see dropBranches), each once, in key order.
 //
 // Applying the plan's statements in any order gives the state the Batch
 // order defines.
@@ -31,6 +34,7 @@ type plan struct {
 	dropBranches []txc.XID
 	dropGlobals  []txc.XID
 	nextID       uint64
+	freeLocks    []lockRef
 	// abort, set by tests, makes the transaction fail after all its
 	// statements, before its commit: a simulated crash.
 	abort bool
@@ -51,11 +55,12 @@ type branchKey struct {
 // empty reports whether the plan writes nothing.
 func (p *plan) empty() bool {
 	return len(p.globals) == 0 && len(p.branches) == 0 && len(p.statuses) == 0 &&
-		len(p.dropBranches) == 0 && len(p.dropGlobals) == 0 && p.nextID == 0
+		len(p.dropBranches) == 0 && len(p.dropGlobals) == 0 && p.nextID == 0 && len(p.freeLocks) == 0
 }
 
-// newPlan reduces b. It copies what it keeps, so b may be reused after.
-func newPlan(b *store.Batch) *plan {
+// newPlan reduces b; shared says the store lives beside a shared lock
+// table. It copies what it keeps, so b may be reused after.
+func newPlan(b *store.Batch, shared bool) *plan {
 	p := &plan{nextID: b.NextID}
 	deleted := make(map[txc.XID]bool, len(b.DeleteGlobals))
 	branchesGone := make(map[txc.XID]bool, len(b.DeleteGlobals)+len(b.DeleteBranches))
@@ -74,6 +79,9 @@ func newPlan(b *store.Batch) *plan {
 	p.globals = lastGlobals(b.PutGlobals, deleted)
 	put := p.addBranches(b.PutBranches, branchesGone)
 	p.addStatuses(b.SetBranchStatus, put, branchesGone)
+	if shared {
+		p.freeLocks = uniqueRefs(b.FreeLocks, branchesGone)
+	}
 	return p
 }
 

@@ -20,6 +20,7 @@ type pgBackend struct {
 	t    tables
 	conn *pgx.Conn // nil after a failure: connect again
 	q    pgStatements
+	lq   pgLockStatements // on the shared lock table, when t.locks is set
 }
 
 // pgStatements are the texts of Apply's statements. Each takes arrays, so
@@ -55,17 +56,30 @@ func openPostgres(ctx context.Context, dsn string, t tables, log *slog.Logger) (
 		return nil, malformed(Postgres)
 	}
 	keepAlive(cfg)
-	b := &pgBackend{cfg: cfg, t: t, q: newPGStatements(t)}
+	b := &pgBackend{cfg: cfg, t: t, q: newPGStatements(t), lq: newPGLockStatements(t.locks)}
 	if _, err := b.connect(ctx); err != nil {
 		return nil, err
 	}
-	if err := ensureSchema(ctx, b, Postgres, t, log); err != nil {
+	if err := b.ensureSchemas(ctx, log); err != nil {
 		b.close()
 		return nil, err
 	}
 	bad, err := b.pgDurability(ctx)
 	warnNotDurable(log, Postgres, bad, err)
 	return b, nil
+}
+
+// ensureSchemas checks the store's schema and, beside a shared lock
+// table, that table's.
+func (b *pgBackend) ensureSchemas(ctx context.Context, log *slog.Logger) error {
+	if err := ensureSchema(ctx, pgSchema{b.conn, b.t.schema}, Postgres, storeSchema(b.t), log); err != nil {
+		return err
+	}
+	if b.t.locks == "" {
+		return nil
+	}
+	set := locksSchema(b.t.locksBase)
+	return ensureSchema(ctx, pgSchema{b.conn, set.version}, Postgres, set, log)
 }
 
 // serverKeepAlive are the server-side TCP keepalive settings of the
@@ -168,11 +182,25 @@ func (b *pgBackend) queue(batch *pgx.Batch, p *plan) {
 	if len(p.dropGlobals) > 0 {
 		batch.Queue(b.q.dropGlobals, xidStrings(p.dropGlobals))
 	}
+	if b.t.locks != "" {
+		b.queueLocks(batch, p)
+	}
 	if p.nextID != 0 {
 		batch.Queue(b.q.nextID, strconv.FormatUint(p.nextID, 10))
 	}
 	if p.abort {
 		batch.Queue(b.q.abort)
+	}
+}
+
+// queueLocks adds the deletions from the shared lock table: the rows
+// freed, and every row of the transactions whose branches go.
+func (b *pgBackend) queueLocks(batch *pgx.Batch, p *plan) {
+	if len(p.freeLocks) > 0 {
+		batch.Queue(b.lq.free, pgFreeArgs(p.freeLocks)...)
+	}
+	if len(p.dropBranches) > 0 {
+		batch.Queue(b.lq.drop, xidStrings(p.dropBranches))
 	}
 }
 
@@ -257,56 +285,58 @@ func pgBranches(ctx context.Context, tx pgx.Tx, t tables) ([]store.Branch, error
 	return out, err
 }
 
-// lockSchema takes a session advisory lock keyed by the version table's
-// name.
-func (b *pgBackend) lockSchema(ctx context.Context) (func(), error) {
-	h := fnv.New64a()
-	h.Write([]byte("txc sqlstore schema " + b.t.schema))
-	key := int64(h.Sum64())
-	if _, err := b.conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		return nil, b.fail("lock schema", err)
-	}
-	return func() {
-		if b.conn != nil {
-			_, _ = b.conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
-		}
-	}, nil
+// pgSchema is the schema check's connection on PostgreSQL.
+type pgSchema struct {
+	conn    *pgx.Conn
+	version string // the version table
 }
 
-func (b *pgBackend) schemaVersion(ctx context.Context) (int, error) {
+// lockSchema takes a session advisory lock keyed by the version table's
+// name.
+func (m pgSchema) lockSchema(ctx context.Context) (func(), error) {
+	h := fnv.New64a()
+	h.Write([]byte("txc sqlstore schema " + m.version))
+	key := int64(h.Sum64())
+	if _, err := m.conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return nil, fmt.Errorf("%s: lock schema: %w", pkg, err)
+	}
+	return func() { _, _ = m.conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) }, nil
+}
+
+func (m pgSchema) schemaVersion(ctx context.Context) (int, error) {
 	var exists bool
-	if err := b.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", b.t.schema).Scan(&exists); err != nil {
-		return 0, b.fail("read schema version", err)
+	if err := m.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", m.version).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("%s: read schema version: %w", pkg, err)
 	}
 	if !exists {
 		return 0, nil
 	}
 	var v int32
-	err := b.conn.QueryRow(ctx, "SELECT version FROM "+b.t.schema+" WHERE id = 1").Scan(&v)
+	err := m.conn.QueryRow(ctx, "SELECT version FROM "+m.version+" WHERE id = 1").Scan(&v)
 	if err == pgx.ErrNoRows {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, b.fail("read schema version", err)
+		return 0, fmt.Errorf("%s: read schema version: %w", pkg, err)
 	}
 	return int(v), nil
 }
 
 // upgrade runs one script and records its version in one transaction:
 // PostgreSQL changes its schema transactionally.
-func (b *pgBackend) upgrade(ctx context.Context, stmts []string, to int) error {
-	err := pgx.BeginFunc(ctx, b.conn, func(tx pgx.Tx) error {
+func (m pgSchema) upgrade(ctx context.Context, stmts []string, to int) error {
+	err := pgx.BeginFunc(ctx, m.conn, func(tx pgx.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO "+b.t.schema+" (id, version) VALUES (1, $1)"+
+		_, err := tx.Exec(ctx, "INSERT INTO "+m.version+" (id, version) VALUES (1, $1)"+
 			" ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version", to)
 		return err
 	})
 	if err != nil {
-		return b.fail("create schema", err)
+		return fmt.Errorf("%s: create schema: %w", pkg, err)
 	}
 	return nil
 }

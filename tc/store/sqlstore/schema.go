@@ -52,9 +52,23 @@ type schemaDB interface {
 	upgrade(ctx context.Context, stmts []string, to int) error
 }
 
+// schemaSet is one group of tables versioned together: the store's, or
+// the shared lock table of a cluster (locks.go).
+type schemaSet struct {
+	dir     string // the scripts are <dir>/<dialect>/<n>.sql
+	known   int    // the newest version this build knows
+	prefix  string // replaces DefaultTablePrefix in the scripts
+	version string // the version table
+}
+
+// storeSchema is the schema of the store whose tables are t.
+func storeSchema(t tables) schemaSet {
+	return schemaSet{dir: "schema", known: SchemaVersion, prefix: t.prefix, version: t.schema}
+}
+
 // ensureSchema creates the tables when they are missing, upgrades an
 // older schema, and refuses one newer than this build.
-func ensureSchema(ctx context.Context, db schemaDB, d Dialect, t tables, log *slog.Logger) error {
+func ensureSchema(ctx context.Context, db schemaDB, d Dialect, set schemaSet, log *slog.Logger) error {
 	unlock, err := db.lockSchema(ctx)
 	if err != nil {
 		return err
@@ -64,26 +78,26 @@ func ensureSchema(ctx context.Context, db schemaDB, d Dialect, t tables, log *sl
 	if err != nil {
 		return err
 	}
-	if v < 0 || v > SchemaVersion {
-		return &SchemaVersionError{Table: t.schema, Found: v, Known: SchemaVersion}
+	if v < 0 || v > set.known {
+		return &SchemaVersionError{Table: set.version, Found: v, Known: set.known}
 	}
-	for n := v + 1; n <= SchemaVersion; n++ {
-		stmts, err := schemaScript(d, n, t.prefix)
+	for n := v + 1; n <= set.known; n++ {
+		stmts, err := schemaScript(set, d, n)
 		if err != nil {
 			return err
 		}
 		if err := db.upgrade(ctx, stmts, n); err != nil {
-			return fmt.Errorf("%s: schema version %d: %w", pkg, n, err)
+			return fmt.Errorf("%s: schema %s version %d: %w", pkg, set.version, n, err)
 		}
-		log.Info("sqlstore: schema created", "dialect", d.String(), "version", n, "prefix", t.prefix)
+		log.Info("sqlstore: schema created", "dialect", d.String(), "version", n, "table", set.version)
 	}
 	return nil
 }
 
-// schemaScript returns the statements of script n for dialect d with the
-// table names carrying prefix.
-func schemaScript(d Dialect, n int, prefix string) ([]string, error) {
-	s, err := sqltable.ReadScript(schemaFS, fmt.Sprintf("schema/%s/%d.sql", d, n), DefaultTablePrefix, prefix)
+// schemaScript returns the statements of script n of set for dialect d
+// with the table names carrying set's prefix.
+func schemaScript(set schemaSet, d Dialect, n int) ([]string, error) {
+	s, err := sqltable.ReadScript(schemaFS, fmt.Sprintf("%s/%s/%d.sql", set.dir, d, n), DefaultTablePrefix, set.prefix)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pkg, err)
 	}

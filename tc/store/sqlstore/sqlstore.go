@@ -69,11 +69,21 @@ type Options struct {
 	TablePrefix string
 	// Logger receives schema creation at Info level. Nil discards.
 	Logger *slog.Logger
+	// LockTablePrefix, when set, is the base prefix of the cluster whose
+	// shared lock table (<LockTablePrefix>locks, see OpenLocks) this store
+	// lives beside, as the store of one node's partition (TablePrefix =
+	// PartitionPrefix(LockTablePrefix, node)): Apply then deletes the
+	// batch's FreeLocks, and every row of the transactions whose branches
+	// it deletes, in the batch's own transaction. Empty: no shared table,
+	// FreeLocks are ignored.
+	LockTablePrefix string
 }
 
-// tables are the names of a store's tables.
+// tables are the names of a store's tables, and of the shared lock table
+// beside it (locks, "" when there is none; its base prefix locksBase).
 type tables struct {
 	prefix, schema, global, branch, sequence string
+	locks, locksBase                         string
 }
 
 func newTables(prefix string) tables {
@@ -94,6 +104,7 @@ type backend interface {
 type Store struct {
 	mu       sync.Mutex
 	b        backend
+	t        tables
 	secret   string
 	closed   bool
 	failNext *injected // set by tests
@@ -109,27 +120,41 @@ type injected struct {
 	keepAll bool
 }
 
-// Open connects to the database, creates the tables when they are missing
-// and checks the schema version: a store this build does not know fails
-// with a *SchemaVersionError and is left as it is.
-func Open(ctx context.Context, opts Options) (*Store, error) {
-	prefix := opts.TablePrefix
+// check returns the table prefix (TablePrefix or its default), the
+// logger (Logger or one that discards) and the DSN's password, or why
+// opts are bad.
+func (opts Options) check() (prefix string, log *slog.Logger, secret string, err error) {
+	prefix = opts.TablePrefix
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
 	if err := CheckTablePrefix(prefix); err != nil {
-		return nil, err
+		return "", nil, "", err
 	}
-	log := opts.Logger
+	log = opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	secret, err := Password(opts.Dialect, opts.DSN)
+	secret, err = Password(opts.Dialect, opts.DSN)
+	return prefix, log, secret, err
+}
+
+// Open connects to the database, creates the tables when they are missing
+// and checks the schema version: a store this build does not know fails
+// with a *SchemaVersionError and is left as it is.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	prefix, log, secret, err := opts.check()
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{secret: secret}
 	t := newTables(prefix)
+	if base := opts.LockTablePrefix; base != "" {
+		if err := CheckTablePrefix(base); err != nil {
+			return nil, err
+		}
+		t.locks, t.locksBase = base+"locks", base
+	}
 	var b backend
 	switch opts.Dialect {
 	case MySQL:
@@ -142,9 +167,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, s.scrub(err)
 	}
-	s.b = b
+	s.b, s.t = b, t
 	return s, nil
 }
+
+// FreesSharedLocks reports whether Apply deletes the batches' FreeLocks
+// from the shared lock table itself (the store was opened with
+// LockTablePrefix), so that the caller must not free them again.
+func (s *Store) FreesSharedLocks() bool { return s.t.locks != "" }
 
 // Apply implements store.Store: one SQL transaction per batch.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
@@ -153,7 +183,7 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if s.closed {
 		return store.ErrClosed
 	}
-	p := newPlan(b)
+	p := newPlan(b, s.t.locks != "")
 	if f := s.failNext; f != nil {
 		s.failNext = nil
 		p.abort = !f.keepAll

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc"
+	"github.com/txcio/txc/tc/store"
+)
+
+// claimer takes the shared-table rows of a partition's registrations
+// (Config.Locks) before its core sees them. Registrations that arrive
+// while a Claim is in flight wait and are claimed together in the next
+// one (group claiming, as the persister's group commit).
+//
+// A stream's requests about a partition must reach its core in the order
+// the stream sent them (a pipelined Begin, Register, Commit): while a
+// stream has a registration with the claimer, its later requests for the
+// partition queue behind it, even those that claim nothing.
+type claimer struct {
+	p *partition
+
+	mu      sync.Mutex
+	queue   []claimItem
+	pending map[tc.ConnID]int // items of each stream queued or being claimed
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+type claimItem struct {
+	c     *conn
+	msg   tc.Msg
+	claim bool // take the rows of msg.LockKeys first
+}
+
+func newClaimer(p *partition) *claimer {
+	return &claimer{p: p, pending: map[tc.ConnID]int{}, wake: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// offer queues msg if it needs a claim or if c has requests queued here
+// already; false means msg was not taken and goes to the core directly.
+func (cl *claimer) offer(c *conn, msg *tc.Msg, claim bool) bool {
+	cl.mu.Lock()
+	if !claim && cl.pending[c.id] == 0 {
+		cl.mu.Unlock()
+		return false
+	}
+	cl.queue = append(cl.queue, claimItem{c: c, msg: *msg, claim: claim})
+	cl.pending[c.id]++
+	cl.mu.Unlock()
+	select {
+	case cl.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// run claims what is queued, one Claim per round, until stop; what is
+// queued when it stops is still served (nothing is queued after: the
+// partition no longer receives requests then).
+func (cl *claimer) run() {
+	defer close(cl.done)
+	var items []claimItem
+	for {
+		stopping := false
+		select {
+		case <-cl.wake:
+		case <-cl.quit:
+			stopping = true
+		}
+		cl.mu.Lock()
+		items, cl.queue = cl.queue, items[:0]
+		cl.mu.Unlock()
+		if len(items) > 0 {
+			cl.serve(items)
+		}
+		clear(items)
+		if stopping {
+			return
+		}
+	}
+}
+
+// stop ends run once what is queued is served.
+func (cl *claimer) stop() {
+	if cl == nil {
+		return
+	}
+	close(cl.quit)
+	<-cl.done
+}
+
+// serve claims the rows of items in one call, answers the refused ones
+// and hands the rest to the core in order.
+func (cl *claimer) serve(items []claimItem) {
+	s := cl.p.s
+	results, err := cl.claimAll(items)
+	batch := getBatch(len(items))
+	var added []store.LockRow
+	k := 0
+	for i := range items {
+		it := &items[i]
+		if it.claim {
+			r := claimResult(results, k, err, &it.msg)
+			k++
+			if r.err != nil {
+				if r.err.Code == txc.CodeLockConflict {
+					s.observeConflict(&it.msg, r.table)
+				}
+				s.answer(&tc.Reply{Conn: it.msg.Conn, ID: it.msg.ID, Kind: it.msg.Kind, Err: r.err})
+				continue
+			}
+			it.msg.Claimed = true
+			added = append(added, r.added...)
+		}
+		batch = append(batch, it.msg)
+	}
+	if len(batch) > 0 && !cl.p.enqueue(batch) {
+		cl.refuseBatch(batch, added)
+	}
+	cl.mu.Lock()
+	for i := range items {
+		if cl.pending[items[i].c.id]--; cl.pending[items[i].c.id] <= 0 {
+			delete(cl.pending, items[i].c.id)
+		}
+	}
+	cl.mu.Unlock()
+}
+
+// claimAll makes the one Claim call for the claiming items.
+func (cl *claimer) claimAll(items []claimItem) ([]store.ClaimResult, error) {
+	claims := make([]store.LockClaim, 0, len(items))
+	for i := range items {
+		if m := &items[i].msg; items[i].claim {
+			claims = append(claims, store.LockClaim{XID: m.XID, Resource: m.ResourceID, Keys: m.LockKeys})
+		}
+	}
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := cl.p.s.storeContext()
+	defer cancel()
+	res, err := cl.p.s.cfg.Locks.Claim(ctx, claims)
+	if err == nil && len(res) != len(claims) {
+		err = fmt.Errorf("%d results for %d claims", len(res), len(claims))
+	}
+	if err != nil {
+		cl.p.s.log.Warn("claiming shared lock rows failed", "partition", cl.p.name, "claims", len(claims), "err", err)
+	}
+	return res, err
+}
+
+// claimOutcome is what one claim of a Claim call came to.
+type claimOutcome struct {
+	err   *txc.Error // the registration's refusal; nil when its rows are taken
+	table string     // the conflicting rows' table
+	added []store.LockRow
+}
+
+// claimResult reads the outcome of the k-th claim, made for m, of a call
+// that returned results and err.
+func claimResult(results []store.ClaimResult, k int, err error, m *tc.Msg) claimOutcome {
+	if err != nil {
+		return claimOutcome{err: &txc.Error{Code: txc.CodeUnavailable, XID: m.XID,
+			Message: fmt.Sprintf("server: the shared lock table cannot be reached; nothing was registered: %v", err)}}
+	}
+	r := &results[k]
+	if r.Holder == "" {
+		return claimOutcome{added: r.Added}
+	}
+	return claimOutcome{table: r.Table, err: &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: r.Holder,
+		Message: fmt.Sprintf("server: lock conflict on resource %s: rows of %s held by %s", m.ResourceID, r.Table, r.Holder)}}
+}
+
+// refuseBatch answers a batch the partition stopped before taking, and
+// frees the rows claimed for it: they were free before.
+func (cl *claimer) refuseBatch(batch []tc.Msg, added []store.LockRow) {
+	s := cl.p.s
+	for i := range batch {
+		s.refuse(&batch[i], cl.p.refusal(false))
+	}
+	putBatch(batch)
+	if len(added) > 0 {
+		ctx, cancel := s.storeContext()
+		defer cancel()
+		if err := s.cfg.Locks.Free(ctx, added); err != nil {
+			s.log.Warn("freeing the rows of refused registrations failed; the partition's next owner reconciles them",
+				"partition", cl.p.name, "err", err)
+		}
+	}
+}
