@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -27,22 +26,10 @@ type activeNode struct {
 
 func startActive(t *testing.T, name string, locks *memstore.Locks) *activeNode {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: name, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
-		Locks: locks, TickInterval: 10 * time.Millisecond})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	n := &activeNode{t: t, srv: srv, addr: lis.Addr().String()}
-	n.stop = func() { cancel(); <-done; n.stop = func() {} }
+	n := &activeNode{t: t, addr: closedAddr(t)}
+	srv, kill := serveOn(t, n.addr, server.Config{Core: tc.Config{Node: name}, Locks: locks})
+	n.srv = srv
+	n.stop = func() { kill(); n.stop = func() {} }
 	t.Cleanup(func() { n.stop() })
 	return n
 }
