@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -16,7 +17,7 @@ const reserveBlock = 4096
 
 // BeginPipelined begins a global transaction without waiting for the
 // coordinator: it queues a Begin naming an XID from a block this Conn
-// reserved on its current stream, and returns that XID and a wait function
+// reserved on the stream of one of its links (round robin over the nodes), and returns that XID and a wait function
 // at once. The Begin is lazy (see session.startLazy): it leaves with the
 // next request on the stream, at the latest after a few milliseconds, or
 // at once when wait is called. The Begin is durable, as every Begin, only
@@ -41,19 +42,23 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 		return "", nil, invalid("client: begin: negative timeout %v", timeout)
 	}
 	ms := uint64((timeout + time.Millisecond - 1) / time.Millisecond)
+	r := newRouter(c, "begin", "")
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", nil, notSent(err, "client: begin: not sent")
 		}
-		s, err := c.current(ctx, "begin")
+		s, err := r.next(ctx)
 		if err != nil {
 			return "", nil, err
 		}
 		xid, err := s.xids.take(ctx, s)
-		if err != nil {
-			if s.cause() != nil {
-				continue // the stream died under the reservation: use the next one
-			}
+		switch {
+		case err != nil && s.cause() != nil:
+			continue // the stream died under the reservation: use the next one
+		case errors.Is(err, txc.ErrNotServedHere):
+			r.refused(s, err) // the node does not drive its own partition yet
+			continue
+		case err != nil:
 			return "", nil, err
 		}
 		m := message(func(m *txcv1.ClientMessage, w *txcv1.ClientMessage_Begin, v *txcv1.BeginRequest) {
@@ -70,8 +75,8 @@ func (c *Conn) BeginPipelined(ctx context.Context, name string, timeout time.Dur
 		id := c.nextID.Add(1)
 		m.Id = id
 		// Lazy: the requests about xid that follow on this stream carry it
-		// out in their frame; wait and awaitBegin flush it if anything
-		// blocks on its answer first.
+		// out in their frame; wait and pinned flush it if anything blocks
+		// on its answer first.
 		if !s.startLazy(id, &b.cl, m, size) {
 			pending.Delete(xid)
 			continue
@@ -126,23 +131,26 @@ func (b *begun) wait(ctx context.Context) error {
 	}
 }
 
-// awaitBegin holds a request about xid that is about to go out on s until
-// a pipelined Begin of xid sent on another stream has been answered.
-func awaitBegin(ctx context.Context, op string, xid txc.XID, s *session) error {
+// pinned returns the session a request about xid must go out on: the
+// stream carrying a pipelined Begin of xid on this Conn, while it is
+// unanswered (one stream is handled in order, so the request follows the
+// Begin). nil: route the request freely; a pipelined Begin of xid on
+// another Conn, or on a stream that died, is waited for first.
+func (c *Conn) pinned(ctx context.Context, op string, xid txc.XID) (*session, error) {
 	v, ok := pending.Load(xid)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	b := v.(*begun)
-	if b.sess == s {
-		return nil
+	if b.sess.c == c && b.sess.cause() == nil {
+		return b.sess, nil
 	}
 	b.sess.flush()
 	select {
 	case <-b.done:
-		return nil
+		return nil, nil
 	case <-ctx.Done():
-		return notSent(context.Cause(ctx), "client: %s: not sent: still waiting for the begin of %s", op, xid)
+		return nil, notSent(context.Cause(ctx), "client: %s: not sent: still waiting for the begin of %s", op, xid)
 	}
 }
 

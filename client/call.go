@@ -61,10 +61,13 @@ func (c *Conn) checkSize(op string, m *txcv1.ClientMessage) (int, error) {
 // a request that may have reached the coordinator: a request lost with its
 // stream, or abandoned because ctx is done, fails with an error wrapping
 // txc.ErrUnavailable (outcome unknown). A request not yet queued when the
-// stream broke waits for the reconnect.
+// stream broke waits for a link to be up, and one a node answered with
+// NotServedHere (nothing changed) goes on to the next node (see router).
 //
-// A request about xid (empty for none) first waits for a pipelined Begin of
-// xid sent on another stream (see BeginPipelined).
+// A request about xid (empty for none) goes to the node serving xid's
+// partition; it first waits for a pipelined Begin of xid sent on another
+// stream, or rides on the stream of one sent on this Conn (see
+// BeginPipelined).
 func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.ClientMessage) (*txcv1.Reply, error) {
 	m.TraceContext = traceContext(ctx)
 	size, err := c.checkSize(op, m)
@@ -74,40 +77,51 @@ func (c *Conn) roundTrip(ctx context.Context, op string, xid txc.XID, m *txcv1.C
 	if err := ctx.Err(); err != nil {
 		return nil, notSent(err, "client: %s: not sent", op)
 	}
-	cl := getCall()
+	r := newRouter(c, op, xid)
 	for {
-		s, err := c.current(ctx, op)
+		s, err := r.next(ctx)
 		if err != nil {
-			putCall(cl)
 			return nil, err
 		}
-		if xid != "" {
-			if err := awaitBegin(ctx, op, xid, s); err != nil {
-				putCall(cl)
-				return nil, err
-			}
+		reply, sent, err := c.exchange(ctx, op, s, m, size)
+		switch {
+		case err != nil:
+			return nil, err
+		case !sent:
+			continue // the session died before m was queued: try again
+		case reply.GetError().GetCode() == txcv1.ErrorCode_ERROR_CODE_NOT_SERVED_HERE:
+			r.refused(s, txcv1.ErrorFromProto(reply.GetError()))
+			continue
 		}
-		id := c.nextID.Add(1)
-		m.Id = id
-		if !s.start(id, cl, m, size) {
-			continue // the session died before m was queued: wait for the next
-		}
-		var r result
-		select {
-		case r = <-cl.ch:
-		case <-ctx.Done():
-			if s.forget(id) {
-				putCall(cl)
-				return nil, unavailable(ctx.Err(), "client: %s: gave up waiting for the coordinator, outcome unknown", op)
-			}
-			r = <-cl.ch // the outcome is already on its way; use it
-		}
-		putCall(cl)
-		if r.lost != nil {
-			return nil, unavailable(r.lost, "client: %s: stream to coordinator lost, outcome unknown", op)
-		}
-		return r.reply, nil
+		return reply, nil
 	}
+}
+
+// exchange sends m on s and waits for its reply. sent is false, with
+// nothing sent, if s failed before m was queued.
+func (c *Conn) exchange(ctx context.Context, op string, s *session, m *txcv1.ClientMessage, size int) (reply *txcv1.Reply, sent bool, err error) {
+	cl := getCall()
+	id := c.nextID.Add(1)
+	m.Id = id
+	if !s.start(id, cl, m, size) {
+		putCall(cl)
+		return nil, false, nil
+	}
+	var r result
+	select {
+	case r = <-cl.ch:
+	case <-ctx.Done():
+		if s.forget(id) {
+			putCall(cl)
+			return nil, true, unavailable(ctx.Err(), "client: %s: gave up waiting for the coordinator, outcome unknown", op)
+		}
+		r = <-cl.ch // the outcome is already on its way; use it
+	}
+	putCall(cl)
+	if r.lost != nil {
+		return nil, true, unavailable(r.lost, "client: %s: stream to coordinator lost, outcome unknown", op)
+	}
+	return r.reply, true, nil
 }
 
 // traceContext is the trace context a request carries to the coordinator:

@@ -253,7 +253,7 @@ func TestRequestsWaitDuringOutage(t *testing.T) {
 	c := dial(t, srv)
 	srv.SetRefuse(true)
 	srv.DropStreams()
-	waitFor(t, "the Conn to notice the outage", func() bool { return c.cur.Load() == nil })
+	waitFor(t, "the Conn to notice the outage", func() bool { return !c.linkSet()[0].up() })
 
 	// A request whose ctx ends during the outage fails with ErrUnavailable.
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)

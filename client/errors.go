@@ -13,9 +13,10 @@ var ErrClosed = errors.New("client: connection closed")
 
 // ErrNotSent is wrapped, together with txc.ErrUnavailable, by the errors
 // of requests that certainly never reached the coordinator (ctx done or
-// Conn closed before the request was queued): unlike other unavailability,
-// the outcome is known, and even a non-idempotent request (Begin,
-// Register) may be sent again.
+// Conn closed before the request was queued) or that every node it
+// reached refused with txc.ErrNotServedHere, changing nothing: unlike
+// other unavailability, the outcome is known, and even a non-idempotent
+// request (Begin, Register) may be sent again.
 var ErrNotSent = errors.New("client: request not sent")
 
 // unavailable makes an error that matches txc.ErrUnavailable and wraps

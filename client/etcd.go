@@ -3,7 +3,6 @@ package client
 import (
 	"crypto/tls"
 	"errors"
-	"strings"
 
 	"github.com/txcio/txc/cluster"
 	clusterresolver "github.com/txcio/txc/cluster/resolver"
@@ -29,7 +28,7 @@ func WithEtcdAuth(user, password string) Option {
 	return func(o *options) { o.etcdUser, o.etcdPassword = user, password }
 }
 
-// etcdOptions are the etcd resolver's options of a Conn.
+// etcdOptions are the options of a Conn's etcd Watcher.
 func (o *options) etcdOptions() []clusterresolver.EtcdOption {
 	opts := []clusterresolver.EtcdOption{clusterresolver.WithLogger(o.log)}
 	if o.etcdTLS != nil {
@@ -41,12 +40,12 @@ func (o *options) etcdOptions() []clusterresolver.EtcdOption {
 	return opts
 }
 
-// checkEtcd refuses etcd options that cannot work with target (a target
-// Canonical returned): a user without password or the reverse, a password
-// without TLS, etcd options for a target that is not an etcd one.
-func (o *options) checkEtcd(target string) error {
+// checkEtcd refuses etcd options that cannot work with target: a user
+// without password or the reverse, a password without TLS, etcd options
+// for a target that is not an etcd one.
+func (o *options) checkEtcd(target clusterresolver.Target) error {
 	etcdSet := o.etcdTLS != nil || o.etcdUser != "" || o.etcdPassword != ""
-	if !strings.HasPrefix(target, clusterresolver.EtcdScheme+"://") {
+	if target.Endpoints == nil {
 		if etcdSet {
 			return errors.New("WithEtcdTLS and WithEtcdAuth apply to etcd:// targets only")
 		}

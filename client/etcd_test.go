@@ -9,7 +9,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
-
+	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
 	"github.com/txcio/txc/tc/store/memstore"
 )
@@ -42,26 +42,61 @@ func TestEtcdTarget(t *testing.T) {
 	}, "b")
 }
 
-// TestEtcdTargetFollowsLeaderKey: when etcd names another leader the
-// client moves to it, even while the old one still accepts connections.
-func TestEtcdTargetFollowsLeaderKey(t *testing.T) {
+// TestEtcdLinksFollowNodes: a Conn with an etcd target links to every
+// node registered (Begins land on each), to a node that registers later,
+// and drops the link to a node whose key is gone, even while that node
+// still serves.
+func TestEtcdLinksFollowNodes(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client(t)
-	a, b := newNode(t, "a", memstore.New()), newNode(t, "b", memstore.New())
-	a.up()
-	b.up()
-	ca := etcdtest.Campaign(t, cli, "/shop/txc", "a", a.addr)
-	ca.WaitLeader()
-	cb := etcdtest.Campaign(t, cli, "/shop/txc", "b", b.addr)
+	const prefix = "/shop/txc"
+	nodes := partitions(t, 3)
+	client.PutLeased(t, cli, cluster.NodeKey(prefix, "p0"), nodes[0].addr)
+	p1 := client.PutLeased(t, cli, cluster.NodeKey(prefix, "p1"), nodes[1].addr)
+	conn, logs := dialList(t, "etcd://"+etcd.Endpoint+prefix)
+	beginOnEach(t, conn, "p0", "p1")
+	client.PutLeased(t, cli, cluster.NodeKey(prefix, "p2"), nodes[2].addr)
+	beginOnEach(t, conn, "p0", "p1", "p2")
 
-	conn, _ := dialList(t, "etcd://"+etcd.Endpoint+"/shop/txc")
-	if conn.Node() != "a" {
-		t.Fatalf("connected to %q, want the leader a", conn.Node())
+	if _, err := cli.Revoke(t.Context(), p1); err != nil {
+		t.Fatal(err)
 	}
-	ca.End()
-	cb.WaitLeader()
-	waitUntil(t, "the client to move to b", func() bool { return conn.Node() == "b" })
-	roundTrip(t, conn)
+	waitLog(t, logs, "coordinator node left; closing its link", 1)
+	for range 20 {
+		xid, err := conn.Begin(t.Context(), "without p1", 0)
+		if node, _, _ := xid.Parse(); err != nil || node == "p1" {
+			t.Fatalf("Begin after p1 left: %s %v", xid, err)
+		}
+	}
+}
+
+// TestEtcdStaleOwnerMovesOn: etcd names as owner of p0's partition a node
+// that does not serve it (its key is stale); a Register about a p0
+// transaction goes there first, is refused with NotServedHere, and is
+// taken by p0 itself.
+func TestEtcdStaleOwnerMovesOn(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := etcd.Client(t)
+	ns, begins, others := notServing(t)
+	p0 := partitions(t, 1)[0]
+	client.PutLeased(t, cli, cluster.NodeKey("", "p0"), p0.addr)
+	client.PutLeased(t, cli, cluster.NodeKey("", "ns"), ns.Addr)
+	client.PutLeased(t, cli, cluster.OwnerElection("", "p0")+"/1", ns.Addr)
+	conn, _ := dialList(t, "etcd://"+etcd.Endpoint)
+	var xid txc.XID
+	waitUntil(t, "the link to the stale owner up (a Begin refused there)", func() bool {
+		var err error
+		if xid, err = conn.Begin(t.Context(), "tx", 0); err != nil {
+			t.Fatal(err)
+		}
+		return begins.Load() > 0
+	})
+	if _, err := conn.Register(t.Context(), client.Branch{XID: xid, Type: txc.BranchTCC, ResourceID: "db"}); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if others.Load() != 1 {
+		t.Fatalf("the stale owner got %d requests besides Begins, want the Register once", others.Load())
+	}
 }
 
 // TestEtcdStoppedKeepsAddresses: with etcd stopped, a client keeps

@@ -1,10 +1,9 @@
 package client
 
-// pendingCount returns the number of pending requests on the live session.
+// pendingCount returns the number of pending requests on the live session
+// of the first link.
 func (c *Conn) pendingCount() int {
-	c.mu.Lock()
-	s := c.sess
-	c.mu.Unlock()
+	s := c.linkSet()[0].cur.Load()
 	if s == nil {
 		return 0
 	}
@@ -13,13 +12,12 @@ func (c *Conn) pendingCount() int {
 	return len(s.pending)
 }
 
-// queued returns the number of messages queued on the live session and
+// queued returns the number of messages queued on the first link's live
+// session and
 // not yet taken by its writer, and whether the linger timer of lazy
 // messages is armed (they wait for it or for the next frame).
 func (c *Conn) queued() (n int, lingering bool) {
-	c.mu.Lock()
-	s := c.sess
-	c.mu.Unlock()
+	s := c.linkSet()[0].cur.Load()
 	if s == nil {
 		return 0, false
 	}
@@ -27,3 +25,6 @@ func (c *Conn) queued() (n int, lingering bool) {
 	defer s.mu.Unlock()
 	return len(s.queue), s.armed
 }
+
+// PutLeased puts a key under a lease of its own, for the external tests.
+var PutLeased = put

@@ -40,21 +40,28 @@ func newNode(t *testing.T, name string, store *memstore.Store) *node {
 func (n *node) up() {
 	n.t.Helper()
 	n.store.Reopen()
+	_, n.kill = serveOn(n.t, n.addr, server.Config{Core: tc.Config{Node: n.name}, Store: n.store, TLS: n.tls})
+}
+
+// serveOn runs a coordinator with cfg (short retries and ticks added) on
+// addr until kill.
+func serveOn(t *testing.T, addr string, cfg server.Config) (srv *server.Server, kill func()) {
+	t.Helper()
+	cfg.Core.RetryMin, cfg.Core.RetryMax, cfg.TickInterval = 20*time.Millisecond, 200*time.Millisecond, 10*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{Core: tc.Config{Node: n.name, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
-		Store: n.store, TickInterval: 10 * time.Millisecond, TLS: n.tls})
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		cancel()
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", n.addr)
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		cancel()
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
-	n.kill = func() { cancel(); <-done }
+	return srv, func() { cancel(); <-done }
 }
 
 // down stops the node: its listener and every connection to it close.

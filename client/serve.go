@@ -67,8 +67,9 @@ type CommandHandler func(ctx context.Context, cmd Command) (txc.BranchStatus, st
 const maxResultMessage = 4096
 
 // Serve routes every command for resourceIDs to h and announces the
-// resources to the coordinator (a Hello on the current stream, and in the
-// Hello of every reconnect). Announcements accumulate for the Conn's life;
+// resources to every coordinator node (a Hello on the current stream of
+// each link, and in the Hello of every link that connects later), so that
+// whichever node drives phase 2 of a branch reaches this process. Announcements accumulate for the Conn's life;
 // serving a resource again replaces its handler. Serve does not wait for
 // the coordinator's acknowledgement; commands start arriving once it has
 // processed the announcement. Commands for resources without a handler
@@ -104,10 +105,14 @@ func (c *Conn) Serve(resourceIDs []string, h CommandHandler) error {
 	}
 	c.resources = append(c.resources, added...)
 	c.resVer++
-	s := c.sess
+	links := c.linkSet()
 	c.mu.Unlock()
-	if s != nil {
-		c.announce(s, added)
+	// A link that is down, or comes up later, announces every resource in
+	// its Hello (see link.install).
+	for _, l := range links {
+		if s := l.cur.Load(); s != nil {
+			c.announce(s, added)
+		}
 	}
 	return nil
 }
@@ -145,7 +150,7 @@ func (c *Conn) announce(s *session, resources []string) {
 // dispatch runs the handler of cmd on a worker goroutine of its own and
 // sends the result on s (the stream the command came on; if that stream is
 // gone the result is dropped and the coordinator sends the command again).
-// Handlers run concurrently without bound, as many as commands arrive; a
+// Commands from every link share the workers. Handlers run concurrently without bound, as many as commands arrive; a
 // worker that finished waits workerIdle for the next command before it
 // exits, so a busy RM reuses goroutines whose stacks have already grown
 // instead of growing a fresh one per command.

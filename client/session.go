@@ -11,9 +11,10 @@ import (
 
 // session is one Session stream: a queue drained by one writer goroutine,
 // a table of pending requests completed by one reader goroutine. A session
-// is used until it fails once; the Conn then dials a new one.
+// is used until it fails once; its link then dials a new one.
 type session struct {
 	c      *Conn
+	l      *link // the link it runs on
 	stream txcv1.Coordinator_SessionClient
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -31,9 +32,11 @@ type session struct {
 	xids xidPool // XIDs reserved on this stream for pipelined Begins
 }
 
-func newSession(c *Conn, stream txcv1.Coordinator_SessionClient, ctx context.Context, cancel context.CancelCauseFunc) *session {
+func newSession(l *link, stream txcv1.Coordinator_SessionClient, ctx context.Context, cancel context.CancelCauseFunc) *session {
+	c := l.c
 	s := &session{
 		c:       c,
+		l:       l,
 		stream:  stream,
 		ctx:     ctx,
 		cancel:  cancel,
@@ -136,7 +139,7 @@ func (s *session) fail(cause error) {
 	}
 	s.mu.Unlock()
 	// After s.err is set, so that install cannot put s back.
-	s.c.sessionLost(s)
+	s.l.sessionLost(s)
 	s.cancel(cause)
 	for _, cl := range p {
 		cl.deliver(result{lost: cause})

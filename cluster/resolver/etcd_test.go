@@ -1,152 +1,103 @@
 package resolver
 
 import (
+	"errors"
+	"maps"
 	"net"
-	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	grpcresolver "google.golang.org/grpc/resolver"
 
 	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
 	"github.com/txcio/txc/internal/logtest"
 )
 
-// recorder is the channel side of a resolver: it records what the
-// resolver reports.
-type recorder struct {
-	grpcresolver.ClientConn
-	states chan []string
-	errs   chan error
-}
-
-func newRecorder() *recorder {
-	return &recorder{states: make(chan []string, 16), errs: make(chan error, 16)}
-}
-
-func (r *recorder) UpdateState(s grpcresolver.State) error {
-	addrs := make([]string, len(s.Addresses))
-	for i, a := range s.Addresses {
-		if a.ServerName != a.Addr {
-			panic("address without its own server name: " + a.Addr)
-		}
-		addrs[i] = a.Addr
-	}
-	r.states <- addrs
-	return nil
-}
-
-func (r *recorder) ReportError(err error) { r.errs <- err }
-
-// next waits (up to 10 s) for the next addresses reported and checks them.
-func (r *recorder) next(t *testing.T, want ...string) {
+// watch starts a Watcher on endpoint and prefix, closed when the test ends.
+func watch(t *testing.T, endpoint, prefix string, logs *logtest.Buffer, opts ...EtcdOption) *Watcher {
 	t.Helper()
-	select {
-	case got := <-r.states:
-		if !slices.Equal(got, want) {
-			t.Fatalf("reported %v, want %v", got, want)
-		}
-	case err := <-r.errs:
-		t.Fatalf("reported error %v, want addresses %v", err, want)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no addresses reported in 10 s, want %v", want)
+	w, err := Watch([]string{endpoint}, prefix, append(opts, WithLogger(logs.Logger()))...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(w.Close)
+	return w
 }
 
-// until waits (up to 10 s) for want to be reported, allowing only the
-// lists in on the way.
-func (r *recorder) until(t *testing.T, on []string, want ...string) {
+// waitState waits (up to 10 s) until the Watcher's state satisfies ok.
+func waitState(t *testing.T, w *Watcher, what string, ok func(State) bool) State {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
+		st, changed := w.State()
+		if ok(st) {
+			return st
+		}
 		select {
-		case got := <-r.states:
-			if slices.Equal(got, want) {
-				return
-			}
-			if !slices.Equal(got, on) {
-				t.Fatalf("reported %v on the way to %v", got, want)
-			}
+		case <-changed:
 		case <-deadline:
-			t.Fatalf("%v not reported in 10 s", want)
+			t.Fatalf("waited 10 s for %s; state %+v", what, st)
 		}
 	}
 }
 
-// build starts an etcd resolver on target reporting to a recorder.
-func build(t *testing.T, target string, logs *logtest.Buffer, opts ...EtcdOption) *recorder {
+// waitNodesOwners waits for exactly these nodes and owners.
+func waitNodesOwners(t *testing.T, w *Watcher, nodes, owners map[string]string) {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder()
-	r, err := NewEtcdBuilder(append(opts, WithLogger(logs.Logger()))...).Build(grpcresolver.Target{URL: *u}, rec, grpcresolver.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	return rec
+	waitState(t, w, "nodes and owners", func(s State) bool {
+		return maps.Equal(s.Nodes, nodes) && maps.Equal(s.Owners, owners) && s.Err == nil
+	})
 }
 
-// TestEtcdResolver: registered nodes are reported until one leads; then
-// the leader alone, and the next one when it goes; when no key is left the
-// last addresses stay.
-func TestEtcdResolver(t *testing.T) {
+// TestWatcher: before any node the state says so; then nodes and owners
+// follow the keys (the owner of a partition is its candidate created
+// first, the next one once that key is gone); when no node key is left
+// the last nodes stay.
+func TestWatcher(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client(t)
 	var logs logtest.Buffer
-	rec := build(t, "etcd://"+etcd.Endpoint+"/it", &logs)
-	select {
-	case err := <-rec.errs:
-		if !strings.Contains(err.Error(), "no txc-server node") {
-			t.Fatalf("error before any node: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no error reported while no node is registered")
-	}
+	w := watch(t, etcd.Endpoint, "/it", &logs)
+	waitState(t, w, "no node", func(s State) bool { return errors.Is(s.Err, errNoNode) })
+
 	lease, err := cli.Grant(t.Context(), 30)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.Put(t.Context(), cluster.NodeKey("/it", "b"), "127.0.0.1:2", clientv3.WithLease(lease.ID)); err != nil {
+	put := func(key, value string) {
+		t.Helper()
+		if _, err := cli.Put(t.Context(), key, value, clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(cluster.NodeKey("/it", "a"), "127.0.0.1:1")
+	put(cluster.NodeKey("/it", "b"), "127.0.0.1:2")
+	nodes := map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"}
+	waitNodesOwners(t, w, nodes, map[string]string{})
+	put(cluster.OwnerElection("/it", "a")+"/1", "127.0.0.1:1")
+	put(cluster.OwnerElection("/it", "a")+"/2", "127.0.0.1:2")
+	waitNodesOwners(t, w, nodes, map[string]string{"a": "127.0.0.1:1"})
+	if _, err := cli.Delete(t.Context(), cluster.OwnerElection("/it", "a")+"/1"); err != nil {
 		t.Fatal(err)
 	}
-	rec.next(t, "127.0.0.1:2")
-	a := etcdtest.Campaign(t, cli, "/it", "a", "127.0.0.1:1")
-	a.WaitLeader()
-	// The node key of a is put before it campaigns: the list of both
-	// nodes may show first.
-	rec.until(t, []string{"127.0.0.1:1", "127.0.0.1:2"}, "127.0.0.1:1")
-	c := etcdtest.Campaign(t, cli, "/it", "c", "127.0.0.1:3")
-	a.End()
-	c.WaitLeader()
-	// c may campaign after a's keys went: the nodes may show first.
-	rec.until(t, []string{"127.0.0.1:2", "127.0.0.1:3"}, "127.0.0.1:3")
-	c.End()
-	rec.next(t, "127.0.0.1:2")
+	waitNodesOwners(t, w, nodes, map[string]string{"a": "127.0.0.1:2"})
+
 	if _, err := cli.Revoke(t.Context(), lease.ID); err != nil {
 		t.Fatal(err)
 	}
+	waitState(t, w, "no owner", func(s State) bool { return len(s.Owners) == 0 })
 	waitLog(t, &logs, "no node registered in etcd; keeping the last known coordinator addresses")
-	select {
-	case got := <-rec.states:
-		t.Fatalf("reported %v after the last key went", got)
-	case err := <-rec.errs:
-		t.Fatalf("reported %v after the last key went", err)
-	default:
+	if st, _ := w.State(); !maps.Equal(st.Nodes, nodes) || st.Err != nil {
+		t.Fatalf("after the last node key went: %+v", st)
 	}
 }
 
-// TestEtcdResolverUnreachable: etcd that cannot be reached before any
-// address is known is an error the channel sees; once addresses are
-// known, etcd going away keeps them (logged), and changes made after it
-// is back are followed again.
-func TestEtcdResolverUnreachable(t *testing.T) {
+// TestWatcherUnreachable: etcd that cannot be reached before any node is
+// known shows in State.Err; once nodes are known, etcd going away keeps
+// them (logged), and changes made after it is back are followed again.
+func TestWatcherUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -154,30 +105,23 @@ func TestEtcdResolverUnreachable(t *testing.T) {
 	dead := l.Addr().String()
 	l.Close()
 	var logs logtest.Buffer
-	rec := build(t, "etcd://"+dead, &logs, func(o *etcdOptions) { o.dialTimeout = 500 * time.Millisecond })
-	select {
-	case err := <-rec.errs:
-		t.Logf("reported: %v", err)
-	case got := <-rec.states:
-		t.Fatalf("reported %v from an etcd that is not there", got)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no error reported while etcd is unreachable")
+	w := watch(t, dead, "", &logs, func(o *etcdOptions) { o.dialTimeout = 500 * time.Millisecond })
+	st := waitState(t, w, "an error", func(s State) bool { return s.Err != errNotRead })
+	if st.Err == nil || len(st.Nodes) != 0 {
+		t.Fatalf("state from an etcd that is not there: %+v", st)
 	}
 
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client(t)
-	a := etcdtest.Campaign(t, cli, "", "a", "127.0.0.1:1")
-	a.WaitLeader()
-	rec = build(t, "etcd://"+etcd.Endpoint, &logs)
-	rec.next(t, "127.0.0.1:1")
+	etcdtest.Campaign(t, cli, "", "a", "127.0.0.1:1")
+	w = watch(t, etcd.Endpoint, "", &logs)
+	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1"}, map[string]string{})
 	etcd.Stop()
 	waitLog(t, &logs, "etcd unreachable; keeping the last known coordinator addresses")
 	etcd.Restart()
 	waitLog(t, &logs, "etcd reachable again")
-	b := etcdtest.Campaign(t, cli, "", "b", "127.0.0.1:2")
-	a.End()
-	b.WaitLeader()
-	rec.until(t, []string{"127.0.0.1:1"}, "127.0.0.1:2")
+	etcdtest.Campaign(t, cli, "", "b", "127.0.0.1:2")
+	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"}, map[string]string{})
 }
 
 func waitLog(t *testing.T, logs *logtest.Buffer, want string) {

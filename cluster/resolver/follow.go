@@ -4,157 +4,160 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/connectivity"
-	grpcresolver "google.golang.org/grpc/resolver"
 )
 
-// errNoNode is reported to the channel while etcd knows no node and the
-// resolver has never had an address.
-var errNoNode = errors.New("no txc-server node registered in etcd")
+var (
+	// errNotRead is State.Err until etcd was first read.
+	errNotRead = errors.New("etcd not read yet")
+	// errNoNode is State.Err while etcd knows no node and none was ever
+	// known.
+	errNoNode = errors.New("no txc-server node registered in etcd")
+)
 
 // run connects to etcd, reads the keys and follows them with a watch;
 // after a failure it connects or reads again, with capped exponential
-// backoff, until Close. The addresses last reported stay in use
-// meanwhile.
-func (r *etcdResolver) run() {
-	defer r.wg.Done()
-	delay := r.o.backoffMin
+// backoff, until Close. The last state stays meanwhile.
+func (w *Watcher) run() {
+	defer w.wg.Done()
+	delay := w.o.backoffMin
 	for {
-		err := r.connect()
+		err := w.connect()
 		var rev int64
 		if err == nil {
-			rev, err = r.load()
+			rev, err = w.load()
 		}
 		if err == nil {
-			delay = r.o.backoffMin
-			err = r.follow(rev)
+			delay = w.o.backoffMin
+			err = w.follow(rev)
 		}
-		if r.ctx.Err() != nil {
+		if w.ctx.Err() != nil {
 			return
 		}
-		r.log.Warn("cluster resolver: reading etcd failed; keeping the last known coordinator addresses",
-			"addresses", r.last, "retry_in", delay, "err", err)
-		if r.last == nil {
-			r.cc.ReportError(fmt.Errorf("cluster resolver: %w", r.access.Explain(err)))
+		st, _ := w.State()
+		w.log.Warn("cluster resolver: reading etcd failed; keeping the last known coordinator addresses",
+			"nodes", st.Nodes, "retry_in", delay, "err", err)
+		if len(st.Nodes) == 0 {
+			st.Err = fmt.Errorf("cluster resolver: %w", w.access.Explain(err))
+			w.set(st)
 		}
 		select {
 		case <-time.After(delay):
-		case <-r.ctx.Done():
+		case <-w.ctx.Done():
 			return
 		}
-		delay = min(2*delay, r.o.backoffMax)
+		delay = min(2*delay, w.o.backoffMax)
 	}
 }
 
 // connect makes the etcd client, once: a client that etcd refused (its
 // TLS, its user or password) is not made, and the error, naming what to
-// check, reaches the channel.
-func (r *etcdResolver) connect() error {
-	if r.cli != nil {
+// check, shows in State.Err.
+func (w *Watcher) connect() error {
+	if w.cli != nil {
 		return nil
 	}
-	cli, err := r.access.Connect(r.ctx, clientv3.Config{DialTimeout: r.o.dialTimeout})
+	cli, err := w.access.Connect(w.ctx, clientv3.Config{DialTimeout: w.o.dialTimeout})
 	if err != nil {
 		return err
 	}
-	r.cli = cli
-	r.wg.Add(1)
-	go r.watchConnectivity()
+	w.cli = cli
+	w.wg.Add(1)
+	go w.watchConnectivity()
 	return nil
 }
 
-// load reads both key ranges at one revision, reports the addresses and
-// returns the revision.
-func (r *etcdResolver) load() (int64, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.o.dialTimeout)
+// load reads the nodes and the owner elections at one revision, publishes
+// them and returns the revision.
+func (w *Watcher) load() (int64, error) {
+	ctx, cancel := context.WithTimeout(w.ctx, w.o.dialTimeout)
 	defer cancel()
-	resp, err := r.cli.Txn(ctx).Then(
-		clientv3.OpGet(r.view.nodesPrefix, clientv3.WithPrefix()),
-		clientv3.OpGet(r.view.electionPrefix, clientv3.WithPrefix()),
+	resp, err := w.cli.Txn(ctx).Then(
+		clientv3.OpGet(w.view.nodesPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(w.view.ownersPrefix, clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return 0, err
 	}
-	r.view.reset()
+	w.view.reset()
 	for _, op := range resp.Responses {
 		for _, kv := range op.GetResponseRange().GetKvs() {
-			r.view.put(string(kv.Key), string(kv.Value), kv.CreateRevision)
+			w.view.put(string(kv.Key), string(kv.Value), kv.CreateRevision)
 		}
 	}
-	r.publish()
+	w.publish()
 	return resp.Header.Revision, nil
 }
 
 // follow applies every change after rev until the watch fails or Close.
-// One watch covers nodes and election, so that a lease ending (a node key
-// and an election key deleted at one revision) arrives as one batch and
-// the addresses change once. The watch requires an etcd leader: a member
-// cut off from its cluster ends it, and run reads again once a quorum
+// One watch covers nodes and owners, so that a lease ending (a node key
+// and its owner keys deleted at one revision) arrives as one batch and
+// the state changes once. The watch requires an etcd leader: a member cut
+// off from its cluster ends it, and run reads again once a quorum
 // answers.
-func (r *etcdResolver) follow(rev int64) error {
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(r.ctx))
+func (w *Watcher) follow(rev int64) error {
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(w.ctx))
 	defer cancel()
-	for resp := range r.cli.Watch(ctx, r.view.keysPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+	for resp := range w.cli.Watch(ctx, w.view.keysPrefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
 		if err := resp.Err(); err != nil {
 			return err
 		}
 		for _, ev := range resp.Events {
 			if ev.Type == clientv3.EventTypeDelete {
-				r.view.remove(string(ev.Kv.Key))
+				w.view.remove(string(ev.Kv.Key))
 			} else {
-				r.view.put(string(ev.Kv.Key), string(ev.Kv.Value), ev.Kv.CreateRevision)
+				w.view.put(string(ev.Kv.Key), string(ev.Kv.Value), ev.Kv.CreateRevision)
 			}
 		}
-		r.publish()
+		w.publish()
 	}
 	return errors.New("watch closed")
 }
 
-// publish reports the view's addresses when they changed. An empty list is
-// never reported once there were addresses: a node whose key vanished
-// (its lease expired while etcd was away) may well still serve.
-func (r *etcdResolver) publish() {
-	addrs := r.view.addresses()
+// publish makes the view the state when it changed. Nodes never go from
+// some to none: a node whose key vanished (its lease expired while etcd
+// was away) may well still serve.
+func (w *Watcher) publish() {
+	last, _ := w.State()
+	next := State{Nodes: w.view.liveNodes(), Owners: w.view.owners()}
 	switch {
-	case len(addrs) == 0 && r.last != nil:
-		r.log.Warn("cluster resolver: no node registered in etcd; keeping the last known coordinator addresses", "addresses", r.last)
-		return
-	case len(addrs) == 0:
-		r.cc.ReportError(errNoNode)
-		return
-	case slices.Equal(addrs, r.last):
+	case len(next.Nodes) == 0 && len(last.Nodes) > 0:
+		w.log.Warn("cluster resolver: no node registered in etcd; keeping the last known coordinator addresses", "nodes", last.Nodes)
+		next.Nodes = last.Nodes
+	case len(next.Nodes) == 0:
+		next.Err = errNoNode
+	}
+	if maps.Equal(next.Nodes, last.Nodes) && maps.Equal(next.Owners, last.Owners) && next.Err == last.Err {
 		return
 	}
-	r.log.Info("cluster resolver: coordinator addresses", "addresses", addrs)
-	r.mu.Lock()
-	r.last = addrs
-	r.mu.Unlock()
-	if err := r.cc.UpdateState(grpcresolver.State{Addresses: grpcAddresses(addrs)}); err != nil {
-		r.log.Warn("cluster resolver: the channel refused the addresses", "addresses", addrs, "err", err)
+	if !maps.Equal(next.Nodes, last.Nodes) {
+		w.log.Info("cluster resolver: coordinator nodes", "nodes", next.Nodes)
 	}
+	w.set(next)
 }
 
 // watchConnectivity logs when the connection to etcd fails and when it is
 // back: a watch retries silently, so this is how an outage shows.
-func (r *etcdResolver) watchConnectivity() {
-	defer r.wg.Done()
-	conn := r.cli.ActiveConnection()
+func (w *Watcher) watchConnectivity() {
+	defer w.wg.Done()
+	conn := w.cli.ActiveConnection()
 	down := false
 	for {
 		st := conn.GetState()
 		switch {
 		case st == connectivity.TransientFailure && !down:
 			down = true
-			r.log.Warn("cluster resolver: etcd unreachable; keeping the last known coordinator addresses", "addresses", r.lastSeen())
+			nodes, _ := w.State()
+			w.log.Warn("cluster resolver: etcd unreachable; keeping the last known coordinator addresses", "nodes", nodes.Nodes)
 		case st == connectivity.Ready && down:
 			down = false
-			r.log.Info("cluster resolver: etcd reachable again")
+			w.log.Info("cluster resolver: etcd reachable again")
 		}
-		if !conn.WaitForStateChange(r.ctx, st) {
+		if !conn.WaitForStateChange(w.ctx, st) {
 			return
 		}
 	}

@@ -3,44 +3,60 @@ package resolver
 import (
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/cluster"
-	grpcresolver "google.golang.org/grpc/resolver"
 )
 
-// Canonical returns the gRPC target for a target given to client.Dial, or
-// a txc.ErrInvalidArgument error that names what is wrong:
+// ListScheme is the scheme of a static list target written with a
+// scheme, "txc-list:///host:port,host:port,…"; a plain comma-separated
+// list means the same.
+const ListScheme = "txc-list"
+
+// Target is a target given to client.Dial, parsed.
+type Target struct {
+	// Addrs are the gRPC targets to hold a connection to, one each: the
+	// target itself for a single address or any other gRPC target
+	// ("dns:///…", "unix:…"), each address of a list. Empty for etcd.
+	Addrs []string
+	// Endpoints and Prefix are an etcd target's: the nodes to connect to
+	// are those registered under Prefix (see Watch).
+	Endpoints []string
+	Prefix    string
+}
+
+// ParseTarget reads a target given to client.Dial, or fails with a
+// txc.ErrInvalidArgument error that names what is wrong:
 //
-//   - a comma-separated list of host:port without a scheme becomes a
-//     ListScheme target;
-//   - an EtcdScheme target is checked (endpoints, prefix) and kept;
+//   - a comma-separated list of host:port (optionally written
+//     "txc-list:///…") gives one address each;
+//   - an EtcdScheme target gives its endpoints and prefix;
 //   - anything else (a single host:port, "dns:///…", "passthrough:///…",
-//     "unix:…") is left to gRPC unchanged.
-func Canonical(target string) (string, error) {
+//     "unix:…") is one address, left to gRPC unchanged.
+func ParseTarget(target string) (Target, error) {
 	if strings.HasPrefix(target, EtcdScheme+"://") {
 		u, err := url.Parse(target)
 		if err != nil {
-			return "", txc.Errorf(txc.CodeInvalidArgument, "cluster resolver: target %q: %v", target, err)
+			return Target{}, txc.Errorf(txc.CodeInvalidArgument, "cluster resolver: target %q: %v", target, err)
 		}
-		if _, _, err := parseEtcd(u); err != nil {
-			return "", err
-		}
-		return target, nil
+		endpoints, prefix, err := parseEtcd(u)
+		return Target{Endpoints: endpoints, Prefix: prefix}, err
+	}
+	if list, ok := strings.CutPrefix(target, ListScheme+":///"); ok {
+		addrs, err := parseList(list)
+		return Target{Addrs: addrs}, err
 	}
 	if strings.Contains(target, "://") || !strings.Contains(target, ",") {
-		return target, nil
+		return Target{Addrs: []string{target}}, nil
 	}
 	addrs, err := parseList(target)
-	if err != nil {
-		return "", err
-	}
-	return ListScheme + ":///" + strings.Join(addrs, ","), nil
+	return Target{Addrs: addrs}, err
 }
 
 // parseList splits a comma-separated list of host:port; spaces around an
-// entry are dropped.
+// entry are dropped, and so are repeats.
 func parseList(list string) ([]string, error) {
 	parts := strings.Split(list, ",")
 	addrs := make([]string, 0, len(parts))
@@ -49,7 +65,9 @@ func parseList(list string) ([]string, error) {
 		if _, port, err := net.SplitHostPort(p); err != nil || port == "" {
 			return nil, txc.Errorf(txc.CodeInvalidArgument, "cluster resolver: address list %q: %q is not host:port", list, p)
 		}
-		addrs = append(addrs, p)
+		if !slices.Contains(addrs, p) {
+			addrs = append(addrs, p)
+		}
 	}
 	return addrs, nil
 }
@@ -69,16 +87,4 @@ func parseEtcd(u *url.URL) (endpoints []string, prefix string, err error) {
 		prefix = cluster.DefaultPrefix
 	}
 	return endpoints, prefix, nil
-}
-
-// grpcAddresses turns host:port strings into resolver addresses. Each
-// carries its own ServerName so that TLS verifies every node against its
-// own host, as it does for a single-address target (the channel's
-// authority of a list target is the whole list, which is no host name).
-func grpcAddresses(addrs []string) []grpcresolver.Address {
-	out := make([]grpcresolver.Address, len(addrs))
-	for i, a := range addrs {
-		out[i] = grpcresolver.Address{Addr: a, ServerName: a}
-	}
-	return out
 }

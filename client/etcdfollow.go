@@ -1,0 +1,29 @@
+package client
+
+import (
+	"maps"
+	"slices"
+)
+
+// followEtcd keeps the links those to the live nodes etcd names, and the
+// owners of partitions current, until Close.
+func (c *Conn) followEtcd() {
+	defer c.wg.Done()
+	for {
+		st, changed := c.watch.State()
+		c.owners.Store(&st.Owners)
+		// Nodes is empty only before any node was known: nothing to
+		// link to yet.
+		if len(st.Nodes) > 0 {
+			addrs := slices.Compact(slices.Sorted(maps.Values(st.Nodes)))
+			if err := c.setLinks(addrs); err != nil {
+				c.opts.log.Error("client: cannot link to the nodes etcd names", "nodes", st.Nodes, "err", err)
+			}
+		}
+		select {
+		case <-changed:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
