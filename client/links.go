@@ -126,3 +126,11 @@ func (c *Conn) owner(p string) string {
 	}
 	return ""
 }
+
+// Linked reports whether one of c's links reached, by its last Hello, the
+// coordinator node named node. An RM asking about a transaction that node
+// began trusts an UnknownTransaction only then: the node itself forgot it,
+// it is not merely unknown to a coordinator that never had it.
+func (c *Conn) Linked(node string) bool {
+	return node != "" && slices.ContainsFunc(c.linkSet(), func(l *link) bool { return l.nodeName() == node })
+}

@@ -108,7 +108,7 @@ func committed(ctx context.Context, conn *client.Conn, xid txc.XID) (bool, error
 	var te *txc.Error
 	if errors.As(err, &te) && te.Code == txc.CodeUnknownTransaction {
 		node, _, perr := xid.Parse()
-		return perr == nil && node != "" && node == conn.Node(), nil
+		return perr == nil && conn.Linked(node), nil
 	}
 	return false, err
 }

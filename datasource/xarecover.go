@@ -50,7 +50,7 @@ func (r *Resource) RecoverXA(ctx context.Context) (int, error) {
 			continue
 		}
 		st, serr := m.Conn().Status(ctx, id.XID)
-		commit, decided := decision(st, serr, m.Conn().Node(), id.XID)
+		commit, decided := decision(st, serr, m.Conn().Linked, id.XID)
 		if !decided {
 			continue
 		}
@@ -66,14 +66,16 @@ func (r *Resource) RecoverXA(ctx context.Context) (int, error) {
 
 // decision turns the coordinator's answer about a prepared branch's
 // global transaction into its outcome (see RecoverXA).
-func decision(st txc.GlobalStatus, err error, node string, xid txc.XID) (commit, decided bool) {
+// An UnknownTransaction counts as rolled back only when linked says the
+// node that began the transaction answered (see client.Conn.Linked).
+func decision(st txc.GlobalStatus, err error, linked func(node string) bool, xid txc.XID) (commit, decided bool) {
 	if err != nil {
 		var te *txc.Error
 		if errors.As(err, &te) && te.Status != txc.GlobalUnknown {
 			st = te.Status
 		} else {
 			xnode, _, _ := xid.Parse()
-			return false, errors.Is(err, txc.ErrUnknownTransaction) && node != "" && xnode == node
+			return false, errors.Is(err, txc.ErrUnknownTransaction) && linked(xnode)
 		}
 	}
 	switch st {
