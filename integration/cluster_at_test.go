@@ -21,7 +21,7 @@ import (
 // AT participants on MariaDB and PostgreSQL and a fenced TCC participant
 // (processes of their own, dialing every node) take part in transfers
 // that move an amount from a MariaDB row to a PostgreSQL row and reserve
-// it through TCC; 30% roll back. The leader is killed (-9) mid-load and
+// it through TCC; 30% roll back. A node is killed (-9) mid-load and
 // restarted. Every acknowledged outcome must be carried out: the rows sum
 // to what the committed transfers say, no undo row or lock is left, and
 // every TCC branch ended confirmed if its transaction committed and
@@ -29,7 +29,6 @@ import (
 func TestClusterATAndTCCThroughTakeover(t *testing.T) {
 	myDB, pgDB := dbtest.MySQL(t), dbtest.Postgres(t)
 	c := startCluster(t, "postgres", dbtest.PostgresDSN, pgDB, 3, nil)
-	lead := c.leader(30*time.Second, nil)
 	const rows = 8
 	myTable, pgTable := dbtest.Table(t, myDB, "cl_at"), dbtest.Table(t, pgDB, "cl_at")
 	for _, tb := range []struct {
@@ -45,7 +44,7 @@ func TestClusterATAndTCCThroughTakeover(t *testing.T) {
 			}
 		}
 	}
-	// A commit notice the killed leader had not sent is lost: the RMs'
+	// A commit notice the killed node had not sent is lost: the RMs'
 	// leftover sweep (every second here) deletes those undo rows.
 	my := startATParticipant(t, c.target(), "mysql", myTable, "--leftover-age", "1s")
 	pg := startATParticipant(t, c.target(), "postgres", pgTable, "--leftover-age", "1s")
@@ -98,14 +97,15 @@ func TestClusterATAndTCCThroughTakeover(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(results) }
 	waitFor(t, 60*time.Second, func() bool { return count() >= 30 }, "30 transfers before the kill")
-	lead.kill9()
-	next := c.leader(10*time.Second, lead)
-	lead.restart()
+	victim := c.nodes[0]
+	victim.kill9()
+	c.hostedBy(c.names[0], 10*time.Second, victim)
+	victim.restart()
 	n := count()
 	waitFor(t, 60*time.Second, func() bool { return count() >= n+30 }, "30 transfers after the takeover")
 	halt.Store(true)
 	wg.Wait()
-	waitQuiet(t, next, 60*time.Second)
+	c.waitQuiet(60 * time.Second)
 
 	// Every outcome: from the error when it says, else from the coordinator.
 	committed := map[int]int{}

@@ -8,7 +8,8 @@
 #   BENCH_STORE=embedded|postgres|mysql  the server's store (default embedded); a SQL store
 #     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
 #   BENCH_NODES=n  runs n nodes as a cluster (a SQL store and an etcd, Debian's etcd-server,
-#     installed when missing); the load dials all of them; the figures are the leader's
+#     installed when missing), every node active; the load dials all of them; server figures
+#     are summed over the nodes
 #   BENCH_BIN=path  the txc-bench binary (default bin/txc-bench: old and new builds alternate)
 #   BENCH_WATCH_PID=pid  also reports the CPU of that process and its children per
 #     transaction (a database server's postmaster, e.g. a private PostgreSQL's)
@@ -29,15 +30,25 @@ store=${BENCH_STORE:-embedded}
 store_args=()
 drop_tables() { :; }
 prefix="bench_$$_${RANDOM}_"
-tables="${prefix}schema, ${prefix}global, ${prefix}branch, ${prefix}sequence"
+# Every table of the run: one node's store, or each node's partition and
+# the shared lock table.
+like="$(sed 's/_/\\_/g' <<<"$prefix")%"
 case "$store" in
   embedded) ;;
   postgres)
     store_args=(--store postgres --store-dsn "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" --store-table-prefix "$prefix")
-    drop_tables() { psql -q -h 127.0.0.1 -U postgres test -c "DROP TABLE IF EXISTS $tables" >/dev/null 2>&1 || true; } ;;
+    drop_tables() {
+      local t
+      t=$(psql -At -h 127.0.0.1 -U postgres test -c "SELECT string_agg(tablename, ',') FROM pg_tables WHERE tablename LIKE '$like'" 2>/dev/null)
+      [ -n "$t" ] && psql -q -h 127.0.0.1 -U postgres test -c "DROP TABLE IF EXISTS $t" >/dev/null 2>&1 || true
+    } ;;
   mysql)
     store_args=(--store mysql --store-dsn "root@tcp(127.0.0.1:3306)/test" --store-table-prefix "$prefix")
-    drop_tables() { mariadb -h 127.0.0.1 -u root test -e "DROP TABLE IF EXISTS $tables" >/dev/null 2>&1 || true; } ;;
+    drop_tables() {
+      local t
+      t=$(mariadb -N -h 127.0.0.1 -u root test -e "SELECT GROUP_CONCAT(table_name) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '$like'" 2>/dev/null)
+      [ -n "$t" ] && [ "$t" != NULL ] && mariadb -h 127.0.0.1 -u root test -e "DROP TABLE IF EXISTS $t" >/dev/null 2>&1 || true
+    } ;;
   *) echo "BENCH_STORE must be embedded, postgres or mysql" >&2; exit 2 ;;
 esac
 
@@ -66,12 +77,13 @@ else
   etcd_port=$((grpc_port + 2 * nodes))
   start_etcd "$data/etcd" "$etcd_port"
   NODE_ARGS="--log-level warn --pprof=true" GOMAXPROCS=${BENCH_SERVER_PROCS:-} start_nodes "$nodes" "$grpc_port" $((grpc_port + nodes)) "$etcd_port" "$data" "${store_args[@]}"
-  leader=$(wait_leader $((grpc_port + nodes)) "$nodes" 60) || { cat "$data"/n*.log >&2; exit 1; }
-  admin_port=$((grpc_port + nodes + leader - 1))
-  log="$data/n$leader.log"
+  admin_port=$((grpc_port + nodes))
+  wait_hosting "$admin_port" "$nodes" 60 || { cat "$data"/n*.log >&2; exit 1; }
+  log="$data/n1.log"
   addrs=$node_addrs
 fi
-server=${node_pids[$(( ${leader:-1} - 1 ))]}
+admin_ports=()
+for ((i = 0; i < nodes; i++)); do admin_ports+=($((admin_port + i))); done
 extra=()
 profiler=
 if [ -n "${BENCH_PROFILE:-}" ]; then
@@ -81,15 +93,23 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   (sleep 3; curl -s -o "$BENCH_PROFILE/server.cpu" "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=$((secs > 4 ? secs - 2 : 2))") &
   profiler=$!
 fi
-# procstat pid: the process's read and write system calls and context
-# switches (all threads) so far, "syscr syscw ctxsw".
+# procstat pid...: the processes' read and write system calls and context
+# switches (all threads) so far, summed: "syscr syscw ctxsw".
 procstat() {
-  local io sw=0 t
-  io=$(awk '/^syscr/ {r=$2} /^syscw/ {w=$2} END {print r+0, w+0}' "/proc/$1/io" 2>/dev/null || echo "0 0")
-  for t in /proc/"$1"/task/*/status; do
-    sw=$((sw + $(awk '/ctxt_switches/ {n+=$2} END {print n+0}' "$t" 2>/dev/null || echo 0)))
+  local pid t r=0 w=0 sw=0 io
+  for pid in "$@"; do
+    io=$(awk '/^syscr/ {r=$2} /^syscw/ {w=$2} END {print r+0, w+0}' "/proc/$pid/io" 2>/dev/null || echo "0 0")
+    r=$((r + ${io% *})) w=$((w + ${io#* }))
+    for t in /proc/"$pid"/task/*/status; do
+      sw=$((sw + $(awk '/ctxt_switches/ {n+=$2} END {print n+0}' "$t" 2>/dev/null || echo 0)))
+    done
   done
-  echo "$io $sw"
+  echo "$r $w $sw"
+}
+# metrics: every node's /metrics, one after the other (counters add up).
+metrics() {
+  local a
+  for a in "${admin_ports[@]}"; do curl -s "http://127.0.0.1:$a/metrics"; done
 }
 # treecpu pid: CPU seconds used by the process, its live children and the
 # children it has reaped.
@@ -101,7 +121,7 @@ treecpu() {
 }
 bench_bin=${BENCH_BIN:-bin/txc-bench}
 echo "txc-server ($store store, $nodes node(s)) on $addrs; $scenario, $clients clients, $duration"
-before=$(procstat "$server")
+before=$(procstat "${node_pids[@]}")
 [ -n "${BENCH_WATCH_PID:-}" ] && watch_before=$(treecpu "$BENCH_WATCH_PID")
 bench_start=$(date +%s.%N)
 /usr/bin/time -f "%U %S" -o "$data/bench.time" "$bench_bin" "$scenario" --addr "$addrs" --clients "$clients" --duration "$duration" ${BENCH_ARGS:-} "${extra[@]}" >"$data/bench.out" &
@@ -116,18 +136,18 @@ done
 wait "$time_pid"
 sed '$d' "$data/bench.out"
 json=$(tail -n 1 "$data/bench.out")
-after=$(procstat "$server")
+after=$(procstat "${node_pids[@]}")
 [ -n "${BENCH_WATCH_PID:-}" ] && watch_after=$(treecpu "$BENCH_WATCH_PID")
 [ -n "$profiler" ] && wait "$profiler"
 # Server-side figures go to stderr, so that stdout ends with txc-bench's JSON line.
 echo "server after the run: $(curl -s "http://127.0.0.1:$admin_port/v1/stats" | tr -d ' \n')" >&2
-curl -s "http://127.0.0.1:$admin_port/metrics" | awk '
-  /^txc_store_sync_seconds_sum/ {ss=$2} /^txc_store_sync_seconds_count/ {sc=$2}
-  /^txc_store_batch_items_sum/ {bs=$2}
-  /^process_cpu_seconds_total/ {cpu=$2} /^txc_transactions_begun_total/ {begun+=$2}
+metrics | awk '
+  /^txc_store_sync_seconds_sum/ {ss+=$2} /^txc_store_sync_seconds_count/ {sc+=$2}
+  /^txc_store_batch_items_sum/ {bs+=$2}
+  /^process_cpu_seconds_total/ {cpu+=$2} /^txc_transactions_begun_total/ {begun+=$2}
   END { if (sc > 0) printf "store      %d synced batches, mean %.3f ms per sync, mean %.1f changes per batch\n", sc, 1000*ss/sc, bs/sc
         if (begun > 0) printf "server     %.1f s of CPU, %.0f µs per transaction begun (%d), %.2f syncs per transaction\n", cpu, 1e6*cpu/begun, begun, sc/begun }' >&2
-begun=$(curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^txc_transactions_begun_total/ {print $2}')
+begun=$(metrics | awk '/^txc_transactions_begun_total/ {n+=$2} END {print n+0}')
 read -r r0 w0 c0 <<<"$before"
 read -r r1 w1 c1 <<<"$after"
 read -r bu bs <"$data/bench.time"

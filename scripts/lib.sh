@@ -80,17 +80,16 @@ start_nodes() {
   done
 }
 
-# wait_leader admin_base n seconds: waits until one of the n admin ports
-# answers /readyz with 200; prints its number.
-wait_leader() {
-  local admin=$1 n=$2 i t
+# wait_hosting admin_base n seconds: waits until each of the n nodes
+# n1..n<n> hosts its own partition (its GET /v1/cluster lists it).
+wait_hosting() {
+  local admin=$1 n=$2 i t ok
   for ((t = 0; t < $3 * 10; t++)); do
+    ok=0
     for ((i = 1; i <= n; i++)); do
-      if curl -fs -o /dev/null "http://127.0.0.1:$((admin + i - 1))/readyz"; then
-        echo "$i"
-        return 0
-      fi
+      curl -fs "http://127.0.0.1:$((admin + i - 1))/v1/cluster" 2>/dev/null | grep -q "\"hosting\":\[[^]]*\"n$i\"" && ok=$((ok + 1))
     done
+    [ "$ok" = "$n" ] && return 0
     sleep 0.1
   done
   return 1

@@ -2,20 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
-	"sync/atomic"
+	"net"
 	"time"
 
 	"github.com/txcio/txc/cluster"
+	"github.com/txcio/txc/tc/server"
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/sqlstore"
 )
 
-// runCluster takes part in the cluster until ctx is done: standing by,
-// and serving whenever this node is elected.
+// runCluster serves as one active node of a cluster until ctx is done:
+// the gRPC port at once, the node's own partition (the transactions it
+// begins) while etcd elects it its owner, and the partition of any node
+// that is gone until that node is back.
 func (p *process) runCluster(ctx context.Context) error {
 	etcdTLS, err := etcdTLS(p.cfg, p.log)
 	if err != nil {
@@ -29,60 +31,81 @@ func (p *process) runCluster(ctx context.Context) error {
 	}
 	defer node.Close()
 	p.node = node
-	p.admin.set(p.standby("standing by"))
-	p.log.Info("cluster: standing by", "etcd", p.cfg.EtcdEndpoints, "prefix", p.cfg.EtcdPrefix, "advertise", p.cfg.AdvertiseAddr,
+	locks, err := openLocks(ctx, p.cfg, p.log)
+	if err != nil {
+		return err
+	}
+	defer locks.Close()
+	cfg := p.srvCfg
+	cfg.Locks = locks
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("setting listen: %w", err)
+	}
+	p.log.Info("cluster: active node", "etcd", p.cfg.EtcdEndpoints, "prefix", p.cfg.EtcdPrefix, "advertise", p.cfg.AdvertiseAddr,
 		"etcd_tls", etcdTLS != nil, "etcd_client_cert", p.cfg.EtcdCert != "", "etcd_user", p.cfg.EtcdUser)
-	return node.Run(ctx, func(ctx context.Context) error {
-		defer p.admin.set(p.standby("standing by"))
-		p.admin.set(p.standby("elected; loading the store"))
-		return p.serve(ctx, openStoreWaiting)
-	})
+	return p.serveCluster(ctx, srv, lis, node)
 }
 
-// openStoreWaiting opens the store, waiting as long as ctx lasts while
-// another session holds it: the previous leader's, until it has stopped.
-func openStoreWaiting(ctx context.Context, cfg *config, log *slog.Logger) (store.Store, error) {
+// serveCluster serves srv on lis while node takes part in the cluster,
+// hosting whatever partitions it is elected for. It returns when ctx is
+// done, or with the error of the gRPC server or of etcd refusing the node.
+func (p *process) serveCluster(ctx context.Context, srv *server.Server, lis net.Listener, node *cluster.Node) error {
+	col := srv.StateCollector()
+	p.reg.MustRegister(col)
+	defer p.reg.Unregister(col)
+	p.admin.set(p.adminHandler(srv))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	err := node.RunPartitions(ctx, func(ctx context.Context, partition string) error {
+		st, err := openPartition(ctx, p.cfg, partition, p.log)
+		if err != nil {
+			return err
+		}
+		return srv.Host(ctx, partition, st)
+	})
+	cancel()
+	return errors.Join(err, <-served)
+}
+
+// openLocks opens the cluster's shared lock table (created when missing).
+func openLocks(ctx context.Context, cfg *config, log *slog.Logger) (*sqlstore.Locks, error) {
+	d, err := sqlstore.ParseDialect(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.OpenLocks(ctx, sqlstore.Options{Dialect: d, DSN: cfg.StoreDSN, TablePrefix: cfg.StorePrefix, Logger: log})
+}
+
+// openPartition opens partition's store, waiting as long as ctx lasts
+// while another session holds it: that of the node that had it before,
+// until it has stopped deciding for it.
+func openPartition(ctx context.Context, cfg *config, partition string, log *slog.Logger) (store.Store, error) {
+	d, err := sqlstore.ParseDialect(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	prefix, err := sqlstore.PartitionPrefix(cfg.StorePrefix, partition)
+	if err != nil {
+		return nil, err
+	}
+	opts := sqlstore.Options{Dialect: d, DSN: cfg.StoreDSN, TablePrefix: prefix, LockTablePrefix: cfg.StorePrefix, Logger: log}
 	for {
-		st, err := openStore(ctx, cfg, log)
+		st, err := sqlstore.Open(ctx, opts)
 		if !errors.Is(err, sqlstore.ErrInUse) || ctx.Err() != nil {
 			return st, err
 		}
-		log.Warn("cluster: the store is still held by another session (the previous leader's); waiting")
+		log.Warn("cluster: the partition's store is still held by another session (its previous owner's); waiting", "partition", partition)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// standby is the admin port of a node that does not serve: /healthz
-// answers, everything else is 503 with the leader's address.
-func (p *process) standby(state string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
-			w.Write([]byte("ok\n"))
-			return
-		}
-		body := map[string]string{"error": "this node is not serving: " + state, "node": p.cfg.Node, "state": state}
-		if p.node != nil {
-			body["leader"] = p.node.Leader()
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(body)
-	})
-}
-
-// swapHandler serves whichever handler was set last.
-type swapHandler struct{ h atomic.Pointer[http.Handler] }
-
-func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
-
-func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h := s.h.Load(); h != nil {
-		(*h).ServeHTTP(w, r)
-		return
-	}
-	http.Error(w, "starting", http.StatusServiceUnavailable)
 }

@@ -167,7 +167,7 @@ var settings = []setting{
 			c.StoreDSN = v
 			return nil
 		}},
-	{key: "store_table_prefix", help: "beginning of the names of a mysql or postgres store's tables; nodes of one cluster share it", def: sqlstore.DefaultTablePrefix,
+	{key: "store_table_prefix", help: "beginning of the names of a mysql or postgres store's tables; in a cluster, the base the nodes share: each node's partition adds its name, the shared lock table is <prefix>locks (at most 32 bytes then)", def: sqlstore.DefaultTablePrefix,
 		set: func(c *config, v string) error {
 			if err := sqlstore.CheckTablePrefix(v); err != nil {
 				return fmt.Errorf("must be 1..40 of a-z 0-9 _ beginning with a letter or _")
@@ -238,7 +238,7 @@ var settings = []setting{
 			return nil
 		}},
 	durationSetting("store_timeout", "a store write unanswered this long is a store failure: the node stops deciding (and, in a cluster, hands over)", "10s", func(c *config) *time.Duration { return &c.StoreTimeout }),
-	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port, or https://host:port with etcd_ca); with them the node joins a cluster: it serves gRPC only while elected leader, the others stand by (needs store mysql or postgres)", def: "",
+	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port, or https://host:port with etcd_ca); with them the node joins a cluster of active nodes: it drives the transactions it begins (its partition, in tables of its own) and adopts the partition of a node that is gone until it is back (needs store mysql or postgres)", def: "",
 		set: func(c *config, v string) error {
 			c.EtcdEndpoints = nil
 			for _, ep := range strings.Split(v, ",") {
@@ -270,7 +270,7 @@ var settings = []setting{
 			c.AdvertiseAddr = v
 			return nil
 		}},
-	durationSetting("etcd_lease_ttl", "lease of the node's etcd keys: a dead leader is replaced about this long after it died (whole seconds, 2s or more)", cluster.DefaultTTL.String(), func(c *config) *time.Duration { return &c.EtcdLeaseTTL }),
+	durationSetting("etcd_lease_ttl", "lease of the node's etcd keys: a dead node's partition is adopted about this long after it died (whole seconds, 2s or more)", cluster.DefaultTTL.String(), func(c *config) *time.Duration { return &c.EtcdLeaseTTL }),
 	{key: "etcd_ca", help: "PEM CA certificates of etcd's certificate: turns on TLS to etcd (needed with https:// endpoints); 'system' trusts the host's CAs instead",
 		set: func(c *config, v string) error {
 			if v != "" && v != "system" {

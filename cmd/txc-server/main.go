@@ -138,7 +138,7 @@ func run(ctx context.Context, cfg *config) error {
 	return nil
 }
 
-// process is what one txc-server process keeps across leadership terms.
+// process is what one txc-server process keeps while it runs.
 type process struct {
 	cfg    *config
 	log    *slog.Logger
@@ -178,11 +178,17 @@ func (p *process) serve(ctx context.Context, open func(context.Context, *config,
 // adminHandler is srv's admin API, with pprof when asked for.
 func (p *process) adminHandler(srv *server.Server) http.Handler {
 	handler := srv.AdminHandler(p.reg)
-	if !p.cfg.Pprof {
+	if !p.cfg.Pprof && p.node == nil {
 		return handler
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
+	if p.node != nil {
+		mux.Handle("GET /v1/cluster", srv.GuardAdmin(http.HandlerFunc(p.clusterView)))
+	}
+	if !p.cfg.Pprof {
+		return mux
+	}
 	debug := http.NewServeMux()
 	debug.HandleFunc("/debug/pprof/", pprof.Index)
 	debug.HandleFunc("/debug/pprof/profile", pprof.Profile)
