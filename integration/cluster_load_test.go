@@ -35,10 +35,7 @@ func TestClusterNodeKilledUnderLoad(t *testing.T) {
 			t.Logf("%s adopted %s's partition %v after the kill", adopter.addr, victim.addr, time.Since(killed).Round(time.Millisecond))
 			load.waitDecided(t, len(load.decided())+50)
 			victim.restart()
-			c.hostedBy(c.names[0], 30*time.Second, nil)
-			if got := c.hostedBy(c.names[0], time.Second, nil); got != victim {
-				t.Fatalf("partition %s is hosted by %s, not by its own node back", c.names[0], got.addr)
-			}
+			c.handedBack(c.names[0], victim, 30*time.Second)
 			load.waitDecided(t, len(load.decided())+100)
 			load.stop()
 			c.waitQuiet(60 * time.Second)
@@ -159,9 +156,7 @@ func TestClusterServesWithoutEtcd(t *testing.T) {
 	c.checkSpread(begun)
 	c.etcd.Restart()
 	for i := range c.nodes {
-		if got := c.hostedBy(c.names[i], 30*time.Second, nil); got != c.nodes[i] {
-			t.Fatalf("after etcd came back, partition %s is hosted by %s", c.names[i], got.addr)
-		}
+		c.handedBack(c.names[i], c.nodes[i], 30*time.Second)
 	}
 	xid, err := conn.Begin(ctx, "etcd-back", 0)
 	if err == nil {

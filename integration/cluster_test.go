@@ -136,6 +136,19 @@ func (c *testCluster) hostedBy(partition string, within time.Duration, skip *tcP
 	return nil
 }
 
+// handedBack waits until partition is hosted by its own node p (and only
+// by it).
+func (c *testCluster) handedBack(partition string, p *tcProcess, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for c.hostedBy(partition, within, nil) != p {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("partition %s was not handed back to its own node %s within %v", partition, p.addr, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // hosting lists the partitions p hosts, nil when it does not answer.
 func (p *tcProcess) hosting() []string {
 	code, body := p.get("/v1/cluster")

@@ -67,6 +67,14 @@ type Msg struct {
 	// the shared lock table before handing the registration over (see
 	// Config.SharedLocks).
 	Claimed bool
+	// HeldBy and HeldTable (Register): the shell's claim found rows of
+	// LockKeys in the shared lock table held by the transaction HeldBy (in
+	// table HeldTable) and took nothing. The core refuses the registration
+	// as a lock conflict naming HeldBy, after its own checks: a
+	// transaction that is no longer open learns that instead, and stops
+	// waiting for the rows.
+	HeldBy    txc.XID
+	HeldTable string
 
 	BranchStatus txc.BranchStatus // Report, BranchResult
 	Text         string           // BranchResult: the handler's message

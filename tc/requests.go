@@ -254,6 +254,11 @@ func (c *Core) addBranch(now time.Time, m Msg) (txc.BranchID, *txc.Error) {
 	if err := c.freeingConflict(&m); err != nil {
 		return 0, err
 	}
+	if m.HeldBy != "" {
+		c.event(Event{Kind: EventLockConflict, XID: g.rec.XID, ResourceID: m.ResourceID, Table: m.HeldTable})
+		return 0, &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: m.HeldBy,
+			Message: fmt.Sprintf("tc: lock conflict on resource %s: rows of %s held by %s", m.ResourceID, m.HeldTable, m.HeldBy)}
+	}
 	id := txc.BranchID(c.newSeq())
 	if holder, ok := c.locks.Acquire(g.rec.XID, id, m.ResourceID, m.LockKeys); !ok {
 		c.event(Event{Kind: EventLockConflict, XID: g.rec.XID, ResourceID: m.ResourceID,

@@ -1,6 +1,7 @@
 package tc
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -316,4 +317,31 @@ func TestSharedLocksReclaimWhileFreeing(t *testing.T) {
 		}
 		h.checkShared(fmt.Sprintf("inflight=%v, after the retry", inflight))
 	}
+}
+
+// TestSharedLocksHeldElsewhere: a registration whose rows the shared table
+// holds for another transaction (the shell's claim took nothing) is
+// refused as a lock conflict naming that holder while its transaction is
+// open; once the transaction is over, the refusal says so instead, so
+// that an RM retrying the conflict stops (it holds its local rows while it
+// retries: a rollback waiting for them would wait for ever).
+func TestSharedLocksHeldElsewhere(t *testing.T) {
+	h := sharedHarness(t)
+	xid := h.begin(time.Second)
+	held := Msg{Kind: KindRegister, XID: xid, BranchType: txc.BranchAT, ResourceID: "db",
+		LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"1"}}}, HeldBy: "n2:7", HeldTable: "t"}
+	r := h.do(held)
+	var te *txc.Error
+	if !errors.As(r.Err, &te) || te.Code != txc.CodeLockConflict || te.Holder != "n2:7" {
+		t.Fatalf("open transaction: %v, want a lock conflict naming n2:7", r.Err)
+	}
+	if !h.hasEvent(EventLockConflict, xid) {
+		t.Fatal("no lock-conflict event")
+	}
+	h.tick(2 * time.Second) // rolled back at its deadline
+	h.ackAll()
+	if r := h.do(held); txc.CodeOf(r.Err) == txc.CodeLockConflict || r.Err == nil {
+		t.Fatalf("ended transaction: %v, want its end", r.Err)
+	}
+	h.checkShared("after the refusals")
 }

@@ -23,19 +23,19 @@ func (p *process) runCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	node, err := cluster.New(cluster.Config{Endpoints: p.cfg.EtcdEndpoints, Prefix: p.cfg.EtcdPrefix,
-		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log,
-		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword})
-	if err != nil {
-		return err
-	}
-	defer node.Close()
-	p.node = node
 	locks, err := openLocks(ctx, p.cfg, p.log)
 	if err != nil {
 		return err
 	}
 	defer locks.Close()
+	node, err := cluster.New(cluster.Config{Endpoints: p.cfg.EtcdEndpoints, Prefix: p.cfg.EtcdPrefix,
+		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log,
+		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword, Check: locks.Ping})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	p.node = node
 	cfg := p.srvCfg
 	cfg.Locks = locks
 	srv, err := server.New(ctx, cfg)

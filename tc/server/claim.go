@@ -106,15 +106,18 @@ func (cl *claimer) serve(items []claimItem) {
 		if it.claim {
 			r := claimResult(results, k, err, &it.msg)
 			k++
-			if r.err != nil {
-				if r.err.Code == txc.CodeLockConflict {
-					s.observeConflict(&it.msg, r.table)
-				}
+			switch {
+			case r.err != nil && r.err.Code == txc.CodeLockConflict:
+				// The core refuses it, naming the holder, unless the
+				// transaction is no longer open: then it says that.
+				it.msg.HeldBy, it.msg.HeldTable = r.err.Holder, r.table
+			case r.err != nil:
 				s.answer(&tc.Reply{Conn: it.msg.Conn, ID: it.msg.ID, Kind: it.msg.Kind, Err: r.err})
 				continue
+			default:
+				it.msg.Claimed = true
+				added = append(added, r.added...)
 			}
-			it.msg.Claimed = true
-			added = append(added, r.added...)
 		}
 		batch = append(batch, it.msg)
 	}

@@ -90,6 +90,14 @@ func inPartition(t *testing.T, name string, st *memstore.Store, f func(conn *cli
 
 func notServed(err error) bool { return errors.Is(err, txc.ErrNotServedHere) }
 
+// brief bounds a request that no node will serve: the client offers it
+// again with backoff until its context ends.
+func brief(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func TestHostServesSeveralPartitions(t *testing.T) {
 	ctx := context.Background()
 	st2 := memstore.New()
@@ -106,7 +114,7 @@ func TestHostServesSeveralPartitions(t *testing.T) {
 
 	r := startNode(t, "n1", nil)
 	conn := dial(t, r.addr) // the port serves before any partition is hosted
-	if _, err := conn.Begin(ctx, "too early", 0); !notServed(err) {
+	if _, err := conn.Begin(brief(t), "too early", 0); !notServed(err) {
 		t.Fatalf("begin with the own partition not hosted: %v", err)
 	}
 	st1 := memstore.New()
@@ -126,13 +134,13 @@ func TestHostServesSeveralPartitions(t *testing.T) {
 
 	before1, before2 := storedCount(t, st1), storedCount(t, st2)
 	x3 := txc.XID("n3:7")
-	if _, err := conn.Commit(ctx, x3); !notServed(err) || !strings.Contains(err.Error(), `"n3"`) || !strings.Contains(err.Error(), `"n1"`) {
+	if _, err := conn.Commit(brief(t), x3); !notServed(err) || !strings.Contains(err.Error(), `"n3"`) || !strings.Contains(err.Error(), `"n1"`) {
 		t.Fatalf("commit on an unhosted partition: %v", err)
 	}
-	if _, err := conn.Register(ctx, client.Branch{XID: x3, Type: txc.BranchGeneric, ResourceID: "db"}); !notServed(err) {
+	if _, err := conn.Register(brief(t), client.Branch{XID: x3, Type: txc.BranchGeneric, ResourceID: "db"}); !notServed(err) {
 		t.Fatalf("register on an unhosted partition: %v", err)
 	}
-	if _, err := conn.Status(ctx, x3); !notServed(err) {
+	if _, err := conn.Status(brief(t), x3); !notServed(err) {
 		t.Fatalf("status on an unhosted partition: %v", err)
 	}
 	if storedCount(t, st1) != before1 || storedCount(t, st2) != before2 {
@@ -218,10 +226,10 @@ func TestHostHandsBackAndAdoptsAgain(t *testing.T) {
 	if _, err := st.Load(ctx); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("store after hand-back: %v, want it closed", err)
 	}
-	if _, err := conn.Status(ctx, xid); !notServed(err) {
+	if _, err := conn.Status(brief(t), xid); !notServed(err) {
 		t.Fatalf("status after hand-back: %v", err)
 	}
-	if _, err := conn.Begin(ctx, "own partition gone", 0); !notServed(err) {
+	if _, err := conn.Begin(brief(t), "own partition gone", 0); !notServed(err) {
 		t.Fatalf("begin after hand-back: %v", err)
 	}
 	st.Reopen()
@@ -254,7 +262,7 @@ func TestHostStoreFailureEndsOnlyThatPartition(t *testing.T) {
 	if err := hb.wait(t); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("Host returned %v", err)
 	}
-	if _, err := conn.Status(ctx, x2); !notServed(err) {
+	if _, err := conn.Status(brief(t), x2); !notServed(err) {
 		t.Fatalf("status on the failed partition: %v", err)
 	}
 	if _, err := conn.Begin(ctx, "still fine", 0); err != nil {

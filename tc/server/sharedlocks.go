@@ -61,11 +61,3 @@ func (s *Server) sharedLockQuery(msg tc.Msg) {
 		s.answer(&r)
 	}()
 }
-
-// observeConflict counts a registration the shared table refused, as the
-// core's conflicts are counted (the reply itself is counted when sent).
-func (s *Server) observeConflict(msg *tc.Msg, table string) {
-	e := tc.Event{Kind: tc.EventLockConflict, XID: msg.XID, ResourceID: msg.ResourceID, Table: table}
-	s.metrics.observeEvent(&e)
-	s.totals.event(&e)
-}
