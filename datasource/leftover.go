@@ -43,6 +43,10 @@ const (
 // committed branches that run on the same goroutine.
 const leftoverTimeout = 10 * time.Second
 
+// leftoverAsk bounds one question about one transaction: the client offers
+// a request no node serves now to the nodes again until its context ends.
+const leftoverAsk = 2 * time.Second
+
 // sweepLeftovers deletes the undo rows older than age whose transaction
 // committed, and returns how many it deleted.
 func (r *Resource) sweepLeftovers(ctx context.Context, age time.Duration) (int64, error) {
@@ -77,17 +81,26 @@ func (r *Resource) sweepLeftovers(ctx context.Context, age time.Duration) (int64
 }
 
 // committedKeys returns the keys whose transaction committed, asking the
-// coordinator once per transaction; on an error asking, those found so
-// far and the error.
+// coordinator once per transaction, each question bounded by leftoverAsk:
+// a transaction the coordinator cannot answer for now (no node serves its
+// partition) is skipped, not waited for, and the first such error is
+// returned along with every key found.
 func committedKeys(ctx context.Context, conn *client.Conn, keys []undo.Key) ([]undo.Key, error) {
 	var done []undo.Key
+	var first error
 	asked := make(map[txc.XID]bool)
 	for _, k := range keys {
 		ok, seen := asked[k.XID]
 		if !seen {
+			actx, cancel := context.WithTimeout(ctx, leftoverAsk)
 			var err error
-			if ok, err = committed(ctx, conn, k.XID); err != nil {
-				return done, err
+			ok, err = committed(actx, conn, k.XID)
+			cancel()
+			if err != nil && first == nil {
+				first = err
+			}
+			if ctx.Err() != nil {
+				return done, first
 			}
 			asked[k.XID] = ok
 		}
@@ -95,7 +108,7 @@ func committedKeys(ctx context.Context, conn *client.Conn, keys []undo.Key) ([]u
 			done = append(done, k)
 		}
 	}
-	return done, nil
+	return done, first
 }
 
 // committed reports whether the coordinator behind conn counts xid's
