@@ -236,7 +236,7 @@ func dialParticipants(ctx context.Context, lf loadFlags, t atTransfer) (*partici
 		db.SetMaxIdleConns(lf.clients/lf.conns + 8)
 		ps.dbs = append(ps.dbs, db)
 	}
-	if _, err := ps.conns[0].Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+	if err := roundTrip(ctx, ps.conns[0]); errors.Is(err, context.Canceled) {
 		return ps, err
 	}
 	return ps, nil

@@ -63,7 +63,7 @@ func startRMInProcess(ctx context.Context, addr string, resources []string) (fun
 		return nil, err
 	}
 	// Serve does not wait for the coordinator; a round trip after it does.
-	if _, err := c.Status(dctx, "bench:1"); err != nil && txc.CodeOf(err) == txc.CodeUnavailable {
+	if err := roundTrip(dctx, c); err != nil && txc.CodeOf(err) == txc.CodeUnavailable {
 		c.Close()
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func runSaga(ctx context.Context, lf loadFlags, store saga.Store) (result, laten
 		}
 		engines = append(engines, eng)
 		// Serve does not wait for the coordinator; a round trip after it does.
-		if _, err := c.Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+		if err := roundTrip(ctx, c); errors.Is(err, context.Canceled) {
 			return result{}, nil, err
 		}
 	}

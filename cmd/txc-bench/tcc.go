@@ -128,7 +128,7 @@ func runTCC(ctx context.Context, addr string, clients, nconns int, warmup, durat
 		}
 		eps = append(eps, ep)
 		// Serve does not wait for the coordinator; a round trip after it does.
-		if _, err := c.Status(ctx, "bench:1"); errors.Is(err, context.Canceled) {
+		if err := roundTrip(ctx, c); errors.Is(err, context.Canceled) {
 			return result{}, nil, 0, err
 		}
 	}

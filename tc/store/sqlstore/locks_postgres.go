@@ -28,6 +28,13 @@ func openPGLocks(ctx context.Context, dsn, base string, log *slog.Logger) (*pgLo
 	}
 	keepAlive(cfg.ConnConfig)
 	cfg.MaxConns = locksPool
+	// The table's changes need not wait for their own WAL flush: a claim
+	// counts only once the branch it was taken for is stored, and that
+	// synchronous commit flushes the WAL up to it, the claim included. A
+	// change lost in a database crash (a claim whose registration was
+	// never answered, a free) leaves a row that Reconcile, run when the
+	// partition's stores are opened again, puts right.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect to postgres: %w", pkg, err)
