@@ -14,32 +14,35 @@ import (
 	"github.com/txcio/txc/tc/store/memstore"
 )
 
-// TestEtcdTarget: nodes registered in etcd as the cluster layout says, one
-// leading and serving, one standing by without listening; a client dialed
-// with an etcd target (default prefix) reaches the leader. The leader dies
-// (its lease with it), the standby wins the election and starts serving on
-// the same store: the same Conn commits the transaction it began on the
-// old leader, with no new Dial.
+// TestEtcdTarget: active nodes a and b registered in etcd as the cluster
+// layout says, each the owner of its own partition; a client dialed with
+// an etcd target (default prefix) begins transactions on both. a dies (its
+// lease with it) and b adopts a's partition (wins its election, hosts its
+// store): the same Conn commits the transaction begun on a, through b,
+// with no new Dial.
 func TestEtcdTarget(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client(t)
-	st := memstore.New()
-	a, b := newNode(t, "a", st), newNode(t, "b", st)
-	ca := etcdtest.Campaign(t, cli, "", "a", a.addr)
-	ca.WaitLeader()
-	a.up()
-	cb := etcdtest.Campaign(t, cli, "", "b", b.addr)
-
+	locks := memstore.NewLocks()
+	stA, stB := memstore.New(), memstore.New()
+	a, b := startActive(t, "a", locks), startActive(t, "b", locks)
+	a.host("a", stA)
+	b.host("b", stB)
+	ma, mb := etcdtest.Join(t, cli, "", "a", a.addr), etcdtest.Join(t, cli, "", "b", b.addr)
 	conn, logs := dialList(t, "etcd://"+etcd.Endpoint)
-	if conn.Node() != "a" {
-		t.Fatalf("connected to %q, want the leader a", conn.Node())
+	xids := beginOnEach(t, conn, "a", "b")
+
+	a.stop()
+	ma.End()
+	waitLog(t, logs, "coordinator node left; closing its link", 1)
+	mb.Adopt("a")
+	b.host("a", stA)
+	for _, xid := range xids {
+		if st, err := conn.Commit(t.Context(), xid); err != nil || st != txc.GlobalCommitted {
+			t.Fatalf("Commit of %s after b adopted a: %v %v", xid, st, err)
+		}
 	}
-	failover(t, conn, logs, func() {
-		a.down()
-		ca.End()
-		cb.WaitLeader()
-		b.up()
-	}, "b")
+	roundTrip(t, conn)
 }
 
 // TestEtcdLinksFollowNodes: a Conn with an etcd target links to every
@@ -105,7 +108,7 @@ func TestEtcdStaleOwnerMovesOn(t *testing.T) {
 func TestEtcdStoppedKeepsAddresses(t *testing.T) {
 	etcd := etcdtest.Start(t)
 	a := newNode(t, "a", memstore.New())
-	etcdtest.Campaign(t, etcd.Client(t), "", "a", a.addr).WaitLeader()
+	etcdtest.Join(t, etcd.Client(t), "", "a", a.addr)
 	a.up()
 	conn, logs := dialList(t, "etcd://"+etcd.Endpoint)
 

@@ -28,14 +28,15 @@ func dialList(t *testing.T, target string, opts ...client.Option) (*client.Conn,
 }
 
 // TestDialListFirstDead: with a list whose first addresses refuse
-// connections (a dead node, a standby), Dial reaches the one that serves.
+// connections (nodes dead or not started yet), Dial reaches the one that
+// serves.
 func TestDialListFirstDead(t *testing.T) {
 	st := memstore.New()
-	dead, standby, leader := newNode(t, "dead", st), newNode(t, "standby", st), newNode(t, "leader", st)
-	leader.up()
-	conn, _ := dialList(t, list(dead, standby, leader))
-	if conn.Node() != "leader" {
-		t.Fatalf("connected to %q, want leader", conn.Node())
+	dead, starting, live := newNode(t, "dead", st), newNode(t, "starting", st), newNode(t, "live", st)
+	live.up()
+	conn, _ := dialList(t, list(dead, starting, live))
+	if conn.Node() != "live" {
+		t.Fatalf("connected to %q, want live", conn.Node())
 	}
 	roundTrip(t, conn)
 }
@@ -65,23 +66,24 @@ func TestDialListFirstHung(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
-	leader := newNode(t, "leader", memstore.New())
-	leader.up()
+	live := newNode(t, "live", memstore.New())
+	live.up()
 	start := time.Now()
-	conn, _ := dialList(t, hung.Addr().String()+","+leader.addr, client.WithConnectTimeout(time.Minute), client.WithDialTimeout(time.Minute))
-	if took := time.Since(start); conn.Node() != "leader" || took > 5*time.Second {
+	conn, _ := dialList(t, hung.Addr().String()+","+live.addr, client.WithConnectTimeout(time.Minute), client.WithDialTimeout(time.Minute))
+	if took := time.Since(start); conn.Node() != "live" || took > 5*time.Second {
 		t.Fatalf("connected to %q after %v", conn.Node(), took)
 	}
 	roundTrip(t, conn)
 }
 
-// TestListFollowsLeader: the leader of a static list dies and another
-// node starts serving on the same store; the same Conn's next requests
-// reach it without a new Dial, including the Commit of a transaction begun
-// on the old leader. Then that one dies and the first address serves
-// again: a pass over the list after a failure starts from the top, never
-// stuck on the address that went away.
-func TestListFollowsLeader(t *testing.T) {
+// TestListFollowsMovedNode: the only node serving of a static list dies
+// and a node starts serving its store on another address of the list
+// (under another name: it answers for the store's XIDs all the same); the
+// same Conn's next requests reach it without a new Dial, including the
+// Commit of a transaction begun before. Then that one dies and the first
+// address serves again: a pass over the list after a failure starts from
+// the top, never stuck on the address that went away.
+func TestListFollowsMovedNode(t *testing.T) {
 	st := memstore.New()
 	a, b, c := newNode(t, "a", st), newNode(t, "b", st), newNode(t, "c", st)
 	a.up()

@@ -42,14 +42,14 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestListTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
 	st := memstore.New()
-	dead, leader := newNode(t, "dead", st), newNode(t, "leader", st)
-	leader.tls = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12}
-	leader.up()
+	dead, live := newNode(t, "dead", st), newNode(t, "live", st)
+	live.tls = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12}
+	live.up()
 	for _, serverName := range []string{"", "localhost"} {
-		conn, _ := dialList(t, list(dead, leader), client.WithTLS(&tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}))
+		conn, _ := dialList(t, list(dead, live), client.WithTLS(&tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}))
 		roundTrip(t, conn)
 	}
-	_, err := client.Dial(t.Context(), list(dead, leader), client.WithDialTimeout(time.Second),
+	_, err := client.Dial(t.Context(), list(dead, live), client.WithDialTimeout(time.Second),
 		client.WithTLS(&tls.Config{RootCAs: pool, ServerName: "tc.example", MinVersion: tls.VersionTLS12}))
 	if err == nil {
 		t.Fatal("a certificate not for the name to verify was accepted")

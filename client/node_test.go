@@ -17,10 +17,11 @@ import (
 	"github.com/txcio/txc/tc/store/memstore"
 )
 
-// node is a real coordinator on a fixed loopback address that a test
-// starts and kills, as a cluster's leader and standbys come and go:
-// nothing listens on the address while the node is down. Nodes given the
-// same store share their state, as nodes on one SQL store do.
+// node is a real single coordinator on a fixed loopback address that a
+// test starts and kills: nothing listens on the address while the node is
+// down. Nodes given the same store share their state, as a node restarted
+// elsewhere on the same SQL store does (it answers for every XID of its
+// store).
 type node struct {
 	t     *testing.T
 	name  string
@@ -95,9 +96,9 @@ func roundTrip(t *testing.T, conn *client.Conn) {
 	}
 }
 
-// failover begins a transaction on conn, lets change replace the leader
-// and checks that the same Conn, with no new Dial, commits that
-// transaction and runs another through the new leader, named next.
+// failover begins a transaction on conn, lets change replace the node
+// serving it and checks that the same Conn, with no new Dial, commits that
+// transaction and runs another through the new node, named next.
 func failover(t *testing.T, conn *client.Conn, logs *logtest.Buffer, change func(), next string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -112,7 +113,7 @@ func failover(t *testing.T, conn *client.Conn, logs *logtest.Buffer, change func
 	// fail with an unknown outcome.
 	waitLog(t, logs, "stream to coordinator lost", lost+1)
 	if st, err := conn.Commit(ctx, xid); err != nil || st != txc.GlobalCommitted {
-		t.Fatalf("Commit through the new leader: %v %v", st, err)
+		t.Fatalf("Commit through the new node: %v %v", st, err)
 	}
 	if conn.Node() != next {
 		t.Fatalf("connected to %q, want %s", conn.Node(), next)

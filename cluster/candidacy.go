@@ -7,30 +7,16 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
-// candidacy is one election this node stands in and what it does while
-// it wins it: the leader election in leader mode (Run), one election per
-// partition in partition mode (RunPartitions). Both modes share the rules
-// of lead.go through it.
+// candidacy is one partition election this node stands in (its own
+// partition's, or that of a node that is gone) and what it does while it
+// wins it: host the partition. The rules of hold.go apply to it.
 type candidacy struct {
 	election string // the election's prefix
 	log      *slog.Logger
-	// lease opens a lease to campaign with (and registers whatever else
-	// goes under it).
+	// lease opens a lease to campaign with.
 	lease func(context.Context) (*concurrency.Session, error)
-	// serve is what the node does while elected (see Lead and Host).
+	// serve is what the node does while elected (see Host).
 	serve func(context.Context) error
-	// observe, when set, follows the election while the node campaigns.
-	observe func(context.Context, *concurrency.Election)
-}
-
-// leaderCandidacy is the single election of leader mode.
-func (n *Node) leaderCandidacy(lead Lead) *candidacy {
-	return &candidacy{election: ElectionPrefix(n.cfg.Prefix), log: n.log, lease: n.session, observe: n.observe,
-		serve: func(ctx context.Context) error {
-			n.leading.Store(true)
-			defer n.leading.Store(false)
-			return lead(ctx)
-		}}
 }
 
 // stand campaigns in c's election until ctx is done, serving while
@@ -44,11 +30,6 @@ func (n *Node) stand(ctx context.Context, c *candidacy, registered bool) error {
 // the node steps down.
 func (n *Node) term(ctx context.Context, s *concurrency.Session, c *candidacy) {
 	e := concurrency.NewElection(s, c.election)
-	if c.observe != nil {
-		octx, stopObserve := context.WithCancel(ctx)
-		defer stopObserve()
-		go c.observe(octx, e)
-	}
 	cctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.Ctx(), cancel)
 	err := e.Campaign(cctx, n.cfg.Addr)

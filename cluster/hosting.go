@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// partState is what a node in partition mode tells about partitions: the
+// partState is what a node tells about partitions: the
 // ones it hosts, and every partition's owner as last seen in etcd.
 type partState struct {
 	mu     sync.Mutex

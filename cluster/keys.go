@@ -12,11 +12,6 @@ func NodesPrefix(prefix string) string { return clean(prefix) + "/nodes/" }
 // NodeKey is the key node registers its address under.
 func NodeKey(prefix, node string) string { return NodesPrefix(prefix) + node }
 
-// ElectionPrefix is the prefix of the leader election: each candidate's key
-// lies under it, its value the candidate's gRPC address, and the key with
-// the lowest create revision is the leader's.
-func ElectionPrefix(prefix string) string { return clean(prefix) + "/leader" }
-
 // clean drops trailing slashes and makes the prefix absolute.
 func clean(prefix string) string {
 	if prefix == "" {
@@ -29,10 +24,10 @@ func clean(prefix string) string {
 	return prefix
 }
 
-// Several active nodes. Each node drives its own partition of the
-// transactions (XIDs named after it). A partition has an owner, elected
-// per partition: the node itself while it lives, another node that adopts
-// it while it is gone.
+// Every node is active and drives its own partition of the transactions
+// (XIDs named after it). A partition has an owner, elected per partition:
+// the node itself while it lives, another node that adopts it while it is
+// gone.
 
 // PartitionsPrefix is the key prefix under which every partition ever
 // started is recorded as <PartitionsPrefix>/<node name> (no lease: the

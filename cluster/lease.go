@@ -44,9 +44,6 @@ var redial = []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 	MinConnectTimeout: time.Second})}
 
-// session opens a lease and registers the node's address under it.
-func (n *Node) session(ctx context.Context) (*concurrency.Session, error) { return n.register(ctx) }
-
 // register opens a lease and registers the node's address under it, in
 // one transaction with also.
 func (n *Node) register(ctx context.Context, also ...clientv3.Op) (*concurrency.Session, error) {

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/txcio/txc"
 )
 
 // DefaultTTL is the lease of a node's keys: a node that stops renewing it
 // (killed, or cut off from etcd) loses its keys this long after its last
-// renewal, and a standby may then win the election.
+// renewal, and another node may then adopt its partition.
 const DefaultTTL = 5 * time.Second
 
 // Config says how a node takes part in the cluster.
@@ -41,8 +40,7 @@ type Config struct {
 	Username, Password string
 	// Logger receives the node's log; nil discards it.
 	Logger *slog.Logger
-	// Check, in partition mode, tells whether the node can serve now
-	// (reach its store). A node whose own partition's Host failed leaves
+	// Check tells whether the node can serve now (reach its store). A node whose own partition's Host failed leaves
 	// the cluster (its node key goes, so that another node adopts its
 	// partition) and registers again once Check returns nil, polled every
 	// second. Nil: it registers again at once.
@@ -77,26 +75,17 @@ func (c *Config) etcd() Etcd {
 	return Etcd{Endpoints: c.Endpoints, TLS: c.TLS, Username: c.Username, Password: c.Password}
 }
 
-// Lead is what a node does while it is the leader. Its context is
-// cancelled when the node must step down; Lead returns once it has
-// stopped deciding (its store closed). A Lead that returns by itself (its
-// store failed) makes the node resign, so that another node can take
-// over, and campaign again after a pause.
-type Lead func(ctx context.Context) error
-
 // Node is one coordinator process's membership in the cluster.
 type Node struct {
-	cfg     Config
-	etcd    Etcd
-	cli     atomic.Pointer[clientv3.Client] // set by Run once etcd was reached
-	log     *slog.Logger
-	leader  atomic.Pointer[string]
-	leading atomic.Bool
-	parts   partState // partition mode
-	away    away      // partition mode: out of the cluster while its store fails
+	cfg   Config
+	etcd  Etcd
+	cli   atomic.Pointer[clientv3.Client] // set by RunPartitions once etcd was reached
+	log   *slog.Logger
+	parts partState // the partitions hosted and their owners
+	away  away      // out of the cluster while its own store fails
 }
 
-// New checks cfg; Run connects to etcd.
+// New checks cfg; RunPartitions connects to etcd.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -104,41 +93,12 @@ func New(cfg Config) (*Node, error) {
 	return &Node{cfg: cfg, etcd: cfg.etcd(), log: cfg.Logger.With("node", cfg.Node)}, nil
 }
 
-// Leading reports whether this node is the leader now.
-func (n *Node) Leading() bool { return n.leading.Load() }
-
-// Leader returns the gRPC address of the leader as last seen in etcd, or
-// "" when none was seen.
-func (n *Node) Leader() string {
-	if p := n.leader.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-// Close closes the etcd client. Call it after Run has returned.
+// Close closes the etcd client. Call it after RunPartitions has returned.
 func (n *Node) Close() error {
 	if cli := n.cli.Load(); cli != nil {
 		return cli.Close()
 	}
 	return nil
-}
-
-// Run takes part in the cluster until ctx is done: it connects to etcd,
-// registers the node, campaigns, runs lead while elected, and starts over
-// when it loses its lease or lead fails. While etcd cannot be reached it
-// retries. It returns an error wrapping ErrEtcdAccess, having done
-// nothing, when etcd refuses the node (TLS, user, password or
-// permissions) before it could register once: settings to fix, not an
-// outage to wait out. On return the node has resigned and its keys are
-// gone (when etcd could be reached).
-func (n *Node) Run(ctx context.Context, lead Lead) error {
-	stop, err := n.join(ctx)
-	if stop == nil {
-		return err
-	}
-	defer stop()
-	return n.stand(ctx, n.leaderCandidacy(lead), false)
 }
 
 // join connects to etcd for the node's whole run; nil and why when it
@@ -172,15 +132,5 @@ func (n *Node) connect(ctx context.Context) (*clientv3.Client, error) {
 		}
 		n.log.Warn("cluster: etcd unreachable; retrying", "err", err, "attempt", attempt)
 		pause(ctx, time.Second)
-	}
-}
-
-// observe keeps n.leader up to date while ctx lasts.
-func (n *Node) observe(ctx context.Context, e *concurrency.Election) {
-	for r := range e.Observe(ctx) {
-		if len(r.Kvs) > 0 {
-			v := string(r.Kvs[0].Value)
-			n.leader.Store(&v)
-		}
 	}
 }

@@ -22,9 +22,10 @@ type Host func(ctx context.Context, partition string) error
 // done: it registers the node, records its partition, campaigns for it and
 // hosts it while elected; it adopts (campaigns for, and hosts while
 // elected) every recorded partition whose node is gone, and hands it back
-// when that node registers again. Like Run, it retries while etcd cannot
-// be reached and returns an error wrapping ErrEtcdAccess, having done
-// nothing, when etcd refuses the node before it could register once. On
+// when that node registers again. It retries while etcd cannot be reached
+// and returns an error wrapping ErrEtcdAccess, having done nothing, when
+// etcd refuses the node (TLS, user, password or permissions) before it
+// could register once: settings to fix, not an outage to wait out. On
 // return every host has returned, the node has resigned every partition
 // and its keys are gone (when etcd could be reached).
 func (n *Node) RunPartitions(ctx context.Context, host Host) error {

@@ -87,7 +87,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// active is a node run in partition mode.
+// active is a running node.
 type active struct {
 	n      *cluster.Node
 	cancel context.CancelFunc
@@ -101,7 +101,7 @@ func startActive(t *testing.T, ep, name string, h *hosts) *active {
 		TTL: 2 * time.Second, Logger: h.logs.Logger()}, h)
 }
 
-// startActiveWith runs a node of cfg in partition mode.
+// startActiveWith runs a node of cfg.
 func startActiveWith(t *testing.T, cfg cluster.Config, h *hosts) *active {
 	t.Helper()
 	n, err := cluster.New(cfg)

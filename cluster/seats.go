@@ -14,7 +14,7 @@ import (
 // was itself cut off from etcd (etcd down for all, say) must not take the
 // others' missing keys for their death as soon as it is back: they were
 // cut off too and re-register as fast as it does. Adoptions already held
-// are kept through a break: the hosting rule (lead.go) decides those.
+// are kept through a break: the hosting rule (hold.go) decides those.
 type seats struct {
 	ctx   context.Context // the node's run
 	own   string

@@ -29,39 +29,39 @@ func secureConfig(etcd *etcdtest.Server, name string, logs *logtest.Buffer) clus
 		TTL: 2 * time.Second, TLS: sec.Certs.ClientTLS(), Username: sec.User, Password: sec.Password, Logger: logs.Logger()}
 }
 
-// TestSecureEtcdNodeLeads: over TLS with a client certificate, as a user
-// whose role is limited to the cluster's prefix, a node registers,
-// elects itself and leads; the endpoint works as host:port and as an
-// https:// URL.
-func TestSecureEtcdNodeLeads(t *testing.T) {
+// TestSecureEtcdNodeHosts: over TLS with a client certificate, as a user
+// whose role is limited to the cluster's prefix, a node registers its
+// address and hosts its own partition; the endpoint works as host:port and
+// as an https:// URL.
+func TestSecureEtcdNodeHosts(t *testing.T) {
 	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/sec", Password: "right-" + planted})
-	var logs logtest.Buffer
+	h := newHosts(t)
 	for i, ep := range []string{etcd.Endpoint, etcd.ClientURL()} {
-		l := newLeads()
-		cfg := secureConfig(etcd, "n"+string(rune('1'+i)), &logs)
+		cfg := secureConfig(etcd, "n"+string(rune('1'+i)), &h.logs)
 		cfg.Endpoints = []string{ep}
-		r := startWith(t, cfg, l)
-		if got := l.next(t, 15*time.Second); got != cfg.Node {
-			t.Fatalf("%s led, want %s", got, cfg.Node)
-		}
+		a := startActiveWith(t, cfg, h)
+		waitFor(t, 15*time.Second, cfg.Node+" hosts its own partition", func() bool {
+			holder, _ := h.now()
+			return holder[cfg.Node] == cfg.Node
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		resp, err := etcd.RootClient(t).Get(ctx, cluster.NodeKey("/sec", cfg.Node))
 		cancel()
 		if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != cfg.Addr {
 			t.Fatalf("%s's key: %v, %v", cfg.Node, resp, err)
 		}
-		r.stop()
+		a.stop(t)
 	}
-	if strings.Contains(logs.String(), planted) {
-		t.Fatalf("the etcd password is in the log:\n%s", logs.String())
+	if strings.Contains(h.logs.String(), planted) {
+		t.Fatalf("the etcd password is in the log:\n%s", h.logs.String())
 	}
 }
 
 // TestSecureEtcdRefusesNode: a wrong password, a wrong CA, no client
 // certificate, no user, or a user without permission on the prefix make
-// Run return an error wrapping ErrEtcdAccess that says what to check,
-// without ever leading or registering, and without the password in the
-// error or the log.
+// RunPartitions return an error wrapping ErrEtcdAccess that says what to
+// check, without ever hosting or writing a key, and without the password
+// in the error or the log.
 func TestSecureEtcdRefusesNode(t *testing.T) {
 	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/sec", Password: "right-" + planted})
 	certs := etcd.Secure().Certs
@@ -84,22 +84,20 @@ func TestSecureEtcdRefusesNode(t *testing.T) {
 		{"prefix outside the role", func(c *cluster.Config) { c.Prefix = "/elsewhere" }, "lacks permission"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var logs logtest.Buffer
-			cfg := secureConfig(etcd, "refused", &logs)
+			h := newHosts(t)
+			cfg := secureConfig(etcd, "refused", &h.logs)
 			c.change(&cfg)
-			l := newLeads()
-			r := startWith(t, cfg, l)
-			var err error
+			r := startActiveWith(t, cfg, h)
 			select {
-			case err = <-r.runErr:
+			case <-r.done:
 			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not give up in 30 s")
+				t.Fatal("RunPartitions did not give up in 30 s")
 			}
-			if !errors.Is(err, cluster.ErrEtcdAccess) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Run = %v, want ErrEtcdAccess saying %q", err, c.want)
+			if !errors.Is(r.err, cluster.ErrEtcdAccess) || !strings.Contains(r.err.Error(), c.want) {
+				t.Fatalf("RunPartitions = %v, want ErrEtcdAccess saying %q", r.err, c.want)
 			}
-			if l.most != 0 {
-				t.Fatal("the refused node led")
+			if holder, ended := h.now(); len(holder) != 0 || ended != 0 {
+				t.Fatalf("the refused node hosted: now %v, %d ended", holder, ended)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -107,8 +105,8 @@ func TestSecureEtcdRefusesNode(t *testing.T) {
 			if gerr != nil || resp.Count != 0 {
 				t.Fatalf("keys after a refused node: %v, %v", resp, gerr)
 			}
-			if strings.Contains(err.Error()+logs.String(), planted) {
-				t.Fatalf("the etcd password leaked: %v\n%s", err, logs.String())
+			if strings.Contains(r.err.Error()+h.logs.String(), planted) {
+				t.Fatalf("the etcd password leaked: %v\n%s", r.err, h.logs.String())
 			}
 		})
 	}
@@ -147,13 +145,13 @@ func TestSecureEtcdCertificateAsUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs logtest.Buffer
-	cfg := secureConfig(etcd, "n1", &logs)
+	h := newHosts(t)
+	cfg := secureConfig(etcd, "n1", &h.logs)
 	cfg.Username, cfg.Password = "", ""
 	cfg.TLS.Certificates = []tls.Certificate{cert}
-	l := newLeads()
-	startWith(t, cfg, l)
-	if got := l.next(t, 15*time.Second); got != "n1" {
-		t.Fatalf("%s led", got)
-	}
+	startActiveWith(t, cfg, h)
+	waitFor(t, 15*time.Second, "n1 hosts its own partition", func() bool {
+		holder, _ := h.now()
+		return holder["n1"] == "n1"
+	})
 }

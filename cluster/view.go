@@ -6,7 +6,7 @@ import (
 	"github.com/txcio/txc"
 )
 
-// view is what a node in partition mode knows of the cluster's keys: the
+// view is what a node knows of the cluster's keys: the
 // live nodes, the recorded partitions and the candidates of each
 // partition's election. It is pure: the node feeds it the keys it reads
 // and watches, and asks it what to campaign for and who owns what.

@@ -79,7 +79,7 @@ func TestClusterOnSecureEtcd(t *testing.T) {
 	if _, err := conn.Commit(ctx, xid); err != nil {
 		t.Fatal(err)
 	}
-	waitStandbyRegistered(t, c.etcd, c.etcdPrefix)
+	waitBothRegistered(t, c.etcd, c.etcdPrefix)
 
 	var seen []string
 	for _, p := range []*tcProcess{first, second} {
@@ -105,8 +105,8 @@ func TestClusterOnSecureEtcd(t *testing.T) {
 	}
 }
 
-// waitStandbyRegistered waits until both nodes have registered.
-func waitStandbyRegistered(t *testing.T, etcd *etcdtest.Server, prefix string) {
+// waitBothRegistered waits until both nodes have registered.
+func waitBothRegistered(t *testing.T, etcd *etcdtest.Server, prefix string) {
 	t.Helper()
 	cli := etcd.RootClient(t)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {

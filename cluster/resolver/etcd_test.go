@@ -113,15 +113,15 @@ func TestWatcherUnreachable(t *testing.T) {
 
 	etcd := etcdtest.Start(t)
 	cli := etcd.Client(t)
-	etcdtest.Campaign(t, cli, "", "a", "127.0.0.1:1")
+	etcdtest.Join(t, cli, "", "a", "127.0.0.1:1")
 	w = watch(t, etcd.Endpoint, "", &logs)
-	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1"}, map[string]string{})
+	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1"}, map[string]string{"a": "127.0.0.1:1"})
 	etcd.Stop()
 	waitLog(t, &logs, "etcd unreachable; keeping the last known coordinator addresses")
 	etcd.Restart()
 	waitLog(t, &logs, "etcd reachable again")
-	etcdtest.Campaign(t, cli, "", "b", "127.0.0.1:2")
-	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"}, map[string]string{})
+	etcdtest.Join(t, cli, "", "b", "127.0.0.1:2")
+	waitNodesOwners(t, w, map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"}, map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"})
 }
 
 func waitLog(t *testing.T, logs *logtest.Buffer, want string) {

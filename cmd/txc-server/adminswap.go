@@ -6,10 +6,10 @@ import (
 	"sync/atomic"
 )
 
-// standby is the admin port of a process that does not serve (starting,
+// notServing is the admin port of a process that does not serve (starting,
 // or stopped after its store failed): /healthz answers, everything else
 // is 503 saying why.
-func (p *process) standby(state string) http.Handler {
+func (p *process) notServing(state string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))

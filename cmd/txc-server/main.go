@@ -128,7 +128,7 @@ func run(ctx context.Context, cfg *config) error {
 	if len(cfg.EtcdEndpoints) > 0 {
 		err = p.runCluster(ctx)
 	} else {
-		p.admin.set(p.standby("starting"))
+		p.admin.set(p.notServing("starting"))
 		err = p.serve(ctx, openStore)
 	}
 	if err != nil {
@@ -143,7 +143,7 @@ type process struct {
 	cfg    *config
 	log    *slog.Logger
 	reg    *prometheus.Registry
-	srvCfg server.Config // without Store: each term opens its own
+	srvCfg server.Config // without Store: serve or each hosted partition opens its own
 	admin  swapHandler
 	node   *cluster.Node // nil without etcd
 }
@@ -171,7 +171,7 @@ func (p *process) serve(ctx context.Context, open func(context.Context, *config,
 	p.reg.MustRegister(col)
 	defer p.reg.Unregister(col)
 	p.admin.set(p.adminHandler(srv))
-	defer p.admin.set(p.standby("stopped serving"))
+	defer p.admin.set(p.notServing("stopped serving"))
 	return srv.Serve(ctx, lis)
 }
 

@@ -271,22 +271,23 @@ func TestHostStoreFailureEndsOnlyThatPartition(t *testing.T) {
 }
 
 // A single node's own partition serves every XID in its store, whichever
-// node began it: a standby that took over a leader's store answers for
-// the leader's transactions, as before partitions.
+// node began it: a node renamed (or started on another node's store)
+// answers for the transactions begun under the former name, as before
+// partitions.
 func TestSingleNodeServesEveryXIDOfItsStore(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
 	var xid txc.XID
-	inPartition(t, "old-leader", st, func(conn *client.Conn) {
+	inPartition(t, "old-name", st, func(conn *client.Conn) {
 		var err error
-		if xid, err = conn.Begin(ctx, "begun before the takeover", 0); err != nil {
+		if xid, err = conn.Begin(ctx, "begun before the rename", 0); err != nil {
 			t.Fatal(err)
 		}
 	})
-	r := start(t, st, tc.Config{Node: "new-leader"})
+	r := start(t, st, tc.Config{Node: "new-name"})
 	conn := dial(t, r.addr)
 	if s, err := conn.Commit(ctx, xid); err != nil || !s.IsCommit() {
-		t.Fatalf("commit of the old leader's transaction = %v %v", s, err)
+		t.Fatalf("commit of the transaction begun under the old name = %v %v", s, err)
 	}
 	if _, err := conn.Status(ctx, "elsewhere:5"); !errors.Is(err, txc.ErrUnknownTransaction) {
 		t.Fatalf("status of a transaction never stored = %v", err)

@@ -99,9 +99,9 @@ func (s *Server) target(msg *tc.Msg) (*partition, *txc.Error) {
 
 // servingLocked finds the partition that serves the XIDs of node name
 // (partsMu read-locked). The own partition of a single node, restored
-// from Config.Store, serves every XID no other partition does: in a
-// leader/standby pair over one store, the leader's store holds the XIDs
-// of every node that led before it, and its core answers for them (or
+// from Config.Store, serves every XID no other partition does: a single
+// node renamed, or one started on a store another node wrote, still holds
+// the XIDs begun under the former name, and its core answers for them (or
 // says they are unknown) as it always did.
 func (s *Server) servingLocked(name string) *partition {
 	if p := s.parts[name]; p != nil {

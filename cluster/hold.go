@@ -9,15 +9,15 @@ import (
 )
 
 // Who decides. The store's owner lock, not etcd, keeps two nodes from
-// deciding for the same transactions: a node elected for a store (the
-// leader's, or a partition's) has the lock from the moment it loads the
-// store until it closes it, and no other node can load the store before.
-// etcd says who should try. So an elected node whose lease lapses (etcd
-// down, or this node cut off from it) keeps serving — nobody else can
-// take the store from it — and, as soon as it reaches etcd again,
-// campaigns with a new lease: if another node was elected meanwhile, it
-// steps down (closes the store) and that node takes over. A node that
-// loses its store resigns at once, so that another node can take over.
+// deciding for the same transactions: a node elected owner of a partition
+// has the partition store's lock from the moment it loads the store until
+// it closes it, and no other node can load the store before. etcd says
+// who should try. So an owner whose lease lapses (etcd down, or this node
+// cut off from it) keeps hosting — nobody else can take the store from it
+// — and, as soon as it reaches etcd again, campaigns with a new lease: if
+// another node was elected meanwhile, it steps down (closes the store)
+// and that node takes over. A node that loses the store resigns at once,
+// so that another node can take over.
 
 // hold runs c.serve while this node holds c's election e with session s.
 func (n *Node) hold(ctx context.Context, s *concurrency.Session, e *concurrency.Election, c *candidacy) {
