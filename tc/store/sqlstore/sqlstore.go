@@ -106,6 +106,7 @@ type Store struct {
 	b        backend
 	t        tables
 	secret   string
+	log      *slog.Logger
 	closed   bool
 	failNext *injected // set by tests
 }
@@ -147,7 +148,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{secret: secret}
+	s := &Store{secret: secret, log: log}
 	t := newTables(prefix)
 	if base := opts.LockTablePrefix; base != "" {
 		if err := CheckTablePrefix(base); err != nil {
@@ -195,7 +196,26 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if p.empty() {
 		return nil
 	}
-	return s.scrub(s.b.apply(ctx, p))
+	return s.scrub(s.applyAgainOnConflict(ctx, p))
+}
+
+// applyConflictTries bounds how often a batch the database aborted to
+// resolve a lock conflict is applied again.
+const applyConflictTries = 10
+
+// applyAgainOnConflict applies p, again when the database aborted the
+// whole transaction to resolve a lock conflict (a deadlock with another
+// node's batch or claim on the shared lock table): nothing of it was
+// kept, so running it again is the same change. Any other failure is
+// returned: its outcome may be unknown.
+func (s *Store) applyAgainOnConflict(ctx context.Context, p *plan) error {
+	for try := 1; ; try++ {
+		err := s.b.apply(ctx, p)
+		if err == nil || try == applyConflictTries || !sqltable.IsConflict(err) || ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("sqlstore: batch aborted by the database to resolve a lock conflict; applying it again", "try", try, "err", s.scrub(err))
+	}
 }
 
 // Load implements store.Store. It reads one consistent snapshot.
