@@ -3,7 +3,11 @@
 //	txc-server [--listen 127.0.0.1:8091] [--admin-listen 127.0.0.1:7091] [--data-dir ./txc-data] [--config file.yaml]
 //	           [--store embedded|mysql|postgres] [--store-dsn DSN]
 //	           [--tls-cert F --tls-key F [--client-ca F]] [--tokens-file F] [--policy-file F]
+//	           [--etcd-endpoints host:port,... --advertise-addr host:port [--etcd-prefix /txc]]
 //
+// With etcd endpoints the node is one of a cluster of active nodes on a
+// mysql or postgres store: it drives the transactions it begins and adopts
+// those of a node that is gone (see package cluster).
 // Every setting can also come from a YAML file (--config) or a TXC_*
 // environment variable; see --help. Bad settings are refused at start with
 // a message naming the setting. Secrets (the store DSN, tokens) are never
