@@ -13,6 +13,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/internal/faultlink"
 )
 
 // TestClusterNodeKilledUnderLoad: three active nodes on a SQL store, 16
@@ -174,15 +175,15 @@ func TestClusterServesWithoutEtcd(t *testing.T) {
 func TestClusterNodeCutOffFromStore(t *testing.T) {
 	s := clusterStores[0]
 	db := s.db(t)
-	var proxies []*faultProxy
+	var links []*faultlink.Link
 	c := startCluster(t, s.store, s.dsn, db, 2, func(i int) string {
-		p := startFaultProxy(t, "127.0.0.1:5432")
-		proxies = append(proxies, p)
-		return strings.Replace(s.dsn, "127.0.0.1:5432", p.addr(), 1)
+		l := faultlink.Start(t, "127.0.0.1:5432")
+		links = append(links, l)
+		return strings.Replace(s.dsn, "127.0.0.1:5432", l.Addr(), 1)
 	})
 	load := startLedgerLoad(t, c.target(), 4)
 	load.waitDecided(t, 50)
-	proxies[0].setCut(true)
+	links[0].SetCut(true)
 	adopter := c.hostedBy(c.names[0], 20*time.Second, c.nodes[0])
 	if slices.Contains(c.nodes[0].hosting(), c.names[0]) {
 		t.Fatalf("the node cut off from its store still hosts its partition")

@@ -4,11 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,76 +177,4 @@ func (c *testCluster) checkNoBranches() {
 	waitFor(c.t, 5*time.Second, func() bool {
 		return c.db.QueryRow("SELECT COUNT(*) FROM "+c.prefix+"locks").Scan(&rows) == nil && rows == 0
 	}, "no row left in the shared lock table")
-}
-
-// faultProxy forwards TCP connections to a target until cut: then it
-// closes every connection it carries and refuses new ones, as a failed
-// link between a node and its store would.
-type faultProxy struct {
-	lis    net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]struct{}
-}
-
-func startFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{lis: lis, target: target, conns: map[net.Conn]struct{}{}}
-	go p.accept()
-	t.Cleanup(func() { lis.Close(); p.setCut(true) })
-	return p
-}
-
-func (p *faultProxy) addr() string { return p.lis.Addr().String() }
-
-func (p *faultProxy) accept() {
-	for {
-		c, err := p.lis.Accept()
-		if err != nil {
-			return
-		}
-		go p.carry(c)
-	}
-}
-
-func (p *faultProxy) carry(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(c, up) {
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-		return
-	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-// track registers a carried pair unless the link is cut.
-func (p *faultProxy) track(a, b net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		return false
-	}
-	p.conns[a], p.conns[b] = struct{}{}, struct{}{}
-	return true
-}
-
-func (p *faultProxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/internal/dbtest"
+	"github.com/txcio/txc/internal/faultlink"
 	"github.com/txcio/txc/tc/store"
 	"github.com/txcio/txc/tc/store/storetest"
 )
@@ -235,12 +234,16 @@ func claimBatch(b *testing.B, l *Locks, worker int, n uint64) {
 // connections are cut), and after Close.
 func TestLocksPing(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
-		link := startLink(t, dsn)
-		l := openLocks(t, d, link.dsn, freshBase(t, db))
+		target := "127.0.0.1:5432"
+		if d == MySQL {
+			target = "127.0.0.1:3306"
+		}
+		link := faultlink.Start(t, target)
+		l := openLocks(t, d, strings.Replace(dsn, target, link.Addr(), 1), freshBase(t, db))
 		if err := l.Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)
 		}
-		link.cut()
+		link.SetCut(true)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		if err := l.Ping(ctx); err == nil {
@@ -251,58 +254,4 @@ func TestLocksPing(t *testing.T) {
 			t.Fatalf("Ping after Close: %v", err)
 		}
 	})
-}
-
-// link forwards TCP connections to a database until cut: then it closes
-// them all and refuses new ones.
-type link struct {
-	dsn  string
-	lis  net.Listener
-	mu   sync.Mutex
-	open []net.Conn
-}
-
-// startLink starts a link to dsn's server and returns it with dsn
-// pointing at it.
-func startLink(t *testing.T, dsn string) *link {
-	t.Helper()
-	target := "127.0.0.1:5432"
-	if !strings.Contains(dsn, "5432") {
-		target = "127.0.0.1:3306"
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &link{dsn: strings.Replace(dsn, target, lis.Addr().String(), 1), lis: lis}
-	t.Cleanup(l.cut)
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			l.mu.Lock()
-			l.open = append(l.open, c, up)
-			l.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return l
-}
-
-func (l *link) cut() {
-	l.lis.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.open {
-		c.Close()
-	}
-	l.open = nil
 }
