@@ -9,7 +9,10 @@
 #     uses this machine's database (127.0.0.1, db test) on tables of the run's own, dropped after
 #   BENCH_NODES=n  runs n nodes as a cluster (a SQL store and an etcd, Debian's etcd-server,
 #     installed when missing), every node active; the load dials all of them; server figures
-#     are summed over the nodes
+#     are summed over the nodes. One node is a single coordinator unless BENCH_CLUSTER=1
+#     (then a cluster of one: a partition and the shared lock table)
+#   BENCH_INDEPENDENT=1 (with BENCH_NODES=n)  n single coordinators instead, on stores of their own,
+#     no etcd and no shared lock table: the floor of n processes on this machine
 #   BENCH_BIN=path  the txc-bench binary (default bin/txc-bench: old and new builds alternate)
 #   BENCH_WATCH_PID=pid  also reports the CPU of that process and its children per
 #     transaction (a database server's postmaster, e.g. a private PostgreSQL's)
@@ -65,12 +68,20 @@ cleanup() {
   drop_tables
 }
 trap cleanup EXIT
-if [ "$nodes" = 1 ]; then
+if [ "$nodes" = 1 ] && [ -z "${BENCH_CLUSTER:-}" ]; then
   "${server_env[@]}" bin/txc-server --data-dir "$data/store" --listen "127.0.0.1:$grpc_port" \
     --admin-listen "127.0.0.1:$admin_port" --log-level warn --pprof=true "${store_args[@]}" >"$log" 2>&1 &
   node_pids=($!)
   addrs="127.0.0.1:$grpc_port"
   wait_port "$admin_port" 30 || { cat "$log"; exit 1; }
+elif [ -n "${BENCH_INDEPENDENT:-}" ]; then
+  # n single coordinators, each on a store of its own and with no shared
+  # locks or etcd: what n processes reach on this machine, the cluster's
+  # floor (not a valid deployment: their locks do not meet).
+  start_single_nodes "$nodes" "$grpc_port" $((grpc_port + nodes)) "$data" "$prefix" "${store_args[@]}"
+  admin_port=$((grpc_port + nodes))
+  log="$data/n1.log"
+  addrs=$node_addrs
 else
   [ "$store" = embedded ] && { echo "BENCH_NODES=$nodes needs BENCH_STORE=postgres or mysql" >&2; exit 2; }
   ensure_etcd

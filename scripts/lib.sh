@@ -80,6 +80,26 @@ start_nodes() {
   done
 }
 
+# start_single_nodes n grpc_base admin_base dir prefix store_args...: n
+# single coordinators n1..n<n>, each on its own data dir or SQL tables
+# (prefix + the node's name); sets node_pids and node_addrs.
+start_single_nodes() {
+  local n=$1 grpc=$2 admin=$3 dir=$4 prefix=$5 i
+  shift 5
+  local args=("$@")
+  node_pids=() node_addrs=
+  for ((i = 1; i <= n; i++)); do
+    [ ${#args[@]} -gt 0 ] && args[${#args[@]} - 1]="${prefix}n${i}_"
+    bin/txc-server --node "n$i" --data-dir "$dir/n$i" --listen "127.0.0.1:$((grpc + i - 1))" \
+      --admin-listen "127.0.0.1:$((admin + i - 1))" "${args[@]}" ${NODE_ARGS:-} --log-level warn --pprof=true >"$dir/n$i.log" 2>&1 &
+    node_pids+=($!)
+    node_addrs+="${node_addrs:+,}127.0.0.1:$((grpc + i - 1))"
+  done
+  for ((i = 1; i <= n; i++)); do
+    wait_port "$((admin + i - 1))" 30 || { cat "$dir/n$i.log" >&2; return 1; }
+  done
+}
+
 # wait_hosting admin_base n seconds: waits until each of the n nodes
 # n1..n<n> hosts its own partition (its GET /v1/cluster lists it).
 wait_hosting() {

@@ -75,7 +75,10 @@ cd "$srcdir"
 ./configure --prefix="$prefix" --without-icu --without-readline --without-zlib \
   --without-openssl --without-llvm >"$work/configure.log" 2>&1 ||
   { tail -30 "$work/configure.log" >&2; exit 1; }
-make -j"$(nproc)" -s >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
+# The generated headers first, alone: a parallel build once compiled a
+# file that includes utils/errcodes.h before that header existed.
+make -s -C src/backend generated-headers >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
+make -j"$(nproc)" -s >>"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
 make -s install DESTDIR="$work/dest" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; exit 1; }
 # Staged, then moved into place whole: a prefix is either complete or absent.
 rm -rf "$prefix"
