@@ -137,3 +137,14 @@ func (s *Server) enableAuth() {
 // ClientURL is the server's client URL (https://host:port for a secure
 // server).
 func (s *Server) ClientURL() string { return s.client }
+
+// ServeCert restarts a secure server presenting the certificate and key
+// files cert and key (made with Certs.Issue, after Certs.RotateCA say):
+// every client connection is cut, and those made again see the new
+// certificate. Data and users stay.
+func (s *Server) ServeCert(cert, key string) {
+	s.t.Helper()
+	s.Stop()
+	s.secure.Certs.ServerCert, s.secure.Certs.ServerKey = cert, key
+	s.Restart()
+}
