@@ -84,7 +84,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	}
 	t, err := clusterresolver.ParseTarget(target)
 	if err == nil {
-		err = o.checkEtcd(t)
+		err = o.prepareEtcd(t)
 	}
 	if err != nil {
 		return nil, invalid("client: dial %q: %v", target, err)

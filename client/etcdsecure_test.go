@@ -126,6 +126,9 @@ func TestEtcdOptionsRefused(t *testing.T) {
 		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "in clear"},
 		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "")}, "go together"},
 		{"127.0.0.1:8091", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "etcd:// targets only"},
+		{"127.0.0.1:8091", []client.Option{client.WithEtcdCAFile(os.DevNull)}, "etcd:// targets only"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdCAFile("/no/such/ca.pem")}, "no such file"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdCAFile(os.DevNull)}, "no PEM certificate"},
 	} {
 		_, err := client.Dial(context.Background(), c.target, c.opts...)
 		if !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), etcdPlanted) {

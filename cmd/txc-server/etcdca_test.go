@@ -12,22 +12,24 @@ import (
 
 	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
+	"github.com/txcio/txc/internal/faultlink"
 	"github.com/txcio/txc/internal/logtest"
 )
 
 // TestEtcdCARotated: a node's etcd CA file is read again when it
 // changes. The CA file gets the new CA besides the old, etcd then presents
 // a certificate of the new CA: the node's etcd client, connected before,
-// reconnects, and a new one connects, without a restart. The CA file then
-// becomes invalid: the CAs last read stay (the node reconnects after
-// etcd restarts again, and new clients connect), and the failure is
-// logged.
+// connects again once its connection is cut, and a new one connects,
+// without a restart. The CA file then becomes invalid: the CAs last read
+// stay (new clients connect, the node's connects again after another
+// cut), and the failure is logged.
 func TestEtcdCARotated(t *testing.T) {
 	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Password: "pw-" + etcdPw})
 	sec := etcd.Secure()
+	link := faultlink.Start(t, etcd.Endpoint)
 	caFile := filepath.Join(t.TempDir(), "etcd-ca.pem")
 	etcdtest.WriteBundle(t, caFile, sec.Certs.CA)
-	cfg, err := parse(t, clusterArgs(etcd.Endpoint, "--etcd-ca", caFile, "--etcd-cert", sec.Certs.ClientCert,
+	cfg, err := parse(t, clusterArgs(link.Addr(), "--etcd-ca", caFile, "--etcd-cert", sec.Certs.ClientCert,
 		"--etcd-key", sec.Certs.ClientKey, "--etcd-user", sec.User), withEnv(pgEnv, "TXC_ETCD_PASSWORD", sec.Password))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +45,9 @@ func TestEtcdCARotated(t *testing.T) {
 
 	newCA := sec.Certs.RotateCA("etcdtest-new-ca")
 	etcdtest.WriteBundle(t, caFile, sec.Certs.CA, newCA)
+	link.SetCut(true)
 	etcd.ServeCert(sec.Certs.Issue("etcd", "server"))
+	link.SetCut(false)
 	putEtcd(t, cli, "after the rotation")
 	putEtcd(t, connectEtcd(t, access), "new client after the rotation")
 
@@ -57,8 +61,9 @@ func TestEtcdCARotated(t *testing.T) {
 		putEtcd(t, connectEtcd(t, access), "new client with the CA file invalid")
 		time.Sleep(200 * time.Millisecond)
 	}
-	etcd.ServeCert(sec.Certs.ServerCert, sec.Certs.ServerKey)
-	putEtcd(t, cli, "after a restart with the CA file invalid")
+	link.SetCut(true)
+	link.SetCut(false)
+	putEtcd(t, cli, "after a cut with the CA file invalid")
 }
 
 // connectEtcd connects to etcd as a node does, closed when the test ends.
