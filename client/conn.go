@@ -64,7 +64,11 @@ type Conn struct {
 // passed) or the WithDialTimeout bound passes, then fails with an error
 // wrapping txc.ErrUnavailable that names the target. A Hello a
 // coordinator refuses for another reason fails Dial at once with that
-// typed error. The returned Conn lives until Close; ctx only bounds Dial.
+// typed error; so does etcd refusing this client with an etcd target (its
+// TLS, user, password or permissions), with an error matching both
+// txc.ErrUnavailable and cluster.ErrEtcdAccess, while an etcd that cannot
+// be reached is waited for as a coordinator is. The returned Conn lives
+// until Close; ctx only bounds Dial.
 func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	o := defaultOptions()
 	for _, f := range opts {
@@ -80,7 +84,7 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	}
 	t, err := clusterresolver.ParseTarget(target)
 	if err == nil {
-		err = o.checkEtcd(t)
+		err = o.prepareEtcd(t)
 	}
 	if err != nil {
 		return nil, invalid("client: dial %q: %v", target, err)

@@ -13,11 +13,25 @@ import (
 // system's CAs), a client certificate in it (Certificates or
 // GetClientCertificate) is presented for mutual TLS, and ServerName, when
 // set, is the name to verify instead of each endpoint's host.
-// TLSFromFiles builds one from PEM files. It is independent of WithTLS,
-// which secures the connection to the coordinator. Without it the
-// connection to etcd is plaintext.
+// TLSFromFiles builds one from PEM files, whose CAs are read once
+// (WithEtcdCAFile follows a CA file that changes). It is independent of
+// WithTLS, which secures the connection to the coordinator. Without it
+// the connection to etcd is plaintext.
 func WithEtcdTLS(cfg *tls.Config) Option {
 	return func(o *options) { o.etcdTLS = cfg.Clone() }
+}
+
+// WithEtcdCAFile makes an etcd target verify etcd's certificate against
+// the CAs in the PEM file path, read again when its content changes (at
+// most once a second, at a handshake), so that a rotated CA, usually a
+// bundle of the old and the new CA first, takes effect for the next
+// connections to etcd without a restart. A file that becomes unreadable
+// or invalid keeps the CAs last read, logged at error level. It turns on
+// TLS to etcd, with the rest of WithEtcdTLS's configuration when given
+// (whose RootCAs it replaces). Dial fails with an invalid-argument error
+// when the file cannot be read at first. See cluster.CAFile.
+func WithEtcdCAFile(path string) Option {
+	return func(o *options) { o.etcdCAFile = path }
 }
 
 // WithEtcdAuth makes an etcd target log in to etcd as user with password,
@@ -40,16 +54,29 @@ func (o *options) etcdOptions() []clusterresolver.EtcdOption {
 	return opts
 }
 
-// checkEtcd refuses etcd options that cannot work with target: a user
-// without password or the reverse, a password without TLS, etcd options
-// for a target that is not an etcd one.
-func (o *options) checkEtcd(target clusterresolver.Target) error {
-	etcdSet := o.etcdTLS != nil || o.etcdUser != "" || o.etcdPassword != ""
+// prepareEtcd refuses etcd options that cannot work with target (a user
+// without password or the reverse, a password without TLS, a CA file
+// that cannot be read, etcd options for a target that is not an etcd
+// one) and makes the TLS configuration trust the CA file.
+func (o *options) prepareEtcd(target clusterresolver.Target) error {
+	etcdSet := o.etcdTLS != nil || o.etcdCAFile != "" || o.etcdUser != "" || o.etcdPassword != ""
 	if target.Endpoints == nil {
 		if etcdSet {
-			return errors.New("WithEtcdTLS and WithEtcdAuth apply to etcd:// targets only")
+			return errors.New("WithEtcdTLS, WithEtcdCAFile and WithEtcdAuth apply to etcd:// targets only")
 		}
 		return nil
+	}
+	if o.etcdCAFile != "" {
+		ca, err := cluster.OpenCAFile(o.etcdCAFile, o.log)
+		if err != nil {
+			return err
+		}
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.etcdTLS != nil {
+			cfg = o.etcdTLS.Clone()
+		}
+		ca.Trust(cfg, target.Endpoints)
+		o.etcdTLS = cfg
 	}
 	// The endpoints are checked by the resolver; any stand in here.
 	return cluster.Etcd{Endpoints: []string{"etcd"}, TLS: o.etcdTLS, Username: o.etcdUser, Password: o.etcdPassword}.Check()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
+	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
 	"github.com/txcio/txc/internal/logtest"
 	"github.com/txcio/txc/tc/store/memstore"
@@ -49,8 +50,10 @@ func secureNode(t *testing.T) (*etcdtest.Server, *etcdtest.Secure) {
 }
 
 // TestEtcdTargetSecureRefused: a wrong password, a wrong CA, no client
-// certificate or no user make Dial fail, naming what etcd refused, with
-// neither the password in the error nor in the log.
+// certificate or no user make Dial fail as soon as etcd refuses, well
+// before its dial timeout, with an error matching txc.ErrUnavailable and
+// cluster.ErrEtcdAccess that names what etcd refused, with neither the
+// password in the error nor in the log.
 func TestEtcdTargetSecureRefused(t *testing.T) {
 	etcd := etcdtest.StartSecure(t, etcdtest.Secure{Prefix: "/shop", Password: "pw-" + etcdPlanted})
 	sec := etcd.Secure()
@@ -75,15 +78,40 @@ func TestEtcdTargetSecureRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var logs logtest.Buffer
-			opts := append([]client.Option{client.WithLogger(logs.Logger()), client.WithDialTimeout(5 * time.Second)}, c.opts...)
+			opts := append([]client.Option{client.WithLogger(logs.Logger()), client.WithDialTimeout(refusedDialTimeout)}, c.opts...)
+			start := time.Now()
 			_, err := client.Dial(context.Background(), "etcd://"+etcd.Endpoint+"/shop", opts...)
-			if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Dial = %v, want unavailable saying %q", err, c.want)
+			if !errors.Is(err, txc.ErrUnavailable) || !errors.Is(err, cluster.ErrEtcdAccess) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Dial = %v, want unavailable and etcd access refused, saying %q", err, c.want)
+			}
+			if took := time.Since(start); took > refusedDialTimeout/3 {
+				t.Fatalf("Dial failed after %v: it waited for the dial timeout (%v) instead of failing when etcd refused", took, refusedDialTimeout)
 			}
 			if strings.Contains(err.Error()+logs.String(), etcdPlanted) {
 				t.Fatalf("the etcd password leaked: %v\n%s", err, logs.String())
 			}
 		})
+	}
+}
+
+// refusedDialTimeout is the dial timeout of Dials etcd refuses: they must
+// end long before it.
+const refusedDialTimeout = 30 * time.Second
+
+// TestEtcdTargetUnreachableWaited: an etcd that cannot be reached is not
+// a refusal: Dial keeps trying until its dial timeout, and its error does
+// not match cluster.ErrEtcdAccess.
+func TestEtcdTargetUnreachableWaited(t *testing.T) {
+	certs := etcdtest.NewCerts(t)
+	const timeout = time.Second
+	start := time.Now()
+	_, err := client.Dial(context.Background(), "etcd://"+closedAddr(t)+"/shop",
+		client.WithEtcdTLS(certs.ClientTLS()), client.WithDialTimeout(timeout))
+	if !errors.Is(err, txc.ErrUnavailable) || errors.Is(err, cluster.ErrEtcdAccess) {
+		t.Fatalf("Dial = %v, want unavailable, not refused", err)
+	}
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("Dial gave up after %v, before its dial timeout %v", took, timeout)
 	}
 }
 
@@ -98,6 +126,9 @@ func TestEtcdOptionsRefused(t *testing.T) {
 		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "in clear"},
 		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdAuth("txc", "")}, "go together"},
 		{"127.0.0.1:8091", []client.Option{client.WithEtcdAuth("txc", "pw-"+etcdPlanted)}, "etcd:// targets only"},
+		{"127.0.0.1:8091", []client.Option{client.WithEtcdCAFile(os.DevNull)}, "etcd:// targets only"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdCAFile("/no/such/ca.pem")}, "no such file"},
+		{"etcd://127.0.0.1:2379", []client.Option{client.WithEtcdCAFile(os.DevNull)}, "no PEM certificate"},
 	} {
 		_, err := client.Dial(context.Background(), c.target, c.opts...)
 		if !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), etcdPlanted) {

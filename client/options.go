@@ -27,6 +27,7 @@ type options struct {
 	tls            *tls.Config
 	token          string
 	etcdTLS        *tls.Config // WithEtcdTLS
+	etcdCAFile     string      // WithEtcdCAFile
 	etcdUser       string      // WithEtcdAuth
 	etcdPassword   string
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+
+	"github.com/txcio/txc/cluster"
 )
 
 // WithTLS makes Dial use TLS with cfg (a client certificate in it is
@@ -73,8 +75,9 @@ func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, er
 // and, for an etcd:// target whose etcd requires them (the names
 // txc-server reads too):
 //
-//	TXC_ETCD_CA          PEM CAs of etcd's certificate ("system": the
-//	                     system's); set turns TLS to etcd on
+//	TXC_ETCD_CA          PEM CAs of etcd's certificate, read again when
+//	                     the file changes (WithEtcdCAFile); "system": the
+//	                     system's. Set turns TLS to etcd on
 //	TXC_ETCD_CERT/_KEY   client certificate and key presented to etcd
 //	TXC_ETCD_SERVER_NAME name to verify in etcd's certificate
 //	TXC_ETCD_USER        etcd user, with TXC_ETCD_PASSWORD (needs TLS)
@@ -109,14 +112,18 @@ func etcdOptionsFromEnv(getenv func(string) string) ([]Option, error) {
 		return nil, fmt.Errorf("client: TXC_ETCD_CERT, TXC_ETCD_KEY and TXC_ETCD_SERVER_NAME need TXC_ETCD_CA (a CA file, or \"system\")")
 	}
 	if ca != "" {
-		if ca == "system" {
-			ca = ""
-		}
-		cfg, err := TLSFromFiles(ca, cert, getenv("TXC_ETCD_KEY"), name)
+		cfg, err := TLSFromFiles("", cert, getenv("TXC_ETCD_KEY"), name)
 		if err != nil {
 			return nil, fmt.Errorf("client: TXC_ETCD_*: %w", err)
 		}
 		opts = append(opts, WithEtcdTLS(cfg))
+	}
+	if ca != "" && ca != "system" {
+		// Read now for an early error; Dial reads it again, and follows it.
+		if _, err := cluster.OpenCAFile(ca, nil); err != nil {
+			return nil, fmt.Errorf("client: TXC_ETCD_CA: %w", err)
+		}
+		opts = append(opts, WithEtcdCAFile(ca))
 	}
 	if user, pw := getenv("TXC_ETCD_USER"), getenv("TXC_ETCD_PASSWORD"); user != "" || pw != "" {
 		opts = append(opts, WithEtcdAuth(user, pw))

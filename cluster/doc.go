@@ -33,5 +33,6 @@
 // certificate for mutual TLS) and as an etcd user whose role covers the
 // prefix. etcd refusing a node (its handshake, user, password or
 // permissions) is an error wrapping ErrEtcdAccess, not an outage to wait
-// out.
+// out. A CA file of etcd's certificate (CAFile, CAFile.Trust) is read
+// again when it changes, so that a rotated CA needs no restart.
 package cluster

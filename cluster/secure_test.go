@@ -57,7 +57,8 @@ func TestSecureEtcdNodeHosts(t *testing.T) {
 	}
 }
 
-// TestSecureEtcdRefusesNode: a wrong password, a wrong CA, no client
+// TestSecureEtcdRefusesNode: a wrong password, a wrong CA (in the
+// configuration or in a CA file), no client
 // certificate, no user, or a user without permission on the prefix make
 // RunPartitions return an error wrapping ErrEtcdAccess that says what to
 // check, without ever hosting or writing a key, and without the password
@@ -78,6 +79,13 @@ func TestSecureEtcdRefusesNode(t *testing.T) {
 		{"wrong CA", func(c *cluster.Config) {
 			c.TLS.RootCAs = x509.NewCertPool()
 			c.TLS.RootCAs.AppendCertsFromPEM(otherCA)
+		}, "TLS handshake failed"},
+		{"wrong CA file", func(c *cluster.Config) {
+			ca, err := cluster.OpenCAFile(certs.OtherCA, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ca.Trust(c.TLS, c.Endpoints)
 		}, "TLS handshake failed"},
 		{"no client certificate", func(c *cluster.Config) { c.TLS.Certificates = nil }, "TLS handshake failed"},
 		{"no user", func(c *cluster.Config) { c.Username, c.Password = "", "" }, "without a user"},

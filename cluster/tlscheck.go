@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"strings"
 	"time"
 )
 
@@ -33,10 +32,7 @@ func (e Etcd) checkTLS(ctx context.Context, timeout time.Duration) error {
 // handshake returns the TLS error of a handshake with ep, nil when ep
 // cannot be reached or accepts.
 func (e Etcd) handshake(ctx context.Context, ep string, timeout time.Duration) error {
-	addr := ep
-	if _, rest, ok := strings.Cut(ep, "://"); ok {
-		addr = rest
-	}
+	addr := endpointAddr(ep)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if e.TLS != nil {
 		cfg = e.TLS.Clone()

@@ -70,18 +70,20 @@ func checkEtcdAccessSettings(c *config) error {
 // without etcd_ca). The client certificate is read again when its files
 // change, as the server's own certificate is: server.NewTLSConfig watches
 // them, and each handshake with etcd takes the certificate it last loaded.
-// The CAs are read once.
+// A CA file is read again when it changes too (cluster.CAFile), keeping
+// the CAs last read while it is unreadable or invalid; "system" is the
+// host's CAs.
 func etcdTLS(c *config, log *slog.Logger) (*tls.Config, error) {
 	if c.EtcdCA == "" {
 		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.EtcdServerName}
 	if c.EtcdCA != "system" {
-		pool, err := server.LoadCertPool(c.EtcdCA)
+		ca, err := cluster.OpenCAFile(c.EtcdCA, log)
 		if err != nil {
 			return nil, fmt.Errorf("setting etcd_ca: %w", err)
 		}
-		cfg.RootCAs = pool
+		ca.Trust(cfg, c.EtcdEndpoints)
 	}
 	if c.EtcdCert == "" {
 		return cfg, nil

@@ -67,7 +67,7 @@ func TestEtcdAccessSettings(t *testing.T) {
 		}
 		cert, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{})
 		want, _ := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
-		if err != nil || !bytes.Equal(cert.Certificate[0], want.Certificate[0]) || tc.RootCAs == nil || tc.ServerName != "etcd.internal" {
+		if err != nil || !bytes.Equal(cert.Certificate[0], want.Certificate[0]) || tc.VerifyConnection == nil || tc.ServerName != "etcd.internal" {
 			t.Fatalf("%s: etcd TLS = %+v, %v", name, tc, err)
 		}
 	}

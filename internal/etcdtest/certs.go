@@ -22,10 +22,12 @@ import (
 type Certs struct {
 	t   testing.TB
 	dir string
-	ca  *x509.Certificate
+	ca  *x509.Certificate // signs what Issue makes
 	key *ecdsa.PrivateKey
+	cas []*x509.Certificate // every CA that signed: ClientTLS trusts them
 	// CA is the file of the CA that signed the server's and the client's
-	// certificates; OtherCA a CA that signed neither.
+	// certificates (the first ones, with RotateCA); OtherCA a CA that
+	// signed neither.
 	CA, OtherCA string
 	// ServerCert and ServerKey are etcd's, for 127.0.0.1 and localhost.
 	ServerCert, ServerKey string
@@ -43,6 +45,7 @@ func NewCerts(t testing.TB) *Certs {
 	t.Helper()
 	c := &Certs{t: t, dir: t.TempDir()}
 	c.ca, c.key, c.CA = c.newCA("etcdtest-ca")
+	c.cas = []*x509.Certificate{c.ca}
 	_, _, c.OtherCA = c.newCA("etcdtest-other-ca")
 	c.ServerCert, c.ServerKey = c.Issue("etcd", "server")
 	c.ClientCert, c.ClientKey = c.Issue(ClientName, "client")
@@ -63,6 +66,18 @@ func (c *Certs) newCA(name string) (*x509.Certificate, *ecdsa.PrivateKey, string
 	file := filepath.Join(c.dir, name+".pem")
 	writePEM(c.t, file, "CERTIFICATE", der)
 	return cert, key, file
+}
+
+// RotateCA makes a new CA named name, which signs what Issue makes from
+// then on, and returns its file. The certificates made so far stay valid
+// and etcd keeps verifying client certificates with CA; ClientTLS trusts
+// both CAs.
+func (c *Certs) RotateCA(name string) string {
+	c.t.Helper()
+	var file string
+	c.ca, c.key, file = c.newCA(name)
+	c.cas = append(c.cas, c.ca)
+	return file
 }
 
 // Issue makes a certificate for cn signed by the CA, for a "server"
@@ -92,8 +107,8 @@ func (c *Certs) Issue(cn, use string) (certFile, keyFile string) {
 	return base + ".pem", base + "-key.pem"
 }
 
-// ClientTLS is a client configuration trusting the CA and presenting the
-// client certificate.
+// ClientTLS is a client configuration trusting the CA (and those of
+// RotateCA) and presenting the client certificate.
 func (c *Certs) ClientTLS() *tls.Config {
 	c.t.Helper()
 	cert, err := tls.LoadX509KeyPair(c.ClientCert, c.ClientKey)
@@ -101,7 +116,9 @@ func (c *Certs) ClientTLS() *tls.Config {
 		c.t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(c.ca)
+	for _, ca := range c.cas {
+		pool.AddCert(ca)
+	}
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
@@ -122,6 +139,23 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 
 func writePEM(t testing.TB, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteBundle writes to dst the concatenation of the PEM files srcs (a CA
+// bundle, for a rotation: old and new CA), replacing dst's content.
+func WriteBundle(t testing.TB, dst string, srcs ...string) {
+	t.Helper()
+	var all []byte
+	for _, src := range srcs {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if err := os.WriteFile(dst, all, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

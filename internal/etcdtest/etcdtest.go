@@ -26,6 +26,8 @@ type Server struct {
 	e        *embed.Etcd
 	stopped  bool
 	secure   *Secure
+	certFile string // the secure server's certificate and key (ServeCert)
+	keyFile  string
 	Endpoint string // host:port of the client URL
 }
 
@@ -44,7 +46,7 @@ func (s *Server) start() {
 	s.t.Helper()
 	cfg := embed.NewConfig()
 	if s.secure != nil {
-		s.secure.serverTLS(cfg)
+		s.serverTLS(cfg)
 	}
 	cfg.Dir = s.dir
 	cfg.Name = "etcdtest"

@@ -2,6 +2,8 @@ package etcdtest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,6 +49,10 @@ func StartSecure(t testing.TB, sec Secure) *Server {
 	}
 	s := &Server{t: t, dir: t.TempDir(), client: "https://" + freeAddr(t), peer: "http://" + freeAddr(t), secure: &sec}
 	s.Endpoint = s.client[len("https://"):]
+	// Files of its own, which ServeCert replaces.
+	certDir := t.TempDir()
+	s.certFile, s.keyFile = filepath.Join(certDir, "server.pem"), filepath.Join(certDir, "server-key.pem")
+	s.ServeCert(sec.Certs.ServerCert, sec.Certs.ServerKey)
 	s.start()
 	t.Cleanup(s.Stop)
 	s.enableAuth()
@@ -57,8 +63,9 @@ func StartSecure(t testing.TB, sec Secure) *Server {
 func (s *Server) Secure() *Secure { return s.secure }
 
 // serverTLS sets the client port's TLS, client certificates required.
-func (sec *Secure) serverTLS(cfg *embed.Config) {
-	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = sec.Certs.ServerCert, sec.Certs.ServerKey
+func (s *Server) serverTLS(cfg *embed.Config) {
+	sec := s.secure
+	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = s.certFile, s.keyFile
 	cfg.ClientTLSInfo.TrustedCAFile = sec.Certs.CA
 	cfg.ClientTLSInfo.ClientCertAuth = true
 	// The lowest cost bcrypt allows: passwords hashed in a blink, even
@@ -137,3 +144,31 @@ func (s *Server) enableAuth() {
 // ClientURL is the server's client URL (https://host:port for a secure
 // server).
 func (s *Server) ClientURL() string { return s.client }
+
+// ServeCert makes a secure server present the certificate and key files
+// cert and key (made with Certs.Issue, after Certs.RotateCA say) from its
+// next TLS handshake on, as etcd reads its certificate files at each
+// handshake; connections made before keep the certificate they saw.
+// Cut them (see package faultlink) to have clients connect again.
+func (s *Server) ServeCert(cert, key string) {
+	s.t.Helper()
+	copyFile(s.t, key, s.keyFile)
+	copyFile(s.t, cert, s.certFile)
+}
+
+// copyFile replaces dst with a copy of src at once (a handshake reading
+// dst sees the old or the new content, never a part).
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
