@@ -34,3 +34,19 @@ func (p *partition) freeShared(ctx context.Context, b *store.Batch) {
 	clear(rows)
 	p.unfreed = rows[:0]
 }
+
+// giveBack frees rows claimed for registrations the partition refused
+// without writing them (they were free before their claims), when it
+// stops. A Free that fails leaves them to the partition's next owner,
+// whose Reconcile deletes every row no stored branch holds.
+func (p *partition) giveBack(rows []store.LockRow) {
+	if len(rows) == 0 {
+		return
+	}
+	ctx, cancel := p.s.storeContext()
+	defer cancel()
+	if err := p.s.cfg.Locks.Free(ctx, rows); err != nil {
+		p.s.log.Warn("freeing the rows of refused registrations failed; the partition's next owner reconciles them",
+			"partition", p.name, "rows", len(rows), "err", err)
+	}
+}
