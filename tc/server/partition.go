@@ -35,7 +35,6 @@ type partition struct {
 	// outcome is not written yet. If the partition stops before it is,
 	// refuseLeft gives them back (see giveBack).
 	stepped []store.LockRow
-	unfreed []store.LockRow // persister only: rows whose Free failed, tried again after the next write
 
 	force    bool     // core loop only: sync the next Ready even if lazy
 	left     tc.Ready // core loop only: a Ready taken but never handed to the persister
@@ -210,7 +209,7 @@ func (p *partition) refuseLeft() {
 	p.inMu.Lock()
 	p.sealed = true
 	p.inMu.Unlock()
-	rows := append(p.unfreed, p.stepped...)
+	rows := p.stepped
 	for {
 		select {
 		case in := <-p.inputs:
