@@ -193,12 +193,14 @@ func (p *partition) query(ctx context.Context, f func(*tc.Core)) error {
 // after a store failure, when a torn write may hold some of them) and
 // requests still queued (never seen: CodeNotServedHere). The streams
 // stay open when other partitions are still served, so no request may
-// be left without an answer. The inputs are sealed first: a request
-// offered later is refused by its sender.
+// be left without an answer. The inputs are sealed before they are
+// drained: a request offered later is refused by its sender.
 //
 // The shared rows claimed for all of these registrations are given back:
-// none of them was written (a Ready the persister took is written or
-// fails whole before the loop ends, and its rows are not in stepped).
+// none of them was written. The rows of a Ready the persister took are
+// not in stepped: written, a stored branch holds them or the batch frees
+// them; failed, the write may be stored in part, and the partition's next
+// owner reconciles them from what is.
 func (p *partition) refuseLeft() {
 	unsure := p.fatalErr() != nil
 	for _, rd := range []tc.Ready{p.left, p.core.Ready()} {
