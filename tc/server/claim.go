@@ -58,9 +58,9 @@ func (cl *claimer) offer(c *conn, msg *tc.Msg, claim bool) bool {
 	return true
 }
 
-// run claims what is queued, one Claim per round, until stop; what is
-// queued when it stops is still served (nothing is queued after: the
-// partition no longer receives requests then).
+// run claims what is queued, one Claim per round, until stop. What is
+// queued once the partition stops is refused unclaimed (nothing is queued
+// after stop: the partition no longer receives requests then).
 func (cl *claimer) run() {
 	defer close(cl.done)
 	var items []claimItem
@@ -74,9 +74,14 @@ func (cl *claimer) run() {
 		cl.mu.Lock()
 		items, cl.queue = cl.queue, items[:0]
 		cl.mu.Unlock()
-		if len(items) > 0 {
+		switch {
+		case len(items) == 0:
+		case stopping || cl.p.stopped():
+			cl.refuse(items)
+		default:
 			cl.serve(items)
 		}
+		cl.settle(items)
 		clear(items)
 		if stopping {
 			return
@@ -84,7 +89,7 @@ func (cl *claimer) run() {
 	}
 }
 
-// stop ends run once what is queued is served.
+// stop ends run; what is queued is refused.
 func (cl *claimer) stop() {
 	if cl == nil {
 		return
@@ -94,7 +99,9 @@ func (cl *claimer) stop() {
 }
 
 // serve claims the rows of items in one call, answers the refused ones
-// and hands the rest to the core in order.
+// and hands the rest to the core in order, with the rows claimed for
+// them: if the partition stops before they are decided, those rows are
+// given back (refuseBatch, or the partition's refuseLeft).
 func (cl *claimer) serve(items []claimItem) {
 	s := cl.p.s
 	results, err := cl.claimAll(items)
@@ -121,16 +128,27 @@ func (cl *claimer) serve(items []claimItem) {
 		}
 		batch = append(batch, it.msg)
 	}
-	if len(batch) > 0 && !cl.p.enqueue(batch) {
+	if len(batch) > 0 && !cl.p.enqueueClaimed(batch, added) {
 		cl.refuseBatch(batch, added)
 	}
+}
+
+// refuse answers items, unclaimed, for a partition that stopped.
+func (cl *claimer) refuse(items []claimItem) {
+	for i := range items {
+		cl.p.s.refuse(&items[i].msg, cl.p.refusal(false))
+	}
+}
+
+// settle counts items as no longer queued for their streams.
+func (cl *claimer) settle(items []claimItem) {
 	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	for i := range items {
 		if cl.pending[items[i].c.id]--; cl.pending[items[i].c.id] <= 0 {
 			delete(cl.pending, items[i].c.id)
 		}
 	}
-	cl.mu.Unlock()
 }
 
 // claimAll makes the one Claim call for the claiming items.
@@ -179,19 +197,11 @@ func claimResult(results []store.ClaimResult, k int, err error, m *tc.Msg) claim
 }
 
 // refuseBatch answers a batch the partition stopped before taking, and
-// frees the rows claimed for it: they were free before.
+// gives back the rows claimed for it: they were free before.
 func (cl *claimer) refuseBatch(batch []tc.Msg, added []store.LockRow) {
-	s := cl.p.s
 	for i := range batch {
-		s.refuse(&batch[i], cl.p.refusal(false))
+		cl.p.s.refuse(&batch[i], cl.p.refusal(false))
 	}
 	putBatch(batch)
-	if len(added) > 0 {
-		ctx, cancel := s.storeContext()
-		defer cancel()
-		if err := s.cfg.Locks.Free(ctx, added); err != nil {
-			s.log.Warn("freeing the rows of refused registrations failed; the partition's next owner reconciles them",
-				"partition", cl.p.name, "err", err)
-		}
-	}
+	cl.p.giveBack(added)
 }

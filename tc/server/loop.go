@@ -20,14 +20,14 @@ func (p *partition) loop(persist chan<- job, persisted <-chan tc.Ready) {
 				p.core.Advance(<-persisted)
 			}
 			return
-		case batch := <-p.inputs:
+		case in := <-p.inputs:
 			now := time.Now()
-			p.step(now, batch)
+			p.step(now, in)
 			// Take whatever else is already queued: one sync for all of it.
 			for more := true; more; {
 				select {
-				case batch = <-p.inputs:
-					p.step(now, batch)
+				case in = <-p.inputs:
+					p.step(now, in)
 				default:
 					more = false
 				}
@@ -52,6 +52,9 @@ func (p *partition) loop(persist chan<- job, persisted <-chan tc.Ready) {
 				busy = true
 				p.force = false
 				p.readies.taken++
+				// Written or failed with rd from now on: not given back.
+				clear(p.stepped)
+				p.stepped = p.stepped[:0]
 			case <-p.stopping:
 				p.left = rd // never written: refuseLeft answers its requests
 				return
@@ -63,11 +66,12 @@ func (p *partition) loop(persist chan<- job, persisted <-chan tc.Ready) {
 	}
 }
 
-func (p *partition) step(now time.Time, batch []tc.Msg) {
-	for i := range batch {
-		p.core.Step(now, batch[i])
+func (p *partition) step(now time.Time, in input) {
+	for i := range in.msgs {
+		p.core.Step(now, in.msgs[i])
 	}
-	putBatch(batch)
+	putBatch(in.msgs)
+	p.stepped = append(p.stepped, in.claimed...)
 }
 
 // freeBatches recycles the input slices: the core copies each Msg, so a

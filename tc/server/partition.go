@@ -16,17 +16,25 @@ import (
 // durable in a store of their own. Its goroutines are a core loop (the
 // only one touching core) and a persister (see the package comment).
 type partition struct {
-	s       *Server
-	name    string
-	core    *tc.Core
-	store   store.Store
-	inputs  chan []tc.Msg
+	s      *Server
+	name   string
+	core   *tc.Core
+	store  store.Store
+	inputs chan input
+	// inMu and sealed: refuseLeft seals the inputs before it drains them,
+	// so that nothing enqueued after the drain goes unanswered.
+	inMu    sync.RWMutex
+	sealed  bool
 	queries chan func(*tc.Core)
 	readies readyCount
 	claims  *claimer // nil without shared locks
 	// freesLocks: the store deletes Batch.FreeLocks itself (LockFreer).
 	freesLocks bool
-	unfreed    []store.LockRow // persister only: rows whose Free failed, tried again after the next write
+	// stepped (core loop only) lists the shared rows claimed for the
+	// registrations stepped since the persister took the last Ready: their
+	// outcome is not written yet. If the partition stops before it is,
+	// refuseLeft gives them back (see giveBack).
+	stepped []store.LockRow
 
 	force    bool     // core loop only: sync the next Ready even if lazy
 	left     tc.Ready // core loop only: a Ready taken but never handed to the persister
@@ -59,7 +67,7 @@ func (s *Server) newPartition(ctx context.Context, name string, st store.Store) 
 	s.log.Info("state restored", "node", s.Node(), "partition", name, "transactions", len(state.Globals),
 		"branches", len(state.Branches), "took", time.Since(start).Round(time.Millisecond))
 	p := &partition{s: s, name: name, core: core, store: st,
-		inputs:   make(chan []tc.Msg, 4096),
+		inputs:   make(chan input, 4096),
 		queries:  make(chan func(*tc.Core)),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -117,16 +125,44 @@ func (p *partition) stop(fatal error) {
 	p.stopOnce.Do(func() { close(p.stopping) })
 }
 
+// stopped reports whether the partition stopped deciding.
+func (p *partition) stopped() bool {
+	select {
+	case <-p.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *partition) fatalErr() error {
 	p.fatalMu.Lock()
 	defer p.fatalMu.Unlock()
 	return p.fatal
 }
 
+// input is one hand-over to the core loop: requests, in order, and the
+// shared-table rows claimed for the registrations among them (those with
+// Msg.Claimed), to be given back if they are never decided.
+type input struct {
+	msgs    []tc.Msg
+	claimed []store.LockRow
+}
+
 // enqueue hands batch to the core loop; false once the partition stops.
-func (p *partition) enqueue(batch []tc.Msg) bool {
+func (p *partition) enqueue(batch []tc.Msg) bool { return p.enqueueClaimed(batch, nil) }
+
+// enqueueClaimed hands batch to the core loop with the rows claimed for
+// its registrations; false once the partition stops: the caller answers
+// batch and gives the rows back.
+func (p *partition) enqueueClaimed(batch []tc.Msg, claimed []store.LockRow) bool {
+	p.inMu.RLock()
+	defer p.inMu.RUnlock()
+	if p.sealed {
+		return false
+	}
 	select {
-	case p.inputs <- batch:
+	case p.inputs <- input{msgs: batch, claimed: claimed}:
 		return true
 	case <-p.stopping:
 		return false
@@ -157,7 +193,14 @@ func (p *partition) query(ctx context.Context, f func(*tc.Core)) error {
 // after a store failure, when a torn write may hold some of them) and
 // requests still queued (never seen: CodeNotServedHere). The streams
 // stay open when other partitions are still served, so no request may
-// be left without an answer.
+// be left without an answer. The inputs are sealed before they are
+// drained: a request offered later is refused by its sender.
+//
+// The shared rows claimed for all of these registrations are given back:
+// none of them was written. The rows of a Ready the persister took are
+// not in stepped: written, a stored branch holds them or the batch frees
+// them; failed, the write may be stored in part, and the partition's next
+// owner reconciles them from what is.
 func (p *partition) refuseLeft() {
 	unsure := p.fatalErr() != nil
 	for _, rd := range []tc.Ready{p.left, p.core.Ready()} {
@@ -165,14 +208,20 @@ func (p *partition) refuseLeft() {
 			p.s.refuseReply(&rd.Replies[i], p.refusal(unsure))
 		}
 	}
+	p.inMu.Lock()
+	p.sealed = true
+	p.inMu.Unlock()
+	rows := p.stepped
 	for {
 		select {
-		case batch := <-p.inputs:
-			for i := range batch {
-				p.s.refuse(&batch[i], p.refusal(false))
+		case in := <-p.inputs:
+			for i := range in.msgs {
+				p.s.refuse(&in.msgs[i], p.refusal(false))
 			}
-			putBatch(batch)
+			putBatch(in.msgs)
+			rows = append(rows, in.claimed...)
 		default:
+			p.giveBack(rows)
 			return
 		}
 	}

@@ -49,11 +49,12 @@ func (p *partition) persister(in <-chan job, out chan<- tc.Ready) {
 // shared lock rows b released.
 func (p *partition) apply(b *store.Batch) error {
 	ctx, cancel := p.s.storeContext()
-	defer cancel()
-	if err := p.store.Apply(ctx, b); err != nil {
+	err := p.store.Apply(ctx, b)
+	cancel()
+	if err != nil {
 		return err
 	}
-	p.freeShared(ctx, b)
+	p.freeShared(b)
 	return nil
 }
 

@@ -106,8 +106,18 @@ type Config struct {
 	MaxActivePerClient int
 	// StoreTimeout bounds one store write; a write that takes longer (a
 	// store that stopped answering) is a store failure: the server stops
-	// deciding and Serve returns. 0: no bound.
+	// deciding and Serve returns. 0: no bound. It also bounds how long a
+	// failing Free of shared lock rows is tried again before the
+	// partition steps out (freelocks.go; DefaultFreeWindow when 0).
 	StoreTimeout time.Duration
+	// LockQueryWorkers bounds the lock queries answered from Locks at
+	// once (each holds a connection of the shared table). Default
+	// DefaultLockQueryWorkers.
+	LockQueryWorkers int
+	// LockQueryBacklog bounds the lock queries waiting for one of those
+	// workers; a query over it fails at once with txc.ErrUnavailable.
+	// Default DefaultLockQueryBacklog.
+	LockQueryBacklog int
 }
 
 // DefaultMaxStreamsPerConn bounds concurrent streams on one connection:
@@ -127,8 +137,10 @@ type Server struct {
 	totals  totals
 	trace   *tracing
 	limit   *txLimiter
-	ready   atomic.Bool
-	own     *partition // restored from Config.Store in New; nil in a cluster
+	// lockQueries answers lock queries from Config.Locks.
+	lockQueries *lockQueries
+	ready       atomic.Bool
+	own         *partition // restored from Config.Store in New; nil in a cluster
 
 	// partsMu guards the partitions served (parts), those reserved by a
 	// running Host or own (hosting), and closed, set once Serve ends.
@@ -172,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		parts:    map[string]*partition{},
 		hosting:  map[string]bool{},
 	}
+	s.lockQueries = newLockQueries(s, cfg.LockQueryWorkers, cfg.LockQueryBacklog)
 	if cfg.Store != nil {
 		if s.own, err = s.newPartition(ctx, cfg.Core.Node, cfg.Store); err != nil {
 			return nil, err

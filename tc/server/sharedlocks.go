@@ -43,21 +43,14 @@ func checkLockRequest(msg *tc.Msg) *txc.Error {
 }
 
 // sharedLockQuery answers a lock query from the shared table, off the
-// stream's reader and every core loop.
+// stream's reader and every core loop (lockqueries.go); over the backlog
+// it is refused at once with txc.CodeUnavailable.
 func (s *Server) sharedLockQuery(msg tc.Msg) {
-	if err := checkLockRequest(&msg); err != nil {
-		s.answer(&tc.Reply{Conn: msg.Conn, ID: msg.ID, Kind: msg.Kind, Err: err})
-		return
+	err := checkLockRequest(&msg)
+	if err == nil && !s.lockQueries.add(msg) {
+		err = tooManyLockQueries(s.lockQueries.backlog)
 	}
-	go func() {
-		ctx, cancel := s.storeContext()
-		defer cancel()
-		r := tc.Reply{Conn: msg.Conn, ID: msg.ID, Kind: msg.Kind}
-		holder, locked, err := s.cfg.Locks.Query(ctx, msg.XID, msg.ResourceID, msg.LockKeys)
-		if err != nil {
-			r.Err = txc.Errorf(txc.CodeUnavailable, "server: the shared lock table cannot be reached: %v", err)
-		}
-		r.Locked, r.Holder = locked, holder
-		s.answer(&r)
-	}()
+	if err != nil {
+		s.answer(&tc.Reply{Conn: msg.Conn, ID: msg.ID, Kind: msg.Kind, Err: err})
+	}
 }
