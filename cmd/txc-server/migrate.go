@@ -28,8 +28,5 @@ func moveOldLayout(ctx context.Context, cfg *config, log *slog.Logger) ([]string
 	if err != nil {
 		return nil, fmt.Errorf("cluster: moving the single-store layout (tables %s*) to the partitions: %w", cfg.StorePrefix, err)
 	}
-	for p, n := range moved.Transactions {
-		log.Warn("cluster: moved transactions of the single-store layout to their partition", "partition", p, "transactions", n)
-	}
 	return slices.DeleteFunc(moved.Partitions, func(p string) bool { return p == cfg.Node }), nil
 }
