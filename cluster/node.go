@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,13 @@ type Config struct {
 	// partition) and registers again once Check returns nil, polled every
 	// second. Nil: it registers again at once.
 	Check func(ctx context.Context) error
+	// Adoptable are partitions other than the node's own that the node
+	// records (when no record exists) each time it registers, as every
+	// node records its own: the live nodes then adopt each one while no
+	// node of its name runs. These are partitions filled from an older
+	// store layout (see sqlstore.MoveToPartitions). The node's own name is
+	// ignored.
+	Adoptable []string
 }
 
 func (c *Config) check() error {
@@ -62,6 +70,12 @@ func (c *Config) check() error {
 	}
 	if c.TTL < 2*time.Second || c.TTL%time.Second != 0 {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: lease TTL %v must be whole seconds, at least 2s", c.TTL)
+	}
+	c.Adoptable = slices.Compact(slices.Sorted(slices.Values(c.Adoptable)))
+	for _, p := range c.Adoptable {
+		if !txc.ValidNodeName(p) {
+			return txc.Errorf(txc.CodeInvalidArgument, "cluster: adoptable partition %q is not a node name", p)
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -81,12 +81,20 @@ func (n *Node) registered(ctx context.Context, s *concurrency.Session, ss *seats
 
 // registerPartition opens the node's lease, registers its address under it
 // and records its partition (no lease: the record outlives the node, so
-// that the others adopt the partition while the node is gone).
+// that the others adopt the partition while the node is gone), and the
+// adoptable partitions not recorded yet.
 func (n *Node) registerPartition(ctx context.Context) (*concurrency.Session, error) {
 	if err := n.comeBack(ctx); err != nil {
 		return nil, err
 	}
-	s, err := n.register(ctx, clientv3.OpPut(PartitionsPrefix(n.cfg.Prefix)+n.cfg.Node, n.cfg.Addr))
+	ops := []clientv3.Op{clientv3.OpPut(PartitionsPrefix(n.cfg.Prefix)+n.cfg.Node, n.cfg.Addr)}
+	for _, p := range n.cfg.Adoptable {
+		if key := PartitionsPrefix(n.cfg.Prefix) + p; p != n.cfg.Node {
+			ops = append(ops, clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)},
+				[]clientv3.Op{clientv3.OpPut(key, "")}, nil))
+		}
+	}
+	s, err := n.register(ctx, ops...)
 	if err == nil {
 		n.away.registration(s)
 	}

@@ -41,8 +41,24 @@ var clusterStores = []struct {
 // nil for dsn itself.
 func startCluster(t *testing.T, store, dsn string, db *sql.DB, n int, dsnOf func(i int) string, extra ...string) *testCluster {
 	t.Helper()
+	c := newCluster(t, db)
+	c.start(store, dsn, n, dsnOf, extra...)
+	return c
+}
+
+// newCluster is a cluster of no node yet: etcd, and a fresh base prefix
+// on db whose tables are dropped when the test ends.
+func newCluster(t *testing.T, db *sql.DB) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, etcd: etcdtest.Start(t), db: db, prefix: dbtest.Name("icl") + "_"}
 	t.Cleanup(func() { dropTables(db, c.prefix) })
+	return c
+}
+
+// start starts n nodes as startCluster does.
+func (c *testCluster) start(store, dsn string, n int, dsnOf func(i int) string, extra ...string) {
+	t := c.t
+	t.Helper()
 	etcdPrefix := "/" + strings.TrimSuffix(c.prefix, "_")
 	for i := range n {
 		nodeDSN := dsn
@@ -62,7 +78,6 @@ func startCluster(t *testing.T, store, dsn string, db *sql.DB, n int, dsnOf func
 	for i := range c.nodes {
 		c.hostedBy(c.names[i], 30*time.Second, nil)
 	}
-	return c
 }
 
 // dropTables drops every table whose name begins with prefix.

@@ -28,9 +28,13 @@ func (p *process) runCluster(ctx context.Context) error {
 		return err
 	}
 	defer locks.Close()
+	adoptable, err := moveOldLayout(ctx, p.cfg, p.log)
+	if err != nil {
+		return err
+	}
 	node, err := cluster.New(cluster.Config{Endpoints: p.cfg.EtcdEndpoints, Prefix: p.cfg.EtcdPrefix,
 		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log,
-		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword, Check: locks.Ping})
+		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword, Check: locks.Ping, Adoptable: adoptable})
 	if err != nil {
 		return err
 	}

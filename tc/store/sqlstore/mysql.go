@@ -145,14 +145,34 @@ type myStmt struct {
 // Apply's connection is discarded, but a torn batch must never be
 // committed by the next one even if one were not.
 func (b *myBackend) statements(p *plan) []myStmt {
-	t := b.t
+	out := myBegin(b.t.locks != "")
+	out = append(out, myChanges(b.t, p)...)
+	if p.abort {
+		out = append(out, myAbort(b.t))
+	}
+	return append(out, myStmt{sql: "COMMIT", size: 6})
+}
+
+// myBegin starts a transaction on a connection that may be inside one
+// (see statements); readCommitted, for a transaction that writes the
+// shared lock table: without gap locks, its deletions do not deadlock
+// with other nodes' claims of neighbouring keys.
+func myBegin(readCommitted bool) []myStmt {
 	out := []myStmt{{sql: "ROLLBACK", size: 9}}
-	if t.locks != "" {
-		// Without gap locks, the deletions from the shared table do not
-		// deadlock with other nodes' claims of neighbouring keys.
+	if readCommitted {
 		out = append(out, myStmt{sql: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", size: 50})
 	}
-	out = append(out, myStmt{sql: "START TRANSACTION", size: 20})
+	return append(out, myStmt{sql: "START TRANSACTION", size: 20})
+}
+
+// myAbort is a statement that fails: a simulated crash before COMMIT.
+func myAbort(t tables) myStmt {
+	return myStmt{sql: "SELECT 1 FROM " + t.prefix + "simulated_crash_no_such_table", size: 80}
+}
+
+// myChanges returns plan p's statements on the tables t, in Batch order.
+func myChanges(t tables, p *plan) []myStmt {
+	var out []myStmt
 	out = append(out, multiRow("INSERT INTO "+t.global+" (xid, name, status, begun, deadline, updated) VALUES ",
 		" ON DUPLICATE KEY UPDATE name = VALUES(name), status = VALUES(status), begun = VALUES(begun),"+
 			" deadline = VALUES(deadline), updated = VALUES(updated)",
@@ -184,10 +204,7 @@ func (b *myBackend) statements(p *plan) []myStmt {
 		out = append(out, myStmt{sql: "UPDATE " + t.sequence + " SET next_id = GREATEST(next_id, ?) WHERE id = 1",
 			args: []any{p.nextID}, size: 100})
 	}
-	if p.abort {
-		out = append(out, myStmt{sql: "SELECT 1 FROM " + t.prefix + "simulated_crash_no_such_table", size: 80})
-	}
-	return append(out, myStmt{sql: "COMMIT", size: 6})
+	return out
 }
 
 func xidList(head string, xids []txc.XID) []myStmt {
@@ -273,20 +290,29 @@ func packQueries(stmts []myStmt) []myStmt {
 
 // load reads the three tables in one read-only repeatable-read
 // transaction (one InnoDB snapshot).
-func (b *myBackend) load(ctx context.Context) (*store.State, error) {
-	tx, err := b.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+func (b *myBackend) load(ctx context.Context) (*store.State, error) { return myLoad(ctx, b.db, b.t) }
+
+// txBeginner is a *sql.DB or a *sql.Conn.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// myLoad reads the tables t through db in one read-only repeatable-read
+// transaction.
+func myLoad(ctx context.Context, db txBeginner, t tables) (*store.State, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: load: %w", pkg, err)
 	}
 	defer tx.Rollback()
 	st := &store.State{}
-	if st.Globals, err = myGlobals(ctx, tx, b.t); err != nil {
+	if st.Globals, err = myGlobals(ctx, tx, t); err != nil {
 		return nil, fmt.Errorf("%s: load globals: %w", pkg, err)
 	}
-	if st.Branches, err = myBranches(ctx, tx, b.t); err != nil {
+	if st.Branches, err = myBranches(ctx, tx, t); err != nil {
 		return nil, fmt.Errorf("%s: load branches: %w", pkg, err)
 	}
-	if err := tx.QueryRowContext(ctx, "SELECT next_id FROM "+b.t.sequence+" WHERE id = 1").Scan(&st.NextID); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT next_id FROM "+t.sequence+" WHERE id = 1").Scan(&st.NextID); err != nil {
 		return nil, fmt.Errorf("%s: load next ID: %w", pkg, err)
 	}
 	return st, tx.Commit()
