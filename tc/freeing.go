@@ -16,13 +16,19 @@ import (
 // its own transaction, to be retried (as any conflict is) once the free
 // is applied, when a new claim inserts the row.
 
+//
+// The freeing may also have been applied between the claim and the core
+// seeing the registration: the claim reports the rows it found held
+// (Msg.Found), and each must still be held in the core's own lock table.
+
 // freeingConflict returns the refusal of a claimed registration m that
-// wants a row whose freeing is not applied yet, or nil.
+// wants a row whose freeing is not applied yet, or that its claim found
+// held by m's XID while the core no longer holds it; or nil.
 func (c *Core) freeingConflict(m *Msg) *txc.Error {
 	if !m.Claimed || !c.cfg.SharedLocks {
 		return nil
 	}
-	if !freesAny(c.rd.Batch.FreeLocks, m) && !freesAny(c.inflightFree, m) {
+	if !freesAny(c.rd.Batch.FreeLocks, m) && !freesAny(c.inflightFree, m) && c.locks.HoldsAll(m.XID, m.Found) {
 		return nil
 	}
 	return &txc.Error{Code: txc.CodeLockConflict, XID: m.XID, Holder: m.XID,

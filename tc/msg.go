@@ -67,6 +67,13 @@ type Msg struct {
 	// the shared lock table before handing the registration over (see
 	// Config.SharedLocks).
 	Claimed bool
+	// Found (Register, with Claimed): rows of LockKeys the claim found
+	// already held by XID in the shared table, so did not insert. The core
+	// accepts the registration only if its own lock table holds each of
+	// them for XID: otherwise the row was held for a registration the core
+	// refused, or is being (or was just) freed, and the shared table may
+	// lose it at any moment.
+	Found []store.LockRow
 	// HeldBy and HeldTable (Register): the shell's claim found rows of
 	// LockKeys in the shared lock table held by the transaction HeldBy (in
 	// table HeldTable) and took nothing. The core refuses the registration

@@ -23,19 +23,30 @@ func rowKey(resource, table, row string) store.LockRow {
 // claim takes the rows of keys for xid, all or none, as
 // store.SharedLocks.Claim does; it returns the holder of a row in the way.
 func (s sharedModel) claim(xid txc.XID, resource string, keys []txc.LockKey) txc.XID {
+	holder, _ := s.claimFound(xid, resource, keys)
+	return holder
+}
+
+// claimFound is claim, also returning the rows found held by xid already
+// (Msg.Found), as the server's claimer reports them.
+func (s sharedModel) claimFound(xid txc.XID, resource string, keys []txc.LockKey) (txc.XID, []store.LockRow) {
 	for _, k := range keys {
 		for _, r := range k.Rows {
 			if x, ok := s[rowKey(resource, k.Table, r)]; ok && x != xid {
-				return x
+				return x, nil
 			}
 		}
 	}
+	var found []store.LockRow
 	for _, k := range keys {
 		for _, r := range k.Rows {
+			if _, ok := s[rowKey(resource, k.Table, r)]; ok {
+				found = append(found, store.LockRow{XID: xid, Resource: resource, Table: k.Table, Row: r})
+			}
 			s[rowKey(resource, k.Table, r)] = xid
 		}
 	}
-	return ""
+	return "", found
 }
 
 // free deletes rows, each only while held by its XID.
@@ -73,10 +84,11 @@ func (h *harness) checkShared(when string) {
 func (h *harness) claimAndRegister(xid txc.XID, typ txc.BranchType, res string, rows ...string) (txc.BranchID, error) {
 	h.t.Helper()
 	keys := []txc.LockKey{{Table: "t", Rows: rows}}
-	if holder := h.shared.claim(xid, res, keys); holder != "" {
+	holder, found := h.shared.claimFound(xid, res, keys)
+	if holder != "" {
 		return 0, &txc.Error{Code: txc.CodeLockConflict, Holder: holder}
 	}
-	r := h.do(Msg{Kind: KindRegister, XID: xid, BranchType: typ, ResourceID: res, LockKeys: keys, Claimed: true})
+	r := h.do(Msg{Kind: KindRegister, XID: xid, BranchType: typ, ResourceID: res, LockKeys: keys, Claimed: true, Found: found})
 	return r.BranchID, r.Err
 }
 
@@ -287,9 +299,11 @@ func answerSome(h *harness, r *rand.Rand) {
 // in the core and while it is being written), finds the row held by its
 // own XID and adds nothing. The core must refuse it, to be retried:
 // accepted, the core would hold a row the batch then deletes from the
-// shared table.
+// shared table. So also when the batch is applied after the claim but
+// before the core sees the registration (applied).
 func TestSharedLocksReclaimWhileFreeing(t *testing.T) {
-	for _, inflight := range []bool{false, true} {
+	for _, when := range []string{"queued", "inflight", "applied"} {
+		inflight := when != "queued"
 		h := sharedHarness(t)
 		xid := h.begin(0)
 		id, _ := h.claimAndRegister(xid, txc.BranchAT, "db", "1")
@@ -299,23 +313,28 @@ func TestSharedLocksReclaimWhileFreeing(t *testing.T) {
 			rd = h.core.Ready() // with the persister: taken, not yet applied
 		}
 		keys := []txc.LockKey{{Table: "t", Rows: []string{"1"}}}
-		if holder := h.shared.claim(xid, "db", keys); holder != "" {
+		holder, found := h.shared.claimFound(xid, "db", keys)
+		if holder != "" {
 			t.Fatalf("claim refused by %s", holder)
 		}
-		h.core.Step(h.now, Msg{Kind: KindRegister, Conn: 1, ID: 901, XID: xid, BranchType: txc.BranchAT, ResourceID: "db", LockKeys: keys, Claimed: true})
-		if inflight {
+		if when == "applied" {
+			h.shared.free(rd.Batch.FreeLocks)
+			h.core.Advance(rd)
+		}
+		h.core.Step(h.now, Msg{Kind: KindRegister, Conn: 1, ID: 901, XID: xid, BranchType: txc.BranchAT, ResourceID: "db", LockKeys: keys, Claimed: true, Found: found})
+		if when == "inflight" {
 			h.shared.free(rd.Batch.FreeLocks)
 			h.core.Advance(rd)
 		}
 		h.flush()
 		if r := h.replies[901]; txc.CodeOf(r.Err) != txc.CodeLockConflict {
-			t.Fatalf("inflight=%v: re-registration while the row is being freed: %v, want a lock conflict to retry", inflight, r.Err)
+			t.Fatalf("%s: re-registration while the row is being freed: %v, want a lock conflict to retry", when, r.Err)
 		}
-		h.checkShared(fmt.Sprintf("inflight=%v", inflight))
+		h.checkShared(when)
 		if _, err := h.claimAndRegister(xid, txc.BranchAT, "db", "1"); err != nil {
-			t.Fatalf("inflight=%v: the retry: %v", inflight, err)
+			t.Fatalf("%s: the retry: %v", when, err)
 		}
-		h.checkShared(fmt.Sprintf("inflight=%v, after the retry", inflight))
+		h.checkShared(when + ", after the retry")
 	}
 }
 

@@ -164,6 +164,18 @@ func (t *Table) NotHeld(dst []store.LockRow, xid txc.XID, resource string, keys 
 	return dst
 }
 
+// HoldsAll reports whether xid holds every row of rows (their XID field
+// is not read).
+func (t *Table) HoldsAll(xid txc.XID, rows []store.LockRow) bool {
+	for i := range rows {
+		r := &rows[i]
+		if h, ok := t.rows[string(t.flat(r.Resource, r.Table, r.Row))]; !ok || h.xid != xid {
+			return false
+		}
+	}
+	return true
+}
+
 func containsBranch(bs []txc.BranchID, b txc.BranchID) bool {
 	for _, x := range bs {
 		if x == b {

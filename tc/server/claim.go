@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/txcio/txc"
@@ -123,6 +124,7 @@ func (cl *claimer) serve(items []claimItem) {
 				continue
 			default:
 				it.msg.Claimed = true
+				it.msg.Found = foundRows(&it.msg, r.added)
 				added = append(added, r.added...)
 			}
 		}
@@ -204,4 +206,25 @@ func (cl *claimer) refuseBatch(batch []tc.Msg, added []store.LockRow) {
 	}
 	putBatch(batch)
 	cl.p.giveBack(added)
+}
+
+// foundRows lists the rows of m's keys its claim did not insert (added):
+// those it found held by m's XID already (tc.Msg.Found).
+func foundRows(m *tc.Msg, added []store.LockRow) []store.LockRow {
+	n := 0
+	for _, k := range m.LockKeys {
+		n += len(k.Rows)
+	}
+	if n == len(added) {
+		return nil
+	}
+	var found []store.LockRow
+	for _, k := range m.LockKeys {
+		for _, row := range k.Rows {
+			if !slices.ContainsFunc(added, func(a store.LockRow) bool { return a.Table == k.Table && a.Row == row }) {
+				found = append(found, store.LockRow{XID: m.XID, Resource: m.ResourceID, Table: k.Table, Row: row})
+			}
+		}
+	}
+	return found
 }
