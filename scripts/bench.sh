@@ -140,7 +140,7 @@ time_pid=$!
 # The load generator's read and write system calls, sampled until it ends.
 bench_io="0 0"
 while kill -0 "$time_pid" 2>/dev/null; do
-  bpid=$(awk '{print $1; exit}' /proc/"$time_pid"/task/*/children 2>/dev/null)
+  bpid=$(awk '{print $1; exit}' /proc/"$time_pid"/task/*/children 2>/dev/null || true)
   [ -n "$bpid" ] && io=$(awk '/^syscr/ {r=$2} /^syscw/ {w=$2} END {print r+0, w+0}' "/proc/$bpid/io" 2>/dev/null) && [ -n "$io" ] && bench_io=$io
   sleep 0.2
 done
