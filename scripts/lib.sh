@@ -75,9 +75,7 @@ start_nodes() {
     node_pids+=($!)
     node_addrs+="${node_addrs:+,}127.0.0.1:$((grpc + i - 1))"
   done
-  for ((i = 1; i <= n; i++)); do
-    wait_port "$((admin + i - 1))" 30 || { cat "$dir/n$i.log" >&2; return 1; }
-  done
+  wait_admins "$n" "$admin" "$dir"
 }
 
 # start_single_nodes n grpc_base admin_base dir prefix store_args...: n
@@ -95,8 +93,15 @@ start_single_nodes() {
     node_pids+=($!)
     node_addrs+="${node_addrs:+,}127.0.0.1:$((grpc + i - 1))"
   done
-  for ((i = 1; i <= n; i++)); do
-    wait_port "$((admin + i - 1))" 30 || { cat "$dir/n$i.log" >&2; return 1; }
+  wait_admins "$n" "$admin" "$dir"
+}
+
+# wait_admins n admin_base dir: waits for the admin ports of nodes
+# n1..n<n>, printing a node's log if its port does not open.
+wait_admins() {
+  local i
+  for ((i = 1; i <= $1; i++)); do
+    wait_port "$(($2 + i - 1))" 30 || { cat "$3/n$i.log" >&2; return 1; }
   done
 }
 
