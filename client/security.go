@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/txcio/txc/cluster"
+	"github.com/txcio/txc/internal/pemfile"
 )
 
 // WithTLS makes Dial use TLS with cfg (a client certificate in it is
@@ -35,8 +37,11 @@ func (bearer) RequireTransportSecurity() bool { return true }
 // TLSFromFiles builds a client TLS configuration: caFile (PEM) holds the
 // CAs that may sign the coordinator's certificate (empty: the system's);
 // certFile and keyFile, when set, are the client certificate for mutual
-// TLS; serverName, when set, is the name to verify instead of the
-// target's host.
+// TLS, read again when they change (at a handshake, at most once a
+// second; a pair that cannot be used, say half rotated, keeps the last
+// good one in use and is logged once through slog's default logger);
+// serverName, when set, is the name to verify instead of the target's
+// host.
 func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
 	if caFile != "" {
@@ -53,13 +58,24 @@ func TLSFromFiles(caFile, certFile, keyFile, serverName string) (*tls.Config, er
 		return nil, fmt.Errorf("client: a client certificate needs both its certificate and its key file")
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		w, err := pemfile.Open(slog.Default(), clientCertMessages, parseKeyPair, certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("client: client certificate %s and key %s: %w", certFile, keyFile, err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return w.Get(), nil }
 	}
 	return cfg, nil
+}
+
+var clientCertMessages = pemfile.Messages{
+	Failed:  "client: the client certificate files cannot be used; keeping the certificate last read from them",
+	Changed: "client: the client certificate files changed; new connections present the new certificate",
+}
+
+// parseKeyPair is a certificate and its key from their PEM files' contents.
+func parseKeyPair(c [][]byte) (*tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(c[0], c[1])
+	return &cert, err
 }
 
 // OptionsFromEnv reads the security options of programs that take them
