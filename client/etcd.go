@@ -48,6 +48,9 @@ func (o *options) etcdOptions() []clusterresolver.EtcdOption {
 	if o.etcdTLS != nil {
 		opts = append(opts, clusterresolver.WithTLS(o.etcdTLS))
 	}
+	if o.etcdCA != nil {
+		opts = append(opts, clusterresolver.WithCA(o.etcdCA))
+	}
 	if o.etcdUser != "" || o.etcdPassword != "" {
 		opts = append(opts, clusterresolver.WithAuth(o.etcdUser, o.etcdPassword))
 	}
@@ -57,7 +60,7 @@ func (o *options) etcdOptions() []clusterresolver.EtcdOption {
 // prepareEtcd refuses etcd options that cannot work with target (a user
 // without password or the reverse, a password without TLS, a CA file
 // that cannot be read, etcd options for a target that is not an etcd
-// one) and makes the TLS configuration trust the CA file.
+// one) and opens the CA file.
 func (o *options) prepareEtcd(target clusterresolver.Target) error {
 	etcdSet := o.etcdTLS != nil || o.etcdCAFile != "" || o.etcdUser != "" || o.etcdPassword != ""
 	if target.Endpoints == nil {
@@ -71,13 +74,8 @@ func (o *options) prepareEtcd(target clusterresolver.Target) error {
 		if err != nil {
 			return err
 		}
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if o.etcdTLS != nil {
-			cfg = o.etcdTLS.Clone()
-		}
-		ca.Trust(cfg, target.Endpoints)
-		o.etcdTLS = cfg
+		o.etcdCA = ca
 	}
 	// The endpoints are checked by the resolver; any stand in here.
-	return cluster.Etcd{Endpoints: []string{"etcd"}, TLS: o.etcdTLS, Username: o.etcdUser, Password: o.etcdPassword}.Check()
+	return cluster.Etcd{Endpoints: []string{"etcd"}, TLS: o.etcdTLS, CA: o.etcdCA, Username: o.etcdUser, Password: o.etcdPassword}.Check()
 }

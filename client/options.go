@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/txcio/txc/cluster"
 )
 
 // DefaultMaxMessageSize is the frame size limit the client assumes the
@@ -26,9 +28,10 @@ type options struct {
 	dialTimeoutSet bool // by WithDialTimeout: applies whatever ctx's deadline
 	tls            *tls.Config
 	token          string
-	etcdTLS        *tls.Config // WithEtcdTLS
-	etcdCAFile     string      // WithEtcdCAFile
-	etcdUser       string      // WithEtcdAuth
+	etcdTLS        *tls.Config     // WithEtcdTLS
+	etcdCAFile     string          // WithEtcdCAFile
+	etcdCA         *cluster.CAFile // opened from etcdCAFile at Dial
+	etcdUser       string          // WithEtcdAuth
 	etcdPassword   string
 }
 

@@ -1,40 +1,44 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
+	"slices"
 	"strings"
+
+	"google.golang.org/grpc/credentials"
 )
 
-// Trust makes cfg verify the certificate of the etcd at endpoints against
-// the CAs f holds at each handshake, in place of cfg.RootCAs (set to nil).
-//
 // A TLS client configuration has no hook for roots that change, and the
-// etcd client copies its configuration once, so the check is done by
-// cfg.VerifyConnection, with cfg.InsecureSkipVerify set only to hand it
-// over: the peer's chain must lead to one of f's CAs, with the server
-// usage, as Go's own check requires; its leaf must be valid for the name
-// the handshake asked for, or, when TLS reports none (the endpoint is an
-// IP address), for cfg.ServerName or the host of one of endpoints. A
-// refusal is a *tls.CertificateVerificationError, as Go's own. A
-// VerifyConnection already in cfg runs after this check.
-func (f *CAFile) Trust(cfg *tls.Config, endpoints []string) {
-	var names []string
-	if cfg.ServerName != "" {
-		names = append(names, cfg.ServerName)
+// etcd client copies its configuration once; nor does TLS report the name
+// of an IP endpoint (no SNI is sent for it) to a check run inside the
+// handshake. So with a CAFile (Etcd.CA) the check is made per connection,
+// knowing the endpoint dialed: Go's own check is turned off only in the
+// configuration built for that connection (configFor), whose
+// VerifyConnection does what Go would: the peer's chain must lead to one
+// of the CAs the file holds now, with the server usage, and its leaf must
+// be valid for the configured server name or else the host of the
+// endpoint dialed. A refusal is a *tls.CertificateVerificationError, as
+// Go's own.
+
+// configFor returns a copy of base for one connection to host, verified
+// against f's CAs for base.ServerName, or host when that is empty.
+func (f *CAFile) configFor(base *tls.Config, host string) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		cfg = base.Clone()
 	}
-	for _, ep := range endpoints {
-		if host, _, err := net.SplitHostPort(endpointAddr(ep)); err == nil {
-			names = append(names, host)
-		}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
 	}
-	then := cfg.VerifyConnection
+	name, then := cfg.ServerName, cfg.VerifyConnection
 	cfg.RootCAs = nil
 	cfg.InsecureSkipVerify = true // VerifyConnection verifies
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if err := f.verify(cs, names); err != nil {
+		if err := f.verify(cs, name); err != nil {
 			return err
 		}
 		if then != nil {
@@ -42,42 +46,66 @@ func (f *CAFile) Trust(cfg *tls.Config, endpoints []string) {
 		}
 		return nil
 	}
+	return cfg
 }
 
-// verify checks the peer's certificate of cs against f's CAs and its
-// name: the one TLS reports, else one of names.
-func (f *CAFile) verify(cs tls.ConnectionState, names []string) error {
+// verify checks the peer's certificate of cs against f's CAs, for name.
+func (f *CAFile) verify(cs tls.ConnectionState, name string) error {
 	certs := cs.PeerCertificates
 	if len(certs) == 0 {
 		return errors.New("cluster: etcd presented no certificate")
 	}
-	opts := x509.VerifyOptions{Roots: f.Pool(), Intermediates: x509.NewCertPool()}
+	opts := x509.VerifyOptions{Roots: f.Pool(), Intermediates: x509.NewCertPool(), DNSName: name}
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
 	}
-	_, err := certs[0].Verify(opts)
-	if err == nil {
-		err = verifyName(certs[0], cs.ServerName, names)
-	}
-	if err != nil {
+	if _, err := certs[0].Verify(opts); err != nil {
 		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 	}
 	return nil
 }
 
-// verifyName checks that leaf is valid for sni, or without one for one of
-// names.
-func verifyName(leaf *x509.Certificate, sni string, names []string) error {
-	if sni != "" {
-		return leaf.VerifyHostname(sni)
+// caCreds are gRPC transport credentials for etcd that verify each
+// connection with configFor, for the endpoint gRPC dials (its authority).
+type caCreds struct {
+	f    *CAFile
+	base *tls.Config
+}
+
+func (c *caCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	host, _, err := net.SplitHostPort(authority)
+	if err != nil {
+		host = authority
 	}
-	err := errors.New("cluster: no name to verify etcd's certificate for")
-	for _, n := range names {
-		if err = leaf.VerifyHostname(n); err == nil {
-			return nil
-		}
+	cfg := c.f.configFor(c.base, host)
+	if !slices.Contains(cfg.NextProtos, "h2") {
+		cfg.NextProtos = append(cfg.NextProtos, "h2")
 	}
-	return err
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	info := credentials.TLSInfo{State: conn.ConnectionState(),
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	return conn, info, nil
+}
+
+func (c *caCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return nil, nil, errors.New("cluster: etcd credentials are for clients only")
+}
+
+func (c *caCreds) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "tls", SecurityVersion: "1.2", ServerName: c.base.ServerName}
+}
+
+func (c *caCreds) Clone() credentials.TransportCredentials {
+	return &caCreds{f: c.f, base: c.base.Clone()}
+}
+
+func (c *caCreds) OverrideServerName(name string) error {
+	c.base.ServerName = name
+	return nil
 }
 
 // endpointAddr is the host:port of an etcd endpoint in any of its forms.

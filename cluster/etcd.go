@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -29,6 +30,10 @@ type Etcd struct {
 	// Nil: plaintext, except to https:// endpoints, which are verified
 	// against the host's CAs.
 	TLS *tls.Config
+	// CA, when set, verifies etcd's certificate against the CAs of a file
+	// that may change, for each connection (TLS.RootCAs is not used; TLS,
+	// if nil, is taken as a default one): see CAFile.
+	CA *CAFile
 	// Username and Password, when set, authenticate to an etcd with auth
 	// enabled. The password is never logged nor put into an error, and is
 	// only sent over TLS.
@@ -41,6 +46,15 @@ type Etcd struct {
 // help.
 var ErrEtcdAccess = errors.New("etcd refused access")
 
+// tls is the TLS configuration of the connections to etcd: TLS, or a
+// default one when only CA is set; nil for plaintext.
+func (e Etcd) tls() *tls.Config {
+	if e.TLS == nil && e.CA != nil {
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return e.TLS
+}
+
 // Check refuses settings that cannot work, naming what is wrong.
 func (e Etcd) Check() error {
 	if len(e.Endpoints) == 0 {
@@ -50,13 +64,13 @@ func (e Etcd) Check() error {
 	if err != nil {
 		return err
 	}
-	if scheme == "http" && e.TLS != nil {
+	if scheme == "http" && e.tls() != nil {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: etcd endpoints are http:// but TLS is configured: use https:// or host:port")
 	}
 	if (e.Username == "") != (e.Password == "") {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: an etcd user and its password go together")
 	}
-	if e.Username != "" && e.TLS == nil && scheme != "https" {
+	if e.Username != "" && e.tls() == nil && scheme != "https" {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: the etcd password would cross the network in clear: reach etcd over TLS")
 	}
 	return nil
@@ -91,7 +105,11 @@ func EndpointsScheme(endpoints []string) (string, error) {
 // ErrEtcdAccess means etcd refused this client; any other, that etcd was
 // not reached in time.
 func (e Etcd) Connect(ctx context.Context, base clientv3.Config) (*clientv3.Client, error) {
-	base.Endpoints, base.TLS, base.Logger = e.Endpoints, e.TLS, zap.NewNop()
+	base.Endpoints, base.TLS, base.Logger = e.Endpoints, e.tls(), zap.NewNop()
+	if e.CA != nil {
+		// Given after the etcd client's own credentials, these are used.
+		base.DialOptions = append(slices.Clip(base.DialOptions), grpc.WithTransportCredentials(&caCreds{f: e.CA, base: base.TLS.Clone()}))
+	}
 	cli, err := clientv3.New(base)
 	if err != nil {
 		return nil, e.Explain(err)

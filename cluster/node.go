@@ -35,6 +35,9 @@ type Config struct {
 	TTL time.Duration
 	// TLS, when set, is used to reach etcd (see Etcd.TLS).
 	TLS *tls.Config
+	// CA, when set, verifies etcd's certificate against a CA file that may
+	// change (see Etcd.CA).
+	CA *CAFile
 	// Username and Password authenticate to an etcd with auth enabled;
 	// the user's role needs readwrite on the prefix. The password is
 	// never logged nor put into an error.
@@ -86,7 +89,7 @@ func (c *Config) check() error {
 
 // etcd is how the node reaches etcd.
 func (c *Config) etcd() Etcd {
-	return Etcd{Endpoints: c.Endpoints, TLS: c.TLS, Username: c.Username, Password: c.Password}
+	return Etcd{Endpoints: c.Endpoints, TLS: c.TLS, CA: c.CA, Username: c.Username, Password: c.Password}
 }
 
 // Node is one coordinator process's membership in the cluster.

@@ -85,7 +85,7 @@ func TestSecureEtcdRefusesNode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ca.Trust(c.TLS, c.Endpoints)
+			c.CA = ca
 		}, "TLS handshake failed"},
 		{"no client certificate", func(c *cluster.Config) { c.TLS.Certificates = nil }, "TLS handshake failed"},
 		{"no user", func(c *cluster.Config) { c.Username, c.Password = "", "" }, "without a user"},

@@ -18,7 +18,7 @@ const tlsAnswerWait = 300 * time.Millisecond
 // that refuses it or whose certificate is not verified; nil when every
 // endpoint that could be reached accepted it, or without TLS.
 func (e Etcd) checkTLS(ctx context.Context, timeout time.Duration) error {
-	if scheme, _ := EndpointsScheme(e.Endpoints); e.TLS == nil && scheme != "https" {
+	if scheme, _ := EndpointsScheme(e.Endpoints); e.tls() == nil && scheme != "https" {
 		return nil
 	}
 	for _, ep := range e.Endpoints {
@@ -33,12 +33,18 @@ func (e Etcd) checkTLS(ctx context.Context, timeout time.Duration) error {
 // cannot be reached or accepts.
 func (e Etcd) handshake(ctx context.Context, ep string, timeout time.Duration) error {
 	addr := endpointAddr(ep)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if e.TLS != nil {
+	host, _, _ := net.SplitHostPort(addr)
+	var cfg *tls.Config
+	switch {
+	case e.CA != nil:
+		cfg = e.CA.configFor(e.TLS, host)
+	case e.TLS != nil:
 		cfg = e.TLS.Clone()
+	default:
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		cfg.ServerName = host
 	}
 	cfg.NextProtos = []string{"h2"}
 	ctx, cancel := context.WithTimeout(ctx, timeout)

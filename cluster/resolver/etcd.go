@@ -40,6 +40,12 @@ func WithLogger(l *slog.Logger) EtcdOption {
 	}
 }
 
+// WithCA makes the Watcher verify etcd's certificate against the CAs of
+// a file that may change (cluster.Etcd.CA).
+func WithCA(ca *cluster.CAFile) EtcdOption {
+	return func(o *etcdOptions) { o.access.CA = ca }
+}
+
 // WithTLS makes the Watcher reach etcd over TLS with cfg (a client
 // certificate in it is presented for mutual TLS). Without it the
 // connection to etcd is plaintext.

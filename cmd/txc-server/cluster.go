@@ -19,7 +19,7 @@ import (
 // begins) while etcd elects it its owner, and the partition of any node
 // that is gone until that node is back.
 func (p *process) runCluster(ctx context.Context) error {
-	etcdTLS, err := etcdTLS(p.cfg, p.log)
+	etcdTLS, etcdCA, err := etcdTLS(p.cfg, p.log)
 	if err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (p *process) runCluster(ctx context.Context) error {
 	}
 	node, err := cluster.New(cluster.Config{Endpoints: p.cfg.EtcdEndpoints, Prefix: p.cfg.EtcdPrefix,
 		Node: p.cfg.Node, Addr: p.cfg.AdvertiseAddr, TTL: p.cfg.EtcdLeaseTTL, Logger: p.log,
-		TLS: etcdTLS, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword, Check: locks.Ping, Adoptable: adoptable})
+		TLS: etcdTLS, CA: etcdCA, Username: p.cfg.EtcdUser, Password: p.cfg.EtcdPassword, Check: locks.Ping, Adoptable: adoptable})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func checkEtcdAccess(c *config) error {
 		}
 	}
 	if c.EtcdCA != "" {
-		if _, err := etcdTLS(c, nil); err != nil {
+		if _, _, err := etcdTLS(c, nil); err != nil {
 			return err
 		}
 	}
@@ -67,30 +67,31 @@ func checkEtcdAccessSettings(c *config) error {
 }
 
 // etcdTLS is the TLS configuration of the connection to etcd (nil
-// without etcd_ca). The client certificate is read again when its files
-// change, as the server's own certificate is: server.NewTLSConfig watches
-// them, and each handshake with etcd takes the certificate it last loaded.
-// A CA file is read again when it changes too (cluster.CAFile), keeping
-// the CAs last read while it is unreadable or invalid; "system" is the
-// host's CAs.
-func etcdTLS(c *config, log *slog.Logger) (*tls.Config, error) {
+// without etcd_ca), and the CA file that verifies etcd's certificate (nil
+// with "system", the host's CAs). The client certificate is read again
+// when its files change, as the server's own certificate is:
+// server.NewTLSConfig watches them, and each handshake with etcd takes
+// the certificate it last loaded. The CA file is read again when it
+// changes too (cluster.CAFile), keeping the CAs last read while it is
+// unreadable or invalid.
+func etcdTLS(c *config, log *slog.Logger) (*tls.Config, *cluster.CAFile, error) {
 	if c.EtcdCA == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.EtcdServerName}
+	var ca *cluster.CAFile
 	if c.EtcdCA != "system" {
-		ca, err := cluster.OpenCAFile(c.EtcdCA, log)
-		if err != nil {
-			return nil, fmt.Errorf("setting etcd_ca: %w", err)
+		var err error
+		if ca, err = cluster.OpenCAFile(c.EtcdCA, log); err != nil {
+			return nil, nil, fmt.Errorf("setting etcd_ca: %w", err)
 		}
-		ca.Trust(cfg, c.EtcdEndpoints)
 	}
 	if c.EtcdCert == "" {
-		return cfg, nil
+		return cfg, ca, nil
 	}
 	watched, err := server.NewTLSConfig(server.TLSFiles{Cert: c.EtcdCert, Key: c.EtcdKey}, false, nil, log)
 	if err != nil {
-		return nil, fmt.Errorf("settings etcd_cert and etcd_key: %w", err)
+		return nil, nil, fmt.Errorf("settings etcd_cert and etcd_key: %w", err)
 	}
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		cur, err := watched.GetConfigForClient(nil)
@@ -99,5 +100,5 @@ func etcdTLS(c *config, log *slog.Logger) (*tls.Config, error) {
 		}
 		return &cur.Certificates[0], nil
 	}
-	return cfg, nil
+	return cfg, ca, nil
 }

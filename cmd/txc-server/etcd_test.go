@@ -61,13 +61,13 @@ func TestEtcdAccessSettings(t *testing.T) {
 		if cfg.EtcdUser != "txc" || cfg.EtcdPassword != etcdPw {
 			t.Fatalf("%s: user %q, password set %v", name, cfg.EtcdUser, cfg.EtcdPassword == etcdPw)
 		}
-		tc, err := etcdTLS(cfg, nil)
+		tc, ca, err := etcdTLS(cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cert, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{})
 		want, _ := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
-		if err != nil || !bytes.Equal(cert.Certificate[0], want.Certificate[0]) || tc.VerifyConnection == nil || tc.ServerName != "etcd.internal" {
+		if err != nil || !bytes.Equal(cert.Certificate[0], want.Certificate[0]) || ca == nil || tc.ServerName != "etcd.internal" {
 			t.Fatalf("%s: etcd TLS = %+v, %v", name, tc, err)
 		}
 	}
@@ -136,7 +136,7 @@ func TestEtcdClientCertReloaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := etcdTLS(cfg, nil)
+	tc, _, err := etcdTLS(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,11 @@ func TestEtcdCARotated(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logtest.Buffer
-	tc, err := etcdTLS(cfg, logs.Logger())
+	tc, ca, err := etcdTLS(cfg, logs.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	access := cluster.Etcd{Endpoints: cfg.EtcdEndpoints, TLS: tc, Username: cfg.EtcdUser, Password: cfg.EtcdPassword}
+	access := cluster.Etcd{Endpoints: cfg.EtcdEndpoints, TLS: tc, CA: ca, Username: cfg.EtcdUser, Password: cfg.EtcdPassword}
 	cli := connectEtcd(t, access)
 	putEtcd(t, cli, "before the rotation")
 

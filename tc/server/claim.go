@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/txcio/txc"
@@ -164,7 +163,7 @@ func (cl *claimer) claimAll(items []claimItem) ([]store.ClaimResult, error) {
 	if len(claims) == 0 {
 		return nil, nil
 	}
-	ctx, cancel := cl.p.s.storeContext()
+	ctx, cancel := cl.p.s.lockContext()
 	defer cancel()
 	res, err := cl.p.s.cfg.Locks.Claim(ctx, claims)
 	if err == nil && len(res) != len(claims) {
@@ -218,10 +217,15 @@ func foundRows(m *tc.Msg, added []store.LockRow) []store.LockRow {
 	if n == len(added) {
 		return nil
 	}
+	type tableRow struct{ table, row string }
+	inserted := make(map[tableRow]bool, len(added))
+	for _, a := range added {
+		inserted[tableRow{a.Table, a.Row}] = true
+	}
 	var found []store.LockRow
 	for _, k := range m.LockKeys {
 		for _, row := range k.Rows {
-			if !slices.ContainsFunc(added, func(a store.LockRow) bool { return a.Table == k.Table && a.Row == row }) {
+			if !inserted[tableRow{k.Table, row}] {
 				found = append(found, store.LockRow{XID: m.XID, Resource: m.ResourceID, Table: k.Table, Row: row})
 			}
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -46,11 +45,7 @@ func (p *partition) freeShared(b *store.Batch) {
 	if locks == nil || p.freesLocks || len(b.FreeLocks) == 0 {
 		return
 	}
-	window := p.s.cfg.StoreTimeout
-	if window <= 0 {
-		window = DefaultFreeWindow
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), window)
+	ctx, cancel := p.s.lockContext()
 	defer cancel()
 	wait := freeBackoffMin
 	for {
@@ -66,8 +61,8 @@ func (p *partition) freeShared(b *store.Batch) {
 			wait = min(2*wait, freeBackoffMax)
 			continue
 		case <-ctx.Done():
-			p.stop(fmt.Errorf("server: freeing %d shared lock rows of partition %q failed for %v; "+
-				"stepping out so that the partition's next owner reconciles them: %w", len(b.FreeLocks), p.name, window, err))
+			p.stop(fmt.Errorf("server: freeing %d shared lock rows of partition %q failed until its deadline; "+
+				"stepping out so that the partition's next owner reconciles them: %w", len(b.FreeLocks), p.name, err))
 		case <-p.stopping:
 			p.s.log.Warn("partition stopping with shared lock rows not freed; its next owner reconciles them",
 				"partition", p.name, "rows", len(b.FreeLocks))
@@ -85,7 +80,7 @@ func (p *partition) giveBack(rows []store.LockRow) {
 	if len(rows) == 0 {
 		return
 	}
-	ctx, cancel := p.s.storeContext()
+	ctx, cancel := p.s.lockContext()
 	defer cancel()
 	if err := p.s.cfg.Locks.Free(ctx, rows); err != nil {
 		p.s.log.Warn("freeing the rows of refused registrations failed; the partition's next owner reconciles them",

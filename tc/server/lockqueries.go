@@ -80,7 +80,7 @@ func (q *lockQueries) work() {
 
 // queryShared answers one lock query from the shared table.
 func (s *Server) queryShared(msg *tc.Msg) *tc.Reply {
-	ctx, cancel := s.storeContext()
+	ctx, cancel := s.lockContext()
 	defer cancel()
 	r := &tc.Reply{Conn: msg.Conn, ID: msg.ID, Kind: msg.Kind}
 	holder, locked, err := s.cfg.Locks.Query(ctx, msg.XID, msg.ResourceID, msg.LockKeys)

@@ -180,3 +180,15 @@ func (s *Server) storeContext() (context.Context, context.CancelFunc) {
 	}
 	return context.Background(), func() {}
 }
+
+// lockContext bounds a call on the shared lock table (a claim, a free, a
+// query): StoreTimeout, or DefaultFreeWindow without one, so that a
+// database that hangs holds no claimer, worker or stopping partition for
+// ever.
+func (s *Server) lockContext() (context.Context, context.CancelFunc) {
+	d := s.cfg.StoreTimeout
+	if d <= 0 {
+		d = DefaultFreeWindow
+	}
+	return context.WithTimeout(context.Background(), d)
+}
