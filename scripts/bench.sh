@@ -78,7 +78,7 @@ elif [ -n "${BENCH_INDEPENDENT:-}" ]; then
   # n single coordinators, each on a store of its own and with no shared
   # locks or etcd: what n processes reach on this machine, the cluster's
   # floor (not a valid deployment: their locks do not meet).
-  start_single_nodes "$nodes" "$grpc_port" $((grpc_port + nodes)) "$data" "$prefix" "${store_args[@]}"
+  GOMAXPROCS=${BENCH_SERVER_PROCS:-} start_single_nodes "$nodes" "$grpc_port" $((grpc_port + nodes)) "$data" "$prefix" "${store_args[@]}"
   admin_port=$((grpc_port + nodes))
   log="$data/n1.log"
   addrs=$node_addrs
