@@ -181,12 +181,15 @@ func (c *Conn) shutdown() error {
 	links := c.linkSet()
 	c.changedLocked()
 	c.mu.Unlock()
-	c.cancel()
+	// The sessions fail with ErrClosed before the context is cancelled:
+	// a reader seeing its stream cancelled first would fail the requests
+	// in flight as a lost stream instead.
 	for _, l := range links {
 		if s := l.cur.Load(); s != nil {
 			s.fail(ErrClosed)
 		}
 	}
+	c.cancel()
 	c.wg.Wait()
 	if c.watch != nil {
 		c.watch.Close()
