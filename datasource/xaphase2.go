@@ -42,24 +42,8 @@ func (h xaHandler) finish(ctx context.Context, b rm.Branch, commit bool) error {
 // finished on that session; one the database lists as prepared but
 // cannot finish from this session (MariaDB, while the preparing session
 // of another process lives) is a retryable failure: the coordinator
-// sends the command again, perhaps to that process. A branch its other
-// finisher in this process committed already (see xaCommitLocal) is
-// answered without the database.
+// sends the command again, perhaps to that process.
 func (r *Resource) xaFinish(ctx context.Context, id XAID, commit bool) error {
-	k := heldKey{r.id, id}
-	if commit && takeCommitted(k) {
-		return nil
-	}
-	err := r.xaFinishOn(ctx, id, commit)
-	if commit && err == nil {
-		noteCommitted(k)
-	}
-	return err
-}
-
-// xaFinishOn is xaFinish on the database: on the session holding the
-// branch, or on the phase-2 pool.
-func (r *Resource) xaFinishOn(ctx context.Context, id XAID, commit bool) error {
 	xd := r.xa()
 	h, busy := takeHeld(r.id, id)
 	if h != nil {
@@ -203,19 +187,15 @@ const xaOutcomeWait = 2 * time.Second
 // deadline, a TM that gave up). When the TM that decides runs in this
 // process (it began the transaction ctx carries: tm.AfterOutcome), its
 // answer tells, without a message to the coordinator: committed means no
-// rollback was decided before, and the branch is committed here before
-// the TM's Commit returns (xaCommitLocal); rolled back, the branch is
-// rolled back here; unknown, or no answer
+// rollback was decided before, so phase 2 will find the branch prepared;
+// rolled back, the branch is rolled back here; unknown, or no answer
 // within xaOutcomeWait (a GlobalTx never ended), the coordinator is asked
 // (xaConfirm), as it is at once for a transaction begun elsewhere.
 func (r *Resource) xaAwaitOutcome(ctx context.Context, id XAID) {
 	var claimed atomic.Bool
-	k := heldKey{r.id, id}
 	claim := func() bool { return claimed.CompareAndSwap(false, true) }
-	expectTwice(k)
 	t := time.AfterFunc(xaOutcomeWait, func() {
 		if claim() {
-			forgetTwice(k)
 			r.xaConfirm(ctx, id)
 		}
 	})
@@ -224,24 +204,17 @@ func (r *Resource) xaAwaitOutcome(ctx context.Context, id XAID) {
 			return
 		}
 		t.Stop()
-		if o != tm.OutcomeCommitted {
-			forgetTwice(k)
-		}
 		switch o {
 		case tm.OutcomeCommitted:
-			r.xaCommitLocal(ctx, id)
 		case tm.OutcomeRolledBack:
 			go r.xaFinishDecided(ctx, id, false)
 		default:
 			go r.xaConfirm(ctx, id)
 		}
 	})
-	if !arranged {
-		forgetTwice(k)
-		if claim() {
-			t.Stop()
-			go r.xaConfirm(ctx, id)
-		}
+	if !arranged && claim() {
+		t.Stop()
+		go r.xaConfirm(ctx, id)
 	}
 }
 

@@ -48,10 +48,7 @@ type outcomeHooks struct {
 // that began ctx's global transaction has ended it: when its first Commit
 // or Rollback returns (WithGlobalTx calls one of them), with what the
 // coordinator answered. f runs on the goroutine that called Commit or
-// Rollback, before the call returns: the caller waits for it, so it must
-// be short and bounded (an XA branch of this process commits its prepared
-// transaction there, so that the caller's next transaction finds the rows
-// free).
+// Rollback, before the call returns, so it must not block.
 //
 // It reports false, arranging nothing, when ctx's XID was not begun by
 // Manager.Begin in this process (it came from another process, or ctx

@@ -27,14 +27,9 @@ type reportCounter struct{ n atomic.Int64 }
 
 // dialOption makes a client stream count its PhaseOneDone reports.
 func (rc *reportCounter) dialOption() grpc.DialOption {
-	return wrapStreams(func(cs grpc.ClientStream) grpc.ClientStream { return countingStream{cs, rc} })
-}
-
-// wrapStreams is a dial option that wraps each client stream.
-func wrapStreams(wrap func(grpc.ClientStream) grpc.ClientStream) grpc.DialOption {
 	return grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		cs, err := streamer(ctx, desc, cc, method, opts...)
-		return wrap(cs), err
+		return countingStream{cs, rc}, err
 	})
 }
 
