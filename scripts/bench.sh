@@ -16,6 +16,11 @@
 #   BENCH_BIN=path  the txc-bench binary (default bin/txc-bench: old and new builds alternate)
 #   BENCH_WATCH_PID=pid  also reports the CPU of that process and its children per
 #     transaction (a database server's postmaster, e.g. a private PostgreSQL's)
+# The "per tx" and "watched" lines divide the processes' CPU over the whole run (set-up,
+# connections, the first transactions included) by the transactions; txc-bench's own
+# "µs CPU/tx … (measured window)" lines (--cpu-watch, passed when the build knows it)
+# read the load generator, the server and the watched process around the measured
+# window only.
 # The last line on stdout is txc-bench's JSON object, with "store" and "nodes" added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -131,6 +136,13 @@ treecpu() {
     awk -v t="$tick" -v p="$1" '{ sub(/^.*\) /, ""); s += $12 + $13; if (NR == 1) s += $14 + $15 } END { printf "%.2f\n", s / t }'
 }
 bench_bin=${BENCH_BIN:-bin/txc-bench}
+# The CPU per transaction over the measured window only (a build that
+# knows --cpu-watch): the coordinator's nodes and the watched process.
+if "$bench_bin" "$scenario" --help 2>/dev/null | grep -q -- --cpu-watch; then
+  watch=$(printf 'server=%s,' "${node_pids[@]}")
+  [ -n "${BENCH_WATCH_PID:-}" ] && watch+="db=$BENCH_WATCH_PID,"
+  extra+=(--cpu-watch "${watch%,}")
+fi
 echo "txc-server ($store store, $nodes node(s)) on $addrs; $scenario, $clients clients, $duration"
 before=$(procstat "${node_pids[@]}")
 [ -n "${BENCH_WATCH_PID:-}" ] && watch_before=$(treecpu "$BENCH_WATCH_PID")

@@ -73,7 +73,7 @@ func runFloor(ctx context.Context, lf loadFlags, t atTransfer) (load, error) {
 		}
 	}
 	var seq atomic.Int64
-	out := runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
+	out := lf.run(func(id, n int) error {
 		c := clients[id]
 		from, to := 2*id, 2*id+1
 		if n%2 == 1 {

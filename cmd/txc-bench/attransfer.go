@@ -140,6 +140,10 @@ type atResult struct {
 	FloorP99   float64 `json:"floor_p99_ms,omitempty"`
 	FloorRatio float64 `json:"floor_ratio,omitempty"`
 	Errors     int64   `json:"errors"`
+	// CPU is each half's CPU per transaction of the watched processes over
+	// its measured window (--cpu-watch), in µs, by half ("plain", "at",
+	// "floor") and process name.
+	CPU map[string]map[string]float64 `json:"cpu_us_per_tx,omitempty"`
 }
 
 // runATTransfer runs both halves of the scenario, checks that no money was
@@ -153,7 +157,7 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 	var pl, at, fl load
 	if lf.only == "" || lf.only == "plain" {
 		fmt.Fprintf(w, "plain local transactions, %d clients, %v\n", lf.clients, lf.duration)
-		pl = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error { return t.transfer(ctx, t.plain, id, n) })
+		pl = lf.run(func(id, n int) error { return t.transfer(ctx, t.plain, id, n) })
 	}
 	if lf.floor {
 		fmt.Fprintf(w, "floor: the %v transfer's SQL alone on the plain driver, %d clients, %v\n", t.mode, lf.clients, lf.duration)
@@ -166,7 +170,7 @@ func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer)
 			return err
 		}
 		fmt.Fprintf(w, "%v global transactions, %d clients, %v\n", t.mode, lf.clients, lf.duration)
-		at = runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
+		at = lf.run(func(id, n int) error {
 			k := id % len(ps.tms)
 			return ps.tms[k].WithGlobalTx(ctx, tm.Config{Name: "bench-" + t.scenario, Timeout: 30 * time.Second}, func(ctx context.Context) error {
 				return t.transfer(ctx, ps.dbs[k], id, n)
@@ -298,6 +302,19 @@ func reportAT(w io.Writer, lf loadFlags, t atTransfer, pl, at, fl load) error {
 	}
 	fmt.Fprintf(w, "plain      %.0f tx/s  p50 %.2f ms  p99 %.2f ms\n%-10v %.0f tx/s  p50 %.2f ms  p99 %.2f ms\nratio      %.2f\n",
 		r.PlainTxSec, r.PlainP50, r.PlainP99, t.mode, r.ATTxSec, r.ATP50, r.ATP99, r.Ratio)
+	for _, h := range []struct {
+		name string
+		l    load
+	}{{"plain", pl}, {"floor", fl}, {"at", at}} {
+		if h.l.cpu == nil {
+			continue
+		}
+		if r.CPU == nil {
+			r.CPU = map[string]map[string]float64{}
+		}
+		r.CPU[h.name] = h.l.cpu
+		fmt.Fprintf(w, "%-10s %s\n", h.name, lf.watch.cpuLine(h.l.cpu))
+	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err

@@ -22,6 +22,9 @@ type loadFlags struct {
 	// floor, for the AT and XA scenarios: also run the transfer's SQL
 	// alone (see runFloor, runXAFloor).
 	floor bool
+	// watchSpec is --cpu-watch; watch is it parsed (by validate).
+	watchSpec string
+	watch     cpuWatch
 }
 
 func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
@@ -31,6 +34,7 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 	f.DurationVar(&l.duration, "duration", 10*time.Second, "measured time")
 	f.DurationVar(&l.warmup, "warmup", 2*time.Second, "unmeasured time before")
 	f.StringVar(&l.cpuprofile, "cpuprofile", "", "write the load generator's CPU profile here")
+	f.StringVar(&l.watchSpec, "cpu-watch", "", `also report the CPU per transaction of these processes (with their children) over the measured window, as "name=pid,…" (e.g. server=…,db=<postmaster>); the load generator is always reported, as "bench". Linux only`)
 }
 
 // registerOnly adds --only and --floor, for the scenarios that run two
@@ -51,7 +55,9 @@ func (l *loadFlags) validate() error {
 	if l.clients < 1 || l.conns < 1 || l.duration <= 0 || l.warmup < 0 {
 		return fmt.Errorf("--clients and --conns must be at least 1, --duration positive")
 	}
-	return nil
+	var err error
+	l.watch, err = parseCPUWatch(l.watchSpec)
+	return err
 }
 
 // startProfile starts the CPU profile if asked; the returned func stops it.
@@ -70,11 +76,25 @@ func (l *loadFlags) startProfile() (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// load is what a closed-loop run measured: transactions that completed
-// inside the measured window, all successful ones, failures.
+// load is what a closed-loop run measured: transactions that started and
+// completed inside the measured window, all successful ones, failures,
+// and (run) those that completed inside the window, however early they
+// started, with the watched processes' CPU per each of them (µs).
 type load struct {
 	measured, ok, failed int64
 	lat                  latencies
+	done                 int64
+	cpu                  map[string]float64
+}
+
+// run is runLoad with the flags' clients, warm-up and duration, and the
+// CPU of the watched processes over the measured window.
+func (l *loadFlags) run(tx func(id, n int) error) load {
+	from := time.Now().Add(l.warmup)
+	cpu := l.watch.windowCPU(from, from.Add(l.duration))
+	out := runLoad(l.clients, l.warmup, l.duration, tx)
+	out.cpu = perTx(<-cpu, out.done)
+	return out
 }
 
 // runLoad runs clients goroutines, each calling tx(id, n) back to back
@@ -88,6 +108,7 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 		mu                   sync.Mutex
 		out                  load
 		measured, ok, failed atomic.Int64
+		done                 atomic.Int64
 		firstErr             atomic.Pointer[error] // errors of any types (atomic.Value panics on a second type)
 	)
 	for i := 0; i < clients; i++ {
@@ -108,6 +129,9 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 					continue
 				}
 				ok.Add(1)
+				if t1.After(measureFrom) && t1.Before(end) {
+					done.Add(1)
+				}
 				if t0.After(measureFrom) && t1.Before(end) {
 					mine = append(mine, t1.Sub(t0))
 					measured.Add(1)
@@ -122,6 +146,6 @@ func runLoad(clients int, warmup, duration time.Duration, tx func(id, n int) err
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintf(os.Stderr, "txc-bench: %d transactions failed; first: %v\n", failed.Load(), *e)
 	}
-	out.measured, out.ok, out.failed = measured.Load(), ok.Load(), failed.Load()
+	out.measured, out.ok, out.failed, out.done = measured.Load(), ok.Load(), failed.Load(), done.Load()
 	return out
 }

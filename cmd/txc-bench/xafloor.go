@@ -71,7 +71,7 @@ func runXAFloor(ctx context.Context, lf loadFlags, t atTransfer) (load, error) {
 		}
 	}
 	var seq atomic.Int64
-	return runLoad(lf.clients, lf.warmup, lf.duration, func(id, n int) error {
+	return lf.run(func(id, n int) error {
 		from, to := 2*id, 2*id+1
 		if n%2 == 1 {
 			from, to = to, from
