@@ -73,6 +73,11 @@ func (g *gatedStore) Apply(ctx context.Context, b *store.Batch) error {
 
 // registerLater registers rows for xid in the background; the error
 // comes on the channel.
+// registerWait bounds a registration of these tests: one the stopped
+// partition refuses is retried by the client (NotServedHere) until then,
+// and under a loaded test run one must still be sent and claimed within it.
+const registerWait = 2 * time.Second
+
 func registerLater(ctx context.Context, r *running, t *testing.T, xid txc.XID, rows ...string) <-chan error {
 	conn := dial(t, r.addr)
 	out := make(chan error, 1)
@@ -117,7 +122,7 @@ func TestStopGivesBackRowsOfUnwrittenRegistrations(t *testing.T) {
 	st.armed.Store(true)
 	go func() { _, _ = conn.Begin(brief(t), "y", 0) }() // its write holds the persister
 	<-st.entered
-	regCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	regCtx, cancel := context.WithTimeout(ctx, registerWait)
 	defer cancel()
 	reg := registerLater(regCtx, r, t, x, "1")
 	p := hostedPartition(t, r.srv, "a")
@@ -177,7 +182,7 @@ func stopWithQueuedRegistration(t *testing.T, locks store.SharedLocks, node stri
 	t.Cleanup(unblock) // also when the test fails early
 	go func() { _ = p.query(ctx, func(*tc.Core) { close(frozen); <-thaw }) }()
 	<-frozen
-	regCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	regCtx, cancel := context.WithTimeout(ctx, registerWait)
 	defer cancel()
 	reg := registerLater(regCtx, r, t, x, node)
 	waitFor(t, "the registration's row claimed", func() bool { return rowHeld(t, locks, node) })
@@ -213,7 +218,7 @@ func TestStopGivesBackRowsClaimedAfterAStoreFailure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		regCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		regCtx, cancel := context.WithTimeout(ctx, registerWait)
 		reg := registerLater(regCtx, r, t, x, node)
 		<-locks.entered
 		p := hostedPartition(t, r.srv, node)
