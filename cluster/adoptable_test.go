@@ -2,12 +2,16 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/txcio/txc"
 	"github.com/txcio/txc/cluster"
 	"github.com/txcio/txc/internal/etcdtest"
 )
@@ -58,5 +62,21 @@ func TestAdoptableMustBeNodeNames(t *testing.T) {
 	_, err := cluster.New(cluster.Config{Endpoints: []string{"127.0.0.1:1"}, Node: "a", Addr: "a:1", Adoptable: []string{"bad/name"}})
 	if err == nil {
 		t.Fatal("New accepted a malformed adoptable partition")
+	}
+}
+
+// TestAdoptableBounded: more adoptable partitions than one registration
+// transaction can record are refused, naming the limit.
+func TestAdoptableBounded(t *testing.T) {
+	many := make([]string, cluster.MaxAdoptable+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("p%d", i)
+	}
+	_, err := cluster.New(cluster.Config{Endpoints: []string{"127.0.0.1:1"}, Node: "a", Addr: "a:1", Adoptable: many})
+	if !errors.Is(err, txc.ErrInvalidArgument) || !strings.Contains(err.Error(), "at most 100") {
+		t.Fatalf("New with %d adoptable partitions: %v", len(many), err)
+	}
+	if _, err := cluster.New(cluster.Config{Endpoints: []string{"127.0.0.1:1"}, Node: "a", Addr: "a:1", Adoptable: many[:cluster.MaxAdoptable]}); errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("New with %d adoptable partitions refused: %v", cluster.MaxAdoptable, err)
 	}
 }

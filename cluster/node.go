@@ -58,6 +58,11 @@ type Config struct {
 	Adoptable []string
 }
 
+// MaxAdoptable bounds Config.Adoptable: with the node's own records they
+// go in one etcd transaction, and etcd allows 128 operations in one by
+// default.
+const MaxAdoptable = 100
+
 func (c *Config) check() error {
 	if err := c.etcd().Check(); err != nil {
 		return err
@@ -75,6 +80,9 @@ func (c *Config) check() error {
 		return txc.Errorf(txc.CodeInvalidArgument, "cluster: lease TTL %v must be whole seconds, at least 2s", c.TTL)
 	}
 	c.Adoptable = slices.Compact(slices.Sorted(slices.Values(c.Adoptable)))
+	if len(c.Adoptable) > MaxAdoptable {
+		return txc.Errorf(txc.CodeInvalidArgument, "cluster: %d adoptable partitions, at most %d: they are recorded in the node's one registration transaction", len(c.Adoptable), MaxAdoptable)
+	}
 	for _, p := range c.Adoptable {
 		if !txc.ValidNodeName(p) {
 			return txc.Errorf(txc.CodeInvalidArgument, "cluster: adoptable partition %q is not a node name", p)
