@@ -43,12 +43,12 @@ func TestPolicyGrants(t *testing.T) {
 	if _, err := loadPolicy(writeTemp(t, "p.yaml", "identities:\n  a:\n    tm: yes\n    resorces: [x]\n")); err == nil {
 		t.Error("a misspelt key accepted")
 	}
-	p, err := loadPolicy(writeTemp(t, "p.yaml", "identities:\n  a:\n    tm: true\n    resources: [db1, \"tcc:a-*\"]\n    admin: read\n"))
-	if err != nil {
+	path := writeTemp(t, "p.yaml", "identities:\n  a:\n    tm: true\n    resources: [db1, \"tcc:a-*\"]\n    admin: read\n")
+	a := &Access{}
+	var err error
+	if a.policy, err = newFileWatch("policy", nil, func() (*Policy, error) { return loadPolicy(path) }, path); err != nil {
 		t.Fatal(err)
 	}
-	a := &Access{}
-	a.policy = &fileWatch[*Policy]{cur: p}
 	reg := func(res string) *txcv1.ClientMessage {
 		return &txcv1.ClientMessage{Body: &txcv1.ClientMessage_Register{Register: &txcv1.RegisterRequest{ResourceId: res}}}
 	}

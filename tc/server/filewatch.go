@@ -2,81 +2,38 @@ package server
 
 import (
 	"log/slog"
-	"os"
-	"sync"
-	"time"
+
+	"github.com/txcio/txc/internal/pemfile"
 )
 
-// reloadCheckEvery bounds how often a fileWatch looks at its files'
-// modification times. A variable for tests only.
-var reloadCheckEvery = time.Second
-
 // fileWatch holds a value parsed from files and parses them again, on
-// use, once any of them has a new modification time or size (checked at
-// most every reloadCheckEvery). A reload that fails keeps the previous
-// value and logs the failure (never the files' content).
+// use, once their content changed (read at most once a second, see
+// internal/pemfile). A reload that fails keeps the previous value and
+// logs the failure once (never the files' content).
 type fileWatch[T any] struct {
-	what  string
-	paths []string
-	parse func() (T, error)
-	log   *slog.Logger
-
-	mu      sync.Mutex
-	cur     T
-	stamps  []fileStamp
-	checked time.Time
+	w *pemfile.Watched[T]
 }
 
-type fileStamp struct {
-	mod  time.Time
-	size int64
+var reloadMessages = pemfile.Messages{
+	Failed:  "reload failed; keeping the previous one",
+	Changed: "reloaded",
 }
 
-// newFileWatch parses the files once; an error there is returned.
+// newFileWatch parses the files once; an error there (parse's, which
+// names the file) is returned. what names the files in log lines.
 func newFileWatch[T any](what string, log *slog.Logger, parse func() (T, error), paths ...string) (*fileWatch[T], error) {
-	w := &fileWatch[T]{what: what, paths: paths, parse: parse, log: log}
-	w.stamps = w.stat()
-	v, err := parse()
+	if _, err := parse(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w, err := pemfile.Open(log.With("what", what), reloadMessages, func([][]byte) (T, error) { return parse() }, paths...)
 	if err != nil {
 		return nil, err
 	}
-	w.cur, w.checked = v, time.Now()
-	return w, nil
-}
-
-func (w *fileWatch[T]) stat() []fileStamp {
-	out := make([]fileStamp, len(w.paths))
-	for i, p := range w.paths {
-		if fi, err := os.Stat(p); err == nil {
-			out[i] = fileStamp{mod: fi.ModTime(), size: fi.Size()}
-		}
-	}
-	return out
+	return &fileWatch[T]{w: w}, nil
 }
 
 // get returns the current value, reloading it first if a file changed.
-func (w *fileWatch[T]) get() T {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if time.Since(w.checked) < reloadCheckEvery {
-		return w.cur
-	}
-	w.checked = time.Now()
-	st := w.stat()
-	changed := false
-	for i := range st {
-		changed = changed || st[i] != w.stamps[i]
-	}
-	if !changed {
-		return w.cur
-	}
-	w.stamps = st
-	v, err := w.parse()
-	if err != nil {
-		w.log.Error("reload failed; keeping the previous one", "what", w.what, "err", err)
-		return w.cur
-	}
-	w.cur = v
-	w.log.Info("reloaded", "what", w.what)
-	return w.cur
-}
+func (f *fileWatch[T]) get() T { return f.w.Get() }
