@@ -1,0 +1,67 @@
+package logstore
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/txcio/txc"
+	"github.com/txcio/txc/tc/store"
+)
+
+// BenchmarkStateApply is the in-memory state's part of Apply per
+// transaction as the coordinator writes it (begin, two branches, commit,
+// finish, and forgetting one finished 200,000 transactions earlier), in
+// batches each carrying that step of txs transactions: no encoding, no
+// disk.
+func BenchmarkStateApply(b *testing.B) {
+	for _, txs := range []int{1, 32} {
+		b.Run(fmt.Sprintf("txs=%d", txs), func(b *testing.B) {
+			st := newState()
+			const kept = 200_000
+			var bt store.Batch
+			for n := 0; n < kept; n += txs {
+				stateSteps(st, &bt, n, txs, kept)
+			}
+			n := kept
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += txs {
+				stateSteps(st, &bt, n, txs, kept)
+				n += txs
+			}
+		})
+	}
+}
+
+// stateSteps applies the batches of transactions n..n+txs-1.
+func stateSteps(st *state, bt *store.Batch, n, txs, kept int) {
+	now := time.UnixMilli(1_700_000_000_000)
+	global := func(i int, s txc.GlobalStatus) store.Global {
+		return store.Global{XID: txc.NewXID("b", uint64(i)), Name: "bench", Status: s, Begun: now, Deadline: now.Add(time.Minute), Updated: now}
+	}
+	step := func(fill func(i int)) {
+		bt.Reset()
+		for i := n; i < n+txs; i++ {
+			fill(i)
+		}
+		st.apply(bt, false)
+	}
+	step(func(i int) { bt.PutGlobals = append(bt.PutGlobals, global(i, txc.GlobalBegin)) })
+	for k := range 2 {
+		step(func(i int) {
+			bt.PutBranches = append(bt.PutBranches, store.Branch{XID: txc.NewXID("b", uint64(i)), ID: txc.BranchID(i*4 + k),
+				Type: txc.BranchTCC, ResourceID: "r", Status: txc.BranchRegistered,
+				LockKeys: []txc.LockKey{{Table: "t", Rows: []string{strconv.Itoa(i)}}}})
+		})
+	}
+	step(func(i int) { bt.PutGlobals = append(bt.PutGlobals, global(i, txc.GlobalCommitting)) })
+	step(func(i int) {
+		bt.PutGlobals = append(bt.PutGlobals, global(i, txc.GlobalCommitted))
+		bt.DeleteBranches = append(bt.DeleteBranches, txc.NewXID("b", uint64(i)))
+		if i >= kept {
+			bt.DeleteGlobals = append(bt.DeleteGlobals, txc.NewXID("b", uint64(i-kept)))
+		}
+	})
+}
