@@ -130,11 +130,11 @@ func (st *state) apply(b *store.Batch, own bool) {
 func (st *state) putBranches(brs []store.Branch, own bool) {
 	var cp copySlab
 	if !own {
-		cp = newCopySlab(brs)
+		cp = newCopySlab(brs, false)
 	}
 	for _, br := range brs {
 		if !own {
-			br.LockKeys, br.ApplicationData = cp.lockKeys(br.LockKeys), cp.bytes(br.ApplicationData)
+			br = cp.copyOf(br)
 		}
 		t := st.txns[br.XID]
 		if i := t.find(br.ID); i >= 0 {
@@ -160,10 +160,9 @@ func (st *state) export() *store.State {
 		}
 		out.Branches = append(out.Branches, t.branches...)
 	}
-	cp := newCopySlab(out.Branches)
-	for i := range out.Branches {
-		b := &out.Branches[i]
-		b.LockKeys, b.ApplicationData = cp.lockKeys(b.LockKeys), cp.bytes(b.ApplicationData)
+	cp := newCopySlab(out.Branches, false)
+	for i, b := range out.Branches {
+		out.Branches[i] = cp.copyOf(b)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -64,4 +65,34 @@ func stateSteps(st *state, bt *store.Batch, n, txs, kept int) {
 			bt.DeleteGlobals = append(bt.DeleteGlobals, txc.NewXID("b", uint64(i-kept)))
 		}
 	})
+}
+
+// TestLargeBranchNotPinnedByItsBatch: a branch with large application
+// data gets copies of its own, so that once its transaction is forgotten
+// a small branch of the same batch, still in the state, does not keep
+// them alive.
+func TestLargeBranchNotPinnedByItsBatch(t *testing.T) {
+	st := newState()
+	const big = 8 << 20
+	x1, x2 := txc.NewXID("p", 1), txc.NewXID("p", 2)
+	var bt store.Batch
+	bt.PutBranches = []store.Branch{
+		{XID: x1, ID: 1, Type: txc.BranchTCC, ResourceID: "r", ApplicationData: make([]byte, big)},
+		{XID: x2, ID: 2, Type: txc.BranchTCC, ResourceID: "r", ApplicationData: []byte("small"),
+			LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"1"}}}},
+	}
+	st.apply(&bt, false)
+	bt.Reset()
+	bt.DeleteGlobals = []txc.XID{x1}
+	st.apply(&bt, false)
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if m.HeapAlloc > big {
+		t.Fatalf("heap %d bytes after the large branch's transaction was forgotten: its data is kept alive", m.HeapAlloc)
+	}
+	if got := st.txns[x2].branches[0].ApplicationData; string(got) != "small" {
+		t.Fatalf("small branch's data %q", got)
+	}
+	runtime.KeepAlive(st)
 }
