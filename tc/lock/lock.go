@@ -18,21 +18,43 @@ import (
 	"github.com/txcio/txc/tc/store"
 )
 
+// holder is who holds one row; kept by value in the table's map, so a row
+// costs no allocation but its key's.
 type holder struct {
-	xid      txc.XID
-	key      string // the row's key in Table.rows
-	branches []txc.BranchID
-	first    [1]txc.BranchID // branches' first entry, without an allocation of its own
+	xid    txc.XID
+	branch txc.BranchID   // the first branch of xid holding the row
+	more   []txc.BranchID // the others, in the order they took it; usually none
+}
+
+func (h *holder) holds(b txc.BranchID) bool { return h.branch == b || containsBranch(h.more, b) }
+
+// drop removes b, reporting whether h held it and whether no branch is
+// left.
+func (h *holder) drop(b txc.BranchID) (found, empty bool) {
+	if h.branch == b {
+		if len(h.more) == 0 {
+			return true, true
+		}
+		h.branch, h.more = h.more[0], h.more[1:]
+		return true, false
+	}
+	for i, x := range h.more {
+		if x == b {
+			h.more = append(h.more[:i], h.more[i+1:]...)
+			return true, false
+		}
+	}
+	return false, false
 }
 
 // Table maps locked rows to their holders.
 type Table struct {
-	rows map[string]*holder
+	rows map[string]holder
 	key  []byte // scratch for flat keys: a lookup by string(key) does not allocate
 }
 
 // New returns an empty table.
-func New() *Table { return &Table{rows: make(map[string]*holder)} }
+func New() *Table { return &Table{rows: make(map[string]holder)} }
 
 // Len is the number of locked rows.
 func (t *Table) Len() int { return len(t.rows) }
@@ -82,14 +104,11 @@ func (t *Table) Acquire(xid txc.XID, branch txc.BranchID, resource string, keys 
 	for _, k := range keys {
 		for _, r := range k.Rows {
 			key := t.flat(resource, k.Table, r)
-			h, ok := t.rows[string(key)]
-			if !ok {
-				h = &holder{xid: xid, key: string(key)}
-				h.branches = h.first[:0]
-				t.rows[h.key] = h
-			}
-			if !containsBranch(h.branches, branch) {
-				h.branches = append(h.branches, branch)
+			if h, ok := t.rows[string(key)]; !ok {
+				t.rows[string(key)] = holder{xid: xid, branch: branch}
+			} else if !h.holds(branch) {
+				h.more = append(h.more, branch)
+				t.rows[string(key)] = h
 			}
 		}
 	}
@@ -116,18 +135,18 @@ func (t *Table) ConflictTable(xid txc.XID, resource string, keys []txc.LockKey) 
 func (t *Table) Release(xid txc.XID, branch txc.BranchID, resource string, keys []txc.LockKey, freed *[]store.LockRow) {
 	for _, k := range keys {
 		for _, r := range k.Rows {
-			h, ok := t.rows[string(t.flat(resource, k.Table, r))]
+			key := t.flat(resource, k.Table, r)
+			h, ok := t.rows[string(key)]
 			if !ok || h.xid != xid {
 				continue
 			}
-			for i, b := range h.branches {
-				if b == branch {
-					h.branches = append(h.branches[:i], h.branches[i+1:]...)
-					break
-				}
-			}
-			if len(h.branches) == 0 {
-				delete(t.rows, h.key)
+			found, empty := h.drop(branch)
+			switch {
+			case !found:
+			case !empty:
+				t.rows[string(key)] = h
+			default:
+				delete(t.rows, string(key))
 				if freed != nil {
 					*freed = append(*freed, store.LockRow{XID: xid, Resource: resource, Table: k.Table, Row: r})
 				}
@@ -200,7 +219,7 @@ func (t *Table) Each(fn func(Row) bool) {
 	for k, h := range t.rows {
 		res, rest, _ := strings.Cut(k, "\x00")
 		table, row, _ := strings.Cut(rest, "\x00")
-		if !fn(Row{Resource: res, Table: table, Key: row, Holder: h.xid, Branches: append([]txc.BranchID(nil), h.branches...)}) {
+		if !fn(Row{Resource: res, Table: table, Key: row, Holder: h.xid, Branches: append([]txc.BranchID{h.branch}, h.more...)}) {
 			return
 		}
 	}

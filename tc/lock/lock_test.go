@@ -164,3 +164,33 @@ func TestNotHeld(t *testing.T) {
 		t.Fatalf("NotHeld = %v, want %v", got, want)
 	}
 }
+
+// Taking and freeing a row allocates its key only: holders are kept by
+// value in the map.
+func TestAcquireReleaseAllocatesTheKeyOnly(t *testing.T) {
+	tb := New()
+	ks := keys("t", "1")
+	if n := testing.AllocsPerRun(100, func() {
+		tb.Acquire("n:1", 1, "db", ks)
+		tb.Release("n:1", 1, "db", ks, nil)
+	}); n > 1 {
+		t.Errorf("%v allocations per row taken and freed, want 1", n)
+	}
+}
+
+// A row several branches of one transaction hold stays held until the
+// last of them frees it, whichever order they free it in.
+func TestReentrantRowFreedByTheLastBranch(t *testing.T) {
+	for _, order := range [][]txc.BranchID{{1, 2, 3}, {3, 2, 1}, {2, 1, 3}} {
+		tb := New()
+		for b := txc.BranchID(1); b <= 3; b++ {
+			tb.Acquire("n:1", b, "db", keys("t", "1"))
+		}
+		for i, b := range order {
+			tb.Release("n:1", b, "db", keys("t", "1"), nil)
+			if held := tb.Len() == 1; held != (i < 2) {
+				t.Fatalf("order %v: after freeing %v held = %v", order, order[:i+1], held)
+			}
+		}
+	}
+}

@@ -10,7 +10,8 @@ import (
 func (s *Server) answer(r *tc.Reply) {
 	s.observeReply(r)
 	if c := s.hub.get(r.Conn); c != nil {
-		c.push(replyToProto(r))
+		var one protoSlabs
+		c.push(replyToProto(r, &one))
 	}
 }
 

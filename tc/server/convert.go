@@ -63,25 +63,26 @@ func errorReply(id uint64, err error) *txcv1.ServerMessage {
 }
 
 // replyToProto converts a reply. The common kinds are built in one
-// allocation each (replyParts plus the result's oneof wrapper and message);
-// the protobuf structs only point into it.
-func replyToProto(r *tc.Reply) *txcv1.ServerMessage {
+// allocation each (replyParts plus the result's oneof wrapper and message),
+// taken from m's slabs when they have room (see protoSlabs); the protobuf structs only
+// point into it.
+func replyToProto(r *tc.Reply, m *protoSlabs) *txcv1.ServerMessage {
 	if r.Err != nil {
 		return errorReply(r.ID, r.Err)
 	}
 	switch r.Kind {
 	case tc.KindBegin:
-		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Begin, v *txcv1.BeginReply) {
-			v.Xid, w.Begin, p.rep.Result = string(r.XID), v, w
-		})
+		p := m.begin.take()
+		p.v.Xid, p.w.Begin, p.rep.Result = string(r.XID), &p.v, &p.w
+		return p.link(r.ID)
 	case tc.KindCommit, tc.KindRollback, tc.KindStatus:
-		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Global, v *txcv1.GlobalStatusReply) {
-			v.Status, w.Global, p.rep.Result = txcv1.GlobalStatus(r.Status), v, w
-		})
+		p := m.global.take()
+		p.v.Status, p.w.Global, p.rep.Result = txcv1.GlobalStatus(r.Status), &p.v, &p.w
+		return p.link(r.ID)
 	case tc.KindRegister:
-		return replyWith(r.ID, func(p *replyParts, w *txcv1.Reply_Register, v *txcv1.RegisterReply) {
-			v.BranchId, w.Register, p.rep.Result = uint64(r.BranchID), v, w
-		})
+		p := m.register.take()
+		p.v.BranchId, p.w.Register, p.rep.Result = uint64(r.BranchID), &p.v, &p.w
+		return p.link(r.ID)
 	}
 	b := new(replyParts)
 	switch r.Kind {
@@ -104,16 +105,11 @@ type replyParts struct {
 	rep  txcv1.Reply
 }
 
-// replyWith allocates a reply's envelope, result wrapper W and result V
-// together; fill links them.
-func replyWith[W, V any](id uint64, fill func(*replyParts, *W, *V)) *txcv1.ServerMessage {
-	b := new(struct {
-		replyParts
-		w W
-		v V
-	})
-	fill(&b.replyParts, &b.w, &b.v)
-	return b.link(id)
+// replyOf is a reply's envelope with its result wrapper W and result V.
+type replyOf[W, V any] struct {
+	replyParts
+	w W
+	v V
 }
 
 func (p *replyParts) link(id uint64) *txcv1.ServerMessage {
@@ -122,13 +118,16 @@ func (p *replyParts) link(id uint64) *txcv1.ServerMessage {
 	return &p.msg
 }
 
+// commandParts is a command's envelope and body, allocated together.
+type commandParts struct {
+	msg  txcv1.ServerMessage
+	body txcv1.ServerMessage_Command
+	cmd  txcv1.BranchCommand
+}
+
 // commandToProto converts a command in one allocation, as replyToProto.
-func commandToProto(c *tc.Command) *txcv1.ServerMessage {
-	b := new(struct {
-		msg  txcv1.ServerMessage
-		body txcv1.ServerMessage_Command
-		cmd  txcv1.BranchCommand
-	})
+func commandToProto(c *tc.Command, m *protoSlabs) *txcv1.ServerMessage {
+	b := m.commands.take()
 	b.cmd.Action = txcv1.BranchAction_BRANCH_ACTION_COMMIT
 	if c.Action == tc.ActionRollback {
 		b.cmd.Action = txcv1.BranchAction_BRANCH_ACTION_ROLLBACK

@@ -62,18 +62,20 @@ func (p *partition) apply(b *store.Batch) error {
 // stream so that each stream's writer wakes once and sends them in one
 // frame.
 func (s *Server) dispatch(rd *tc.Ready, out *outbox) {
+	var slabs protoSlabs
+	slabs.reserve(rd)
 	for i := range rd.Replies {
 		r := &rd.Replies[i]
 		if r.Kind == tc.KindHello {
 			continue // answered by accept (see hello.go)
 		}
 		s.observeReply(r)
-		out.add(r.Conn, replyToProto(r))
+		out.add(r.Conn, replyToProto(r, &slabs))
 	}
 	for i := range rd.Commands {
 		cmd := &rd.Commands[i]
 		s.metrics.observeCommand(cmd)
-		pm := commandToProto(cmd)
+		pm := commandToProto(cmd, &slabs)
 		pm.TraceContext = s.trace.command(time.Now(), cmd)
 		out.addCommand(cmd.Conn, pm, cmd.Action == tc.ActionCommit && cmd.BranchType == txc.BranchAT)
 	}

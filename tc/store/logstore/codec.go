@@ -194,7 +194,8 @@ func appendSnapshotBody(dst []byte, st *state) []byte {
 	for x, t := range st.txns {
 		dst = appendString(dst, string(x))
 		if t.hasGlobal {
-			dst = appendGlobalBody(append(dst, 1), &t.global)
+			g := t.global.global(x)
+			dst = appendGlobalBody(append(dst, 1), &g)
 		} else {
 			dst = append(dst, 0)
 		}
@@ -427,12 +428,12 @@ func (d *decoder) snapshot() *state {
 	n := d.n(3)
 	for range n {
 		x := txc.XID(d.string())
-		t := st.txn(x)
+		var t txn
 		switch d.byte() {
 		case 0:
 		case 1:
-			t.hasGlobal = true
-			t.global = d.globalBody(x)
+			g := d.globalBody(x)
+			t.hasGlobal, t.global = true, globalRecOf(&g)
 			st.nGlobals++
 		default:
 			d.fail()
@@ -444,6 +445,7 @@ func (d *decoder) snapshot() *state {
 			}
 			st.nBranches += m
 		}
+		st.txns[x] = t
 		if d.err != nil {
 			break
 		}

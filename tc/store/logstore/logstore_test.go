@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/tc/store"
@@ -493,4 +494,12 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s", d)
 		}
 	})
+}
+
+// A transaction is kept in its map slot only while it is at most 128
+// bytes (Go's maps store larger values out of line, one allocation each).
+func TestTxnFitsMapSlot(t *testing.T) {
+	if n := unsafe.Sizeof(txn{}); n > 128 {
+		t.Errorf("txn is %d bytes", n)
+	}
 }

@@ -1,52 +1,75 @@
 package logstore
 
 import (
-	"slices"
+	"math"
+	"time"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/tc/store"
 )
 
 // txn is one transaction in memory: its global record, if stored, and its
-// branches in the order they were first put.
+// branches in the order they were first put. It is kept by value in its
+// map slot (small enough for the map to hold it in place): a finished
+// transaction, kept for the retention period, costs no allocation of its
+// own.
 type txn struct {
-	global    store.Global
+	global    globalRec
 	hasGlobal bool
 	branches  []store.Branch
-	inline    [2]store.Branch // branches' first entries, without an allocation of their own
+}
+
+// globalRec is a global record without its XID (the map's key) and with its
+// times in milliseconds, the precision stored.
+type globalRec struct {
+	name                     string
+	begun, deadline, updated int64 // see msOf
+	status                   txc.GlobalStatus
+}
+
+func globalRecOf(g *store.Global) globalRec {
+	return globalRec{name: g.Name, status: g.Status, begun: msOf(g.Begun), deadline: msOf(g.Deadline), updated: msOf(g.Updated)}
+}
+
+func (r *globalRec) global(x txc.XID) store.Global {
+	return store.Global{XID: x, Name: r.name, Status: r.status,
+		Begun: timeOf(r.begun), Deadline: timeOf(r.deadline), Updated: timeOf(r.updated)}
+}
+
+// zeroMS stands for the zero time.Time.
+const zeroMS = math.MinInt64
+
+func msOf(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroMS
+	}
+	return t.UnixMilli()
+}
+
+// timeOf is the time ms stands for, as msTime would return it.
+func timeOf(ms int64) time.Time {
+	if ms == zeroMS {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // state is everything the store holds, in memory.
 type state struct {
-	txns      map[txc.XID]*txn
+	txns      map[txc.XID]txn
 	nextID    uint64
 	nGlobals  int
 	nBranches int
 }
 
-func newState() *state { return &state{txns: map[txc.XID]*txn{}} }
+func newState() *state { return &state{txns: map[txc.XID]txn{}} }
 
-// txn returns the transaction x, creating it if missing.
-func (st *state) txn(x txc.XID) *txn {
-	t := st.txns[x]
-	if t == nil {
-		t = &txn{}
-		st.txns[x] = t
-	}
-	return t
-}
-
+// addBranch appends br, the first two branches in one allocation.
 func (t *txn) addBranch(br store.Branch) {
 	if t.branches == nil {
-		t.branches = t.inline[:0]
+		t.branches = make([]store.Branch, 0, 2)
 	}
 	t.branches = append(t.branches, br)
-}
-
-// dropBranches forgets the branches, keeping nothing they refer to.
-func (t *txn) dropBranches() {
-	clear(t.inline[:])
-	t.branches = nil
 }
 
 func (t *txn) find(id txc.BranchID) int {
@@ -62,45 +85,36 @@ func (t *txn) find(id txc.BranchID) int {
 // set the batch's slices belong to the state already (a decoded record);
 // otherwise everything kept is copied.
 func (st *state) apply(b *store.Batch, own bool) {
-	for _, g := range b.PutGlobals {
-		t := st.txn(g.XID)
-		g.Begun, g.Deadline, g.Updated = msTime(g.Begun), msTime(g.Deadline), msTime(g.Updated)
+	for i := range b.PutGlobals {
+		g := &b.PutGlobals[i]
+		t := st.txns[g.XID]
 		if !t.hasGlobal {
 			st.nGlobals++
 		}
-		t.global, t.hasGlobal = g, true
+		t.global, t.hasGlobal = globalRecOf(g), true
+		st.txns[g.XID] = t
 	}
-	for _, br := range b.PutBranches {
-		if !own {
-			br.LockKeys = cloneLockKeys(br.LockKeys)
-			br.ApplicationData = slices.Clone(br.ApplicationData)
-		}
-		t := st.txn(br.XID)
-		if i := t.find(br.ID); i >= 0 {
-			t.branches[i] = br
-		} else {
-			t.addBranch(br)
-			st.nBranches++
-		}
-	}
+	st.putBranches(b.PutBranches, own)
 	for _, u := range b.SetBranchStatus {
-		if t := st.txns[u.XID]; t != nil {
+		if t, ok := st.txns[u.XID]; ok {
 			if i := t.find(u.ID); i >= 0 {
-				t.branches[i].Status = u.Status
+				t.branches[i].Status = u.Status // in place: the map's copy shares the array
 			}
 		}
 	}
 	for _, x := range b.DeleteBranches {
-		if t := st.txns[x]; t != nil {
+		if t, ok := st.txns[x]; ok {
 			st.nBranches -= len(t.branches)
-			t.dropBranches()
 			if !t.hasGlobal {
 				delete(st.txns, x)
+				continue
 			}
+			t.branches = nil
+			st.txns[x] = t
 		}
 	}
 	for _, x := range b.DeleteGlobals {
-		if t := st.txns[x]; t != nil {
+		if t, ok := st.txns[x]; ok {
 			st.nBranches -= len(t.branches)
 			if t.hasGlobal {
 				st.nGlobals--
@@ -111,6 +125,28 @@ func (st *state) apply(b *store.Batch, own bool) {
 	st.nextID = max(st.nextID, b.NextID)
 }
 
+// putBranches inserts or replaces branches; unless own, what they refer
+// to is copied, all of the batch's in one slab (see copySlab).
+func (st *state) putBranches(brs []store.Branch, own bool) {
+	var cp copySlab
+	if !own {
+		cp = newCopySlab(brs, false)
+	}
+	for _, br := range brs {
+		if !own {
+			br = cp.copyOf(br)
+		}
+		t := st.txns[br.XID]
+		if i := t.find(br.ID); i >= 0 {
+			t.branches[i] = br
+			continue
+		}
+		t.addBranch(br)
+		st.nBranches++
+		st.txns[br.XID] = t
+	}
+}
+
 // export returns a deep copy of the state for Load.
 func (st *state) export() *store.State {
 	out := &store.State{
@@ -118,26 +154,15 @@ func (st *state) export() *store.State {
 		Branches: make([]store.Branch, 0, st.nBranches),
 		NextID:   st.nextID,
 	}
-	for _, t := range st.txns {
+	for x, t := range st.txns {
 		if t.hasGlobal {
-			out.Globals = append(out.Globals, t.global)
+			out.Globals = append(out.Globals, t.global.global(x))
 		}
-		for _, b := range t.branches {
-			b.LockKeys = cloneLockKeys(b.LockKeys)
-			b.ApplicationData = slices.Clone(b.ApplicationData)
-			out.Branches = append(out.Branches, b)
-		}
+		out.Branches = append(out.Branches, t.branches...)
 	}
-	return out
-}
-
-func cloneLockKeys(in []txc.LockKey) []txc.LockKey {
-	if in == nil {
-		return nil
-	}
-	out := make([]txc.LockKey, len(in))
-	for i, k := range in {
-		out[i] = txc.LockKey{Table: k.Table, Rows: slices.Clone(k.Rows)}
+	cp := newCopySlab(out.Branches, false)
+	for i, b := range out.Branches {
+		out.Branches[i] = cp.copyOf(b)
 	}
 	return out
 }
