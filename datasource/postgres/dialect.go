@@ -280,23 +280,18 @@ type probeForm struct {
 	// plain is the cheaper form for a plain table that is no partition
 	// (see plainProbe).
 	plain bool
-	// locked, with plain, is sent after lockSQL: ROW EXCLUSIVE conflicts
-	// with every lock ACCESS SHARE conflicts with, so the table is not
-	// read.
-	locked bool
 }
 
 // plainProbe is the probe's form for a plain table that is no partition,
 // which is what most written tables are: its partition tree is the table
-// alone, it has no ancestors, and a write's lock makes reading it
-// needless. Its answer is the same as probeSQL's for such a table, column
+// alone and it has no ancestors, so the catalogs are joined on its OID
+// directly. Its answer is the same as probeSQL's for such a table, column
 // for column (TestPlainProbeSameAnswer); for any other relation it is not
 // to be used (probe.plain says so, and the caller asks again with the
-// full form). Each catalog it reads less costs the database about a tenth
-// of a plain transfer's CPU under load, in every local transaction.
-func plainProbe(rel string, locked bool) string {
-	return probeQuery(rel, probeForm{plain: true, locked: locked})
-}
+// full form). It still reads the table, even after lockSQL: the name
+// resolves again in each statement, and a table of that name created
+// meanwhile earlier in the search_path would be described but not locked.
+func plainProbe(rel string) string { return probeQuery(rel, probeForm{plain: true}) }
 
 // probeQuery is the probe query of form f for the relation rel.
 func probeQuery(rel string, f probeForm) string {
@@ -317,9 +312,6 @@ tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
 		read = `NULL::int`
 	case f.plain:
 		tree, in, root = ``, `WHERE %s = t.oid AND`, `NULL::text[]`
-		if f.locked {
-			read = `NULL::int`
-		}
 	}
 	trig, rule := fmt.Sprintf(in, "g.tgrelid"), fmt.Sprintf(in, "r.ev_class")
 	return with + ` t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity, c.relispartition,
@@ -399,7 +391,7 @@ func lockSQL(rel string) string { return "LOCK TABLE " + rel + " IN ROW EXCLUSIV
 // in one pipelined round trip, once the connection has probed it before:
 // lockSQL's lock and plainProbe's catalog probe, whose one parameter is
 // rel. txc-bench's --floor replays them.
-func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), plainProbe(rel, true) }
+func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), plainProbe(rel) }
 
 // probeTable runs probeSQL for rel, after lockSQL when lock is set, in one
 // round trip. Without the lock, DDL that only conflicts with a write's lock
@@ -435,7 +427,7 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 		b.Queue(lockSQL(rel))
 	}
 	if plain {
-		b.Queue(plainProbe(rel, lock), rel)
+		b.Queue(plainProbe(rel), rel)
 	} else {
 		b.Queue(probeSQL(rel), rel)
 	}

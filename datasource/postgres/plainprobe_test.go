@@ -15,9 +15,11 @@ import (
 
 // TestPlainProbeSameAnswer: for plain tables in every state the probe
 // tells apart (triggers enabled and disabled, a rule, cascading and plain
-// foreign keys referencing them, inheritance children, row-level
-// security, unique, partial and expression indexes), plainProbe answers
-// exactly what the full probe answers, locked or not. For a partitioned
+// foreign keys referencing them, an inheritance parent and a child with
+// a trigger and a rule, row-level security, unique, partial and
+// expression indexes, dropped and generated columns), plainProbe answers
+// exactly what the full probe answers, under READ COMMITTED and
+// REPEATABLE READ. For a partitioned
 // table and a partition it says the relation is not plain, so that the
 // caller asks again with the full form.
 func TestPlainProbeSameAnswer(t *testing.T) {
@@ -65,39 +67,39 @@ func TestPlainProbeSameAnswer(t *testing.T) {
 	plain = append(plain, parent,
 		table("pp_cascade", "CREATE TABLE %s (id int PRIMARY KEY, p int REFERENCES "+parent+" ON DELETE CASCADE ON UPDATE SET NULL, q int REFERENCES "+parent+"(k) DEFERRABLE)"),
 		table("pp_inhparent", "CREATE TABLE %s (id int PRIMARY KEY)"))
-	table("pp_inhchild", "CREATE TABLE %s (x int) INHERITS ("+plain[len(plain)-1]+")")
+	plain = append(plain, table("pp_inhchild", "CREATE TABLE %s (x int) INHERITS ("+plain[len(plain)-1]+")",
+		"CREATE TRIGGER t BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION "+fn+"()",
+		"CREATE RULE r AS ON DELETE TO %s DO INSTEAD NOTHING"))
 	parted := table("pp_parted", "CREATE TABLE %s (id int PRIMARY KEY) PARTITION BY RANGE (id)")
 	part := table("pp_part", "CREATE TABLE %s PARTITION OF "+parted+" FOR VALUES FROM (0) TO (10)")
 
 	c := pgxConnOf(t, db)
 	for _, n := range plain {
 		rel := quoteIdent(n)
-		full := probeRow(t, c, lockSQL(rel), probeSQL(rel), rel)
-		for _, locked := range []bool{false, true} {
-			lock := ""
-			if locked {
-				lock = lockSQL(rel)
-			}
-			if got := probeRow(t, c, lock, plainProbe(rel, locked), rel); !reflect.DeepEqual(got, full) {
-				t.Errorf("%s (locked %v): plainProbe answers\n%v\nthe full probe\n%v", n, locked, got, full)
+		for _, iso := range []string{"READ COMMITTED", "REPEATABLE READ"} {
+			full := probeRow(t, c, iso, probeSQL(rel), rel)
+			if got := probeRow(t, c, iso, plainProbe(rel), rel); !reflect.DeepEqual(got, full) {
+				t.Errorf("%s (%s): plainProbe answers\n%v\nthe full probe\n%v", n, iso, got, full)
 			}
 		}
+		full := probeRow(t, c, "READ COMMITTED", probeSQL(rel), rel)
 		if full[3] != "r" || full[len(full)-1] != false {
 			t.Errorf("%s: kind %v, partition %v: not a plain table to the probe", n, full[3], full[len(full)-1])
 		}
 	}
 	for _, n := range []string{parted, part} {
 		rel := quoteIdent(n)
-		got := probeRow(t, c, lockSQL(rel), plainProbe(rel, true), rel)
+		got := probeRow(t, c, "READ COMMITTED", plainProbe(rel), rel)
 		if got[3] == "r" && got[len(got)-1] == false {
 			t.Errorf("%s: plainProbe finds a plain table that is no partition", n)
 		}
 	}
 }
 
-// probeRow runs lock (if any) and the probe query q for rel in one
-// transaction on c and returns the probe's one row.
-func probeRow(t *testing.T, c *pgx.Conn, lock, q, rel string) []any {
+// probeRow runs the write's lock and the probe query q for rel in one
+// transaction of isolation level iso on c, and returns the probe's one
+// row.
+func probeRow(t *testing.T, c *pgx.Conn, iso, q, rel string) []any {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := c.Begin(ctx)
@@ -105,8 +107,8 @@ func probeRow(t *testing.T, c *pgx.Conn, lock, q, rel string) []any {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if lock != "" {
-		if _, err := tx.Exec(ctx, lock); err != nil {
+	for _, s := range []string{"SET TRANSACTION ISOLATION LEVEL " + iso, lockSQL(rel)} {
+		if _, err := tx.Exec(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
