@@ -37,6 +37,8 @@ type Resource struct {
 	planMu sync.RWMutex
 	plans  map[string]planEntry
 
+	hints sync.Map // see Exec.Hint
+
 	createOnce sync.Mutex
 	created    bool // the undo-log table was found or created
 

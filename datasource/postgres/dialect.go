@@ -248,7 +248,13 @@ type probe struct {
 	// partitioned table above it with a primary key (the same key: a
 	// partition's is attached to it), which its rows' lock keys name.
 	lockRoot []string
+	// partition is relispartition: the table is a partition.
+	partition bool
 }
+
+// plain reports whether the probe found a plain table that is no
+// partition, which plainProbe describes as the full probe does.
+func (p probe) plain() bool { return p.kind == "r" && !p.partition }
 
 // probeSQL is the query of probeTable for a relation written rel. It
 // names rel in a sub-select, so it resolves rel exactly as a statement
@@ -261,36 +267,67 @@ type probe struct {
 // its partitions (pg_trigger is indexed by table; pg_constraint is not
 // indexed by referenced table, and scanning it once per local transaction
 // was the probe's largest cost).
-func probeSQL(rel string) string { return probeQuery(rel, false) }
+func probeSQL(rel string) string { return probeQuery(rel, probeForm{}) }
 
-// probeQuery is probeSQL, or with lockFree a form that takes no lock on
-// the table or its partitions (pg_partition_tree and reading the table
-// would take ACCESS SHARE): for a second session asking while the first
-// holds the write's lock (see freshProbe), which must not queue behind
-// DDL that is itself waiting for the first. Its lock column is NULL.
-func probeQuery(rel string, lockFree bool) string {
-	with, tree := `WITH`, `tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)`
+// probeForm says which form of the probe query to build.
+type probeForm struct {
+	// lockFree takes no lock on the table or its partitions
+	// (pg_partition_tree and reading the table would take ACCESS SHARE):
+	// for a second session asking while the first holds the write's lock
+	// (see freshProbe), which must not queue behind DDL that is itself
+	// waiting for the first. Its lock column is NULL.
+	lockFree bool
+	// plain is the cheaper form for a plain table that is no partition
+	// (see plainProbe).
+	plain bool
+}
+
+// plainProbe is the probe's form for a plain table that is no partition,
+// which is what most written tables are: its partition tree is the table
+// alone and it has no ancestors, so the catalogs are joined on its OID
+// directly. Its answer is the same as probeSQL's for such a table, column
+// for column (TestPlainProbeSameAnswer); for any other relation it is not
+// to be used (probe.plain says so, and the caller asks again with the
+// full form). It still reads the table, even after lockSQL: the name
+// resolves again in each statement, and a table of that name created
+// meanwhile earlier in the search_path would be described but not locked.
+func plainProbe(rel string) string { return probeQuery(rel, probeForm{plain: true}) }
+
+// probeQuery is the probe query of form f for the relation rel.
+func probeQuery(rel string, f probeForm) string {
+	with, tree := `WITH`, `,
+tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)`
 	read := `(SELECT 1 FROM ` + rel + ` LIMIT 0)`
-	if lockFree {
-		with, tree = `WITH RECURSIVE`, `tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
+	in := `JOIN tree ON %s = tree.relid WHERE`
+	root := `CASE WHEN t.relispartition THEN (SELECT ARRAY[an.nspname::text, ac.relname::text]
+  FROM pg_catalog.pg_partition_ancestors(t.oid) WITH ORDINALITY a(relid, ord)
+  JOIN pg_catalog.pg_class ac ON ac.oid = a.relid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
+  WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.relid AND i.indisprimary)
+  ORDER BY a.ord DESC LIMIT 1) END`
+	switch {
+	case f.lockFree:
+		with, tree = `WITH RECURSIVE`, `,
+tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
  JOIN pg_catalog.pg_inherits h ON h.inhparent = tree.relid JOIN pg_catalog.pg_class k ON k.oid = h.inhrelid AND k.relispartition)`
 		read = `NULL::int`
+	case f.plain:
+		tree, in, root = ``, `WHERE %s = t.oid AND`, `NULL::text[]`
 	}
+	trig, rule := fmt.Sprintf(in, "g.tgrelid"), fmt.Sprintf(in, "r.ev_class")
 	return with + ` t AS (SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind, c.relrowsecurity, c.relispartition,
  c.relrowsecurity::text || c.relforcerowsecurity::text || ' ' || c.relowner AS rls FROM pg_catalog.pg_class c
- JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)),
-` + tree + `
+ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1))` + tree + `
 SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.concat_ws('|', t.rls,
  (SELECT pg_catalog.string_agg(a.attnum || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.atttypmod || ' ' || a.attgenerated::text || a.attidentity::text || a.attisdropped || a.atthasdef || a.attnotnull, ',' ORDER BY a.attnum)
   FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0),
  (SELECT pg_catalog.string_agg(ic.relname || ' ' || i.indisunique || i.indisprimary || i.indisvalid || ' ' || i.indkey::text || ' ' || (i.indpred IS NULL) || (i.indexprs IS NULL), ',' ORDER BY ic.relname)
   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = t.oid),
  (SELECT pg_catalog.string_agg(con.conname || ' ' || con.contype::text || ' ' || con.conindid, ',' ORDER BY con.conname) FROM pg_catalog.pg_constraint con WHERE con.conrelid = t.oid))),
- EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'),
- EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN tree ON r.ev_class = tree.relid WHERE r.rulename <> '_RETURN'),
- (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+ EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g ` + trig + ` NOT g.tgisinternal AND g.tgenabled <> 'D'),
+ EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r ` + rule + ` r.rulename <> '_RETURN'),
+ (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g ` + trig + ` g.tgfoid IN (
   'pg_catalog."RI_FKey_cascade_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_del"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_del"'::pg_catalog.regproc)),
- (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid WHERE g.tgfoid IN (
+ (SELECT COALESCE(pg_catalog.string_agg(g.oid || ' ' || g.tgdeferrable, ',' ORDER BY g.oid), '') FROM pg_catalog.pg_trigger g ` + trig + ` g.tgfoid IN (
   'pg_catalog."RI_FKey_cascade_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setnull_upd"'::pg_catalog.regproc, 'pg_catalog."RI_FKey_setdefault_upd"'::pg_catalog.regproc)),
  t.kind = 'r' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = t.oid),
  ` + read + `,
@@ -298,12 +335,8 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits'),
  pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
  t.relrowsecurity,
- CASE WHEN t.relispartition THEN (SELECT ARRAY[an.nspname::text, ac.relname::text]
-  FROM pg_catalog.pg_partition_ancestors(t.oid) WITH ORDINALITY a(relid, ord)
-  JOIN pg_catalog.pg_class ac ON ac.oid = a.relid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
-  WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.relid AND i.indisprimary)
-  ORDER BY a.ord DESC LIMIT 1) END,
- pg_catalog.current_setting('transaction_isolation')
+ ` + root + `,
+ pg_catalog.current_setting('transaction_isolation'), t.relispartition
  FROM t`
 }
 
@@ -354,10 +387,11 @@ func (s settings) check() error {
 func lockSQL(rel string) string { return "LOCK TABLE " + rel + " IN ROW EXCLUSIVE MODE" }
 
 // TableProbe returns the two statements a global write sends first for
-// the table rel (as the proxy quotes it) in each local transaction, in
-// one pipelined round trip: lockSQL's lock and probeSQL's catalog probe,
-// whose one parameter is rel. txc-bench's --floor replays them.
-func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), probeSQL(rel) }
+// the plain table rel (as the proxy quotes it) in each local transaction,
+// in one pipelined round trip, once the connection has probed it before:
+// lockSQL's lock and plainProbe's catalog probe, whose one parameter is
+// rel. txc-bench's --floor replays them.
+func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), plainProbe(rel) }
 
 // probeTable runs probeSQL for rel, after lockSQL when lock is set, in one
 // round trip. Without the lock, DDL that only conflicts with a write's lock
@@ -376,7 +410,10 @@ func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), probeSQL
 // PARTITION, CREATE TABLE … INHERITS, ALTER TABLE … INHERIT) conflicts
 // with no write; a partition attached, or a first inheritance child
 // created, while the local transaction runs is not seen by this probe.
-func probeTable(ctx context.Context, q datasource.Querier, rel string, lock bool) (probe, settings, error) {
+//
+// With plain, it sends plainProbe's form: the caller checks that the table
+// is plain (probe.plain) before it trusts the answer.
+func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, plain bool) (probe, settings, error) {
 	d, ok := q.(interface{ Driver() driver.Conn })
 	if !ok {
 		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to its connection", q)
@@ -389,7 +426,11 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock bool
 	if lock {
 		b.Queue(lockSQL(rel))
 	}
-	b.Queue(probeSQL(rel), rel)
+	if plain {
+		b.Queue(plainProbe(rel), rel)
+	} else {
+		b.Queue(probeSQL(rel), rel)
+	}
 	br := pc.Conn().SendBatch(ctx, b)
 	pr, set, err := readProbe(br, rel, lock)
 	if cerr := br.Close(); err == nil && cerr != nil {
@@ -427,7 +468,7 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation, &pr.partition); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()
@@ -445,7 +486,7 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 // (CodeUnavailable: the transaction must start over to see them).
 func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation string) error {
 	rel := quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
-	rows, err := x.QueryPhase2(ctx, probeQuery(rel, true), rel)
+	rows, err := x.QueryPhase2(ctx, probeQuery(rel, probeForm{lockFree: true}), rel)
 	if err != nil {
 		return err
 	}
@@ -481,7 +522,7 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 	if schema != "" {
 		reg = quoteIdent(schema) + "." + reg
 	}
-	pr, _, err := probeTable(ctx, q, reg, false)
+	pr, _, err := probeTable(ctx, q, reg, false, false)
 	if err != nil {
 		return nil, err
 	}

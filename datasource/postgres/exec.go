@@ -268,7 +268,7 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 	if c, ok := x.TxValue(key).(*checked); ok && (c.locked || !lock) {
 		return c.m, c.in, nil
 	}
-	pr, set, err := probeTable(ctx, x, r.String(), lock)
+	pr, set, err := probeRel(ctx, x, r.String(), lock)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -302,6 +302,28 @@ func table(ctx context.Context, x *datasource.Exec, r relRef, write bool) (*data
 	}
 	x.SetTxValue(key, &checked{m: m, in: in, locked: lock})
 	return m, in, nil
+}
+
+// plainHint is the resource's hint (see Exec.Hint) that the relation
+// written rel was a plain table that is no partition when it was last
+// probed.
+type plainHint struct{ rel string }
+
+// probeRel runs probeTable for rel on x's connection: in plainProbe's
+// cheaper form when rel was found a plain table before, and again in the
+// full form if it is not one on this connection now.
+func probeRel(ctx context.Context, x *datasource.Exec, rel string, lock bool) (probe, settings, error) {
+	hint := x.Hint(plainHint{rel}) != nil
+	pr, set, err := probeTable(ctx, x, rel, lock, hint)
+	if err == nil && hint && !pr.plain() {
+		pr, set, err = probeTable(ctx, x, rel, lock, false)
+	}
+	if err != nil || !pr.plain() {
+		x.SetHint(plainHint{rel}, nil)
+		return pr, set, err
+	}
+	x.SetHint(plainHint{rel}, true)
+	return pr, set, nil
 }
 
 // qualify returns a copy of rv naming the schema of m explicitly, so that
