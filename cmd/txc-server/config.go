@@ -15,6 +15,7 @@ import (
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/cluster"
+	"github.com/txcio/txc/tc/server"
 	"github.com/txcio/txc/tc/store/sqlstore"
 )
 
@@ -46,20 +47,24 @@ type config struct {
 	PolicyFile     string
 	OpenAdminReads bool
 	MaxStreams     int
-	MaxActive      int
-	StoreTimeout   time.Duration
-	EtcdEndpoints  []string
-	EtcdPrefix     string
-	AdvertiseAddr  string
-	EtcdLeaseTTL   time.Duration
-	EtcdCA         string // a PEM file, "system" or ""
-	EtcdCert       string
-	EtcdKey        string
-	EtcdServerName string
-	EtcdUser       string
-	EtcdPassword   string // secret: never printed
-	EtcdPassFile   string
-	Procs          int // 0: auto
+	// LockQueryWorkers and LockQueryBacklog bound the lock queries a
+	// cluster node answers from the shared lock table.
+	LockQueryWorkers int
+	LockQueryBacklog int
+	MaxActive        int
+	StoreTimeout     time.Duration
+	EtcdEndpoints    []string
+	EtcdPrefix       string
+	AdvertiseAddr    string
+	EtcdLeaseTTL     time.Duration
+	EtcdCA           string // a PEM file, "system" or ""
+	EtcdCert         string
+	EtcdKey          string
+	EtcdServerName   string
+	EtcdUser         string
+	EtcdPassword     string // secret: never printed
+	EtcdPassFile     string
+	Procs            int // 0: auto
 }
 
 // setting describes one configurable value.
@@ -86,6 +91,18 @@ func durationSetting(key, help, def string, field func(*config) *time.Duration) 
 			return fmt.Errorf("must be positive")
 		}
 		*field(c) = d
+		return nil
+	}}
+}
+
+// intSetting is an integer setting from lo to hi.
+func intSetting(key, help, def string, lo, hi int, field func(*config) *int) setting {
+	return setting{key: key, help: help, def: def, set: func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be an integer from %d to %d", lo, hi)
+		}
+		*field(c) = n
 		return nil
 	}}
 }
@@ -228,15 +245,11 @@ var settings = []setting{
 			c.Procs = n
 			return nil
 		}},
-	{key: "max_streams_per_conn", help: "concurrent gRPC streams one client connection may open", def: "16",
-		set: func(c *config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1024 {
-				return fmt.Errorf("must be an integer from 1 to 1024")
-			}
-			c.MaxStreams = n
-			return nil
-		}},
+	intSetting("max_streams_per_conn", "concurrent gRPC streams one client connection may open", "16", 1, 1024, func(c *config) *int { return &c.MaxStreams }),
+	intSetting("lock_query_workers", "in a cluster, lock queries answered from the shared lock table at once (each holds a store connection)",
+		strconv.Itoa(server.DefaultLockQueryWorkers), 1, 256, func(c *config) *int { return &c.LockQueryWorkers }),
+	intSetting("lock_query_backlog", "in a cluster, lock queries waiting for one of those; one more is refused at once as unavailable",
+		strconv.Itoa(server.DefaultLockQueryBacklog), 1, 1<<20, func(c *config) *int { return &c.LockQueryBacklog }),
 	durationSetting("store_timeout", "a store write unanswered this long is a store failure: the node stops deciding (and, in a cluster, hands over)", "10s", func(c *config) *time.Duration { return &c.StoreTimeout }),
 	{key: "etcd_endpoints", help: "comma-separated etcd addresses (host:port, or https://host:port with etcd_ca); with them the node joins a cluster of active nodes: it drives the transactions it begins (its partition, in tables of its own) and adopts the partition of a node that is gone until it is back (needs store mysql or postgres)", def: "",
 		set: func(c *config, v string) error {

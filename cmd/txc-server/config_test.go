@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/txcio/txc/tc/server"
 	"gopkg.in/yaml.v3"
 )
 
@@ -101,7 +102,29 @@ func TestBadSettingsAreNamed(t *testing.T) {
 		{file: "retry_min: [1, 2]\n", want: []string{"retry_min", "single value"}},
 		{file: "max_timeout: -5s\n", want: []string{"max_timeout", "positive", "config file"}},
 		{file: ": : :\n", want: []string{"config file"}},
+		{args: []string{"--lock-query-workers", "0"}, want: []string{"lock_query_workers", "from 1 to 256"}},
+		{env: map[string]string{"TXC_LOCK_QUERY_BACKLOG": "lots"}, want: []string{"lock_query_backlog", "TXC_LOCK_QUERY_BACKLOG"}},
 	}, "")
+}
+
+// TestLockQuerySettings: the lock-query pool's bounds default to the
+// server's and are set from the file, the environment and flags.
+func TestLockQuerySettings(t *testing.T) {
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LockQueryWorkers != server.DefaultLockQueryWorkers || c.LockQueryBacklog != server.DefaultLockQueryBacklog {
+		t.Fatalf("defaults %d, %d", c.LockQueryWorkers, c.LockQueryBacklog)
+	}
+	file := writeFile(t, "lock_query_workers: 2\nlock_query_backlog: 10\n")
+	c, err = parse(t, []string{"--config", file, "--lock-query-workers", "8"}, map[string]string{"TXC_LOCK_QUERY_BACKLOG": "64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LockQueryWorkers != 8 || c.LockQueryBacklog != 64 {
+		t.Fatalf("got %d, %d; want 8, 64", c.LockQueryWorkers, c.LockQueryBacklog)
+	}
 }
 
 func TestMissingConfigFile(t *testing.T) {

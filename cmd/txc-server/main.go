@@ -100,6 +100,7 @@ func run(ctx context.Context, cfg *config) error {
 			RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, AckTimeout: cfg.AckTimeout, FinishedRetention: cfg.Retention},
 		Logger: log, MaxMessageSize: cfg.MaxMessageSize, Metrics: server.NewMetrics(reg),
 		MaxStreamsPerConn: uint32(cfg.MaxStreams), MaxActivePerClient: cfg.MaxActive, StoreTimeout: cfg.StoreTimeout,
+		LockQueryWorkers: cfg.LockQueryWorkers, LockQueryBacklog: cfg.LockQueryBacklog,
 	}
 	adminTLS, err := security(cfg, &p.srvCfg, log)
 	if err != nil {
