@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -306,6 +307,9 @@ tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg
   ORDER BY a.ord DESC LIMIT 1) END`
 	switch {
 	case f.lockFree:
+		// Read back through the generic rows of a phase-2 connection:
+		// the lock root as JSON (see freshProbe).
+		root = `pg_catalog.array_to_json(` + root + `)::text`
 		with, tree = `WITH RECURSIVE`, `,
 tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
  JOIN pg_catalog.pg_inherits h ON h.inhparent = tree.relid JOIN pg_catalog.pg_class k ON k.oid = h.inhrelid AND k.relispartition)`
@@ -494,11 +498,20 @@ func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation str
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s is not found as it was by this transaction's snapshot; retry the transaction", rel)
 	}
 	// The columns same compares (the fingerprint covers row-level
-	// security); lockRoot is not read back.
+	// security). The lock root too: a table attached as a partition since
+	// the snapshot would lock its rows under its own name, and writes
+	// through its partitioned table under the root's.
 	r := rows[0]
 	fresh := probe{oid: r[0].Value.Int64(), fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
-		cascadeDelete: r[7].Value.Str(), cascadeUpdate: r[8].Value.Str(), inheritParent: r[9].Value.Boolean(),
-		lockRoot: pr.lockRoot}
+		cascadeDelete: r[7].Value.Str(), cascadeUpdate: r[8].Value.Str(), inheritParent: r[9].Value.Boolean()}
+	if len(r) <= 18 {
+		return txc.Errorf(txc.CodeInternal, "datasource/postgres: the second probe of %s answered %d columns", rel, len(r))
+	}
+	if !r[18].Value.IsNull() {
+		if err := json.Unmarshal([]byte(r[18].Value.Str()), &fresh.lockRoot); err != nil {
+			return txc.Errorf(txc.CodeInternal, "datasource/postgres: the second probe of %s: lock root %q: %v", rel, r[18].Value.Str(), err)
+		}
+	}
 	if !fresh.same(pr) {
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s was changed by DDL committed after this %s transaction's snapshot, which its catalog reads still see; the write could not be imaged exactly: retry the transaction", rel, strings.ToUpper(isolation))
 	}
