@@ -27,19 +27,14 @@ func TestAttachedAfterSnapshotRepeatableRead(t *testing.T) {
 			other := e.table("at_rro", kv, kvSeed)
 			before := e.dump(part)
 			_, err := e.global(func(ctx context.Context) error {
-				tx, err := e.db.BeginTx(ctx, &sql.TxOptions{Isolation: iso})
-				if err != nil {
+				return e.localTx(ctx, iso, func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, "SELECT count(*) FROM "+other); err != nil {
+						return err
+					}
+					e.exec("ALTER TABLE " + root + " ATTACH PARTITION " + part + " FOR VALUES FROM (0) TO (100)")
+					_, err := tx.ExecContext(ctx, "UPDATE "+part+" SET n = n + 1 WHERE id = 1")
 					return err
-				}
-				defer tx.Rollback()
-				if _, err := tx.ExecContext(ctx, "SELECT count(*) FROM "+other); err != nil {
-					return err
-				}
-				e.exec("ALTER TABLE " + root + " ATTACH PARTITION " + part + " FOR VALUES FROM (0) TO (100)")
-				if _, err := tx.ExecContext(ctx, "UPDATE "+part+" SET n = n + 1 WHERE id = 1"); err != nil {
-					return err
-				}
-				return tx.Commit()
+				})
 			})
 			if !errors.Is(err, txc.ErrUnavailable) || !strings.Contains(err.Error(), "snapshot") {
 				t.Fatalf("global transaction: %v, want the write refused for the partition attached after the snapshot", err)
@@ -50,15 +45,10 @@ func TestAttachedAfterSnapshotRepeatableRead(t *testing.T) {
 			// Now a partition at both probes: the same lock root, written and
 			// rolled back exactly.
 			xid, err := e.global(func(ctx context.Context) error {
-				tx, err := e.db.BeginTx(ctx, &sql.TxOptions{Isolation: iso})
-				if err != nil {
+				if err := e.localTx(ctx, iso, func(tx *sql.Tx) error {
+					_, err := tx.ExecContext(ctx, "UPDATE "+part+" SET n = n + 1 WHERE id = 1")
 					return err
-				}
-				defer tx.Rollback()
-				if _, err := tx.ExecContext(ctx, "UPDATE "+part+" SET n = n + 1 WHERE id = 1"); err != nil {
-					return err
-				}
-				if err := tx.Commit(); err != nil {
+				}); err != nil {
 					return err
 				}
 				return errRollback

@@ -126,6 +126,20 @@ func (e *env) coordinator() *dialecttest.Coordinator {
 	return &dialecttest.Coordinator{Conn: e.conn, TM: e.tm, RM: e.rm, Admin: e.admin}
 }
 
+// localTx runs fn in a local transaction of isolation level iso on the
+// proxied database and commits it.
+func (e *env) localTx(ctx context.Context, iso sql.IsolationLevel, fn func(tx *sql.Tx) error) error {
+	tx, err := e.db.BeginTx(ctx, &sql.TxOptions{Isolation: iso})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // global runs fn in a global transaction and returns its XID and error.
 func (e *env) global(fn func(ctx context.Context) error) (txc.XID, error) {
 	return e.coordinator().Global(fn)
