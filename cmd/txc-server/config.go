@@ -198,15 +198,7 @@ var settings = []setting{
 	durationSetting("retry_max", "largest backoff between phase-2 attempts of a branch", "30s", func(c *config) *time.Duration { return &c.RetryMax }),
 	durationSetting("ack_timeout", "resend a phase-2 command unanswered for this long", "30s", func(c *config) *time.Duration { return &c.AckTimeout }),
 	durationSetting("finished_retention", "how long finished outcomes are remembered for late requests", "10m", func(c *config) *time.Duration { return &c.Retention }),
-	{key: "max_message_size", help: "largest frame accepted from a client, bytes", def: "16777216",
-		set: func(c *config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1<<16 || n > 1<<30 {
-				return fmt.Errorf("must be an integer from 65536 to 1073741824")
-			}
-			c.MaxMessageSize = n
-			return nil
-		}},
+	intSetting("max_message_size", "largest frame accepted from a client, bytes", "16777216", 1<<16, 1<<30, func(c *config) *int { return &c.MaxMessageSize }),
 	{key: "log_level", help: "debug, info, warn or error", def: "info",
 		set: func(c *config, v string) error {
 			switch v {

@@ -22,6 +22,7 @@ type copySlab struct {
 const (
 	slabMaxData = 512 // bytes of application data
 	slabMaxRows = 16  // rows over all its lock keys
+	slabMaxKeys = 16  // lock keys (a key may hold no row)
 )
 
 // size returns how many lock keys, rows and bytes of application data br
@@ -35,8 +36,8 @@ func size(br *store.Branch) (keys, rows, data int) {
 
 // small reports whether br's copies go in its batch's shared slab.
 func small(br *store.Branch) bool {
-	_, rows, data := size(br)
-	return data <= slabMaxData && rows <= slabMaxRows
+	keys, rows, data := size(br)
+	return data <= slabMaxData && rows <= slabMaxRows && keys <= slabMaxKeys
 }
 
 // newCopySlab makes the slab of brs's branches that are small, or of all

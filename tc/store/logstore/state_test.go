@@ -68,31 +68,43 @@ func stateSteps(st *state, bt *store.Batch, n, txs, kept int) {
 }
 
 // TestLargeBranchNotPinnedByItsBatch: a branch with large application
-// data gets copies of its own, so that once its transaction is forgotten
-// a small branch of the same batch, still in the state, does not keep
-// them alive.
+// data, or many lock keys (a key may hold no row), gets copies of its
+// own, so that once its transaction is forgotten a small branch of the
+// same batch, still in the state, does not keep them alive.
 func TestLargeBranchNotPinnedByItsBatch(t *testing.T) {
-	st := newState()
 	const big = 8 << 20
-	x1, x2 := txc.NewXID("p", 1), txc.NewXID("p", 2)
-	var bt store.Batch
-	bt.PutBranches = []store.Branch{
-		{XID: x1, ID: 1, Type: txc.BranchTCC, ResourceID: "r", ApplicationData: make([]byte, big)},
-		{XID: x2, ID: 2, Type: txc.BranchTCC, ResourceID: "r", ApplicationData: []byte("small"),
-			LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"1"}}}},
+	bigData := func() store.Branch { return store.Branch{ApplicationData: make([]byte, big)} }
+	manyKeys := func() store.Branch {
+		keys := make([]txc.LockKey, big/40) // 40 bytes each
+		for i := range keys {
+			keys[i].Table = "t"
+		}
+		return store.Branch{LockKeys: keys}
 	}
-	st.apply(&bt, false)
-	bt.Reset()
-	bt.DeleteGlobals = []txc.XID{x1}
-	st.apply(&bt, false)
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	if m.HeapAlloc > big {
-		t.Fatalf("heap %d bytes after the large branch's transaction was forgotten: its data is kept alive", m.HeapAlloc)
+	for _, makeLarge := range []func() store.Branch{bigData, manyKeys} {
+		st := newState()
+		large := makeLarge()
+		x1, x2 := txc.NewXID("p", 1), txc.NewXID("p", 2)
+		large.XID, large.ID, large.Type, large.ResourceID = x1, 1, txc.BranchTCC, "r"
+		var bt store.Batch
+		bt.PutBranches = []store.Branch{large,
+			{XID: x2, ID: 2, Type: txc.BranchTCC, ResourceID: "r", ApplicationData: []byte("small"),
+				LockKeys: []txc.LockKey{{Table: "t", Rows: []string{"1"}}}},
+		}
+		st.apply(&bt, false)
+		bt.Reset()
+		bt.DeleteGlobals = []txc.XID{x1}
+		st.apply(&bt, false)
+		bt.Reset()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		if m.HeapAlloc > big {
+			t.Fatalf("heap %d bytes after the large branch's transaction was forgotten: its copies are kept alive", m.HeapAlloc)
+		}
+		if got := st.txns[x2].branches[0].ApplicationData; string(got) != "small" {
+			t.Fatalf("small branch's data %q", got)
+		}
+		runtime.KeepAlive(st)
 	}
-	if got := st.txns[x2].branches[0].ApplicationData; string(got) != "small" {
-		t.Fatalf("small branch's data %q", got)
-	}
-	runtime.KeepAlive(st)
 }
