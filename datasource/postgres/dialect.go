@@ -268,20 +268,24 @@ func (p probe) plain() bool { return p.kind == "r" && !p.partition }
 // its partitions (pg_trigger is indexed by table; pg_constraint is not
 // indexed by referenced table, and scanning it once per local transaction
 // was the probe's largest cost).
-func probeSQL(rel string) string { return probeQuery(rel, probeForm{}) }
+func probeSQL(rel string) string { return probeQuery(rel, probeFull) }
 
 // probeForm says which form of the probe query to build.
-type probeForm struct {
-	// lockFree takes no lock on the table or its partitions
+type probeForm int
+
+const (
+	probeFull probeForm = iota
+	// probeLockFree takes no lock on the table or its partitions
 	// (pg_partition_tree and reading the table would take ACCESS SHARE):
 	// for a second session asking while the first holds the write's lock
 	// (see freshProbe), which must not queue behind DDL that is itself
 	// waiting for the first. Its lock column is NULL.
-	lockFree bool
-	// plain is the cheaper form for a plain table that is no partition
-	// (see plainProbe).
-	plain bool
-}
+	probeLockFree
+	// probePlain is the cheaper form for a plain table that is no
+	// partition (see plainProbe).
+	probePlain
+	probeForms
+)
 
 // plainProbe is the probe's form for a plain table that is no partition,
 // which is what most written tables are: its partition tree is the table
@@ -292,10 +296,30 @@ type probeForm struct {
 // full form). It still reads the table, even after lockSQL: the name
 // resolves again in each statement, and a table of that name created
 // meanwhile earlier in the search_path would be described but not locked.
-func plainProbe(rel string) string { return probeQuery(rel, probeForm{plain: true}) }
+func plainProbe(rel string) string { return probeQuery(rel, probePlain) }
+
+// probeTexts holds each form's text split where the relation's name goes,
+// built once: a probe is sent in every local transaction that writes.
+var probeTexts = func() (t [probeForms][2]string) {
+	const mark = "\x00rel\x00"
+	for f := range probeForms {
+		before, after, _ := strings.Cut(buildProbe(mark, f), mark)
+		t[f] = [2]string{before, after}
+	}
+	return t
+}()
 
 // probeQuery is the probe query of form f for the relation rel.
 func probeQuery(rel string, f probeForm) string {
+	t := probeTexts[f]
+	if t[1] == "" { // the form names no relation (probeLockFree)
+		return t[0]
+	}
+	return t[0] + rel + t[1]
+}
+
+// buildProbe builds the probe query of form f for the relation rel.
+func buildProbe(rel string, f probeForm) string {
 	with, tree := `WITH`, `,
 tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p)`
 	read := `(SELECT 1 FROM ` + rel + ` LIMIT 0)`
@@ -305,8 +329,8 @@ tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg
   JOIN pg_catalog.pg_class ac ON ac.oid = a.relid JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
   WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.relid AND i.indisprimary)
   ORDER BY a.ord DESC LIMIT 1) END`
-	switch {
-	case f.lockFree:
+	switch f {
+	case probeLockFree:
 		// Read back through the generic rows of a phase-2 connection:
 		// the lock root as JSON (see freshProbe).
 		root = `pg_catalog.array_to_json(` + root + `)::text`
@@ -314,7 +338,7 @@ tree AS (SELECT t.oid AS relid FROM t UNION SELECT p.relid FROM t, pg_catalog.pg
 tree(relid) AS (SELECT t.oid FROM t UNION SELECT h.inhrelid FROM tree
  JOIN pg_catalog.pg_inherits h ON h.inhparent = tree.relid JOIN pg_catalog.pg_class k ON k.oid = h.inhrelid AND k.relispartition)`
 		read = `NULL::int`
-	case f.plain:
+	case probePlain:
 		tree, in, root = ``, `WHERE %s = t.oid AND`, `NULL::text[]`
 	}
 	trig, rule := fmt.Sprintf(in, "g.tgrelid"), fmt.Sprintf(in, "r.ev_class")
@@ -490,11 +514,11 @@ func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, err
 // (CodeUnavailable: the transaction must start over to see them).
 func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation string) error {
 	rel := quoteIdent(pr.schema) + "." + quoteIdent(pr.name)
-	rows, err := x.QueryPhase2(ctx, probeQuery(rel, probeForm{lockFree: true}), rel)
+	rows, err := x.QueryPhase2(ctx, probeQuery(rel, probeLockFree), rel)
 	if err != nil {
 		return err
 	}
-	if len(rows) != 1 || len(rows[0]) < 10 {
+	if len(rows) != 1 || len(rows[0]) < 19 {
 		return txc.Errorf(txc.CodeUnavailable, "datasource/postgres: %s is not found as it was by this transaction's snapshot; retry the transaction", rel)
 	}
 	// The columns same compares (the fingerprint covers row-level
@@ -504,9 +528,6 @@ func freshProbe(ctx context.Context, x *datasource.Exec, pr probe, isolation str
 	r := rows[0]
 	fresh := probe{oid: r[0].Value.Int64(), fingerprint: r[4].Value.Str(), triggers: r[5].Value.Boolean(), rules: r[6].Value.Boolean(),
 		cascadeDelete: r[7].Value.Str(), cascadeUpdate: r[8].Value.Str(), inheritParent: r[9].Value.Boolean()}
-	if len(r) <= 18 {
-		return txc.Errorf(txc.CodeInternal, "datasource/postgres: the second probe of %s answered %d columns", rel, len(r))
-	}
 	if !r[18].Value.IsNull() {
 		if err := json.Unmarshal([]byte(r[18].Value.Str()), &fresh.lockRoot); err != nil {
 			return txc.Errorf(txc.CodeInternal, "datasource/postgres: the second probe of %s: lock root %q: %v", rel, r[18].Value.Str(), err)

@@ -141,3 +141,15 @@ func pgxConnOf(t *testing.T, db *sql.DB) *pgx.Conn {
 	}
 	return c
 }
+
+// TestProbeTextsPrebuilt: the probe texts built once and completed with
+// the relation's name are the texts built for it.
+func TestProbeTextsPrebuilt(t *testing.T) {
+	for f := range probeForms {
+		for _, rel := range []string{`"t"`, `"s"."a b"`, `x`} {
+			if got, want := probeQuery(rel, f), buildProbe(rel, f); got != want {
+				t.Errorf("form %d, %s: prebuilt text differs", f, rel)
+			}
+		}
+	}
+}
