@@ -139,8 +139,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.tx = &txState{}
-	return &tx{c: c, t: t, st: c.tx}, nil
+	c.tx = &txState{wtx: t}
+	return &tx{c: c, st: c.tx}, nil
 }
 
 // BeginTx begins a local transaction bound to ctx's global transaction (or
@@ -154,17 +154,17 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if m.xid != "" && c.res.xa() != nil {
 		return c.xaBegin(ctx, m.xid, opts)
 	}
-	var t driver.Tx
-	if b, ok := c.c.(driver.ConnBeginTx); ok {
-		t, err = b.BeginTx(ctx, opts)
-	} else {
-		t, err = c.c.Begin() //nolint:staticcheck // a driver without BeginTx
+	if m.xid != "" {
+		if t, held, err := c.holdBegin(ctx, m.xid, opts); held {
+			return t, err
+		}
 	}
+	t, err := c.beginWrapped(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	c.tx = &txState{xid: m.xid, lock: m.lock, ctx: ctx}
-	return &tx{c: c, t: t, st: c.tx}, nil
+	c.tx = &txState{xid: m.xid, lock: m.lock, ctx: ctx, wtx: t}
+	return &tx{c: c, st: c.tx}, nil
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -269,7 +269,7 @@ func (c *conn) write(ctx context.Context, m mode, query string, args []driver.Na
 	if err := c.refuseFailed(query); err != nil {
 		return nil, err
 	}
-	res, err := c.writeOn(ctx, m, query, args, run)
+	res, err := c.writeOn(ctx, m, query, args, begunFirst(c, run))
 	c.noteAborted(err)
 	return res, err
 }
@@ -454,7 +454,7 @@ func (c *conn) read(ctx context.Context, m mode, query string, args []driver.Nam
 	if err := c.refuseFailed(query); err != nil {
 		return nil, err
 	}
-	rows, err := c.readOn(ctx, m, query, args, run)
+	rows, err := c.readOn(ctx, m, query, args, begunFirst(c, run))
 	c.noteAborted(err)
 	return rows, err
 }
@@ -612,6 +612,9 @@ func (c *conn) shapedImages(ctx context.Context, query string, args []driver.Nam
 // textQuery runs a query without arguments unprepared (the text
 // protocol) and reads its rows as images.
 func (c *conn) textQuery(ctx context.Context, query string) ([]undo.Row, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
 	q, ok := c.c.(driver.QueryerContext)
 	if !ok {
 		return nil, invalid("the wrapped driver %T cannot run a query unprepared", c.c)
@@ -629,7 +632,12 @@ func (c *conn) readImages(rows driver.Rows) ([]undo.Row, error) {
 	return images, err
 }
 
+// cached returns the prepared image query (see images), to run in the
+// open local transaction: its held-back BEGIN, if any, is sent first.
 func (c *conn) cached(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := c.begin(); err != nil {
+		return nil, err
+	}
 	if st, ok := c.stmts[query]; ok {
 		return st, nil
 	}

@@ -30,8 +30,15 @@ func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 // Driver returns the wrapped driver's connection, for a dialect that
 // reaches past database/sql (pipelining several statements in one round
 // trip). The statement's local transaction is the connection's: whatever
-// runs on it runs in that transaction.
-func (x *Exec) Driver() driver.Conn { return x.c.c }
+// runs on it runs in that transaction, whose held-back BEGIN (see
+// BeginFolder) is sent first unless TakeBegin took it. If that BEGIN
+// fails, the connection returned refuses everything (driver.ErrBadConn).
+func (x *Exec) Driver() driver.Conn {
+	if x.c.begin() != nil {
+		return badConn{}
+	}
+	return x.c.c
+}
 
 // InGlobalTx reports whether the statement belongs to a global
 // transaction (false: a local transaction under tm.WithGlobalLock).

@@ -41,11 +41,17 @@ func (s *stmt) NumInput() int { return s.s.NumInput() }
 // Exec and Query without a context run plainly (no XID can reach them);
 // database/sql uses the context forms.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	if err := s.c.begin(); err != nil {
+		return nil, err
+	}
 	s.unparsed()
 	return s.s.Exec(args) //nolint:staticcheck // required by driver.Stmt
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	if err := s.c.begin(); err != nil {
+		return nil, err
+	}
 	s.unparsed()
 	rows, err := s.s.Query(args) //nolint:staticcheck // required by driver.Stmt
 	if err != nil {

@@ -45,12 +45,17 @@ type txState struct {
 	timeZone string
 	// xa is set for a local transaction of a global one in XA mode.
 	xa *xaBranch
+	// held is set for a transaction that held its BEGIN back (see
+	// BeginFolder); folded once a dialect sent it (see Exec.TakeBegin).
+	held   *heldBegin
+	folded bool
+	// wtx is the wrapped driver's transaction, once begun through it.
+	wtx driver.Tx
 }
 
 // tx wraps a local transaction of the wrapped driver.
 type tx struct {
 	c  *conn
-	t  driver.Tx
 	st *txState
 }
 
@@ -75,6 +80,9 @@ func (t *tx) Commit() error {
 		return t.abort(st.failed)
 	}
 	if st.xid != "" && len(st.recs) > 0 {
+		if err := t.c.begin(); err != nil {
+			return t.abort(err)
+		}
 		l, q, args, err := t.c.phaseOne(st)
 		if err != nil && l != nil {
 			return t.failed(l, t.abort(err))
@@ -99,7 +107,7 @@ func (t *tx) Commit() error {
 			return t.failed(l, t.abort(t.c.res.undo.InsertError(l, err)))
 		}
 	}
-	return t.t.Commit()
+	return t.end(true)
 }
 
 // reportTimeout bounds the report of a branch whose local transaction
@@ -132,7 +140,7 @@ func (t *tx) Rollback() error {
 	if t.st.xa != nil {
 		return t.xaRollback()
 	}
-	return t.t.Rollback()
+	return t.end(false)
 }
 
 func (t *tx) done() {
@@ -142,7 +150,7 @@ func (t *tx) done() {
 }
 
 func (t *tx) abort(err error) error {
-	if rerr := t.t.Rollback(); rerr != nil {
+	if rerr := t.end(false); rerr != nil {
 		return errors.Join(err, fmt.Errorf("datasource: rolling back the local transaction: %w", rerr))
 	}
 	return err

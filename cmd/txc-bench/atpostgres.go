@@ -86,9 +86,10 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 
 // postgresFloor is the at-postgres floor: the statements the PostgreSQL
 // proxy sends for the transfer, through pgx as the proxy sends them:
-// BEGIN; the table's lock and catalog probe in one batch; each UPDATE as
-// the one joined statement that locks, images and writes its row; the
-// undo insert and COMMIT in one batch. 5 round trips.
+// BEGIN with the table's lock and catalog probe in one batch; each UPDATE
+// as the one joined statement that locks, images and writes its row; the
+// undo insert and COMMIT in one batch. 4 round trips, as many as the plain
+// transfer's.
 func postgresFloor(table string) floorOpener {
 	return func(ctx context.Context, c *sql.Conn, undoRef string) (floorTx, error) {
 		rel := `"` + table + `"`
@@ -108,10 +109,8 @@ func postgresFloor(table string) floorOpener {
 					return fmt.Errorf("floor: %T is not pgx's connection", dc)
 				}
 				conn := pc.Conn()
-				if _, err := conn.Exec(ctx, "begin"); err != nil {
-					return err
-				}
 				b := &pgx.Batch{}
+				b.Queue("BEGIN")
 				b.Queue(lock)
 				b.Queue(probe, rel)
 				if err := conn.SendBatch(ctx, b).Close(); err != nil {

@@ -442,15 +442,23 @@ func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), plainPro
 // With plain, it sends plainProbe's form: the caller checks that the table
 // is plain (probe.plain) before it trusts the answer.
 func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, plain bool) (probe, settings, error) {
-	d, ok := q.(interface{ Driver() driver.Conn })
+	d, ok := q.(connHolder)
 	if !ok {
 		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to its connection", q)
 	}
+	b := &pgx.Batch{}
+	begin, folded := d.TakeBegin()
+	if folded {
+		b.Queue(begin)
+	}
 	pc, ok := d.Driver().(pgxConn)
 	if !ok {
-		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", d.Driver())
+		err := txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", d.Driver())
+		if folded {
+			d.Begun(err)
+		}
+		return probe{}, settings{}, err
 	}
-	b := &pgx.Batch{}
 	if lock {
 		b.Queue(lockSQL(rel))
 	}
@@ -460,15 +468,32 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 		b.Queue(probeSQL(rel), rel)
 	}
 	br := pc.Conn().SendBatch(ctx, b)
-	pr, set, err := readProbe(br, rel, lock)
+	pr, set, err := readProbe(br, rel, lock, folded, d.Begun)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	return pr, set, err
 }
 
-// readProbe reads probeTable's answers from br.
-func readProbe(br pgx.BatchResults, rel string, lock bool) (probe, settings, error) {
+// connHolder is what probeTable needs of its Querier (a datasource.Exec):
+// the connection, and the local transaction's BEGIN while it is held back
+// (see datasource.BeginFolder), sent first in the probe's batch.
+type connHolder interface {
+	Driver() driver.Conn
+	TakeBegin() (string, bool)
+	Begun(err error)
+}
+
+// readProbe reads probeTable's answers from br: the BEGIN's, when folded
+// (reported to begun), the lock's, when lock, then the probe's.
+func readProbe(br pgx.BatchResults, rel string, lock, folded bool, begun func(error)) (probe, settings, error) {
+	if folded {
+		_, err := br.Exec()
+		begun(err)
+		if err != nil {
+			return probe{}, settings{}, err
+		}
+	}
 	if lock {
 		if _, err := br.Exec(); err != nil {
 			var pe *pgconn.PgError

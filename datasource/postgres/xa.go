@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"strconv"
@@ -120,29 +119,6 @@ func execSimple(ctx context.Context, c *pgconn.PgConn, sql string) (pgconn.Comma
 		tag, _ = mrr.ResultReader().Close()
 	}
 	return tag, mrr.Close()
-}
-
-// beginStatement is the BEGIN of a branch with opts' isolation level and
-// access mode.
-func beginStatement(opts driver.TxOptions) (string, error) {
-	q := "BEGIN"
-	switch sql.IsolationLevel(opts.Isolation) {
-	case sql.LevelDefault:
-	case sql.LevelReadUncommitted:
-		q += " ISOLATION LEVEL READ UNCOMMITTED"
-	case sql.LevelReadCommitted:
-		q += " ISOLATION LEVEL READ COMMITTED"
-	case sql.LevelRepeatableRead, sql.LevelSnapshot:
-		q += " ISOLATION LEVEL REPEATABLE READ"
-	case sql.LevelSerializable:
-		q += " ISOLATION LEVEL SERIALIZABLE"
-	default:
-		return "", txc.Errorf(txc.CodeUnsupported, "datasource/postgres: isolation level %v is not supported by PostgreSQL", sql.IsolationLevel(opts.Isolation))
-	}
-	if opts.ReadOnly {
-		q += " READ ONLY"
-	}
-	return q, nil
 }
 
 // XAPrepare runs PREPARE TRANSACTION. On a transaction that had failed

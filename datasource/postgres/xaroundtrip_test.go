@@ -33,9 +33,16 @@ func (c countingConn) Write(b []byte) (int, error) {
 // connections counted in writes.
 func (e *xaEnv) countedConfig(writes *atomic.Int64) *pgx.ConnConfig {
 	e.t.Helper()
-	cfg, err := pgx.ParseConfig(e.dsn)
+	return countedConfig(e.t, e.dsn, writes)
+}
+
+// countedConfig is the configuration of dsn with the writes of its
+// connections counted in writes.
+func countedConfig(t testing.TB, dsn string, writes *atomic.Int64) *pgx.ConnConfig {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var d net.Dialer
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -52,12 +59,19 @@ func (e *xaEnv) countedConfig(writes *atomic.Int64) *pgx.ConnConfig {
 // are counted.
 func (e *xaEnv) openCounted(writes *atomic.Int64) *sql.DB {
 	e.t.Helper()
-	db, err := txcpg.OpenDB(e.countedConfig(writes), datasource.WithManager(e.rm), datasource.WithMode(datasource.XA))
+	return openCounted(e.t, e.countedConfig(writes), datasource.WithManager(e.rm), datasource.WithMode(datasource.XA))
+}
+
+// openCounted opens the proxy on cfg (see countedConfig) with opts, one
+// connection, closed when the test ends.
+func openCounted(t testing.TB, cfg *pgx.ConnConfig, opts ...datasource.Option) *sql.DB {
+	t.Helper()
+	db, err := txcpg.OpenDB(cfg, opts...)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
-	e.t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { db.Close() })
 	return db
 }
 
