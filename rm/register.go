@@ -76,14 +76,9 @@ func (m *Manager) register(ctx context.Context, b client.Branch, wait time.Durat
 			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts%s: %w",
 				b.Type, b.XID, b.ResourceID, attempt+1, why, err)
 		}
-		d := m.backoff.Delay(attempt)
-		if wait > 0 {
-			// The last attempt starts when the lock wait is over.
-			left := wait - time.Since(start)
-			if left <= 0 {
-				return 0, giveUp(fmt.Sprintf(" in its lock wait of %v", wait))
-			}
-			d = min(d, left)
+		d, ok := m.backoff.DelayWithin(attempt, start, wait)
+		if !ok {
+			return 0, giveUp(fmt.Sprintf(" in its lock wait of %v", wait))
 		}
 		// Another attempt is worth it only if its answer can arrive in
 		// time: one that the deadline cuts off in flight has an unknown

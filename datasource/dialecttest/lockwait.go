@@ -140,3 +140,42 @@ func writeThenCommit(ctx context.Context, db *sql.DB, q string, written chan<- s
 	close(written)
 	return tx.Commit()
 }
+
+// lockingWaitsBounded: while a global transaction holds a row's global
+// lock, a locking read of the row in another global transaction with a
+// lock wait of 300 ms (tm.Config.LockWait), and a write of it under
+// tm.WithGlobalLock through the database opened with a lock wait of 300
+// ms, both with a minute on their ctx, fail with a lock conflict naming
+// the holder while the holder is still open (its budget, 30 s, did not
+// end the wait); the holder's rollback then restores the row exactly.
+func lockingWaitsBounded(t *testing.T, e *Env) {
+	tb := e.Table("dt_lockread", kv, kvSeed)
+	before := e.Dump(tb)
+	holder, release := e.holder(t, tb)
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), waiterBudget)
+	defer cancel()
+	cfg := tm.Config{Name: "reader", Timeout: waiterBudget, LockWait: 300 * time.Millisecond}
+	err := e.Coordinator.TM.WithGlobalTx(ctx, cfg, func(ctx context.Context) error {
+		var n int
+		return e.Proxy.QueryRowContext(ctx, "SELECT n FROM "+tb+" WHERE id = 1 FOR UPDATE").Scan(&n)
+	})
+	e.refusedWhileHeld(t, err, holder)
+	short := e.Open(datasource.WithLockWait(300 * time.Millisecond))
+	err = tm.WithGlobalLock(ctx, func(ctx context.Context) error {
+		_, err := short.ExecContext(ctx, "UPDATE "+tb+" SET n = 0 WHERE id = 1")
+		return err
+	})
+	e.refusedWhileHeld(t, err, holder)
+	e.rolledBackExactly(t, release, tb, before)
+}
+
+// refusedWhileHeld is refusedByLockWait, and checks that holder is still
+// open: the lock wait, not the end of the holder, ended the wait.
+func (e *Env) refusedWhileHeld(t *testing.T, err error, holder txc.XID) {
+	t.Helper()
+	refusedByLockWait(t, err, holder)
+	if st, serr := e.Coordinator.Conn.Status(context.Background(), holder); st != txc.GlobalBegin {
+		t.Fatalf("the holder is %v (%v) when the wait ended, want Begin", st, serr)
+	}
+}
