@@ -248,9 +248,10 @@ func (x *Exec) insertRecords(at int, recs []undo.Record) {
 // Guard checks, under a global lock or for a locking read, that no other
 // global transaction holds the global lock of any of rows (images holding
 // at least the pk columns) of table, waiting with backoff while one does,
-// until ctx is done or the lock wait is over (see WithLockWait). Inside a global transaction, writes need no guard
-// (their registration takes the locks) and Guard of a write does nothing;
-// locking reads are always guarded.
+// until ctx is done or the lock wait is over (see WithLockWait). Inside a
+// global transaction, writes need no guard (their registration takes the
+// locks) and Guard of a write does nothing; locking reads are always
+// guarded.
 func (x *Exec) Guard(ctx context.Context, table string, pk []string, rows []undo.Row, lockingRead bool) error {
 	if len(rows) == 0 || (x.xid != "" && !lockingRead) {
 		return nil
