@@ -54,3 +54,19 @@ func defaultJitter(n time.Duration) time.Duration {
 	}
 	return time.Duration(rand.Int64N(int64(n)))
 }
+
+// DelayWithin is Delay for a wait bounded by wait since start: the delay
+// cut to what is left of the bound, so that the last attempt starts when
+// it is reached, and false when nothing is left (no attempt after it).
+// A wait of zero or less has no bound: Delay's, and true.
+func (b Backoff) DelayWithin(attempt int, start time.Time, wait time.Duration) (time.Duration, bool) {
+	d := b.Delay(attempt)
+	if wait <= 0 {
+		return d, true
+	}
+	left := wait - time.Since(start)
+	if left <= 0 {
+		return 0, false
+	}
+	return min(d, left), true
+}

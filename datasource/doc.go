@@ -59,7 +59,7 @@
 // At local commit, in the same local transaction: the AT branch is
 // registered with the lock keys of every imaged row (a lock conflict is
 // retried by the rm.Manager with backoff within the BeginTx context's
-// deadline), the undo log is written to the undo_log table under the
+// deadline and the lock wait, WithLockWait), the undo log is written to the undo_log table under the
 // branch ID, and then the local transaction commits: the undo log is
 // durable exactly when the changes are. A failure before the commit rolls
 // the local transaction back.
@@ -68,7 +68,8 @@
 //
 // No parsing and no extra round trip. Under tm.WithGlobalLock, writes
 // and SELECT … FOR UPDATE check that no global transaction holds the
-// rows' global locks (waiting with backoff within ctx), and record
+// rows' global locks (waiting with backoff within ctx and the lock
+// wait), and record
 // nothing.
 //
 // # Phase 2 (the txc.BranchAT handler of the resource)

@@ -255,9 +255,10 @@ func (x *Exec) insertRecords(at int, recs []undo.Record) {
 // Guard checks, under a global lock or for a locking read, that no other
 // global transaction holds the global lock of any of rows (images holding
 // at least the pk columns) of table, waiting with backoff while one does,
-// until ctx is done. Inside a global transaction, writes need no guard
-// (their registration takes the locks) and Guard of a write does nothing;
-// locking reads are always guarded.
+// until ctx is done or the lock wait is over (see WithLockWait). Inside a
+// global transaction, writes need no guard (their registration takes the
+// locks) and Guard of a write does nothing; locking reads are always
+// guarded.
 func (x *Exec) Guard(ctx context.Context, table string, pk []string, rows []undo.Row, lockingRead bool) error {
 	if len(rows) == 0 || (x.xid != "" && !lockingRead) {
 		return nil
@@ -312,12 +313,15 @@ func KeyString(v undo.Value) string {
 }
 
 // waitUnlocked asks the coordinator whether keys are locked by a global
-// transaction other than xid, and waits with backoff while they are.
+// transaction other than xid, and waits with backoff while they are, for
+// at most the lock wait (rm.Manager.LockWaitFor: the rows' local locks
+// are held meanwhile).
 func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.LockKey) error {
 	m, err := r.manager()
 	if err != nil {
 		return err
 	}
+	start, wait := time.Now(), m.LockWaitFor(ctx, r.cfg.lockWait)
 	var lastHolder txc.XID // the holder an earlier attempt saw, if any
 	for attempt := 0; ; attempt++ {
 		locked, holder, err := m.Conn().LockQuery(ctx, xid, r.id, keys)
@@ -334,10 +338,13 @@ func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.Loc
 		if !locked {
 			return nil
 		}
-		d := r.lockBackoff.Delay(attempt)
+		d, more := r.lockBackoff.DelayWithin(attempt, start, wait)
 		conflict := func() error {
 			return &txc.Error{Code: txc.CodeLockConflict, XID: xid, Holder: holder,
 				Message: fmt.Sprintf("datasource: rows of %s on %q are globally locked by %s (waited %d times)", keys[0].Table, r.id, holder, attempt+1)}
+		}
+		if !more {
+			return conflict()
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return conflict()

@@ -21,6 +21,7 @@ type config struct {
 	createUndo  bool
 	lockMin     time.Duration
 	lockMax     time.Duration
+	lockWait    time.Duration
 	retention   time.Duration
 	leftoverAge time.Duration
 	interpolate bool
@@ -95,6 +96,22 @@ func WithCreateUndoTable() Option { return func(c *config) { c.createUndo = true
 func WithLockRetry(min, max time.Duration) Option {
 	return func(c *config) { c.lockMin, c.lockMax = min, max }
 }
+
+// WithLockWait bounds how long a local transaction waits for rows
+// another global transaction has locked: past d it fails with a lock
+// conflict naming the holder (errors.Is txc.ErrLockConflict). At a local
+// commit in a global transaction (the registration of its branch) the
+// local transaction then rolls back, leaving no branch and no undo log; a
+// locking read (SELECT … FOR UPDATE) in a global transaction, or a write
+// or locking read under tm.WithGlobalLock, fails as a statement. While it
+// waits the local transaction keeps its rows' local locks, which a
+// rollback of the holder needs to restore them: a short wait bounds how
+// long that rollback can stall. The global transaction's own
+// tm.Config.LockWait wins over d; zero (the default) leaves the
+// rm.Manager's (rm.WithLockWait, itself none by default: the whole budget
+// of the transaction's ctx, or the statement's). A negative d makes
+// opening fail (InvalidArgument).
+func WithLockWait(d time.Duration) Option { return func(c *config) { c.lockWait = d } }
 
 // WithUndoRetention sets the age after which finished markers (left by
 // rollbacks that found no undo log) are swept, hourly; default 24h. It

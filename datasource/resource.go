@@ -74,6 +74,9 @@ func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*R
 	if cfg.leftoverAge < 0 {
 		return nil, invalid("WithLeftoverSweep(%v): the age must not be negative", cfg.leftoverAge)
 	}
+	if cfg.lockWait < 0 {
+		return nil, invalid("WithLockWait(%v): the wait must not be negative", cfg.lockWait)
+	}
 	if cfg.metaMaxAge < 0 {
 		return nil, invalid("WithMetadataMaxAge(%v): the age must not be negative", cfg.metaMaxAge)
 	}

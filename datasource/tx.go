@@ -10,6 +10,7 @@ import (
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
 	"github.com/txcio/txc/datasource/undo"
+	"github.com/txcio/txc/rm"
 )
 
 var _ driver.Tx = (*tx)(nil)
@@ -63,7 +64,8 @@ type tx struct {
 // undo records it first, in the same local transaction: reads the after
 // images left to the commit (see Exec.AddDeferred), registers the AT
 // branch with the rows' lock keys (lock conflicts retried by the
-// rm.Manager within the BeginTx context's budget), then writes the undo
+// rm.Manager within the BeginTx context's budget, and for at most the
+// lock wait: see WithLockWait), then writes the undo
 // log under the branch ID; then commits (with a Committer dialect the
 // insert and the commit go in one round trip). The undo log is durable
 // exactly when the changes are. If any step before the commit fails, the local
@@ -174,7 +176,8 @@ func (c *conn) phaseOne(st *txState) (*undo.Log, string, []any, error) {
 	if err := c.res.announce(); err != nil {
 		return nil, "", nil, err
 	}
-	bid, err := m.RegisterBranch(st.ctx, client.Branch{XID: st.xid, Type: txc.BranchAT, ResourceID: c.res.id, LockKeys: keys})
+	bid, err := m.RegisterBranch(st.ctx, client.Branch{XID: st.xid, Type: txc.BranchAT, ResourceID: c.res.id, LockKeys: keys},
+		rm.LockWait(c.res.cfg.lockWait))
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("datasource: register AT branch of %s on %q: %w", st.xid, c.res.id, err)
 	}

@@ -1,6 +1,7 @@
 // Package rm is the resource-manager side of txc: it registers branches
-// (retrying lock conflicts) and runs phase 2 of branches through handlers
-// registered per resource and branch type.
+// (retrying lock conflicts, for at most a lock wait: WithLockWait) and
+// runs phase 2 of branches through handlers registered per resource and
+// branch type.
 //
 // AT, TCC, Saga and Generic branches are all just branch types here; the
 // handlers that know how to undo SQL, confirm or cancel a TCC action, or

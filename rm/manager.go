@@ -21,6 +21,9 @@ type Manager struct {
 	conn    *client.Conn
 	log     *slog.Logger
 	backoff client.Backoff
+	// lockWait bounds a registration's lock-conflict retries (see
+	// WithLockWait); zero: none.
+	lockWait time.Duration
 
 	mu       sync.RWMutex
 	handlers map[handlerKey]Handler

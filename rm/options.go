@@ -27,6 +27,20 @@ func WithLockRetry(min, max time.Duration) Option {
 	return func(m *Manager) { m.backoff.Min, m.backoff.Max = min, max }
 }
 
+// WithLockWait bounds how long RegisterBranch retries a registration that
+// meets rows another global transaction has locked: past d it returns the
+// lock conflict (see RegisterBranch). The Manager's default, which a
+// registration's own LockWait and its transaction's tm.Config.LockWait
+// override. Non-positive d keeps the default: no bound, retries until
+// the registration's ctx is done (the transaction's budget).
+func WithLockWait(d time.Duration) Option {
+	return func(m *Manager) {
+		if d > 0 {
+			m.lockWait = d
+		}
+	}
+}
+
 // WithJitter sets the random source of the lock-retry backoff: f returns a
 // duration in [0, n). For deterministic tests.
 func WithJitter(f func(n time.Duration) time.Duration) Option {

@@ -15,9 +15,12 @@ import (
 
 // RegisterBranch registers b at the coordinator, taking its lock keys.
 // A txc.ErrLockConflict is retried with capped exponential backoff and
-// jitter until ctx is done (give ctx the transaction's remaining budget);
-// then the last lock-conflict error is returned, wrapped: errors.As finds
-// the *txc.Error whose Holder names the transaction holding the lock. If
+// jitter until ctx is done (give ctx the transaction's remaining budget)
+// or the registration's lock wait is over (LockWaitFor: the transaction's
+// tm.Config.LockWait, else opts' LockWait, else WithLockWait; none by
+// default): no attempt starts after it. Then the last lock-conflict error
+// is returned, wrapped: errors.As finds the *txc.Error whose Holder names
+// the transaction holding the lock, and the branch is not registered. If
 // the transaction ends while it waits (the coordinator rolls it back at
 // its deadline), the error wraps both that conflict and the ending (so it
 // matches txc.ErrLockConflict and, say, txc.ErrTimedOut). A
@@ -27,7 +30,7 @@ import (
 // error is returned at once. Like client.Conn.Register it is not
 // idempotent: after an error wrapping txc.ErrUnavailable the branch may or
 // may not be registered.
-func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (id txc.BranchID, err error) {
+func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch, opts ...RegisterOption) (id txc.BranchID, err error) {
 	ctx, span := txctrace.Start(m.tracer, ctx, "txc.rm.register", trace.SpanKindClient)
 	if span != nil {
 		span.SetAttributes(txctrace.XID.String(string(b.XID)), txctrace.ResourceID.String(b.ResourceID), txctrace.BranchType.String(b.Type.String()))
@@ -36,11 +39,17 @@ func (m *Manager) RegisterBranch(ctx context.Context, b client.Branch) (id txc.B
 			txctrace.End(span, err)
 		}()
 	}
-	return m.register(ctx, b)
+	var r registration
+	for _, o := range opts {
+		o(&r)
+	}
+	return m.register(ctx, b, m.LockWaitFor(ctx, r.lockWait))
 }
 
-// register is RegisterBranch without its span.
-func (m *Manager) register(ctx context.Context, b client.Branch) (txc.BranchID, error) {
+// register is RegisterBranch without its span, retrying lock conflicts
+// for at most wait (zero: no bound but ctx).
+func (m *Manager) register(ctx context.Context, b client.Branch, wait time.Duration) (txc.BranchID, error) {
+	start := time.Now()
 	var conflict error // the lock conflict of the previous attempt
 	for attempt := 0; ; attempt++ {
 		sent := time.Now()
@@ -63,10 +72,13 @@ func (m *Manager) register(ctx context.Context, b client.Branch) (txc.BranchID, 
 			return id, err
 		}
 		conflict = err
-		d := m.backoff.Delay(attempt)
-		giveUp := func() error {
-			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts: %w",
-				b.Type, b.XID, b.ResourceID, attempt+1, err)
+		giveUp := func(why string) error {
+			return fmt.Errorf("rm: register %v branch of %s on %q: locked after %d attempts%s: %w",
+				b.Type, b.XID, b.ResourceID, attempt+1, why, err)
+		}
+		d, ok := m.backoff.DelayWithin(attempt, start, wait)
+		if !ok {
+			return 0, giveUp(fmt.Sprintf(" in its lock wait of %v", wait))
 		}
 		// Another attempt is worth it only if its answer can arrive in
 		// time: one that the deadline cuts off in flight has an unknown
@@ -74,14 +86,14 @@ func (m *Manager) register(ctx context.Context, b client.Branch) (txc.BranchID, 
 		// delay there must be room for the attempt (twice the last round
 		// trip) and for a scheduling hiccup (another delay).
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+max(d, 2*took) {
-			return 0, giveUp()
+			return 0, giveUp("")
 		}
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return 0, giveUp()
+			return 0, giveUp("")
 		}
 	}
 }

@@ -24,6 +24,19 @@ type Config struct {
 	// global transaction. The zero value is Required. Manager.Begin ignores
 	// it: Begin always begins a new transaction.
 	Propagation Propagation
+	// LockWait bounds how long a branch of the transaction, registered in
+	// this process, waits for rows another global transaction has locked
+	// (the registration at an AT local commit, rm.Manager.RegisterBranch):
+	// past it the registration fails with a lock conflict naming the
+	// holder, and the local transaction rolls back. While a registration
+	// waits, its local transaction keeps the rows' local locks, which a
+	// rollback of the holder needs: a short wait bounds that stall. It wins
+	// over the resource's and the resource manager's bounds
+	// (datasource.WithLockWait, rm.WithLockWait); zero leaves theirs;
+	// negative is invalid. It never outlasts ctx or Timeout. It travels in
+	// the ctx fn gets (LockWaitFromContext), not to other processes, whose
+	// resources use their own bounds.
+	LockWait time.Duration
 }
 
 func (c Config) name() string {
@@ -40,6 +53,9 @@ func (c Config) validate() error {
 	}
 	if c.Timeout < 0 {
 		return txc.Errorf(txc.CodeInvalidArgument, "tm: negative transaction timeout %v", c.Timeout)
+	}
+	if c.LockWait < 0 {
+		return txc.Errorf(txc.CodeInvalidArgument, "tm: negative lock wait %v", c.LockWait)
 	}
 	if !c.Propagation.valid() {
 		return txc.Errorf(txc.CodeInvalidArgument, "tm: unknown propagation %v", c.Propagation)

@@ -12,6 +12,22 @@ type globalLockKey struct{}
 
 type begunKey struct{}
 
+type globalTxKey struct{}
+
+// begunHere returns the GlobalTx of this process (Manager.Begin) whose XID
+// ctx carries, or nil: ctx carries none, or the XID of a transaction begun
+// elsewhere, or it was given another transaction's XID since.
+func begunHere(ctx context.Context) *GlobalTx {
+	g, _ := ctx.Value(globalTxKey{}).(*GlobalTx)
+	if g == nil {
+		return nil
+	}
+	if xid, _ := XIDFromContext(ctx); xid != g.xid {
+		return nil
+	}
+	return g
+}
+
 // pendingBegin is a pipelined Begin of xid, carried in the ctx Begin returns.
 type pendingBegin struct {
 	xid  txc.XID

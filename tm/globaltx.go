@@ -21,6 +21,8 @@ type GlobalTx struct {
 	name    string
 	wait    func(context.Context) error // the pipelined Begin's outcome; nil if Begin waited
 	outcome outcomeHooks                // see AfterOutcome
+	// lockWait is Config.LockWait (see LockWaitFromContext).
+	lockWait time.Duration
 }
 
 // beginFailed waits (detached from ctx's cancellation, bounded by the

@@ -203,7 +203,7 @@ func (m *Manager) Begin(ctx context.Context, cfg Config) (*GlobalTx, context.Con
 		return nil, ctx, txc.Errorf(txc.CodeInternal, "tm: begin %q: coordinator returned malformed XID %q", name, xid)
 	}
 	m.log.DebugContext(ctx, "tm: begun", "xid", xid, "name", name, "timeout", cfg.Timeout, "pipelined", wait != nil)
-	g := &GlobalTx{m: m, xid: xid, name: name, wait: wait}
+	g := &GlobalTx{m: m, xid: xid, name: name, wait: wait, lockWait: cfg.LockWait}
 	txCtx := context.WithValue(ContextWithXID(ctx, xid), globalTxKey{}, g)
 	if wait != nil {
 		txCtx = context.WithValue(txCtx, begunKey{}, &pendingBegin{xid: xid, wait: wait})

@@ -334,9 +334,10 @@ func TestBeginMalformedXID(t *testing.T) {
 
 func TestInvalidConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"negative timeout": {Timeout: -time.Second},
-		"long name":        {Name: strings.Repeat("x", txc.MaxNameLen+1)},
-		"bad propagation":  {Propagation: 99},
+		"negative timeout":   {Timeout: -time.Second},
+		"long name":          {Name: strings.Repeat("x", txc.MaxNameLen+1)},
+		"bad propagation":    {Propagation: 99},
+		"negative lock wait": {LockWait: -time.Millisecond},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m, f, _ := newTestManager()

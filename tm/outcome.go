@@ -35,8 +35,6 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-type globalTxKey struct{}
-
 // outcomeHooks is what AfterOutcome arranged for a GlobalTx.
 type outcomeHooks struct {
 	mu    sync.Mutex
@@ -56,12 +54,9 @@ type outcomeHooks struct {
 // uses it to learn the decision without asking the coordinator, when the
 // TM that decides runs in its own process.
 func AfterOutcome(ctx context.Context, f func(Outcome)) bool {
-	g, _ := ctx.Value(globalTxKey{}).(*GlobalTx)
+	g := begunHere(ctx)
 	if g == nil {
 		return false
-	}
-	if xid, _ := XIDFromContext(ctx); xid != g.xid {
-		return false // ctx was given another transaction's XID since
 	}
 	h := &g.outcome
 	h.mu.Lock()

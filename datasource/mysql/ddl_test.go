@@ -155,13 +155,14 @@ func TestInvisibleColumnImaged(t *testing.T) {
 	}
 }
 
-// A negative metadata age or leftover-sweep age is refused at open.
+// A negative metadata age, leftover-sweep age or lock wait is refused at
+// open.
 func TestNegativeAgesRefused(t *testing.T) {
 	cfg, err := gomysql.ParseDSN(dbtest.MySQLDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, opt := range []datasource.Option{datasource.WithMetadataMaxAge(-time.Second), datasource.WithLeftoverSweep(-time.Second)} {
+	for _, opt := range []datasource.Option{datasource.WithMetadataMaxAge(-time.Second), datasource.WithLeftoverSweep(-time.Second), datasource.WithLockWait(-time.Millisecond)} {
 		db, err := txcmysql.OpenDB(cfg, opt, datasource.WithResourceID("mysql:negative-age"))
 		if err == nil {
 			db.Close()

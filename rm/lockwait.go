@@ -1,0 +1,46 @@
+package rm
+
+import (
+	"context"
+	"time"
+
+	"github.com/txcio/txc/tm"
+)
+
+// RegisterOption adjusts one RegisterBranch call.
+type RegisterOption func(*registration)
+
+// registration is what the RegisterOptions of a call set.
+type registration struct {
+	lockWait time.Duration
+}
+
+// LockWait bounds how long this registration retries lock conflicts,
+// instead of the Manager's WithLockWait: the resource's own bound (an AT
+// resource passes datasource.WithLockWait's). The lock wait of the
+// registration's transaction (tm.Config.LockWait, carried by ctx) wins
+// over it. Non-positive d leaves the Manager's.
+func LockWait(d time.Duration) RegisterOption {
+	return func(r *registration) {
+		if d > 0 {
+			r.lockWait = d
+		}
+	}
+}
+
+// LockWaitFor returns how long a wait for global locks made with ctx may
+// last, where own is the waiting resource's bound (non-positive: none):
+// the lock wait of ctx's global transaction (tm.LockWaitFromContext) if
+// it has one, else own, else the Manager's (WithLockWait). Zero means no
+// bound but ctx's. RegisterBranch waits this long; a resource that waits
+// for global locks by other means (a locking read asking the coordinator
+// until the rows are free) should too.
+func (m *Manager) LockWaitFor(ctx context.Context, own time.Duration) time.Duration {
+	if d, ok := tm.LockWaitFromContext(ctx); ok {
+		return d
+	}
+	if own > 0 {
+		return own
+	}
+	return m.lockWait
+}
