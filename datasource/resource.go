@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/txcio/txc"
@@ -37,7 +38,8 @@ type Resource struct {
 	planMu sync.RWMutex
 	plans  map[string]planEntry
 
-	hints sync.Map // see Exec.Hint
+	hints  sync.Map     // see Exec.Hint
+	nhints atomic.Int64 // the keys stored in hints, about
 
 	createOnce sync.Mutex
 	created    bool // the undo-log table was found or created
