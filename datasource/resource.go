@@ -69,6 +69,10 @@ type planEntry struct {
 // maxPlans bounds the statement cache; past it the cache starts over.
 const maxPlans = 4096
 
+// maxTables bounds the metadata cache the same way (a table per tenant,
+// say, cannot grow it without end); a table dropped from it is read again.
+const maxTables = 4096
+
 func newResource(id string, d Dialect, wrapped driver.Connector, cfg config) (*Resource, error) {
 	if id == "" || len(id) > txc.MaxResourceIDLen {
 		return nil, invalid("resource ID of %d bytes (1 to %d allowed)", len(id), txc.MaxResourceIDLen)
@@ -196,6 +200,9 @@ func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*
 		return nil, err
 	}
 	r.metaMu.Lock()
+	if len(r.meta) >= maxTables {
+		r.meta = map[string]metaEntry{}
+	}
 	r.meta[k] = metaEntry{t: t, loaded: loaded}
 	r.metaMu.Unlock()
 	return t, nil
