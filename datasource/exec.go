@@ -34,7 +34,9 @@ func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 // BeginFolder) is sent first unless TakeBegin took it. If that BEGIN
 // fails, the connection returned refuses everything (driver.ErrBadConn).
 func (x *Exec) Driver() driver.Conn {
-	if x.c.begin() != nil {
+	// While a BEGIN taken with TakeBegin is unreported, its taker is the
+	// one sending on the connection.
+	if err := x.c.begin(); err != nil && err != errBeginUnreported {
 		return badConn{}
 	}
 	return x.c.c

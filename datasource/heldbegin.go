@@ -3,6 +3,7 @@ package datasource
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 
 	"github.com/txcio/txc"
@@ -33,6 +34,9 @@ type BeginFolder interface {
 type heldBegin struct {
 	text string           // BeginText's statement; empty once sent
 	opts driver.TxOptions // BeginTx's, for a BEGIN sent through the driver
+	// err is set while the BEGIN is not known to have run: taken by a
+	// dialect and not yet reported (Begun), or failed. Nothing runs then.
+	err error
 }
 
 // holdBegin begins a local transaction of global transaction xid whose
@@ -61,13 +65,20 @@ func (c *conn) holdBegin(ctx context.Context, xid txc.XID, opts driver.TxOptions
 // and nothing may run outside it.
 func (c *conn) begin() error {
 	st := c.tx
-	if st == nil || st.held == nil || st.held.text == "" {
+	if st == nil || st.held == nil {
+		return nil
+	}
+	if st.held.err != nil {
+		return st.held.err
+	}
+	if st.held.text == "" {
 		return nil
 	}
 	st.held.text = ""
 	t, err := c.beginWrapped(st.ctx, st.held.opts)
 	if err != nil {
-		st.doom(fmt.Errorf("datasource: BEGIN of the local transaction failed: %w", err))
+		st.held.err = fmt.Errorf("datasource: BEGIN of the local transaction failed: %w", err)
+		st.doom(st.held.err)
 		return err
 	}
 	st.wtx = t
@@ -115,6 +126,8 @@ func (x *Exec) TakeBegin() (begin string, ok bool) {
 	}
 	begin = st.held.text
 	st.held.text, st.folded = "", true
+	st.held.err = errBeginUnreported
+	st.doom(errBeginUnreported)
 	return begin, true
 }
 
@@ -122,10 +135,21 @@ func (x *Exec) TakeBegin() (begin string, ok bool) {
 // error the transaction may not have begun: nothing more may run in it,
 // and it can only roll back.
 func (x *Exec) Begun(err error) {
-	if err != nil && x.c.tx != nil {
-		x.c.tx.doom(fmt.Errorf("datasource: BEGIN of the local transaction failed: %w", err))
+	st := x.c.tx
+	if st == nil || st.held == nil || st.held.err != errBeginUnreported {
+		return
 	}
+	if err != nil {
+		st.held.err = fmt.Errorf("datasource: BEGIN of the local transaction failed: %w", err)
+		st.doom(st.held.err)
+		return
+	}
+	// Nothing else ran since TakeBegin doomed it (the BEGIN goes first).
+	st.held.err, st.failed, st.doomed = nil, nil, false
 }
+
+// errBeginUnreported is a taken BEGIN whose outcome was not reported.
+var errBeginUnreported = errors.New("datasource: the local transaction's BEGIN was handed to the dialect and its outcome never reported")
 
 // end commits (commit set) or rolls back the local transaction on the
 // server: through the wrapped driver's transaction, or the dialect's
