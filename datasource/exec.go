@@ -32,7 +32,9 @@ func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 // trip). The statement's local transaction is the connection's: whatever
 // runs on it runs in that transaction, whose held-back BEGIN (see
 // BeginFolder) is sent first unless TakeBegin took it. If that BEGIN
-// fails, the connection returned refuses everything (driver.ErrBadConn).
+// failed, or a BEGIN taken was not reported (Begun), the connection
+// returned refuses everything (driver.ErrBadConn), on every call; the
+// dialect that took a BEGIN gets the connection until it reports.
 func (x *Exec) Driver() driver.Conn {
 	// While a BEGIN taken with TakeBegin is unreported, its taker is the
 	// one sending on the connection.
@@ -41,6 +43,12 @@ func (x *Exec) Driver() driver.Conn {
 	}
 	return x.c.c
 }
+
+// Peek returns the wrapped driver's connection for what it knows without
+// a round trip (a parameter the server reported when the session
+// started): nothing may be sent on it, since a BEGIN held back (see
+// BeginFolder) is not sent first.
+func (x *Exec) Peek() driver.Conn { return x.c.c }
 
 // InGlobalTx reports whether the statement belongs to a global
 // transaction (false: a local transaction under tm.WithGlobalLock).

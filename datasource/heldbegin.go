@@ -117,11 +117,13 @@ func (st *txState) doom(err error) {
 // transaction's BEGIN while it is still held back, and counts it as sent:
 // the caller must send it first, ahead of everything else it sends on the
 // connection and in the same round trip, and report its outcome with
-// Begun. ok false: nothing is held back (the transaction has begun, or is
-// none of a global transaction).
+// Begun. Until Begun(nil) the transaction counts as failed: a taker that
+// returns without reporting leaves it refusing every statement, never
+// running one outside it. ok false: nothing is held back (the transaction
+// has begun, has failed, or is none of a global transaction).
 func (x *Exec) TakeBegin() (begin string, ok bool) {
 	st := x.c.tx
-	if st == nil || st.held == nil || st.held.text == "" {
+	if st == nil || st.held == nil || st.held.text == "" || st.failed != nil {
 		return "", false
 	}
 	begin = st.held.text
@@ -144,7 +146,8 @@ func (x *Exec) Begun(err error) {
 		st.doom(st.held.err)
 		return
 	}
-	// Nothing else ran since TakeBegin doomed it (the BEGIN goes first).
+	// Nothing ran since TakeBegin doomed it (the BEGIN goes first), and
+	// nothing had failed before (TakeBegin refuses then).
 	st.held.err, st.failed, st.doomed = nil, nil, false
 }
 

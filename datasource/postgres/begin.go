@@ -36,7 +36,7 @@ func (Dialect) EndTx(ctx context.Context, c driver.Conn, commit bool) error {
 	tag, err := conn.Exec(ctx, q)
 	if err != nil {
 		if !commit || conn.PgConn().TxStatus() != 'I' {
-			_ = conn.Close(ctx) // the error returned says more
+			closeNow(conn)
 		}
 		return err
 	}
@@ -67,4 +67,13 @@ func beginStatement(opts driver.TxOptions) (string, error) {
 		q += " READ ONLY"
 	}
 	return q, nil
+}
+
+// closeNow closes c at once, as pgx closes a connection whose state a
+// failed ROLLBACK left unknown: on a done context, so that a hung network
+// cannot hold it up (the error the caller returns says more).
+func closeNow(c *pgx.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.Close(ctx)
 }

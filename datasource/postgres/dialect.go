@@ -451,9 +451,10 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 	if folded {
 		b.Queue(begin)
 	}
-	pc, ok := d.Driver().(pgxConn)
+	c := d.Driver()
+	pc, ok := c.(pgxConn)
 	if !ok {
-		err := txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", d.Driver())
+		err := txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", c)
 		if folded {
 			d.Begun(err)
 		}

@@ -284,9 +284,10 @@ func (mp *mergePlan) textsFor(m *datasource.Table) (*mergeTexts, error) {
 // and its major number (0 when it does not start with one): no round
 // trip.
 func serverVersion(x *datasource.Exec) (string, int, error) {
-	pc, ok := x.Driver().(pgxConn)
+	c := x.Peek()
+	pc, ok := c.(pgxConn)
 	if !ok {
-		return "", 0, txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", x.Driver())
+		return "", 0, txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", c)
 	}
 	v := pc.Conn().PgConn().ParameterStatus("server_version")
 	major := 0

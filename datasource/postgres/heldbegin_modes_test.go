@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// TestReviewHeldBeginFirstStatementModes: whatever the first statement of
+// TestHeldBeginFirstStatementModes: whatever the first statement of
 // a local transaction whose BEGIN is held back, and whatever pgx's query
 // exec mode (the folded BEGIN goes in a batch, which each mode sends
 // differently), the write runs inside the transaction: another session
 // does not see it before the commit, and the global rollback undoes it.
-func TestReviewHeldBeginFirstStatementModes(t *testing.T) {
+func TestHeldBeginFirstStatementModes(t *testing.T) {
 	e := newEnv(t)
 	var db *sql.DB
 	var outside *sql.Stmt // prepared on db before the transaction

@@ -10,15 +10,15 @@ import (
 	"testing"
 )
 
-// reviewDialect is foldDialect with two more statements:
+// sloppyDialect is foldDialect with two more statements:
 // "UPDATE TAKEONLY" takes the held-back BEGIN and then fails before it
 // sends anything, without reporting the BEGIN's outcome (a dialect error
 // path between TakeBegin and its round trip, such as a batch that cannot
 // be built); "UPDATE DRIVER2" asks for the connection twice, as a
 // dialect that falls back to a second query after a first one failed.
-type reviewDialect struct{ foldDialect }
+type sloppyDialect struct{ foldDialect }
 
-func (d reviewDialect) Recognize(query string) (Statement, error) {
+func (d sloppyDialect) Recognize(query string) (Statement, error) {
 	switch {
 	case strings.HasPrefix(query, "UPDATE TAKEONLY"):
 		return takeOnly{}, nil
@@ -28,7 +28,7 @@ func (d reviewDialect) Recognize(query string) (Statement, error) {
 	return d.foldDialect.Recognize(query)
 }
 
-// takeOnly takes the BEGIN, then fails (see reviewDialect).
+// takeOnly takes the BEGIN, then fails (see sloppyDialect).
 type takeOnly struct{ imagedWrite }
 
 func (takeOnly) Exec(_ context.Context, x *Exec, _ []driver.NamedValue, _ func() (driver.Result, error)) (driver.Result, error) {
@@ -69,14 +69,14 @@ func (c failBeginConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c failBeginConnector) Driver() driver.Driver { return fakeDriver(c) }
 
-func openReview(t *testing.T, db *fakeDB, failBegin bool) *sql.DB {
+func openSloppy(t *testing.T, db *fakeDB, failBegin bool) *sql.DB {
 	t.Helper()
 	var wrapped driver.Connector = fakeConnector{db}
 	if failBegin {
 		wrapped = failBeginConnector{db}
 	}
-	d := reviewDialect{foldDialect{db: db}}
-	c, err := NewConnector(wrapped, d, WithResourceID("review-"+strings.ReplaceAll(t.Name(), "/", "-")))
+	d := sloppyDialect{foldDialect{db: db}}
+	c, err := NewConnector(wrapped, d, WithResourceID("sloppy-"+strings.ReplaceAll(t.Name(), "/", "-")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,16 +86,16 @@ func openReview(t *testing.T, db *fakeDB, failBegin bool) *sql.DB {
 	return sdb
 }
 
-// TestReviewTakeBeginWithoutBegun: a dialect that takes the held-back
+// TestHeldBeginUnreportedRefuses: a dialect that takes the held-back
 // BEGIN and fails before sending it, without calling Begun, leaves a
 // transaction that is neither begun nor doomed: the next write reaches
 // the driver with no BEGIN ever sent (autocommit: committed at once, no
 // undo log), and Commit then "commits" through EndTx. The BEGIN counts as
 // sent from TakeBegin on (fail-open); it should count as unknown until
 // Begun(nil) (fail-closed).
-func TestReviewTakeBeginWithoutBegun(t *testing.T) {
+func TestHeldBeginUnreportedRefuses(t *testing.T) {
 	db := &fakeDB{full: true}
-	sdb := openReview(t, db, false)
+	sdb := openSloppy(t, db, false)
 	ctx, tx := beginGlobal(t, sdb, db, nil)
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, "UPDATE TAKEONLY t SET v = 1"); err == nil {
@@ -111,14 +111,14 @@ func TestReviewTakeBeginWithoutBegun(t *testing.T) {
 	}
 }
 
-// TestReviewDriverAfterFailedBegin: Exec.Driver's doc says that if the
+// TestHeldBeginFailedRefusesEveryCall: Exec.Driver's doc says that if the
 // held-back BEGIN fails, the connection it returns refuses everything;
 // that holds for the call that sent it only. A second call (a fallback
 // after the first error) gets the live connection, and what it runs
 // there runs outside any transaction.
-func TestReviewDriverAfterFailedBegin(t *testing.T) {
+func TestHeldBeginFailedRefusesEveryCall(t *testing.T) {
 	db := &fakeDB{full: true}
-	sdb := openReview(t, db, true)
+	sdb := openSloppy(t, db, true)
 	ctx, tx := beginGlobal(t, sdb, db, nil)
 	defer tx.Rollback()
 	db.take()
