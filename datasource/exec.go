@@ -277,7 +277,14 @@ func (x *Exec) Guard(ctx context.Context, table string, pk []string, rows []undo
 	if err != nil {
 		return err
 	}
-	return x.c.res.waitUnlocked(ctx, x.xid, []txc.LockKey{{Table: table, Rows: keys}})
+	// The global transaction's lock wait (tm.Config.LockWait) travels in
+	// the ctx its local transaction began with; a statement of it may
+	// carry another ctx.
+	txCtx := ctx
+	if st := x.c.tx; x.xid != "" && st != nil && st.ctx != nil {
+		txCtx = st.ctx
+	}
+	return x.c.res.waitUnlocked(ctx, x.c.res.lockWaitFor(txCtx), x.xid, []txc.LockKey{{Table: table, Rows: keys}})
 }
 
 // rowKeys encodes the primary keys of rows as lock-key rows.
@@ -326,12 +333,12 @@ func KeyString(v undo.Value) string {
 // transaction other than xid, and waits with backoff while they are, for
 // at most the lock wait (rm.Manager.LockWaitFor: the rows' local locks
 // are held meanwhile).
-func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.LockKey) error {
+func (r *Resource) waitUnlocked(ctx context.Context, wait time.Duration, xid txc.XID, keys []txc.LockKey) error {
 	m, err := r.manager()
 	if err != nil {
 		return err
 	}
-	start, wait := time.Now(), m.LockWaitFor(ctx, r.cfg.lockWait)
+	start := time.Now()
 	var lastHolder txc.XID // the holder an earlier attempt saw, if any
 	for attempt := 0; ; attempt++ {
 		locked, holder, err := m.Conn().LockQuery(ctx, xid, r.id, keys)
@@ -367,4 +374,13 @@ func (r *Resource) waitUnlocked(ctx context.Context, xid txc.XID, keys []txc.Loc
 			return errors.Join(conflict(), ctx.Err())
 		}
 	}
+}
+
+// lockWaitFor is the lock wait of a wait made in txCtx's transaction.
+func (r *Resource) lockWaitFor(txCtx context.Context) time.Duration {
+	m, err := r.manager()
+	if err != nil {
+		return 0
+	}
+	return m.LockWaitFor(txCtx, r.cfg.lockWait)
 }
