@@ -36,9 +36,9 @@ func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 // returned refuses everything (driver.ErrBadConn), on every call; the
 // dialect that took a BEGIN gets the connection until it reports.
 func (x *Exec) Driver() driver.Conn {
-	// While a BEGIN taken with TakeBegin is unreported, its taker is the
-	// one sending on the connection.
-	if err := x.c.begin(); err != nil && err != errBeginUnreported {
+	// A BEGIN taken with TakeBegin is sent by its taker, on Peek's
+	// connection: until it reports, nothing else may run.
+	if err := x.c.begin(); err != nil {
 		return badConn{}
 	}
 	return x.c.c

@@ -451,7 +451,13 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 	if folded {
 		b.Queue(begin)
 	}
-	c := d.Driver()
+	// The BEGIN taken goes first in the batch: the connection as it is.
+	var c driver.Conn
+	if folded {
+		c = d.Peek()
+	} else {
+		c = d.Driver()
+	}
 	pc, ok := c.(pgxConn)
 	if !ok {
 		err := txc.Errorf(txc.CodeInternal, "datasource/postgres: the wrapped connection %T is not pgx's", c)
@@ -481,6 +487,7 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 // (see datasource.BeginFolder), sent first in the probe's batch.
 type connHolder interface {
 	Driver() driver.Conn
+	Peek() driver.Conn
 	TakeBegin() (string, bool)
 	Begun(err error)
 }
