@@ -33,8 +33,8 @@ func (x *Exec) Dialect() Dialect { return x.c.res.dialect }
 // runs on it runs in that transaction, whose held-back BEGIN (see
 // BeginFolder) is sent first unless TakeBegin took it. If that BEGIN
 // failed, or a BEGIN taken was not reported (Begun), the connection
-// returned refuses everything (driver.ErrBadConn), on every call; the
-// dialect that took a BEGIN gets the connection until it reports.
+// returned refuses everything (driver.ErrBadConn), on every call: the
+// dialect that took a BEGIN sends it on Peek's connection.
 func (x *Exec) Driver() driver.Conn {
 	// A BEGIN taken with TakeBegin is sent by its taker, on Peek's
 	// connection: until it reports, nothing else may run.
@@ -44,10 +44,11 @@ func (x *Exec) Driver() driver.Conn {
 	return x.c.c
 }
 
-// Peek returns the wrapped driver's connection for what it knows without
-// a round trip (a parameter the server reported when the session
-// started): nothing may be sent on it, since a BEGIN held back (see
-// BeginFolder) is not sent first.
+// Peek returns the wrapped driver's connection as it is: for what it
+// knows without a round trip (a parameter the server reported when the
+// session started), and for the dialect that took the BEGIN (TakeBegin)
+// to send it first. Nothing else may be sent on it: a BEGIN held back is
+// not sent first.
 func (x *Exec) Peek() driver.Conn { return x.c.c }
 
 // InGlobalTx reports whether the statement belongs to a global

@@ -200,7 +200,7 @@ func (r *Resource) table(ctx context.Context, q Querier, schema, name string) (*
 		return nil, err
 	}
 	r.metaMu.Lock()
-	if len(r.meta) >= maxTables {
+	if _, cached := r.meta[k]; !cached && len(r.meta) >= maxTables {
 		r.meta = map[string]metaEntry{}
 	}
 	r.meta[k] = metaEntry{t: t, loaded: loaded}

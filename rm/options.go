@@ -31,8 +31,10 @@ func WithLockRetry(min, max time.Duration) Option {
 // meets rows another global transaction has locked: past d it returns the
 // lock conflict (see RegisterBranch). The Manager's default, which a
 // registration's own LockWait and its transaction's tm.Config.LockWait
-// override. Non-positive d keeps the default: no bound, retries until
-// the registration's ctx is done (the transaction's budget).
+// override. Non-positive d keeps the default (rm.New takes no error, so
+// a negative d is not refused, unlike tm.Config.LockWait and
+// datasource.WithLockWait): no bound, retries until the registration's
+// ctx is done (the transaction's budget).
 func WithLockWait(d time.Duration) Option {
 	return func(m *Manager) {
 		if d > 0 {

@@ -18,7 +18,7 @@ import (
 // jitter until ctx is done (give ctx the transaction's remaining budget)
 // or the registration's lock wait is over (LockWaitFor: the transaction's
 // tm.Config.LockWait, else opts' LockWait, else WithLockWait; none by
-// default): no attempt starts after it. Then the last lock-conflict error
+// default): the last attempt starts at the bound, none after. Then the last lock-conflict error
 // is returned, wrapped: errors.As finds the *txc.Error whose Holder names
 // the transaction holding the lock, and the branch is not registered. If
 // the transaction ends while it waits (the coordinator rolls it back at

@@ -33,9 +33,12 @@ type Config struct {
 	// rollback of the holder needs: a short wait bounds that stall. It wins
 	// over the resource's and the resource manager's bounds
 	// (datasource.WithLockWait, rm.WithLockWait); zero leaves theirs;
-	// negative is invalid. It never outlasts ctx or Timeout. It travels in
-	// the ctx fn gets (LockWaitFromContext), not to other processes, whose
-	// resources use their own bounds.
+	// negative is invalid. It never outlasts ctx; past Timeout the
+	// coordinator rolls the transaction back and the wait ends with that
+	// (within one backoff delay). It travels in the ctx fn gets
+	// (LockWaitFromContext), not to other processes, whose resources use
+	// their own bounds. A call that joins a transaction already in ctx
+	// (Required) keeps that transaction's lock wait, not its own.
 	LockWait time.Duration
 }
 

@@ -32,14 +32,13 @@ func (takeThenDriver) Exec(ctx context.Context, x *Exec, _ []driver.NamedValue, 
 	return nil, errors.New("the batch could not be built")
 }
 
-// TestReviewDriverWhileBeginUnreported (review): Exec.Driver's doc says
-// that while a taken BEGIN is unreported the connection returned refuses
-// everything; the code hands out the live connection until Begun is
-// called, so a write run on it by the taker without the BEGIN runs
-// outside any transaction.
-func TestReviewDriverWhileBeginUnreported(t *testing.T) {
+// TestHeldBeginUnreportedDriverRefuses: while a taken BEGIN is
+// unreported, Exec.Driver's connection refuses everything, so a dialect
+// that takes the BEGIN and then runs a write on Driver's connection
+// without sending it cannot run that write outside any transaction.
+func TestHeldBeginUnreportedDriverRefuses(t *testing.T) {
 	db := &fakeDB{full: true}
-	c, err := NewConnector(fakeConnector{db}, takeThenDriverDialect{foldDialect{db: db}}, WithResourceID("review-takedriver"))
+	c, err := NewConnector(fakeConnector{db}, takeThenDriverDialect{foldDialect{db: db}}, WithResourceID("fold-takedriver"))
 	if err != nil {
 		t.Fatal(err)
 	}

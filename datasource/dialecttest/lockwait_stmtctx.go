@@ -9,7 +9,7 @@ import (
 	"github.com/txcio/txc/tm"
 )
 
-// lockingReadStatementCtx (review): the global transaction's lock wait
+// lockingReadStatementCtx: the global transaction's lock wait
 // (tm.Config.LockWait: "wins over" datasource.WithLockWait, which bounds
 // "a locking read (SELECT … FOR UPDATE) in a global transaction") should
 // bound a locking read of its local transaction also when the statement's
