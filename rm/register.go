@@ -18,13 +18,13 @@ import (
 // jitter until ctx is done (give ctx the transaction's remaining budget)
 // or the registration's lock wait is over (LockWaitFor: the transaction's
 // tm.Config.LockWait, else opts' LockWait, else WithLockWait; none by
-// default): the last attempt starts at the bound, none after. Then the last lock-conflict error
-// is returned, wrapped: errors.As finds the *txc.Error whose Holder names
-// the transaction holding the lock, and the branch is not registered. If
-// the transaction ends while it waits (the coordinator rolls it back at
-// its deadline), the error wraps both that conflict and the ending (so it
-// matches txc.ErrLockConflict and, say, txc.ErrTimedOut). A
-// retry whose answer could not arrive before ctx's deadline (less than
+// default): the last attempt starts at the bound, none after. Then the
+// last lock-conflict error is returned, wrapped: errors.As finds the
+// *txc.Error whose Holder names the transaction holding the lock, and the
+// branch is not registered. If the transaction ends while it waits (the
+// coordinator rolls it back at its deadline), the error wraps both that
+// conflict and the ending (so it matches txc.ErrLockConflict and, say,
+// txc.ErrTimedOut). A retry whose answer could not arrive before ctx's deadline (less than
 // two delays, or a delay and two round trips, left) is not attempted: it
 // would end with an unknown outcome instead of the conflict. Every other
 // error is returned at once. Like client.Conn.Register it is not
