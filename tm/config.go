@@ -36,9 +36,11 @@ type Config struct {
 	// negative is invalid. It never outlasts ctx; past Timeout the
 	// coordinator rolls the transaction back and the wait ends with that
 	// (within one backoff delay). It travels in the ctx fn gets
-	// (LockWaitFromContext), not to other processes, whose resources use
-	// their own bounds. A call that joins a transaction already in ctx
-	// (Required) keeps that transaction's lock wait, not its own.
+	// (LockWaitFromContext), and with the XID to other processes through
+	// this package's interceptors and RoundTripper (LockWaitKey,
+	// LockWaitHeader), where it wins over their resources' bounds too. A
+	// call that joins a transaction already in ctx (Required) keeps that
+	// transaction's lock wait, not its own.
 	LockWait time.Duration
 }
 

@@ -68,6 +68,9 @@ func outgoingXID(ctx context.Context) (context.Context, error) {
 			return ctx, nil
 		}
 	}
+	if lw := lockWaitValue(ctx); lw != "" {
+		return metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid), LockWaitKey, lw), nil
+	}
 	return metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid)), nil
 }
 
@@ -113,7 +116,9 @@ func (c metadataCarrier) Keys() []string {
 // different ones, fail the call with codes.InvalidArgument before the
 // handler runs. A call without an XID passes through untouched. A
 // traceparent sent with the XID becomes the remote parent span of the
-// handler's ctx, unless ctx already has a span.
+// handler's ctx, unless ctx already has a span; a lock wait sent with it
+// (LockWaitKey) is the transaction's there (LockWaitFromContext), and a
+// malformed one fails the call with codes.InvalidArgument too.
 func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := incomingXID(ctx)
@@ -158,6 +163,10 @@ func incomingXID(ctx context.Context) (context.Context, error) {
 	xid, err := parseXIDs(vals)
 	if err != nil {
 		return ctx, status.Errorf(codes.InvalidArgument, "tm: %s metadata: %v", MetadataKey, err)
+	}
+	ctx, err = withLockWait(ctx, xid, md.Get(LockWaitKey))
+	if err != nil {
+		return ctx, status.Errorf(codes.InvalidArgument, "tm: %s metadata: %v", LockWaitKey, err)
 	}
 	ctx = txctrace.Extract(ctx, metadataCarrier(md))
 	return ContextWithXID(ctx, xid), nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -23,10 +24,12 @@ import (
 // seen is what a handler saw, captured by an interceptor that runs after
 // tm's server interceptor.
 type seen struct {
-	xid   txc.XID
-	hasID bool
-	md    metadata.MD
-	span  trace.SpanContext
+	xid         txc.XID
+	hasID       bool
+	md          metadata.MD
+	span        trace.SpanContext
+	lockWait    time.Duration
+	hasLockWait bool
 }
 
 type recorder struct {
@@ -38,7 +41,8 @@ func (r *recorder) add(ctx context.Context) {
 	xid, ok := XIDFromContext(ctx)
 	md, _ := metadata.FromIncomingContext(ctx)
 	r.mu.Lock()
-	r.seen = append(r.seen, seen{xid: xid, hasID: ok, md: md, span: trace.SpanContextFromContext(ctx)})
+	lw, hasLW := LockWaitFromContext(ctx)
+	r.seen = append(r.seen, seen{xid: xid, hasID: ok, md: md, span: trace.SpanContextFromContext(ctx), lockWait: lw, hasLockWait: hasLW})
 	r.mu.Unlock()
 }
 

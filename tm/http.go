@@ -18,7 +18,9 @@ const Header = "Txc-Xid"
 // different ones, get 400 Bad Request with a plain-text body saying why,
 // and next is not called. A request without the header passes through
 // untouched. A traceparent header sent with the XID becomes the remote
-// parent span of the request's context, unless it already has a span.
+// parent span of the request's context, unless it already has a span; a
+// lock wait sent with it (LockWaitHeader) is the transaction's there
+// (LockWaitFromContext), and a malformed one gets 400 too.
 func HTTPMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		vals := r.Header.Values(Header)
@@ -31,7 +33,12 @@ func HTTPMiddleware(next http.Handler) http.Handler {
 			http.Error(w, "tm: bad "+Header+" header: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		ctx := txctrace.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, err := withLockWait(r.Context(), xid, r.Header.Values(LockWaitHeader))
+		if err != nil {
+			http.Error(w, "tm: bad "+LockWaitHeader+" header: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ctx = txctrace.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		next.ServeHTTP(w, r.WithContext(ContextWithXID(ctx, xid)))
 	})
 }
@@ -43,7 +50,8 @@ func HTTPMiddleware(next http.Handler) http.Handler {
 // RoundTrip fails rather than send two transactions. A request without an
 // XID in its context passes through untouched. With the XID goes the W3C
 // traceparent of the context's OpenTelemetry span, if it has one and the
-// request has none. A nil base means http.DefaultTransport.
+// request has none, and the transaction's lock wait (LockWaitHeader), if
+// the context has one. A nil base means http.DefaultTransport.
 func RoundTripper(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -78,6 +86,9 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	clone := req.Clone(req.Context())
 	clone.Header.Set(Header, string(xid))
+	if lw := lockWaitValue(req.Context()); lw != "" {
+		clone.Header.Set(LockWaitHeader, lw)
+	}
 	txctrace.Inject(req.Context(), propagation.HeaderCarrier(clone.Header))
 	return t.base.RoundTrip(clone)
 }

@@ -100,6 +100,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 	t.Run("RollbackNotStalledByWaiter", func(t *testing.T) { rollbackNotStalledByWaiter(t, newEnv(t)) })
 	t.Run("LockingWaitsBounded", func(t *testing.T) { lockingWaitsBounded(t, newEnv(t)) })
 	t.Run("LockingReadStatementCtx", func(t *testing.T) { lockingReadStatementCtx(t, newEnv(t)) })
+	t.Run("LockWaitFromCaller", func(t *testing.T) { lockWaitFromCaller(t, newEnv(t)) })
 	t.Run("CascadesRolledBack", func(t *testing.T) { cascadesRolledBack(t, newEnv) })
 	t.Run("CascadesCommitted", func(t *testing.T) { cascadesCommitted(t, newEnv) })
 	t.Run("CascadeDirtyWrites", func(t *testing.T) { cascadeDirtyWrites(t, newEnv) })
