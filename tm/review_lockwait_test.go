@@ -160,7 +160,7 @@ func TestReviewLockWaitValidation(t *testing.T) {
 		{[]string{""}, false}, {[]string{"-5"}, false}, {[]string{"99999999999999999999999"}, false},
 		{[]string{"１０"}, false}, {[]string{"86400000"}, true}, {[]string{"86400001"}, false},
 		{[]string{"1"}, true}, {[]string{"5", "5"}, true}, {[]string{" 5"}, false},
-		{[]string{"+5"}, false}, // sign accepted by ParseInt
+		{[]string{"+5"}, false},     // sign accepted by ParseInt
 		{[]string{"05", "5"}, true}, // same number, "conflicting" strings
 	} {
 		_, err := withLockWait(t.Context(), "tc1:1", c.vals)
