@@ -30,17 +30,26 @@ func LockWait(d time.Duration) RegisterOption {
 
 // LockWaitFor returns how long a wait for global locks made with ctx may
 // last, where own is the waiting resource's bound (non-positive: none):
-// the lock wait of ctx's global transaction (tm.LockWaitFromContext) if
-// it has one, else own, else the Manager's (WithLockWait). Zero means no
-// bound but ctx's. RegisterBranch waits this long; a resource that waits
-// for global locks by other means (a locking read asking the coordinator
-// until the rows are free) should too.
+// the lock wait of ctx's global transaction if this process began it
+// (tm.LockWaitFromContext), else own, else the Manager's (WithLockWait);
+// a lock wait received from the caller's process (tm.ReceivedLockWait)
+// may shorten that bound, never lengthen it, since the rows' local locks
+// are held meanwhile. Zero means no bound but ctx's. RegisterBranch waits
+// this long; a resource that waits for global locks by other means (a
+// locking read asking the coordinator until the rows are free) should too.
 func (m *Manager) LockWaitFor(ctx context.Context, own time.Duration) time.Duration {
+	bound := m.lockWait
+	if own > 0 {
+		bound = own
+	}
+	if d, ok := tm.ReceivedLockWait(ctx); ok {
+		if bound > 0 {
+			return min(d, bound)
+		}
+		return d
+	}
 	if d, ok := tm.LockWaitFromContext(ctx); ok {
 		return d
 	}
-	if own > 0 {
-		return own
-	}
-	return m.lockWait
+	return bound
 }

@@ -24,10 +24,9 @@ type Config struct {
 	// global transaction. The zero value is Required. Manager.Begin ignores
 	// it: Begin always begins a new transaction.
 	Propagation Propagation
-	// LockWait bounds how long a branch of the transaction, registered in
-	// this process, waits for rows another global transaction has locked
-	// (the registration at an AT local commit, rm.Manager.RegisterBranch):
-	// past it the registration fails with a lock conflict naming the
+	// LockWait bounds how long a branch of the transaction waits for rows
+	// another global transaction has locked (the registration at an AT
+	// local commit, rm.Manager.RegisterBranch): past it the registration fails with a lock conflict naming the
 	// holder, and the local transaction rolls back. While a registration
 	// waits, its local transaction keeps the rows' local locks, which a
 	// rollback of the holder needs: a short wait bounds that stall. It wins
@@ -38,9 +37,11 @@ type Config struct {
 	// (within one backoff delay). It travels in the ctx fn gets
 	// (LockWaitFromContext), and with the XID to other processes through
 	// this package's interceptors and RoundTripper (LockWaitKey,
-	// LockWaitHeader), where it wins over their resources' bounds too. A
-	// call that joins a transaction already in ctx (Required) keeps that
-	// transaction's lock wait, not its own.
+	// LockWaitHeader: rounded up to whole milliseconds, a day at most),
+	// where it may shorten their resources' bounds but never lengthen
+	// them (rm.Manager.LockWaitFor). A call that joins a transaction
+	// already in ctx (Required) keeps that transaction's lock wait, not
+	// its own.
 	LockWait time.Duration
 }
 

@@ -57,21 +57,22 @@ func outgoingXID(ctx context.Context) (context.Context, error) {
 		return ctx, err
 	}
 	ctx = injectTrace(ctx)
-	if md, ok := metadata.FromOutgoingContext(ctx); ok {
-		if vals := md.Get(MetadataKey); len(vals) > 0 {
-			for _, v := range vals {
-				if v != string(xid) {
-					return ctx, status.Errorf(codes.InvalidArgument,
-						"tm: outgoing metadata already carries %s %q, but ctx carries global transaction %s", MetadataKey, v, xid)
-				}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if vals := md.Get(MetadataKey); len(vals) > 0 {
+		for _, v := range vals {
+			if v != string(xid) {
+				return ctx, status.Errorf(codes.InvalidArgument,
+					"tm: outgoing metadata already carries %s %q, but ctx carries global transaction %s", MetadataKey, v, xid)
 			}
-			return ctx, nil
 		}
+	} else {
+		ctx = metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid))
 	}
-	if lw := lockWaitValue(ctx); lw != "" {
-		return metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid), LockWaitKey, lw), nil
+	// A lock wait the caller set itself is kept.
+	if lw := lockWaitValue(ctx); lw != "" && len(md.Get(LockWaitKey)) == 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, LockWaitKey, lw)
 	}
-	return metadata.AppendToOutgoingContext(ctx, MetadataKey, string(xid)), nil
+	return ctx, nil
 }
 
 // injectTrace adds the W3C trace context of ctx's span (if any) to the

@@ -46,7 +46,8 @@ func HTTPMiddleware(next http.Handler) http.Handler {
 // RoundTripper returns an http.RoundTripper that, when a request's context
 // carries an XID, sends it in Header. It sets the header on a clone of the
 // request; the caller's request is never modified. If the request already
-// has the same XID in Header it is sent as is; if it has a different one,
+// has the same XID in Header it is kept (with only the lock wait added,
+// if missing); if it has a different one,
 // RoundTrip fails rather than send two transactions. A request without an
 // XID in its context passes through untouched. With the XID goes the W3C
 // traceparent of the context's OpenTelemetry span, if it has one and the
@@ -66,31 +67,44 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return t.base.RoundTrip(req)
 	}
-	if err := WaitBegun(req.Context()); err != nil {
+	if err := checkOutgoing(req, xid); err != nil {
 		if req.Body != nil {
 			req.Body.Close() // RoundTrip must close the body, even on error.
 		}
 		return nil, err
 	}
-	if vals := req.Header.Values(Header); len(vals) > 0 {
-		for _, v := range vals {
-			if v != string(xid) {
-				if req.Body != nil {
-					req.Body.Close() // RoundTrip must close the body, even on error.
-				}
-				return nil, &txc.Error{Code: txc.CodeInvalidArgument, XID: xid,
-					Message: "tm: request already has " + Header + " " + truncate(v) + ", but its context carries global transaction " + string(xid)}
-			}
-		}
+	lw := ""
+	if len(req.Header.Values(LockWaitHeader)) == 0 { // one the caller set is kept
+		lw = lockWaitValue(req.Context())
+	}
+	preset := len(req.Header.Values(Header)) > 0
+	if preset && lw == "" {
 		return t.base.RoundTrip(req)
 	}
 	clone := req.Clone(req.Context())
-	clone.Header.Set(Header, string(xid))
-	if lw := lockWaitValue(req.Context()); lw != "" {
+	if !preset {
+		clone.Header.Set(Header, string(xid))
+		txctrace.Inject(req.Context(), propagation.HeaderCarrier(clone.Header))
+	}
+	if lw != "" {
 		clone.Header.Set(LockWaitHeader, lw)
 	}
-	txctrace.Inject(req.Context(), propagation.HeaderCarrier(clone.Header))
 	return t.base.RoundTrip(clone)
+}
+
+// checkOutgoing waits until xid is begun (WaitBegun) and refuses a
+// request whose Header already names another transaction.
+func checkOutgoing(req *http.Request, xid txc.XID) error {
+	if err := WaitBegun(req.Context()); err != nil {
+		return err
+	}
+	for _, v := range req.Header.Values(Header) {
+		if v != string(xid) {
+			return &txc.Error{Code: txc.CodeInvalidArgument, XID: xid,
+				Message: "tm: request already has " + Header + " " + truncate(v) + ", but its context carries global transaction " + string(xid)}
+		}
+	}
+	return nil
 }
 
 // CloseIdleConnections forwards to the base RoundTripper if it has the

@@ -10,11 +10,12 @@ import (
 
 // LockWaitKey is the gRPC metadata key, and LockWaitHeader the HTTP
 // header, that carry the lock wait of a global transaction (Config.LockWait)
-// with its XID to another process, in whole milliseconds. The
-// interceptors and the RoundTripper send it when they send the XID and
-// ctx has a lock wait; the server interceptors and HTTPMiddleware give it
-// to the handler's ctx (LockWaitFromContext), so that the participant's
-// resources wait for global locks as long as the transaction allows.
+// with its XID to another process: a whole number of milliseconds from 1
+// to a day (a wait is rounded up, and one over a day is sent as a day).
+// The client interceptors and the RoundTripper send it with the XID when
+// ctx has a lock wait and the call carries none yet; the server
+// interceptors and HTTPMiddleware give it to the handler's ctx
+// (LockWaitFromContext, ReceivedLockWait).
 const (
 	LockWaitKey    = "txc-lock-wait"
 	LockWaitHeader = "Txc-Lock-Wait"
@@ -35,11 +36,22 @@ type remoteLockWait struct {
 // global transaction ctx carries, and whether it has one: the
 // transaction's, if this process began it (WithGlobalTx, Manager.Begin)
 // with a positive LockWait, else the one received with its XID from
-// another process (LockWaitKey, LockWaitHeader). A resource manager
-// bounds its waits for global locks with it (rm.Manager.LockWaitFor).
+// another process (see ReceivedLockWait). A resource manager bounds its
+// waits for global locks with it (rm.Manager.LockWaitFor).
 func LockWaitFromContext(ctx context.Context) (time.Duration, bool) {
 	if g := begunHere(ctx); g != nil {
 		return g.lockWait, g.lockWait > 0
+	}
+	return ReceivedLockWait(ctx)
+}
+
+// ReceivedLockWait returns the lock wait received from another process
+// (LockWaitKey, LockWaitHeader) with the XID ctx carries, when the
+// transaction was not begun in this process. It came from a caller, so a
+// resource manager lets it shorten its own bound, never lengthen it.
+func ReceivedLockWait(ctx context.Context) (time.Duration, bool) {
+	if begunHere(ctx) != nil {
+		return 0, false
 	}
 	r, _ := ctx.Value(remoteLockWaitKey{}).(remoteLockWait)
 	if xid, _ := XIDFromContext(ctx); r.d <= 0 || xid != r.xid {
@@ -55,6 +67,7 @@ func lockWaitValue(ctx context.Context) string {
 	if !ok {
 		return ""
 	}
+	d = min(d, maxLockWait) // no wait outlasts a budget, and no overflow below
 	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10)
 }
 
@@ -66,14 +79,30 @@ func withLockWait(ctx context.Context, xid txc.XID, vals []string) (context.Cont
 	if len(vals) == 0 {
 		return ctx, nil
 	}
-	ms, err := strconv.ParseInt(vals[0], 10, 64)
-	if err != nil || ms < 1 || ms > maxLockWait.Milliseconds() {
-		return ctx, txc.Errorf(txc.CodeInvalidArgument, "tm: lock wait %q is not a whole number of milliseconds from 1 to %d", truncate(vals[0]), maxLockWait.Milliseconds())
+	ms, err := parseMillis(vals[0])
+	if err != nil {
+		return ctx, err
 	}
 	for _, v := range vals[1:] {
-		if v != vals[0] {
+		if other, err := parseMillis(v); err != nil || other != ms {
 			return ctx, txc.Errorf(txc.CodeInvalidArgument, "tm: conflicting lock waits %q and %q", truncate(vals[0]), truncate(v))
 		}
 	}
 	return context.WithValue(ctx, remoteLockWaitKey{}, remoteLockWait{xid: xid, d: time.Duration(ms) * time.Millisecond}), nil
+}
+
+// parseMillis parses a received lock wait: ASCII digits only, 1 to a day.
+func parseMillis(v string) (int64, error) {
+	bad := v == "" || len(v) > 9
+	for i := 0; i < len(v) && !bad; i++ {
+		bad = v[i] < '0' || v[i] > '9'
+	}
+	var ms int64
+	if !bad {
+		ms, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if bad || ms < 1 || ms > maxLockWait.Milliseconds() {
+		return 0, txc.Errorf(txc.CodeInvalidArgument, "tm: lock wait %q is not a whole number of milliseconds from 1 to %d", truncate(v), maxLockWait.Milliseconds())
+	}
+	return ms, nil
 }

@@ -13,7 +13,7 @@ import (
 // A lock wait received from a remote caller should not lengthen the wait
 // past the participant's own resource bound (datasource.WithLockWait),
 // which bounds how long its local row locks stall others.
-func TestReviewReceivedLockWaitCappedByOwn(t *testing.T) {
+func TestReceivedLockWaitCappedByOwn(t *testing.T) {
 	e := newLockEnv(t)
 	m := rm.New(e.conn)
 	var got time.Duration

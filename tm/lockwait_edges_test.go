@@ -2,6 +2,7 @@ package tm
 
 import (
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,9 +15,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// A Config.LockWait that validate accepts (over a day) must not make every
-// call of the transaction fail at the participant.
-func TestReviewLockWaitOverADayStillCalls(t *testing.T) {
+// A Config.LockWait over a day (validate accepts it) is sent as a day, so
+// that no call of the transaction fails at the participant.
+func TestLockWaitOverADayStillCalls(t *testing.T) {
 	tmConn, _, rec := startHealth(t)
 	m, _, _ := newTestManager()
 	for _, lw := range []time.Duration{25 * time.Hour, time.Duration(math.MaxInt64)} {
@@ -31,7 +32,7 @@ func TestReviewLockWaitOverADayStillCalls(t *testing.T) {
 	}
 }
 
-func TestReviewLockWaitOverADayStillCallsHTTP(t *testing.T) {
+func TestLockWaitOverADayStillCallsHTTP(t *testing.T) {
 	srv := httptest.NewServer(HTTPMiddleware(lockWaitEcho))
 	defer srv.Close()
 	client := &http.Client{Transport: RoundTripper(srv.Client().Transport)}
@@ -54,10 +55,9 @@ func TestReviewLockWaitOverADayStillCallsHTTP(t *testing.T) {
 	}
 }
 
-// A lock wait the caller put in the outgoing metadata (no XID yet) and the
-// transaction's: the interceptor sends both, the server refuses the call.
-// Over HTTP the RoundTripper overwrites the caller's header instead.
-func TestReviewCallerLockWaitMetadataConflicts(t *testing.T) {
+// A lock wait the caller put in the outgoing metadata itself is kept: the
+// interceptor adds the transaction's only when the call carries none.
+func TestCallerLockWaitMetadataKept(t *testing.T) {
 	tmConn, _, rec := startHealth(t)
 	m, _, _ := newTestManager()
 	err := m.WithGlobalTx(t.Context(), Config{LockWait: 200 * time.Millisecond}, func(ctx context.Context) error {
@@ -67,12 +67,15 @@ func TestReviewCallerLockWaitMetadataConflicts(t *testing.T) {
 	})
 	s := rec.take()
 	if err != nil {
-		t.Errorf("call failed (%v): %v; handler ran %d times", status.Code(err), err, len(s))
+		t.Fatalf("call failed (%v): %v; handler ran %d times", status.Code(err), err, len(s))
+	}
+	if len(s) != 1 || s[0].lockWait != 100*time.Millisecond {
+		t.Fatalf("handler saw %+v, want the caller's 100ms", s)
 	}
 }
 
 // Streams carry it too.
-func TestReviewLockWaitOverStream(t *testing.T) {
+func TestLockWaitOverStream(t *testing.T) {
 	tmConn, rawConn, rec := startHealth(t)
 	m, _, _ := newTestManager()
 	watch := func(conn healthpb.HealthClient, ctx context.Context) error {
@@ -104,7 +107,7 @@ func TestReviewLockWaitOverStream(t *testing.T) {
 }
 
 // A received lock wait never reaches another transaction.
-func TestReviewReceivedLockWaitStaysWithItsXID(t *testing.T) {
+func TestReceivedLockWaitStaysWithItsXID(t *testing.T) {
 	m, _, _ := newTestManager()
 	in, err := withLockWait(t.Context(), "tc1:9", []string{"40"})
 	if err != nil {
@@ -152,7 +155,7 @@ func TestReviewReceivedLockWaitStaysWithItsXID(t *testing.T) {
 }
 
 // Validation edge cases.
-func TestReviewLockWaitValidation(t *testing.T) {
+func TestLockWaitValidation(t *testing.T) {
 	for _, c := range []struct {
 		vals []string
 		ok   bool
@@ -173,9 +176,9 @@ func TestReviewLockWaitValidation(t *testing.T) {
 	}
 }
 
-// The caller already put the same XID in the metadata/header: the lock
-// wait is not sent, though the doc says it goes with the XID.
-func TestReviewPresetXIDDropsLockWait(t *testing.T) {
+// The caller already put the same XID in the metadata or header: the lock
+// wait still goes with it.
+func TestPresetXIDKeepsLockWait(t *testing.T) {
 	tmConn, _, rec := startHealth(t)
 	m, _, _ := newTestManager()
 	err := m.WithGlobalTx(t.Context(), Config{LockWait: 200 * time.Millisecond}, func(ctx context.Context) error {
@@ -194,24 +197,30 @@ func TestReviewPresetXIDDropsLockWait(t *testing.T) {
 	defer srv.Close()
 	client := &http.Client{Transport: RoundTripper(srv.Client().Transport)}
 	defer client.CloseIdleConnections()
-	for _, h := range [][2]string{{Header, ""}, {LockWaitHeader, "100"}} {
-		_ = m.WithGlobalTx(t.Context(), Config{LockWait: 200 * time.Millisecond}, func(ctx context.Context) error {
+	for _, c := range []struct{ header, value, want string }{
+		{Header, "", "200ms"},            // the same XID preset: the lock wait is added
+		{LockWaitHeader, "100", "100ms"}, // a lock wait the caller set is kept
+	} {
+		var got string
+		err := m.WithGlobalTx(t.Context(), Config{LockWait: 200 * time.Millisecond}, func(ctx context.Context) error {
 			xid, _ := XIDFromContext(ctx)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-			if h[0] == Header {
+			if c.header == Header {
 				req.Header.Set(Header, string(xid))
 			} else {
-				req.Header.Set(h[0], h[1])
+				req.Header.Set(c.header, c.value)
 			}
 			resp, err := client.Do(req)
 			if err != nil {
 				return err
 			}
 			defer resp.Body.Close()
-			b := make([]byte, 64)
-			n, _ := resp.Body.Read(b)
-			t.Logf("HTTP, preset %s: %d %q", h[0], resp.StatusCode, b[:n])
-			return nil
+			b, err := io.ReadAll(resp.Body)
+			got = string(b)
+			return err
 		})
+		if err != nil || got != c.want {
+			t.Errorf("HTTP, preset %s: handler saw %q (%v), want %q", c.header, got, err, c.want)
+		}
 	}
 }
