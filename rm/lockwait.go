@@ -19,7 +19,9 @@ type registration struct {
 // instead of the Manager's WithLockWait: the resource's own bound (an AT
 // resource passes datasource.WithLockWait's). The lock wait of the
 // registration's transaction (tm.Config.LockWait, carried by ctx) wins
-// over it. Non-positive d leaves the Manager's.
+// over it when this process began the transaction; one received from the
+// caller may only shorten it (see LockWaitFor). Non-positive d leaves the
+// Manager's.
 func LockWait(d time.Duration) RegisterOption {
 	return func(r *registration) {
 		if d > 0 {
