@@ -95,8 +95,12 @@ func (c *conn) beginWrapped(ctx context.Context, opts driver.TxOptions) (driver.
 
 // begunFirst returns run preceded by the held-back BEGIN (see conn.begin)
 // of the local transaction open when it runs (an imaged write outside one
-// runs in one of its own, begun after run was made).
+// runs in one of its own, begun after run was made). With a dialect that
+// never holds a BEGIN back, run as it is: no closure per statement.
 func begunFirst[T any](c *conn, run func() (T, error)) func() (T, error) {
+	if _, folds := c.res.dialect.(BeginFolder); !folds {
+		return run
+	}
 	return func() (T, error) {
 		if err := c.begin(); err != nil {
 			var zero T

@@ -107,7 +107,9 @@ func WithLockRetry(min, max time.Duration) Option {
 // waits the local transaction keeps its rows' local locks, which a
 // rollback of the holder needs to restore them: a short wait bounds how
 // long that rollback can stall. The global transaction's own
-// tm.Config.LockWait wins over d; zero (the default) leaves the
+// tm.Config.LockWait wins over d when this process began it; one received
+// with the XID from another process may only shorten d (see
+// rm.Manager.LockWaitFor). Zero (the default) leaves the
 // rm.Manager's (rm.WithLockWait, itself none by default: the whole budget
 // of the transaction's ctx, or the statement's). A negative d makes
 // opening fail (InvalidArgument).
