@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/datasource"
 	"github.com/txcio/txc/datasource/undo"
 )
 
@@ -32,6 +35,29 @@ type floorTx func(ctx context.Context, from, to int, xid string, branch int64) e
 
 // floorOpener prepares a client of the floor half on c.
 type floorOpener func(ctx context.Context, c *sql.Conn, undoRef string) (floorTx, error)
+
+// The steps --floor-omit can leave out of an AT floor replay.
+const (
+	omitBefore = "before-images" // at-mysql: the locking reads before each UPDATE
+	omitAfter  = "after-images"  // at-mysql: the locking read of the after images
+	omitProbe  = "probe"         // at-postgres: the table's lock and catalog probe
+	omitInsert = "undo-insert"   // both: the undo log's insert
+)
+
+// checkOmit refuses a --floor-omit that t's floor has no step of, or that
+// comes without --floor.
+func (t atTransfer) checkOmit(lf loadFlags) error {
+	if lf.floorOmit == "" {
+		return nil
+	}
+	if !lf.floor || t.mode != datasource.AT {
+		return fmt.Errorf("--floor-omit needs --floor (or --only floor) in an at-* scenario")
+	}
+	if !slices.Contains(t.floorSteps, lf.floorOmit) {
+		return fmt.Errorf("--floor-omit: %s has no step %q (it has %s)", t.scenario, lf.floorOmit, strings.Join(t.floorSteps, ", "))
+	}
+	return nil
+}
 
 // runFloor is the floor half of an AT transfer scenario: each client
 // replays, on its own connection of the plain pool, the statements the
@@ -128,7 +154,8 @@ func drain(rows *sql.Rows, err error) error {
 // START TRANSACTION; per UPDATE the before image (SELECT t.* … FOR UPDATE
 // by the statement's WHERE) and the UPDATE; the after images of both rows
 // in one locking read at commit; the undo insert; COMMIT. 8 round trips.
-func mysqlFloor(table string) floorOpener {
+// omit leaves one step out (see checkOmit).
+func mysqlFloor(table, omit string) floorOpener {
 	return func(ctx context.Context, c *sql.Conn, undoRef string) (floorTx, error) {
 		q := "`" + table + "`"
 		texts := []string{
@@ -150,23 +177,28 @@ func mysqlFloor(table string) floorOpener {
 			if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
 				return err
 			}
-			if err := drain(image.QueryContext(ctx, from)); err != nil {
-				return err
+			for _, w := range []struct {
+				write *sql.Stmt
+				id    int
+			}{{debit, from}, {credit, to}} {
+				if omit != omitBefore {
+					if err := drain(image.QueryContext(ctx, w.id)); err != nil {
+						return err
+					}
+				}
+				if _, err := w.write.ExecContext(ctx, 1, w.id); err != nil {
+					return err
+				}
 			}
-			if _, err := debit.ExecContext(ctx, 1, from); err != nil {
-				return err
+			if omit != omitAfter {
+				if err := drain(after.QueryContext(ctx, from, to)); err != nil {
+					return err
+				}
 			}
-			if err := drain(image.QueryContext(ctx, to)); err != nil {
-				return err
-			}
-			if _, err := credit.ExecContext(ctx, 1, to); err != nil {
-				return err
-			}
-			if err := drain(after.QueryContext(ctx, from, to)); err != nil {
-				return err
-			}
-			if _, err := insert.ExecContext(ctx, xid, branch, floorLog); err != nil {
-				return err
+			if omit != omitInsert {
+				if _, err := insert.ExecContext(ctx, xid, branch, floorLog); err != nil {
+					return err
+				}
 			}
 			_, err := c.ExecContext(ctx, "COMMIT")
 			return err

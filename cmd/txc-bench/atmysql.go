@@ -76,7 +76,8 @@ func runATMySQL(ctx context.Context, w io.Writer, lf loadFlags, dsn string, mode
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - ? WHERE id = ?",
 		credit: "UPDATE " + table + " SET balance = balance + ? WHERE id = ?",
-		floor:  mysqlFloor(table), floorDialect: undo.MySQL, xaFloor: mysqlXAFloor(table),
+		floor:  mysqlFloor(table, lf.floorOmit), floorDialect: undo.MySQL, xaFloor: mysqlXAFloor(table),
+		floorSteps: []string{omitBefore, omitAfter, omitInsert},
 	})
 }
 

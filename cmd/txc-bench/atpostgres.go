@@ -80,7 +80,8 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 		},
 		debit:  "UPDATE " + table + " SET balance = balance - $1 WHERE id = $2",
 		credit: "UPDATE " + table + " SET balance = balance + $1 WHERE id = $2",
-		floor:  postgresFloor(table), floorDialect: undo.Postgres, xaFloor: postgresXAFloor(table),
+		floor:  postgresFloor(table, lf.floorOmit), floorDialect: undo.Postgres, xaFloor: postgresXAFloor(table),
+		floorSteps: []string{omitProbe, omitInsert},
 	})
 }
 
@@ -89,8 +90,9 @@ func runATPostgres(ctx context.Context, w io.Writer, lf loadFlags, dsn string, m
 // BEGIN with the table's lock and catalog probe in one batch; each UPDATE
 // as the one joined statement that locks, images and writes its row; the
 // undo insert and COMMIT in one batch. 4 round trips, as many as the plain
-// transfer's.
-func postgresFloor(table string) floorOpener {
+// transfer's. omit leaves one step out (see checkOmit): without the probe
+// the BEGIN goes alone, as the UPDATEs would then send it.
+func postgresFloor(table, omit string) floorOpener {
 	return func(ctx context.Context, c *sql.Conn, undoRef string) (floorTx, error) {
 		rel := `"` + table + `"`
 		lock, probe := txcpg.TableProbe(rel)
@@ -111,8 +113,10 @@ func postgresFloor(table string) floorOpener {
 				conn := pc.Conn()
 				b := &pgx.Batch{}
 				b.Queue("BEGIN")
-				b.Queue(lock)
-				b.Queue(probe, rel)
+				if omit != omitProbe {
+					b.Queue(lock)
+					b.Queue(probe, rel)
+				}
 				if err := conn.SendBatch(ctx, b).Close(); err != nil {
 					return err
 				}
@@ -131,7 +135,9 @@ func postgresFloor(table string) floorOpener {
 					}
 				}
 				b = &pgx.Batch{}
-				b.Queue(insert, xid, branch, floorLog)
+				if omit != omitInsert {
+					b.Queue(insert, xid, branch, floorLog)
+				}
 				b.Queue("COMMIT")
 				return conn.SendBatch(ctx, b).Close()
 			})

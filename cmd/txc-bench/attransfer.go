@@ -41,6 +41,8 @@ type atTransfer struct {
 	// for the transfer, replayed on the plain driver (see runFloor).
 	floor        floorOpener
 	floorDialect undo.Dialect
+	// floorSteps are the steps of floor that --floor-omit may leave out.
+	floorSteps []string
 	// xaFloor is the --floor half in XA mode (see runXAFloor).
 	xaFloor floorOpener
 }
@@ -149,6 +151,9 @@ type atResult struct {
 // runATTransfer runs both halves of the scenario, checks that no money was
 // created or lost, and reports.
 func runATTransfer(ctx context.Context, w io.Writer, lf loadFlags, t atTransfer) error {
+	if err := t.checkOmit(lf); err != nil {
+		return err
+	}
 	ps, err := dialParticipants(ctx, lf, t)
 	defer ps.close()
 	if err != nil {

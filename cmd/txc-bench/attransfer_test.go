@@ -12,20 +12,25 @@ import (
 	"github.com/txcio/txc/tc/server/servertest"
 )
 
+// atScenarios are the AT transfer scenarios, with the database each
+// runs on and the steps --floor-omit can leave out of its floor.
+var atScenarios = []struct {
+	name  string
+	cmd   func() *cobra.Command
+	db    func(testing.TB) *sql.DB
+	steps []string
+}{
+	{"at-mysql", atMySQLCommand, dbtest.MySQL, []string{omitBefore, omitAfter, omitInsert}},
+	{"at-postgres", atPostgresCommand, dbtest.Postgres, []string{omitProbe, omitInsert}},
+}
+
 // TestATScenarios runs at-mysql and at-postgres briefly, with --floor,
 // against an in-process coordinator and the real databases: every half
 // commits transfers without an error, the money adds up (the scenario
 // checks it), and the floor half deletes every undo row it wrote, as
 // phase 2 would.
 func TestATScenarios(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cmd  func() *cobra.Command
-		db   func(testing.TB) *sql.DB
-	}{
-		{"at-mysql", atMySQLCommand, dbtest.MySQL},
-		{"at-postgres", atPostgresCommand, dbtest.Postgres},
-	} {
+	for _, tc := range atScenarios {
 		t.Run(tc.name, func(t *testing.T) {
 			db := tc.db(t)
 			addr := servertest.Addr(t, "bench")

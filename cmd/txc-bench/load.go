@@ -22,6 +22,9 @@ type loadFlags struct {
 	// floor, for the AT and XA scenarios: also run the transfer's SQL
 	// alone (see runFloor, runXAFloor).
 	floor bool
+	// floorOmit, for the AT scenarios' floor: one step left out of the
+	// replay (see floorSteps), to measure that step's share.
+	floorOmit string
 	// watchSpec is --cpu-watch; watch is it parsed (by validate).
 	watchSpec string
 	watch     cpuWatch
@@ -41,6 +44,7 @@ func (l *loadFlags) register(f *pflag.FlagSet, connsHelp string) {
 // halves.
 func (l *loadFlags) registerOnly(f *pflag.FlagSet) {
 	f.StringVar(&l.only, "only", "", `run one half only: "plain", "at" or "floor" (for profiling); the ratio is then 0`)
+	f.StringVar(&l.floorOmit, "floor-omit", "", `leave one step out of the AT floor's replay to measure its share: at-mysql "before-images", "after-images" or "undo-insert"; at-postgres "probe" or "undo-insert" (the replay is then no safe AT transfer; with --floor)`)
 	f.BoolVar(&l.floor, "floor", false, "also replay the SQL the proxy (and, in XA mode, phase 2) sends for the transfer on the plain driver, without the coordinator or the proxy (the database's share of the mode's cost)")
 }
 
