@@ -15,10 +15,12 @@ import (
 // sim is a randomized workload against one core with crashes: after a
 // request is stepped, the process may die before its Ready is persisted, or
 // after persisting but before any reply or command leaves. A fake RM
-// records every phase-2 command it executes. The invariants checked at the
-// end are the coordinator's promises: an acknowledged decision is never
-// lost or reversed, no branch is both committed and rolled back, rollback
-// runs newest-first, and everything finishes with no lock left.
+// records every phase-2 command it executes, and now and then reports a
+// branch PhaseOneFailed. The invariants checked at the end are the
+// coordinator's promises: an acknowledged decision is never lost or
+// reversed, no branch is both committed and rolled back, a branch
+// acknowledged PhaseOneFailed gets no phase-2 command, rollback runs
+// newest-first, and everything finishes with no lock left.
 type sim struct {
 	t       *testing.T
 	rnd     *rand.Rand
@@ -41,6 +43,9 @@ type sim struct {
 	branchXID map[txc.BranchID]txc.XID
 	crashes   int
 	lazy      store.Batch // lazy batches not stored yet
+	// reported: branches reported PhaseOneFailed; true when the report
+	// was acknowledged, false when its reply was lost (stored or not).
+	reported map[txc.BranchID]bool
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
@@ -48,7 +53,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	s := &sim{t: t, rnd: rand.New(rand.NewPCG(seed, seed*7919)), cfg: cfg, st: memstore.New(),
 		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), acked: map[txc.XID]string{},
 		branches: map[txc.XID][]txc.BranchID{}, tried: map[txc.XID]Kind{}, done: map[txc.BranchID]Action{}, doneAt: map[txc.BranchID]int{},
-		firstCmd: map[txc.BranchID]int{}, branchXID: map[txc.BranchID]txc.XID{}}
+		firstCmd: map[txc.BranchID]int{}, branchXID: map[txc.BranchID]txc.XID{}, reported: map[txc.BranchID]bool{}}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +195,24 @@ func (s *sim) answerSome() {
 	s.flush()
 }
 
+// reportFailed reports a registered branch of an open transaction
+// PhaseOneFailed (its local transaction rolled back): it must then get no
+// phase-2 command, and its locks go at once.
+func (s *sim) reportFailed() {
+	xid, _, ok := s.pickOpen()
+	if !ok || len(s.branches[xid]) == 0 {
+		return
+	}
+	b := s.branches[xid][s.rnd.IntN(len(s.branches[xid]))]
+	if _, again := s.reported[b]; again {
+		return
+	}
+	r, ok := s.request(Msg{Kind: KindReport, XID: xid, BranchID: b, BranchStatus: txc.BranchPhaseOneFailed})
+	if !ok || r.Err == nil {
+		s.reported[b] = ok
+	}
+}
+
 // execute runs a command in the RM and answers success.
 func (s *sim) execute(c Command) {
 	if prev, ok := s.done[c.BranchID]; ok && prev != c.Action {
@@ -210,7 +233,7 @@ func (s *sim) execute(c Command) {
 
 func (s *sim) run(steps int) {
 	for i := 0; i < steps; i++ {
-		switch s.rnd.IntN(10) {
+		switch s.rnd.IntN(11) {
 		case 0, 1:
 			if r, ok := s.request(Msg{Kind: KindBegin, Name: "sim", Timeout: time.Duration(1+s.rnd.IntN(20)) * time.Second}); ok {
 				s.open = append(s.open, r.XID)
@@ -233,6 +256,8 @@ func (s *sim) run(steps int) {
 			if xid, i, ok := s.pickOpen(); ok {
 				s.decide(i, xid, KindRollback)
 			}
+		case 10:
+			s.reportFailed()
 		case 7:
 			s.now = s.now.Add(time.Duration(s.rnd.IntN(3000)) * time.Millisecond)
 			s.core.Tick(s.now)
@@ -276,6 +301,12 @@ func (s *sim) check() {
 	for xid, want := range s.acked {
 		for _, b := range s.branches[xid] {
 			got, ok := s.done[b]
+			if acked, reported := s.reported[b]; reported {
+				if ok && acked {
+					s.t.Errorf("%s: branch %d, reported PhaseOneFailed, got %v", xid, b, got)
+				}
+				continue
+			}
 			if !ok {
 				s.t.Errorf("%s (%s acknowledged): branch %d never finished", xid, want, b)
 				continue
