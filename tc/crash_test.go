@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ type sim struct {
 	firstCmd  map[txc.BranchID]int
 	branchXID map[txc.BranchID]txc.XID
 	crashes   int
+	retries   int         // operator actions on parked transactions
 	lazy      store.Batch // lazy batches not stored yet
 	// reported: branches reported PhaseOneFailed; true when the report
 	// was acknowledged, false when its reply was lost (stored or not).
@@ -185,8 +187,12 @@ func (s *sim) answerSome() {
 		case 1: // lost
 			continue
 		case 2:
+			failed := map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedRetryable, ActionRollback: txc.BranchRollbackFailedRetryable}
+			if s.rnd.IntN(4) == 0 { // parks the transaction until an operator retries it
+				failed = map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedUnretryable, ActionRollback: txc.BranchRollbackFailedUnretryable}
+			}
 			s.core.Step(s.now, Msg{Kind: KindBranchResult, Conn: c.Conn, ID: c.ID, XID: c.XID, BranchID: c.BranchID,
-				BranchStatus: map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedRetryable, ActionRollback: txc.BranchRollbackFailedRetryable}[c.Action]})
+				BranchStatus: failed[c.Action]})
 		default:
 			s.execute(c)
 		}
@@ -213,17 +219,61 @@ func (s *sim) reportFailed() {
 	}
 }
 
+// retryParked has an operator retry every transaction parked for manual
+// action; the retry, like any change, is lost if the process dies before
+// it is stored.
+func (s *sim) retryParked() {
+	var parked []txc.XID // in order: the seed alone decides the run
+	for xid, g := range s.core.globals {
+		if g.rec.Status.NeedsManualAction() {
+			parked = append(parked, xid)
+		}
+	}
+	slices.Sort(parked)
+	for _, xid := range parked {
+		act := s.core.Retry
+		if s.rnd.IntN(2) == 0 {
+			act = s.resolve
+		}
+		if err := act(s.now, xid, Operator{Who: "sim", Comment: "by hand"}); err != nil {
+			s.t.Fatal(err)
+		}
+		s.retries++
+	}
+}
+
+// resolve has the operator finish by hand the branches of xid that failed
+// unretryably, as the transaction decided, and tells the core.
+func (s *sim) resolve(now time.Time, xid txc.XID, op Operator) error {
+	g := s.core.globals[xid]
+	a := ActionRollback
+	if g.rec.Status.IsCommit() {
+		a = ActionCommit
+	}
+	for _, b := range g.branches {
+		if unretryable(b.rec.Status) {
+			s.did(xid, b.rec.ID, a)
+		}
+	}
+	return s.core.Resolve(now, xid, op)
+}
+
+// did records that branch b of xid was committed or rolled back.
+func (s *sim) did(xid txc.XID, b txc.BranchID, a Action) {
+	if prev, ok := s.done[b]; ok && prev != a {
+		s.t.Fatalf("branch %d of %s: %v after %v", b, xid, a, prev)
+	}
+	if _, ok := s.done[b]; !ok {
+		s.clock++
+		s.done[b] = a
+		s.doneAt[b] = s.clock
+		s.branchXID[b] = xid
+	}
+}
+
 // execute runs a command in the RM and answers success.
 func (s *sim) execute(c Command) {
-	if prev, ok := s.done[c.BranchID]; ok && prev != c.Action {
-		s.t.Fatalf("branch %d of %s: %v after %v", c.BranchID, c.XID, c.Action, prev)
-	}
-	if _, ok := s.done[c.BranchID]; !ok {
-		s.clock++
-		s.done[c.BranchID] = c.Action
-		s.doneAt[c.BranchID] = s.clock
-		s.branchXID[c.BranchID] = c.XID
-	}
+	s.did(c.XID, c.BranchID, c.Action)
 	st := txc.BranchCommitted
 	if c.Action == ActionRollback {
 		st = txc.BranchRollbacked
@@ -257,7 +307,12 @@ func (s *sim) run(steps int) {
 				s.decide(i, xid, KindRollback)
 			}
 		case 10:
-			s.reportFailed()
+			if s.rnd.IntN(2) == 0 {
+				s.reportFailed()
+			} else {
+				s.retryParked()
+				s.flush()
+			}
 		case 7:
 			s.now = s.now.Add(time.Duration(s.rnd.IntN(3000)) * time.Millisecond)
 			s.core.Tick(s.now)
@@ -278,6 +333,7 @@ func (s *sim) drain() {
 			s.execute(c)
 		}
 		s.pending = nil
+		s.retryParked()
 		s.flush()
 		s.now = s.now.Add(time.Second)
 		s.core.Tick(s.now)
@@ -346,7 +402,7 @@ func TestCrashAnywhere(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
-	crashes, decided := 0, 0
+	crashes, decided, retries := 0, 0, 0
 	for seed := 1; seed <= seeds; seed++ {
 		s := newSim(t, uint64(seed))
 		s.run(400)
@@ -357,12 +413,13 @@ func TestCrashAnywhere(t *testing.T) {
 		s.drain()
 		s.check()
 		crashes += s.crashes
+		retries += s.retries
 		decided += len(s.acked)
 		if t.Failed() {
 			t.Fatalf("seed %d failed", seed)
 		}
 	}
-	t.Logf("%d seeds, %d crashes, %d acknowledged decisions checked", seeds, crashes, decided)
+	t.Logf("%d seeds, %d crashes, %d operator actions, %d acknowledged decisions checked", seeds, crashes, retries, decided)
 }
 
 // TestLostLazyBatches: the batches a lazy Ready carries (the end of a
