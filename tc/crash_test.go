@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 // sim is a randomized workload against one core with crashes: after a
 // request is stepped, the process may die before its Ready is persisted, or
 // after persisting but before any reply or command leaves. A fake RM
-// records every phase-2 command it executes. The invariants checked at the
-// end are the coordinator's promises: an acknowledged decision is never
-// lost or reversed, no branch is both committed and rolled back, rollback
-// runs newest-first, and everything finishes with no lock left.
+// records every phase-2 command it executes, and now and then reports a
+// branch PhaseOneFailed. The invariants checked at the end are the
+// coordinator's promises: an acknowledged decision is never lost or
+// reversed, no branch is both committed and rolled back, a branch
+// acknowledged PhaseOneFailed gets no phase-2 command, rollback runs
+// newest-first, and everything finishes with no lock left.
 type sim struct {
 	t       *testing.T
 	rnd     *rand.Rand
@@ -40,7 +43,12 @@ type sim struct {
 	firstCmd  map[txc.BranchID]int
 	branchXID map[txc.BranchID]txc.XID
 	crashes   int
+	retries   int         // operator actions on parked transactions
 	lazy      store.Batch // lazy batches not stored yet
+	// reported: branches reported PhaseOneFailed; true when the report
+	// was acknowledged, false when its reply was lost (stored or not).
+	reported map[txc.BranchID]bool
+	at       map[txc.BranchID]bool // AT branches: their commit is a notice
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
@@ -48,7 +56,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	s := &sim{t: t, rnd: rand.New(rand.NewPCG(seed, seed*7919)), cfg: cfg, st: memstore.New(),
 		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), acked: map[txc.XID]string{},
 		branches: map[txc.XID][]txc.BranchID{}, tried: map[txc.XID]Kind{}, done: map[txc.BranchID]Action{}, doneAt: map[txc.BranchID]int{},
-		firstCmd: map[txc.BranchID]int{}, branchXID: map[txc.BranchID]txc.XID{}}
+		firstCmd: map[txc.BranchID]int{}, branchXID: map[txc.BranchID]txc.XID{}, reported: map[txc.BranchID]bool{}, at: map[txc.BranchID]bool{}}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -180,8 +188,12 @@ func (s *sim) answerSome() {
 		case 1: // lost
 			continue
 		case 2:
+			failed := map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedRetryable, ActionRollback: txc.BranchRollbackFailedRetryable}
+			if s.rnd.IntN(4) == 0 { // parks the transaction until an operator retries it
+				failed = map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedUnretryable, ActionRollback: txc.BranchRollbackFailedUnretryable}
+			}
 			s.core.Step(s.now, Msg{Kind: KindBranchResult, Conn: c.Conn, ID: c.ID, XID: c.XID, BranchID: c.BranchID,
-				BranchStatus: map[Action]txc.BranchStatus{ActionCommit: txc.BranchCommitFailedRetryable, ActionRollback: txc.BranchRollbackFailedRetryable}[c.Action]})
+				BranchStatus: failed[c.Action]})
 		default:
 			s.execute(c)
 		}
@@ -190,17 +202,79 @@ func (s *sim) answerSome() {
 	s.flush()
 }
 
+// reportFailed reports a registered branch of an open transaction
+// PhaseOneFailed (its local transaction rolled back): it must then get no
+// phase-2 command, and its locks go at once.
+func (s *sim) reportFailed() {
+	xid, _, ok := s.pickOpen()
+	if !ok || len(s.branches[xid]) == 0 {
+		return
+	}
+	b := s.branches[xid][s.rnd.IntN(len(s.branches[xid]))]
+	if _, again := s.reported[b]; again {
+		return
+	}
+	r, ok := s.request(Msg{Kind: KindReport, XID: xid, BranchID: b, BranchStatus: txc.BranchPhaseOneFailed})
+	if !ok || r.Err == nil {
+		s.reported[b] = ok
+	}
+}
+
+// retryParked has an operator retry every transaction parked for manual
+// action; the retry, like any change, is lost if the process dies before
+// it is stored.
+func (s *sim) retryParked() {
+	var parked []txc.XID // in order: the seed alone decides the run
+	for xid, g := range s.core.globals {
+		if g.rec.Status.NeedsManualAction() {
+			parked = append(parked, xid)
+		}
+	}
+	slices.Sort(parked)
+	for _, xid := range parked {
+		act := s.core.Retry
+		if s.rnd.IntN(2) == 0 {
+			act = s.resolve
+		}
+		if err := act(s.now, xid, Operator{Who: "sim", Comment: "by hand"}); err != nil {
+			s.t.Fatal(err)
+		}
+		s.retries++
+	}
+}
+
+// resolve has the operator finish by hand the branches of xid that failed
+// unretryably, as the transaction decided, and tells the core.
+func (s *sim) resolve(now time.Time, xid txc.XID, op Operator) error {
+	g := s.core.globals[xid]
+	a := ActionRollback
+	if g.rec.Status.IsCommit() {
+		a = ActionCommit
+	}
+	for _, b := range g.branches {
+		if unretryable(b.rec.Status) {
+			s.did(xid, b.rec.ID, a)
+		}
+	}
+	return s.core.Resolve(now, xid, op)
+}
+
+// did records that branch b of xid was committed or rolled back.
+func (s *sim) did(xid txc.XID, b txc.BranchID, a Action) {
+	if prev, ok := s.done[b]; ok && prev != a {
+		s.t.Fatalf("branch %d of %s: %v after %v", b, xid, a, prev)
+	}
+	if _, ok := s.done[b]; !ok {
+		s.clock++
+		s.done[b] = a
+		s.doneAt[b] = s.clock
+		s.branchXID[b] = xid
+	}
+}
+
 // execute runs a command in the RM and answers success.
 func (s *sim) execute(c Command) {
-	if prev, ok := s.done[c.BranchID]; ok && prev != c.Action {
-		s.t.Fatalf("branch %d of %s: %v after %v", c.BranchID, c.XID, c.Action, prev)
-	}
-	if _, ok := s.done[c.BranchID]; !ok {
-		s.clock++
-		s.done[c.BranchID] = c.Action
-		s.doneAt[c.BranchID] = s.clock
-		s.branchXID[c.BranchID] = c.XID
-	}
+	s.did(c.XID, c.BranchID, c.Action)
 	st := txc.BranchCommitted
 	if c.Action == ActionRollback {
 		st = txc.BranchRollbacked
@@ -210,7 +284,7 @@ func (s *sim) execute(c Command) {
 
 func (s *sim) run(steps int) {
 	for i := 0; i < steps; i++ {
-		switch s.rnd.IntN(10) {
+		switch s.rnd.IntN(11) {
 		case 0, 1:
 			if r, ok := s.request(Msg{Kind: KindBegin, Name: "sim", Timeout: time.Duration(1+s.rnd.IntN(20)) * time.Second}); ok {
 				s.open = append(s.open, r.XID)
@@ -219,10 +293,14 @@ func (s *sim) run(steps int) {
 			if xid, _, ok := s.pickOpen(); ok {
 				res := fmt.Sprintf("r%d", s.rnd.IntN(3))
 				row := fmt.Sprint(s.rnd.IntN(12))
-				r, ok := s.request(Msg{Kind: KindRegister, XID: xid, BranchType: txc.BranchGeneric, ResourceID: res,
+				typ := []txc.BranchType{txc.BranchGeneric, txc.BranchAT}[s.rnd.IntN(2)]
+				r, ok := s.request(Msg{Kind: KindRegister, XID: xid, BranchType: typ, ResourceID: res,
 					LockKeys: []txc.LockKey{{Table: "t", Rows: []string{row}}}})
 				if ok && r.Err == nil {
 					s.branches[xid] = append(s.branches[xid], r.BranchID)
+					if typ == txc.BranchAT {
+						s.at[r.BranchID] = true
+					}
 				}
 			}
 		case 5:
@@ -232,6 +310,13 @@ func (s *sim) run(steps int) {
 		case 6:
 			if xid, i, ok := s.pickOpen(); ok {
 				s.decide(i, xid, KindRollback)
+			}
+		case 10:
+			if s.rnd.IntN(2) == 0 {
+				s.reportFailed()
+			} else {
+				s.retryParked()
+				s.flush()
 			}
 		case 7:
 			s.now = s.now.Add(time.Duration(s.rnd.IntN(3000)) * time.Millisecond)
@@ -253,6 +338,7 @@ func (s *sim) drain() {
 			s.execute(c)
 		}
 		s.pending = nil
+		s.retryParked()
 		s.flush()
 		s.now = s.now.Add(time.Second)
 		s.core.Tick(s.now)
@@ -276,6 +362,15 @@ func (s *sim) check() {
 	for xid, want := range s.acked {
 		for _, b := range s.branches[xid] {
 			got, ok := s.done[b]
+			if acked, reported := s.reported[b]; reported {
+				if ok && acked {
+					s.t.Errorf("%s: branch %d, reported PhaseOneFailed, got %v", xid, b, got)
+				}
+				continue
+			}
+			if !ok && s.at[b] && want == "commit" {
+				continue // a lost notice leaves the undo row to the RM's leftover sweep
+			}
 			if !ok {
 				s.t.Errorf("%s (%s acknowledged): branch %d never finished", xid, want, b)
 				continue
@@ -315,7 +410,7 @@ func TestCrashAnywhere(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
-	crashes, decided := 0, 0
+	crashes, decided, retries := 0, 0, 0
 	for seed := 1; seed <= seeds; seed++ {
 		s := newSim(t, uint64(seed))
 		s.run(400)
@@ -326,12 +421,13 @@ func TestCrashAnywhere(t *testing.T) {
 		s.drain()
 		s.check()
 		crashes += s.crashes
+		retries += s.retries
 		decided += len(s.acked)
 		if t.Failed() {
 			t.Fatalf("seed %d failed", seed)
 		}
 	}
-	t.Logf("%d seeds, %d crashes, %d acknowledged decisions checked", seeds, crashes, decided)
+	t.Logf("%d seeds, %d crashes, %d operator actions, %d acknowledged decisions checked", seeds, crashes, retries, decided)
 }
 
 // TestLostLazyBatches: the batches a lazy Ready carries (the end of a

@@ -32,8 +32,8 @@ func largeBatch(tag string, n int) *store.Batch {
 
 // TestLargeBatches: batches that MySQL needs several queries and
 // statements for are applied whole; a failure in the middle of one leaves
-// none of it, even for a store that goes on applying batches (its
-// connection, inside the failed transaction, must not be reused).
+// none of it, and the store does not go on: its session, inside the
+// failed transaction, is not reused, and no other is taken (ErrOwnerLost).
 func TestLargeBatches(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
 		p := freshPrefix(t, db)
@@ -69,8 +69,13 @@ func TestLargeBatches(t *testing.T) {
 		if err := s.Apply(t.Context(), torn); !errors.Is(err, crash) {
 			t.Fatalf("Apply with an injected failure = %v", err)
 		}
-		// The same store goes on.
-		apply(&store.Batch{PutGlobals: []store.Global{{XID: "after:1", Name: "after", Status: txc.GlobalBegin}}})
+		after := &store.Batch{PutGlobals: []store.Global{{XID: "after:1", Name: "after", Status: txc.GlobalBegin}}}
+		if err := s.Apply(t.Context(), after); !errors.Is(err, ErrOwnerLost) {
+			t.Fatalf("Apply after a failed one = %v, want ErrOwnerLost", err)
+		}
+		s.Close()
+		s = openStore(t, d, dsn, p) // a restarted coordinator goes on
+		apply(after)
 		check := func(s *Store) {
 			t.Helper()
 			got, err := s.Load(t.Context())
@@ -119,6 +124,8 @@ func TestMySQLNeverTruncates(t *testing.T) {
 		if err := s.Apply(t.Context(), b); err == nil {
 			t.Errorf("%s: a 2000-byte name in a 1024-byte column was accepted", dsn)
 		}
+		s.Close() // a failed Apply ends the store (ErrOwnerLost)
+		s = openStore(t, MySQL, dsn, s.t.prefix)
 		st, err := s.Load(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -149,35 +156,47 @@ func killSession(t *testing.T, s *Store, db *sql.DB) {
 	}
 }
 
-// TestSessionLost: when the database ends the store's session, the next
-// Apply either fails or (MySQL, the loss seen before anything was sent)
-// runs on a new session; either way the store goes on and holds exactly
+// TestSessionLost: when the database ends the store's session, the store
+// does not go on through a new one, which would take the owner lock anew
+// under a caller whose state another session may have overtaken (see
+// TestLostOwnerSessionIsNotTakenAgain): once a call has failed, every
+// later one fails with ErrOwnerLost. The store opened again holds exactly
 // the batches acknowledged.
 func TestSessionLost(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d Dialect, dsn string, db *sql.DB) {
-		s := openStore(t, d, dsn, freshPrefix(t, db))
+		p := freshPrefix(t, db)
 		model := memstore.New()
 		for i := range uint64(4) {
-			killSession(t, s, db)
-			b := someBatch(txc.NewXID("lost", i))
-			b.NextID = i + 10
-			err := s.Apply(t.Context(), b)
-			t.Logf("Apply after the session was killed: %v", err)
-			if err == nil {
-				_ = model.Apply(t.Context(), b)
-			}
-			b = someBatch(txc.NewXID("after", i))
+			s := openStore(t, d, dsn, p)
+			b := someBatch(txc.NewXID("before", i))
 			if err := s.Apply(t.Context(), b); err != nil {
-				t.Fatalf("the Apply after that: %v", err)
+				t.Fatal(err)
 			}
 			_ = model.Apply(t.Context(), b)
 			killSession(t, s, db)
-			_, err = s.Load(t.Context()) // may fail, and then drops the session
-			t.Logf("Load after the session was killed: %v", err)
-			got, err := s.Load(t.Context())
-			if err != nil {
-				t.Fatalf("the Load after a failed one: %v", err)
+			b = someBatch(txc.NewXID("lost", i))
+			b.NextID = i + 10
+			err := s.Apply(t.Context(), b)
+			t.Logf("Apply after the session was killed: %v", err)
+			if err == nil { // the kill had not landed yet
+				_ = model.Apply(t.Context(), b)
+				killSession(t, s, db)
 			}
+			if err := s.Apply(t.Context(), someBatch(txc.NewXID("after", i))); err != nil && !errors.Is(err, ErrOwnerLost) {
+				t.Fatalf("an Apply after a lost session: %v, want ErrOwnerLost", err)
+			} else if err == nil {
+				t.Fatal("an Apply after a lost session succeeded")
+			}
+			if _, err := s.Load(t.Context()); !errors.Is(err, ErrOwnerLost) {
+				t.Fatalf("a Load after a lost session: %v, want ErrOwnerLost", err)
+			}
+			s.Close()
+			again := openStore(t, d, dsn, p)
+			got, err := again.Load(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			again.Close()
 			want, _ := model.Load(t.Context())
 			if diff := storetest.Diff(got, want); diff != "" {
 				t.Fatalf("Load differs from the acknowledged batches:\n%s", diff)

@@ -160,6 +160,10 @@ func TestApplyFreesSharedLocks(t *testing.T) {
 		if got := fmt.Sprint(holders(t, l, all...)); got != "[n1:1 n1:1 n1:2 n1:3 n2:1]" {
 			t.Fatalf("after a failed Apply the holders are %s", got)
 		}
+		// A failed Apply ends the store's session (ErrOwnerLost): the
+		// batch goes again through the store opened anew.
+		s.Close()
+		s = partitionStore(t, d, dsn, db, base, "n1")
 		if err := s.Apply(t.Context(), b); err != nil {
 			t.Fatal(err)
 		}

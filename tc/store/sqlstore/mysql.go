@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -34,7 +35,7 @@ func openMySQL(ctx context.Context, dsn, secret string, t tables, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	b := &myBackend{db: sql.OpenDB(ownedConnector{conn, t}), t: t}
+	b := &myBackend{db: sql.OpenDB(ownedConnector{conn, t, new(atomic.Bool)}), t: t}
 	b.db.SetMaxOpenConns(1)
 	if err := b.ensureSchema(ctx, log); err != nil {
 		b.db.Close()
@@ -114,8 +115,9 @@ func (b *myBackend) ensureSchema(ctx context.Context, log *slog.Logger) error {
 }
 
 // apply sends the plan as START TRANSACTION, its statements and COMMIT, in
-// one query unless it is larger than maxQueryBytes. On failure the
-// connection, perhaps inside an open transaction, is discarded.
+// one query unless it is larger than maxQueryBytes. On a failure other
+// than a deadlock the connection, perhaps inside an open transaction, is
+// discarded, and with it the store (see ownedConnector).
 func (b *myBackend) apply(ctx context.Context, p *plan) error {
 	conn, err := b.db.Conn(ctx)
 	if err != nil {
@@ -124,7 +126,13 @@ func (b *myBackend) apply(ctx context.Context, p *plan) error {
 	defer conn.Close()
 	for _, q := range packQueries(b.statements(p)) {
 		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			if !sqltable.IsConflict(err) {
+				// Its state unknown, the session goes, and the store with
+				// it (ErrOwnerLost). A deadlock rolled the transaction
+				// back and left the session sound: the batch is applied
+				// again on it (the owner lock is never let go meanwhile).
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
 			return fmt.Errorf("%s: apply: %w", pkg, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,13 @@ import (
 // coordinator that died has not ended yet and did not end within
 // ownerWait.
 var ErrInUse = errors.New(pkg + ": the store is in use by another session")
+
+// ErrOwnerLost is returned by every call on a store whose session, and
+// with it the owner lock, ended (the database restarted or ended the
+// session, the link to it failed): another session may have taken the
+// store over and changed it since, so the caller's state may be stale.
+// Close the store and open it again, which loads the state anew.
+var ErrOwnerLost = errors.New(pkg + ": the store's session ended; its owner lock may have passed to another session: open the store again")
 
 // ownerWait bounds the wait for the owner lock.
 const ownerWait = 30 * time.Second
@@ -101,20 +109,52 @@ func poll(ctx context.Context, t tables, try func() (bool, error)) error {
 	}
 }
 
-// ownedConnector takes the owner lock on every connection it opens.
+// ownedConnector takes the owner lock on the one session a store of MySQL
+// lives on. database/sql opens a connection again, without telling, when
+// it finds the pooled one dead (the server restarted, ended the session
+// at its wait_timeout or by KILL) or when apply discarded it; the lock
+// went with that session, and another session may have taken the store
+// over, changed it and let it go since. So a second Connect fails with
+// ErrOwnerLost rather than take the lock again under a caller whose state
+// may be stale.
 type ownedConnector struct {
 	driver.Connector
-	t tables
+	t     tables
+	owned *atomic.Bool // a session took the lock once
 }
 
 func (c ownedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.owned.Load() {
+		return nil, ErrOwnerLost
+	}
 	dc, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := ownMySQL(ctx, dc, c.t); err != nil {
+	err = ownMySQL(ctx, dc, c.t)
+	if err == nil {
+		err = keepSession(ctx, dc)
+	}
+	if err != nil {
 		dc.Close()
 		return nil, err
 	}
+	c.owned.Store(true)
 	return dc, nil
+}
+
+// keepSession raises the session's wait_timeout to MySQL's maximum (a
+// year): a store idle longer than the server's (8 hours by default) would
+// otherwise lose its session, and so be unusable (ErrOwnerLost), merely
+// for being idle. A session whose coordinator died still ends when TCP
+// keepalive finds the peer gone.
+func keepSession(ctx context.Context, c driver.Conn) error {
+	e, ok := c.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("%s: the mysql driver connection cannot execute", pkg)
+	}
+	if _, err := e.ExecContext(ctx, "SET SESSION wait_timeout = 31536000", nil); err != nil {
+		return fmt.Errorf("%s: owner session: %w", pkg, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/sqltable"
 	"github.com/txcio/txc/tc/store"
 )
 
@@ -18,9 +19,12 @@ import (
 type pgBackend struct {
 	cfg  *pgx.ConnConfig
 	t    tables
-	conn *pgx.Conn // nil after a failure: connect again
-	q    pgStatements
-	lq   pgLockStatements // on the shared lock table, when t.locks is set
+	conn *pgx.Conn // nil after a failure
+	// owned: a session took the owner lock once; when it is gone, the
+	// store is (ErrOwnerLost).
+	owned bool
+	q     pgStatements
+	lq    pgLockStatements // on the shared lock table, when t.locks is set
 }
 
 // pgStatements are the texts of Apply's statements. Each takes arrays, so
@@ -104,6 +108,11 @@ func (b *pgBackend) connect(ctx context.Context) (*pgx.Conn, error) {
 	if b.conn != nil && !b.conn.IsClosed() {
 		return b.conn, nil
 	}
+	if b.owned {
+		// The owner lock went with the session; another one may have
+		// taken the store over since (see ErrOwnerLost).
+		return nil, ErrOwnerLost
+	}
 	conn, err := pgx.ConnectConfig(ctx, b.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect to postgres: %w", pkg, err)
@@ -112,7 +121,7 @@ func (b *pgBackend) connect(ctx context.Context) (*pgx.Conn, error) {
 		_ = conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	b.conn = conn
+	b.conn, b.owned = conn, true
 	return conn, nil
 }
 
@@ -144,6 +153,11 @@ func (b *pgBackend) apply(ctx context.Context, p *plan) error {
 	var batch pgx.Batch
 	b.queue(&batch, p)
 	if err := conn.SendBatch(ctx, &batch).Close(); err != nil {
+		if sqltable.IsConflict(err) && !conn.IsClosed() {
+			// The batch's transaction was rolled back and the session
+			// is sound: keep it (and the owner lock) to apply again.
+			return fmt.Errorf("%s: apply: %w", pkg, err)
+		}
 		return b.fail("apply", err)
 	}
 	return nil
