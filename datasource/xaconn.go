@@ -147,8 +147,11 @@ func (c *conn) xaStart(ctx context.Context) error {
 // xaCommit prepares the branch of t (phase 1): once XA PREPARE (PREPARE
 // TRANSACTION) succeeded, the branch's changes are durable and wait for
 // the coordinator's decision. A failed prepare rolls the branch back and
-// reports it PhaseOneFailed. A transaction that ran no statement has no
-// branch and commits nothing.
+// reports it PhaseOneFailed. If that rollback fails too, the prepare may
+// have run (its reply lost with the connection): the branch is not
+// reported, so that the coordinator finishes it as the transaction
+// decides instead of skipping a branch the server may hold prepared. A
+// transaction that ran no statement has no branch and commits nothing.
 func (t *tx) xaCommit() error {
 	st, c := t.st, t.c
 	b := st.xa
@@ -159,9 +162,9 @@ func (t *tx) xaCommit() error {
 	if err := xd.XAPrepare(st.ctx, c.c, b.id); err != nil {
 		err = fmt.Errorf("datasource: prepare XA branch %s on %q: %w", b.id, c.res.id, err)
 		if aerr := xd.XAAbort(context.WithoutCancel(st.ctx), c.c, b.id); aerr != nil {
-			err = errors.Join(err, fmt.Errorf("datasource: roll back XA branch %s: %w", b.id, aerr))
 			c.c.Close()
 			c.c = badConn{}
+			return errors.Join(err, fmt.Errorf("datasource: roll back XA branch %s: %w", b.id, aerr))
 		}
 		c.res.xaReport(st.ctx, b.id, txc.BranchPhaseOneFailed)
 		return err
