@@ -20,3 +20,7 @@ var XADurable = xaDurable
 // ReturningAt is returningAt: where a statement's RETURNING list may
 // begin.
 var ReturningAt = returningAt
+
+// NativeNames is nativeNames: the names of the functions the server
+// resolves to its own, which AT mode lets statements call.
+var NativeNames = nativeNames
