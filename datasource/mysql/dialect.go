@@ -203,6 +203,9 @@ func loadColumns(ctx context.Context, q datasource.Querier, schema, table string
 			continue
 		}
 		t.Columns = append(t.Columns, name)
+		if ct.charset != "" && !roundTrips[strings.ToLower(ct.charset)] && t.Hazards.LossyColumn == "" {
+			t.Hazards.LossyColumn, t.Hazards.LossyWhy = name, "is in character set "+ct.charset+", not all of whose text survives the trip through utf8mb4 that images and a rollback's writes take: a rollback could store other bytes, or ? for a character utf8mb4 lacks (convert the column to utf8mb4)"
+		}
 		if strings.Contains(extra, "auto_increment") {
 			t.AutoIncrement = name
 		}

@@ -24,3 +24,7 @@ var ReturningAt = returningAt
 // NativeNames is nativeNames: the names of the functions the server
 // resolves to its own, which AT mode lets statements call.
 var NativeNames = nativeNames
+
+// RoundTrips is roundTrips: the character sets whose text survives the
+// trip through utf8mb4.
+var RoundTrips = roundTrips
