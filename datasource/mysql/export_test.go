@@ -21,9 +21,14 @@ var XADurable = xaDurable
 // begin.
 var ReturningAt = returningAt
 
-// NativeNames is nativeNames: the names of the functions the server
-// resolves to its own, which AT mode lets statements call.
-var NativeNames = nativeNames
+// NativeAnyForm, NativeSpaced and NativeBare are the names of the
+// functions the server resolves to its own (written in any form; not
+// quoted; bare with '(' right after), which AT mode lets statements call.
+const (
+	NativeAnyForm = nativeAnyForm
+	NativeSpaced  = nativeSpaced
+	NativeBare    = nativeBare
+)
 
 // RoundTrips is roundTrips: the character sets whose text survives the
 // trip through utf8mb4.

@@ -56,7 +56,7 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if len(stmts) != 1 {
 		return nil, datasource.Unsupported(query, "%d statements in one text", len(stmts))
 	}
-	if f := storedFunctionCall(stmts[0]); f != "" {
+	if f := storedFunctionCall(stmts[0], query); f != "" {
 		return nil, datasource.Unsupported(query, "it calls %s, which the server may resolve to a stored function: its statements can write rows no image holds", f)
 	}
 	p := &planner{query: query, stmt: stmts[0], rowsMode: d.rows}

@@ -1,7 +1,10 @@
 package mysql_test
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -48,25 +51,42 @@ func TestStoredFunctionRefused(t *testing.T) {
 }
 
 // TestNativeFunctionsAreNative: every name AT mode lets a statement call
-// is one the server resolves to its own function, so no stored function
-// can hide behind it: the server answers a call of it (here with no
-// arguments) with anything but "FUNCTION … does not exist" (1305), which
-// it gives a name that is not native. Builtin spellings of every kind
-// the parser knows are not refused.
+// is one the server resolves to its own function, in the forms AT mode
+// lets it be written, even when a stored function of that name exists
+// in the current database (created here, one per name, with no
+// parameters: a call with an argument that reaches it fails with 1318).
+// Builtin spellings of every kind the parser knows are not refused; the
+// forms that reach a stored function are.
 func TestNativeFunctionsAreNative(t *testing.T) {
-	db := dbtest.MySQL(t)
-	notNative := func(name string) bool {
-		_, err := db.Exec("SELECT " + name + "()")
+	ctx := context.Background()
+	c := privateDatabase(t)
+	reaches := func(call string) bool {
+		_, err := c.ExecContext(ctx, "SELECT "+call)
 		var me *gomysql.MySQLError
-		return errors.As(err, &me) && me.Number == 1305
+		return errors.As(err, &me) && me.Number == 1318
 	}
-	if !notNative("txc_no_such_function") {
-		t.Fatal("a name that is no function: the server did not answer 1305")
+	forms := []struct {
+		names string
+		calls []string // of n: the forms it must be native in
+	}{
+		{txcmysql.NativeAnyForm, []string{"%s(1)", "%s (1)", "`%s`(1)", "%s/**/(1)"}},
+		{txcmysql.NativeSpaced, []string{"%s(1)", "%s (1)"}},
+		{txcmysql.NativeBare, []string{"%s(1)"}},
 	}
-	for _, name := range strings.Fields(txcmysql.NativeNames) {
-		if notNative(name) {
-			t.Errorf("%s is not a native function of the server, which would call a stored function of that name", name)
+	for _, f := range forms {
+		for _, name := range strings.Fields(f.names) {
+			if _, err := c.ExecContext(ctx, "CREATE FUNCTION `"+name+"`() RETURNS INT RETURN 7"); err != nil {
+				t.Fatal(err)
+			}
+			for _, form := range f.calls {
+				if call := fmt.Sprintf(form, name); reaches(call) {
+					t.Errorf("%s calls a stored function %s", call, name)
+				}
+			}
 		}
+	}
+	if !reaches("count (1)") || !reaches("`year`(1)") {
+		t.Error("the forms that reach a stored function were not told apart")
 	}
 	for _, expr := range []string{
 		"CHAR(65)", "INSERT('a', 1, 1, 'b')", "DATE '2020-01-01'", "TIME '10:00:00'", "TIMESTAMP '2020-01-01 00:00:00'",
@@ -77,16 +97,39 @@ func TestNativeFunctionsAreNative(t *testing.T) {
 		"MOD(5, 2)", "TIMESTAMPDIFF(DAY, '2020-01-01', '2020-02-01')", "UTC_TIMESTAMP()", "CURRENT_USER", "LOCALTIME",
 		"SYSDATE()", "USER()", "DATABASE()", "JSON_EXTRACT('{}', '$')", "COALESCE(NULL, 1)", "ST_ASTEXT(ST_GEOMFROMTEXT('POINT(1 1)'))",
 		"LAST_INSERT_ID()", "UUID()", "FOUND_ROWS()", "LEFT('ab', 1)", "REPEAT('a', 2)", "REPLACE('a', 'a', 'b')",
+		"`abs`(-1)", "abs (-1)", "year ('2020-01-01')", "`ts` + INTERVAL 1 DAY", "ts - INTERVAL 1 DAY", "CURRENT_TIMESTAMP ()",
 	} {
-		if _, err := (txcmysql.Dialect{}).Recognize("SELECT " + expr); err != nil {
+		if _, err := (txcmysql.Dialect{}).Recognize("SELECT " + expr + " FROM t"); err != nil {
 			t.Errorf("SELECT %s: %v", expr, err)
 		}
 	}
-	for _, q := range []string{"SELECT f()", "SELECT test.abs(1)", "SELECT myagg(n) FROM t", "UPDATE t SET n = f() WHERE id = 1", "SELECT REGEXP_LIKE('a', 'a')"} {
+	for _, q := range []string{"SELECT f()", "SELECT test.abs(1)", "SELECT myagg(n) FROM t", "UPDATE t SET n = f() WHERE id = 1", "SELECT REGEXP_LIKE('a', 'a')",
+		"SELECT `year`(d) FROM t", "SELECT count (1)", "SELECT COUNT/* */(1)", "SELECT `now`()", "UPDATE t SET n = `left`('a', 1) WHERE id = 1", "SELECT 1 + `if`(1, 2, 3)"} {
 		_, err := (txcmysql.Dialect{}).Recognize(q)
 		var re *datasource.RefusedError
 		if !errors.As(err, &re) || !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "stored function") {
 			t.Errorf("%s: %v, want a refusal naming a stored function", q, err)
 		}
 	}
+}
+
+// privateDatabase creates a database of its own, dropped when the test
+// ends, and returns a connection using it.
+func privateDatabase(t *testing.T) *sql.Conn {
+	t.Helper()
+	db := dbtest.MySQL(t)
+	name := dbtest.Name("at_fnres")
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Exec("DROP DATABASE IF EXISTS " + name) })
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.ExecContext(context.Background(), "USE "+name); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
