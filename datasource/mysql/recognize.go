@@ -64,7 +64,7 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	switch s := stmts[0].(type) {
 	case *ast.SelectStmt:
 		if s.LockInfo == nil || !isForUpdate(s.LockInfo.LockType) {
-			return passthrough{}, nil
+			return passthroughUnlocked(query, s)
 		}
 		return p.lockingRead(s)
 	case *ast.UseStmt:
@@ -78,8 +78,10 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 				return nil, datasource.Unsupported(query, "changing the connection's character set inside a global transaction or global lock could make its images lose characters")
 			}
 		}
-		return passthrough{}, nil
-	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
+		return passthroughUnlocked(query, s)
+	case *ast.SetOprStmt:
+		return passthroughUnlocked(query, s)
+	case *ast.ShowStmt, *ast.ExplainStmt:
 		return passthrough{}, nil
 	case *ast.InsertStmt:
 		return p.insert(s)
