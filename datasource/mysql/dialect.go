@@ -81,9 +81,26 @@ func (Dialect) Value(typ string, src any) (undo.Value, error) { return undo.MySQ
 // fail on order alone (a multi-table DELETE re-inserted child first, rows
 // of a self-referencing table re-inserted in image order) and a restoring
 // DELETE could cascade.
+//
+// It also sets the sql_mode to rollbackSQLMode for the rollback and back
+// to the connection's own after it.
 func (Dialect) RollbackSession() (setup, restore []string) {
-	return []string{"SET NAMES utf8mb4", "SET SESSION foreign_key_checks = 0"}, []string{"SET SESSION foreign_key_checks = 1"}
+	return []string{"SET NAMES utf8mb4", "SET SESSION foreign_key_checks = 0", "SET @txc_sql_mode = @@session.sql_mode", "SET SESSION sql_mode = '" + rollbackSQLMode + "'"},
+		[]string{"SET SESSION foreign_key_checks = 1", "SET SESSION sql_mode = @txc_sql_mode"}
 }
+
+// rollbackSQLMode is the sql_mode a rollback writes images back under,
+// whatever the DSN's: one that stores each value as given. Under the
+// DSN's, a deleted row with key 0 in an AUTO_INCREMENT column came back
+// with a generated key (NO_AUTO_VALUE_ON_ZERO keeps 0); a strict mode
+// refused every restoring write of a row holding what a laxer mode had
+// stored (an ENUM's invalid empty string, a DATE of ALLOW_INVALID_DATES,
+// a zero date under NO_ZERO_DATE), so the rollback was retried for ever;
+// EMPTY_STRING_IS_NULL wrote an empty string back as NULL, and
+// PAD_CHAR_TO_FULL_LENGTH read CHAR values back padded. Not being strict
+// cannot store a value otherwise unseen: the rollback reads every row it
+// wrote back and compares it with the image before it commits.
+const rollbackSQLMode = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
 
 // Stale reports the errors of a statement that met a table other than its
 // cached metadata: unknown column (1054), unknown table (1146), column
@@ -186,6 +203,9 @@ func loadColumns(ctx context.Context, q datasource.Querier, schema, table string
 			continue
 		}
 		t.Columns = append(t.Columns, name)
+		if ct.charset != "" && !roundTrips[strings.ToLower(ct.charset)] && t.Hazards.LossyColumn == "" {
+			t.Hazards.LossyColumn, t.Hazards.LossyWhy = name, "is in character set "+ct.charset+", not all of whose text survives the trip through utf8mb4 that images and a rollback's writes take: a rollback could store other bytes, or ? for a character utf8mb4 lacks (convert the column to utf8mb4)"
+		}
 		if strings.Contains(extra, "auto_increment") {
 			t.AutoIncrement = name
 		}

@@ -20,3 +20,16 @@ var XADurable = xaDurable
 // ReturningAt is returningAt: where a statement's RETURNING list may
 // begin.
 var ReturningAt = returningAt
+
+// NativeAnyForm, NativeSpaced and NativeBare are the names of the
+// functions the server resolves to its own (written in any form; not
+// quoted; bare with '(' right after), which AT mode lets statements call.
+const (
+	NativeAnyForm = nativeAnyForm
+	NativeSpaced  = nativeSpaced
+	NativeBare    = nativeBare
+)
+
+// RoundTrips is roundTrips: the character sets whose text survives the
+// trip through utf8mb4.
+var RoundTrips = roundTrips

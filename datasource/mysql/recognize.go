@@ -56,12 +56,15 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if len(stmts) != 1 {
 		return nil, datasource.Unsupported(query, "%d statements in one text", len(stmts))
 	}
+	if f := storedFunctionCall(stmts[0], query); f != "" {
+		return nil, datasource.Unsupported(query, "it calls %s, which the server may resolve to a stored function: its statements can write rows no image holds", f)
+	}
 	p := &planner{query: query, stmt: stmts[0], rowsMode: d.rows}
 	p.indexArgs()
 	switch s := stmts[0].(type) {
 	case *ast.SelectStmt:
 		if s.LockInfo == nil || !isForUpdate(s.LockInfo.LockType) {
-			return passthrough{}, nil
+			return passthroughUnlocked(query, s)
 		}
 		return p.lockingRead(s)
 	case *ast.UseStmt:
@@ -75,8 +78,10 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 				return nil, datasource.Unsupported(query, "changing the connection's character set inside a global transaction or global lock could make its images lose characters")
 			}
 		}
-		return passthrough{}, nil
-	case *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
+		return passthroughUnlocked(query, s)
+	case *ast.SetOprStmt:
+		return passthroughUnlocked(query, s)
+	case *ast.ShowStmt, *ast.ExplainStmt:
 		return passthrough{}, nil
 	case *ast.InsertStmt:
 		return p.insert(s)
