@@ -205,6 +205,7 @@ func splitName(name string) ([]string, bool) {
 // tableInfo is what the executors need beyond datasource.Table.
 type tableInfo struct {
 	types map[string]string // column → type as format_type prints it
+	lossy map[string]string // column → the lossy type it holds (lossy.go)
 	keys  []uniqueKey       // primary key first, then unique keys
 	probe                   // what the metadata was read from
 }
@@ -624,10 +625,12 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 }
 
 // loadColumns reads the columns of the relation reg (pg_attribute): the
-// stored ones, their types, identity and serial columns.
+// stored ones, their types (and the lossy types they hold, lossy.go),
+// identity and serial columns.
 func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*datasource.Table, *tableInfo, error) {
 	cols, err := q.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated::text, a.attidentity::text,
- pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL
+ pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL,
+ `+lossyTypeQuery+`
  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.oid = pg_catalog.to_regclass($1) ORDER BY a.attnum`, reg)
@@ -643,7 +646,7 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 	default:
 		t.Hazards.NotTable = fmt.Sprintf("relkind %q", kind)
 	}
-	in := &tableInfo{types: map[string]string{}}
+	in := &tableInfo{types: map[string]string{}, lossy: map[string]string{}}
 	for _, c := range cols {
 		name := c[3].Value.Str()
 		t.AllColumns = append(t.AllColumns, name)
@@ -652,6 +655,9 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 		}
 		t.Columns = append(t.Columns, name)
 		in.types[name] = c[6].Value.Str()
+		if !c[8].Value.IsNull() {
+			in.lossy[name] = c[8].Value.Str()
+		}
 		switch c[5].Value.Str() {
 		case "a":
 			t.Hazards.IdentityAlways = append(t.Hazards.IdentityAlways, name)
@@ -708,8 +714,8 @@ func probeHazards(t *datasource.Table, in *tableInfo) {
 	// Foreign-key checks and actions stay on in a rollback's session.
 	h.RollbackCascades = true
 	for _, c := range t.Columns {
-		if strings.HasPrefix(in.types[c], "money") {
-			h.LossyColumn, h.LossyWhy = c, "is money, whose text depends on lc_monetary: its image could be restored as another amount"
+		if typ, ok := in.lossy[c]; ok {
+			h.LossyColumn, h.LossyWhy = c, lossyWhy(typ, in.types[c])
 			break
 		}
 	}
