@@ -74,7 +74,10 @@ var _ datasource.RollbackSession = Dialect{}
 // RollbackSession pins, on the connection of a rollback, the settings
 // under which phase 1 read its images as text (see settings.check), so
 // that the current rows are read, and the images written back, the same
-// way. The TimeZone, which phase 1 does not pin, is set per undo log
+// way, and the text of images is read back as the values phase 1 read
+// whatever the phase-2 user's defaults (array_nulls off read a NULL
+// element back as the string "NULL", xmloption document refused an XML
+// fragment). The TimeZone, which phase 1 does not pin, is set per undo log
 // (see SetTimeZone). row_security off makes a statement that row-level
 // security would filter fail instead (the rollback is then retried): phase
 // 1 refuses writes to tables it filters for the phase-2 user, but that
@@ -85,8 +88,10 @@ var _ datasource.RollbackSession = Dialect{}
 // catalogs its writes act on, not a snapshot taken before the lock.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
+			"SET bytea_output = hex", "SET array_nulls = on", "SET xmloption = content",
 			"SET row_security = off", "SET default_transaction_isolation = 'read committed'"},
-		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding", "RESET row_security",
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding",
+			"RESET bytea_output", "RESET array_nulls", "RESET xmloption", "RESET row_security",
 			"RESET default_transaction_isolation"}
 }
 
@@ -365,7 +370,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
  t.relrowsecurity,
  ` + root + `,
- pg_catalog.current_setting('transaction_isolation'), t.relispartition
+ pg_catalog.current_setting('transaction_isolation'), pg_catalog.current_setting('bytea_output'), t.relispartition
  FROM t`
 }
 
@@ -376,7 +381,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
 // timestamptz is imaged in UTC), is accepted whatever it is and recorded
 // with the undo log instead (see imageZone).
 type settings struct {
-	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding string
+	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding, byteaOutput string
 	// isolation is transaction_isolation (see freshProbe).
 	isolation string
 }
@@ -386,10 +391,12 @@ type settings struct {
 // off: the parser reads backslashes in '…' as PostgreSQL 9.1+ does by
 // default), or images read as text that another session would read back
 // as another value (DateStyle other than ISO, IntervalStyle other than
-// postgres, extra_float_digits below 1: rounded floats), or text in
-// another client_encoding than UTF8 (pgx reads text as UTF-8: a LATIN1
-// 'ü' would be imaged as another string, and a rollback would take the
-// row for changed).
+// postgres, extra_float_digits below 1: rounded floats, bytea_output
+// other than hex: bytea inside arrays, composites and domains, imaged as
+// text in escape form, which a rollback reading hex took for changed and
+// parked), or text in another client_encoding than UTF8 (pgx reads text
+// as UTF-8: a LATIN1 'ü' would be imaged as another string, and a
+// rollback would take the row for changed).
 func (s settings) check() error {
 	switch {
 	case s.clientEncoding != "UTF8":
@@ -400,6 +407,8 @@ func (s settings) check() error {
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: DateStyle is %q: images read as text must be in ISO form to be restored exactly", s.dateStyle)
 	case s.intervalStyle != "postgres":
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: IntervalStyle is %q: images read as text must be in postgres form to be restored exactly", s.intervalStyle)
+	case s.byteaOutput != "hex":
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: bytea_output is %q: bytea read as text (arrays, composites, domains) must be in hex form to be compared at rollback", s.byteaOutput)
 	}
 	if n, err := strconv.Atoi(s.floatDigits); err != nil || n < 1 {
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: extra_float_digits is %q: floats read as text (arrays, composites) would be rounded", s.floatDigits)
@@ -530,7 +539,7 @@ func readProbe(br pgx.BatchResults, rel string, lock, folded bool, begun func(er
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation, &pr.partition); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation, &set.byteaOutput, &pr.partition); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()

@@ -216,7 +216,7 @@ func clearProbes(x *datasource.Exec) {
 // (names as the parser folds them: SET TIME ZONE sets "timezone").
 var sessionSettings = map[string]bool{"search_path": true, "role": true, "session_authorization": true,
 	"standard_conforming_strings": true, "datestyle": true, "intervalstyle": true, "extra_float_digits": true,
-	"timezone": true, "client_encoding": true}
+	"timezone": true, "client_encoding": true, "bytea_output": true}
 
 // callsSetConfig reports whether n calls set_config (which may set the
 // search_path, the TimeZone or another of sessionSettings).
