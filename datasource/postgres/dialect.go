@@ -221,7 +221,21 @@ type uniqueKey struct {
 	index, constraint string
 	primary           bool
 	cols              []string
+	// inexact: the index finds conflicts other than the columns' own
+	// equality would (see inexactKeySQL).
+	inexact bool
 }
+
+// inexactKeySQL, in loadKeys' query, tells a unique index i whose
+// conflicts are not the rows equal on its columns: NULLS NOT DISTINCT (a
+// NULL meets the row holding NULL, which "= NULL" finds not), or a column
+// indexed under another collation than its own (a nondeterministic one:
+// 'A' meets 'a'). ON CONFLICT DO UPDATE's before image looks its rows up
+// by the columns' equality, so it would miss the rows such an index has
+// the statement update.
+const inexactKeySQL = `(i.indnullsnotdistinct OR EXISTS (SELECT 1
+  FROM ROWS FROM (pg_catalog.unnest(i.indkey::int2[]), pg_catalog.unnest(i.indcollation::pg_catalog.oid[])) ic(attnum, coll)
+  JOIN pg_catalog.pg_attribute ca ON ca.attrelid = i.indrelid AND ca.attnum = ic.attnum WHERE ic.coll <> ca.attcollation))`
 
 // info returns the extra metadata LoadTable recorded for t (its Dialect
 // field).
@@ -684,7 +698,7 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 // loadKeys reads the primary key and the unique keys on plain columns
 // (pg_index), which are also the ON CONFLICT arbiters.
 func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasource.Table, in *tableInfo) error {
-	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname
+	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname, `+inexactKeySQL+`
  FROM pg_catalog.pg_index i
  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
  LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u')
@@ -699,7 +713,7 @@ func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasour
 	for _, k := range keys {
 		idx, col := k[0].Value.Str(), k[3].Value.Str()
 		if n := len(in.keys); n == 0 || in.keys[n-1].index != idx {
-			in.keys = append(in.keys, uniqueKey{index: idx, primary: k[1].Value.Boolean(), constraint: k[2].Value.Str()})
+			in.keys = append(in.keys, uniqueKey{index: idx, primary: k[1].Value.Boolean(), constraint: k[2].Value.Str(), inexact: k[4].Value.Boolean()})
 		}
 		last := &in.keys[len(in.keys)-1]
 		last.cols = append(last.cols, col)
