@@ -26,6 +26,7 @@ import (
 // arbiter key values of the new rows.
 type insertPlan struct {
 	query    string
+	calls    []string // see checkCalls
 	nargs    int
 	rel      relRef
 	relation *pg.RangeVar
@@ -56,7 +57,7 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 	if s.Relation == nil {
 		return nil, datasource.Unsupported(p.query, "INSERT without a table")
 	}
-	ip := &insertPlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
 	for _, c := range s.Cols {
 		rt := c.GetResTarget()
 		if rt == nil {
@@ -138,6 +139,9 @@ func (ip *insertPlan) Query(ctx context.Context, x *datasource.Exec, args []driv
 
 func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := datasource.CheckArgs(ip.query, ip.nargs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCalls(ctx, x, ip.query, ip.calls); err != nil {
 		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, ip.rel, true)
