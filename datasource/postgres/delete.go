@@ -17,6 +17,7 @@ import (
 // rows deleted, as they were, which is the before image.
 type deletePlan struct {
 	query string
+	calls []string // see checkCalls
 	nargs int
 	rel   relRef
 	stmt  *pg.Node // the DELETE without RETURNING
@@ -40,7 +41,7 @@ func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
 	if s.WhereClause.GetCurrentOfExpr() != nil {
 		return nil, datasource.Unsupported(p.query, "DELETE … WHERE CURRENT OF a cursor")
 	}
-	d := &deletePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation)}
+	d := &deletePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation)}
 	ret, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err
@@ -69,6 +70,9 @@ func (d *deletePlan) Query(ctx context.Context, x *datasource.Exec, args []drive
 
 func (d *deletePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := datasource.CheckArgs(d.query, d.nargs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCalls(ctx, x, d.query, d.calls); err != nil {
 		return nil, nil, err
 	}
 	m, _, err := table(ctx, x, d.rel, true)

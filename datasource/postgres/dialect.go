@@ -74,7 +74,10 @@ var _ datasource.RollbackSession = Dialect{}
 // RollbackSession pins, on the connection of a rollback, the settings
 // under which phase 1 read its images as text (see settings.check), so
 // that the current rows are read, and the images written back, the same
-// way. The TimeZone, which phase 1 does not pin, is set per undo log
+// way, and the text of images is read back as the values phase 1 read
+// whatever the phase-2 user's defaults (array_nulls off read a NULL
+// element back as the string "NULL", xmloption document refused an XML
+// fragment). The TimeZone, which phase 1 does not pin, is set per undo log
 // (see SetTimeZone). row_security off makes a statement that row-level
 // security would filter fail instead (the rollback is then retried): phase
 // 1 refuses writes to tables it filters for the phase-2 user, but that
@@ -85,8 +88,10 @@ var _ datasource.RollbackSession = Dialect{}
 // catalogs its writes act on, not a snapshot taken before the lock.
 func (Dialect) RollbackSession() (setup, restore []string) {
 	return []string{"SET standard_conforming_strings = on", "SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 1", "SET client_encoding = 'UTF8'",
+			"SET bytea_output = hex", "SET array_nulls = on", "SET xmloption = content",
 			"SET row_security = off", "SET default_transaction_isolation = 'read committed'"},
-		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding", "RESET row_security",
+		[]string{"RESET standard_conforming_strings", "RESET DateStyle", "RESET IntervalStyle", "RESET extra_float_digits", "RESET client_encoding",
+			"RESET bytea_output", "RESET array_nulls", "RESET xmloption", "RESET row_security",
 			"RESET default_transaction_isolation"}
 }
 
@@ -205,6 +210,7 @@ func splitName(name string) ([]string, bool) {
 // tableInfo is what the executors need beyond datasource.Table.
 type tableInfo struct {
 	types map[string]string // column → type as format_type prints it
+	lossy map[string]string // column → the lossy type it holds (lossy.go)
 	keys  []uniqueKey       // primary key first, then unique keys
 	probe                   // what the metadata was read from
 }
@@ -215,7 +221,21 @@ type uniqueKey struct {
 	index, constraint string
 	primary           bool
 	cols              []string
+	// inexact: the index finds conflicts other than the columns' own
+	// equality would (see inexactKeySQL).
+	inexact bool
 }
+
+// inexactKeySQL, in loadKeys' query, tells a unique index i whose
+// conflicts are not the rows equal on its columns: NULLS NOT DISTINCT (a
+// NULL meets the row holding NULL, which "= NULL" finds not), or a column
+// indexed under another collation than its own (a nondeterministic one:
+// 'A' meets 'a'). ON CONFLICT DO UPDATE's before image looks its rows up
+// by the columns' equality, so it would miss the rows such an index has
+// the statement update.
+const inexactKeySQL = `(i.indnullsnotdistinct OR EXISTS (SELECT 1
+  FROM ROWS FROM (pg_catalog.unnest(i.indkey::int2[]), pg_catalog.unnest(i.indcollation::pg_catalog.oid[])) ic(attnum, coll)
+  JOIN pg_catalog.pg_attribute ca ON ca.attrelid = i.indrelid AND ca.attnum = ic.attnum WHERE ic.coll <> ca.attcollation))`
 
 // info returns the extra metadata LoadTable recorded for t (its Dialect
 // field).
@@ -364,7 +384,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
  pg_catalog.current_setting('TimeZone'), pg_catalog.current_setting('client_encoding'),
  t.relrowsecurity,
  ` + root + `,
- pg_catalog.current_setting('transaction_isolation'), t.relispartition
+ pg_catalog.current_setting('transaction_isolation'), pg_catalog.current_setting('bytea_output'), t.relispartition
  FROM t`
 }
 
@@ -375,7 +395,7 @@ SELECT t.oid::int8, t.nspname, t.relname, t.kind, pg_catalog.md5(pg_catalog.conc
 // timestamptz is imaged in UTC), is accepted whatever it is and recorded
 // with the undo log instead (see imageZone).
 type settings struct {
-	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding string
+	standardStrings, dateStyle, intervalStyle, floatDigits, timeZone, clientEncoding, byteaOutput string
 	// isolation is transaction_isolation (see freshProbe).
 	isolation string
 }
@@ -385,10 +405,12 @@ type settings struct {
 // off: the parser reads backslashes in '…' as PostgreSQL 9.1+ does by
 // default), or images read as text that another session would read back
 // as another value (DateStyle other than ISO, IntervalStyle other than
-// postgres, extra_float_digits below 1: rounded floats), or text in
-// another client_encoding than UTF8 (pgx reads text as UTF-8: a LATIN1
-// 'ü' would be imaged as another string, and a rollback would take the
-// row for changed).
+// postgres, extra_float_digits below 1: rounded floats, bytea_output
+// other than hex: bytea inside arrays, composites and domains, imaged as
+// text in escape form, which a rollback reading hex took for changed and
+// parked), or text in another client_encoding than UTF8 (pgx reads text
+// as UTF-8: a LATIN1 'ü' would be imaged as another string, and a
+// rollback would take the row for changed).
 func (s settings) check() error {
 	switch {
 	case s.clientEncoding != "UTF8":
@@ -399,6 +421,8 @@ func (s settings) check() error {
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: DateStyle is %q: images read as text must be in ISO form to be restored exactly", s.dateStyle)
 	case s.intervalStyle != "postgres":
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: IntervalStyle is %q: images read as text must be in postgres form to be restored exactly", s.intervalStyle)
+	case s.byteaOutput != "hex":
+		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: bytea_output is %q: bytea read as text (arrays, composites, domains) must be in hex form to be compared at rollback", s.byteaOutput)
 	}
 	if n, err := strconv.Atoi(s.floatDigits); err != nil || n < 1 {
 		return txc.Errorf(txc.CodeUnsupported, "datasource/postgres: refused in AT mode: extra_float_digits is %q: floats read as text (arrays, composites) would be rounded", s.floatDigits)
@@ -529,7 +553,7 @@ func readProbe(br pgx.BatchResults, rel string, lock, folded bool, begun func(er
 	)
 	if err := rows.Scan(&pr.oid, &pr.schema, &pr.name, &pr.kind, &pr.fingerprint, &pr.triggers, &pr.rules,
 		&pr.cascadeDelete, &pr.cascadeUpdate, &pr.inheritParent, &locked, &set.standardStrings, &set.dateStyle,
-		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation, &pr.partition); err != nil {
+		&set.intervalStyle, &set.floatDigits, &set.timeZone, &set.clientEncoding, &pr.rowSecurity, &pr.lockRoot, &set.isolation, &set.byteaOutput, &pr.partition); err != nil {
 		return probe{}, settings{}, err
 	}
 	return pr, set, rows.Err()
@@ -624,10 +648,12 @@ func (Dialect) LoadTable(ctx context.Context, q datasource.Querier, schema, tabl
 }
 
 // loadColumns reads the columns of the relation reg (pg_attribute): the
-// stored ones, their types, identity and serial columns.
+// stored ones, their types (and the lossy types they hold, lossy.go),
+// identity and serial columns.
 func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*datasource.Table, *tableInfo, error) {
 	cols, err := q.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, a.attname, a.attgenerated::text, a.attidentity::text,
- pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL
+ pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), a.attname) IS NOT NULL,
+ `+lossyTypeQuery+`
  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
  WHERE c.oid = pg_catalog.to_regclass($1) ORDER BY a.attnum`, reg)
@@ -643,7 +669,7 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 	default:
 		t.Hazards.NotTable = fmt.Sprintf("relkind %q", kind)
 	}
-	in := &tableInfo{types: map[string]string{}}
+	in := &tableInfo{types: map[string]string{}, lossy: map[string]string{}}
 	for _, c := range cols {
 		name := c[3].Value.Str()
 		t.AllColumns = append(t.AllColumns, name)
@@ -652,6 +678,9 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 		}
 		t.Columns = append(t.Columns, name)
 		in.types[name] = c[6].Value.Str()
+		if !c[8].Value.IsNull() {
+			in.lossy[name] = c[8].Value.Str()
+		}
 		switch c[5].Value.Str() {
 		case "a":
 			t.Hazards.IdentityAlways = append(t.Hazards.IdentityAlways, name)
@@ -669,7 +698,7 @@ func loadColumns(ctx context.Context, q datasource.Querier, reg string) (*dataso
 // loadKeys reads the primary key and the unique keys on plain columns
 // (pg_index), which are also the ON CONFLICT arbiters.
 func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasource.Table, in *tableInfo) error {
-	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname
+	keys, err := q.Query(ctx, `SELECT ic.relname, i.indisprimary, COALESCE(con.conname, ''), a.attname, `+inexactKeySQL+`
  FROM pg_catalog.pg_index i
  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
  LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u')
@@ -684,7 +713,7 @@ func loadKeys(ctx context.Context, q datasource.Querier, reg string, t *datasour
 	for _, k := range keys {
 		idx, col := k[0].Value.Str(), k[3].Value.Str()
 		if n := len(in.keys); n == 0 || in.keys[n-1].index != idx {
-			in.keys = append(in.keys, uniqueKey{index: idx, primary: k[1].Value.Boolean(), constraint: k[2].Value.Str()})
+			in.keys = append(in.keys, uniqueKey{index: idx, primary: k[1].Value.Boolean(), constraint: k[2].Value.Str(), inexact: k[4].Value.Boolean()})
 		}
 		last := &in.keys[len(in.keys)-1]
 		last.cols = append(last.cols, col)
@@ -708,8 +737,8 @@ func probeHazards(t *datasource.Table, in *tableInfo) {
 	// Foreign-key checks and actions stay on in a rollback's session.
 	h.RollbackCascades = true
 	for _, c := range t.Columns {
-		if strings.HasPrefix(in.types[c], "money") {
-			h.LossyColumn, h.LossyWhy = c, "is money, whose text depends on lc_monetary: its image could be restored as another amount"
+		if typ, ok := in.lossy[c]; ok {
+			h.LossyColumn, h.LossyWhy = c, lossyWhy(typ, in.types[c])
 			break
 		}
 	}

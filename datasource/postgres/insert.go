@@ -26,6 +26,7 @@ import (
 // arbiter key values of the new rows.
 type insertPlan struct {
 	query    string
+	calls    []string // see checkCalls
 	nargs    int
 	rel      relRef
 	relation *pg.RangeVar
@@ -56,7 +57,7 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 	if s.Relation == nil {
 		return nil, datasource.Unsupported(p.query, "INSERT without a table")
 	}
-	ip := &insertPlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
 	for _, c := range s.Cols {
 		rt := c.GetResTarget()
 		if rt == nil {
@@ -138,6 +139,9 @@ func (ip *insertPlan) Query(ctx context.Context, x *datasource.Exec, args []driv
 
 func (ip *insertPlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := datasource.CheckArgs(ip.query, ip.nargs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCalls(ctx, x, ip.query, ip.calls); err != nil {
 		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, ip.rel, true)
@@ -323,24 +327,32 @@ func (ip *insertPlan) arbiterValues(key, cols []string) ([][]*pg.Node, error) {
 	return rows, nil
 }
 
-// arbiter returns the columns of the unique key ON CONFLICT names.
+// arbiter returns the columns of the unique key ON CONFLICT names. It
+// refuses a conflict target whose rows the before image cannot look up
+// (inexact: every unique index on the columns is an arbiter).
 func (ip *insertPlan) arbiter(in *tableInfo) ([]string, error) {
-	if name := ip.infer.Conname; name != "" {
-		for _, k := range in.keys {
-			if k.constraint == name || k.index == name {
-				return k.cols, nil
-			}
-		}
-		return nil, datasource.Unsupported(ip.query, "ON CONFLICT ON CONSTRAINT %q: no such unique constraint on a plain column list", name)
-	}
+	name := ip.infer.Conname
 	var cols []string
 	for _, e := range ip.infer.IndexElems {
 		cols = append(cols, e.GetIndexElem().GetName())
 	}
+	var found []string
 	for _, k := range in.keys {
-		if len(k.cols) == len(cols) && sameSet(k.cols, cols) {
-			return k.cols, nil
+		if name != "" && k.constraint != name && k.index != name || name == "" && (len(k.cols) != len(cols) || !sameSet(k.cols, cols)) {
+			continue
 		}
+		if k.inexact {
+			return nil, datasource.Unsupported(ip.query, "ON CONFLICT DO UPDATE on unique index %q, which is NULLS NOT DISTINCT or indexes a column under another collation than the column's: the rows it would update cannot be looked up before it runs", k.index)
+		}
+		if found == nil {
+			found = k.cols
+		}
+	}
+	switch {
+	case found != nil:
+		return found, nil
+	case name != "":
+		return nil, datasource.Unsupported(ip.query, "ON CONFLICT ON CONSTRAINT %q: no such unique constraint on a plain column list", name)
 	}
 	return nil, datasource.Unsupported(ip.query, "ON CONFLICT (%s): no unique key on exactly these columns", columnList("", cols))
 }

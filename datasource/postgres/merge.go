@@ -33,6 +33,7 @@ import (
 // actions reference (the rows they would write are not imaged).
 type mergePlan struct {
 	query   string
+	calls   []string // see checkCalls
 	nargs   int
 	rel     relRef
 	stmt    *pg.MergeStmt // as parsed
@@ -61,7 +62,7 @@ func (p *planner) merge(s *pg.MergeStmt) (datasource.Statement, error) {
 	if s.Relation == nil || s.SourceRelation == nil {
 		return nil, datasource.Unsupported(p.query, "MERGE without a target or a source")
 	}
-	mp := &mergePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), stmt: s}
+	mp := &mergePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), stmt: s}
 	for _, n := range s.MergeWhenClauses {
 		w := n.GetMergeWhenClause()
 		if w == nil {
@@ -141,6 +142,9 @@ func (mp *mergePlan) Query(ctx context.Context, x *datasource.Exec, args []drive
 // locked before image, with RETURNING its images.
 func (mp *mergePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := datasource.CheckArgs(mp.query, mp.nargs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCalls(ctx, x, mp.query, mp.calls); err != nil {
 		return nil, nil, err
 	}
 	if err := mp.refuseServer(x); err != nil {

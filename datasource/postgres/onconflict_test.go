@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/txcio/txc"
+	"github.com/txcio/txc/internal/dbtest"
 )
 
 // TestOnConflictDefaultKeyCollision: an ON CONFLICT DO UPDATE whose new
@@ -51,4 +52,34 @@ func TestOnConflictDefaultKeyCollision(t *testing.T) {
 	if got, want := e.dump(part), "(1,6)\n(13,11)\n"; got != want {
 		t.Fatalf("committed:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// TestOnConflictInexactArbiterRefused: an ON CONFLICT DO UPDATE whose
+// arbiter is NULLS NOT DISTINCT, or indexes its column under another
+// (nondeterministic) collation than the column's, updated a row the
+// before image's lookup by the columns' equality did not find (NULL,
+// 'A' for 'a'): the statement ran and then failed as a concurrent
+// insert to retry, which failed the same way every time. It is refused
+// before it runs; the same upsert on an exact key still rolls back.
+func TestOnConflictInexactArbiterRefused(t *testing.T) {
+	e := newEnv(t)
+	coll := dbtest.Name("at_ci")
+	e.exec("CREATE COLLATION " + coll + " (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+	t.Cleanup(func() { e.plain.Exec("DROP COLLATION IF EXISTS " + coll + " CASCADE") })
+	nnd := e.table("at_ocnnd", "CREATE TABLE {t} (id int PRIMARY KEY, u int CONSTRAINT {t}_u UNIQUE NULLS NOT DISTINCT, n int)", "INSERT INTO {t} VALUES (1, NULL, 1)")
+	ci := e.table("at_occi", "CREATE TABLE {t} (id int PRIMARY KEY, s text, n int)", "CREATE UNIQUE INDEX {t}_s ON {t} (s COLLATE "+coll+")",
+		"INSERT INTO {t} VALUES (1, 'a', 1)")
+	for _, c := range []struct{ table, q string }{
+		{nnd, "INSERT INTO " + nnd + " VALUES (2, NULL, 2) ON CONFLICT (u) DO UPDATE SET n = 9"},
+		{nnd, "INSERT INTO " + nnd + " VALUES (2, NULL, 2) ON CONFLICT ON CONSTRAINT " + nnd + "_u DO UPDATE SET n = 9"},
+		{ci, "INSERT INTO " + ci + " VALUES (2, 'A', 2) ON CONFLICT (s) DO UPDATE SET n = 9"},
+	} {
+		seed := e.dump(c.table)
+		err, _ := e.rollbackOne(e.db, c.q)
+		wantRefused(t, err, "the rows it would update cannot be looked up before it runs")
+		if got := e.dump(c.table); got != seed {
+			t.Fatalf("%s: changed:\n%s", c.q, got)
+		}
+	}
+	e.stmtsRollBack(nnd, e.dump(nnd), "INSERT INTO "+nnd+" VALUES (1, 5, 5) ON CONFLICT (id) DO UPDATE SET n = 9")
 }

@@ -39,7 +39,7 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if writingCTE(n) {
 		return nil, datasource.Unsupported(query, "a data-modifying WITH query cannot be imaged")
 	}
-	p := &planner{query: query, nargs: maxParam(n)}
+	p := &planner{query: query, nargs: maxParam(n), calls: calledFunctions(n)}
 	return p.statement(n)
 }
 
@@ -57,6 +57,9 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		}
 		if callsSetConfig(n) {
 			return sessionStmt{}, nil
+		}
+		if len(p.calls) > 0 {
+			return callStmt{query: query, names: p.calls}, nil
 		}
 		return passthrough{}, nil
 	case *pg.Node_InsertStmt:
@@ -216,7 +219,7 @@ func clearProbes(x *datasource.Exec) {
 // (names as the parser folds them: SET TIME ZONE sets "timezone").
 var sessionSettings = map[string]bool{"search_path": true, "role": true, "session_authorization": true,
 	"standard_conforming_strings": true, "datestyle": true, "intervalstyle": true, "extra_float_digits": true,
-	"timezone": true, "client_encoding": true}
+	"timezone": true, "client_encoding": true, "bytea_output": true}
 
 // callsSetConfig reports whether n calls set_config (which may set the
 // search_path, the TimeZone or another of sessionSettings).
@@ -234,7 +237,8 @@ func callsSetConfig(n *pg.Node) bool {
 // planner builds the plan of one statement.
 type planner struct {
 	query string
-	nargs int // the highest $n
+	nargs int      // the highest $n
+	calls []string // the functions it calls by name (calledFunctions)
 }
 
 // relRef is the written (or locked) table of a statement.

@@ -269,6 +269,18 @@ func TestCopyOfWriteRefused(t *testing.T) {
 	}
 }
 
+// refusedSettings are session settings under which AT writes are
+// refused, and the reason the refusal names.
+var refusedSettings = []struct{ set, reason string }{
+	{"SET standard_conforming_strings = off", "standard_conforming_strings"},
+	{"SET DateStyle = 'SQL, DMY'", "DateStyle"},
+	{"SET IntervalStyle = 'sql_standard'", "IntervalStyle"},
+	{"SET extra_float_digits = 0", "extra_float_digits"},
+	{"SET client_encoding = 'LATIN1'", "client_encoding"},
+	{"SET NAMES 'WIN1252'", "client_encoding"},
+	{"SET bytea_output = escape", "bytea_output"},
+}
+
 // TestSessionSettingsRefused: a session whose settings would change what
 // the rebuilt statement writes or how images read back is refused, also
 // when set inside the local transaction.
@@ -276,14 +288,7 @@ func TestSessionSettingsRefused(t *testing.T) {
 	e := newEnv(t)
 	tb := e.table("ss", kv, kvSeed)
 	before := e.dump(tb)
-	for _, c := range []struct{ set, reason string }{
-		{"SET standard_conforming_strings = off", "standard_conforming_strings"},
-		{"SET DateStyle = 'SQL, DMY'", "DateStyle"},
-		{"SET IntervalStyle = 'sql_standard'", "IntervalStyle"},
-		{"SET extra_float_digits = 0", "extra_float_digits"},
-		{"SET client_encoding = 'LATIN1'", "client_encoding"},
-		{"SET NAMES 'WIN1252'", "client_encoding"},
-	} {
+	for _, c := range refusedSettings {
 		db := e.open("")
 		db.SetMaxOpenConns(1)
 		if _, err := db.Exec(c.set); err != nil {
@@ -304,6 +309,36 @@ func TestSessionSettingsRefused(t *testing.T) {
 	money := e.table("ss_m", "CREATE TABLE {t} (id int PRIMARY KEY, m money)", "INSERT INTO {t} VALUES (1, 12.34)")
 	err, _ := e.rollbackOne(e.db, "DELETE FROM "+money)
 	wantRefused(t, err, "money")
+}
+
+// TestSettingChangedInLocalTxRefused: a setting changed between two
+// writes of one local transaction refuses the second write: the table
+// probe the first write kept is dropped by the SET, and the next write
+// reads the session again.
+func TestSettingChangedInLocalTxRefused(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("ss_tx", kv, kvSeed)
+	before := e.dump(tb)
+	for _, c := range refusedSettings {
+		xid, err := e.global(func(ctx context.Context) error {
+			tx, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			for _, q := range []string{"UPDATE " + tb + " SET n = 1 WHERE id = 1", strings.Replace(c.set, "SET", "SET LOCAL", 1), "UPDATE " + tb + " SET n = 2 WHERE id = 1"} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return tx.Commit()
+		})
+		wantRefused(t, err, c.reason)
+		e.finish(xid)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("changed:\n%s", got)
+	}
 }
 
 // TestCompositeRestoredExactly: a composite column of date, float8 and

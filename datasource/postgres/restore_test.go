@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/txcio/txc"
 	"github.com/txcio/txc/datasource"
 	txcpg "github.com/txcio/txc/datasource/postgres"
 	"github.com/txcio/txc/internal/dbtest"
@@ -173,5 +174,34 @@ func TestRollbackReadCommittedWhateverTheDefault(t *testing.T) {
 	e.parked(xid, tb, changed)
 	if got := e.dump(audit); got != "" {
 		t.Fatalf("the rollback fired the trigger: audit rows\n%s", got)
+	}
+}
+
+// TestRollbackSessionDefaultsPinned: the phase-2 user's session defaults
+// must not change how the rollback reads the images' text back. With
+// array_nulls off it put a NULL array element back as the string "NULL",
+// with xmloption document it could not put an XML fragment back, and with
+// bytea_output escape it read bytea in arrays in another form than phase
+// 1 imaged it: each rollback parked. The rollback's session pins them.
+func TestRollbackSessionDefaultsPinned(t *testing.T) {
+	e := newEnv(t)
+	tb := e.table("at_rbdef", "CREATE TABLE {t} (id int PRIMARY KEY, a text[], x xml, b bytea[])",
+		`INSERT INTO {t} VALUES (1, ARRAY[NULL, 'NULL', 'x'], XMLPARSE(CONTENT 'a<b/>c'), ARRAY['\x00ff'::bytea, NULL]),
+		(2, ARRAY[NULL]::text[], XMLPARSE(CONTENT '<!DOCTYPE d><d/>'), ARRAY['\x41'::bytea])`)
+	before := e.dump(tb)
+	p2, err := pgx.ParseConfig(dbtest.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.RuntimeParams["array_nulls"] = "off"
+	p2.RuntimeParams["xmloption"] = "document"
+	p2.RuntimeParams["bytea_output"] = "escape"
+	db := e.open("", datasource.WithResourceID(dbtest.Name("pg-rbdef")), datasource.WithPhase2Connector(&sharedConnector{stdlib.GetConnector(*p2)}))
+	err, st := e.rollbackOne(db, "UPDATE "+tb+" SET a = '{}', x = NULL, b = NULL WHERE id = 1", "DELETE FROM "+tb+" WHERE id = 2")
+	if err != nil || st != txc.GlobalRollbacked {
+		t.Fatal(err, st)
+	}
+	if got := e.dump(tb); got != before {
+		t.Fatalf("before:\n%s\nafter:\n%s", before, got)
 	}
 }

@@ -24,6 +24,7 @@ import (
 // the locked ones, or the local transaction is aborted.
 type updatePlan struct {
 	query string
+	calls []string // see checkCalls
 	nargs int
 	rel   relRef
 	stmt  *pg.UpdateStmt // as parsed, RETURNING included (the source of the image query)
@@ -62,7 +63,7 @@ func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
 	if s.WhereClause.GetCurrentOfExpr() != nil {
 		return nil, datasource.Unsupported(p.query, "UPDATE … WHERE CURRENT OF a cursor")
 	}
-	u := &updatePlan{query: p.query, nargs: p.nargs, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}, fromSelect: map[string]bool{}}
+	u := &updatePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}, fromSelect: map[string]bool{}}
 	for _, t := range s.TargetList {
 		rt := t.GetResTarget()
 		if rt == nil {
@@ -116,6 +117,9 @@ func (u *updatePlan) Query(ctx context.Context, x *datasource.Exec, args []drive
 // read first (key changes, UPDATE … FROM).
 func (u *updatePlan) exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, w *writer) (driver.Result, driver.Rows, error) {
 	if err := datasource.CheckArgs(u.query, u.nargs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCalls(ctx, x, u.query, u.calls); err != nil {
 		return nil, nil, err
 	}
 	m, in, err := table(ctx, x, u.rel, true)
