@@ -384,7 +384,23 @@ func TestEngineRetriesOnFakeClock(t *testing.T) {
 	}
 }
 
+// A step cut off by its timeout may have run: the saga fails with Timeout
+// and compensates it, whatever the service answered once cut off. A Go
+// function sees ctx's error; an HTTP service usually answers with its own
+// error (httpservice: "Unavailable"; grpcservice: "grpc.Canceled").
 func TestEngineStepTimeout(t *testing.T) {
+	answers := map[string]func(ctx context.Context) error{
+		"ctx error": func(ctx context.Context) error { return ctx.Err() },
+		"service error": func(ctx context.Context) error {
+			return &ServiceError{Name: ErrNameUnavailable, Message: ctx.Err().Error()}
+		},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) { testStepTimeout(t, answer) })
+	}
+}
+
+func testStepTimeout(t *testing.T, answer func(ctx context.Context) error) {
 	g := newRig(t, Backward)
 	def, err := Define("slow").Step(Step("a").Call("flight.book").Compensate("flight.cancel")).
 		Step(Step("b").Call("hotel.book").Compensate("hotel.cancel").Timeout(5 * time.Second)).Build()
@@ -393,8 +409,8 @@ func TestEngineStepTimeout(t *testing.T) {
 	}
 	g.eng.Register(def)
 	g.rec.set("hotel.book", func(ctx context.Context, _ *Request) (json.RawMessage, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
+		<-ctx.Done() // the request was sent; its answer is lost
+		return nil, answer(ctx)
 	})
 	done := make(chan error, 1)
 	go func() { _, err := g.eng.Run(t.Context(), "slow", nil); done <- err }()
