@@ -346,6 +346,24 @@ func TestEngineFailureCompensates(t *testing.T) {
 	}
 }
 
+// TestEngineUnavailableStepIsCompensated: a step failing with Unavailable
+// (its request may have gone out and its answer been lost) may have run,
+// so it is compensated, newest first, with the completed steps.
+func TestEngineUnavailableStepIsCompensated(t *testing.T) {
+	g := newRig(t, Backward)
+	g.rec.set("car.book", func(context.Context, *Request) (json.RawMessage, error) {
+		return nil, &ServiceError{Name: ErrNameUnavailable, Message: "connection reset by peer"}
+	})
+	res, err := g.eng.Run(t.Context(), "trip", map[string]any{"who": "ann"})
+	if !errors.Is(err, txc.ErrRolledBack) || res.Status != StatusCompensated {
+		t.Fatalf("Run: %v %+v", err, res)
+	}
+	want := []string{"flight.book id1/1", "hotel.book id1/2", "car.book id1/3", "car.cancel id1/3/c", "hotel.cancel id1/2/c", "flight.cancel id1/1/c"}
+	if got := g.rec.list(); !slices.Equal(got, want) {
+		t.Fatalf("calls %v", got)
+	}
+}
+
 func TestEngineRetriesOnFakeClock(t *testing.T) {
 	g := newRig(t, Backward)
 	def, err := Define("retry").Step(Step("a").Call("flight.book").
