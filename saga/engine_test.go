@@ -346,6 +346,24 @@ func TestEngineFailureCompensates(t *testing.T) {
 	}
 }
 
+// TestEngineUnavailableStepIsCompensated: a step failing with Unavailable
+// (its request may have gone out and its answer been lost) may have run,
+// so it is compensated, newest first, with the completed steps.
+func TestEngineUnavailableStepIsCompensated(t *testing.T) {
+	g := newRig(t, Backward)
+	g.rec.set("car.book", func(context.Context, *Request) (json.RawMessage, error) {
+		return nil, &ServiceError{Name: ErrNameUnavailable, Message: "connection reset by peer"}
+	})
+	res, err := g.eng.Run(t.Context(), "trip", map[string]any{"who": "ann"})
+	if !errors.Is(err, txc.ErrRolledBack) || res.Status != StatusCompensated {
+		t.Fatalf("Run: %v %+v", err, res)
+	}
+	want := []string{"flight.book id1/1", "hotel.book id1/2", "car.book id1/3", "car.cancel id1/3/c", "hotel.cancel id1/2/c", "flight.cancel id1/1/c"}
+	if got := g.rec.list(); !slices.Equal(got, want) {
+		t.Fatalf("calls %v", got)
+	}
+}
+
 func TestEngineRetriesOnFakeClock(t *testing.T) {
 	g := newRig(t, Backward)
 	def, err := Define("retry").Step(Step("a").Call("flight.book").
@@ -384,7 +402,23 @@ func TestEngineRetriesOnFakeClock(t *testing.T) {
 	}
 }
 
+// A step cut off by its timeout may have run: the saga fails with Timeout
+// and compensates it, whatever the service answered once cut off. A Go
+// function sees ctx's error; an HTTP service usually answers with its own
+// error (httpservice: "Unavailable"; grpcservice: "grpc.Canceled").
 func TestEngineStepTimeout(t *testing.T) {
+	answers := map[string]func(ctx context.Context) error{
+		"ctx error": func(ctx context.Context) error { return ctx.Err() },
+		"service error": func(ctx context.Context) error {
+			return &ServiceError{Name: ErrNameUnavailable, Message: ctx.Err().Error()}
+		},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) { testStepTimeout(t, answer) })
+	}
+}
+
+func testStepTimeout(t *testing.T, answer func(ctx context.Context) error) {
 	g := newRig(t, Backward)
 	def, err := Define("slow").Step(Step("a").Call("flight.book").Compensate("flight.cancel")).
 		Step(Step("b").Call("hotel.book").Compensate("hotel.cancel").Timeout(5 * time.Second)).Build()
@@ -393,8 +427,8 @@ func TestEngineStepTimeout(t *testing.T) {
 	}
 	g.eng.Register(def)
 	g.rec.set("hotel.book", func(ctx context.Context, _ *Request) (json.RawMessage, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
+		<-ctx.Done() // the request was sent; its answer is lost
+		return nil, answer(ctx)
 	})
 	done := make(chan error, 1)
 	go func() { _, err := g.eng.Run(t.Context(), "slow", nil); done <- err }()

@@ -70,7 +70,9 @@ const (
 	// ErrNameTimeout: the step's timeout passed.
 	ErrNameTimeout = "Timeout"
 	// ErrNameUnavailable: a remote service could not be reached, or
-	// answered that it is unavailable (HTTP 502, 503, 504, gRPC Unavailable).
+	// answered that it is unavailable (HTTP 502, 503, 504, gRPC Unavailable),
+	// or the answer was lost. Like a Timeout, the step may have run, so it
+	// is compensated with the completed steps.
 	ErrNameUnavailable = "Unavailable"
 	// ErrNameError: any other error.
 	ErrNameError = "Error"

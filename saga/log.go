@@ -113,7 +113,9 @@ type Batch struct {
 // concurrent use.
 //
 // Save makes a batch durable atomically (all of it or none) before it
-// returns. An Instance record whose ID is new is inserted whole; for a known
+// returns; when it returns an error the batch was not written and never
+// will be (the engine resumes from the log after a failed save, and a late
+// write would overwrite what the resumed run logged). An Instance record whose ID is new is inserted whole; for a known
 // ID only Status, Output, ErrorName and Error change. A Step record is keyed
 // by (Instance, Seq, Compensation): a new key is inserted whole, a known one
 // changes only Status, Output, ErrorName, Error and Attempts. Concurrent

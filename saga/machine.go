@@ -393,8 +393,9 @@ func (m *machine) groupDone() {
 			sc.out[shortName(f.t.name, st.scope)] = f.out
 			m.applyOutput(st.scope, f.t.output, f.out)
 			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: st.scope, in: f.in, out: f.out})
-		case f.errN == ErrNameTimeout:
-			// A timed-out step may have run: compensate it too.
+		case mayHaveRun(f.errN):
+			// A step that timed out or whose answer was lost may have run:
+			// compensate it too.
 			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: st.scope, in: f.in})
 			fallthrough
 		default:
@@ -421,6 +422,16 @@ func (m *machine) groupDone() {
 	m.startCompensation(failed.errN, failed.errMsg)
 }
 
+// mayHaveRun reports whether a step that failed with the error named name
+// may nevertheless have done its work: it timed out, or the service was
+// "Unavailable", which the HTTP and gRPC adapters also answer when the
+// request went out and its answer was lost (a 504 from a proxy, a
+// connection cut mid-call). Such a step is compensated with the completed
+// ones; a compensation must succeed doing nothing when its step never
+// reached the service, so compensating one too many is safe, one too few
+// is not.
+func mayHaveRun(name string) bool { return name == ErrNameTimeout || name == ErrNameUnavailable }
+
 // abandon gives up the calls in flight after a crash (backward recovery):
 // they may have run, so they are compensated with the completed ones
 // (including members of the interrupted group that had completed).
@@ -432,7 +443,7 @@ func (m *machine) abandon() {
 		switch {
 		case f.state == StepSucceeded:
 			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: m.cur.scope, in: f.in, out: f.out})
-		case f.state == StepRunning, f.errN == ErrNameTimeout:
+		case f.state == StepRunning, mayHaveRun(f.errN):
 			m.done = append(m.done, &doneStep{seq: f.call.Seq, t: f.t, scope: m.cur.scope, in: f.in})
 		}
 	}

@@ -285,7 +285,11 @@ func (e *Engine) invoke(ctx context.Context, svc Service, req *Request, c *Call)
 	}()
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(context.Cause(cctx), errStepTimeout) {
-			return nil, fmt.Errorf("%w after %v: %w", errStepTimeout, c.timeout, err)
+			// The service's own error is what our cancel made of it (an
+			// HTTP call says Unavailable, a gRPC one Canceled): keep it
+			// only as text, so the failure is named Timeout and the step,
+			// which may have run, is compensated.
+			return nil, fmt.Errorf("%w after %v: %v", errStepTimeout, c.timeout, err)
 		}
 		return nil, err
 	}

@@ -98,6 +98,9 @@ func (s *Store) Close() error {
 }
 
 // Save queues b and waits until the transaction that writes it committed.
+// When ctx ends first, b is taken off the queue, or, if a writer already
+// holds it, Save waits for that transaction: an error means b was not
+// written and never will be.
 func (s *Store) Save(ctx context.Context, b saga.Batch) error {
 	if len(b.Instances) == 0 && len(b.Steps) == 0 {
 		return nil
@@ -118,8 +121,27 @@ func (s *Store) Save(ctx context.Context, b saga.Batch) error {
 	case err := <-r.done:
 		return err
 	case <-ctx.Done():
+	}
+	if s.unqueue(r) {
 		return context.Cause(ctx)
 	}
+	// A writer has taken r and its transaction may still commit. Wait for
+	// it: the engine resumes from the log after a failed save, so a save
+	// that returned an error must never be applied later.
+	return <-r.done
+}
+
+// unqueue removes r from the queue; false if a writer has taken it.
+func (s *Store) unqueue(r *saveReq) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.queue {
+		if q == r {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Store) writer() {

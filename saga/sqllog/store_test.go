@@ -126,3 +126,43 @@ func TestCleanup(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelledSaveIsNeverAppliedLater: a Save that returns an error must
+// not be written afterwards. The engine takes a failed save as "the run
+// stopped here" and the next delivery resumes from the log; a batch that
+// lands after that (a stale end of a step, a stale final status) would
+// overwrite what the resumed run wrote.
+func TestCancelledSaveIsNeverAppliedLater(t *testing.T) {
+	for _, sc := range dbCases() {
+		t.Run(sc.name, func(t *testing.T) {
+			s := sc.store(t)
+			ctx := t.Context()
+			in := saga.Instance{ID: "x1", Definition: "d", XID: "n:1", Engine: "e", Status: saga.StatusRunning}
+			if err := s.Save(ctx, saga.Batch{Instances: []saga.Instance{in}}); err != nil {
+				t.Fatal(err)
+			}
+			// Hold the instance's row so that the writer's transaction waits.
+			lock, err := s.db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Rollback()
+			if _, err := lock.ExecContext(ctx, "SELECT id FROM "+s.inst+" WHERE id = 'x1' FOR UPDATE"); err != nil {
+				t.Fatal(err)
+			}
+			time.AfterFunc(time.Second, func() { lock.Rollback() })
+			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			in.Status = saga.StatusSucceeded
+			saveErr := s.Save(sctx, saga.Batch{Instances: []saga.Instance{in}})
+			time.Sleep(1500 * time.Millisecond) // the lock is gone; a late write would have landed
+			got, _, err := s.Load(ctx, "x1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if applied := got.Status == saga.StatusSucceeded; applied != (saveErr == nil) {
+				t.Fatalf("Save returned %v, yet the log says %v afterwards", saveErr, got.Status)
+			}
+		})
+	}
+}
