@@ -98,6 +98,7 @@ func TestNativeFunctionsAreNative(t *testing.T) {
 		"SYSDATE()", "USER()", "DATABASE()", "JSON_EXTRACT('{}', '$')", "COALESCE(NULL, 1)", "ST_ASTEXT(ST_GEOMFROMTEXT('POINT(1 1)'))",
 		"LAST_INSERT_ID()", "UUID()", "FOUND_ROWS()", "LEFT('ab', 1)", "REPEAT('a', 2)", "REPLACE('a', 'a', 'b')",
 		"`abs`(-1)", "abs (-1)", "year ('2020-01-01')", "`ts` + INTERVAL 1 DAY", "ts - INTERVAL 1 DAY", "CURRENT_TIMESTAMP ()",
+		"ST_AREA(ST_BUFFER(ST_GEOMFROMTEXT('POINT(1 1)'), 1))", "MBRCONTAINS(g, ST_POINTFROMWKB(w))",
 	} {
 		if _, err := (txcmysql.Dialect{}).Recognize("SELECT " + expr + " FROM t"); err != nil {
 			t.Errorf("SELECT %s: %v", expr, err)
