@@ -50,7 +50,8 @@ const (
 	updatexml upper uuid uuid_short version week weekday weekofyear wsrep_last_seen_gtid wsrep_last_written_gtid
 	wsrep_sync_wait_upto_gtid yearweek contains st_astext st_aswkt st_asbinary st_aswkb st_geomfromtext
 	st_geometryfromtext st_pointfromtext st_geomfromwkb st_x st_y st_srid st_distance st_distance_sphere
-	st_contains st_within st_intersects st_geomfromgeojson st_asgeojson st_area st_boundary st_buffer
+	st_contains st_within st_intersects st_geomfromgeojson st_asgeojson linestring polygon multipoint
+	multilinestring multipolygon geometrycollection st_area st_boundary st_buffer
 	st_centroid st_convexhull st_crosses st_difference st_dimension st_disjoint st_endpoint st_envelope st_equals
 	st_exteriorring st_geomcollfromtext st_geomcollfromwkb st_geometryfromwkb st_geometryn st_geometrytype
 	st_interiorringn st_intersection st_isclosed st_isempty st_isring st_issimple st_length
