@@ -116,6 +116,9 @@ func (r *routineCall) Enter(n ast.Node) (ast.Node, bool) {
 			r.name = x.Schema.O + "." + x.FnName.O
 			return n, true
 		}
+		if x.FnName.L == "point" && len(x.Args) == 2 {
+			break // native with two arguments in any form; with one it calls a stored function point
+		}
 		r.check(x.FnName.O, x.OriginTextPosition())
 	case *ast.AggregateFuncExpr:
 		r.check(x.F, x.OriginTextPosition())

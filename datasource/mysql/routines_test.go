@@ -85,6 +85,14 @@ func TestNativeFunctionsAreNative(t *testing.T) {
 			}
 		}
 	}
+	if _, err := c.ExecContext(ctx, "CREATE FUNCTION `point`(a INT, b INT) RETURNS INT RETURN 7"); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []string{"ST_X(point(1, 2))", "ST_X(point (1, 2))", "ST_X(`point`(1, 2))", "ST_X(point/**/(1, 2))"} {
+		if _, err := c.ExecContext(ctx, "SELECT "+call); err != nil {
+			t.Errorf("%s: %v (a stored function point, not the native one)", call, err)
+		}
+	}
 	if !reaches("count (1)") || !reaches("`year`(1)") {
 		t.Error("the forms that reach a stored function were not told apart")
 	}
@@ -98,14 +106,15 @@ func TestNativeFunctionsAreNative(t *testing.T) {
 		"SYSDATE()", "USER()", "DATABASE()", "JSON_EXTRACT('{}', '$')", "COALESCE(NULL, 1)", "ST_ASTEXT(ST_GEOMFROMTEXT('POINT(1 1)'))",
 		"LAST_INSERT_ID()", "UUID()", "FOUND_ROWS()", "LEFT('ab', 1)", "REPEAT('a', 2)", "REPLACE('a', 'a', 'b')",
 		"`abs`(-1)", "abs (-1)", "year ('2020-01-01')", "`ts` + INTERVAL 1 DAY", "ts - INTERVAL 1 DAY", "CURRENT_TIMESTAMP ()",
-		"ST_AREA(ST_BUFFER(ST_GEOMFROMTEXT('POINT(1 1)'), 1))", "MBRCONTAINS(g, ST_POINTFROMWKB(w))",
+		"ST_AREA(ST_BUFFER(ST_GEOMFROMTEXT('POINT(1 1)'), 1))", "MBRCONTAINS(g, ST_POINTFROMWKB(w))", "POINT(1, 2)", "point (1, 2)", "`point`(1, 2)",
 	} {
 		if _, err := (txcmysql.Dialect{}).Recognize("SELECT " + expr + " FROM t"); err != nil {
 			t.Errorf("SELECT %s: %v", expr, err)
 		}
 	}
 	for _, q := range []string{"SELECT f()", "SELECT test.abs(1)", "SELECT myagg(n) FROM t", "UPDATE t SET n = f() WHERE id = 1", "SELECT REGEXP_LIKE('a', 'a')",
-		"SELECT `year`(d) FROM t", "SELECT count (1)", "SELECT COUNT/* */(1)", "SELECT `now`()", "UPDATE t SET n = `left`('a', 1) WHERE id = 1", "SELECT 1 + `if`(1, 2, 3)"} {
+		"SELECT `year`(d) FROM t", "SELECT count (1)", "SELECT COUNT/* */(1)", "SELECT `now`()", "UPDATE t SET n = `left`('a', 1) WHERE id = 1", "SELECT 1 + `if`(1, 2, 3)",
+		"SELECT POINT(1)"} {
 		_, err := (txcmysql.Dialect{}).Recognize(q)
 		var re *datasource.RefusedError
 		if !errors.As(err, &re) || !errors.Is(err, txc.ErrUnsupported) || !strings.Contains(err.Error(), "stored function") {
