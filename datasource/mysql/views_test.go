@@ -33,7 +33,10 @@ func TestViewCallingStoredFunctionRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { e.plain.Exec("DROP VIEW IF EXISTS " + outer + ", " + v + ", " + plain); e.plain.Exec("DROP FUNCTION IF EXISTS " + fn) })
+	t.Cleanup(func() {
+		e.plain.Exec("DROP VIEW IF EXISTS " + outer + ", " + v + ", " + plain)
+		e.plain.Exec("DROP FUNCTION IF EXISTS " + fn)
+	})
 	both := []string{tb, other}
 	for _, q := range []string{
 		"SELECT * FROM " + v,

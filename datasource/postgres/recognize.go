@@ -39,7 +39,7 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if writingCTE(n) {
 		return nil, datasource.Unsupported(query, "a data-modifying WITH query cannot be imaged")
 	}
-	p := &planner{query: query, nargs: maxParam(n), calls: calledFunctions(n)}
+	p := &planner{query: query, nargs: maxParam(n), calls: calleesOf(n)}
 	return p.statement(n)
 }
 
@@ -58,8 +58,8 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		if callsSetConfig(n) {
 			return sessionStmt{}, nil
 		}
-		if len(p.calls) > 0 {
-			return callStmt{query: query, names: p.calls}, nil
+		if !p.calls.empty() {
+			return callStmt{query: query, calls: p.calls}, nil
 		}
 		return passthrough{}, nil
 	case *pg.Node_InsertStmt:
@@ -237,8 +237,8 @@ func callsSetConfig(n *pg.Node) bool {
 // planner builds the plan of one statement.
 type planner struct {
 	query string
-	nargs int      // the highest $n
-	calls []string // the functions it calls by name (calledFunctions)
+	nargs int     // the highest $n
+	calls callees // what it may run the functions of (calleesOf)
 }
 
 // relRef is the written (or locked) table of a statement.
