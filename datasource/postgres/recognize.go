@@ -85,7 +85,25 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		*pg.Node_UnlistenStmt, *pg.Node_LockStmt, *pg.Node_DeallocateStmt, *pg.Node_FetchStmt, *pg.Node_ClosePortalStmt:
 		return passthrough{}, nil
 	}
-	return utility(query, n)
+	st, err := utility(query, n)
+	if _, ok := st.(passthrough); ok && runsQuery(n) && !p.calls.empty() {
+		return callStmt{query: query, calls: p.calls}, nil
+	}
+	return st, err
+}
+
+// runsQuery reports whether utility statement n runs the query it holds:
+// a cursor (on FETCH), COPY (…) TO and EXPLAIN ANALYZE do, so the
+// functions it calls and the views it reads are checked as a SELECT's
+// (see checkCalls).
+func runsQuery(n *pg.Node) bool {
+	switch s := n.Node.(type) {
+	case *pg.Node_DeclareCursorStmt, *pg.Node_CopyStmt:
+		return true
+	case *pg.Node_ExplainStmt:
+		return explainAnalyze(s.ExplainStmt)
+	}
+	return false
 }
 
 // utility passes through cursors, PREPARE, EXPLAIN and COPY that only

@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/txcio/txc"
@@ -35,6 +37,33 @@ func TestViewCallingWritingFunctionRefused(t *testing.T) {
 		wantRefused(t, err, want)
 		wantRefused(t, err, fn+"(integer)")
 		if st != txc.GlobalRollbacked {
+			t.Fatalf("%s: %v", q, st)
+		}
+		if got := e.dump(tb); got != before {
+			t.Fatalf("%s: changed:\n%s", q, got)
+		}
+	}
+	// A cursor runs its query on FETCH, EXPLAIN ANALYZE runs it at once.
+	for _, q := range []string{"DECLARE " + tb + "_c CURSOR FOR SELECT * FROM " + outer, "EXPLAIN ANALYZE SELECT * FROM " + v, "DECLARE " + tb + "_d CURSOR FOR SELECT " + fn + "(7)"} {
+		var stmtErr error
+		xid, _ := e.global(func(ctx context.Context) error {
+			tx, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if _, stmtErr = tx.ExecContext(ctx, q); stmtErr == nil && strings.HasPrefix(q, "DECLARE") {
+				_, stmtErr = tx.ExecContext(ctx, "FETCH ALL FROM "+strings.Fields(q)[1])
+			}
+			if stmtErr == nil {
+				if stmtErr = tx.Commit(); stmtErr == nil {
+					return errRollback
+				}
+			}
+			return stmtErr
+		})
+		wantRefused(t, stmtErr, fn+"(integer)")
+		if st := e.finish(xid); st != txc.GlobalRollbacked {
 			t.Fatalf("%s: %v", q, st)
 		}
 		if got := e.dump(tb); got != before {
