@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
@@ -162,7 +163,9 @@ func checkCalls(ctx context.Context, x *datasource.Exec, query string, c callees
 }
 
 // queryCalls runs volatileCallSQL for c and refuses query when it finds
-// a function.
+// a function. A BEGIN held back goes in its round trip (see heldBatch):
+// a local transaction that only reads costs no more round trips than
+// before the check.
 func queryCalls(ctx context.Context, x *datasource.Exec, query string, c callees) error {
 	funcs, err := json.Marshal(append([]string{}, c.funcs...))
 	if err != nil {
@@ -172,22 +175,49 @@ func queryCalls(ctx context.Context, x *datasource.Exec, query string, c callees
 	if err != nil {
 		return err
 	}
-	lo, _ := json.Marshal(largeObjectWriters)
-	rows, err := x.Query(ctx, volatileCallSQL, string(funcs), "{"+string(lo[1:len(lo)-1])+"}", string(rels))
+	pc, b, d, folded, err := heldBatch(x)
 	if err != nil {
 		return err
 	}
-	if len(rows) == 0 {
-		return nil
+	b.Queue(volatileCallSQL, string(funcs), largeObjectWriters, string(rels))
+	br := pc.Conn().SendBatch(ctx, b)
+	found, err := readCalls(br, folded, d.Begun)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
 	}
-	top, view, fn := rows[0][0].Value, rows[0][1].Value.Str(), rows[0][2].Value.Str()
+	if err != nil || found == nil {
+		return err
+	}
+	top, view, fn := found[0], found[1], found[2]
 	switch {
-	case top.IsNull():
-		return datasource.Unsupported(query, "it calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", fn)
-	case top.Str() != view:
-		return datasource.Unsupported(query, "it reads view %s, over view %s, whose definition calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", top.Str(), view, fn)
+	case top == nil:
+		return datasource.Unsupported(query, "it calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", *fn)
+	case *top != *view:
+		return datasource.Unsupported(query, "it reads view %s, over view %s, whose definition calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", *top, *view, *fn)
 	}
-	return datasource.Unsupported(query, "it reads view %s, whose definition calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", view, fn)
+	return datasource.Unsupported(query, "it reads view %s, whose definition calls a function that may write rows no undo image would hold (%s is VOLATILE and not built in, or writes large objects); a global rollback would leave its writes", *view, *fn)
+}
+
+// readCalls reads queryCalls' answers from br: the BEGIN's, when folded
+// (reported to begun), then volatileCallSQL's row (top, view, function;
+// nil: none).
+func readCalls(br pgx.BatchResults, folded bool, begun func(error)) ([]*string, error) {
+	if err := readBegun(br, folded, begun); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	found := make([]*string, 3)
+	if err := rows.Scan(&found[0], &found[1], &found[2]); err != nil {
+		return nil, err
+	}
+	return found, rows.Err()
 }
 
 // callStmt is a read that calls functions by name or names relations
