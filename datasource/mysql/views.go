@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
@@ -23,12 +24,14 @@ import (
 // definition the parser cannot read, or one the user may not see, is
 // refused too.
 //
-// The look-up is one catalog query per level of views, once per local
-// transaction for each name (a TxValue). A view replaced by another
-// session after the check and before the statement, or between two
-// statements of one local transaction, is not seen: the window is the
-// one a table's metadata has (see datasource's metadata cache), and
-// replacing a view is DDL, which AT mode does not undo either.
+// The look-up is one catalog query per level of views. A name found
+// harmless is kept on the connection (a ConnValue, dropped with the
+// verified session by a statement the proxy does not vouch for, such as
+// USE) for as long as table metadata is (MetadataMaxAge, 10s): a view
+// replaced by another session to call a stored function is read unseen
+// for up to that long, as a trigger created since a table's metadata was
+// read is. Replacing a view is DDL, which AT mode does not undo either;
+// checking every local transaction would cost each one a round trip.
 
 // readNames returns the tables (and views) stmt names, once each.
 func readNames(stmt ast.Node) []tableRef {
@@ -54,8 +57,8 @@ func (w *nameWalker) Enter(n ast.Node) (ast.Node, bool) {
 }
 func (w *nameWalker) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
-// checkedViews is the TxValue key of the names checkViews found to be no
-// view calling a stored function, in the local transaction.
+// checkedViews is the ConnValue key of the names checkViews found to be
+// no view calling a stored function, with when it began to look.
 type checkedViews struct{}
 
 // checkViews refuses, in a global transaction, a statement one of whose
@@ -65,28 +68,34 @@ func checkViews(ctx context.Context, x *datasource.Exec, query string, names []t
 	if !x.InGlobalTx() || len(names) == 0 {
 		return nil
 	}
-	done, _ := x.TxValue(checkedViews{}).(map[tableRef]bool)
+	done, _ := x.ConnValue(checkedViews{}).(map[tableRef]time.Time)
+	maxAge := Dialect{}.MetadataMaxAge()
 	var fresh []tableRef
 	for _, n := range names {
-		if !done[n] {
+		if at, ok := done[n]; !ok || time.Since(at) >= maxAge {
 			fresh = append(fresh, n)
 		}
 	}
 	if len(fresh) == 0 {
 		return nil
 	}
+	began := time.Now()
 	if err := viewLevels(ctx, x, query, fresh); err != nil {
 		return err
 	}
-	if done == nil {
-		done = map[tableRef]bool{}
+	if done == nil || len(done) >= maxCheckedViews {
+		done = map[tableRef]time.Time{}
 	}
 	for _, n := range fresh {
-		done[n] = true
+		done[n] = began
 	}
-	x.SetTxValue(checkedViews{}, done)
+	x.SetConnValue(checkedViews{}, done)
 	return nil
 }
+
+// maxCheckedViews bounds the names a connection keeps (a table per
+// tenant cannot grow them without end).
+const maxCheckedViews = 1024
 
 // viewLevels reads the views among names, then those their definitions
 // name, until a level holds no view (a name is read once: a view cannot
