@@ -65,7 +65,7 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 		return nil, err
 	}
 	switch stmts[0].(type) {
-	case *ast.SelectStmt, *ast.SetOprStmt, *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt:
+	case *ast.SelectStmt, *ast.SetOprStmt, *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt, *ast.SetStmt:
 		return checkingViews(st, query, readNames(stmts[0])), nil // see checkViews
 	}
 	return st, nil

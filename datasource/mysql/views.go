@@ -224,7 +224,7 @@ func (v viewsRead) Kind() datasource.Kind {
 }
 
 func (v viewsRead) Exec(ctx context.Context, x *datasource.Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error) {
-	if err := checkViews(ctx, x, v.query, v.names); err != nil {
+	if err := v.check(ctx, x); err != nil {
 		return nil, err
 	}
 	if v.Statement == nil {
@@ -234,7 +234,7 @@ func (v viewsRead) Exec(ctx context.Context, x *datasource.Exec, args []driver.N
 }
 
 func (v viewsRead) LockKeys(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) error {
-	if err := checkViews(ctx, x, v.query, v.names); err != nil {
+	if err := v.check(ctx, x); err != nil {
 		return err
 	}
 	if v.Statement == nil {
@@ -243,8 +243,22 @@ func (v viewsRead) LockKeys(ctx context.Context, x *datasource.Exec, args []driv
 	return v.Statement.LockKeys(ctx, x, args)
 }
 
-func (v viewsReturner) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+// check runs checkViews; a read run as is that KeepsSession does not
+// vouch for (SET @x = (SELECT …)) then drops the connection's values, as
+// the proxy drops them before such a statement it does not parse.
+func (v viewsRead) check(ctx context.Context, x *datasource.Exec) error {
 	if err := checkViews(ctx, x, v.query, v.names); err != nil {
+		return err
+	}
+	if v.Statement == nil && !(Dialect{}).KeepsSession(v.query) {
+		x.SetConnValue(sessionVerified{}, nil)
+		x.SetConnValue(checkedViews{}, nil)
+	}
+	return nil
+}
+
+func (v viewsReturner) Query(ctx context.Context, x *datasource.Exec, args []driver.NamedValue) (driver.Rows, error) {
+	if err := v.check(ctx, x); err != nil {
 		return nil, err
 	}
 	return v.Statement.(datasource.Returner).Query(ctx, x, args)

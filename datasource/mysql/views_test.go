@@ -44,6 +44,7 @@ func TestViewCallingStoredFunctionRefused(t *testing.T) {
 		"INSERT INTO " + tb + " (id, n, s) SELECT id + 100, n, 'v' FROM " + v,
 		"UPDATE " + tb + " SET n = 5 WHERE id IN (SELECT id FROM " + outer + ")",
 		"SELECT n FROM " + tb + " WHERE id = 1 UNION SELECT n FROM " + v,
+		"SET @vc = (SELECT MAX(x) FROM " + v + ")",
 	} {
 		e.expect(t, refused, "view `test`.`"+v+"`, whose definition calls "+fn, both, q)
 	}
