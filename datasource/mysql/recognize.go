@@ -61,7 +61,20 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	}
 	p := &planner{query: query, stmt: stmts[0], rowsMode: d.rows}
 	p.indexArgs()
-	switch s := stmts[0].(type) {
+	if st, err = p.statement(); err != nil {
+		return nil, err
+	}
+	switch stmts[0].(type) {
+	case *ast.SelectStmt, *ast.SetOprStmt, *ast.InsertStmt, *ast.UpdateStmt, *ast.DeleteStmt, *ast.SetStmt:
+		return checkingViews(st, query, readNames(stmts[0])), nil // see checkViews
+	}
+	return st, nil
+}
+
+// statement plans the one statement of the text.
+func (p *planner) statement() (datasource.Statement, error) {
+	query := p.query
+	switch s := p.stmt.(type) {
 	case *ast.SelectStmt:
 		if s.LockInfo == nil || !isForUpdate(s.LockInfo.LockType) {
 			return passthroughUnlocked(query, s)
@@ -107,7 +120,7 @@ func (d Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	case *ast.CallStmt:
 		return nil, datasource.Unsupported(query, "a stored procedure's writes cannot be imaged")
 	}
-	return nil, datasource.Unsupported(query, "%s statements are not understood by AT mode", kindName(stmts[0]))
+	return nil, datasource.Unsupported(query, "%s statements are not understood by AT mode", kindName(p.stmt))
 }
 
 // charsetVariable reports whether setting variable name (SET NAMES and SET

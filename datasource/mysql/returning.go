@@ -57,10 +57,11 @@ func (d Dialect) returningPlan(query, prefix, list string, sel *ast.SelectStmt) 
 	if w.bad != "" {
 		return nil, datasource.Unsupported(query, "its RETURNING list has %s, which could write what no image holds", w.bad)
 	}
-	inner, err := d.Recognize(prefix)
+	st, err := d.Recognize(prefix)
 	if err != nil {
 		return nil, err
 	}
+	inner, names := unchecked(st)
 	switch p := inner.(type) {
 	case *insertPlan:
 	case *deletePlan:
@@ -70,7 +71,7 @@ func (d Dialect) returningPlan(query, prefix, list string, sel *ast.SelectStmt) 
 	default:
 		return nil, datasource.Unsupported(query, "RETURNING is taken by INSERT and DELETE only")
 	}
-	return &returningStmt{inner: inner, full: query, prefix: prefix, list: list}, nil
+	return checkingViews(&returningStmt{inner: inner, full: query, prefix: prefix, list: list}, query, names), nil
 }
 
 // sideEffects walks a RETURNING list for what could write or read

@@ -17,7 +17,7 @@ import (
 // rows deleted, as they were, which is the before image.
 type deletePlan struct {
 	query string
-	calls []string // see checkCalls
+	calls callees // see checkCalls
 	nargs int
 	rel   relRef
 	stmt  *pg.Node // the DELETE without RETURNING
@@ -41,7 +41,7 @@ func (p *planner) delete(s *pg.DeleteStmt) (datasource.Statement, error) {
 	if s.WhereClause.GetCurrentOfExpr() != nil {
 		return nil, datasource.Unsupported(p.query, "DELETE … WHERE CURRENT OF a cursor")
 	}
-	d := &deletePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation)}
+	d := &deletePlan{query: p.query, nargs: p.nargs, calls: p.calls.written(s.Relation), rel: refOf(s.Relation)}
 	ret, stmt, err := p.withoutReturning(&pg.Node{Node: &pg.Node_DeleteStmt{DeleteStmt: s}}, &s.ReturningList)
 	if err != nil {
 		return nil, err

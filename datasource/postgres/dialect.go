@@ -466,9 +466,34 @@ func TableProbe(rel string) (lock, probe string) { return lockSQL(rel), plainPro
 // With plain, it sends plainProbe's form: the caller checks that the table
 // is plain (probe.plain) before it trusts the answer.
 func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, plain bool) (probe, settings, error) {
+	pc, b, d, folded, err := heldBatch(q)
+	if err != nil {
+		return probe{}, settings{}, err
+	}
+	if lock {
+		b.Queue(lockSQL(rel))
+	}
+	if plain {
+		b.Queue(plainProbe(rel), rel)
+	} else {
+		b.Queue(probeSQL(rel), rel)
+	}
+	br := pc.Conn().SendBatch(ctx, b)
+	pr, set, err := readProbe(br, rel, lock, folded, d.Begun)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return pr, set, err
+}
+
+// heldBatch starts a batch on q's (a datasource.Exec's) connection with
+// the local transaction's BEGIN queued first while it is held back
+// (folded: its answer is read first, see readBegun), so that the BEGIN
+// costs no round trip of its own.
+func heldBatch(q datasource.Querier) (pgxConn, *pgx.Batch, connHolder, bool, error) {
 	d, ok := q.(connHolder)
 	if !ok {
-		return probe{}, settings{}, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to its connection", q)
+		return nil, nil, nil, false, txc.Errorf(txc.CodeInternal, "datasource/postgres: %T gives no access to its connection", q)
 	}
 	b := &pgx.Batch{}
 	begin, folded := d.TakeBegin()
@@ -488,22 +513,20 @@ func probeTable(ctx context.Context, q datasource.Querier, rel string, lock, pla
 		if folded {
 			d.Begun(err)
 		}
-		return probe{}, settings{}, err
+		return nil, nil, nil, false, err
 	}
-	if lock {
-		b.Queue(lockSQL(rel))
+	return pc, b, d, folded, nil
+}
+
+// readBegun reads the answer to the BEGIN heldBatch queued, when folded,
+// and reports it to begun.
+func readBegun(br pgx.BatchResults, folded bool, begun func(error)) error {
+	if !folded {
+		return nil
 	}
-	if plain {
-		b.Queue(plainProbe(rel), rel)
-	} else {
-		b.Queue(probeSQL(rel), rel)
-	}
-	br := pc.Conn().SendBatch(ctx, b)
-	pr, set, err := readProbe(br, rel, lock, folded, d.Begun)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	return pr, set, err
+	_, err := br.Exec()
+	begun(err)
+	return err
 }
 
 // connHolder is what probeTable needs of its Querier (a datasource.Exec):
@@ -519,12 +542,8 @@ type connHolder interface {
 // readProbe reads probeTable's answers from br: the BEGIN's, when folded
 // (reported to begun), the lock's, when lock, then the probe's.
 func readProbe(br pgx.BatchResults, rel string, lock, folded bool, begun func(error)) (probe, settings, error) {
-	if folded {
-		_, err := br.Exec()
-		begun(err)
-		if err != nil {
-			return probe{}, settings{}, err
-		}
+	if err := readBegun(br, folded, begun); err != nil {
+		return probe{}, settings{}, err
 	}
 	if lock {
 		if _, err := br.Exec(); err != nil {

@@ -26,7 +26,7 @@ import (
 // arbiter key values of the new rows.
 type insertPlan struct {
 	query    string
-	calls    []string // see checkCalls
+	calls    callees // see checkCalls
 	nargs    int
 	rel      relRef
 	relation *pg.RangeVar
@@ -57,7 +57,7 @@ func (p *planner) insert(s *pg.InsertStmt) (datasource.Statement, error) {
 	if s.Relation == nil {
 		return nil, datasource.Unsupported(p.query, "INSERT without a table")
 	}
-	ip := &insertPlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
+	ip := &insertPlan{query: p.query, nargs: p.nargs, calls: p.calls.written(s.Relation), rel: refOf(s.Relation), relation: s.Relation, action: pg.OnConflictAction_ONCONFLICT_NONE}
 	for _, c := range s.Cols {
 		rt := c.GetResTarget()
 		if rt == nil {

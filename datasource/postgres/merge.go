@@ -33,7 +33,7 @@ import (
 // actions reference (the rows they would write are not imaged).
 type mergePlan struct {
 	query   string
-	calls   []string // see checkCalls
+	calls   callees // see checkCalls
 	nargs   int
 	rel     relRef
 	stmt    *pg.MergeStmt // as parsed
@@ -62,7 +62,7 @@ func (p *planner) merge(s *pg.MergeStmt) (datasource.Statement, error) {
 	if s.Relation == nil || s.SourceRelation == nil {
 		return nil, datasource.Unsupported(p.query, "MERGE without a target or a source")
 	}
-	mp := &mergePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), stmt: s}
+	mp := &mergePlan{query: p.query, nargs: p.nargs, calls: p.calls.written(s.Relation), rel: refOf(s.Relation), stmt: s}
 	for _, n := range s.MergeWhenClauses {
 		w := n.GetMergeWhenClause()
 		if w == nil {

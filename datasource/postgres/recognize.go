@@ -39,7 +39,7 @@ func (Dialect) Recognize(query string) (st datasource.Statement, err error) {
 	if writingCTE(n) {
 		return nil, datasource.Unsupported(query, "a data-modifying WITH query cannot be imaged")
 	}
-	p := &planner{query: query, nargs: maxParam(n), calls: calledFunctions(n)}
+	p := &planner{query: query, nargs: maxParam(n), calls: calleesOf(n)}
 	return p.statement(n)
 }
 
@@ -58,8 +58,8 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		if callsSetConfig(n) {
 			return sessionStmt{}, nil
 		}
-		if len(p.calls) > 0 {
-			return callStmt{query: query, names: p.calls}, nil
+		if !p.calls.empty() {
+			return callStmt{query: query, calls: p.calls}, nil
 		}
 		return passthrough{}, nil
 	case *pg.Node_InsertStmt:
@@ -85,7 +85,25 @@ func (p *planner) statement(n *pg.Node) (datasource.Statement, error) {
 		*pg.Node_UnlistenStmt, *pg.Node_LockStmt, *pg.Node_DeallocateStmt, *pg.Node_FetchStmt, *pg.Node_ClosePortalStmt:
 		return passthrough{}, nil
 	}
-	return utility(query, n)
+	st, err := utility(query, n)
+	if _, ok := st.(passthrough); ok && runsQuery(n) && !p.calls.empty() {
+		return callStmt{query: query, calls: p.calls}, nil
+	}
+	return st, err
+}
+
+// runsQuery reports whether utility statement n runs the query it holds:
+// a cursor (on FETCH), COPY (…) TO and EXPLAIN ANALYZE do, so the
+// functions it calls and the views it reads are checked as a SELECT's
+// (see checkCalls).
+func runsQuery(n *pg.Node) bool {
+	switch s := n.Node.(type) {
+	case *pg.Node_DeclareCursorStmt, *pg.Node_CopyStmt:
+		return true
+	case *pg.Node_ExplainStmt:
+		return explainAnalyze(s.ExplainStmt)
+	}
+	return false
 }
 
 // utility passes through cursors, PREPARE, EXPLAIN and COPY that only
@@ -237,8 +255,8 @@ func callsSetConfig(n *pg.Node) bool {
 // planner builds the plan of one statement.
 type planner struct {
 	query string
-	nargs int      // the highest $n
-	calls []string // the functions it calls by name (calledFunctions)
+	nargs int     // the highest $n
+	calls callees // what it may run the functions of (calleesOf)
 }
 
 // relRef is the written (or locked) table of a statement.

@@ -24,7 +24,7 @@ import (
 // the locked ones, or the local transaction is aborted.
 type updatePlan struct {
 	query string
-	calls []string // see checkCalls
+	calls callees // see checkCalls
 	nargs int
 	rel   relRef
 	stmt  *pg.UpdateStmt // as parsed, RETURNING included (the source of the image query)
@@ -63,7 +63,7 @@ func (p *planner) update(s *pg.UpdateStmt) (datasource.Statement, error) {
 	if s.WhereClause.GetCurrentOfExpr() != nil {
 		return nil, datasource.Unsupported(p.query, "UPDATE … WHERE CURRENT OF a cursor")
 	}
-	u := &updatePlan{query: p.query, nargs: p.nargs, calls: p.calls, rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}, fromSelect: map[string]bool{}}
+	u := &updatePlan{query: p.query, nargs: p.nargs, calls: p.calls.written(s.Relation), rel: refOf(s.Relation), stmt: s, exprs: map[string]*pg.Node{}, fromSelect: map[string]bool{}}
 	for _, t := range s.TargetList {
 		rt := t.GetResTarget()
 		if rt == nil {
