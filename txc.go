@@ -152,4 +152,8 @@ const (
 	MaxApplicationLen = 1 << 20 // application data of a branch, bytes
 	MaxLockRows       = 100000  // rows locked by one branch registration
 	MaxLockKeyLen     = 4096    // one table name or row key, bytes
+	// MaxResourcesPerStream bounds the distinct resource IDs one RM stream
+	// announces over its life: the coordinator keeps them per stream and
+	// in every partition's core.
+	MaxResourcesPerStream = 4096
 )
