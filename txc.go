@@ -156,4 +156,8 @@ const (
 	// announces over its life: the coordinator keeps them per stream and
 	// in every partition's core.
 	MaxResourcesPerStream = 4096
+	// MaxBranchesPerTransaction bounds the branches of one global
+	// transaction: phase 2 looks at all of them for each result, so their
+	// number squared is the coordinator's work.
+	MaxBranchesPerTransaction = 1000
 )
