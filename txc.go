@@ -156,6 +156,9 @@ const (
 	// announces over its life: the coordinator keeps them per stream and
 	// in every partition's core.
 	MaxResourcesPerStream = 4096
+	// MaxClientNameLen bounds the name a client gives in its Hello
+	// (client.WithName): the coordinator keeps it per stream and logs it.
+	MaxClientNameLen = 256
 	// MaxBranchesPerTransaction bounds the branches of one global
 	// transaction: phase 2 looks at all of them for each result, so their
 	// number squared is the coordinator's work.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/txcio/txc"
 	"github.com/txcio/txc/client"
@@ -96,5 +100,27 @@ func TestServeOverTheResourceLimitIsRefusedByTheClient(t *testing.T) {
 	}
 	if err := conn.Serve(ids[:txc.MaxResourcesPerStream], noop); err != nil {
 		t.Fatalf("Serve of %d resources: %v", txc.MaxResourcesPerStream, err)
+	}
+}
+
+// A client name is logged with every refusal and kept per stream: one of
+// a frame's size (16 MiB by default), sent before any credential is
+// checked, made each refusal a log line that large.
+func TestHelloWithAHugeClientNameIsRefused(t *testing.T) {
+	r := start(t, memstore.New(), tc.Config{})
+	s := rawStream(t, r.addr)
+	name := strings.Repeat("n", txc.MaxClientNameLen+1)
+	s.Send(&txcv1.ClientFrame{Messages: []*txcv1.ClientMessage{{Id: 1, Body: &txcv1.ClientMessage_Hello{Hello: &txcv1.Hello{Version: 1, ClientName: name}}}}})
+	if _, err := s.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a Hello with a client name of %d bytes: %v, want InvalidArgument", len(name), err)
+	}
+	s = rawStream(t, r.addr)
+	s.Send(&txcv1.ClientFrame{Messages: []*txcv1.ClientMessage{{Id: 1, Body: &txcv1.ClientMessage_Hello{Hello: &txcv1.Hello{Version: 1, ClientName: name[1:]}}}}})
+	if f, err := s.Recv(); err != nil || f.Messages[0].GetReply().GetError() != nil {
+		t.Fatalf("a Hello with a client name of %d bytes: %v %v", len(name)-1, f, err)
+	}
+	// The client says so at Dial.
+	if _, err := client.Dial(context.Background(), r.addr, client.WithName(name)); !errors.Is(err, txc.ErrInvalidArgument) {
+		t.Fatalf("Dial with a name of %d bytes: %v, want ErrInvalidArgument", len(name), err)
 	}
 }
