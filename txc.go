@@ -152,4 +152,15 @@ const (
 	MaxApplicationLen = 1 << 20 // application data of a branch, bytes
 	MaxLockRows       = 100000  // rows locked by one branch registration
 	MaxLockKeyLen     = 4096    // one table name or row key, bytes
+	// MaxResourcesPerStream bounds the distinct resource IDs one RM stream
+	// announces over its life: the coordinator keeps them per stream and
+	// in every partition's core.
+	MaxResourcesPerStream = 4096
+	// MaxClientNameLen bounds the name a client gives in its Hello
+	// (client.WithName): the coordinator keeps it per stream and logs it.
+	MaxClientNameLen = 256
+	// MaxBranchesPerTransaction bounds the branches of one global
+	// transaction: phase 2 looks at all of them for each result, so their
+	// number squared is the coordinator's work.
+	MaxBranchesPerTransaction = 1000
 )

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/txcio/txc"
 	clusterresolver "github.com/txcio/txc/cluster/resolver"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"google.golang.org/grpc"
@@ -81,6 +82,9 @@ func Dial(ctx context.Context, target string, opts ...Option) (*Conn, error) {
 	}
 	if o.token != "" && o.tls == nil {
 		return nil, invalid("client: dial %q: a token is sent only over TLS (WithTLS)", target)
+	}
+	if len(o.name) > txc.MaxClientNameLen {
+		return nil, invalid("client: dial %q: a client name of %d bytes, at most %d", target, len(o.name), txc.MaxClientNameLen)
 	}
 	t, err := clusterresolver.ParseTarget(target)
 	if err == nil {

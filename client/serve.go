@@ -92,6 +92,12 @@ func (c *Conn) Serve(resourceIDs []string, h CommandHandler) error {
 		if _, ok := c.handlers[id]; !ok && !slices.Contains(added, id) {
 			added = append(added, id)
 		}
+	}
+	if n := len(c.handlers) + len(added); n > txc.MaxResourcesPerStream {
+		c.hmu.Unlock()
+		return invalid("client: serve: %d resources in all, a coordinator takes at most %d per connection", n, txc.MaxResourcesPerStream)
+	}
+	for _, id := range resourceIDs {
 		c.handlers[id] = h
 	}
 	c.hmu.Unlock()

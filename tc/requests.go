@@ -251,6 +251,10 @@ func (c *Core) addBranch(now time.Time, m Msg) (txc.BranchID, *txc.Error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(g.branches) >= txc.MaxBranchesPerTransaction {
+		return 0, &txc.Error{Code: txc.CodeInvalidArgument, XID: m.XID,
+			Message: fmt.Sprintf("tc: transaction %s has %d branches, the most one may have", m.XID, txc.MaxBranchesPerTransaction)}
+	}
 	if err := c.freeingConflict(&m); err != nil {
 		return 0, err
 	}

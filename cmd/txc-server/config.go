@@ -451,7 +451,21 @@ func checkSecurity(c *config) error {
 	if c.PolicyFile != "" && c.TokensFile == "" && c.ClientCA == "" {
 		return fmt.Errorf("setting policy_file needs a way to know identities: tokens_file or client_ca")
 	}
+	if c.TokensFile != "" && c.TLSCert == "" && !(loopbackAddr(c.Listen) && loopbackAddr(c.AdminListen)) {
+		return fmt.Errorf("setting tokens_file needs tls_cert and tls_key when listen (%s) or admin_listen (%s) is not a loopback address: the tokens would cross the network in clear", c.Listen, c.AdminListen)
+	}
 	return nil
+}
+
+// loopbackAddr reports whether listen address addr (host:port) takes
+// connections from this machine only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // accessConfigured reports whether clients must authenticate.

@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg *config) error {
 	if adminTLS != nil {
 		adminLis = tls.NewListener(adminLis, adminTLS)
 	}
-	admin := &http.Server{Handler: &p.admin, ReadHeaderTimeout: 10 * time.Second}
+	admin := newAdminServer(&p.admin)
 	go func() {
 		if err := admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server failed", "err", err)
@@ -141,6 +141,17 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// adminIdle and adminRead bound how long an admin connection may sit
+// idle between requests and take to send one (headers and body): without
+// them anyone reaching the port holds connections, and descriptors, for
+// ever. Variables for tests only.
+var adminIdle, adminRead = 2 * time.Minute, 30 * time.Second
+
+// newAdminServer is the HTTP server of the admin port.
+func newAdminServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: adminRead, IdleTimeout: adminIdle}
 }
 
 // process is what one txc-server process keeps while it runs.

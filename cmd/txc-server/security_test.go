@@ -30,3 +30,26 @@ func TestSecuritySettingsMustAgree(t *testing.T) {
 		t.Fatalf("defaults must stay plaintext and open: %+v %v", c, err)
 	}
 }
+
+// Bearer tokens on ports that speak plaintext beyond this machine would
+// cross the network in clear: refused, as etcd_user without TLS is.
+func TestTokensWithoutTLSOnlyOnLoopback(t *testing.T) {
+	tokens := writeFile(t, "ops: \"0123456789abcdef0123\"\n")
+	for _, args := range [][]string{
+		{"--tokens-file", tokens, "--listen", "0.0.0.0:8091"},
+		{"--tokens-file", tokens, "--admin-listen", "10.0.0.5:7091"},
+		{"--tokens-file", tokens, "--listen", ":8091"},
+	} {
+		if _, err := parse(t, args, nil); err == nil || !strings.Contains(err.Error(), "tokens_file needs tls_cert") {
+			t.Errorf("%v: %v, want an error about tokens in clear", args, err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--tokens-file", tokens},
+		{"--tokens-file", tokens, "--listen", "localhost:8091", "--admin-listen", "[::1]:7091"},
+	} {
+		if _, err := parse(t, args, nil); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

@@ -12,7 +12,8 @@ type identityKey struct{}
 
 // GuardAdmin puts Access in front of an admin handler (AdminHandler does
 // it for its own; the caller does it for what it adds, such as pprof); with
-// no Access it returns next. /healthz, /readyz and the console's static
+// no Access it only refuses browsers that name the port otherwise than by
+// address or as localhost (refuseRebound). /healthz, /readyz and the console's static
 // files need no credential (they show no state; the console asks for a
 // token and sends it with each API call). /metrics and GET /v1/... need
 // one with admin read (or write) rights unless OpenAdminReads; every
@@ -25,12 +26,11 @@ type identityKey struct{}
 func (s *Server) GuardAdmin(next http.Handler) http.Handler {
 	a := s.cfg.Access
 	if a == nil {
-		return next
+		return refuseRebound(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		api := strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/debug/")
 		write := adminWrite(r)
-		if !api || !write && a.openReads {
+		if !adminAPI(r) || !write && a.openReads {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -65,6 +65,12 @@ func (s *Server) refuseAdmin(w http.ResponseWriter, r *http.Request, id string, 
 func authenticatedOperator(r *http.Request) string {
 	id, _ := r.Context().Value(identityKey{}).(string)
 	return id
+}
+
+// adminAPI reports whether r is for state rather than the console's
+// files or the health checks.
+func adminAPI(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/debug/")
 }
 
 // adminWrite reports whether r needs admin write rights: an action, or

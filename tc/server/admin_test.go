@@ -111,6 +111,7 @@ func TestAdminResolveIsDurableAndAudited(t *testing.T) {
 	w := httptest.NewRecorder()
 	forged := httptest.NewRequest("POST", path, strings.NewReader(`{"operator": "x", "comment": "forged"}`))
 	forged.Header.Set("Origin", "http://evil.example")
+	forged.Host = "127.0.0.1:7091" // the port by address: refuseRebound lets it through, sameOrigin must not
 	h.ServeHTTP(w, forged)
 	if w.Code != http.StatusForbidden {
 		t.Fatalf("cross-site resolve: %d %s", w.Code, w.Body)

@@ -27,8 +27,9 @@ type conn struct {
 	done   chan struct{}
 	sent   map[uint64]struct{} // commands not yet answered; kept only with Access (branchguard.go)
 	// resources are those the stream announced (hello.go), for partitions
-	// hosted after it did.
+	// hosted after it did; known is the same as a set.
 	resources []string
+	known     map[string]struct{}
 }
 
 // lazyLinger bounds how long a lazy message (see pushLazy) waits for a
@@ -130,17 +131,6 @@ func (c *conn) writeLoop(send func(*txcv1.ServerFrame) error, maxFrame int) erro
 		}
 		clear(all)
 		spare = all[:0]
-	}
-}
-
-// announce records resources the stream serves.
-func (c *conn) announce(resources []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range resources {
-		if !slices.Contains(c.resources, r) {
-			c.resources = append(c.resources, r)
-		}
 	}
 }
 

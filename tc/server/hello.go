@@ -23,9 +23,49 @@ func (s *Server) hello(c *conn, msg *tc.Msg) {
 			return
 		}
 	}
-	c.announce(msg.Resources)
+	added, err := c.announce(msg.Resources)
+	if err != nil {
+		c.push(errorReply(msg.ID, err))
+		return
+	}
+	// The cores get only what is new: what they already have they would
+	// skip, after a scan of all the stream's resources for each.
+	msg.Resources = added
 	s.broadcastLocked(msg)
 	s.answer(&tc.Reply{Conn: msg.Conn, ID: msg.ID, Kind: tc.KindHello, Node: s.Node()})
+}
+
+// announce records the resources of a Hello that are new to the stream
+// and returns them. Over txc.MaxResourcesPerStream in all it records
+// nothing and returns the refusal: a frame holds hundreds of thousands of
+// IDs, each kept here and in every core, which scans a stream's list for
+// each new one.
+func (c *conn) announce(resources []string) ([]string, *txc.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var added []string
+	fresh := map[string]struct{}{}
+	for _, r := range resources {
+		if _, ok := c.known[r]; ok {
+			continue
+		}
+		if _, ok := fresh[r]; ok {
+			continue
+		}
+		if len(c.resources)+len(added) >= txc.MaxResourcesPerStream {
+			return nil, txc.Errorf(txc.CodeInvalidArgument, "server: a stream may serve at most %d resources", txc.MaxResourcesPerStream)
+		}
+		fresh[r] = struct{}{}
+		added = append(added, r)
+	}
+	if c.known == nil {
+		c.known = make(map[string]struct{}, len(added))
+	}
+	for _, r := range added {
+		c.known[r] = struct{}{}
+	}
+	c.resources = append(c.resources, added...)
+	return added, nil
 }
 
 // broadcast hands msg to every hosted partition's core.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +15,9 @@ import (
 //
 // Transaction names become the "name" label: at most MaxNameLabels
 // distinct names are kept, later ones count as "other", so a program that
-// names every transaction differently cannot blow up the series count.
+// names every transaction differently cannot blow up the series count;
+// resource IDs and (resource, table) pairs likewise, MaxResourceLabels of
+// each.
 type Metrics struct {
 	begun      *prometheus.CounterVec
 	finished   *prometheus.CounterVec
@@ -34,12 +35,17 @@ type Metrics struct {
 	syncs      prometheus.Histogram
 	batchItems prometheus.Histogram
 
-	namesMu sync.Mutex
-	names   map[string]struct{}
+	names     *boundedLabels
+	resources *boundedLabels
+	tables    *boundedLabels // resource and table, NUL-separated
 }
 
 // MaxNameLabels bounds the distinct transaction names used as labels.
 const MaxNameLabels = 200
+
+// MaxResourceLabels bounds the distinct resource IDs, and the distinct
+// pairs of resource and table, used as labels.
+const MaxResourceLabels = 200
 
 // NewMetrics creates the instruments and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -67,7 +73,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to make one batch durable.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
 		batchItems: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "txc_store_batch_items",
 			Help: "Changes per durable batch (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
-		names: make(map[string]struct{}),
+		names:     newBoundedLabels(MaxNameLabels),
+		resources: newBoundedLabels(MaxResourceLabels),
+		tables:    newBoundedLabels(MaxResourceLabels),
 	}
 	reg.MustRegister(m.begun, m.finished, m.requests, m.conflicts, m.commands, m.repeats, m.phase2, m.retries, m.manual,
 		m.timeouts, m.operator, m.denied, m.streams, m.syncs, m.batchItems)
@@ -75,17 +83,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // nameLabel is the label for transaction name n (see Metrics).
-func (m *Metrics) nameLabel(n string) string {
-	m.namesMu.Lock()
-	defer m.namesMu.Unlock()
-	if _, ok := m.names[n]; ok {
-		return n
+func (m *Metrics) nameLabel(n string) string { return m.names.label(n) }
+
+// resourceLabel is the label for resource ID r (see Metrics).
+func (m *Metrics) resourceLabel(r string) string { return m.resources.label(r) }
+
+// conflictLabels are the labels for a conflict on table of resource (see
+// Metrics): both, or both "other".
+func (m *Metrics) conflictLabels(resource, table string) (string, string) {
+	if m.tables.label(resource+"\x00"+table) == "other" {
+		return "other", "other"
 	}
-	if len(m.names) >= MaxNameLabels {
-		return "other"
-	}
-	m.names[n] = struct{}{}
-	return n
+	return resource, table
 }
 
 func (m *Metrics) observeSync(d time.Duration, b *store.Batch) {
@@ -136,15 +145,15 @@ func (m *Metrics) observeEvent(e *tc.Event) {
 	case tc.EventFinished:
 		m.finished.WithLabelValues(m.nameLabel(e.Name), e.Status.String()).Inc()
 	case tc.EventRetry:
-		m.retries.WithLabelValues(e.ResourceID, e.BranchType.String()).Inc()
+		m.retries.WithLabelValues(m.resourceLabel(e.ResourceID), e.BranchType.String()).Inc()
 	case tc.EventManualAction:
-		m.manual.WithLabelValues(m.nameLabel(e.Name), e.ResourceID, e.BranchType.String()).Inc()
+		m.manual.WithLabelValues(m.nameLabel(e.Name), m.resourceLabel(e.ResourceID), e.BranchType.String()).Inc()
 	case tc.EventTimeout:
 		m.timeouts.WithLabelValues(m.nameLabel(e.Name)).Inc()
 	case tc.EventPhase2:
-		m.phase2.WithLabelValues(e.ResourceID, e.BranchType.String(), e.Action.String(), phase2Outcome(e.BranchStatus)).Observe(e.Latency.Seconds())
+		m.phase2.WithLabelValues(m.resourceLabel(e.ResourceID), e.BranchType.String(), e.Action.String(), phase2Outcome(e.BranchStatus)).Observe(e.Latency.Seconds())
 	case tc.EventLockConflict:
-		m.conflicts.WithLabelValues(e.ResourceID, e.Table).Inc()
+		m.conflicts.WithLabelValues(m.conflictLabels(e.ResourceID, e.Table)).Inc()
 	case tc.EventOperator:
 		m.operator.WithLabelValues(e.Op).Inc()
 	}

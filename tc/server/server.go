@@ -45,6 +45,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/txcio/txc"
 	txcv1 "github.com/txcio/txc/proto/txc/v1"
 	"github.com/txcio/txc/tc"
 	"github.com/txcio/txc/tc/store"
@@ -264,6 +265,11 @@ func (s *Server) Session(stream txcv1.Coordinator_SessionServer) error {
 	msgs := first.GetMessages()
 	if len(msgs) == 0 || msgs[0].GetHello() == nil {
 		return status.Error(codes.InvalidArgument, "server: the first message on a session must be a Hello")
+	}
+	// The name is kept and logged with each refusal, before any
+	// credential is checked: a frame's worth made each a huge log line.
+	if n := len(msgs[0].GetHello().GetClientName()); n > txc.MaxClientNameLen {
+		return status.Errorf(codes.InvalidArgument, "server: a client name of %d bytes, at most %d", n, txc.MaxClientNameLen)
 	}
 	identity, err := s.admit(stream, msgs[0])
 	if err != nil {
