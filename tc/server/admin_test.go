@@ -70,6 +70,26 @@ func parkOnServer(t *testing.T, addr, resource string) txc.XID {
 	}
 }
 
+// checkResolveRefused: a resolve without a comment, with bad JSON, or
+// from a page of another site is refused and changes nothing.
+func checkResolveRefused(t *testing.T, h http.Handler, path string) {
+	t.Helper()
+	for _, b := range []string{"", `{"operator": "alice"}`, `{"comment": `} {
+		if code, body, _ := adminCall(h, "POST", path, b); code != 400 {
+			t.Fatalf("resolve with body %q: %d %s", b, code, body)
+		}
+	}
+	// A page of another site cannot make an operator's browser act.
+	w := httptest.NewRecorder()
+	forged := httptest.NewRequest("POST", path, strings.NewReader(`{"operator": "x", "comment": "forged"}`))
+	forged.Header.Set("Origin", "http://evil.example")
+	forged.Host = "127.0.0.1:7091" // the port by address: refuseRebound lets it through, sameOrigin must not
+	h.ServeHTTP(w, forged)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("cross-site resolve: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestAdminResolveIsDurableAndAudited(t *testing.T) {
 	dir := t.TempDir()
 	st, err := logstore.Open(dir, logstore.Options{})
@@ -100,22 +120,8 @@ func TestAdminResolveIsDurableAndAudited(t *testing.T) {
 		t.Fatalf("rms: %d %s", code, body)
 	}
 
-	// Refused: no comment, bad JSON. Nothing changes.
 	path := "/v1/transactions/" + string(xid) + "/resolve"
-	for _, b := range []string{"", `{"operator": "alice"}`, `{"comment": `} {
-		if code, body, _ := adminCall(h, "POST", path, b); code != 400 {
-			t.Fatalf("resolve with body %q: %d %s", b, code, body)
-		}
-	}
-	// A page of another site cannot make an operator's browser act.
-	w := httptest.NewRecorder()
-	forged := httptest.NewRequest("POST", path, strings.NewReader(`{"operator": "x", "comment": "forged"}`))
-	forged.Header.Set("Origin", "http://evil.example")
-	forged.Host = "127.0.0.1:7091" // the port by address: refuseRebound lets it through, sameOrigin must not
-	h.ServeHTTP(w, forged)
-	if w.Code != http.StatusForbidden {
-		t.Fatalf("cross-site resolve: %d %s", w.Code, w.Body)
-	}
+	checkResolveRefused(t, h, path)
 	code, body, _ = adminCall(h, "POST", path, `{"operator": "alice", "comment": "restored row 7 by hand"}`)
 	if code != 200 || !strings.Contains(body, `"Rollbacked"`) {
 		t.Fatalf("resolve: %d %s", code, body)
