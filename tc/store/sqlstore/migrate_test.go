@@ -234,7 +234,7 @@ func TestMoveWaitsForOwners(t *testing.T) {
 		e := newMoveEnv(t, d, dsn, db, b)
 		for _, held := range []string{e.base, e.prefix("n-2")} {
 			s := openStore(t, d, dsn, held)
-			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			_, err := MoveToPartitions(ctx, e.opts())
 			cancel()
 			s.Close()

@@ -90,14 +90,21 @@ func ownMySQL(ctx context.Context, c driver.Conn, t tables) error {
 // ErrInUse) or ctx is done.
 func poll(ctx context.Context, t tables, try func() (bool, error)) error {
 	deadline := time.Now().Add(ownerWait)
+	held := false
 	for {
 		got, err := try()
+		if err != nil && held && ctx.Err() != nil {
+			// ctx ended during a try after the lock was seen held: the
+			// wait ran out, as below (not a failure of the database).
+			return fmt.Errorf("%w: tables %s* held by another session: %w", ErrInUse, t.prefix, context.Cause(ctx))
+		}
 		if err != nil {
 			return fmt.Errorf("%s: owner lock: %w", pkg, err)
 		}
 		if got {
 			return nil
 		}
+		held = true
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: tables %s* held by another session for %s", ErrInUse, t.prefix, ownerWait)
 		}

@@ -220,3 +220,23 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestPollCutDuringATryIsInUse: when ctx ends while a try is in flight,
+// after the lock was seen held, the wait ran out (ErrInUse), not the
+// database: a loaded machine made a move report "owner lock: timeout".
+func TestPollCutDuringATryIsInUse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	tries := 0
+	err := poll(ctx, tables{prefix: "held_"}, func() (bool, error) {
+		tries++
+		if tries == 1 {
+			return false, nil
+		}
+		<-ctx.Done()
+		return false, fmt.Errorf("timeout: %w", ctx.Err())
+	})
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "held_") {
+		t.Fatalf("poll cut during a try: %v, want ErrInUse naming the tables", err)
+	}
+}
