@@ -152,9 +152,12 @@ const (
 	Passthrough Kind = iota
 	// Write: a DML statement run through Statement.Exec with images.
 	Write
-	// LockingRead: SELECT … FOR UPDATE; its rows' global locks are
-	// checked (waiting while another global transaction holds them)
-	// before the rows are returned.
+	// LockingRead: a statement LockKeys checks before it runs, on the
+	// Exec and Query paths alike. SELECT … FOR UPDATE: its rows' global
+	// locks are checked (waiting while another global transaction holds
+	// them) before the rows are returned. Also a read that must be
+	// checked otherwise first (the session it runs in, the functions and
+	// views it reaches): its LockKeys checks and locks nothing.
 	LockingRead
 	// Savepoint: SAVEPOINT, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT,
 	// always a *SavepointStmt: run as is, the local transaction's undo
@@ -174,7 +177,8 @@ type Statement interface {
 	Exec(ctx context.Context, x *Exec, args []driver.NamedValue, run func() (driver.Result, error)) (driver.Result, error)
 	// LockKeys is for a LockingRead: it reads, through x and with local
 	// row locks, the primary keys of the rows the statement selects and
-	// reports them with x.Guard.
+	// reports them with x.Guard; or, for a read checked otherwise, it
+	// refuses the statement or returns nil.
 	LockKeys(ctx context.Context, x *Exec, args []driver.NamedValue) error
 }
 

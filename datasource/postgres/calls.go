@@ -220,10 +220,9 @@ func readCalls(br pgx.BatchResults, folded bool, begun func(error)) ([]*string, 
 	return found, rows.Err()
 }
 
-// callStmt is a read that calls functions by name or names relations
-// (see checkCalls). It
-// is a LockingRead only so that the proxy hands it to LockKeys on both
-// its Exec and Query paths, as sessionStmt; it locks nothing.
+// callStmt is a read that calls functions by name or names relations,
+// checked before it runs (see checkCalls): a LockingRead that locks
+// nothing, as sessionStmt.
 type callStmt struct {
 	query string
 	calls callees
