@@ -174,6 +174,12 @@ func (x *Exec) SetTxValue(key, v any) {
 // what a value describes must delete it (SetConnValue(key, nil)).
 func (x *Exec) ConnValue(key any) any { return x.c.vals[key] }
 
+// MetadataMaxAge is how long the resource uses cached table metadata
+// (WithMetadataMaxAge, else the dialect's default; 0: until a statement
+// finds it out of date): what a dialect keeps per connection about the
+// schema ages as that does.
+func (x *Exec) MetadataMaxAge() time.Duration { return x.c.res.metaMaxAge }
+
 // SetConnValue stores v under key on the statement's connection, for as
 // long as ConnValue says; a nil v deletes the key.
 func (x *Exec) SetConnValue(key, v any) {

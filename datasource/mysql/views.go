@@ -27,7 +27,7 @@ import (
 // The look-up is one catalog query per level of views. A name found
 // harmless is kept on the connection (a ConnValue, dropped with the
 // verified session by a statement the proxy does not vouch for, such as
-// USE) for as long as table metadata is (MetadataMaxAge, 10s): a view
+// USE) for as long as table metadata is (WithMetadataMaxAge, 10 s by default): a view
 // replaced by another session to call a stored function is read unseen
 // for up to that long, as a trigger created since a table's metadata was
 // read is. Replacing a view is DDL, which AT mode does not undo either;
@@ -69,10 +69,10 @@ func checkViews(ctx context.Context, x *datasource.Exec, query string, names []t
 		return nil
 	}
 	done, _ := x.ConnValue(checkedViews{}).(map[tableRef]time.Time)
-	maxAge := Dialect{}.MetadataMaxAge()
+	maxAge := x.MetadataMaxAge()
 	var fresh []tableRef
 	for _, n := range names {
-		if at, ok := done[n]; !ok || time.Since(at) >= maxAge {
+		if at, ok := done[n]; !ok || (maxAge > 0 && time.Since(at) >= maxAge) {
 			fresh = append(fresh, n)
 		}
 	}
